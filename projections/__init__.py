@@ -1,0 +1,7 @@
+"""Pure folds and rules, and the stores that hold their results."""
+
+from projections.serialize import timeline_to_dict, timeline_to_json
+from projections.timeline import FoldError, fold
+from projections.views import Timeline
+
+__all__ = ["FoldError", "Timeline", "fold", "timeline_to_dict", "timeline_to_json"]

@@ -1,0 +1,30 @@
+"""Canonical JSON for timelines: the same timeline always encodes to the same bytes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from pydantic import BaseModel
+
+from projections.views import Timeline
+
+
+def _default(value: object) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", exclude_none=True)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def timeline_to_json(timeline: Timeline, *, indent: bool = False) -> bytes:
+    option = orjson.OPT_UTC_Z | (orjson.OPT_INDENT_2 if indent else 0)
+    return orjson.dumps(timeline, default=_default, option=option)
+
+
+def timeline_to_dict(timeline: Timeline) -> dict[str, Any]:
+    """The JSON-ready form (what :func:`timeline_to_json` encodes)."""
+    decoded: dict[str, Any] = orjson.loads(timeline_to_json(timeline))
+    return decoded

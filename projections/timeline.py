@@ -1,0 +1,364 @@
+"""The pure order-timeline fold: ``fold(events) -> Timeline``. No I/O.
+
+The result depends only on the *set* of events: :func:`projections.ordering.canonical_sequence`
+deduplicates and sorts them, then the fold walks that sequence twice — first the order-side
+events (order, fulfilment, shipments, payments, returns, refunds, exceptions), then the parcel
+events (checkpoints, EDD revisions), which by then can be routed to the shipment or return that
+names their tracking number. A scan whose tracking number no shipment names yet is kept as an
+orphan and lands on its shipment in the first fold that knows it (invariant 6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from projections.order_status import derive_order_status, line_accounting, link_promises
+from projections.ordering import canonical_sequence, set_digest
+from projections.parcels import ParcelRouter
+from projections.views import (
+    DeliveryGroupView,
+    EddRevision,
+    ExceptionView,
+    FulfilmentOrderView,
+    FulfilmentStepView,
+    LineView,
+    PackageView,
+    PaymentStepView,
+    PaymentView,
+    RefundView,
+    ReturnView,
+    ShipmentView,
+    Timeline,
+)
+from wismo.events import (
+    EddRevisedEvent,
+    Event,
+    EventKind,
+    ExceptionOpenedEvent,
+    ExceptionTransitionEvent,
+    FulfilmentCreatedEvent,
+    FulfilmentShippedEvent,
+    FulfilmentStepEvent,
+    OrderCancelledEvent,
+    OrderChangedEvent,
+    OrderPlacedEvent,
+    PaymentEventEnvelope,
+    RefundIssuedEvent,
+    ReturnEventEnvelope,
+    TrackingCheckpointEvent,
+)
+from wismo.ids import email_hash
+from wismo.payloads import DeliveryGroup, LineQuantity, OrderDetails, OrderLine
+from wismo.vocab import (
+    EXCEPTION_STATE_RANK,
+    FULFILMENT_RANK,
+    RETURN_RANK,
+    ExceptionState,
+    FulfilmentStatus,
+    PaymentStatus,
+    ReturnStatus,
+)
+
+
+class FoldError(ValueError):
+    """The events given to one fold do not belong to one order."""
+
+
+def fold(events: Iterable[Event], order_id: str | None = None) -> Timeline:
+    """The timeline of one order from (any permutation, with any duplication of) its events."""
+    sequence = canonical_sequence(events)
+    order_ids = {e.order_id for e in sequence if e.order_id is not None}
+    if order_id is not None:
+        order_ids.add(order_id)
+    if len(order_ids) != 1:
+        raise FoldError(f"a fold needs the events of exactly one order, got {sorted(order_ids)}")
+    builder = _OrderBuilder(Timeline(order_id=order_ids.pop()))
+    parcel_events: list[TrackingCheckpointEvent | EddRevisedEvent] = []
+    for event in sequence:
+        if isinstance(event, TrackingCheckpointEvent | EddRevisedEvent):
+            parcel_events.append(event)
+        else:
+            builder.apply(event)
+    timeline = builder.timeline
+    ParcelRouter(timeline).route(parcel_events)
+    line_accounting(timeline)
+    link_promises(timeline)
+    timeline.status = derive_order_status(timeline)
+    timeline.events_applied = timeline.version = len(sequence)
+    timeline.digest = set_digest(e.event_id for e in sequence)
+    timeline.sources = sorted({e.source for e in sequence})
+    if sequence:
+        timeline.first_event_at = sequence[0].occurred_at
+        timeline.last_event_at = sequence[-1].occurred_at
+    return timeline
+
+
+def _merge_quantities(target: dict[str, int], lines: list[LineQuantity] | None) -> None:
+    for line in lines or ():
+        target[line.line_id] = line.quantity
+
+
+class _OrderBuilder:
+    """Applies order-side events, in canonical order, onto a timeline under construction."""
+
+    def __init__(self, timeline: Timeline) -> None:
+        self.timeline = timeline
+        self._lines: dict[str, LineView] = {}
+        self._groups: dict[str, DeliveryGroupView] = {}
+        self._fulfilment: dict[str, FulfilmentOrderView] = {}
+        self._shipments: dict[str, ShipmentView] = {}
+        self._returns: dict[str, ReturnView] = {}
+        self._payments: dict[str, PaymentView] = {}
+        self._refunds: dict[str, RefundView] = {}
+        self._exceptions: dict[str, ExceptionView] = {}
+
+    def apply(self, event: Event) -> None:
+        if isinstance(event, OrderPlacedEvent | OrderChangedEvent):
+            self._order_details(event)
+        elif isinstance(event, OrderCancelledEvent):
+            self._cancelled(event)
+        elif isinstance(event, FulfilmentCreatedEvent | FulfilmentStepEvent):
+            self._fulfilment_step(event)
+        elif isinstance(event, FulfilmentShippedEvent):
+            self._shipped(event)
+        elif isinstance(event, PaymentEventEnvelope):
+            self._payment(event)
+        elif isinstance(event, ReturnEventEnvelope):
+            self._return(event)
+        elif isinstance(event, RefundIssuedEvent):
+            self._refund(event)
+        elif isinstance(event, ExceptionOpenedEvent | ExceptionTransitionEvent):
+            self._exception(event)
+
+    # order ---------------------------------------------------------------------------------
+
+    def _order_details(self, event: OrderPlacedEvent | OrderChangedEvent) -> None:
+        t, p = self.timeline, event.payload
+        t.order_number = p.order_number or t.order_number
+        t.channel = p.channel or t.channel
+        t.sales_channel = p.sales_channel or t.sales_channel
+        t.currency = p.currency or t.currency
+        t.total_amount = p.total_amount if p.total_amount is not None else t.total_amount
+        if p.customer_email:
+            t.customer_email_sha256 = email_hash(p.customer_email)
+        if p.placed_at is not None:
+            t.placed_at = p.placed_at
+        elif event.kind is EventKind.ORDER_PLACED and t.placed_at is None:
+            t.placed_at = event.occurred_at
+        self._merge_lines(p)
+        for group in p.delivery_groups or ():
+            self._merge_group(group)
+
+    def _merge_lines(self, details: OrderDetails) -> None:
+        for line in details.lines or ():
+            view = self._line(line.line_id)
+            _merge_line(view, line)
+
+    def _line(self, line_id: str) -> LineView:
+        view = self._lines.get(line_id)
+        if view is None:
+            view = self._lines[line_id] = LineView(line_id=line_id)
+            self.timeline.lines.append(view)
+        return view
+
+    def _merge_group(self, group: DeliveryGroup) -> None:
+        view = self._groups.get(group.group_id)
+        if view is None:
+            view = self._groups[group.group_id] = DeliveryGroupView(group_id=group.group_id)
+            self.timeline.delivery_groups.append(view)
+        view.method = group.method or view.method
+        view.promised_delivery_date = group.promised_delivery_date or view.promised_delivery_date
+        view.ship_by = group.ship_by or view.ship_by
+        view.destination = group.destination or view.destination
+        view.line_ids = group.line_ids if group.line_ids is not None else view.line_ids
+        dates = [
+            g.promised_delivery_date for g in self._groups.values() if g.promised_delivery_date
+        ]
+        self.timeline.promised_delivery_date = max(dates) if dates else None
+
+    def _cancelled(self, event: OrderCancelledEvent) -> None:
+        t, p = self.timeline, event.payload
+        t.cancel_reason = p.reason or t.cancel_reason
+        if p.lines is None:
+            t.cancelled = True
+            t.cancelled_at = t.cancelled_at or event.occurred_at
+            return
+        for line in p.lines:
+            self._line(line.line_id).cancelled_quantity += line.quantity
+
+    # fulfilment ----------------------------------------------------------------------------
+
+    def _fulfilment_order(self, fulfilment_order_id: str) -> FulfilmentOrderView:
+        view = self._fulfilment.get(fulfilment_order_id)
+        if view is None:
+            view = FulfilmentOrderView(fulfilment_order_id=fulfilment_order_id)
+            self._fulfilment[fulfilment_order_id] = view
+            self.timeline.fulfilment_orders.append(view)
+        return view
+
+    def _advance(self, view: FulfilmentOrderView, status: FulfilmentStatus, event: Event) -> None:
+        view.history.append(FulfilmentStepView(status=status, occurred_at=event.occurred_at))
+        if FULFILMENT_RANK[status] >= FULFILMENT_RANK[view.status]:
+            view.status = status
+
+    def _fulfilment_step(self, event: FulfilmentCreatedEvent | FulfilmentStepEvent) -> None:
+        p = event.payload
+        view = self._fulfilment_order(p.fulfilment_order_id)
+        view.warehouse = p.warehouse or view.warehouse
+        _merge_quantities(view.lines, p.lines)
+        if isinstance(event, FulfilmentCreatedEvent):
+            view.delivery_group_id = event.payload.delivery_group_id or view.delivery_group_id
+            view.ship_by = event.payload.ship_by or view.ship_by
+        else:
+            view.reason = event.payload.reason or view.reason
+            view.expected_ship_date = event.payload.expected_ship_date or view.expected_ship_date
+        self._advance(view, FulfilmentStatus(event.kind.value.split(".", 1)[1]), event)
+
+    def _shipped(self, event: FulfilmentShippedEvent) -> None:
+        p = event.payload
+        view = self._shipments.get(p.key)
+        if view is None:
+            view = self._shipments[p.key] = ShipmentView(shipment_id=p.key)
+            self.timeline.shipments.append(view)
+        view.tracking_number = view.tracking_number or p.tracking_number or event.tracking_number
+        view.carrier = p.carrier or view.carrier
+        view.service = p.service or view.service
+        view.tracking_url = p.tracking_url or view.tracking_url
+        view.fulfilment_order_id = p.fulfilment_order_id or view.fulfilment_order_id
+        view.origin = p.origin or view.origin
+        view.destination = p.destination or view.destination
+        view.shipped_at = view.shipped_at or p.shipped_at or event.occurred_at
+        _merge_quantities(view.lines, p.lines)
+        self._merge_packages(view, event)
+        if view.tracking_number is None and view.packages:
+            view.tracking_number = view.packages[0].tracking_number
+        if p.carrier_edd is not None:
+            view.edd_history.append(
+                EddRevision(event.occurred_at, p.carrier_edd, source=event.source)
+            )
+        if p.fulfilment_order_id is not None:
+            self._advance(
+                self._fulfilment_order(p.fulfilment_order_id), FulfilmentStatus.SHIPPED, event
+            )
+
+    @staticmethod
+    def _merge_packages(view: ShipmentView, event: FulfilmentShippedEvent) -> None:
+        known = {package.tracking_number: package for package in view.packages}
+        p = event.payload
+        master = p.tracking_number or event.tracking_number
+        if master is not None and master not in known and not p.packages and not view.packages:
+            known[master] = PackageView(tracking_number=master)
+            view.packages.append(known[master])
+        for package in p.packages or ():
+            existing = known.get(package.tracking_number)
+            if existing is None:
+                existing = known[package.tracking_number] = PackageView(package.tracking_number)
+                view.packages.append(existing)
+            existing.package_id = package.package_id or existing.package_id
+            if package.weight_kg is not None:
+                existing.weight_kg = package.weight_kg
+            _merge_quantities(view.lines, package.lines)
+
+    # money and returns ---------------------------------------------------------------------
+
+    def _payment(self, event: PaymentEventEnvelope) -> None:
+        p = event.payload
+        status = PaymentStatus(event.kind.value.split(".", 1)[1])
+        view = self._payments.get(p.payment_id)
+        if view is None:
+            view = self._payments[p.payment_id] = PaymentView(p.payment_id, status)
+            self.timeline.payments.append(view)
+        view.status = status
+        view.currency = p.currency or view.currency
+        view.method = p.method or view.method
+        view.processor_reference = p.processor_reference or view.processor_reference
+        view.failure_reason = p.failure_reason or view.failure_reason
+        view.history.append(PaymentStepView(status, event.occurred_at, p.amount))
+        if p.amount is not None:
+            if status is PaymentStatus.AUTHORIZED:
+                view.authorized_amount = p.amount
+            elif status is PaymentStatus.CAPTURED:
+                view.captured_amount += p.amount
+            elif status is PaymentStatus.REFUNDED:
+                view.refunded_amount += p.amount
+
+    def _return(self, event: ReturnEventEnvelope) -> None:
+        p = event.payload
+        status = ReturnStatus(event.kind.value.split(".", 1)[1])
+        view = self._returns.get(p.return_id)
+        if view is None:
+            view = self._returns[p.return_id] = ReturnView(p.return_id)
+            self.timeline.returns.append(view)
+        if RETURN_RANK[status] >= RETURN_RANK[view.status]:
+            view.status = status
+        view.reason = p.reason or view.reason
+        view.carrier = p.carrier or view.carrier
+        view.tracking_number = p.tracking_number or view.tracking_number
+        view.note = p.note or view.note
+        _merge_quantities(view.lines, p.lines)
+        stamp = {
+            ReturnStatus.AUTHORIZED: "authorized_at",
+            ReturnStatus.IN_TRANSIT: "shipped_at",
+            ReturnStatus.RECEIVED: "received_at",
+            ReturnStatus.REJECTED: "rejected_at",
+        }[status]
+        if getattr(view, stamp) is None:
+            setattr(view, stamp, event.occurred_at)
+
+    def _refund(self, event: RefundIssuedEvent) -> None:
+        p = event.payload
+        view = self._refunds.get(p.refund_id)
+        if view is None:
+            view = self._refunds[p.refund_id] = RefundView(p.refund_id, event.occurred_at)
+            self.timeline.refunds.append(view)
+        view.amount = p.amount if p.amount is not None else view.amount
+        view.currency = p.currency or view.currency
+        view.return_id = p.return_id or view.return_id
+        view.full = view.full or p.full
+        _merge_quantities(view.lines, p.lines)
+
+    # exceptions ----------------------------------------------------------------------------
+
+    def _exception(self, event: ExceptionOpenedEvent | ExceptionTransitionEvent) -> None:
+        exception_id = event.payload.exception_id
+        view = self._exceptions.get(exception_id)
+        if view is None:
+            view = self._exceptions[exception_id] = ExceptionView(exception_id, ExceptionState.OPEN)
+            self.timeline.exceptions.append(view)
+        if isinstance(event, ExceptionOpenedEvent):
+            _open_exception(view, event)
+            return
+        p = event.payload
+        view.note = p.note or view.note
+        if event.kind is EventKind.EXCEPTION_ACKNOWLEDGED:
+            view.acknowledged_at = view.acknowledged_at or event.occurred_at
+            view.acknowledged_by = p.by or view.acknowledged_by
+            target = ExceptionState.ACKNOWLEDGED
+        else:
+            view.resolved_at = event.occurred_at
+            view.resolved_by = p.by or view.resolved_by
+            view.automatic_resolution = p.automatic
+            target = ExceptionState.RESOLVED
+        if EXCEPTION_STATE_RANK[target] > EXCEPTION_STATE_RANK[view.state]:
+            view.state = target
+
+
+def _open_exception(view: ExceptionView, event: ExceptionOpenedEvent) -> None:
+    p = event.payload
+    view.type, view.severity, view.owner = p.type, p.severity, p.owner
+    view.subject = p.subject or view.subject
+    view.reason = p.reason or view.reason
+    view.message = p.message
+    if view.state is ExceptionState.RESOLVED and view.resolved_at is not None:
+        # detected again after it was resolved: the same exception re-opens
+        view.state, view.resolved_at, view.resolved_by = ExceptionState.OPEN, None, None
+        view.acknowledged_at = view.acknowledged_by = None
+        view.opened_at = event.occurred_at
+    view.opened_at = view.opened_at or event.occurred_at
+
+
+def _merge_line(view: LineView, line: OrderLine) -> None:
+    view.sku = line.sku or view.sku
+    view.name = line.name or view.name
+    view.quantity = line.quantity if line.quantity is not None else view.quantity
+    view.unit_price = line.unit_price if line.unit_price is not None else view.unit_price

@@ -1,0 +1,237 @@
+"""The order timeline: the read model every user sees, built by :func:`projections.timeline.fold`.
+
+Plain dataclasses (serialised with orjson by :mod:`projections.serialize`): an order, its delivery
+groups and lines, fulfilment orders, shipments with packages and checkpoints, returns, payments,
+refunds and exceptions, plus a derived order-level status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from wismo.payloads import Place
+from wismo.vocab import (
+    Channel,
+    ExceptionState,
+    ExceptionType,
+    FulfilmentStatus,
+    OrderStatus,
+    Owner,
+    PaymentStatus,
+    Reason,
+    ReturnStatus,
+    Severity,
+    TrackingStatus,
+)
+
+
+@dataclass(slots=True)
+class CheckpointView:
+    event_id: str
+    source: str
+    tracking_number: str
+    occurred_at: datetime
+    status: TrackingStatus
+    reason: Reason | None
+    raw_code: str | None
+    message: str | None
+    location: Place | None
+    carrier: str | None
+    estimated_delivery: date | None
+
+
+@dataclass(slots=True)
+class EddRevision:
+    occurred_at: datetime
+    estimated_delivery: date
+    source: str
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    reason: str | None = None
+
+
+@dataclass(slots=True)
+class PackageView:
+    tracking_number: str
+    package_id: str | None = None
+    weight_kg: float | None = None
+    status: TrackingStatus = TrackingStatus.INFO_RECEIVED
+    reason: Reason | None = None
+    delivered_at: datetime | None = None
+    last_checkpoint_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class ShipmentView:
+    shipment_id: str
+    tracking_number: str | None = None
+    carrier: str | None = None
+    service: str | None = None
+    tracking_url: str | None = None
+    fulfilment_order_id: str | None = None
+    delivery_group_id: str | None = None
+    status: TrackingStatus = TrackingStatus.INFO_RECEIVED
+    reason: Reason | None = None
+    promised_delivery_date: date | None = None
+    carrier_edd_first: date | None = None
+    estimated_delivery: date | None = None
+    estimated_window_start: datetime | None = None
+    estimated_window_end: datetime | None = None
+    shipped_at: datetime | None = None
+    first_scan_at: datetime | None = None
+    out_for_delivery_at: datetime | None = None
+    first_attempt_at: datetime | None = None
+    delivered_at: datetime | None = None
+    returned_at: datetime | None = None
+    last_checkpoint_at: datetime | None = None
+    failed_attempts: int = 0
+    origin: Place | None = None
+    destination: Place | None = None
+    lines: dict[str, int] = field(default_factory=dict)
+    packages: list[PackageView] = field(default_factory=list)
+    edd_history: list[EddRevision] = field(default_factory=list)
+    checkpoints: list[CheckpointView] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class LineView:
+    line_id: str
+    sku: str | None = None
+    name: str | None = None
+    quantity: int | None = None
+    unit_price: Decimal | None = None
+    cancelled_quantity: int = 0
+    shipped_quantity: int = 0
+    returned_quantity: int = 0
+
+
+@dataclass(slots=True)
+class DeliveryGroupView:
+    group_id: str
+    method: str | None = None
+    promised_delivery_date: date | None = None
+    ship_by: datetime | None = None
+    destination: Place | None = None
+    line_ids: list[str] | None = None
+
+
+@dataclass(slots=True)
+class FulfilmentStepView:
+    status: FulfilmentStatus
+    occurred_at: datetime
+
+
+@dataclass(slots=True)
+class FulfilmentOrderView:
+    fulfilment_order_id: str
+    status: FulfilmentStatus = FulfilmentStatus.CREATED
+    delivery_group_id: str | None = None
+    warehouse: str | None = None
+    ship_by: datetime | None = None
+    expected_ship_date: date | None = None
+    reason: str | None = None
+    lines: dict[str, int] = field(default_factory=dict)
+    history: list[FulfilmentStepView] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ReturnView:
+    return_id: str
+    status: ReturnStatus = ReturnStatus.AUTHORIZED
+    reason: str | None = None
+    carrier: str | None = None
+    tracking_number: str | None = None
+    carrier_status: TrackingStatus | None = None
+    note: str | None = None
+    authorized_at: datetime | None = None
+    shipped_at: datetime | None = None
+    received_at: datetime | None = None
+    rejected_at: datetime | None = None
+    lines: dict[str, int] = field(default_factory=dict)
+    checkpoints: list[CheckpointView] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class PaymentStepView:
+    status: PaymentStatus
+    occurred_at: datetime
+    amount: Decimal | None
+
+
+@dataclass(slots=True)
+class PaymentView:
+    payment_id: str
+    status: PaymentStatus
+    currency: str | None = None
+    method: str | None = None
+    processor_reference: str | None = None
+    failure_reason: str | None = None
+    authorized_amount: Decimal | None = None
+    captured_amount: Decimal = Decimal(0)
+    refunded_amount: Decimal = Decimal(0)
+    history: list[PaymentStepView] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RefundView:
+    refund_id: str
+    issued_at: datetime
+    amount: Decimal | None = None
+    currency: str | None = None
+    return_id: str | None = None
+    full: bool = False
+    lines: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ExceptionView:
+    exception_id: str
+    state: ExceptionState
+    type: ExceptionType | None = None
+    severity: Severity | None = None
+    owner: Owner | None = None
+    subject: str | None = None
+    reason: Reason | None = None
+    message: str | None = None
+    opened_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+    acknowledged_by: str | None = None
+    resolved_by: str | None = None
+    note: str | None = None
+    automatic_resolution: bool = False
+
+
+@dataclass(slots=True)
+class Timeline:
+    order_id: str
+    status: OrderStatus = OrderStatus.PLACED
+    order_number: str | None = None
+    channel: Channel | None = None
+    sales_channel: str | None = None
+    placed_at: datetime | None = None
+    currency: str | None = None
+    total_amount: Decimal | None = None
+    customer_email_sha256: str | None = None
+    promised_delivery_date: date | None = None
+    cancelled: bool = False
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = None
+    delivery_groups: list[DeliveryGroupView] = field(default_factory=list)
+    lines: list[LineView] = field(default_factory=list)
+    fulfilment_orders: list[FulfilmentOrderView] = field(default_factory=list)
+    shipments: list[ShipmentView] = field(default_factory=list)
+    orphan_checkpoints: list[CheckpointView] = field(default_factory=list)
+    orphan_edd_revisions: list[EddRevision] = field(default_factory=list)
+    returns: list[ReturnView] = field(default_factory=list)
+    payments: list[PaymentView] = field(default_factory=list)
+    refunds: list[RefundView] = field(default_factory=list)
+    exceptions: list[ExceptionView] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    first_event_at: datetime | None = None
+    last_event_at: datetime | None = None
+    events_applied: int = 0
+    version: int = 0
+    digest: str = ""

@@ -1,0 +1,1 @@
+"""wismo: the shared language — canonical events, vocabularies, settings and the CLI."""

@@ -1,0 +1,253 @@
+"""One typed payload per event kind.
+
+Every field a source may not know is optional: ``None`` means "not said by this event", never
+"erase". The timeline fold merges what each event says over what was already known, so a partial
+payload can never erase known data (invariant 3 of the design).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Self
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from wismo.vocab import Channel, ExceptionType, Owner, Reason, Severity, TrackingStatus
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def _normalise_tracking_number(value: str) -> str:
+    return "".join(value.split()).upper()
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+"""A timezone-aware instant, stored in UTC. Naive datetimes are rejected."""
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+TrackingNumber = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=4, max_length=64),
+    AfterValidator(_normalise_tracking_number),
+]
+"""Carrier tracking number; whitespace removed and upper-cased so every source agrees."""
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Amount = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)]
+Quantity = Annotated[int, Field(ge=0, le=1_000_000)]
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$", to_upper=True)]
+
+
+class Contract(BaseModel):
+    """Base of every contract model: immutable, strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Place(Contract):
+    """A location without personal data: enough for lanes, dwell times and the status page."""
+
+    city: Text | None = None
+    region: Text | None = None
+    postal_code: Annotated[str, StringConstraints(max_length=16)] | None = None
+    country: CountryCode | None = None
+    facility: Text | None = Field(default=None, description="Carrier facility or pickup point.")
+
+
+class OrderLine(Contract):
+    line_id: Identifier
+    sku: Identifier | None = None
+    name: Text | None = None
+    quantity: Quantity | None = None
+    unit_price: Amount | None = None
+
+
+class LineQuantity(Contract):
+    line_id: Identifier
+    quantity: Annotated[int, Field(ge=1, le=1_000_000)]
+
+
+class DeliveryGroup(Contract):
+    """Lines that go to one destination with one delivery promise."""
+
+    group_id: Identifier
+    method: Text | None = Field(default=None, description="e.g. standard, express, pickup")
+    promised_delivery_date: date | None = None
+    ship_by: UtcDatetime | None = None
+    destination: Place | None = None
+    line_ids: list[Identifier] | None = None
+
+
+class OrderDetails(Contract):
+    """What is known about an order; every field optional so changes can be partial."""
+
+    order_number: Identifier | None = Field(
+        default=None, description="The number the customer knows (may differ from order_id)."
+    )
+    channel: Channel | None = None
+    sales_channel: Text | None = Field(default=None, description="web, app, store, marketplace…")
+    placed_at: UtcDatetime | None = None
+    currency: Currency | None = None
+    total_amount: Amount | None = None
+    customer_email: Annotated[str, StringConstraints(max_length=320)] | None = Field(
+        default=None, description="Only its sha256 is kept in the timeline (customer lookup)."
+    )
+    lines: list[OrderLine] | None = None
+    delivery_groups: list[DeliveryGroup] | None = None
+
+
+class OrderPlaced(OrderDetails):
+    pass
+
+
+class OrderChanged(OrderDetails):
+    pass
+
+
+class OrderCancelled(Contract):
+    """A cancellation: of the whole order when ``lines`` is absent, else of those quantities."""
+
+    reason: Text | None = None
+    lines: list[LineQuantity] | None = None
+
+
+class FulfilmentCreated(Contract):
+    fulfilment_order_id: Identifier
+    delivery_group_id: Identifier | None = None
+    warehouse: Identifier | None = None
+    lines: list[LineQuantity] | None = None
+    ship_by: UtcDatetime | None = None
+
+
+class FulfilmentStep(Contract):
+    """Allocated, picked, packed, rejected or backordered: a fulfilment order moving on."""
+
+    fulfilment_order_id: Identifier
+    warehouse: Identifier | None = None
+    lines: list[LineQuantity] | None = None
+    reason: Text | None = None
+    expected_ship_date: date | None = None
+
+
+class Package(Contract):
+    tracking_number: TrackingNumber
+    package_id: Identifier | None = None
+    weight_kg: Annotated[float, Field(ge=0, le=100_000)] | None = None
+    lines: list[LineQuantity] | None = None
+
+
+class FulfilmentShipped(Contract):
+    """A shipment handed to a carrier. It is identified by ``shipment_id``, or else by its
+    (master) ``tracking_number``; each package may carry its own tracking number."""
+
+    shipment_id: Identifier | None = None
+    fulfilment_order_id: Identifier | None = None
+    carrier: Identifier | None = None
+    service: Text | None = None
+    tracking_number: TrackingNumber | None = None
+    tracking_url: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    packages: list[Package] | None = None
+    lines: list[LineQuantity] | None = None
+    carrier_edd: date | None = Field(default=None, description="Carrier's estimated delivery.")
+    shipped_at: UtcDatetime | None = None
+    origin: Place | None = None
+    destination: Place | None = None
+
+    @model_validator(mode="after")
+    def _identified(self) -> Self:
+        if self.shipment_id is None and self.tracking_number is None and not self.packages:
+            raise ValueError("a shipment needs a shipment_id, a tracking_number or packages")
+        return self
+
+    @property
+    def key(self) -> str:
+        """The shipment's identity inside its order."""
+        if self.shipment_id is not None:
+            return self.shipment_id
+        if self.tracking_number is not None:
+            return self.tracking_number
+        assert self.packages  # guaranteed by the validator
+        return self.packages[0].tracking_number
+
+
+class TrackingCheckpoint(Contract):
+    """One carrier scan. The raw code and message are always kept, mapped or not."""
+
+    status: TrackingStatus
+    reason: Reason | None = None
+    carrier: Identifier | None = None
+    raw_code: Annotated[str, StringConstraints(max_length=200)] | None = None
+    message: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    location: Place | None = None
+    estimated_delivery: date | None = None
+
+
+class EddRevised(Contract):
+    """The carrier (or the retailer) changed its estimated delivery date."""
+
+    estimated_delivery: date
+    window_start: UtcDatetime | None = None
+    window_end: UtcDatetime | None = None
+    carrier: Identifier | None = None
+    reason: Text | None = None
+
+
+class PaymentEvent(Contract):
+    payment_id: Identifier
+    amount: Amount | None = None
+    currency: Currency | None = None
+    method: Text | None = None
+    processor_reference: Text | None = None
+    failure_reason: Text | None = None
+
+
+class ReturnEvent(Contract):
+    """A return (RMA) being authorized, shipped back, received or rejected."""
+
+    return_id: Identifier
+    lines: list[LineQuantity] | None = None
+    reason: Text | None = None
+    carrier: Identifier | None = None
+    tracking_number: TrackingNumber | None = None
+    note: Text | None = None
+
+
+class RefundIssued(Contract):
+    refund_id: Identifier
+    amount: Amount | None = None
+    currency: Currency | None = None
+    return_id: Identifier | None = None
+    lines: list[LineQuantity] | None = None
+    full: bool = Field(default=False, description="The whole order amount was refunded.")
+
+
+class ExceptionOpened(Contract):
+    exception_id: Identifier
+    type: ExceptionType
+    severity: Severity
+    owner: Owner
+    subject: Identifier | None = Field(
+        default=None, description="Shipment, tracking number or fulfilment order concerned."
+    )
+    reason: Reason | None = None
+    message: Text
+
+
+class ExceptionTransition(Contract):
+    """An agent (or the detector, when the condition cleared) acted on an exception."""
+
+    exception_id: Identifier
+    by: Identifier | None = None
+    note: Text | None = None
+    automatic: bool = False

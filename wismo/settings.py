@@ -1,0 +1,114 @@
+"""Settings: one frozen object, read once at the edge (the CLI) and passed down.
+
+Every field can be set from the environment with the ``WISMO_`` prefix; nested sections use a
+double underscore, e.g. ``WISMO_KAFKA__BOOTSTRAP=kafka:9092`` or
+``WISMO_THRESHOLDS__STALLED_HOURS=36``. Packages never read ``os.environ`` themselves.
+
+A ``None`` endpoint (Kafka bootstrap, Redis URL, ClickHouse URL) means "embedded": the launcher
+starts the Tansu broker, finds or starts a Redis, and opens chDB under ``data_dir``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "wismo-dev-secret-change-me"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(Section):
+    bootstrap: str | None = Field(default=None, description="host:port list; None = embedded")
+    topic_prefix: str = "wismo"
+    partitions: int = Field(default=8, ge=1, le=1024)
+    replication_factor: int = Field(default=1, ge=1, le=7)
+    session_timeout_s: float = Field(default=10.0, gt=0)
+    rebalance_timeout_s: float = Field(default=5.0, gt=0)
+    heartbeat_interval_s: float = Field(default=1.0, gt=0)
+    batch_size: int = Field(default=500, ge=1, description="events per stream.take batch")
+    batch_timeout_s: float = Field(default=0.05, gt=0)
+
+
+class RedisSettings(Section):
+    url: str | None = Field(default=None, description="redis://…; None = embedded / local")
+    key_prefix: str = "wismo"
+
+
+class ClickHouseSettings(Section):
+    url: str | None = Field(
+        default=None, description="http(s)://user:password@host:8123/db; None = chDB in-process"
+    )
+    database: str = "wismo"
+    chdb_path: Path | None = Field(default=None, description="default: <data_dir>/chdb")
+    batch_rows: int = Field(default=5000, ge=1)
+    batch_interval_s: float = Field(default=1.0, gt=0)
+
+
+class ApiSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    customer_token_secret: SecretStr = SecretStr(DEV_SECRET)
+    customer_token_ttl_s: int = Field(default=900, ge=30)
+    agent_jwt_secret: SecretStr = SecretStr(DEV_SECRET)
+    api_keys: tuple[SecretStr, ...] = (SecretStr(DEV_SECRET),)
+
+
+class ThresholdSettings(Section):
+    """Exception detection thresholds."""
+
+    stalled_hours: float = Field(default=48.0, gt=0)
+    label_unscanned_hours: float = Field(default=24.0, gt=0)
+    not_shipped_grace_hours: float = Field(default=0.0, ge=0)
+    refund_overdue_days: float = Field(default=7.0, gt=0)
+    failed_attempts: int = Field(default=1, ge=1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="WISMO_", env_nested_delimiter="__", frozen=True, extra="forbid"
+    )
+
+    environment: Literal["dev", "prod"] = "dev"
+    data_dir: Path = Path(".wismo")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    kafka: KafkaSettings = KafkaSettings()
+    redis: RedisSettings = RedisSettings()
+    clickhouse: ClickHouseSettings = ClickHouseSettings()
+    api: ApiSettings = ApiSettings()
+    thresholds: ThresholdSettings = ThresholdSettings()
+    webhook_secrets: dict[str, tuple[SecretStr, ...]] = Field(
+        default_factory=dict,
+        description="per source, the live secrets (two during a rotation)",
+    )
+
+    @model_validator(mode="after")
+    def _no_dev_secrets_in_prod(self) -> Settings:
+        if self.environment == "prod":
+            secrets = [
+                self.api.customer_token_secret,
+                self.api.agent_jwt_secret,
+                *self.api.api_keys,
+            ]
+            if any(s.get_secret_value() == DEV_SECRET for s in secrets):
+                raise ValueError("environment=prod needs real secrets (WISMO_API__…)")
+        return self
+
+    @property
+    def chdb_path(self) -> Path:
+        return self.clickhouse.chdb_path or self.data_dir / "chdb"
+
+    def topic(self, name: str) -> str:
+        """The full Kafka topic name for one of wismo's logical topics."""
+        return f"{self.kafka.topic_prefix}.{name}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings once, from the environment plus explicit overrides."""
+    return Settings(**overrides)  # type: ignore[arg-type]
