@@ -1,0 +1,98 @@
+"""What every source package provides, and the values its pure functions return.
+
+A source turns the raw bytes a carrier, aggregator or commerce system sends (plus the HTTP
+headers) into canonical events. Nothing here does I/O, and bad input is never an exception: it
+is a :class:`Problem` in the :class:`ParseResult`, so the caller (webhook handler, normalise
+agent, CLI) decides between a 4xx, a dead-letter record or an error message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from wismo.events import Event
+
+
+class ProblemCode(StrEnum):
+    MALFORMED = "malformed"  # not JSON / not the expected structure at all
+    INVALID = "invalid"  # structured, but a field is missing or wrong
+    UNMAPPED_CODE = "unmapped_code"  # a carrier code with no mapping (event kept as unknown)
+    UNSUPPORTED = "unsupported"  # a well-formed message of a type we deliberately ignore
+    MISSING_SIGNATURE = "missing_signature"
+    BAD_SIGNATURE = "bad_signature"
+    STALE_TIMESTAMP = "stale_timestamp"
+
+
+#: Problems after which the input as a whole must be dead-lettered / answered with a 4xx.
+FATAL_CODES = frozenset({ProblemCode.MALFORMED, ProblemCode.INVALID})
+SIGNATURE_CODES = frozenset(
+    {ProblemCode.MISSING_SIGNATURE, ProblemCode.BAD_SIGNATURE, ProblemCode.STALE_TIMESTAMP}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    code: ProblemCode
+    message: str
+    path: str | None = None  # where in the payload, e.g. "msg.checkpoints[3].tag"
+    raw_code: str | None = None  # the carrier code concerned, for unmapped codes
+
+    @property
+    def fatal(self) -> bool:
+        return self.code in FATAL_CODES
+
+    def __str__(self) -> str:
+        where = f" at {self.path}" if self.path else ""
+        return f"{self.code}{where}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class ParseResult:
+    events: tuple[Event, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    delivery_id: str | None = field(default=None)  # the source's id of this delivery, for dedup
+
+    @property
+    def fatal(self) -> bool:
+        """True when part of the input could not be turned into events (dead-letter it)."""
+        return any(p.fatal for p in self.problems)
+
+    @property
+    def unmapped(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.code is ProblemCode.UNMAPPED_CODE)
+
+    def reason(self) -> str:
+        """All problems as one line, for a 4xx body or a dead-letter record."""
+        return "; ".join(str(p) for p in self.problems)
+
+
+def failed(code: ProblemCode, message: str, path: str | None = None) -> ParseResult:
+    return ParseResult(problems=(Problem(code, message, path),))
+
+
+Headers = Mapping[str, str]
+"""HTTP headers with lower-cased names."""
+
+
+@runtime_checkable
+class Source(Protocol):
+    """One carrier, aggregator or commerce system. Implemented once per ``carriers/<name>/``."""
+
+    name: str
+
+    def parse(self, raw: bytes, headers: Headers, received_at: datetime) -> ParseResult:
+        """Raw payload → canonical events and problems. Pure; never raises on bad input."""
+        ...
+
+    def verify(
+        self, raw: bytes, headers: Headers, secrets: Sequence[str], now: datetime
+    ) -> Problem | None:
+        """Check the signature over the raw body; ``None`` means authentic.
+
+        ``secrets`` holds every live secret (two during a rotation); comparison is constant-time.
+        """
+        ...
