@@ -1,0 +1,27 @@
+"""Errors of the streams package.
+
+Hierarchy::
+
+    wismo.errors.WismoError
+    └── StreamsError
+        ├── ServiceStartError   an embedded service (broker, Redis) did not become ready
+        └── UnknownRole         a role name that ``wismo run --roles`` does not know
+
+Bad *messages* never raise out of an agent: they become dead-letter records.
+"""
+
+from __future__ import annotations
+
+from wismo.errors import WismoError
+
+
+class StreamsError(WismoError):
+    """Base of the streams package's own errors."""
+
+
+class ServiceStartError(StreamsError):
+    """An embedded service did not start or did not become ready in time."""
+
+
+class UnknownRole(StreamsError, ValueError):
+    """A role name that is not one of :data:`streams.roles.ROLE_NAMES`."""

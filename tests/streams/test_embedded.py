@@ -1,0 +1,70 @@
+"""The embedded launcher starts real services, resolves the settings and stops what it started."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import redis
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from streams.embedded import EmbeddedServices, kafka_metadata_ok, redis_ping
+from wismo.settings import KafkaSettings, RedisSettings, Settings
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host, int(port.split("/")[0])
+
+
+def test_starts_broker_private_redis_and_chdb_path_then_stops_them(tmp_path: Path) -> None:
+    requested = Settings(data_dir=tmp_path / "data")
+    with EmbeddedServices(requested, use_local_redis=False) as services:
+        settings = services.settings
+        assert settings.kafka.bootstrap is not None
+        assert settings.redis.url is not None
+        broker = _host_port(settings.kafka.bootstrap)
+        redis_address = _host_port(settings.redis.url.removeprefix("redis://"))
+        assert kafka_metadata_ok(*broker)
+        client = redis.Redis.from_url(settings.redis.url)
+        assert client.set("k", "v")
+        assert client.get("k") == b"v"
+        client.close()
+        assert settings.chdb_path == (tmp_path / "data" / "chdb").resolve()
+        assert settings.chdb_path.is_dir()
+        # everything else is carried over untouched
+        assert settings.kafka.partitions == requested.kafka.partitions
+        assert settings.data_dir == requested.data_dir
+    assert not kafka_metadata_ok(*broker)
+    assert not redis_ping(*redis_address)
+
+
+def test_configured_endpoints_are_used_as_given(tmp_path: Path) -> None:
+    requested = Settings(
+        data_dir=tmp_path,
+        kafka=KafkaSettings(bootstrap="kafka.example:9092"),
+        redis=RedisSettings(url="redis://redis.example:6379/3"),
+    )
+    with EmbeddedServices(requested) as services:
+        assert services.settings.kafka.bootstrap == "kafka.example:9092"
+        assert services.settings.redis.url == "redis://redis.example:6379/3"
+        assert [line for line in services.started if "kafka" in line or "redis" in line] == []
+
+
+async def test_async_broker_carries_kafka_messages(tmp_path: Path) -> None:
+    async with EmbeddedServices(Settings(data_dir=tmp_path)) as services:
+        bootstrap = services.settings.kafka.bootstrap
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait("probe", b"hello", key=b"k")
+        finally:
+            await producer.stop()
+        consumer = AIOKafkaConsumer(
+            "probe", bootstrap_servers=bootstrap, auto_offset_reset="earliest"
+        )
+        await consumer.start()
+        try:
+            message = await consumer.getone()
+        finally:
+            await consumer.stop()
+        assert (message.key, message.value) == (b"k", b"hello")
