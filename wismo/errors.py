@@ -36,6 +36,9 @@ def describe_validation_error(error: ValidationError | orjson.JSONDecodeError | 
         return str(error)
     problems = []
     for item in error.errors(include_url=False):
+        if item["type"] == "json_invalid":
+            problems.append(f"invalid JSON: {item['ctx'].get('error', item['msg'])}")
+            continue
         path = [str(part) for part in item["loc"] if str(part) not in _KIND_TAGS]
         field = ".".join(path) or "(event)"
         problems.append(f"{field}: {item['msg']}")
