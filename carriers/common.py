@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from carriers.base import Headers, ParseResult, Problem, ProblemCode
 from carriers.countries import alpha2
 from wismo.errors import describe_validation_error
-from wismo.events import EddRevisedEvent, EventKind, TrackingCheckpointEvent
+from wismo.events import EddRevisedEvent, Event, EventKind, TrackingCheckpointEvent
 from wismo.ids import natural_event_id, source_event_id
 from wismo.payloads import EddRevised, Place, TrackingCheckpoint
 from wismo.vocab import Reason, TrackingStatus
@@ -53,6 +53,17 @@ def validation_problem(error: ValidationError, path: str | None = None) -> Probl
     where = ".".join(str(part) for part in first["loc"])
     full = ".".join(part for part in (path, where) if part) or None
     return Problem(ProblemCode.INVALID, describe_validation_error(error), full)
+
+
+def built(make: Callable[[], Event], path: str) -> tuple[Event | None, Problem | None]:
+    """Run an event builder; values that cannot form a valid event become an ``INVALID``
+    problem at ``path`` instead of an exception."""
+    try:
+        return make(), None
+    except ValidationError as error:
+        return None, validation_problem(error, path)
+    except ValueError as error:
+        return None, Problem(ProblemCode.INVALID, str(error), path)
 
 
 def text(value: object, limit: int = _PLACE_TEXT) -> str | None:
@@ -305,6 +316,27 @@ def edd_event(
         received_at=received_at,
         payload=payload,
     )
+
+
+@dataclass(slots=True)
+class Collector:
+    """Events and problems gathered while parsing one delivery."""
+
+    events: list[Event] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(self, outcome: tuple[Event | None, Problem | None]) -> None:
+        event, problem = outcome
+        if event is not None:
+            self.events.append(event)
+        self.note(problem)
+
+    def note(self, problem: Problem | None) -> None:
+        if problem is not None:
+            self.problems.append(problem)
+
+    def result(self, delivery_id: str | None = None) -> ParseResult:
+        return ParseResult(tuple(self.events), tuple(self.problems), delivery_id)
 
 
 # ---------------------------------------------------------------------------------------------

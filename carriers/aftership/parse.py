@@ -1,0 +1,204 @@
+"""AfterShip webhook → canonical events.
+
+A ``tracking_update`` or ``edd_revise`` delivery carries the whole tracking (``msg``): every
+checkpoint becomes a ``tracking.checkpoint`` (re-sent checkpoints collapse by their natural-key
+id), and the estimated delivery date it states becomes an ``edd.revised``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from carriers.aftership.codes import SUBTAGS, TAGS
+from carriers.aftership.schema import Checkpoint, LatestEstimatedDelivery, Tracking, Webhook
+from carriers.base import Headers, ParseResult, Problem, ProblemCode, failed
+from carriers.common import (
+    Collector,
+    built,
+    checkpoint_event,
+    edd_event,
+    load_json,
+    map_code,
+    parse_date,
+    parse_timestamp,
+    place,
+    validation_problem,
+)
+from carriers.detect import detect_carrier
+from wismo.vocab import Reason, TrackingStatus
+
+SOURCE_NAME = "aftership"
+TRACKING_EVENTS = frozenset({"tracking_update", "edd_revise"})
+
+# AfterShip gives checkpoint_time in the checkpoint's local time, with the offset when the
+# carrier provides one and without it otherwise; a time without an offset is read as UTC (the
+# local offset is unknowable from the payload), which can misplace it by the local offset.
+NAIVE_CHECKPOINT_TZ = UTC
+
+
+def parse(raw: bytes, headers: Headers, received_at: datetime) -> ParseResult:
+    body, problem = load_json(raw)
+    if problem is not None:
+        return ParseResult(problems=(problem,))
+    if not isinstance(body, dict):
+        return failed(ProblemCode.MALFORMED, "expected a JSON object (an AfterShip webhook)")
+    try:
+        webhook = Webhook.model_validate(body)
+    except ValidationError as error:
+        return ParseResult(problems=(validation_problem(error),))
+    if webhook.event not in TRACKING_EVENTS:
+        return ParseResult(
+            problems=(
+                Problem(ProblemCode.UNSUPPORTED, f"event {webhook.event!r} is not tracking data"),
+            ),
+            delivery_id=webhook.event_id,
+        )
+    if webhook.msg is None:
+        return ParseResult(
+            problems=(Problem(ProblemCode.INVALID, "missing the tracking", "msg"),),
+            delivery_id=webhook.event_id,
+        )
+    stated_at = _stated_at(webhook, received_at)
+    collected = tracking_events(webhook.msg, received_at, stated_at, path="msg")
+    return ParseResult(collected.events, collected.problems, webhook.event_id)
+
+
+def _stated_at(webhook: Webhook, received_at: datetime) -> datetime:
+    if webhook.ts is not None:
+        try:
+            return datetime.fromtimestamp(webhook.ts, UTC)
+        except (OverflowError, OSError, ValueError):
+            pass
+    msg = webhook.msg
+    updated = parse_timestamp(msg.updated_at if msg else None, UTC)
+    return updated or received_at
+
+
+def tracking_events(
+    tracking: Tracking, received_at: datetime, stated_at: datetime, path: str
+) -> ParseResult:
+    """The events of one AfterShip tracking (from a webhook or from the tracking API)."""
+    number = tracking.tracking_number
+    if not number or not number.strip():
+        return failed(ProblemCode.INVALID, "missing tracking_number", f"{path}.tracking_number")
+    carrier = tracking.slug or detect_carrier(number)
+    collected = Collector()
+    for index, item in enumerate(tracking.checkpoints or ()):
+        _add_checkpoint(collected, item, number, tracking, carrier, received_at, index, path)
+    estimate = _estimated_delivery(tracking)
+    if estimate is not None:
+        day, said_by = estimate
+        collected.add(
+            built(
+                lambda: edd_event(
+                    SOURCE_NAME,
+                    tracking_number=number,
+                    estimated_delivery=day,
+                    occurred_at=stated_at,
+                    received_at=received_at,
+                    carrier=carrier,
+                    reason=said_by,
+                    window_start=_window(tracking.latest_estimated_delivery, "min"),
+                    window_end=_window(tracking.latest_estimated_delivery, "max"),
+                    order_id=tracking.order_id,
+                ),
+                path,
+            )
+        )
+    return collected.result()
+
+
+def _add_checkpoint(
+    collected: Collector,
+    item: Any,
+    number: str,
+    tracking: Tracking,
+    carrier: str | None,
+    received_at: datetime,
+    index: int,
+    path: str,
+) -> None:
+    where = f"{path}.checkpoints[{index}]"
+    if not isinstance(item, dict):
+        collected.note(Problem(ProblemCode.INVALID, "a checkpoint must be an object", where))
+        return
+    try:
+        checkpoint = Checkpoint.model_validate(item)
+    except ValidationError as error:
+        collected.note(validation_problem(error, where))
+        return
+    occurred_at = parse_timestamp(checkpoint.checkpoint_time, NAIVE_CHECKPOINT_TZ)
+    if occurred_at is None:
+        shown = checkpoint.checkpoint_time
+        collected.note(
+            Problem(ProblemCode.INVALID, f"unreadable time {shown!r}", f"{where}.checkpoint_time")
+        )
+        return
+    status, reason, unmapped = _status(checkpoint, where)
+    collected.note(unmapped)
+    collected.add(
+        built(
+            lambda: checkpoint_event(
+                SOURCE_NAME,
+                tracking_number=number,
+                occurred_at=occurred_at,
+                status=status,
+                reason=reason,
+                raw_code=checkpoint.subtag or checkpoint.tag,
+                message=checkpoint.message or checkpoint.subtag_message,
+                location=place(
+                    city=checkpoint.city,
+                    region=checkpoint.state,
+                    postal_code=checkpoint.zip,
+                    country=checkpoint.country_region or checkpoint.country_iso3,
+                    # the free-text location only when it is not just the city spelled out
+                    facility=None if checkpoint.city else checkpoint.location,
+                ),
+                carrier=checkpoint.slug or carrier,
+                estimated_delivery=None,
+                received_at=received_at,
+                order_id=tracking.order_id,
+            ),
+            where,
+        )
+    )
+
+
+def _status(
+    checkpoint: Checkpoint, where: str
+) -> tuple[TrackingStatus, Reason | None, Problem | None]:
+    tag_status = TAGS.get(checkpoint.tag or "")
+    if checkpoint.subtag is None and tag_status is not None:
+        return tag_status[0], tag_status[1], None
+    fallback = tag_status[0] if tag_status is not None else TrackingStatus.UNKNOWN
+    return map_code(SUBTAGS, checkpoint.subtag, path=f"{where}.subtag", fallback=fallback)
+
+
+def _estimated_delivery(tracking: Tracking) -> tuple[date, str] | None:
+    """The date AfterShip currently states, and who said it: the latest EDD it shows, else the
+    carrier's, else AfterShip's own prediction."""
+    latest = tracking.latest_estimated_delivery
+    courier = tracking.courier_estimated_delivery_date
+    predicted = tracking.aftership_estimated_delivery_date
+    candidates = (
+        (latest.datetime if latest else None, (latest.source if latest else None) or "latest"),
+        (courier.estimated_delivery_date if courier else None, "Carrier EDD"),
+        (tracking.expected_delivery, "Carrier EDD"),
+        (predicted.estimated_delivery_date if predicted else None, "AfterShip EDD"),
+    )
+    for value, said_by in candidates:
+        day = parse_date(value)
+        if day is not None:
+            return day, said_by
+    return None
+
+
+def _window(latest: LatestEstimatedDelivery | None, end: str) -> datetime | None:
+    """A delivery window bound, only when AfterShip gives it as an instant with an offset."""
+    if latest is None:
+        return None
+    value = latest.datetime_min if end == "min" else latest.datetime_max
+    return parse_timestamp(value, naive_tz=None)
