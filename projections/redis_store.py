@@ -1,0 +1,472 @@
+"""The live timeline store in Redis: atomic, idempotent apply; indexes; parked scans; publish.
+
+Keys (``P`` is the configured prefix; ``{…}`` is the Redis Cluster hash tag, so everything of one
+order lives on one slot and one Lua script can move it atomically)::
+
+    P:{ORDER}:events    hash  event_id -> canonical event JSON (the copy dedupe prefers)
+    P:{ORDER}:state     hash  rev, json, version, digest, status, sha (of json)
+    P:{ORDER}:dups      hash  event_id -> re-deliveries recognised and ignored
+    P:track:{TRACKING}  string -> order id
+    P:park:{TRACKING}   hash  event_id -> scan JSON, for scans no known shipment names yet
+    P:lookup:KEY        string -> order id; KEY hashes order number + e-mail hash / postcode
+
+Channels: ``P:timeline:ORDER`` gets each new timeline JSON; ``P:agents`` gets a small summary
+(order_id, version, digest, status) of every change.
+
+An apply costs two round trips per batch: one pipelined read script per order (which skips the
+events when the process's cached copy is current), then one pipelined commit script per changed
+order. The commit checks ``rev`` against what was read (optimistic concurrency); a conflicting
+order is re-read and refolded, so concurrent writers and replays converge on the fold of the
+union. Publishing happens inside the commit script: exactly when the commit does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from projections.errors import StoreConflict, StoreUnavailable
+from projections.lookup import document_matches, lookup_key, query_tokens, timeline_tokens
+from projections.merge import OrderMerge, merge, with_order
+from projections.ordering import canonical_sequence, group_by_order, tracking_numbers_named
+from projections.serialize import timeline_to_json
+from projections.store import TimelineChange
+from projections.timeline import fold
+from wismo.events import Event, dump_event, parse_event
+
+_READ = """
+local state = redis.call('HMGET', KEYS[2], 'rev', 'sha')
+local rev = state[1] or '0'
+local sha = state[2] or ''
+if rev == ARGV[1] then return {rev, sha} end
+return {rev, sha, redis.call('HGETALL', KEYS[1])}
+"""
+
+# ARGV: expected rev, json ('' when the timeline did not change), version, digest, status, sha,
+# order channel, agents channel, agents message, number of dup pairs, dup pairs, event pairs
+_COMMIT = """
+local rev = tonumber(redis.call('HGET', KEYS[2], 'rev') or '0')
+if rev ~= tonumber(ARGV[1]) then return -1 end
+local ndups = tonumber(ARGV[10])
+local first = 11 + 2 * ndups
+for i = 11, first - 1, 2 do redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1]) end
+for i = first, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+rev = rev + 1
+if ARGV[2] == '' then
+  redis.call('HSET', KEYS[2], 'rev', rev)
+else
+  redis.call('HSET', KEYS[2], 'rev', rev, 'json', ARGV[2], 'version', ARGV[3],
+             'digest', ARGV[4], 'status', ARGV[5], 'sha', ARGV[6])
+  redis.call('PUBLISH', ARGV[7], ARGV[2])
+  redis.call('PUBLISH', ARGV[8], ARGV[9])
+end
+return rev
+"""
+
+_TAKE = """
+local parked = redis.call('HGETALL', KEYS[1])
+redis.call('DEL', KEYS[1])
+return parked
+"""
+
+_CONFLICT = -1
+MAX_ATTEMPTS = 32
+
+
+def _sha(document: bytes) -> bytes:
+    return hashlib.blake2b(document, digest_size=16).hexdigest().encode()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _bytes(value: bytes | str) -> bytes:
+    return value.encode() if isinstance(value, str) else value
+
+
+def _pairs(flat: Sequence[bytes]) -> dict[str, Event]:
+    return {flat[i].decode(): parse_event(flat[i + 1]) for i in range(0, len(flat), 2)}
+
+
+@dataclass(slots=True)
+class _Cached:
+    rev: bytes
+    events: dict[str, Event]
+
+
+@dataclass(slots=True)
+class _Pending:
+    """One order of a batch on its way to a commit."""
+
+    incoming: list[Event]
+    rev: bytes = b"0"
+    sha: bytes = b""
+    stored: dict[str, Event] | None = None
+    released: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+class RedisKeys:
+    """Key and channel names under one prefix (the prefix must not contain ``{`` or ``}``)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.agents_channel = f"{prefix}:agents"
+
+    def events(self, order_id: str) -> str:
+        return f"{self.prefix}:{{{order_id}}}:events"
+
+    def state(self, order_id: str) -> str:
+        return f"{self.prefix}:{{{order_id}}}:state"
+
+    def dups(self, order_id: str) -> str:
+        return f"{self.prefix}:{{{order_id}}}:dups"
+
+    def tracking(self, tracking_number: str) -> str:
+        return f"{self.prefix}:track:{{{tracking_number}}}"
+
+    def parked(self, tracking_number: str) -> str:
+        return f"{self.prefix}:park:{{{tracking_number}}}"
+
+    def lookup(self, key: str) -> str:
+        return f"{self.prefix}:lookup:{key}"
+
+    def order_channel(self, order_id: str) -> str:
+        return f"{self.prefix}:timeline:{order_id}"
+
+
+class RedisTimelineStore:
+    """:class:`~projections.store.TimelineStore` on Redis (a client the caller owns)."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        prefix: str = "wismo",
+        *,
+        url: str = "redis",
+        cache_orders: int = 4096,
+    ) -> None:
+        self.client = client
+        self.keys = RedisKeys(prefix)
+        self._url = url
+        self._cache: OrderedDict[str, _Cached] = OrderedDict()
+        self._cache_orders = cache_orders
+        self._scripts = dict.fromkeys(("read", "commit", "take"), "")
+
+    # plumbing ------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _talking(self) -> AsyncIterator[None]:
+        try:
+            yield
+        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+            raise StoreUnavailable("Redis", self._url, error) from error
+
+    async def _load_scripts(self) -> None:
+        sources = {"read": _READ, "commit": _COMMIT, "take": _TAKE}
+        for name, source in sources.items():
+            self._scripts[name] = await self.client.script_load(source)
+
+    async def _execute(self, build: Any) -> list[Any]:
+        """Run a pipeline built by ``build(pipe)``; reload the scripts once if Redis lost them."""
+        async with self._talking():
+            if not self._scripts["read"]:
+                await self._load_scripts()
+            for attempt in (1, 2):
+                pipe = self.client.pipeline(transaction=False)
+                build(pipe)
+                try:
+                    results: list[Any] = await pipe.execute()
+                except NoScriptError:
+                    if attempt == 2:
+                        raise
+                    await self._load_scripts()
+                    continue
+                return results
+        raise AssertionError("unreachable")
+
+    def _remember(self, order_id: str, rev: bytes, events: dict[str, Event]) -> None:
+        self._cache[order_id] = _Cached(rev, events)
+        self._cache.move_to_end(order_id)
+        while len(self._cache) > self._cache_orders:
+            self._cache.popitem(last=False)
+
+    # apply ---------------------------------------------------------------------------------
+
+    async def apply(self, events: Sequence[Event]) -> list[TimelineChange]:
+        by_order, unlinked = group_by_order(events)
+        for event in await self.park(unlinked):
+            by_order.setdefault(event.order_id or "", []).append(event)
+        if not by_order:
+            return []
+        pending = {order_id: _Pending(incoming) for order_id, incoming in by_order.items()}
+        await self._read(pending, link=True)
+        changes: list[TimelineChange] = []
+        for _ in range(MAX_ATTEMPTS):
+            conflicted = await self._commit(pending, changes)
+            if not conflicted:
+                return changes
+            pending = {order_id: pending[order_id] for order_id in conflicted}
+            for order_id in conflicted:
+                self._cache.pop(order_id, None)
+            await self._read(pending, link=False)
+        raise StoreConflict(f"orders kept changing under this writer: {sorted(pending)[:5]}")
+
+    async def _read(self, pending: dict[str, _Pending], *, link: bool) -> None:
+        """Fetch each order's rev and (unless cached) events; link and absorb parked scans."""
+        named = {o: _named(p.incoming) for o, p in pending.items()} if link else {}
+
+        def build(pipe: Any) -> None:
+            for order_id in pending:
+                cached = self._cache.get(order_id)
+                rev = cached.rev if cached else b""
+                keys = (self.keys.events(order_id), self.keys.state(order_id))
+                pipe.evalsha(self._scripts["read"], 2, *keys, rev)
+                # index first, then look at the parking: a concurrent park() does the reverse,
+                # so one of the two always sees the other
+                for number in named.get(order_id, ()):
+                    pipe.set(self.keys.tracking(number), order_id)
+                    pipe.hgetall(self.keys.parked(number))
+
+        results = iter(await self._execute(build))
+        for order_id, p in pending.items():
+            reply = next(results)
+            p.rev, p.sha = reply[0], reply[1]
+            cached = self._cache.get(order_id)
+            if len(reply) > 2:
+                p.stored = _pairs(reply[2])
+            else:
+                assert cached is not None
+                p.stored = cached.events
+            released = []
+            for number in named.get(order_id, ()):
+                next(results)  # the SET
+                parked = {k.decode(): parse_event(v) for k, v in next(results).items()}
+                if parked:
+                    p.incoming += [with_order(e, order_id) for e in parked.values()]
+                    released.append((number, tuple(parked)))
+            if released:
+                p.released = tuple(released)
+
+    async def _commit(
+        self, pending: dict[str, _Pending], changes: list[TimelineChange]
+    ) -> list[str]:
+        """Write every order that gained something; returns the orders that lost a race."""
+        plans = {o: merge(o, p.stored or {}, p.incoming) for o, p in pending.items()}
+        commits: dict[str, tuple[list[Any], TimelineChange | None, dict[str, Event]]] = {}
+        lookups: dict[str, str] = {}
+        for order_id, plan in plans.items():
+            if plan.writes:
+                commits[order_id] = self._commit_args(plan, pending[order_id], lookups)
+
+        def build(pipe: Any) -> None:
+            for key, order_id in lookups.items():
+                pipe.set(self.keys.lookup(key), order_id)
+            for order_id, plan in plans.items():
+                if order_id in commits:
+                    keys = (self.keys.events(order_id), self.keys.state(order_id))
+                    args = commits[order_id][0]
+                    pipe.evalsha(self._scripts["commit"], 3, *keys, self.keys.dups(order_id), *args)
+                elif plan.duplicates:
+                    for event_id, count in plan.duplicates.items():
+                        pipe.hincrby(self.keys.dups(order_id), event_id, count)
+            for order_id, p in pending.items():
+                for number, event_ids in p.released:
+                    if order_id not in commits:
+                        pipe.hdel(self.keys.parked(number), *event_ids)
+
+        results = iter(await self._execute(build))
+        for _ in lookups:
+            next(results)
+        conflicted: list[str] = []
+        done: list[str] = []
+        for order_id, plan in plans.items():
+            if order_id not in commits:
+                for _ in plan.duplicates:
+                    next(results)
+                continue
+            rev = next(results)
+            if rev == _CONFLICT:
+                conflicted.append(order_id)
+                continue
+            _, change, merged = commits[order_id]
+            self._remember(order_id, str(rev).encode(), merged)
+            done.append(order_id)
+            if change is not None:
+                changes.append(change)
+        await self._drop_released(pending, done)
+        return conflicted
+
+    def _commit_args(
+        self, plan: OrderMerge, p: _Pending, lookups: dict[str, str]
+    ) -> tuple[list[Any], TimelineChange | None, dict[str, Event]]:
+        merged = {**plan.stored, **plan.writes}
+        timeline = fold(merged.values(), plan.order_id)
+        document = timeline_to_json(timeline)
+        sha = _sha(document)
+        change: TimelineChange | None = None
+        head: list[Any]
+        if plan.new_ids or sha != p.sha:
+            status = timeline.status.value
+            change = TimelineChange(
+                plan.order_id, timeline.version, timeline.digest, status, document
+            )
+            summary = orjson.dumps(
+                {
+                    "order_id": plan.order_id,
+                    "version": timeline.version,
+                    "digest": timeline.digest,
+                    "status": status,
+                }
+            )
+            head = [
+                p.rev,
+                document,
+                timeline.version,
+                timeline.digest,
+                status,
+                sha,
+                self.keys.order_channel(plan.order_id),
+                self.keys.agents_channel,
+                summary,
+            ]
+            if timeline.order_number:
+                for token in timeline_tokens(timeline):
+                    lookups[lookup_key(timeline.order_number, token)] = plan.order_id
+        else:
+            head = [p.rev, b"", 0, "", "", "", "", "", ""]
+        dups = [x for event_id, n in plan.duplicates.items() for x in (event_id, n)]
+        writes = [x for event_id, e in plan.writes.items() for x in (event_id, dump_event(e))]
+        return [*head, len(plan.duplicates), *dups, *writes], change, merged
+
+    async def _drop_released(self, pending: dict[str, _Pending], done: Iterable[str]) -> None:
+        drops = [(n, ids) for o in done for n, ids in pending[o].released]
+        if drops:
+
+            def build(pipe: Any) -> None:
+                for number, event_ids in drops:
+                    pipe.hdel(self.keys.parked(number), *event_ids)
+
+            await self._execute(build)
+
+    # reads ---------------------------------------------------------------------------------
+
+    async def timeline(self, order_id: str) -> bytes | None:
+        async with self._talking():
+            document = await self.client.hget(self.keys.state(order_id), "json")
+        return None if document is None else _bytes(document)
+
+    async def events(self, order_id: str) -> list[Event]:
+        async with self._talking():
+            stored = await self.client.hgetall(self.keys.events(order_id))
+        return canonical_sequence(parse_event(v) for v in stored.values())
+
+    async def applied_ids(self, order_id: str) -> frozenset[str]:
+        async with self._talking():
+            ids = await self.client.hkeys(self.keys.events(order_id))
+        return frozenset(_text(i) for i in ids)
+
+    async def duplicates(self, order_id: str) -> dict[str, int]:
+        async with self._talking():
+            counts = await self.client.hgetall(self.keys.dups(order_id))
+        return {_text(k): int(v) for k, v in counts.items()}
+
+    async def order_for_tracking(self, tracking_number: str) -> str | None:
+        async with self._talking():
+            order_id = await self.client.get(self.keys.tracking(tracking_number))
+        return _text(order_id) if order_id is not None else None
+
+    async def order_for_lookup(
+        self, order_number: str, email: str | None = None, postcode: str | None = None
+    ) -> str | None:
+        tokens = query_tokens(email, postcode)
+        if not tokens:
+            return None
+        async with self._talking():
+            found = await self.client.mget(
+                [self.keys.lookup(lookup_key(order_number, t)) for t in tokens]
+            )
+            for raw in dict.fromkeys(o for o in found if o is not None):
+                document = await self.timeline(_text(raw))
+                if document and document_matches(orjson.loads(document), order_number, tokens):
+                    return _text(raw)
+        return None
+
+    # parked scans --------------------------------------------------------------------------
+
+    async def park(self, events: Sequence[Event]) -> list[Event]:
+        numbered = [e for e in events if e.tracking_number is not None]
+        if not numbered:
+            return []
+        numbers = list(dict.fromkeys(e.tracking_number or "" for e in numbered))
+        known = await self._owners(numbers)
+        linked = [
+            with_order(e, known[e.tracking_number or ""])
+            for e in numbered
+            if e.tracking_number in known
+        ]
+        waiting = [e for e in numbered if e.tracking_number not in known]
+        if not waiting:
+            return linked
+
+        def build(pipe: Any) -> None:
+            # park first, then look at the index again: apply() does the reverse
+            for event in waiting:
+                pipe.hsetnx(
+                    self.keys.parked(event.tracking_number or ""), event.event_id, dump_event(event)
+                )
+            for number in dict.fromkeys(e.tracking_number or "" for e in waiting):
+                pipe.get(self.keys.tracking(number))
+
+        results = await self._execute(build)
+        late = {
+            number: owner.decode()
+            for number, owner in zip(
+                dict.fromkeys(e.tracking_number or "" for e in waiting),
+                results[len(waiting) :],
+                strict=True,
+            )
+            if owner is not None
+        }
+        linked += [
+            with_order(e, late[e.tracking_number or ""])
+            for e in waiting
+            if e.tracking_number in late
+        ]
+        return linked
+
+    async def _owners(self, numbers: list[str]) -> dict[str, str]:
+        async with self._talking():
+            owners = (
+                await self.client.mget([self.keys.tracking(n) for n in numbers]) if numbers else []
+            )
+        return {n: _text(o) for n, o in zip(numbers, owners, strict=True) if o is not None}
+
+    async def parked(self, tracking_number: str) -> list[Event]:
+        async with self._talking():
+            stored = await self.client.hgetall(self.keys.parked(tracking_number))
+        return canonical_sequence(parse_event(v) for v in stored.values())
+
+    async def release(self, tracking_number: str) -> list[Event]:
+        key = self.keys.parked(tracking_number)
+        flat = (await self._execute(lambda pipe: pipe.evalsha(self._scripts["take"], 1, key)))[0]
+        taken = canonical_sequence(_pairs(flat).values())
+        order_id = (await self._owners([tracking_number])).get(tracking_number)
+        return [with_order(e, order_id) for e in taken] if order_id else taken
+
+    async def close(self) -> None:
+        self._cache.clear()
+
+
+def _named(events: Iterable[Event]) -> list[str]:
+    return list(dict.fromkeys(n for event in events for n in tracking_numbers_named(event)))
