@@ -14,10 +14,10 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from carriers.base import Headers, ParseResult, Problem, ProblemCode
 from carriers.countries import alpha2
@@ -29,7 +29,10 @@ from wismo.vocab import Reason, TrackingStatus
 
 CodeTable = Mapping[str, tuple[TrackingStatus, Reason | None]]
 """A source's declarative mapping: raw code → (status, reason or ``None``)."""
+ReasonTable = Mapping[str, Reason | None]
+"""For sources that give status and detail separately: detail code → reason (or ``None``)."""
 
+_KIND_TAGS = frozenset(kind.value for kind in EventKind)
 MAX_RAW_CODE = 200
 MAX_MESSAGE = 2000
 _PLACE_TEXT = 2000
@@ -47,10 +50,37 @@ def load_json(raw: bytes) -> tuple[Any, Problem | None]:
         return None, Problem(ProblemCode.MALFORMED, f"not JSON: {error}")
 
 
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def decode_object(raw: bytes, model: type[Model], what: str) -> tuple[Model | None, Problem | None]:
+    """A JSON object body validated as ``model``; ``MALFORMED`` if it is not a JSON object,
+    ``INVALID`` (naming the field) if it does not fit the model."""
+    body, problem = load_json(raw)
+    if problem is not None:
+        return None, problem
+    if not isinstance(body, dict):
+        return None, Problem(ProblemCode.MALFORMED, f"expected a JSON object ({what})")
+    return validate_item(body, model, None)
+
+
+def validate_item(
+    item: object, model: type[Model], path: str | None
+) -> tuple[Model | None, Problem | None]:
+    """One decoded item validated as ``model``, or the problem naming where it is wrong."""
+    if not isinstance(item, dict):
+        return None, Problem(ProblemCode.INVALID, "expected an object", path)
+    try:
+        return model.model_validate(item), None
+    except ValidationError as error:
+        return None, validation_problem(error, path)
+
+
 def validation_problem(error: ValidationError, path: str | None = None) -> Problem:
     """An ``INVALID`` problem naming the first offending field under ``path``."""
     first = error.errors(include_url=False)[0]
-    where = ".".join(str(part) for part in first["loc"])
+    # the event kind appears in the location as a union tag; it says nothing about where
+    where = ".".join(str(part) for part in first["loc"] if str(part) not in _KIND_TAGS)
     full = ".".join(part for part in (path, where) if part) or None
     return Problem(ProblemCode.INVALID, describe_validation_error(error), full)
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from carriers.aftership.codes import SUBTAGS, TAGS
 from carriers.aftership.schema import Checkpoint, LatestEstimatedDelivery, Tracking, Webhook
 from carriers.base import Headers, ParseResult, Problem, ProblemCode, failed
@@ -19,13 +17,13 @@ from carriers.common import (
     Collector,
     built,
     checkpoint_event,
+    decode_object,
     edd_event,
-    load_json,
     map_code,
     parse_date,
     parse_timestamp,
     place,
-    validation_problem,
+    validate_item,
 )
 from carriers.detect import detect_carrier
 from wismo.vocab import Reason, TrackingStatus
@@ -40,15 +38,9 @@ NAIVE_CHECKPOINT_TZ = UTC
 
 
 def parse(raw: bytes, headers: Headers, received_at: datetime) -> ParseResult:
-    body, problem = load_json(raw)
-    if problem is not None:
-        return ParseResult(problems=(problem,))
-    if not isinstance(body, dict):
-        return failed(ProblemCode.MALFORMED, "expected a JSON object (an AfterShip webhook)")
-    try:
-        webhook = Webhook.model_validate(body)
-    except ValidationError as error:
-        return ParseResult(problems=(validation_problem(error),))
+    webhook, problem = decode_object(raw, Webhook, "an AfterShip webhook")
+    if webhook is None:
+        return ParseResult(problems=(problem,) if problem else ())
     if webhook.event not in TRACKING_EVENTS:
         return ParseResult(
             problems=(
@@ -122,13 +114,9 @@ def _add_checkpoint(
     path: str,
 ) -> None:
     where = f"{path}.checkpoints[{index}]"
-    if not isinstance(item, dict):
-        collected.note(Problem(ProblemCode.INVALID, "a checkpoint must be an object", where))
-        return
-    try:
-        checkpoint = Checkpoint.model_validate(item)
-    except ValidationError as error:
-        collected.note(validation_problem(error, where))
+    checkpoint, problem = validate_item(item, Checkpoint, where)
+    if checkpoint is None:
+        collected.note(problem)
         return
     occurred_at = parse_timestamp(checkpoint.checkpoint_time, NAIVE_CHECKPOINT_TZ)
     if occurred_at is None:

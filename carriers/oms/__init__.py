@@ -1,0 +1,9 @@
+"""``oms``: canonical events pushed by the OMS, signed with Standard Webhooks."""
+
+from carriers.common import PackagedSource
+from carriers.oms.parse import SOURCE_NAME, parse
+from carriers.oms.verify import verify
+
+SOURCE = PackagedSource(SOURCE_NAME, parse, verify)
+
+__all__ = ["SOURCE"]

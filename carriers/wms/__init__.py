@@ -1,0 +1,9 @@
+"""``wms``: canonical events pushed by the WMS, signed with Standard Webhooks."""
+
+from carriers.common import PackagedSource
+from carriers.wms.parse import SOURCE_NAME, parse
+from carriers.wms.verify import verify
+
+SOURCE = PackagedSource(SOURCE_NAME, parse, verify)
+
+__all__ = ["SOURCE"]
