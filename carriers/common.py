@@ -82,7 +82,9 @@ def validation_problem(error: ValidationError, path: str | None = None) -> Probl
     # the event kind appears in the location as a union tag; it says nothing about where
     where = ".".join(str(part) for part in first["loc"] if str(part) not in _KIND_TAGS)
     full = ".".join(part for part in (path, where) if part) or None
-    return Problem(ProblemCode.INVALID, describe_validation_error(error), full)
+    several = error.error_count() > 1
+    message = describe_validation_error(error) if several else str(first["msg"])
+    return Problem(ProblemCode.INVALID, message, full)
 
 
 def built(make: Callable[[], Event], path: str) -> tuple[Event | None, Problem | None]:
