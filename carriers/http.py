@@ -1,0 +1,55 @@
+"""The one way outbound tracking clients call an API: through an injected aiohttp session.
+
+Clients never create sessions (the caller owns connection pools, timeouts and shutdown), and
+every failure surfaces as :class:`carriers.errors.TrackingApiError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+import orjson
+
+from carriers.errors import TrackingApiError
+
+DEFAULT_TIMEOUT_S = 15.0
+_ERROR_BODY_CHARS = 300
+
+
+async def request_json(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str],
+    body: Any = None,
+    auth: aiohttp.BasicAuth | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> Any:
+    """The decoded JSON answer of one call; raises :class:`TrackingApiError` otherwise."""
+    data = orjson.dumps(body) if body is not None else None
+    all_headers = {"accept": "application/json", **headers}
+    if data is not None:
+        all_headers["content-type"] = "application/json"
+    try:
+        async with session.request(
+            method,
+            url,
+            data=data,
+            headers=all_headers,
+            auth=auth,
+            timeout=aiohttp.ClientTimeout(total=timeout_s),
+        ) as response:
+            raw = await response.read()
+            status = response.status
+    except (aiohttp.ClientError, TimeoutError) as error:
+        raise TrackingApiError(f"{method} {url}: {error!r}") from error
+    if not 200 <= status < 300:
+        excerpt = raw[:_ERROR_BODY_CHARS].decode("utf-8", "replace")
+        raise TrackingApiError(f"{method} {url}: HTTP {status}: {excerpt}", status)
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise TrackingApiError(f"{method} {url}: answer is not JSON", status) from error
