@@ -58,6 +58,16 @@ class ApiSettings(Section):
     customer_token_ttl_s: int = Field(default=900, ge=30)
     agent_jwt_secret: SecretStr = SecretStr(DEV_SECRET)
     api_keys: tuple[SecretStr, ...] = (SecretStr(DEV_SECRET),)
+    webhook_rate_per_s: float = Field(default=200.0, gt=0, description="per source and process")
+    webhook_burst: int = Field(default=400, ge=1)
+    delivery_dedup_ttl_s: int = Field(default=7 * 86400, ge=60)
+    events_max_batch: int = Field(default=1000, ge=1)
+    ws_queue_size: int = Field(default=64, ge=1, description="frames buffered per websocket")
+    ws_heartbeat_s: float = Field(default=20.0, gt=0)
+    ws_max_connections: int = Field(default=20000, ge=1)
+    allowed_origins: tuple[str, ...] = Field(
+        default=(), description="websocket Origin allow-list; empty = any"
+    )
 
 
 class ThresholdSettings(Section):
