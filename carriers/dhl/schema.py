@@ -1,0 +1,74 @@
+"""The DHL payloads wismo reads, as DHL sends them (every field optional, extra fields kept).
+
+* Shipment Tracking - Unified API ``GET /track/shipments`` and its Push API (subscriptions with
+  ``format: Default`` push the same body): ``shipments[]`` with ``events[]`` (newest first),
+  each with an ISO ``timestamp``, ``statusCode`` family, ``status``/``description`` and
+  ``location.address``; plus ``estimatedTimeOfDelivery`` / ``estimatedDeliveryTimeFrame``.
+* MyDHL API (Express) ``GET /shipments/{number}/tracking``: ``shipments[]`` with
+  ``shipmentTrackingNumber`` and ``events[]`` of ``date``, ``time``, ``GMTOffset``, checkpoint
+  ``typeCode`` and ``serviceArea[]``.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class DhlModel(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True, coerce_numbers_to_str=True)
+
+
+class Address(DhlModel):
+    addressLocality: str | None = None
+    postalCode: str | None = None
+    countryCode: str | None = None
+
+
+class Location(DhlModel):
+    address: Address | None = None
+
+
+class ServiceArea(DhlModel):
+    code: str | None = None
+    description: str | None = None
+
+
+class Event(DhlModel):
+    timestamp: str | None = None
+    date: str | None = None
+    time: str | None = None
+    GMTOffset: str | None = None
+    typeCode: str | None = None
+    statusCode: str | None = None
+    status: str | None = None
+    description: str | None = None
+    location: Location | None = None
+    serviceArea: list[ServiceArea] = []
+
+
+class TimeFrame(DhlModel):
+    estimatedFrom: str | None = None
+    estimatedThrough: str | None = None
+
+
+class Shipment(DhlModel):
+    id: str | None = None
+    shipmentTrackingNumber: str | None = None
+    service: str | None = None
+    estimatedTimeOfDelivery: str | None = None
+    estimatedDeliveryDate: str | None = None
+    estimatedDeliveryTimeFrame: TimeFrame | None = None
+    events: list[Event] = []
+
+
+class TrackingResponse(DhlModel):
+    shipments: list[Shipment] = []
+
+
+class Problem(DhlModel):
+    """RFC 7807 problem details, DHL's error body (e.g. 404 "No shipment with given tracking
+    number found")."""
+
+    title: str | None = None
+    status: str | None = None
+    detail: str | None = None

@@ -1,0 +1,9 @@
+"""UPS: Track API responses and Track Alert webhooks (see docs/adding-a-carrier.md)."""
+
+from carriers.common import PackagedSource
+from carriers.ups.parse import parse
+from carriers.ups.verify import verify
+
+SOURCE = PackagedSource("ups", parse, verify)
+
+__all__ = ["SOURCE"]

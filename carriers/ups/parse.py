@@ -1,0 +1,336 @@
+"""UPS Track API responses and Track Alert webhooks → canonical tracking events.
+
+Times: UPS gives each activity's GMT date and time (used as is) next to the local ones; when only
+the local time is there it is read with the activity's ``gmtOffset``, and a local time with no
+offset at all is read as UTC (documented convention; UPS sends one of the two in practice).
+
+Estimated delivery: a Track API package's rescheduled (``RDD``) or else scheduled (``SDD``)
+delivery date, and a Track Alert's ``scheduledDeliveryDate``, become ``edd.revised`` events
+stated at the newest activity's instant (or at receipt when there is none), so polling the same
+state twice yields the same event. Delivered packages get no EDD.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from functools import partial
+from typing import Any
+
+from pydantic import ValidationError
+
+from carriers.base import Headers, ParseResult, Problem, ProblemCode, failed
+from carriers.common import (
+    Collector,
+    built,
+    checkpoint_event,
+    edd_event,
+    load_json,
+    parse_date,
+    parse_offset,
+    parse_timestamp,
+    place,
+    validation_problem,
+)
+from carriers.ups import codes
+from carriers.ups.schema import (
+    Activity,
+    ErrorResponse,
+    Package,
+    TrackAlertEvent,
+    TrackApiResponse,
+)
+from wismo.payloads import Place
+from wismo.vocab import Reason, TrackingStatus
+
+SOURCE = "ups"
+CARRIER = "ups"
+_WINDOW_TYPES = frozenset({"EDW", "CDW", "IDW"})
+
+
+def parse(raw: bytes, headers: Headers, received_at: datetime) -> ParseResult:
+    data, problem = load_json(raw)
+    if problem is not None:
+        return ParseResult(problems=(problem,))
+    if not isinstance(data, dict):
+        return failed(ProblemCode.MALFORMED, "expected a JSON object")
+    if "trackResponse" in data:
+        return _track_response(data, received_at)
+    if "response" in data:
+        return _error_response(data)
+    if "activityStatus" in data or "trackingNumber" in data:
+        return _track_alert(data, received_at)
+    return failed(
+        ProblemCode.MALFORMED, "neither a Track API response nor a Track Alert tracking event"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Codes
+
+
+def classify(
+    type_: str | None,
+    code: str | None,
+    detail: str | None,
+    description: str | None,
+    path: str,
+) -> tuple[TrackingStatus, Reason | None, str | None, Problem | None]:
+    """(status, reason, raw code, unmapped problem) of one UPS activity status."""
+    raw = "/".join(part for part in (type_, code, detail) if part) or None
+    phrase = _phrase(description)
+    mapped = codes.DESCRIPTION_CODES.get(detail or "") or codes.ACTIVITY_CODES.get(code or "")
+    if mapped is not None:
+        status, reason = mapped
+        return status, reason or (phrase[1] if phrase else None), raw, None
+    family, family_reason = codes.TYPE_FAMILY.get(type_ or "", (TrackingStatus.UNKNOWN, None))
+    status, reason = phrase if phrase and type_ == "X" else (family, family_reason)
+    problem = Problem(
+        ProblemCode.UNMAPPED_CODE,
+        f"no mapping for UPS status {raw or '(none)'!r}; kept as {status}",
+        path,
+        raw_code=raw,
+    )
+    return status, reason or (phrase[1] if phrase else None), raw, problem
+
+
+def _phrase(description: str | None) -> tuple[TrackingStatus, Reason] | None:
+    if not description:
+        return None
+    lowered = description.lower()
+    return next(
+        ((status, reason) for words, status, reason in codes.EXCEPTION_PHRASES if words in lowered),
+        None,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Time
+
+
+def _instant(day: str | None, clock: str | None, tz: tzinfo | None) -> datetime | None:
+    """``YYYYMMDD`` + ``HHMMSS`` (leading zero optional) in ``tz``."""
+    if not day or not clock:
+        return None
+    day, clock = day.strip(), clock.strip().zfill(6)
+    if len(day) != 8 or len(clock) != 6 or not (day + clock).isdigit():
+        return None
+    iso = f"{day[:4]}-{day[4:6]}-{day[6:]}T{clock[:2]}:{clock[2:4]}:{clock[4:]}"
+    return parse_timestamp(iso, tz)
+
+
+def _activity_instant(activity: Activity) -> datetime | None:
+    return _instant(activity.gmtDate, activity.gmtTime, UTC) or _instant(
+        activity.date, activity.time, parse_offset(activity.gmtOffset) or UTC
+    )
+
+
+def _window(
+    day: date, start: str | None, end: str | None, tz: tzinfo | None
+) -> tuple[datetime | None, datetime | None]:
+    if tz is None:
+        return None, None
+    compact = day.strftime("%Y%m%d")
+    return _instant(compact, start, tz), _instant(compact, end, tz)
+
+
+# ---------------------------------------------------------------------------------------------
+# Track API
+
+
+def _track_response(data: dict[str, Any], received_at: datetime) -> ParseResult:
+    try:
+        response = TrackApiResponse.model_validate(data)
+    except ValidationError as error:
+        return ParseResult(problems=(validation_problem(error),))
+    out = Collector()
+    for s, shipment in enumerate(response.trackResponse.shipment):
+        base = f"trackResponse.shipment[{s}]"
+        for warning in shipment.warnings:
+            message = f"UPS warning {warning.code}: {warning.message}"
+            out.note(Problem(ProblemCode.UNSUPPORTED, message, base))
+        for p, package in enumerate(shipment.package):
+            number = package.trackingNumber or shipment.inquiryNumber
+            path = f"{base}.package[{p}]"
+            if not number:
+                out.note(Problem(ProblemCode.INVALID, "package without tracking number", path))
+                continue
+            _package(number, package, path, received_at, out)
+    return out.result()
+
+
+def _package(
+    number: str,
+    package: Package,
+    path: str,
+    received_at: datetime,
+    out: Collector,
+) -> None:
+    instants: list[tuple[datetime, Activity]] = []
+    for a, activity in enumerate(package.activity):
+        where = f"{path}.activity[{a}]"
+        occurred_at = _activity_instant(activity)
+        if occurred_at is None:
+            out.note(Problem(ProblemCode.INVALID, "activity without a usable date", where))
+            continue
+        instants.append((occurred_at, activity))
+        status = activity.status
+        address = activity.location.address if activity.location else None
+        _checkpoint(
+            out,
+            where,
+            number=number,
+            occurred_at=occurred_at,
+            status=(status.type, status.code, status.statusCode, status.description)
+            if status
+            else (None, None, None, None),
+            location=place(
+                city=address.city,
+                region=address.stateProvince,
+                postal_code=address.postalCode,
+                country=address.countryCode or address.country,
+            )
+            if address
+            else None,
+            received_at=received_at,
+            estimated_delivery=None,
+        )
+    dates = {d.type: parse_date(d.date) for d in package.deliveryDate if d.type}
+    estimated = dates.get("RDD") or dates.get("SDD")
+    if estimated is None or dates.get("DEL") is not None:
+        return
+    newest = max(instants, key=lambda pair: pair[0], default=None)
+    stated_at = newest[0] if newest else received_at
+    tz = parse_offset(newest[1].gmtOffset) if newest else None
+    window = package.deliveryTime
+    start, end = (
+        _window(estimated, window.startTime, window.endTime, tz)
+        if window and window.type in _WINDOW_TYPES
+        else (None, None)
+    )
+    _edd(out, path, number, estimated, stated_at, received_at, start, end)
+
+
+def _error_response(data: dict[str, Any]) -> ParseResult:
+    try:
+        response = ErrorResponse.model_validate(data)
+    except ValidationError as error:
+        return ParseResult(problems=(validation_problem(error),))
+    problems = tuple(
+        Problem(ProblemCode.UNSUPPORTED, f"UPS error {e.code}: {e.message}", "response.errors")
+        for e in response.response.errors
+    )
+    return ParseResult(problems=problems or (Problem(ProblemCode.UNSUPPORTED, "UPS error"),))
+
+
+# ---------------------------------------------------------------------------------------------
+# Track Alert
+
+
+def _track_alert(data: dict[str, Any], received_at: datetime) -> ParseResult:
+    try:
+        alert = TrackAlertEvent.model_validate(data)
+    except ValidationError as error:
+        return ParseResult(problems=(validation_problem(error),))
+    number = (alert.trackingNumber or "").strip()
+    if not number:
+        return failed(ProblemCode.INVALID, "Track Alert event without trackingNumber")
+    gmt = _instant(alert.gmtActivityDate, alert.gmtActivityTime, UTC)
+    local = _instant(alert.localActivityDate, alert.localActivityTime, UTC)
+    occurred_at = gmt or local
+    if occurred_at is None:
+        return failed(ProblemCode.INVALID, "Track Alert event without a usable activity date")
+    offset = _local_offset(local, gmt)
+    status = alert.activityStatus
+    loc = alert.activityLocation
+    scheduled = parse_date(alert.scheduledDeliveryDate)
+    out = Collector()
+    _checkpoint(
+        out,
+        "activityStatus",
+        number=number,
+        occurred_at=occurred_at,
+        status=(status.type, status.code, status.descriptionCode, status.description)
+        if status
+        else (None, None, None, None),
+        location=place(
+            city=loc.city, region=loc.stateProvince, postal_code=loc.postalCode, country=loc.country
+        )
+        if loc
+        else None,
+        received_at=received_at,
+        estimated_delivery=scheduled,
+    )
+    delivered = status is not None and status.type == "D"
+    if scheduled is not None and not delivered:
+        start, end = _window(scheduled, alert.deliveryStartTime, alert.deliveryEndTime, offset)
+        _edd(out, "", number, scheduled, occurred_at, received_at, start, end)
+    return out.result()
+
+
+def _local_offset(local: datetime | None, gmt: datetime | None) -> tzinfo | None:
+    """The activity's UTC offset, from its local and GMT renderings of the same instant."""
+    if local is None or gmt is None:
+        return None
+    delta = local - gmt
+    if abs(delta) > timedelta(hours=18) or delta % timedelta(minutes=15):
+        return None
+    return timezone(delta)
+
+
+# ---------------------------------------------------------------------------------------------
+# Event building
+
+
+def _checkpoint(
+    out: Collector,
+    path: str,
+    *,
+    number: str,
+    occurred_at: datetime,
+    status: tuple[str | None, str | None, str | None, str | None],
+    location: Place | None,
+    received_at: datetime,
+    estimated_delivery: date | None,
+) -> None:
+    type_, code, detail, description = status
+    mapped, reason, raw_code, problem = classify(type_, code, detail, description, path)
+    out.note(problem)
+    make = partial(
+        checkpoint_event,
+        SOURCE,
+        tracking_number=number,
+        occurred_at=occurred_at,
+        status=mapped,
+        reason=reason,
+        raw_code=raw_code,
+        message=description,
+        location=location,
+        carrier=CARRIER,
+        estimated_delivery=estimated_delivery,
+        received_at=received_at,
+    )
+    out.add(built(make, path))
+
+
+def _edd(
+    out: Collector,
+    path: str,
+    number: str,
+    estimated: date,
+    stated_at: datetime,
+    received_at: datetime,
+    start: datetime | None,
+    end: datetime | None,
+) -> None:
+    make = partial(
+        edd_event,
+        SOURCE,
+        tracking_number=number,
+        estimated_delivery=estimated,
+        occurred_at=stated_at,
+        received_at=received_at,
+        carrier=CARRIER,
+        window_start=start,
+        window_end=end,
+    )
+    out.add(built(make, path))

@@ -1,0 +1,9 @@
+"""USPS: Tracking v3 responses and tracking subscription notifications."""
+
+from carriers.common import PackagedSource
+from carriers.usps.parse import parse
+from carriers.usps.verify import verify
+
+SOURCE = PackagedSource("usps", parse, verify)
+
+__all__ = ["SOURCE"]
