@@ -1,0 +1,52 @@
+"""normalise: raw payloads → canonical events (via the carriers registry) → routed topics.
+
+Whatever cannot be parsed becomes a dead-letter record; the partition always moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
+from datetime import UTC, datetime
+from typing import Any
+
+from streams.context import StreamContext
+from streams.routing import Where, normalise, route
+from streams.topics import DEADLETTER, decode_headers
+
+NAME = "normalise"
+
+
+def register(ctx: StreamContext) -> None:
+    settings = ctx.settings
+    metrics = ctx.metrics
+
+    async def normalise_agent(stream: Any) -> AsyncIterator[None]:
+        batches = stream.take_events(
+            settings.kafka.batch_size, within=settings.kafka.batch_timeout_s
+        )
+        async for batch in batches:
+            metrics.batch_size.labels(NAME).observe(len(batch))
+            now = datetime.now(UTC)
+            deliveries: list[Awaitable[Any]] = []
+            for event in batch:
+                message = event.message
+                where = Where(message.topic, message.partition, message.offset)
+                outcome = normalise(
+                    message.value or b"", decode_headers(message.headers), where, now
+                )
+                source = outcome.source or "unknown"
+                if outcome.unmapped_codes:
+                    metrics.unmapped_codes.labels(source).inc(len(outcome.unmapped_codes))
+                for canonical in outcome.events:
+                    metrics.events_in.labels(NAME, canonical.kind.value).inc()
+                    for out in route(canonical):
+                        deliveries.append(await ctx.send(NAME, out.topic, out.key, out.value))
+                if outcome.dead_letter is not None:
+                    letter = outcome.dead_letter
+                    metrics.dead_letters.labels(source).inc()
+                    deliveries.append(await ctx.send(NAME, DEADLETTER, letter.id, letter.to_json()))
+            await asyncio.gather(*deliveries)
+            yield None
+
+    ctx.app.agent(ctx.topics.raw, name=f"{ctx.settings.kafka.topic_prefix}.{NAME}")(normalise_agent)

@@ -1,0 +1,166 @@
+"""warehouse: canonical events, unlinked scans and timeline changes → ClickHouse, in its own
+consumer group.
+
+It is a plain aiokafka consumer loop rather than a Faust agent for two reasons: it must commit
+its offsets *after* the ClickHouse flush (the flush runs first, then the commit, every batch),
+and it must never slow the live path — its own group, its own fetches, and ClickHouse calls on a
+thread (chDB has no async client), so the Redis timeline never waits for it.
+
+A failed flush is retried with backoff and the offsets do not move until it succeeds; the
+writer's dedup (event ids, ``insert_deduplication_token``) makes a re-delivered batch harmless.
+A scan is logged unlinked when it is parked and again, linked, when it is released; the events
+table keeps the linked copy (``ReplacingMergeTree(linked)``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from mode import Service
+from pydantic import ValidationError
+
+from projections.clickhouse_store import ClickHouse, ClickHouseWriter
+from projections.errors import StoreUnavailable
+from projections.store import TimelineChange
+from streams.context import StreamContext
+from streams.topics import EVENTS, TIMELINE, TRACKING
+from streams.updates import decode_change
+from wismo.events import Event, parse_event
+
+NAME = "warehouse"
+log = logging.getLogger(__name__)
+MAX_BACKOFF_S = 5.0
+
+
+def register(ctx: StreamContext) -> None:
+    ctx.attach(WarehouseService(ctx))
+
+
+class WarehouseService(Service):
+    def __init__(self, ctx: StreamContext, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self._consumer: Any = None
+        self._ch: ClickHouse | None = None
+        self._writer: ClickHouseWriter | None = None
+
+    async def on_start(self) -> None:
+        from aiokafka import AIOKafkaConsumer
+
+        settings = self.settings
+        self._ch = await ClickHouse.connect(settings)
+        # no timer: this loop flushes, then commits, so offsets never pass unflushed rows
+        self._writer = ClickHouseWriter(
+            self._ch,
+            batch_rows=settings.clickhouse.batch_rows,
+            batch_interval_s=settings.clickhouse.batch_interval_s,
+        )
+        kafka = settings.kafka
+        self._consumer = AIOKafkaConsumer(
+            *(settings.topic(name) for name in (EVENTS, TRACKING, TIMELINE)),
+            bootstrap_servers=kafka.bootstrap,
+            group_id=f"{kafka.topic_prefix}-{NAME}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=int(kafka.session_timeout_s * 1000),
+            heartbeat_interval_ms=int(kafka.heartbeat_interval_s * 1000),
+            rebalance_timeout_ms=int(kafka.rebalance_timeout_s * 1000),
+            max_poll_records=settings.clickhouse.batch_rows,
+        )
+        await self._consumer.start()
+        self.add_future(self._consume())
+
+    async def on_stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+        if self._ch is not None:
+            await self._ch.close()
+
+    async def _consume(self) -> None:
+        assert self._writer is not None
+        writer = self._writer
+        settings = self.settings
+        timeline_topic = settings.topic(TIMELINE)
+        tracking_topic = settings.topic(TRACKING)
+        interval = settings.clickhouse.batch_interval_s
+        first_at: float | None = None
+        while not self.should_stop:
+            fetched = await self._consumer.getmany(timeout_ms=int(interval * 1000))
+            events: list[Event] = []
+            changes: list[TimelineChange] = []
+            for tp, messages in fetched.items():
+                for message in messages:
+                    _decode_into(
+                        message.value or b"",
+                        tp.topic == timeline_topic,
+                        tp.topic == tracking_topic,
+                        events,
+                        changes,
+                    )
+            if events:
+                await writer.add_events(events)
+                self._count(events)
+            if changes:
+                await writer.add_changes(changes)
+            if first_at is None and fetched:
+                first_at = time.monotonic()
+            full = writer.pending_rows >= settings.clickhouse.batch_rows
+            if first_at is not None and (full or time.monotonic() - first_at >= interval):
+                await self._flush_then_commit(writer)
+                first_at = None
+
+    def _count(self, events: list[Event]) -> None:
+        for event in events:
+            self.ctx.metrics.events_in.labels(NAME, event.kind.value).inc()
+
+    async def _flush_then_commit(self, writer: ClickHouseWriter) -> None:
+        pending = writer.pending_rows
+        started = time.perf_counter()
+        delay = 0.1
+        while True:
+            try:
+                await writer.flush()
+                break
+            except StoreUnavailable as error:  # the batch stays queued in the writer
+                self.ctx.metrics.retries.labels("clickhouse").inc()
+                log.warning("clickhouse unavailable, retrying in %.1fs: %s", delay, error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_BACKOFF_S)
+        self.ctx.metrics.apply_seconds.labels("clickhouse").observe(time.perf_counter() - started)
+        self.ctx.metrics.batch_size.labels(NAME).observe(pending)
+        await self._commit()
+
+    async def _commit(self) -> None:
+        from aiokafka.errors import CommitFailedError, IllegalStateError
+
+        try:
+            await self._consumer.commit()
+        except (CommitFailedError, IllegalStateError) as error:
+            # a rebalance took the partitions: the new owner re-reads and the writes dedupe
+            log.warning("warehouse commit skipped after a rebalance: %s", error)
+
+
+def _decode_into(
+    value: bytes,
+    timeline_topic: bool,
+    tracking_topic: bool,
+    events: list[Event],
+    changes: list[TimelineChange],
+) -> None:
+    try:
+        if timeline_topic:
+            changes.append(decode_change(value))
+            return
+        event = parse_event(value)
+    except (ValidationError, ValueError, KeyError) as error:
+        # the timeline agent dead-letters invalid events; the warehouse only skips them
+        log.warning("warehouse skipped an undecodable message: %s", error)
+        return
+    # on the tracking topic only scans not yet linked are new: shipments naming a number are
+    # also on the events topic, and a scan's linked copy follows there once it is linked
+    if not tracking_topic or event.order_id is None:
+        events.append(event)

@@ -1,0 +1,145 @@
+"""What the agents of one process share: the app, its topics, metrics and lazily opened stores.
+
+Clients are opened on first use, inside the worker's event loop, and closed when the app stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import faust
+from mode import Service
+from redis.asyncio import Redis
+
+from projections.errors import StoreConflict, StoreUnavailable
+from streams.links import LinkIndex
+from streams.metrics import StreamMetrics
+from streams.topics import DEADLETTER, EVENTS, EXCEPTIONS, RAW, TIMELINE, TRACKING
+from wismo.settings import Settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Failures worth waiting out: the batch is retried, never dropped.
+TRANSIENT = (StoreUnavailable, StoreConflict, ConnectionError, TimeoutError, OSError)
+MAX_BACKOFF_S = 5.0
+
+
+@dataclass(frozen=True)
+class Topics:
+    raw: Any
+    events: Any
+    tracking: Any
+    timeline: Any
+    exceptions: Any
+    deadletter: Any
+
+    def by_name(self, logical: str) -> Any:
+        return {
+            RAW: self.raw,
+            EVENTS: self.events,
+            TRACKING: self.tracking,
+            TIMELINE: self.timeline,
+            EXCEPTIONS: self.exceptions,
+            DEADLETTER: self.deadletter,
+        }[logical]
+
+
+def declare_topics(app: faust.App, settings: Settings) -> Topics:
+    def topic(logical: str) -> Any:
+        return app.topic(
+            settings.topic(logical),
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=settings.kafka.partitions,
+        )
+
+    return Topics(
+        *(topic(name) for name in (RAW, EVENTS, TRACKING, TIMELINE, EXCEPTIONS, DEADLETTER))
+    )
+
+
+@dataclass
+class StreamContext:
+    settings: Settings
+    app: faust.App
+    topics: Topics
+    metrics: StreamMetrics = field(default_factory=StreamMetrics)
+    _redis: Redis | None = field(default=None, init=False)
+    _store: Any = field(default=None, init=False)
+    _links: LinkIndex | None = field(default=None, init=False)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+
+    async def redis(self) -> Redis:
+        async with self._lock:
+            if self._redis is None:
+                from projections.connections import redis_client
+
+                self._redis = await retrying(
+                    lambda: redis_client(self.settings), self.metrics, "redis"
+                )
+            return self._redis
+
+    async def timeline_store(self) -> Any:
+        if self._store is None:
+            from projections.redis_store import RedisTimelineStore
+
+            client = await self.redis()
+            self._store = RedisTimelineStore(
+                client, self.settings.redis.key_prefix, url=self.settings.redis.url or "redis"
+            )
+        return self._store
+
+    async def links(self) -> LinkIndex:
+        if self._links is None:
+            self._links = LinkIndex(await self.redis(), f"{self.settings.redis.key_prefix}:streams")
+        return self._links
+
+    async def send(
+        self,
+        agent: str,
+        logical: str,
+        key: str | bytes | None,
+        value: bytes,
+        headers: Any = None,
+    ) -> Awaitable[Any]:
+        """Queue a message; returns the future of its delivery (await it before acking input)."""
+        self.metrics.events_out.labels(agent, logical).inc()
+        encoded_key = key.encode() if isinstance(key, str) else key
+        fut: Awaitable[Any] = await self.topics.by_name(logical).send(
+            key=encoded_key, value=value, headers=headers, force=True
+        )
+        return fut
+
+    def attach(self, service: Service) -> None:
+        """Start ``service`` with the app (after the agents) and stop it with the app."""
+
+        async def start_service() -> None:
+            await self.app.add_runtime_dependency(service)
+
+        self.app.task(start_service)
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+
+async def retrying(operation: Callable[[], Awaitable[T]], metrics: StreamMetrics, store: str) -> T:
+    """Run ``operation`` until it succeeds, backing off on transient failures (never giving up:
+    the partition waits for the store rather than losing the batch)."""
+    delay = 0.05
+    while True:
+        try:
+            return await operation()
+        except TRANSIENT as error:
+            metrics.retries.labels(store).inc()
+            log.warning("%s unavailable, retrying in %.2fs: %s", store, delay, error)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_BACKOFF_S)

@@ -1,0 +1,126 @@
+"""Roles compose in one process: ``wismo run --roles normalise,timeline,warehouse``.
+
+==========  =====================================================================================
+role        what the process runs
+==========  =====================================================================================
+normalise   the normalise agent (raw → canonical) and the link agent (scans → their order)
+timeline    the timeline agent (canonical events → Redis timelines → timeline topic)
+warehouse   the ClickHouse writer, its own consumer group. With chDB only one process may hold it
+sweeper     clock-driven exception detection: ``streams.agents.sweeper.register(ctx)`` when present
+api         the aiohttp API: ``api.app.create_app(settings)`` when present
+==========  =====================================================================================
+
+``wismo worker`` runs every stream role (all but ``api``); ``wismo up`` runs all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from collections.abc import Iterable
+
+import faust
+
+from streams.app import create_app, use_uvloop
+from streams.context import StreamContext, declare_topics
+from streams.errors import UnknownRole
+from streams.logs import logging_config
+from streams.ops import OpsServer
+from streams.topics import ensure_topics
+from wismo.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ROLE_NAMES = ("normalise", "timeline", "warehouse", "sweeper", "api")
+STREAM_ROLES = ("normalise", "timeline", "warehouse", "sweeper")
+
+
+def parse_roles(text: str | Iterable[str]) -> tuple[str, ...]:
+    """Role names from ``a,b,c`` (or a list), validated, duplicates removed, in canonical order."""
+    names = text.split(",") if isinstance(text, str) else list(text)
+    wanted = {name.strip() for name in names if name.strip()}
+    unknown = sorted(wanted - set(ROLE_NAMES))
+    if unknown:
+        raise UnknownRole(f"unknown role(s) {', '.join(unknown)}; known: {', '.join(ROLE_NAMES)}")
+    if not wanted:
+        raise UnknownRole(f"no roles given; known: {', '.join(ROLE_NAMES)}")
+    return tuple(name for name in ROLE_NAMES if name in wanted)
+
+
+def build(settings: Settings, roles: Iterable[str], *, web_port: int) -> StreamContext:
+    """A Faust app carrying the agents and services of ``roles``."""
+    app = create_app(settings, web_port=web_port)
+    ctx = StreamContext(settings, app, declare_topics(app, settings))
+    app.web_server(OpsServer(ctx, web_port))
+    for role in roles:
+        _ROLE_BUILDERS[role](ctx)
+    return ctx
+
+
+def _normalise(ctx: StreamContext) -> None:
+    from streams.agents import link, normalise
+
+    normalise.register(ctx)
+    link.register(ctx)
+
+
+def _timeline(ctx: StreamContext) -> None:
+    from streams.agents import timeline
+
+    timeline.register(ctx)
+
+
+def _warehouse(ctx: StreamContext) -> None:
+    from streams.agents import warehouse
+
+    warehouse.register(ctx)
+
+
+def _sweeper(ctx: StreamContext) -> None:
+    # The hook for clock-driven exceptions: a module exposing register(ctx) like the agents.
+    try:
+        module = importlib.import_module("streams.agents.sweeper")
+    except ModuleNotFoundError:
+        log.info("role sweeper: streams.agents.sweeper is not available; skipped")
+        return
+    module.register(ctx)
+
+
+def _api(ctx: StreamContext) -> None:
+    try:
+        module = importlib.import_module("api.app")
+        factory = module.create_app
+    except (ModuleNotFoundError, AttributeError):
+        log.info("role api: api.app.create_app is not available; skipped")
+        return
+    from streams.api_service import ApiService
+
+    ctx.attach(ApiService(ctx.settings, factory))
+
+
+_ROLE_BUILDERS = {
+    "normalise": _normalise,
+    "timeline": _timeline,
+    "warehouse": _warehouse,
+    "sweeper": _sweeper,
+    "api": _api,
+}
+
+
+def run(settings: Settings, roles: Iterable[str], *, web_port: int) -> int:
+    """Run ``roles`` in this process until interrupted; returns the exit code."""
+    roles = parse_roles(roles)
+    asyncio.run(ensure_topics(settings))
+    use_uvloop()
+    ctx = build(settings, roles, web_port=web_port)
+    worker = faust.Worker(
+        ctx.app,
+        loglevel=settings.log_level,
+        logging_config=logging_config(settings.log_level),
+        redirect_stdouts=False,
+        console_port=0,
+    )
+    log.info("starting roles", extra={"roles": list(roles), "web_port": web_port})
+    worker.execute_from_commandline()
+    return 0

@@ -1,0 +1,129 @@
+"""Pure decisions of the stream agents: raw message → canonical events → where each one goes.
+
+No Kafka here: the agents in :mod:`streams.agents` feed messages in and send what comes out.
+
+Routing of a canonical event:
+
+- an event that names its order goes to ``events`` keyed by the order id;
+- a tracking event that does not (yet) goes to ``tracking`` keyed by its tracking number, where
+  the link agent joins it to its order or parks it;
+- a shipment or return naming tracking numbers *also* goes to ``tracking`` once per number, so
+  the link agent learns the link on the same partition, after any scan that came before it, and
+  releases what it parked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from carriers.base import ParseResult
+from carriers.errors import UnknownSource
+from projections.ordering import tracking_numbers_named
+from streams.deadletter import DeadLetter
+from streams.topics import EVENTS, TRACKING, Header, http_headers_of, received_at_of
+from wismo.events import Event, dump_event
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    topic: str  # logical topic name
+    key: str
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Where a message was read; becomes the events' ``raw_ref`` and the dead letter's origin."""
+
+    topic: str
+    partition: int
+    offset: int
+
+    def __str__(self) -> str:
+        return f"{self.topic}/{self.partition}/{self.offset}"
+
+
+@dataclass(frozen=True, slots=True)
+class Normalised:
+    source: str | None
+    events: tuple[Event, ...] = ()
+    dead_letter: DeadLetter | None = None
+    unmapped_codes: tuple[str, ...] = field(default=())
+
+
+def _parse(source: str, raw: bytes, headers: Mapping[str, str], now: datetime) -> ParseResult:
+    from carriers.registry import get
+
+    http_headers = http_headers_of(headers)
+    if Header.CONTENT_TYPE.value in headers:
+        http_headers.setdefault("content-type", headers[Header.CONTENT_TYPE.value])
+    return get(source).parse(raw, http_headers, received_at_of(headers, now))
+
+
+def normalise(raw: bytes, headers: Mapping[str, str], where: Where, now: datetime) -> Normalised:
+    """Parse one raw message. Never raises: whatever cannot become events is a dead letter.
+
+    A payload that is partly valid yields its valid events *and* a dead letter for the rest.
+    """
+    source = headers.get(Header.SOURCE.value)
+
+    def dead(reason: str, problems: tuple[str, ...] = ()) -> DeadLetter:
+        return DeadLetter(
+            reason=reason,
+            source=source,
+            raw=raw,
+            headers=dict(headers),
+            failed_at=now,
+            topic=where.topic,
+            partition=where.partition,
+            offset=where.offset,
+            problems=problems,
+        )
+
+    if not source:
+        return Normalised(None, dead_letter=dead(f"missing header {Header.SOURCE.value}"))
+    try:
+        result = _parse(source, raw, headers, now)
+    except UnknownSource as error:
+        return Normalised(source, dead_letter=dead(str(error.args[0])))
+    except Exception as error:  # a parser bug must not stall the partition
+        return Normalised(
+            source, dead_letter=dead(f"parser error: {type(error).__name__}: {error}")
+        )
+    received_at = received_at_of(headers, now).astimezone(UTC)
+    events = tuple(_stamp(event, received_at, str(where)) for event in result.events)
+    letter = None
+    if result.fatal:
+        letter = dead(result.reason(), tuple(str(p) for p in result.problems))
+    elif not events and not result.problems:
+        letter = dead("no events in payload")
+    # without events, the remaining problems are deliberate ignores (unsupported message types)
+    unmapped = tuple(p.raw_code or p.message for p in result.unmapped)
+    return Normalised(source, events, letter, unmapped)
+
+
+def _stamp(event: Event, received_at: datetime, raw_ref: str) -> Event:
+    update: dict[str, object] = {}
+    if event.received_at is None:
+        update["received_at"] = received_at
+    if event.raw_ref is None:
+        update["raw_ref"] = raw_ref
+    return event.model_copy(update=update) if update else event
+
+
+def route(event: Event) -> list[Outgoing]:
+    """The messages one canonical event becomes (see the module docstring)."""
+    value = dump_event(event)
+    if event.order_id is None:
+        assert event.tracking_number is not None  # the envelope guarantees one of the two
+        return [Outgoing(TRACKING, event.tracking_number, value)]
+    outgoing = [Outgoing(EVENTS, event.order_id, value)]
+    outgoing += [Outgoing(TRACKING, number, value) for number in tracking_numbers_named(event)]
+    return outgoing
+
+
+def linked(event: Event, order_id: str) -> Event:
+    """A tracking event joined to its order."""
+    return event.model_copy(update={"order_id": order_id})
