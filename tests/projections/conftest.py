@@ -1,14 +1,18 @@
-"""Store fixtures: real Redis (unique prefix per test, keys removed after), the memory store."""
+"""Store fixtures: real Redis (unique prefix per test, keys removed after), chDB (one engine per
+process, a fresh database per test) and the memory store."""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
+from projections.clickhouse_schema import migrate
+from projections.clickhouse_store import ClickHouse, ClickHouseStore
 from projections.memory_store import MemoryTimelineStore
 from projections.redis_store import RedisTimelineStore
 
@@ -44,3 +48,33 @@ async def redis_store(redis_client: aioredis.Redis, redis_prefix: str) -> RedisT
 @pytest.fixture
 def memory_store() -> MemoryTimelineStore:
     return MemoryTimelineStore()
+
+
+@pytest.fixture(scope="session")
+def chdb_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The one chDB engine of the test process (other chDB users run in subprocesses)."""
+    import clickhouse_connect
+
+    client = clickhouse_connect.get_client(
+        interface="chdb", path=str(tmp_path_factory.mktemp("chdb"))
+    )
+    yield client
+    client.close()
+
+
+@pytest.fixture
+async def clickhouse(chdb_client: Any) -> AsyncIterator[ClickHouse]:
+    """A fresh, migrated database per test on the session's chDB engine."""
+    database = f"wismo_test_{uuid.uuid4().hex[:12]}"
+    ch = ClickHouse(chdb_client, database, target="chdb (tests)")
+    await ch.run(migrate, chdb_client, database)
+    try:
+        yield ch
+    finally:
+        await ch.run(chdb_client.command, f"DROP DATABASE IF EXISTS {database}")
+        await ch.close()
+
+
+@pytest.fixture
+def clickhouse_store(clickhouse: ClickHouse) -> ClickHouseStore:
+    return ClickHouseStore(clickhouse)

@@ -1,0 +1,95 @@
+"""ClickHouse schema migrations: numbered ``.sql`` files in ``projections/migrations``.
+
+Each file holds one or more statements separated by ``;``, with ``{db}`` standing for the
+database. Applied migrations are recorded in ``{db}.schema_migrations`` (name, checksum, time);
+:func:`migrate` applies the missing ones in name order, every start, and refuses to run when an
+applied file has since been edited. Every statement is written to be safe to re-run
+(``IF NOT EXISTS``), so a crash between a statement and its record is harmless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from projections.errors import MigrationError
+
+_NAME = re.compile(r"^\d{4}_[a-z0-9_]+\.sql$")
+_DATABASE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()[:16]
+
+    def statements(self, database: str) -> list[str]:
+        body = "\n".join(
+            line for line in self.sql.splitlines() if not line.lstrip().startswith("--")
+        )
+        return [s.strip().replace("{db}", database) for s in body.split(";") if s.strip()]
+
+
+def migrations() -> list[Migration]:
+    folder = resources.files("projections") / "migrations"
+    found = [
+        Migration(entry.name, entry.read_text())
+        for entry in folder.iterdir()
+        if _NAME.match(entry.name)
+    ]
+    return sorted(found, key=lambda m: m.name)
+
+
+def _check_database(database: str) -> None:
+    if not _DATABASE.match(database):
+        raise MigrationError(f"invalid ClickHouse database name {database!r}")
+
+
+def applied(client: Any, database: str) -> dict[str, str]:
+    """Name → checksum of the migrations recorded in the database."""
+    rows = client.query(
+        f"SELECT name, argMax(checksum, applied_at) FROM {database}.schema_migrations GROUP BY name"
+    ).result_rows
+    return {str(name): str(checksum) for name, checksum in rows}
+
+
+def migrate(client: Any, database: str) -> list[str]:
+    """Create the database and apply what is missing; returns the names applied now."""
+    _check_database(database)
+    client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+    client.command(
+        f"CREATE TABLE IF NOT EXISTS {database}.schema_migrations "
+        "(name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
+        "ENGINE = ReplacingMergeTree(applied_at) ORDER BY name"
+    )
+    done = applied(client, database)
+    now_applied = []
+    for migration in migrations():
+        recorded = done.get(migration.name)
+        if recorded is not None:
+            if recorded != migration.checksum:
+                raise MigrationError(
+                    f"migration {migration.name} changed after it was applied "
+                    f"(recorded {recorded}, file {migration.checksum}); add a new migration"
+                )
+            continue
+        try:
+            for statement in migration.statements(database):
+                client.command(statement)
+        except Exception as error:
+            raise MigrationError(f"migration {migration.name} failed: {error}") from error
+        client.insert(
+            "schema_migrations",
+            [[migration.name, migration.checksum]],
+            column_names=["name", "checksum"],
+            database=database,
+        )
+        now_applied.append(migration.name)
+    return now_applied
