@@ -330,7 +330,7 @@ class ClickHouseStore:
                 asyncio.run_coroutine_threadsafe(queue.put(None), loop).result()
 
         producer = asyncio.ensure_future(self.ch.run(produce))
-        current, rows: tuple[str, list[Event]] = "", []
+        current, rows = "", list[Event]()
         try:
             while (block := await queue.get()) is not None:
                 for oid, document in block:
