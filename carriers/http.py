@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import orjson
@@ -25,14 +26,19 @@ async def request_json(
     *,
     headers: Mapping[str, str],
     body: Any = None,
+    form: Mapping[str, str] | None = None,
     auth: aiohttp.BasicAuth | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> Any:
-    """The decoded JSON answer of one call; raises :class:`TrackingApiError` otherwise."""
+    """The decoded JSON answer of one call (``body`` sent as JSON, ``form`` URL-encoded);
+    raises :class:`TrackingApiError` otherwise."""
     data = orjson.dumps(body) if body is not None else None
     all_headers = {"accept": "application/json", **headers}
     if data is not None:
         all_headers["content-type"] = "application/json"
+    elif form is not None:
+        data = urlencode(form).encode()
+        all_headers["content-type"] = "application/x-www-form-urlencoded"
     try:
         async with session.request(
             method,
