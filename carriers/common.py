@@ -151,6 +151,14 @@ def parse_timestamp(value: object, naive_tz: tzinfo | None) -> datetime | None:
         return None
 
 
+def unreadable_time(value: object, path: str) -> Problem:
+    """The ``INVALID`` problem for an event whose time is missing or not a timestamp: without
+    a time it cannot be placed on the timeline, so it is reported rather than guessed."""
+    if value is None or value == "":
+        return Problem(ProblemCode.INVALID, "missing time", path)
+    return Problem(ProblemCode.INVALID, f"unreadable time {value!r}", path)
+
+
 def parse_date(value: object) -> date | None:
     """A calendar date from ``2024-05-01``, ``20240501`` or the date part of a timestamp.
 

@@ -23,6 +23,7 @@ from carriers.common import (
     parse_date,
     parse_timestamp,
     place,
+    unreadable_time,
     validate_item,
 )
 from carriers.detect import detect_carrier
@@ -120,10 +121,7 @@ def _add_checkpoint(
         return
     occurred_at = parse_timestamp(checkpoint.checkpoint_time, NAIVE_CHECKPOINT_TZ)
     if occurred_at is None:
-        shown = checkpoint.checkpoint_time
-        collected.note(
-            Problem(ProblemCode.INVALID, f"unreadable time {shown!r}", f"{where}.checkpoint_time")
-        )
+        collected.note(unreadable_time(checkpoint.checkpoint_time, f"{where}.checkpoint_time"))
         return
     status, reason, unmapped = _status(checkpoint, where)
     collected.note(unmapped)
@@ -142,8 +140,7 @@ def _add_checkpoint(
                     region=checkpoint.state,
                     postal_code=checkpoint.zip,
                     country=checkpoint.country_region or checkpoint.country_iso3,
-                    # the free-text location only when it is not just the city spelled out
-                    facility=None if checkpoint.city else checkpoint.location,
+                    facility=_facility(checkpoint),
                 ),
                 carrier=checkpoint.slug or carrier,
                 estimated_delivery=None,
@@ -153,6 +150,18 @@ def _add_checkpoint(
             where,
         )
     )
+
+
+def _facility(checkpoint: Checkpoint) -> str | None:
+    """The free-text ``location`` when it names a place (a pickup point, a facility), not when
+    it merely spells out the city or the country again."""
+    location = (checkpoint.location or "").strip()
+    if not location:
+        return None
+    restated = (checkpoint.city, checkpoint.country_name, checkpoint.country_region_name)
+    if any(part and location.casefold().startswith(part.casefold()) for part in restated):
+        return None
+    return location
 
 
 def _status(

@@ -30,6 +30,7 @@ class Checkpoint(Lenient):
     zip: str | None = None
     country_region: str | None = None  # ISO 3166-1 alpha-3 (2024 API versions)
     country_iso3: str | None = None  # the same, in older API versions
+    country_region_name: str | None = None
     country_name: str | None = None
 
 

@@ -56,6 +56,15 @@ STATUS_DETAILS: ReasonTable = {
     "weather_delay": R.WEATHER_DELAY,
 }
 
+#: Status and detail together, where the pair says more than either: looked up first.
+PAIRS: CodeTable = {
+    # a return leg that reached its destination is back at the shipper
+    "return_to_sender:arrived_at_destination": (
+        S.RETURNED_TO_SENDER,
+        R.CARRIER_RETURN_TO_SENDER,
+    ),
+}
+
 #: EasyPost carrier names → wismo's; others are lower-cased.
 CARRIERS: dict[str, str] = {
     "UPS": "ups",
@@ -68,4 +77,4 @@ CARRIERS: dict[str, str] = {
     "DHLEcommerce": "dhl",
 }
 
-TABLES = {"statuses": STATUSES, "status_details": STATUS_DETAILS}
+TABLES = {"statuses": STATUSES, "status_details": STATUS_DETAILS, "pairs": PAIRS}

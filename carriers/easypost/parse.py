@@ -21,10 +21,11 @@ from carriers.common import (
     parse_date,
     parse_timestamp,
     place,
+    unreadable_time,
     validate_item,
 )
 from carriers.detect import detect_carrier
-from carriers.easypost.codes import CARRIERS, STATUS_DETAILS, STATUSES
+from carriers.easypost.codes import CARRIERS, PAIRS, STATUS_DETAILS, STATUSES
 from carriers.easypost.schema import Event, Tracker, TrackingDetail
 from wismo.vocab import Reason, TrackingStatus
 
@@ -114,11 +115,7 @@ def _add_detail(
         return
     occurred_at = parse_timestamp(detail.datetime, NAIVE_TZ)
     if occurred_at is None:
-        collected.note(
-            Problem(
-                ProblemCode.INVALID, f"unreadable time {detail.datetime!r}", f"{where}.datetime"
-            )
-        )
+        collected.note(unreadable_time(detail.datetime, f"{where}.datetime"))
         return
     status, reason = _status(collected, detail, where)
     spot = detail.tracking_location
@@ -152,6 +149,9 @@ def _add_detail(
 def _status(
     collected: Collector, detail: TrackingDetail, where: str
 ) -> tuple[TrackingStatus, Reason | None]:
+    pair = PAIRS.get(f"{detail.status}:{detail.status_detail}")
+    if pair is not None:
+        return pair
     status, reason, unmapped = map_code(STATUSES, detail.status, path=f"{where}.status")
     collected.note(unmapped)
     code = detail.status_detail
