@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from carriers.base import Headers, ParseResult, Problem, ProblemCode, failed
+from carriers.base import Headers, ParseResult, Problem, ProblemCode
 from carriers.common import Collector, load_json, validation_problem
 from carriers.standard_webhooks import ID_HEADER
 from wismo.events import Event, event_from_dict, event_to_dict
@@ -26,21 +26,22 @@ _NOT_CONTENT = ("event_id", "received_at", "raw_ref")
 
 
 def parse_feed(source: str, raw: bytes, headers: Headers, received_at: datetime) -> ParseResult:
+    delivery_id = headers.get(ID_HEADER)
     body, problem = load_json(raw)
-    if problem is not None:
-        return ParseResult(problems=(problem,), delivery_id=headers.get(ID_HEADER))
     items, prefix = _items(body)
-    if items is None:
-        return failed(
+    if problem is None and items is None:
+        problem = Problem(
             ProblemCode.MALFORMED, 'expected an event, an array of events or {"events": [...]}'
         )
-    if not items:
-        return failed(ProblemCode.INVALID, "no events in the batch", prefix or None)
+    elif problem is None and not items:
+        problem = Problem(ProblemCode.INVALID, "no events in the batch", prefix or None)
+    if problem is not None or items is None:
+        return ParseResult(problems=(problem,) if problem else (), delivery_id=delivery_id)
     collected = Collector()
     for index, item in enumerate(items):
         path = f"{prefix}[{index}]" if prefix is not None else None
         collected.add(_event(source, item, received_at, path))
-    return collected.result(headers.get(ID_HEADER))
+    return collected.result(delivery_id)
 
 
 def _items(body: Any) -> tuple[list[Any] | None, str | None]:

@@ -82,8 +82,12 @@ def validation_problem(error: ValidationError, path: str | None = None) -> Probl
     # the event kind appears in the location as a union tag; it says nothing about where
     where = ".".join(str(part) for part in first["loc"] if str(part) not in _KIND_TAGS)
     full = ".".join(part for part in (path, where) if part) or None
-    several = error.error_count() > 1
-    message = describe_validation_error(error) if several else str(first["msg"])
+    if first["type"] == "union_tag_invalid":
+        message = f"unknown kind {first.get('ctx', {}).get('tag')!r}"
+    elif error.error_count() > 1:
+        message = describe_validation_error(error)
+    else:
+        message = str(first["msg"])
     return Problem(ProblemCode.INVALID, message, full)
 
 
