@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 #: Modules under wismo.commands, each registering one or more sub-commands.
-COMMAND_MODULES = ("fold", "schema", "up", "normalize", "run", "dlq")
+COMMAND_MODULES = ("fold", "schema", "up", "normalize", "run", "dlq", "api", "db", "rebuild")
 
 
 def build_parser() -> argparse.ArgumentParser:

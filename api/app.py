@@ -1,0 +1,83 @@
+"""The API application: ``create_app(settings)`` wires keys, routes and resources.
+
+Resources live in ``cleanup_ctx`` generators, opened in order on startup and closed in reverse
+on shutdown: the Redis client (and the timeline store and delivery ledger on it), then the Kafka
+producer. A client or producer passed in by the caller is used as is and left open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from api import keys
+from api.deliveries import DeliveryLedger
+from api.kafka import open_producer
+from api.metrics import ApiMetrics
+from api.middleware import errors_and_metrics
+from api.ratelimit import RateLimiter
+from api.routes import add_routes
+from projections.connections import redis_client
+from projections.redis_store import RedisTimelineStore
+from wismo.settings import Settings
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    redis: aioredis.Redis | None = None,
+    producer: Any = None,
+    clock: Callable[[], datetime] = _now,
+) -> web.Application:
+    app = web.Application(
+        middlewares=[errors_and_metrics], client_max_size=settings.api.max_body_bytes
+    )
+    app[keys.SETTINGS] = settings
+    app[keys.CLOCK] = clock
+    app[keys.METRICS] = ApiMetrics()
+    app[keys.WEBHOOK_LIMITER] = RateLimiter(
+        settings.api.webhook_rate_per_s, settings.api.webhook_burst
+    )
+    app.cleanup_ctx.append(_redis_context(redis))
+    app.cleanup_ctx.append(_producer_context(producer))
+    add_routes(app)
+    return app
+
+
+def _redis_context(
+    given: aioredis.Redis | None,
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        settings = app[keys.SETTINGS]
+        client = given if given is not None else await redis_client(settings)
+        prefix = settings.redis.key_prefix
+        app[keys.REDIS] = client
+        app[keys.STORE] = RedisTimelineStore(client, prefix, url=settings.redis.url or "redis")
+        app[keys.DELIVERIES] = DeliveryLedger(
+            client, prefix, ttl_s=settings.api.delivery_dedup_ttl_s
+        )
+        yield
+        await app[keys.STORE].close()
+        if given is None:
+            await client.aclose()
+
+    return context
+
+
+def _producer_context(given: Any) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        producer = given if given is not None else await open_producer(app[keys.SETTINGS])
+        app[keys.PRODUCER] = producer
+        yield
+        if given is None:
+            await producer.stop()
+
+    return context

@@ -1,0 +1,111 @@
+"""Who may call what: customer capability tokens, agent JWTs and integration API keys.
+
+- A **capability token** is what ``POST /v1/lookup`` hands a customer who proved they know the
+  order (number + e-mail or postcode): an HS256 JWT over ``sub`` = one order id, audience
+  ``wismo:order``, short-lived, signed with ``settings.api.customer_token_secret``. It grants
+  reading that one order and nothing else.
+- An **agent JWT** is issued by the operator's identity provider with the shared secret
+  ``settings.api.agent_jwt_secret``: ``sub`` names the agent, ``roles`` lists what they may do
+  (``viewer`` reads; ``agent`` and ``supervisor`` also acknowledge and resolve).
+- An **API key** (``settings.api.api_keys``) lets integrations post canonical events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+from pydantic import SecretStr
+
+from api.errors import Forbidden, Unauthorized
+from carriers.signatures import shared_secret_matches
+
+CUSTOMER_AUDIENCE = "wismo:order"
+READ_ROLES = frozenset({"viewer", "agent", "supervisor"})
+ACT_ROLES = frozenset({"agent", "supervisor"})
+_ALGORITHMS = ["HS256"]
+
+
+def issue_customer_token(secret: SecretStr, order_id: str, now: datetime, ttl_s: int) -> str:
+    claims = {
+        "sub": order_id,
+        "aud": CUSTOMER_AUDIENCE,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=ttl_s)).timestamp()),
+    }
+    return jwt.encode(claims, secret.get_secret_value(), algorithm="HS256")
+
+
+def customer_order(secret: SecretStr, token: str | None) -> str:
+    """The one order a capability token grants; raises :class:`Unauthorized`."""
+    if not token:
+        raise Unauthorized("a capability token from POST /v1/lookup is required")
+    try:
+        claims = jwt.decode(
+            token,
+            secret.get_secret_value(),
+            algorithms=_ALGORITHMS,
+            audience=CUSTOMER_AUDIENCE,
+            options={"require": ["sub", "exp", "aud"]},
+        )
+    except jwt.ExpiredSignatureError as error:
+        raise Unauthorized("the capability token has expired; look the order up again") from error
+    except jwt.InvalidTokenError as error:
+        raise Unauthorized(f"invalid capability token: {error}") from error
+    order_id = claims["sub"]
+    if not isinstance(order_id, str):
+        raise Unauthorized("invalid capability token: sub is not an order id")
+    return order_id
+
+
+def authorize_order(secret: SecretStr, token: str | None, order_id: str) -> None:
+    """A valid token for another order is a 403: it proves identity, not this order."""
+    if customer_order(secret, token) != order_id:
+        raise Forbidden("this capability token is for another order")
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    agent_id: str
+    roles: frozenset[str]
+
+
+def agent_from_token(secret: SecretStr, token: str | None, needs: frozenset[str]) -> Agent:
+    """The agent a bearer JWT names, if it holds one of ``needs``; 401 / 403 otherwise."""
+    if not token:
+        raise Unauthorized("an agent bearer token is required")
+    try:
+        claims = jwt.decode(
+            token,
+            secret.get_secret_value(),
+            algorithms=_ALGORITHMS,
+            options={"require": ["sub", "exp"], "verify_aud": False},
+        )
+    except jwt.InvalidTokenError as error:
+        raise Unauthorized(f"invalid agent token: {error}") from error
+    roles = claims.get("roles", [])
+    if not isinstance(roles, list) or not isinstance(claims["sub"], str):
+        raise Unauthorized("invalid agent token: sub must be text and roles a list")
+    agent = Agent(claims["sub"], frozenset(r for r in roles if isinstance(r, str)))
+    if not agent.roles & needs:
+        raise Forbidden(f"needs one of the roles {', '.join(sorted(needs))}")
+    return agent
+
+
+def bearer(headers: Mapping[str, str]) -> str | None:
+    scheme, _, token = headers.get("Authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def check_api_key(keys: Sequence[SecretStr], headers: Mapping[str, str]) -> None:
+    provided = headers.get("X-API-Key") or bearer(headers)
+    if not provided:
+        raise Unauthorized("an API key is required (X-API-Key or Authorization: Bearer)")
+    if not shared_secret_matches(_values(keys), provided):
+        raise Unauthorized("unknown API key")
+
+
+def _values(secrets: Iterable[SecretStr]) -> list[str]:
+    return [secret.get_secret_value() for secret in secrets]

@@ -1,0 +1,28 @@
+"""Typed application keys: everything a handler reads from ``request.app``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from api.deliveries import DeliveryLedger
+from api.kafka import Producer
+from api.metrics import ApiMetrics
+from api.ratelimit import RateLimiter
+from projections.redis_store import RedisTimelineStore
+from wismo.settings import Settings
+
+Clock = Callable[[], datetime]
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+METRICS = web.AppKey("metrics", ApiMetrics)
+WEBHOOK_LIMITER = web.AppKey("webhook_limiter", RateLimiter)
+REDIS = web.AppKey("redis", aioredis.Redis)
+STORE = web.AppKey("store", RedisTimelineStore)
+DELIVERIES = web.AppKey("deliveries", DeliveryLedger)
+#: an ``aiokafka.AIOKafkaProducer`` (or anything with its ``send``)
+PRODUCER: web.AppKey[Producer] = web.AppKey("producer")

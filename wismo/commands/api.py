@@ -1,0 +1,49 @@
+"""``wismo api``: serve the HTTP API and websockets alone (no stream roles in this process)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from wismo.commands import SubParsers
+
+
+def register(subparsers: SubParsers) -> None:
+    parser = subparsers.add_parser(
+        "api",
+        help="serve the HTTP API and websockets",
+        description=(
+            "Serves webhook ingestion, order reads, the agent API and live websockets against "
+            "the configured Kafka and Redis (WISMO_KAFKA__BOOTSTRAP, WISMO_REDIS__URL)."
+        ),
+    )
+    parser.add_argument("--host", help="listen address (default: settings api.host)")
+    parser.add_argument("--port", type=int, help="listen port (default: settings api.port)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from api.app import create_app
+    from streams.logs import logging_config
+    from wismo.settings import load_settings
+
+    settings = load_settings()
+    if settings.kafka.bootstrap is None or settings.redis.url is None:
+        print(
+            "wismo api: set WISMO_KAFKA__BOOTSTRAP and WISMO_REDIS__URL, or use `wismo up`",
+            file=sys.stderr,
+        )
+        return 2
+    import logging.config
+
+    logging.config.dictConfig(logging_config(settings.log_level))
+    web.run_app(
+        create_app(settings),
+        host=args.host or settings.api.host,
+        port=args.port if args.port is not None else settings.api.port,
+        access_log=None,
+        print=None,
+    )
+    return 0
