@@ -101,3 +101,20 @@ EXCEPTION_PHRASES: tuple[tuple[str, Reason], ...] = (
     ("no access", R.CONSIGNEE_NO_ACCESS),
     ("holiday", R.EXTERNAL_HOLIDAY),
 )
+
+#: Where a delivered parcel was left (``deliveryDetails.locationDescription``), first match wins.
+DELIVERY_PLACES: tuple[tuple[str, Reason], ...] = (
+    ("neighbor", R.DELIVERED_TO_NEIGHBOUR),
+    ("mailroom", R.DELIVERED_TO_MAILROOM),
+    ("mail room", R.DELIVERED_TO_MAILROOM),
+    ("receiving", R.DELIVERED_TO_MAILROOM),
+    ("front desk", R.DELIVERED_TO_MAILROOM),
+    ("reception", R.DELIVERED_TO_MAILROOM),
+    ("guard", R.DELIVERED_TO_MAILROOM),
+    ("porch", R.DELIVERED_TO_SAFE_PLACE),
+    ("door", R.DELIVERED_TO_SAFE_PLACE),
+    ("garage", R.DELIVERED_TO_SAFE_PLACE),
+    ("patio", R.DELIVERED_TO_SAFE_PLACE),
+)
+#: ``scanEvents[].locationType`` of a delivery the recipient collected.
+PICKUP_LOCATION_TYPES = frozenset({"HOLD_AT_LOCATION", "FEDEX_OFFICE_LOCATION", "FEDEX_ONSITE"})

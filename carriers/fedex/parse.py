@@ -101,6 +101,14 @@ def _phrase(description: str | None) -> Reason | None:
     return next((r for words, r in codes.EXCEPTION_PHRASES if lowered and words in lowered), None)
 
 
+def _delivered_where(scan: ScanEvent, result: TrackResult) -> Reason | None:
+    if scan.locationType in codes.PICKUP_LOCATION_TYPES:
+        return Reason.DELIVERED_PICKED_UP
+    details = result.deliveryDetails
+    wording = ((details.locationDescription if details else None) or "").lower()
+    return next((r for words, r in codes.DELIVERY_PLACES if wording and words in wording), None)
+
+
 def _result(
     number: str,
     result: TrackResult,
@@ -117,6 +125,8 @@ def _result(
             continue
         newest = max(newest or occurred_at, occurred_at)
         status, reason, raw_code, problem = classify(scan, where)
+        if status is TrackingStatus.DELIVERED and reason is None:
+            reason = _delivered_where(scan, result)
         if problem is not None:
             out.note(problem)
         loc = scan.scanLocation

@@ -62,11 +62,17 @@ class Error(FedexModel):
     message: str | None = None
 
 
+class DeliveryDetails(FedexModel):
+    locationDescription: str | None = None  # where it was left: "Front Porch", "Mailroom"…
+    locationType: str | None = None
+
+
 class TrackResult(FedexModel):
     trackingNumberInfo: TrackingNumberInfo | None = None
     scanEvents: list[ScanEvent] = []
     dateAndTimes: list[DateAndTime] = []
     estimatedDeliveryTimeWindow: DeliveryWindow | None = None
+    deliveryDetails: DeliveryDetails | None = None
     error: Error | None = None
 
 

@@ -81,7 +81,10 @@ def classify(
     mapped = codes.DESCRIPTION_CODES.get(detail or "") or codes.ACTIVITY_CODES.get(code or "")
     if mapped is not None:
         status, reason = mapped
-        return status, reason or (phrase[1] if phrase else None), raw, None
+        # an exception's wording is more specific than its code ("address required" vs why)
+        if phrase is not None and (type_ == "X" or reason is None):
+            reason = phrase[1]
+        return status, reason, raw, None
     family, family_reason = codes.TYPE_FAMILY.get(type_ or "", (TrackingStatus.UNKNOWN, None))
     status, reason = phrase if phrase and type_ == "X" else (family, family_reason)
     problem = Problem(
