@@ -128,7 +128,8 @@ def _piece(
                         city=event.eventCity,
                         region=event.eventState,
                         postal_code=event.eventZIP or event.eventZIPCode,
-                        country=event.eventCountry or None,
+                        # domestic scans leave the country blank
+                        country=event.eventCountry or ("US" if event.eventState else None),
                     ),
                     carrier=CARRIER,
                     estimated_delivery=None,
