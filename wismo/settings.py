@@ -71,13 +71,34 @@ class ApiSettings(Section):
 
 
 class ThresholdSettings(Section):
-    """Exception detection thresholds."""
+    """Exception detection thresholds (docs/exceptions.md)."""
 
-    stalled_hours: float = Field(default=48.0, gt=0)
-    label_unscanned_hours: float = Field(default=24.0, gt=0)
-    not_shipped_grace_hours: float = Field(default=0.0, ge=0)
-    refund_overdue_days: float = Field(default=7.0, gt=0)
-    failed_attempts: int = Field(default=1, ge=1)
+    stalled_hours: float = Field(
+        default=48.0, gt=0, description="no scan for this long in transit: stalled"
+    )
+    label_unscanned_hours: float = Field(
+        default=24.0, gt=0, description="label created, no carrier scan after this long"
+    )
+    not_shipped_grace_hours: float = Field(
+        default=0.0, ge=0, description="a fulfilment order past ship-by plus this: not shipped"
+    )
+    refund_overdue_days: float = Field(
+        default=7.0, gt=0, description="return received, no refund after this long"
+    )
+    failed_attempts: int = Field(default=1, ge=1, description="failed attempts that open one")
+    late_grace_hours: float = Field(
+        default=0.0, ge=0, description="after the end (UTC) of the promised day: late"
+    )
+
+
+class SweeperSettings(Section):
+    """The clock-driven exception sweeper (streams/agents/sweeper.py)."""
+
+    interval_s: float = Field(default=5.0, gt=0, description="how often each worker sweeps")
+    batch: int = Field(default=500, ge=1, description="due orders taken per sweep")
+    lease_s: float = Field(
+        default=60.0, gt=0, description="a taken order returns to the index after this long"
+    )
 
 
 class Settings(BaseSettings):
@@ -93,6 +114,7 @@ class Settings(BaseSettings):
     clickhouse: ClickHouseSettings = ClickHouseSettings()
     api: ApiSettings = ApiSettings()
     thresholds: ThresholdSettings = ThresholdSettings()
+    sweeper: SweeperSettings = SweeperSettings()
     webhook_secrets: dict[str, tuple[SecretStr, ...]] = Field(
         default_factory=dict,
         description="per source, the live secrets (two during a rotation)",

@@ -1,0 +1,579 @@
+"""Delivery-exception rules: which exceptions *should* be open for a timeline at a given time.
+
+Pure: ``detect(timeline, now, thresholds)`` reads the folded timeline and the clock, nothing else.
+Rules come in two flavours:
+
+* **event rules** read a state the events put the timeline in — a carrier-reported problem,
+  a failed delivery attempt, a return to sender, lost or damaged, a customs hold, an EDD beyond
+  the promise, a failed payment capture. ``due_at`` is the time of the event that showed it;
+* **clock rules** fire when a deadline derived from the timeline passes — stalled in transit,
+  late vs the promised date, not shipped by ship-by, label never scanned, refund overdue.
+  ``due_at`` is the deadline itself, and a rule fires exactly when ``now >= deadline``.
+
+``due_at`` is "since when the condition holds", which the lifecycle
+(:func:`projections.exception_flow.reconcile`) uses to tell a new occurrence from an old one.
+:func:`next_check_at` gives the earliest future deadline that would open something new, so a
+sweeper need only look at an order again then. See docs/exceptions.md for every rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+
+from projections.views import (
+    CheckpointView,
+    FulfilmentOrderView,
+    PackageView,
+    ReturnView,
+    ShipmentView,
+    Timeline,
+)
+from wismo.settings import ThresholdSettings
+from wismo.vocab import (
+    RETURN_STATUSES,
+    ExceptionType,
+    FulfilmentStatus,
+    Owner,
+    PaymentStatus,
+    Reason,
+    ReturnStatus,
+    Severity,
+    TrackingStatus,
+    owner_of,
+)
+
+_RAW_MESSAGE_CHARS = 500
+SEVERITY_RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
+
+#: Package statuses in which a parcel is expected to keep producing scans.
+MOVING_STATUSES = frozenset(
+    {
+        TrackingStatus.IN_TRANSIT,
+        TrackingStatus.OUT_FOR_DELIVERY,
+        TrackingStatus.EXCEPTION,
+        TrackingStatus.ATTEMPT_FAIL,
+    }
+)
+#: Shipment statuses after which a parcel is no longer on its way to the customer.
+ARRIVED_OR_GONE = frozenset(
+    {
+        TrackingStatus.DELIVERED,
+        TrackingStatus.AVAILABLE_FOR_PICKUP,
+        TrackingStatus.EXPIRED,
+        *RETURN_STATUSES,
+    }
+)
+_OPEN_FULFILMENT_DONE = frozenset(
+    {FulfilmentStatus.SHIPPED, FulfilmentStatus.REJECTED, FulfilmentStatus.CANCELLED}
+)
+_LOST_OR_DAMAGED = frozenset({Reason.CARRIER_LOST, Reason.CARRIER_DAMAGED})
+_CUSTOMS = frozenset(r for r in Reason if r.value.startswith("customs_"))
+#: Reasons that explain a normal outcome or a customer's own request: not a problem by themselves.
+_BENIGN_REASONS = frozenset(
+    {
+        Reason.UNKNOWN,
+        Reason.CONSIGNEE_REQUESTED_HOLD,
+        Reason.CONSIGNEE_RESCHEDULED,
+        *(r for r in Reason if r.value.startswith("delivered_")),
+    }
+)
+_SERIOUS_CUSTOMS = frozenset(
+    {
+        Reason.CUSTOMS_DOCUMENTS_REQUIRED,
+        Reason.CUSTOMS_DUTIES_DUE,
+        Reason.CUSTOMS_PROHIBITED,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DetectedException:
+    """An exception the rules say should be open now."""
+
+    type: ExceptionType
+    severity: Severity
+    owner: Owner
+    subject: str
+    reason: Reason | None
+    message: str
+    customer_text: str
+    due_at: datetime
+
+    @property
+    def key(self) -> tuple[str, ExceptionType]:
+        return (self.subject, self.type)
+
+
+@dataclass(frozen=True, slots=True)
+class _Clock:
+    """A deadline that opens ``build(deadline)`` once it has passed."""
+
+    key: tuple[str, ExceptionType]
+    deadline: datetime
+    build: Callable[[datetime], DetectedException]
+
+
+def detect(
+    timeline: Timeline, now: datetime, thresholds: ThresholdSettings
+) -> list[DetectedException]:
+    """The exceptions that should be open at ``now``: one per (subject, type), sorted by key."""
+    candidates = list(_event_rules(timeline, thresholds))
+    candidates += [c.build(c.deadline) for c in _clocks(timeline, thresholds) if c.deadline <= now]
+    return _one_per_key(candidates)
+
+
+def next_check_at(
+    timeline: Timeline, now: datetime, thresholds: ThresholdSettings
+) -> datetime | None:
+    """The earliest time after ``now`` at which a clock rule would open something new."""
+    detected = {d.key for d in detect(timeline, now, thresholds)}
+    future = [
+        c.deadline
+        for c in _clocks(timeline, thresholds)
+        if c.deadline > now and c.key not in detected
+    ]
+    return min(future, default=None)
+
+
+def _one_per_key(candidates: list[DetectedException]) -> list[DetectedException]:
+    """Merge candidates of one (subject, type): the most severe speaks, since the earliest."""
+    by_key: dict[tuple[str, ExceptionType], DetectedException] = {}
+    for candidate in candidates:
+        kept = by_key.get(candidate.key)
+        if kept is None:
+            by_key[candidate.key] = candidate
+            continue
+        first = min(kept.due_at, candidate.due_at)
+        ranked = sorted(
+            (kept, candidate),
+            key=lambda d: (-SEVERITY_RANK[d.severity], d.due_at, d.message),
+        )
+        by_key[candidate.key] = replace(ranked[0], due_at=first)
+    return [by_key[key] for key in sorted(by_key)]
+
+
+# event rules -------------------------------------------------------------------------------
+
+
+def _event_rules(timeline: Timeline, thresholds: ThresholdSettings) -> Iterator[DetectedException]:
+    for shipment in timeline.shipments:
+        yield from _carrier_signals(shipment)
+        yield from _failed_attempts(shipment, thresholds)
+        yield from _edd_beyond_promise(shipment)
+    for payment in timeline.payments:
+        if payment.status is PaymentStatus.FAILED:
+            failed_at = max(s.occurred_at for s in payment.history if s.status is payment.status)
+            why = f": {payment.failure_reason}" if payment.failure_reason else ""
+            yield DetectedException(
+                type=ExceptionType.PAYMENT_CAPTURE_FAILED,
+                severity=Severity.HIGH,
+                owner=Owner.PAYMENT,
+                subject=payment.payment_id,
+                reason=None,
+                message=f"Payment {payment.payment_id} failed{why}",
+                customer_text=customer_text(ExceptionType.PAYMENT_CAPTURE_FAILED, None),
+                due_at=failed_at,
+            )
+
+
+def _entered_at(shipment: ShipmentView, package: PackageView) -> datetime:
+    """When the package got its current status and reason (the latest scan saying so)."""
+    matching = [
+        c.occurred_at
+        for c in shipment.checkpoints
+        if c.tracking_number == package.tracking_number
+        and c.status is package.status
+        and c.reason is package.reason
+    ]
+    at = max(matching, default=package.last_checkpoint_at)
+    assert at is not None  # a package only leaves its initial status through a scan
+    return at
+
+
+def _last_message(shipment: ShipmentView, package: PackageView) -> str | None:
+    scans: list[CheckpointView] = [
+        c for c in shipment.checkpoints if c.tracking_number == package.tracking_number
+    ]
+    return scans[-1].message if scans else None
+
+
+def _carrier_signals(shipment: ShipmentView) -> Iterator[DetectedException]:
+    """What the carrier says about each undelivered package, classified into one type each."""
+    for package in shipment.packages:
+        status, reason = package.status, package.reason
+        if status is TrackingStatus.DELIVERED or package.last_checkpoint_at is None:
+            continue
+        classified = _classify(status, reason)
+        if classified is None:
+            continue
+        kind, severity, owner = classified
+        what = _describe(status, reason, _last_message(shipment, package))
+        yield DetectedException(
+            type=kind,
+            severity=severity,
+            owner=owner,
+            subject=shipment.shipment_id,
+            reason=reason,
+            message=f"Parcel {package.tracking_number}: {what}",
+            customer_text=customer_text(kind, reason),
+            due_at=_entered_at(shipment, package),
+        )
+
+
+def _classify(
+    status: TrackingStatus, reason: Reason | None
+) -> tuple[ExceptionType, Severity, Owner] | None:
+    owner = owner_of(reason) if reason is not None else Owner.CARRIER
+    if status in RETURN_STATUSES:
+        return ExceptionType.RETURN_TO_SENDER, Severity.HIGH, _known(owner)
+    if status is TrackingStatus.EXPIRED:
+        return ExceptionType.LOST_OR_DAMAGED, Severity.HIGH, Owner.CARRIER
+    if reason in _LOST_OR_DAMAGED:
+        severity = Severity.CRITICAL if reason is Reason.CARRIER_LOST else Severity.HIGH
+        return ExceptionType.LOST_OR_DAMAGED, severity, Owner.CARRIER
+    if reason in _CUSTOMS:
+        # duties are the consignee's to pay; everything else waits on the customs office
+        payer = Owner.CONSIGNEE if reason is Reason.CUSTOMS_DUTIES_DUE else Owner.CUSTOMS
+        severity = Severity.HIGH if reason in _SERIOUS_CUSTOMS else Severity.MEDIUM
+        return ExceptionType.CUSTOMS_HOLD, severity, payer
+    if status is TrackingStatus.ATTEMPT_FAIL:
+        return None  # counted by the failed-attempts rule
+    if status is TrackingStatus.EXCEPTION or (reason is not None and reason not in _BENIGN_REASONS):
+        return ExceptionType.CARRIER_REPORTED, _carrier_severity(owner), _known(owner)
+    return None
+
+
+def _known(owner: Owner) -> Owner:
+    return Owner.CARRIER if owner is Owner.NONE else owner
+
+
+def _carrier_severity(owner: Owner) -> Severity:
+    if owner is Owner.CONSIGNEE:
+        return Severity.HIGH  # only the customer can unblock it (address, payment, refusal)
+    if owner in (Owner.WEATHER, Owner.EXTERNAL):
+        return Severity.LOW
+    return Severity.MEDIUM
+
+
+def _describe(status: TrackingStatus, reason: Reason | None, raw: str | None) -> str:
+    said = status.value.replace("_", " ")
+    if reason is not None and reason is not Reason.UNKNOWN:
+        said += f" ({reason.value.replace('_', ' ')})"
+    return f"{said} — carrier says: {raw[:_RAW_MESSAGE_CHARS]}" if raw else said
+
+
+def _failed_attempts(
+    shipment: ShipmentView, thresholds: ThresholdSettings
+) -> Iterator[DetectedException]:
+    if shipment.failed_attempts < thresholds.failed_attempts or shipment.status in ARRIVED_OR_GONE:
+        return
+    attempts = [c for c in shipment.checkpoints if c.status is TrackingStatus.ATTEMPT_FAIL]
+    last = attempts[-1]
+    severity = Severity.HIGH if shipment.failed_attempts >= 2 else Severity.MEDIUM
+    owner = owner_of(last.reason) if last.reason is not None else Owner.CONSIGNEE
+    count = shipment.failed_attempts
+    yield DetectedException(
+        type=ExceptionType.DELIVERY_ATTEMPT_FAILED,
+        severity=severity,
+        owner=_known(owner),
+        subject=shipment.shipment_id,
+        reason=last.reason,
+        message=(
+            f"Shipment {shipment.shipment_id}: {count} failed delivery attempt"
+            f"{'s' if count > 1 else ''}, last: {_describe(last.status, last.reason, last.message)}"
+        ),
+        customer_text=customer_text(ExceptionType.DELIVERY_ATTEMPT_FAILED, last.reason),
+        due_at=last.occurred_at,
+    )
+
+
+def _edd_beyond_promise(shipment: ShipmentView) -> Iterator[DetectedException]:
+    promised, edd = shipment.promised_delivery_date, shipment.estimated_delivery
+    if promised is None or edd is None or edd <= promised or shipment.status in ARRIVED_OR_GONE:
+        return
+    # since the revision that started the current run of estimates beyond the promise
+    since = shipment.edd_history[-1].occurred_at
+    for revision in reversed(shipment.edd_history):
+        if revision.estimated_delivery <= promised:
+            break
+        since = revision.occurred_at
+    yield _late(shipment, Severity.MEDIUM, since, f"carrier now expects {edd.isoformat()}")
+
+
+def _late(shipment: ShipmentView, severity: Severity, due: datetime, why: str) -> DetectedException:
+    promised = shipment.promised_delivery_date
+    assert promised is not None
+    return DetectedException(
+        type=ExceptionType.LATE_VS_PROMISE,
+        severity=severity,
+        owner=Owner.CARRIER,
+        subject=shipment.shipment_id,
+        reason=None,
+        message=f"Shipment {shipment.shipment_id} late vs promise {promised.isoformat()}: {why}",
+        customer_text=customer_text(ExceptionType.LATE_VS_PROMISE, None),
+        due_at=due,
+    )
+
+
+# clock rules -------------------------------------------------------------------------------
+
+
+def promise_deadline(promised: date, thresholds: ThresholdSettings) -> datetime:
+    """The end of the promised day (UTC), plus the configured grace."""
+    end_of_day = datetime.combine(promised + timedelta(days=1), time(0), tzinfo=UTC)
+    return end_of_day + timedelta(hours=thresholds.late_grace_hours)
+
+
+def _clocks(timeline: Timeline, thresholds: ThresholdSettings) -> list[_Clock]:
+    clocks: list[_Clock] = []
+    for shipment in timeline.shipments:
+        clocks += _shipment_clocks(timeline, shipment, thresholds)
+    if not timeline.cancelled:
+        for fulfilment in timeline.fulfilment_orders:
+            clocks += _ship_by_clock(fulfilment, thresholds)
+    for returned in timeline.returns:
+        clocks += _refund_clock(timeline, returned, thresholds)
+    return clocks
+
+
+def _shipment_clocks(
+    timeline: Timeline, shipment: ShipmentView, thresholds: ThresholdSettings
+) -> list[_Clock]:
+    clocks: list[_Clock] = []
+    subject = shipment.shipment_id
+    stalled = timedelta(hours=thresholds.stalled_hours)
+    for package in sorted(shipment.packages, key=lambda p: p.tracking_number):
+        if package.status in MOVING_STATUSES and package.last_checkpoint_at is not None:
+            clocks.append(
+                _Clock(
+                    (subject, ExceptionType.STALLED),
+                    package.last_checkpoint_at + stalled,
+                    _stalled_builder(shipment, package, thresholds),
+                )
+            )
+    promised = shipment.promised_delivery_date
+    if promised is not None and shipment.status not in ARRIVED_OR_GONE:
+        clocks.append(
+            _Clock(
+                (subject, ExceptionType.LATE_VS_PROMISE),
+                promise_deadline(promised, thresholds),
+                lambda due: _late(
+                    shipment, Severity.HIGH, due, "not delivered on the promised day"
+                ),
+            )
+        )
+    has_label = bool(shipment.tracking_number or shipment.packages)
+    if (
+        has_label
+        and not timeline.cancelled
+        and shipment.first_scan_at is None
+        and shipment.shipped_at is not None
+        and shipment.status not in ARRIVED_OR_GONE
+    ):
+        hours = thresholds.label_unscanned_hours
+        clocks.append(
+            _Clock(
+                (subject, ExceptionType.LABEL_NOT_SCANNED),
+                shipment.shipped_at + timedelta(hours=hours),
+                lambda due: DetectedException(
+                    type=ExceptionType.LABEL_NOT_SCANNED,
+                    severity=Severity.MEDIUM,
+                    owner=Owner.WAREHOUSE,
+                    subject=subject,
+                    reason=None,
+                    message=(
+                        f"Shipment {subject} ({shipment.carrier or 'carrier unknown'} "
+                        f"{shipment.tracking_number or ''}): label created "
+                        f"{shipment.shipped_at:%Y-%m-%d %H:%M} UTC, no carrier scan after "
+                        f"{hours:g} h"
+                    ),
+                    customer_text=customer_text(ExceptionType.LABEL_NOT_SCANNED, None),
+                    due_at=due,
+                ),
+            )
+        )
+    return clocks
+
+
+def _stalled_builder(
+    shipment: ShipmentView, package: PackageView, thresholds: ThresholdSettings
+) -> Callable[[datetime], DetectedException]:
+    def build(due: datetime) -> DetectedException:
+        last = package.last_checkpoint_at
+        assert last is not None
+        return DetectedException(
+            type=ExceptionType.STALLED,
+            severity=Severity.MEDIUM,
+            owner=Owner.CARRIER,
+            subject=shipment.shipment_id,
+            reason=None,
+            message=(
+                f"Parcel {package.tracking_number} ({package.status.value.replace('_', ' ')}): "
+                f"no scan since {last:%Y-%m-%d %H:%M} UTC ({thresholds.stalled_hours:g} h limit)"
+            ),
+            customer_text=customer_text(ExceptionType.STALLED, None),
+            due_at=due,
+        )
+
+    return build
+
+
+def _ship_by_clock(fulfilment: FulfilmentOrderView, thresholds: ThresholdSettings) -> list[_Clock]:
+    if fulfilment.ship_by is None or fulfilment.status in _OPEN_FULFILMENT_DONE:
+        return []
+    subject = fulfilment.fulfilment_order_id
+    ship_by = fulfilment.ship_by
+    where = f" at {fulfilment.warehouse}" if fulfilment.warehouse else ""
+    why = f" ({fulfilment.reason})" if fulfilment.reason else ""
+
+    def build(due: datetime) -> DetectedException:
+        return DetectedException(
+            type=ExceptionType.NOT_SHIPPED_ON_TIME,
+            severity=Severity.HIGH,
+            owner=Owner.WAREHOUSE,
+            subject=subject,
+            reason=None,
+            message=(
+                f"Fulfilment order {subject}{where} not shipped by "
+                f"{ship_by:%Y-%m-%d %H:%M} UTC; still {fulfilment.status.value}{why}"
+            ),
+            customer_text=customer_text(ExceptionType.NOT_SHIPPED_ON_TIME, None),
+            due_at=due,
+        )
+
+    grace = timedelta(hours=thresholds.not_shipped_grace_hours)
+    return [_Clock((subject, ExceptionType.NOT_SHIPPED_ON_TIME), ship_by + grace, build)]
+
+
+def _refunded_since(timeline: Timeline, returned: ReturnView, since: datetime) -> bool:
+    for refund in timeline.refunds:
+        if refund.return_id == returned.return_id or refund.full:
+            return True
+        if refund.return_id is None and refund.issued_at >= since:
+            return True
+    return any(
+        step.status is PaymentStatus.REFUNDED and step.occurred_at >= since
+        for payment in timeline.payments
+        for step in payment.history
+    )
+
+
+def _refund_clock(
+    timeline: Timeline, returned: ReturnView, thresholds: ThresholdSettings
+) -> list[_Clock]:
+    received = returned.received_at
+    if returned.status is not ReturnStatus.RECEIVED or received is None:
+        return []
+    if _refunded_since(timeline, returned, received):
+        return []
+    subject = returned.return_id
+    days = thresholds.refund_overdue_days
+
+    def build(due: datetime) -> DetectedException:
+        return DetectedException(
+            type=ExceptionType.REFUND_OVERDUE,
+            severity=Severity.HIGH,
+            owner=Owner.PAYMENT,
+            subject=subject,
+            reason=None,
+            message=(
+                f"Return {subject} received {received:%Y-%m-%d %H:%M} UTC, "
+                f"no refund after {days:g} days"
+            ),
+            customer_text=customer_text(ExceptionType.REFUND_OVERDUE, None),
+            due_at=due,
+        )
+
+    return [_Clock((subject, ExceptionType.REFUND_OVERDUE), received + timedelta(days=days), build)]
+
+
+# what the customer reads -------------------------------------------------------------------
+
+_CUSTOMER_TEXT: dict[ExceptionType, str] = {
+    ExceptionType.CARRIER_REPORTED: (
+        "The carrier reported a problem with your parcel. We are following it up and will "
+        "update you here."
+    ),
+    ExceptionType.STALLED: (
+        "Your parcel has not been scanned by the carrier for a while. We have asked the carrier "
+        "to check on it."
+    ),
+    ExceptionType.LATE_VS_PROMISE: (
+        "Your parcel is running late against the date we promised. We are on it and will keep "
+        "this page up to date."
+    ),
+    ExceptionType.NOT_SHIPPED_ON_TIME: (
+        "Your order is taking longer than planned to leave our warehouse. We will update you "
+        "as soon as it ships."
+    ),
+    ExceptionType.LABEL_NOT_SCANNED: (
+        "Your parcel is packed but the carrier has not scanned it yet. We are checking the "
+        "hand-over."
+    ),
+    ExceptionType.DELIVERY_ATTEMPT_FAILED: (
+        "The carrier could not deliver your parcel. Check the carrier's notice to rearrange "
+        "delivery or collect it."
+    ),
+    ExceptionType.RETURN_TO_SENDER: (
+        "Your parcel is being returned to us. We will contact you about a new delivery or a refund."
+    ),
+    ExceptionType.LOST_OR_DAMAGED: (
+        "Something went wrong with your parcel in transit. We will contact you about a "
+        "replacement or a refund."
+    ),
+    ExceptionType.CUSTOMS_HOLD: (
+        "Your parcel is held at customs. We will let you know if anything is needed from you."
+    ),
+    ExceptionType.PAYMENT_CAPTURE_FAILED: (
+        "We could not take payment for your order. Please update your payment details so we "
+        "can ship it."
+    ),
+    ExceptionType.REFUND_OVERDUE: (
+        "We received your return and your refund is on its way; we are making sure it is processed."
+    ),
+}
+
+_CUSTOMER_TEXT_BY_REASON: dict[Reason, str] = {
+    Reason.CONSIGNEE_ADDRESS_INCORRECT: (
+        "The carrier could not find the delivery address. Please contact us to confirm it."
+    ),
+    Reason.CONSIGNEE_ADDRESS_INCOMPLETE: (
+        "The delivery address is incomplete. Please contact us to complete it."
+    ),
+    Reason.CONSIGNEE_MOVED: "The carrier says the recipient has moved. Please contact us.",
+    Reason.CONSIGNEE_REFUSED: (
+        "The parcel was refused at delivery. Contact us if this was not intended."
+    ),
+    Reason.CONSIGNEE_PAYMENT_REQUIRED: (
+        "A payment is due before the carrier can deliver. Please follow the carrier's notice."
+    ),
+    Reason.CUSTOMS_DUTIES_DUE: (
+        "Import duties are due before customs releases your parcel. Please follow the "
+        "carrier's instructions to pay them."
+    ),
+    Reason.CUSTOMS_DOCUMENTS_REQUIRED: (
+        "Customs needs documents to release your parcel. We will contact you if we need "
+        "anything from you."
+    ),
+    Reason.WEATHER_DELAY: "Bad weather is delaying your parcel. It will move as soon as it can.",
+    Reason.WEATHER_NATURAL_DISASTER: (
+        "A natural disaster is disrupting deliveries in the area. Your parcel will move as soon "
+        "as it is safe."
+    ),
+    Reason.CONSIGNEE_NOT_AVAILABLE: (
+        "The carrier found nobody to receive your parcel. Check the carrier's notice to "
+        "rearrange delivery."
+    ),
+    Reason.CONSIGNEE_BUSINESS_CLOSED: (
+        "The business was closed at delivery. The carrier will try again on the next working day."
+    ),
+}
+
+
+def customer_text(kind: ExceptionType, reason: Reason | None) -> str:
+    """What the status page tells the customer (the next step), by type and reason."""
+    if reason is not None and reason in _CUSTOMER_TEXT_BY_REASON:
+        return _CUSTOMER_TEXT_BY_REASON[reason]
+    return _CUSTOMER_TEXT[kind]
