@@ -1,0 +1,663 @@
+"""The Helm chart, rendered by Helm's own engine (the Go SDK bundled in helm-python-sdk).
+
+Every variant is rendered offline, every manifest is validated against the Kubernetes 1.30
+schemas (operator resources against the small schemas in crd_schemas.py), and the wiring is
+checked against the application itself: the list of settings comes from wismo.settings.Settings
+and the rendered environment is parsed back into a Settings object.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import helm_python
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+from pydantic import BaseModel
+
+from streams.roles import STREAM_ROLES
+from streams.topics import LOGICAL_TOPICS
+from tests.helm.crd_schemas import SCHEMAS
+from wismo.settings import DEV_SECRET, Settings
+
+CHART = Path(__file__).resolve().parents[2] / "helm" / "wismo"
+RELEASE = "shop"
+NAMESPACE = "commerce"
+KUBE_VERSION = "1.30"
+SECRET_ENV = (
+    "WISMO_API__CUSTOMER_TOKEN_SECRET",
+    "WISMO_API__AGENT_JWT_SECRET",
+    "WISMO_API__API_KEYS",
+    "WISMO_WEBHOOK_SECRETS",
+    "WISMO_REDIS__URL",
+    "WISMO_CLICKHOUSE__URL",
+)
+
+EXTERNAL: dict[str, Any] = {
+    "strimzi": {"enabled": False},
+    "externalKafka": {"enabled": True, "bootstrap": "kafka-0.kafka:9092,kafka-1.kafka:9092"},
+    "valkey": {"enabled": False},
+    "externalRedis": {"enabled": True, "url": "rediss://:s3cret@redis.example.internal:6380/2"},
+    "clickhouseOperator": {"enabled": False},
+    "externalClickhouse": {
+        "enabled": True,
+        "url": "https://wismo:pw@ch.example.internal:8443/wismo",
+    },
+    "secrets": {
+        "customerTokenSecret": "customer-token-secret-from-values",
+        "agentJwtSecret": "agent-jwt-secret-from-values",
+        "apiKeys": ["integrator-key-1", "integrator-key-2"],
+        "webhookSecrets": {"ups": ["ups-current", "ups-next"], "shopify": ["shpss_1"]},
+    },
+}
+HA: dict[str, Any] = {
+    "settings": {"kafka": {"partitions": 24}},
+    "topics": {"raw": {"partitions": 48}},
+    "api": {"autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 20}},
+    "ingress": {
+        "enabled": True,
+        "tls": [{"secretName": "wismo-tls", "hosts": ["wismo.example.com"]}],
+    },
+    "workers": {
+        "roles": {
+            "normalise": {"replicas": 24},
+            "timeline": {"replicas": 24},
+            "warehouse": {"replicas": 3},
+        }
+    },
+    "strimzi": {
+        "nodePools": [
+            {
+                "name": "controller",
+                "roles": ["controller"],
+                "replicas": 3,
+                "storage": {"size": "20Gi"},
+            },
+            {
+                "name": "broker",
+                "roles": ["broker"],
+                "replicas": 6,
+                "storage": {"size": "500Gi", "storageClass": "fast-ssd"},
+            },
+        ]
+    },
+    "clickhouseOperator": {"replicas": 3},
+    "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}}},
+    "networkPolicy": {
+        "enabled": True,
+        "metricsFrom": [{"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}],
+        "egress": [{"to": [{"namespaceSelector": {}}]}],
+    },
+}
+EXISTING_SECRET: dict[str, Any] = {"secrets": {"existingSecret": "wismo-prod-credentials"}}
+CHDB: dict[str, Any] = {
+    "clickhouseOperator": {"enabled": False},
+    "api": {"replicas": 1, "autoscaling": {"enabled": False}},
+    "workers": {"mode": "combined", "combined": {"replicas": 3}},
+}
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "external": EXTERNAL,
+    "operators-ha": HA,
+    "existing-secret": EXISTING_SECRET,
+    "chdb-combined": CHDB,
+}
+
+
+def merge(base: dict[str, Any], *overrides: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for override in overrides:
+        for key, value in override.items():
+            if isinstance(value, dict) and isinstance(out.get(key), dict):
+                out[key] = merge(out[key], value)
+            else:
+                out[key] = copy.deepcopy(value)
+    return out
+
+
+@pytest.fixture(scope="module")
+def chart() -> Iterator[helm_python.Chart]:
+    with helm_python.Chart.load(CHART) as loaded:
+        yield loaded
+
+
+def render(chart: helm_python.Chart, values: dict[str, Any]) -> list[dict[str, Any]]:
+    rendered = chart.render(values, name=RELEASE, namespace=NAMESPACE)
+    docs: list[dict[str, Any]] = []
+    for path, text in rendered.items():
+        if not path.endswith((".yaml", ".yml")):
+            continue
+        docs.extend(doc for doc in yaml.safe_load_all(text) if doc)
+    return docs
+
+
+def by_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def one(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    found = [d for d in by_kind(docs, kind) if d["metadata"]["name"] == name]
+    assert len(found) == 1, f"{kind}/{name}: {len(found)} rendered"
+    return found[0]
+
+
+def workloads(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] in ("Deployment", "Job")]
+
+
+def containers(workload: dict[str, Any]) -> list[dict[str, Any]]:
+    pod = workload["spec"]["template"]["spec"]
+    return [*pod.get("initContainers", []), *pod["containers"]]
+
+
+def container_env(docs: list[dict[str, Any]], container: dict[str, Any]) -> dict[str, str]:
+    """Environment of a container as the kubelet builds it: its ConfigMaps, then its own env
+    (secret references resolved when the Secret is rendered, else marked as references)."""
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        cm = one(docs, "ConfigMap", source["configMapRef"]["name"])
+        env.update(cm["data"])
+    secrets = {s["metadata"]["name"]: s for s in by_kind(docs, "Secret")}
+    for item in container.get("env", []):
+        if "value" in item:
+            env[item["name"]] = item["value"]
+            continue
+        ref = item["valueFrom"]["secretKeyRef"]
+        secret = secrets.get(ref["name"])
+        if secret is None:
+            env[item["name"]] = f"<secret {ref['name']}/{ref['key']}>"
+        else:
+            env[item["name"]] = base64.b64decode(secret["data"][ref["key"]]).decode()
+    return env
+
+
+def settings_env_names(model: type[BaseModel] = Settings, prefix: str = "WISMO_") -> set[str]:
+    """Every environment variable wismo.settings.Settings reads, nested sections expanded."""
+    names: set[str] = set()
+    for field_name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            names |= settings_env_names(annotation, f"{prefix}{field_name.upper()}__")
+        else:
+            names.add(f"{prefix}{field_name.upper()}")
+    return names
+
+
+# -- Lint --------------------------------------------------------------------------------------
+
+
+def test_lint_strict_reports_only_the_unfetched_dependency() -> None:
+    report = helm_python.lint(CHART, strict=True, kube_version="v1.30.0")
+    assert report["errors"] == ["chart directory is missing these dependencies: valkey"]
+
+
+def test_lint_strict_is_clean_once_the_dependency_is_present(tmp_path: Path) -> None:
+    # Stands in for `helm dependency build` (the Valkey repository is not reachable here).
+    chart = shutil.copytree(CHART, tmp_path / "wismo")
+    stub = chart / "charts" / "valkey"
+    (stub / "templates").mkdir(parents=True)
+    (stub / "Chart.yaml").write_text("apiVersion: v2\nname: valkey\nversion: 0.10.0\n")
+    (stub / "values.yaml").write_text("enabled: false\n")
+    for variant in VARIANTS.values():
+        report = helm_python.lint(chart, variant, strict=True, kube_version="v1.30.0")
+        assert report["messages"] == [], report
+
+
+# -- Every manifest validates --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_every_manifest_validates(chart: helm_python.Chart, variant: str) -> None:
+    docs = render(chart, VARIANTS[variant])
+    assert docs
+    crd_kinds = {kind for _, kind in SCHEMAS}
+    for doc in docs:
+        key = (doc["apiVersion"], doc["kind"])
+        if key in SCHEMAS:
+            jsonschema.validate(doc, SCHEMAS[key])
+        else:
+            assert doc["kind"] not in crd_kinds, f"{key} has no schema here"
+            kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+        assert doc["metadata"].get("namespace") in (None, NAMESPACE)
+
+
+def test_validation_catches_a_broken_manifest(chart: helm_python.Chart) -> None:
+    deployment = copy.deepcopy(one(render(chart, {}), "Deployment", f"{RELEASE}-wismo-api"))
+    deployment["spec"]["replicas"] = "two"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBE_VERSION, strict=True)
+    kafka = copy.deepcopy(one(render(chart, {}), "Kafka", f"{RELEASE}-wismo"))
+    kafka["spec"]["kafka"]["listeners"][0]["port"] = "9092"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(kafka, SCHEMAS[("kafka.strimzi.io/v1", "Kafka")])
+
+
+# -- values.schema.json --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "path"),
+    [
+        ({"api": {"replicas": "2"}}, "/api/replicas"),
+        ({"settings": {"kafka": {"partitions": "12"}}}, "/settings/kafka/partitions"),
+        ({"settings": {"kafka": {"partitions": 0}}}, "/settings/kafka/partitions"),
+        ({"settings": {"log_level": "VERBOSE"}}, "/settings/log_level"),
+        ({"settings": {"kafka": {"partitons": 4}}}, "/settings/kafka"),
+        ({"settings": {"thresholds": {"stalled_hours": "two days"}}}, "/settings/thresholds"),
+        ({"workers": {"roles": {"timeline": {"replicas": 1.5}}}}, "/workers/roles/timeline"),
+        ({"workers": {"mode": "sharded"}}, "/workers/mode"),
+        ({"topics": {"raw": {"cleanupPolicy": "forever"}}}, "/topics/raw/cleanupPolicy"),
+        ({"secrets": {"apiKeys": "one-key"}}, "/secrets/apiKeys"),
+        ({"secrets": {"webhookSecrets": {"ups": "s1"}}}, "/secrets/webhookSecrets/ups"),
+        ({"strimzi": {"enabled": "yes"}}, "/strimzi/enabled"),
+        ({"externalRedis": {"url": "http://redis:6379"}}, "/externalRedis/url"),
+        ({"clickhouseOperator": {"replicas": "3"}}, "/clickhouseOperator/replicas"),
+        ({"extraEnv": [{"name": "WISMO_REDIS__URL", "value": "redis://x"}]}, "/extraEnv/0/name"),
+        ({"unknownTopLevel": True}, "unknownTopLevel"),
+    ],
+)
+def test_schema_rejects_wrong_values(
+    chart: helm_python.Chart, values: dict[str, Any], path: str
+) -> None:
+    with pytest.raises(helm_python.HelmError) as caught:
+        chart.render(values, name=RELEASE, namespace=NAMESPACE)
+    assert path in str(caught.value)
+
+
+def test_schema_accepts_every_variant(chart: helm_python.Chart) -> None:
+    for variant in VARIANTS.values():
+        chart.validate_schema(variant)
+
+
+# -- Replicas and partitions ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {"workers": {"roles": {"timeline": {"replicas": 13}}}},
+            "workers.roles.timeline.replicas (13) exceeds 12",
+        ),
+        (
+            {
+                "topics": {"raw": {"partitions": 2}},
+                "workers": {"roles": {"normalise": {"replicas": 3}}},
+            },
+            "workers.roles.normalise.replicas (3) exceeds 2",
+        ),
+        (
+            # The smallest input topic decides: tracking has 4 partitions, raw 12.
+            {
+                "topics": {"tracking": {"partitions": 4}},
+                "workers": {"roles": {"normalise": {"replicas": 5}}},
+            },
+            "workers.roles.normalise.replicas (5) exceeds 4",
+        ),
+        (
+            {"workers": {"mode": "combined", "combined": {"replicas": 13}}},
+            "workers.combined.replicas (13) exceeds 12",
+        ),
+    ],
+)
+def test_replicas_above_partitions_fail(
+    chart: helm_python.Chart, values: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(helm_python.HelmRenderError) as caught:
+        chart.render(values, name=RELEASE, namespace=NAMESPACE)
+    assert message in str(caught.value)
+
+
+def test_replicas_equal_to_partitions_render(chart: helm_python.Chart) -> None:
+    values = {
+        "topics": {"tracking": {"partitions": 4}},
+        "workers": {"roles": {"normalise": {"replicas": 4}, "timeline": {"replicas": 12}}},
+    }
+    docs = render(chart, values)
+    assert one(docs, "Deployment", f"{RELEASE}-wismo-normalise")["spec"]["replicas"] == 4
+    assert one(docs, "Deployment", f"{RELEASE}-wismo-timeline")["spec"]["replicas"] == 12
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {"externalKafka": {"enabled": True, "bootstrap": "k:9092"}},
+            "exactly one of strimzi.enabled",
+        ),
+        ({"strimzi": {"enabled": False}}, "exactly one of strimzi.enabled"),
+        ({"valkey": {"enabled": False}}, "exactly one of valkey.enabled"),
+        ({"valkey": {"enabled": False}, "externalRedis": {"enabled": True}}, "externalRedis.url"),
+        ({"externalClickhouse": {"enabled": True, "url": "http://ch:8123/w"}}, "at most one of"),
+        (
+            {"clickhouseOperator": {"enabled": False}},
+            "chDB mode (no ClickHouse server) allows exactly one",
+        ),
+        ({"strimzi": {"topicReplicas": 4}}, "strimzi.topicReplicas (4) exceeds the 3 brokers"),
+        (
+            {
+                "strimzi": {
+                    "nodePools": [
+                        {
+                            "name": "b",
+                            "roles": ["broker"],
+                            "replicas": 3,
+                            "storage": {"size": "1Gi"},
+                        }
+                    ]
+                }
+            },
+            "controller role",
+        ),
+    ],
+)
+def test_inconsistent_infrastructure_fails(
+    chart: helm_python.Chart, values: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(helm_python.HelmRenderError) as caught:
+        chart.render(values, name=RELEASE, namespace=NAMESPACE)
+    assert message in str(caught.value)
+
+
+# -- Settings wiring -----------------------------------------------------------------------------
+
+
+def test_settings_names_come_from_the_application() -> None:
+    names = settings_env_names()
+    # A sanity anchor on the derivation itself, not a copy of the list.
+    assert {"WISMO_KAFKA__BOOTSTRAP", "WISMO_WEBHOOK_SECRETS", "WISMO_API__API_KEYS"} <= names
+    assert all(not n.endswith("__") for n in names)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_every_setting_reaches_every_wismo_container(
+    chart: helm_python.Chart, variant: str
+) -> None:
+    docs = render(chart, VARIANTS[variant])
+    expected = settings_env_names()
+    if variant == "chdb-combined":
+        expected.discard("WISMO_CLICKHOUSE__URL")  # None is how Settings says "chDB"
+    checked = 0
+    for workload in workloads(docs):
+        for container in containers(workload):
+            env = container_env(docs, container)
+            missing = expected - set(env)
+            assert not missing, f"{workload['metadata']['name']}/{container['name']}: {missing}"
+            unknown = {k for k in env if k.startswith("WISMO_")} - settings_env_names()
+            assert not unknown, unknown
+            checked += 1
+    assert checked >= 3
+
+
+def test_values_settings_mirror_the_settings_model(chart: helm_python.Chart) -> None:
+    """Each non-secret field has a documented default under `settings` in values.yaml."""
+    secret_or_derived = {*SECRET_ENV, "WISMO_KAFKA__BOOTSTRAP"}
+    expected = settings_env_names() - secret_or_derived
+    cm = one(render(chart, {}), "ConfigMap", f"{RELEASE}-wismo")
+    assert expected <= set(cm["data"])
+    values_text = (CHART / "values.yaml").read_text()
+    for name in expected:
+        leaf = name.split("__")[-1].removeprefix("WISMO_").lower()
+        assert f"\n    {leaf}:" in values_text or f"\n  {leaf}:" in values_text, name
+
+
+@pytest.mark.parametrize("variant", ["default", "external", "operators-ha"])
+def test_rendered_environment_builds_valid_settings(
+    chart: helm_python.Chart, variant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = render(chart, VARIANTS[variant])
+    api = one(docs, "Deployment", f"{RELEASE}-wismo-api")
+    env = container_env(docs, containers(api)[-1])
+    for name in list(os.environ):
+        if name.startswith("WISMO_"):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert settings.environment == "prod"
+    assert settings.api.host == "0.0.0.0"
+    assert settings.api.port == 8080
+    assert settings.kafka.bootstrap == env["WISMO_KAFKA__BOOTSTRAP"]
+    assert settings.redis.url
+    assert settings.clickhouse.url
+    assert settings.api.agent_jwt_secret.get_secret_value() != DEV_SECRET
+    assert settings.api.api_keys
+    if variant == "external":
+        assert settings.kafka.bootstrap == "kafka-0.kafka:9092,kafka-1.kafka:9092"
+        assert settings.redis.url == EXTERNAL["externalRedis"]["url"]
+        assert settings.clickhouse.url == EXTERNAL["externalClickhouse"]["url"]
+        assert [k.get_secret_value() for k in settings.api.api_keys] == EXTERNAL["secrets"][
+            "apiKeys"
+        ]
+        assert {
+            s: [v.get_secret_value() for v in vs] for s, vs in settings.webhook_secrets.items()
+        } == (EXTERNAL["secrets"]["webhookSecrets"])
+    if variant == "operators-ha":
+        assert settings.kafka.partitions == 24
+        assert settings.kafka.bootstrap == f"{RELEASE}-wismo-kafka-bootstrap.{NAMESPACE}.svc:9092"
+        assert settings.redis.url == f"redis://{RELEASE}-valkey.{NAMESPACE}.svc:6379/0"
+        assert settings.clickhouse.url.startswith("http://wismo:")
+        assert settings.clickhouse.url.endswith(
+            f"@clickhouse-{RELEASE}-ch.{NAMESPACE}.svc:8123/wismo"
+        )
+
+
+def test_chdb_mode_leaves_the_clickhouse_url_unset(
+    chart: helm_python.Chart, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = render(chart, CHDB)
+    api = one(docs, "Deployment", f"{RELEASE}-wismo-api")
+    env = container_env(docs, containers(api)[-1])
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert settings.clickhouse.url is None
+    assert str(settings.chdb_path) == "/var/lib/wismo/chdb"
+
+
+# -- Secrets -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_secrets_are_never_inlined(chart: helm_python.Chart, variant: str) -> None:
+    docs = render(chart, VARIANTS[variant])
+    secret_values = {
+        base64.b64decode(v).decode() for s in by_kind(docs, "Secret") for v in s["data"].values()
+    } - {"{}"}
+    public_text = json.dumps([d for d in docs if d["kind"] != "Secret"])
+    for value in secret_values:
+        assert value not in public_text
+    for cm in by_kind(docs, "ConfigMap"):
+        assert not set(cm["data"]) & set(SECRET_ENV)
+    for workload in workloads(docs):
+        for container in containers(workload):
+            for item in container.get("env", []):
+                if item["name"] in SECRET_ENV:
+                    assert "secretKeyRef" in item["valueFrom"], item
+
+
+def test_existing_secret_is_referenced_not_created(chart: helm_python.Chart) -> None:
+    docs = render(chart, EXISTING_SECRET)
+    assert by_kind(docs, "Secret") == []
+    refs = {
+        item["valueFrom"]["secretKeyRef"]["name"]
+        for w in workloads(docs)
+        for c in containers(w)
+        for item in c.get("env", [])
+        if "valueFrom" in item
+    }
+    assert refs == {"wismo-prod-credentials"}
+    chi = by_kind(docs, "ClickHouseInstallation")[0]
+    assert chi["spec"]["configuration"]["users"]["wismo/k8s_secret_password"] == (
+        "wismo-prod-credentials/clickhouse-password"
+    )
+
+
+def test_generated_secrets_are_consistent_within_a_release(chart: helm_python.Chart) -> None:
+    docs = render(chart, {})
+    main = one(docs, "Secret", f"{RELEASE}-wismo")["data"]
+    hook = one(docs, "Secret", f"{RELEASE}-wismo-migrate")["data"]
+    assert main == hook
+    password = base64.b64decode(main["clickhouse-password"]).decode()
+    url = base64.b64decode(main["WISMO_CLICKHOUSE__URL"]).decode()
+    assert len(password) >= 32
+    assert f":{password}@" in url
+    keys = json.loads(base64.b64decode(main["WISMO_API__API_KEYS"]))
+    assert len(keys) == 1
+    assert len(keys[0]) >= 32
+    other = one(render(chart, {}), "Secret", f"{RELEASE}-wismo")["data"]
+    assert other["WISMO_API__AGENT_JWT_SECRET"] != main["WISMO_API__AGENT_JWT_SECRET"]
+
+
+# -- Workloads -----------------------------------------------------------------------------------
+
+
+def test_api_probes_shutdown_and_roles(chart: helm_python.Chart) -> None:
+    docs = render(chart, {})
+    api = one(docs, "Deployment", f"{RELEASE}-wismo-api")
+    pod = api["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["args"] == ["api"]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["ports"][0]["containerPort"] == 8080
+    sleep = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert sleep[0] == "sleep"
+    assert 0 < int(sleep[1]) < pod["terminationGracePeriodSeconds"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert api["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert one(docs, "PodDisruptionBudget", f"{RELEASE}-wismo-api")["spec"]["maxUnavailable"] == 1
+
+
+@pytest.mark.parametrize("variant", ["default", "external", "operators-ha"])
+def test_one_deployment_per_stream_role(chart: helm_python.Chart, variant: str) -> None:
+    docs = render(chart, VARIANTS[variant])
+    for role in STREAM_ROLES:
+        worker = one(docs, "Deployment", f"{RELEASE}-wismo-{role}")
+        pod = worker["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        assert container["args"] == ["run", "--roles", role]
+        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+        assert {"name": "metrics", "containerPort": 6066, "protocol": "TCP"} in container["ports"]
+        assert pod["terminationGracePeriodSeconds"] >= 30
+        assert "preStop" in container["lifecycle"]
+
+
+def test_chdb_mode_runs_warehouse_inside_the_single_api_pod(chart: helm_python.Chart) -> None:
+    docs = render(chart, CHDB)
+    api = one(docs, "Deployment", f"{RELEASE}-wismo-api")
+    pod = api["spec"]["template"]["spec"]
+    assert api["spec"]["replicas"] == 1
+    assert api["spec"]["strategy"] == {"type": "Recreate"}
+    assert pod["containers"][0]["args"] == ["run", "--roles", "api,warehouse"]
+    assert pod["initContainers"][0]["args"] == ["db", "migrate"]
+    claim = pod["volumes"][1]["persistentVolumeClaim"]["claimName"]
+    assert one(docs, "PersistentVolumeClaim", claim)
+    (worker,) = [d for d in by_kind(docs, "Deployment") if d is not api]
+    assert worker["spec"]["template"]["spec"]["containers"][0]["args"] == [
+        "run",
+        "--roles",
+        "normalise,sweeper,timeline",
+    ]
+    assert by_kind(docs, "Job") == []
+    assert by_kind(docs, "HorizontalPodAutoscaler") == []
+    assert by_kind(docs, "PodDisruptionBudget") == []
+
+
+def test_migration_hook_order(chart: helm_python.Chart) -> None:
+    external = one(render(chart, EXTERNAL), "Job", f"{RELEASE}-wismo-migrate")
+    assert external["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert containers(external)[-1]["args"] == ["db", "migrate"]
+    operator = one(render(chart, {}), "Job", f"{RELEASE}-wismo-migrate")
+    # The ClickHouseInstallation only exists once the install has created it.
+    assert operator["metadata"]["annotations"]["helm.sh/hook"] == "post-install,pre-upgrade"
+    hook_cm = one(render(chart, EXTERNAL), "ConfigMap", f"{RELEASE}-wismo-migrate")
+    assert int(hook_cm["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(
+        external["metadata"]["annotations"]["helm.sh/hook-weight"]
+    )
+
+
+def test_hpa_service_and_ingress_suit_websockets(chart: helm_python.Chart) -> None:
+    docs = render(chart, HA)
+    hpa = one(docs, "HorizontalPodAutoscaler", f"{RELEASE}-wismo-api")
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (3, 20)
+    assert "replicas" not in one(docs, "Deployment", f"{RELEASE}-wismo-api")["spec"]
+    ingress = one(docs, "Ingress", f"{RELEASE}-wismo")
+    annotations = ingress["metadata"]["annotations"]
+    assert int(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 3600
+    assert annotations["nginx.ingress.kubernetes.io/proxy-buffering"] == "off"
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    service = one(docs, "Service", backend["name"])
+    assert service["spec"]["ports"][0]["name"] == backend["port"]["name"] == "http"
+
+
+def test_service_monitor_and_network_policies(chart: helm_python.Chart) -> None:
+    docs = render(chart, HA)
+    monitor = one(docs, "ServiceMonitor", f"{RELEASE}-wismo")
+    assert monitor["metadata"]["labels"]["release"] == "prometheus"
+    ports = {e["port"] for e in monitor["spec"]["endpoints"]}
+    service_ports = {p["name"] for s in by_kind(docs, "Service") for p in s["spec"]["ports"]}
+    assert ports <= service_ports
+    policies = {p["metadata"]["name"]: p for p in by_kind(docs, "NetworkPolicy")}
+    workers = policies[f"{RELEASE}-wismo-workers"]["spec"]
+    assert workers["ingress"][0]["from"] == HA["networkPolicy"]["metricsFrom"]
+    assert "Egress" in workers["policyTypes"]
+    assert by_kind(render(chart, {}), "NetworkPolicy") == []
+
+
+# -- Infrastructure through operators ----------------------------------------------------------
+
+
+def test_strimzi_kraft_cluster_and_topics(chart: helm_python.Chart) -> None:
+    docs = render(chart, HA)
+    kafka = one(docs, "Kafka", f"{RELEASE}-wismo")
+    assert "zookeeper" not in kafka["spec"]
+    pools = by_kind(docs, "KafkaNodePool")
+    assert {r for p in pools for r in p["spec"]["roles"]} == {"controller", "broker"}
+    assert all(p["metadata"]["labels"]["strimzi.io/cluster"] == f"{RELEASE}-wismo" for p in pools)
+    topics = {t["spec"]["topicName"]: t["spec"] for t in by_kind(docs, "KafkaTopic")}
+    assert set(topics) == {f"wismo.{name}" for name in LOGICAL_TOPICS}
+    assert topics["wismo.raw"]["partitions"] == 48
+    assert topics["wismo.events"]["partitions"] == 24
+    assert topics["wismo.timeline"]["config"]["cleanup.policy"] == "compact"
+    assert topics["wismo.raw"]["config"]["retention.ms"] == 604800000
+    assert topics["wismo.exceptions"]["config"]["cleanup.policy"] == "compact,delete"
+
+
+def test_external_infrastructure_renders_no_operator_resources(chart: helm_python.Chart) -> None:
+    kinds = {d["kind"] for d in render(chart, EXTERNAL)}
+    assert not kinds & {"Kafka", "KafkaNodePool", "KafkaTopic", "ClickHouseInstallation"}
+
+
+def test_replicated_clickhouse_gets_keeper_and_a_replicated_database(
+    chart: helm_python.Chart,
+) -> None:
+    docs = render(chart, HA)
+    chi = one(docs, "ClickHouseInstallation", f"{RELEASE}-ch")
+    keeper = one(docs, "ClickHouseKeeperInstallation", f"{RELEASE}-ch-keeper")
+    assert chi["spec"]["configuration"]["clusters"][0]["layout"]["replicasCount"] == 3
+    assert chi["spec"]["configuration"]["zookeeper"]["nodes"] == [
+        {"host": f"keeper-{keeper['metadata']['name']}", "port": 2181}
+    ]
+    job = one(docs, "Job", f"{RELEASE}-wismo-migrate")
+    init = job["spec"]["template"]["spec"]["initContainers"][0]
+    sql = next(e["value"] for e in init["env"] if e["name"] == "CREATE_DATABASE_SQL")
+    assert "ENGINE = Replicated(" in sql
+    assert "ON CLUSTER 'main'" in sql
+    single = render(chart, {})
+    assert by_kind(single, "ClickHouseKeeperInstallation") == []
+    assert (
+        "initContainers"
+        not in one(single, "Job", f"{RELEASE}-wismo-migrate")["spec"]["template"]["spec"]
+    )
