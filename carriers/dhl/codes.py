@@ -73,9 +73,10 @@ EXPRESS_CODES: CodeTable = {
 #: Unified API wording (lower-cased substring of ``description`` or ``status``), first match
 #: wins, used for events without a checkpoint code.
 PHRASES: tuple[tuple[str, TrackingStatus, Reason | None], ...] = (
-    ("returned to the sender", S.RETURNED_TO_SENDER, R.CARRIER_RETURN_TO_SENDER),
-    ("being returned", S.RETURNING_TO_SENDER, R.CARRIER_RETURN_TO_SENDER),
     ("refused", S.RETURNING_TO_SENDER, R.CONSIGNEE_REFUSED),
+    ("being returned", S.RETURNING_TO_SENDER, R.CARRIER_RETURN_TO_SENDER),
+    ("returned to the sender", S.RETURNED_TO_SENDER, R.CARRIER_RETURN_TO_SENDER),
+    ("picked up by the recipient", S.DELIVERED, R.DELIVERED_PICKED_UP),
     ("neighbour", S.DELIVERED, R.DELIVERED_TO_NEIGHBOUR),
     ("neighbor", S.DELIVERED, R.DELIVERED_TO_NEIGHBOUR),
     ("drop-off location", S.DELIVERED, R.DELIVERED_TO_SAFE_PLACE),
@@ -83,7 +84,6 @@ PHRASES: tuple[tuple[str, TrackingStatus, Reason | None], ...] = (
     ("parcel locker", S.AVAILABLE_FOR_PICKUP, None),
     ("ready for pick-up", S.AVAILABLE_FOR_PICKUP, None),
     ("ready for pickup", S.AVAILABLE_FOR_PICKUP, None),
-    ("picked up by the recipient", S.DELIVERED, R.DELIVERED_PICKED_UP),
     ("out for delivery", S.OUT_FOR_DELIVERY, None),
     ("loaded onto the delivery vehicle", S.OUT_FOR_DELIVERY, None),
     ("not at home", S.ATTEMPT_FAIL, R.CONSIGNEE_NOT_AVAILABLE),
@@ -91,9 +91,10 @@ PHRASES: tuple[tuple[str, TrackingStatus, Reason | None], ...] = (
     ("address is incorrect", S.EXCEPTION, R.CONSIGNEE_ADDRESS_INCORRECT),
     ("incorrect address", S.EXCEPTION, R.CONSIGNEE_ADDRESS_INCORRECT),
     ("address is incomplete", S.EXCEPTION, R.CONSIGNEE_ADDRESS_INCOMPLETE),
-    ("moved", S.EXCEPTION, R.CONSIGNEE_MOVED),
-    ("customs", S.EXCEPTION, R.CUSTOMS_HOLD),
+    ("recipient has moved", S.EXCEPTION, R.CONSIGNEE_MOVED),
+    ("recipient moved", S.EXCEPTION, R.CONSIGNEE_MOVED),
     ("duties", S.EXCEPTION, R.CUSTOMS_DUTIES_DUE),
+    ("customs", S.EXCEPTION, R.CUSTOMS_HOLD),
     ("weather", S.EXCEPTION, R.WEATHER_DELAY),
     ("damaged", S.EXCEPTION, R.CARRIER_DAMAGED),
 )
