@@ -25,6 +25,10 @@ from projections.connections import redis_client
 from projections.redis_store import RedisTimelineStore
 from wismo.settings import Settings
 
+#: per client address: enough for a person retyping, far too few to sweep order numbers
+LOOKUP_RATE_PER_S = 1.0
+LOOKUP_BURST = 10
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -46,6 +50,7 @@ def create_app(
     app[keys.WEBHOOK_LIMITER] = RateLimiter(
         settings.api.webhook_rate_per_s, settings.api.webhook_burst
     )
+    app[keys.LOOKUP_LIMITER] = RateLimiter(LOOKUP_RATE_PER_S, LOOKUP_BURST)
     app.cleanup_ctx.append(_redis_context(redis))
     app.cleanup_ctx.append(_producer_context(producer))
     add_routes(app)

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +29,14 @@ ACT_ROLES = frozenset({"agent", "supervisor"})
 _ALGORITHMS = ["HS256"]
 
 
+def _customer_key(secret: SecretStr) -> bytes:
+    # a key derived for this one purpose: any configured length gives a full-strength HS256 key,
+    # and the same secret reused elsewhere can never sign a capability token
+    return hmac.new(
+        secret.get_secret_value().encode(), b"wismo capability token", "sha256"
+    ).digest()
+
+
 def issue_customer_token(secret: SecretStr, order_id: str, now: datetime, ttl_s: int) -> str:
     claims = {
         "sub": order_id,
@@ -35,7 +44,7 @@ def issue_customer_token(secret: SecretStr, order_id: str, now: datetime, ttl_s:
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=ttl_s)).timestamp()),
     }
-    return jwt.encode(claims, secret.get_secret_value(), algorithm="HS256")
+    return jwt.encode(claims, _customer_key(secret), algorithm="HS256")
 
 
 def customer_order(secret: SecretStr, token: str | None) -> str:
@@ -45,7 +54,7 @@ def customer_order(secret: SecretStr, token: str | None) -> str:
     try:
         claims = jwt.decode(
             token,
-            secret.get_secret_value(),
+            _customer_key(secret),
             algorithms=_ALGORITHMS,
             audience=CUSTOMER_AUDIENCE,
             options={"require": ["sub", "exp", "aud"]},

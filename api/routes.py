@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api.views import webhooks
+from api.views import orders, webhooks
 
 
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/webhooks/{source}", webhooks.receive_webhook)
     app.router.add_post("/v1/events", webhooks.receive_events)
+    app.router.add_post("/v1/lookup", orders.lookup)
+    app.router.add_get("/v1/orders/{order_id}", orders.read_order)
+    app.router.add_get("/v1/tracking/{tracking_number}", orders.track)

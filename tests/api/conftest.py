@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
 import os
 import subprocess
 import uuid
@@ -21,16 +22,19 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import SecretStr
 
 from api.app import create_app
+from projections.redis_store import RedisTimelineStore
 from streams.embedded import start_tansu
 from streams.topics import ensure_topics
+from wismo.event_lines import read_event_lines
+from wismo.events import Event
 from wismo.settings import ApiSettings, KafkaSettings, RedisSettings, Settings
 
 REDIS_URL = os.environ.get("WISMO_REDIS_URL", "redis://127.0.0.1:6379/0")
 SAMPLES = Path(__file__).parent / "samples"
 EXAMPLE_ORDER = Path(__file__).parents[2] / "docs" / "examples" / "order-1001.jsonl"
 SECRETS = {"aftership": "as-secret-1", "oms": "whsec_" + base64.b64encode(b"oms-key").decode()}
-CUSTOMER_SECRET = "customer-token-secret-for-tests"
-AGENT_SECRET = "agent-jwt-secret-for-tests"
+CUSTOMER_SECRET = "customer-token-secret-for-the-api-tests"
+AGENT_SECRET = "agent-jwt-secret-for-the-api-tests-0123"
 API_KEY = "integration-key-for-tests"
 
 Client = TestClient[web.Request, web.Application]
@@ -127,3 +131,15 @@ async def read_topic(settings: Settings, logical: str) -> list[Any]:
 
 def aftership_signature(body: bytes, secret: str = SECRETS["aftership"]) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+@pytest.fixture
+def store(redis: aioredis.Redis, prefix: str) -> RedisTimelineStore:
+    return RedisTimelineStore(redis, prefix, url=REDIS_URL)
+
+
+def example_order(upto: int | None = None) -> list[Event]:
+    """The documented example order ORD-1001 (its first ``upto`` events)."""
+    events, problems = read_event_lines(io.BytesIO(EXAMPLE_ORDER.read_bytes()))
+    assert not problems
+    return events[:upto]

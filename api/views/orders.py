@@ -1,0 +1,85 @@
+"""Customer reads: look an order up, read it with the capability token, track a parcel."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from api.auth import authorize_order, bearer, issue_customer_token
+from api.errors import BadRequest, NotFound, TooManyRequests
+from api.keys import CLOCK, LOOKUP_LIMITER, SETTINGS, STORE
+from api.views.body import json_object
+from api.views.customer import customer_view, tracking_view
+from api.views.respond import conditional, etag_for, json
+
+_MAX_FIELD = 320
+
+
+def _text_field(document: dict[str, Any], name: str) -> str | None:
+    value = document.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > _MAX_FIELD:
+        raise BadRequest(f"{name} must be non-empty text of at most {_MAX_FIELD} characters")
+    return value.strip()
+
+
+def client_key(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+async def lookup(request: web.Request) -> web.Response:
+    app = request.app
+    settings = app[SETTINGS]
+    # a postcode is guessable: throttle per client so order numbers cannot be swept
+    wait = app[LOOKUP_LIMITER].take(client_key(request))
+    if wait:
+        raise TooManyRequests("too many lookups from this client", retry_after_s=wait)
+    document = await json_object(request, settings.api.max_body_bytes)
+    order_number = _text_field(document, "order_number")
+    email, postcode = _text_field(document, "email"), _text_field(document, "postcode")
+    if order_number is None or (email is None and postcode is None):
+        raise BadRequest("give order_number and either email or postcode")
+    order_id = await app[STORE].order_for_lookup(order_number, email=email, postcode=postcode)
+    if order_id is None:
+        raise NotFound("no order matches that order number and e-mail or postcode")
+    now = app[CLOCK]()
+    ttl = settings.api.customer_token_ttl_s
+    token = issue_customer_token(settings.api.customer_token_secret, order_id, now, ttl)
+    expires = (now + timedelta(seconds=ttl)).isoformat()
+    return json({"order_id": order_id, "token": token, "expires_at": expires})
+
+
+def customer_token(request: web.Request) -> str | None:
+    return bearer(request.headers) or request.query.get("token")
+
+
+async def timeline_document(request: web.Request, order_id: str) -> dict[str, Any]:
+    raw = await request.app[STORE].timeline(order_id)
+    if raw is None:
+        raise NotFound(f"order {order_id} is not known")
+    document: dict[str, Any] = orjson.loads(raw)
+    return document
+
+
+async def read_order(request: web.Request) -> web.Response:
+    order_id = request.match_info["order_id"]
+    secret = request.app[SETTINGS].api.customer_token_secret
+    authorize_order(secret, customer_token(request), order_id)
+    timeline = await timeline_document(request, order_id)
+    return conditional(request, etag_for(timeline, "customer"), lambda: customer_view(timeline))
+
+
+async def track(request: web.Request) -> web.Response:
+    number = request.match_info["tracking_number"]
+    order_id = await request.app[STORE].order_for_tracking(number)
+    timeline = await timeline_document(request, order_id) if order_id else None
+    view = tracking_view(timeline, number) if timeline else None
+    if timeline is None or view is None:
+        raise NotFound(f"tracking number {number} is not known")
+    return conditional(
+        request, etag_for(timeline, "tracking", number), lambda: view, "public, no-cache"
+    )

@@ -1,0 +1,33 @@
+"""JSON responses with orjson, and conditional GETs on a timeline's digest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+
+def json(
+    document: Any, *, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(document), status=status, content_type="application/json", headers=headers
+    )
+
+
+def etag_for(timeline: dict[str, Any], *scope: str) -> str:
+    """A strong validator: the timeline's version and digest (plus what the view is scoped to)."""
+    parts = [str(timeline.get("version", 0)), str(timeline.get("digest", "")), *scope]
+    return '"' + "-".join(parts) + '"'
+
+
+def conditional(
+    request: web.Request, etag: str, build: Any, cache_control: str = "private, no-cache"
+) -> web.Response:
+    """304 when the client's ``If-None-Match`` names ``etag``; else ``build()`` as JSON."""
+    headers = {"ETag": etag, "Cache-Control": cache_control}
+    wanted = request.headers.get("If-None-Match", "")
+    if etag in (tag.strip() for tag in wanted.split(",")) or wanted.strip() == "*":
+        return web.Response(status=304, headers=headers)
+    return json(build(), headers=headers)

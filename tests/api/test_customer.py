@@ -1,0 +1,205 @@
+"""Customer reads: lookup → capability token → order view; public tracking; ETag / 304."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import orjson
+import pytest
+from pydantic import SecretStr
+
+from api.auth import issue_customer_token
+from api.views.customer import customer_view, tracking_view
+from projections.redis_store import RedisTimelineStore
+from projections.serialize import timeline_to_dict
+from projections.timeline import fold
+from tests.api.conftest import AGENT_SECRET, CUSTOMER_SECRET, Client, example_order
+from tests.projections.synthetic import order_history
+
+ORDER = "ORD-1001"
+TRACKING = "1Z999AA10123456784"
+
+
+async def token_for(client: Client, **query: str) -> str:
+    response = await client.post("/v1/lookup", json=query)
+    assert response.status == 200, await response.text()
+    body = await response.json()
+    token: str = body["token"]
+    return token
+
+
+async def test_lookup_by_email_or_postcode_gives_a_token_for_that_order(
+    client: Client, store: RedisTimelineStore
+) -> None:
+    await store.apply(example_order())
+    by_email = await client.post(
+        "/v1/lookup", json={"order_number": "#1001", "email": " Pat.Doe@example.com"}
+    )
+    by_postcode = await client.post(
+        "/v1/lookup", json={"order_number": "1001", "postcode": "69 002"}
+    )
+    for response in (by_email, by_postcode):
+        assert response.status == 200
+        body = await response.json()
+        assert body["order_id"] == ORDER
+        assert datetime.fromisoformat(body["expires_at"]) > datetime.now(UTC)
+    wrong = [
+        {"order_number": "1001", "email": "someone.else@example.com"},
+        {"order_number": "1002", "email": "pat.doe@example.com"},
+        {"order_number": "1001", "postcode": "75001"},
+    ]
+    for query in wrong:
+        response = await client.post("/v1/lookup", json=query)
+        assert response.status == 404
+        assert (await response.json())["error"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"order_number": "1001"}, {"email": "a@b.c"}, {"order_number": 1001, "email": "a@b.c"}, []],
+)
+async def test_lookup_refuses_incomplete_queries(client: Client, body: object) -> None:
+    response = await client.post("/v1/lookup", json=body)
+    assert response.status == 400
+    assert (await response.json())["reason"]
+
+
+async def test_order_view_holds_progress_but_nothing_personal(
+    client: Client, store: RedisTimelineStore
+) -> None:
+    await store.apply(example_order())
+    token = await token_for(client, order_number="1001", email="pat.doe@example.com")
+    response = await client.get(f"/v1/orders/{ORDER}", headers={"Authorization": f"Bearer {token}"})
+    assert response.status == 200
+    raw = await response.read()
+    view = orjson.loads(raw)
+    assert view["status"] == "delivered"
+    assert [m["name"] for m in view["milestones"] if m["done"]] == [
+        "ordered",
+        "shipped",
+        "out_for_delivery",
+        "delivered",
+    ]
+    assert view["delivery"]["promised"] == "2026-03-06"
+    assert {s["tracking_number"] for s in view["shipments"]} >= {TRACKING}
+    assert view["banner"] is None  # the one exception was resolved
+    for secret in (b"pat.doe", b"69002", b"email", b"149.80", b"pay-1", b"postal_code"):
+        assert secret not in raw
+    assert all(
+        set(c["location"] or {}) <= {"city", "country"}
+        for s in view["shipments"]
+        for c in s["checkpoints"]
+    )
+
+
+async def test_a_token_for_order_a_never_reads_order_b(
+    client: Client, store: RedisTimelineStore
+) -> None:
+    other = order_history(5, random.Random(3))
+    await store.apply([*example_order(), *other])
+    token_a = await token_for(client, order_number="1001", email="pat.doe@example.com")
+    token_b = await token_for(client, order_number="100005", email="customer5@example.com")
+    assert (await client.get(f"/v1/orders/ORD-5?token={token_b}")).status == 200
+    for path in ("/v1/orders/ORD-5", "/v1/orders/ORD-404"):
+        for how in (
+            {"headers": {"Authorization": f"Bearer {token_a}"}},
+            {"params": {"token": token_a}},
+        ):
+            response = await client.get(path, **how)  # type: ignore[arg-type]
+            assert response.status == 403
+            assert (await response.json())["error"] == "forbidden"
+    # a token re-signed with the claim changed is not a token
+    header, _claims, signature = token_a.split(".")
+    forged_claims = jwt.utils.base64url_encode(
+        orjson.dumps({**jwt.decode(token_a, options={"verify_signature": False}), "sub": "ORD-5"})
+    ).decode()
+    forged = f"{header}.{forged_claims}.{signature}"
+    assert (await client.get("/v1/orders/ORD-5", params={"token": forged})).status == 401
+
+
+async def test_missing_expired_and_foreign_tokens_are_401(
+    client: Client, store: RedisTimelineStore
+) -> None:
+    await store.apply(example_order())
+    expired = issue_customer_token(
+        SecretStr(CUSTOMER_SECRET), ORDER, datetime.now(UTC) - timedelta(hours=2), 60
+    )
+    agent_token = jwt.encode(
+        {"sub": ORDER, "roles": ["agent"], "exp": datetime.now(UTC) + timedelta(hours=1)},
+        AGENT_SECRET,
+        algorithm="HS256",
+    )
+    raw_secret = jwt.encode(  # signed with the configured secret itself, not the derived key
+        {"sub": ORDER, "aud": "wismo:order", "exp": datetime.now(UTC) + timedelta(hours=1)},
+        CUSTOMER_SECRET,
+        "HS256",
+    )
+    assert (await client.get(f"/v1/orders/{ORDER}")).status == 401
+    for token in (expired, agent_token, raw_secret, "not-a-token"):
+        response = await client.get(f"/v1/orders/{ORDER}", params={"token": token})
+        assert response.status == 401
+        assert (await response.json())["error"] == "unauthorized"
+
+
+async def test_valid_token_for_an_unknown_order_is_404(client: Client) -> None:
+    token = issue_customer_token(SecretStr(CUSTOMER_SECRET), "ORD-GONE", datetime.now(UTC), 60)
+    response = await client.get("/v1/orders/ORD-GONE", params={"token": token})
+    assert response.status == 404
+
+
+async def test_etag_gives_304_until_the_timeline_changes(
+    client: Client, store: RedisTimelineStore
+) -> None:
+    events = example_order()
+    await store.apply(events[:20])
+    token = await token_for(client, order_number="1001", postcode="69002")
+    params = {"token": token}
+    first = await client.get(f"/v1/orders/{ORDER}", params=params)
+    etag = first.headers["ETag"]
+    again = await client.get(f"/v1/orders/{ORDER}", params=params, headers={"If-None-Match": etag})
+    assert again.status == 304
+    assert again.headers["ETag"] == etag
+    await store.apply(events)  # the rest of the story arrives
+    changed = await client.get(
+        f"/v1/orders/{ORDER}", params=params, headers={"If-None-Match": etag}
+    )
+    assert changed.status == 200
+    assert changed.headers["ETag"] != etag
+    assert (await changed.json())["version"] == len(events)
+
+
+async def test_public_tracking_view(client: Client, store: RedisTimelineStore) -> None:
+    await store.apply(example_order())
+    response = await client.get(f"/v1/tracking/{TRACKING}")
+    assert response.status == 200
+    view = await response.json()
+    assert view["tracking_number"] == TRACKING
+    assert view["status"] == "delivered"
+    assert "order_number" not in view
+    assert "order_id" not in view
+    etag = response.headers["ETag"]
+    cached = await client.get(f"/v1/tracking/{TRACKING}", headers={"If-None-Match": etag})
+    assert cached.status == 304
+    assert (await client.get("/v1/tracking/1ZNOTKNOWN")).status == 404
+
+
+def test_customer_view_never_carries_contact_details_or_postcodes() -> None:
+    rng = random.Random(11)
+    for index in range(200):
+        timeline = timeline_to_dict(fold(order_history(index, rng)))
+        encoded = orjson.dumps(customer_view(timeline))
+        assert b"@example.com" not in encoded
+        assert b" 1AB" not in encoded  # the synthetic postcodes
+        number = timeline["shipments"][0]["tracking_number"]
+        public = orjson.dumps(tracking_view(timeline, number))
+        assert timeline["order_number"].encode() not in public
+
+
+def test_banner_shows_the_most_severe_live_exception() -> None:
+    events = example_order()
+    resolved = fold(events)
+    reopened = fold([e for e in events if e.kind != "exception.resolved"])
+    assert customer_view(timeline_to_dict(resolved))["banner"] is None
+    assert "could not deliver" in customer_view(timeline_to_dict(reopened))["banner"]
