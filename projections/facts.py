@@ -27,7 +27,7 @@ SHIPMENT_COLUMNS = (
     "destination_region", "destination_city", "status", "reason", "placed_at", "promised_date",
     "carrier_edd_first", "carrier_edd_last", "shipped_at", "first_scan_at", "out_for_delivery_at",
     "first_attempt_at", "delivered_at", "returned_at", "failed_attempts", "exceptions_total",
-    "exceptions_open", "version",
+    "exceptions_open", "version", "ship_by", "edd_revisions",
 )  # fmt: skip
 EXCEPTION_COLUMNS = (
     "order_id", "exception_id", "type", "severity", "owner", "subject", "reason", "state",
@@ -117,9 +117,23 @@ def shipment_rows(document: dict[str, Any]) -> list[Row]:
                 len(mine),
                 sum(1 for e in mine if e.get("state") != "resolved"),
                 document["version"],
+                _ship_by(document, s),
+                max(len(edds) - 1, 0),
             )
         )
     return rows
+
+
+def _ship_by(document: dict[str, Any], shipment: dict[str, Any]) -> datetime | None:
+    """The ship-by of the shipment's fulfilment order, else of its delivery group."""
+    for order in document.get("fulfilment_orders", ()):
+        same = order["fulfilment_order_id"] == shipment.get("fulfilment_order_id")
+        if same and order.get("ship_by"):
+            return _instant(order["ship_by"])
+    for group in document.get("delivery_groups", ()):
+        if group["group_id"] == shipment.get("delivery_group_id"):
+            return _instant(group.get("ship_by"))
+    return None
 
 
 def exception_rows(document: dict[str, Any]) -> list[Row]:
