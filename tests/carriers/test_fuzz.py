@@ -1,0 +1,115 @@
+"""Parsers never raise: arbitrary bytes, arbitrary JSON and recorded payloads with any part
+replaced by arbitrary JSON all come back as a ParseResult (events and/or problems)."""
+
+from __future__ import annotations
+
+import importlib.util
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from carriers.base import ParseResult, Problem, Source
+from carriers.registry import get, names
+from wismo.events import dump_event, parse_event
+
+RECEIVED_AT = datetime(2024, 6, 1, tzinfo=UTC)
+HERE = Path(__file__).parent
+_AUXILIARY = (".expected.jsonl", ".headers.json", ".expected_problems.json")
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=40)
+    | st.sampled_from(["", "2024-05-01T10:00:00Z", "2024-05-01", "1Z999AA10123456784", "Z"]),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=6)
+    ),
+    max_leaves=30,
+)
+HEADERS = st.dictionaries(
+    st.sampled_from(["webhook-id", "webhook-timestamp", "webhook-signature", "x-other"]),
+    st.text(max_size=30),
+    max_size=4,
+)
+
+
+def _source(name: str) -> Source:
+    if importlib.util.find_spec(f"carriers.{name}") is None:
+        pytest.skip(f"carriers.{name} is not written yet")
+    return get(name)
+
+
+def _check(result: ParseResult) -> None:
+    assert isinstance(result, ParseResult)
+    assert all(isinstance(problem, Problem) for problem in result.problems)
+    for event in result.events:
+        assert parse_event(dump_event(event)) == event
+
+
+def _recorded(name: str) -> list[Any]:
+    directory = HERE / name
+    if not directory.is_dir():
+        return []
+    documents = []
+    for path in sorted(directory.glob("*.json")):
+        if path.name.endswith(_AUXILIARY):
+            continue
+        try:
+            documents.append(orjson.loads(path.read_bytes()))
+        except orjson.JSONDecodeError:
+            continue  # the malformed fixtures are covered by the bytes property
+    return documents
+
+
+def _paths(document: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix]
+    if isinstance(document, dict):
+        for key, value in document.items():
+            found.extend(_paths(value, (*prefix, key)))
+    elif isinstance(document, list):
+        for index, value in enumerate(document):
+            found.extend(_paths(value, (*prefix, index)))
+    return found
+
+
+def _replace(document: Any, path: tuple[Any, ...], value: Any) -> Any:
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if isinstance(document, dict):
+        return {**document, head: _replace(document[head], rest, value)}
+    copy = list(document)
+    copy[head] = _replace(copy[head], rest, value)
+    return copy
+
+
+@pytest.mark.parametrize("name", names())
+@given(raw=st.binary(max_size=512), headers=HEADERS)
+def test_arbitrary_bytes_never_raise(name: str, raw: bytes, headers: dict[str, str]) -> None:
+    _check(_source(name).parse(raw, headers, RECEIVED_AT))
+
+
+@pytest.mark.parametrize("name", names())
+@given(document=JSON, headers=HEADERS)
+def test_arbitrary_json_never_raises(name: str, document: Any, headers: dict[str, str]) -> None:
+    _check(_source(name).parse(orjson.dumps(document), headers, RECEIVED_AT))
+
+
+@pytest.mark.parametrize("name", names())
+@given(data=st.data())
+def test_recorded_payloads_with_any_part_replaced_never_raise(name: str, data: Any) -> None:
+    source = _source(name)
+    recorded = _recorded(name)
+    if not recorded:
+        pytest.skip(f"no recorded payloads for {name} yet")
+    document = data.draw(st.sampled_from(recorded))
+    path = data.draw(st.sampled_from(_paths(document)))
+    mutated = _replace(document, path, data.draw(JSON))
+    _check(source.parse(orjson.dumps(mutated), {}, RECEIVED_AT))
