@@ -11,6 +11,8 @@ api         the aiohttp API: ``api.app.create_app(settings)`` when present
 ==========  =====================================================================================
 
 ``wismo worker`` runs every stream role (all but ``api``); ``wismo up`` runs all of them.
+Processes with the same agent roles share partitions (see :func:`group_id`): scale the timeline
+by starting more ``wismo run --roles timeline`` processes.
 """
 
 from __future__ import annotations
@@ -48,9 +50,25 @@ def parse_roles(text: str | Iterable[str]) -> tuple[str, ...]:
     return tuple(name for name in ROLE_NAMES if name in wanted)
 
 
+#: Roles that are Faust agents, consuming in the app's consumer group.
+AGENT_ROLES = ("normalise", "timeline", "sweeper")
+
+
+def group_id(settings: Settings, roles: Iterable[str]) -> str:
+    """The Faust app id (= consumer group) of a process running ``roles``.
+
+    Processes running the same agent roles share their partitions; a process with other roles
+    is another group. Faust's assignor hands every member partitions of every topic the group
+    reads, so members with different agents must not share a group.
+    """
+    agents = [role for role in AGENT_ROLES if role in set(roles)]
+    return ".".join([settings.kafka.topic_prefix, *(agents or ["services"])])
+
+
 def build(settings: Settings, roles: Iterable[str], *, web_port: int) -> StreamContext:
     """A Faust app carrying the agents and services of ``roles``."""
-    app = create_app(settings, web_port=web_port)
+    roles = tuple(roles)
+    app = create_app(settings, web_port=web_port, app_id=group_id(settings, roles))
     ctx = StreamContext(settings, app, declare_topics(app, settings))
     app.web_server(OpsServer(ctx, web_port))
     for role in roles:

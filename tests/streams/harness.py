@@ -1,0 +1,226 @@
+"""Running the real system in tests: an embedded stack, worker subprocesses, convergence checks."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from projections.serialize import timeline_to_json
+from projections.timeline import fold
+from streams.embedded import EmbeddedServices, free_port
+from streams.topics import ensure_topics
+from wismo.events import Event
+from wismo.settings import KafkaSettings, RedisSettings, Settings
+
+WISMO = str(Path(sys.executable).with_name("wismo"))
+
+
+def stack_settings(data_dir: Path, *, partitions: int = 4) -> Settings:
+    """Unique topic and key prefixes, short group timeouts, a private chDB path."""
+    unique = uuid.uuid4().hex[:8]
+    return Settings(
+        data_dir=data_dir,
+        kafka=KafkaSettings(
+            topic_prefix=f"t{unique}",
+            partitions=partitions,
+            session_timeout_s=6.0,
+            rebalance_timeout_s=3.0,
+            heartbeat_interval_s=0.5,
+            batch_size=500,
+        ),
+        redis=RedisSettings(key_prefix=f"wismo-test-{unique}"),
+    )
+
+
+@contextmanager
+def embedded_stack(data_dir: Path, *, partitions: int = 4) -> Iterator[Settings]:
+    """Broker, Redis and chDB path for one test; the test's Redis keys are deleted afterwards."""
+    with EmbeddedServices(stack_settings(data_dir, partitions=partitions)) as services:
+        settings = services.settings
+        asyncio.run(ensure_topics(settings))
+        try:
+            yield settings
+        finally:
+            _delete_keys(settings)
+
+
+def _delete_keys(settings: Settings) -> None:
+    import redis
+
+    assert settings.redis.url is not None
+    client = redis.Redis.from_url(settings.redis.url)
+    try:
+        keys = list(client.scan_iter(f"{settings.redis.key_prefix}:*", count=1000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start : start + 1000])
+    finally:
+        client.close()
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a ``wismo`` subprocess see ``settings``."""
+    kafka, redis = settings.kafka, settings.redis
+    assert kafka.bootstrap is not None
+    assert redis.url is not None
+    return {
+        **os.environ,
+        "WISMO_DATA_DIR": str(settings.data_dir),
+        "WISMO_KAFKA__BOOTSTRAP": kafka.bootstrap,
+        "WISMO_KAFKA__TOPIC_PREFIX": kafka.topic_prefix,
+        "WISMO_KAFKA__PARTITIONS": str(kafka.partitions),
+        "WISMO_KAFKA__SESSION_TIMEOUT_S": str(kafka.session_timeout_s),
+        "WISMO_KAFKA__REBALANCE_TIMEOUT_S": str(kafka.rebalance_timeout_s),
+        "WISMO_KAFKA__HEARTBEAT_INTERVAL_S": str(kafka.heartbeat_interval_s),
+        "WISMO_KAFKA__BATCH_SIZE": str(kafka.batch_size),
+        "WISMO_REDIS__URL": redis.url,
+        "WISMO_REDIS__KEY_PREFIX": redis.key_prefix,
+        "WISMO_CLICKHOUSE__CHDB_PATH": str(settings.chdb_path),
+        "WISMO_CLICKHOUSE__BATCH_INTERVAL_S": "0.5",
+    }
+
+
+@dataclass
+class WorkerProcess:
+    """``wismo run --roles …`` as a real subprocess, its JSON logs in a file."""
+
+    settings: Settings
+    roles: str
+    log_dir: Path
+    web_port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    @property
+    def log_path(self) -> Path:
+        return self.log_dir / f"worker-{self.roles.replace(',', '+')}-{self.web_port}.log"
+
+    def start(self) -> WorkerProcess:
+        self.starts += 1
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [WISMO, "run", "--roles", self.roles, "--web-port", str(self.web_port)],
+                env=settings_env(self.settings),
+                stdout=log,
+                stderr=log,
+            )
+        return self
+
+    def kill(self) -> None:
+        """kill -9: no shutdown, no final commit."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> int:
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else 0
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait(10)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log_tail(self, lines: int = 30) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def wait_until(
+    check: Callable[[], bool],
+    timeout_s: float,
+    *,
+    every_s: float = 0.5,
+    workers: tuple[WorkerProcess, ...] = (),
+) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        for worker in workers:
+            if worker.process is not None and not worker.alive():
+                raise AssertionError(f"worker {worker.roles} died:\n{worker.log_tail()}")
+        time.sleep(every_s)
+    return check()
+
+
+async def group_lag(settings: Settings, group: str, logical_topics: tuple[str, ...]) -> int:
+    """Messages of ``logical_topics`` not yet committed by consumer group ``group``."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    topics = [settings.topic(name) for name in logical_topics]
+    partitions = [TopicPartition(t, p) for t in topics for p in range(settings.kafka.partitions)]
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed: Mapping[TopicPartition, object] = await admin.list_consumer_group_offsets(
+            group, partitions=partitions
+        )
+        ends = await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+        await admin.close()
+    lag = 0
+    for tp, end in ends.items():
+        meta = committed.get(tp)
+        offset = getattr(meta, "offset", -1) if meta is not None else -1
+        lag += max(end - max(offset, 0), 0)  # Tansu may report a commit past the end
+    return lag
+
+
+def expected_timelines(by_order: Mapping[str, list[Event]]) -> dict[str, bytes]:
+    """What ``wismo fold`` makes of each order's valid events."""
+    return {
+        order_id: timeline_to_json(fold(events, order_id)) for order_id, events in by_order.items()
+    }
+
+
+async def _redis_timelines(settings: Settings, order_ids: list[str]) -> dict[str, bytes | None]:
+    from projections.connections import redis_client
+    from projections.redis_store import RedisTimelineStore
+
+    client = await redis_client(settings)
+    store = RedisTimelineStore(client, settings.redis.key_prefix)
+    try:
+        return {order_id: await store.timeline(order_id) for order_id in order_ids}
+    finally:
+        await client.aclose()
+
+
+def timeline_mismatches(settings: Settings, expected: Mapping[str, bytes]) -> list[str]:
+    """Orders whose Redis timeline is not (yet) the fold of their valid events."""
+    actual = asyncio.run(_redis_timelines(settings, sorted(expected)))
+    return [order_id for order_id, document in expected.items() if actual[order_id] != document]
+
+
+def clickhouse_event_copies(settings: Settings) -> dict[str, tuple[int, str]]:
+    """event id → (rows after dedup, order id) in ClickHouse; opens chDB in this process."""
+    from projections.clickhouse_schema import migrate
+    from projections.connections import clickhouse_client
+
+    client = clickhouse_client(settings)
+    try:
+        database = settings.clickhouse.database
+        migrate(client, database)
+        rows = client.query(
+            f"SELECT event_id, count(), any(order_id) FROM {database}.events FINAL "
+            "GROUP BY event_id"
+        ).result_rows
+    finally:
+        client.close()
+    return {event_id: (count, order_id) for event_id, count, order_id in rows}
