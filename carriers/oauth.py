@@ -8,6 +8,7 @@ shortly before it expires, and fetches a new one after that or when the API reje
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -62,19 +63,13 @@ class ClientCredentials:
     async def _fetch(self) -> tuple[str, float]:
         request = self._request
         form = {"grant_type": "client_credentials", **request.extra_form}
-        auth = None
+        headers = dict(request.extra_headers)
         if request.basic_auth:
-            auth = aiohttp.BasicAuth(request.client_id, request.client_secret)
+            pair = f"{request.client_id}:{request.client_secret}".encode()
+            headers["authorization"] = f"Basic {base64.b64encode(pair).decode()}"
         else:
             form |= {"client_id": request.client_id, "client_secret": request.client_secret}
-        answer = await request_json(
-            self._session,
-            "POST",
-            request.url,
-            headers=request.extra_headers,
-            form=form,
-            auth=auth,
-        )
+        answer = await request_json(self._session, "POST", request.url, headers=headers, form=form)
         token = answer.get("access_token") if isinstance(answer, dict) else None
         if not isinstance(token, str) or not token:
             raise TrackingApiError(f"POST {request.url}: no access_token in the answer")
