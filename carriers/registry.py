@@ -19,6 +19,7 @@ SOURCE_NAMES: tuple[str, ...] = (
     "dhl",
     "aftership",
     "easypost",
+    "shopify",
     "oms",
     "wms",
 )

@@ -1,0 +1,189 @@
+"""Shopify fulfilments and fulfilment events → shipments and tracking checkpoints.
+
+A fulfilment in state ``success`` is a shipment (``fulfilment.shipped``), one package per
+tracking number, plus a checkpoint for its ``shipment_status``; a ``cancelled`` one also gets a
+``retailer_label_cancelled`` checkpoint. ``pending``/``open`` fulfilments (a request still with a
+fulfilment service) and failed ones shipped nothing.
+
+A fulfilment event names its fulfilment, not a tracking number. Its checkpoint goes to the
+tracking numbers the body carries (wismo's poller adds them), else to the fulfilment's own parcel
+key ``SHOPIFY-F<id>``, the package that a fulfilment *without* tracking numbers (local delivery,
+untracked post) gets, so Shopify's events still move such a shipment.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from carriers.base import Problem, ProblemCode
+from carriers.common import (
+    Collector,
+    built,
+    checkpoint_event,
+    map_code,
+    parse_date,
+    place,
+    validate_item,
+)
+from carriers.detect import detect_carrier
+from carriers.shopify.build import SOURCE_NAME, commerce_event, instant, positive_lines
+from carriers.shopify.codes import CANCELLED_FULFILMENT, SHIPMENT_STATUSES, carrier_slug
+from carriers.shopify.schema import Address, Fulfillment, FulfillmentEvent
+from wismo.events import EventKind
+from wismo.payloads import Place
+
+SHIPPED_STATES = frozenset({"success", "cancelled"})
+
+
+def parcel_key(fulfillment_id: str) -> str:
+    """The package key of a fulfilment that has no tracking number of its own."""
+    return f"SHOPIFY-F{fulfillment_id}"
+
+
+def _numbers(*candidates: list[str] | str | None) -> list[str]:
+    numbers: list[str] = []
+    for candidate in candidates:
+        values = [candidate] if isinstance(candidate, str) else candidate or []
+        numbers += ["".join(v.split()).upper() for v in values if isinstance(v, str) and v.strip()]
+    return list(dict.fromkeys(numbers))
+
+
+def _carrier(company: str | None, numbers: list[str]) -> str | None:
+    return carrier_slug(company) or next(filter(None, map(detect_carrier, numbers)), None)
+
+
+def _place(address: Address | None) -> Place | None:
+    if address is None:
+        return None
+    return place(city=address.city, postal_code=address.zip, country=address.country_code)
+
+
+def add_fulfillment(
+    collected: Collector, item: Any, order_id: str | None, received_at: datetime, path: str
+) -> None:
+    """The events of one fulfilment (a ``fulfillments/*`` body or an order's ``fulfillments``)."""
+    fulfillment, problem = validate_item(item, Fulfillment, path or None)
+    if fulfillment is None:
+        collected.note(problem)
+        return
+    where = f"{path}." if path else ""
+    order_id = fulfillment.order_id or order_id
+    if order_id is None:
+        collected.note(Problem(ProblemCode.INVALID, "missing order_id", f"{where}order_id"))
+        return
+    if fulfillment.status not in SHIPPED_STATES:
+        collected.note(
+            Problem(
+                ProblemCode.UNSUPPORTED,
+                f"fulfillment {fulfillment.id} is {fulfillment.status!r}: nothing shipped yet",
+                f"{where}status",
+            )
+        )
+        return
+    shipped_at = instant(fulfillment.created_at)
+    updated_at = instant(fulfillment.updated_at) or shipped_at
+    if updated_at is None:
+        collected.note(Problem(ProblemCode.INVALID, "missing updated_at", f"{where}updated_at"))
+        return
+    numbers = _numbers(fulfillment.tracking_numbers, fulfillment.tracking_number)
+    carrier = _carrier(fulfillment.tracking_company, numbers)
+    parcels = numbers or [parcel_key(fulfillment.id)]
+    payload = {
+        "shipment_id": fulfillment.id,
+        "carrier": carrier,
+        "tracking_number": parcels[0],
+        "tracking_url": next(iter(fulfillment.tracking_urls or ()), fulfillment.tracking_url),
+        "packages": [{"tracking_number": number} for number in parcels],
+        "lines": positive_lines([(li.id, li.quantity) for li in fulfillment.line_items or ()]),
+        "shipped_at": shipped_at,
+        "origin": _place(fulfillment.origin_address),
+        "destination": _place(fulfillment.destination),
+    }
+    collected.add(
+        built(
+            lambda: commerce_event(
+                EventKind.FULFILMENT_SHIPPED,
+                (fulfillment.id, updated_at),
+                order_id=order_id,
+                occurred_at=updated_at,
+                received_at=received_at,
+                payload=payload,
+            ),
+            path,
+        )
+    )
+    if fulfillment.status == "cancelled":
+        status, reason = CANCELLED_FULFILMENT
+        raw_code: str | None = "fulfillment_cancelled"
+    elif fulfillment.shipment_status is not None:
+        raw_code = fulfillment.shipment_status
+        status, reason, unmapped = map_code(
+            SHIPMENT_STATUSES, raw_code, path=f"{where}shipment_status"
+        )
+        collected.note(unmapped)
+    else:
+        return
+    _add_checkpoints(
+        collected,
+        parcels,
+        path,
+        occurred_at=updated_at,
+        status=status,
+        reason=reason,
+        raw_code=raw_code,
+        message=None,
+        location=None,
+        carrier=carrier,
+        estimated_delivery=None,
+        received_at=received_at,
+        order_id=order_id,
+    )
+
+
+def fulfillment_event_events(body: Any, received_at: datetime) -> Collector:
+    """The checkpoint(s) of one ``fulfillment_events/create`` body."""
+    collected = Collector()
+    event, problem = validate_item(body, FulfillmentEvent, None)
+    if event is None:
+        collected.note(problem)
+        return collected
+    if event.order_id is None:
+        collected.note(Problem(ProblemCode.INVALID, "missing order_id", "order_id"))
+        return collected
+    happened_at = instant(event.happened_at) or instant(event.created_at)
+    if happened_at is None:
+        shown = event.happened_at
+        collected.note(Problem(ProblemCode.INVALID, f"unreadable time {shown!r}", "happened_at"))
+        return collected
+    status, reason, unmapped = map_code(SHIPMENT_STATUSES, event.status, path="status")
+    collected.note(unmapped)
+    numbers = _numbers(event.tracking_numbers, event.tracking_number)
+    carrier = _carrier(event.tracking_company, numbers)
+    location = place(
+        city=event.city, region=event.province, postal_code=event.zip, country=event.country
+    )
+    _add_checkpoints(
+        collected,
+        numbers or [parcel_key(event.fulfillment_id)],
+        "",
+        occurred_at=happened_at,
+        status=status,
+        reason=reason,
+        raw_code=event.status,
+        message=event.message,
+        location=location,
+        carrier=carrier,
+        estimated_delivery=parse_date(event.estimated_delivery_at),
+        received_at=received_at,
+        order_id=event.order_id,
+    )
+    return collected
+
+
+def _add_checkpoints(collected: Collector, numbers: list[str], path: str, **fields: Any) -> None:
+    """The same scan on every parcel of a fulfilment."""
+    for number in numbers:
+        make = partial(checkpoint_event, SOURCE_NAME, tracking_number=number, **fields)
+        collected.add(built(make, path))
