@@ -27,7 +27,6 @@ async def request_json(
     headers: Mapping[str, str],
     body: Any = None,
     form: Mapping[str, str] | None = None,
-    auth: aiohttp.BasicAuth | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> Any:
     """The decoded JSON answer of one call (``body`` sent as JSON, ``form`` URL-encoded);
@@ -45,7 +44,6 @@ async def request_json(
             url,
             data=data,
             headers=all_headers,
-            auth=auth,
             timeout=aiohttp.ClientTimeout(total=timeout_s),
         ) as response:
             raw = await response.read()

@@ -7,6 +7,7 @@ a pushed one give identical events (and ids).
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -27,7 +28,9 @@ class EasyPostClient:
         self, session: aiohttp.ClientSession, api_key: str, base_url: str = DEFAULT_BASE_URL
     ) -> None:
         self._session = session
-        self._auth = aiohttp.BasicAuth(api_key, "")
+        # HTTP basic auth with the key as user name and no password
+        token = base64.b64encode(f"{api_key}:".encode()).decode()
+        self._headers = {"authorization": f"Basic {token}"}
         self._base_url = base_url.rstrip("/")
 
     async def create_tracker(
@@ -41,9 +44,8 @@ class EasyPostClient:
             self._session,
             "POST",
             f"{self._base_url}/trackers",
-            headers={},
+            headers=self._headers,
             body={"tracker": tracker},
-            auth=self._auth,
         )
         identifier = answer.get("id") if isinstance(answer, dict) else None
         result = self._events(answer, received_at)
@@ -52,7 +54,7 @@ class EasyPostClient:
     async def tracker(self, tracker_id: str, received_at: datetime | None = None) -> ParseResult:
         """The tracker's tracking details and estimated delivery as canonical events."""
         url = f"{self._base_url}/trackers/{quote(tracker_id, safe='')}"
-        answer = await request_json(self._session, "GET", url, headers={}, auth=self._auth)
+        answer = await request_json(self._session, "GET", url, headers=self._headers)
         return self._events(answer, received_at)
 
     @staticmethod
