@@ -195,7 +195,6 @@ def _package(
             if address
             else None,
             received_at=received_at,
-            estimated_delivery=None,
         )
     dates = {d.type: parse_date(d.date) for d in package.deliveryDate if d.type}
     estimated = dates.get("RDD") or dates.get("SDD")
@@ -261,7 +260,6 @@ def _track_alert(data: dict[str, Any], received_at: datetime) -> ParseResult:
         if loc
         else None,
         received_at=received_at,
-        estimated_delivery=scheduled,
     )
     delivered = status is not None and status.type == "D"
     if scheduled is not None and not delivered:
@@ -293,7 +291,6 @@ def _checkpoint(
     status: tuple[str | None, str | None, str | None, str | None],
     location: Place | None,
     received_at: datetime,
-    estimated_delivery: date | None,
 ) -> None:
     type_, code, detail, description = status
     mapped, reason, raw_code, problem = classify(type_, code, detail, description, path)
@@ -309,7 +306,9 @@ def _checkpoint(
         message=description,
         location=location,
         carrier=CARRIER,
-        estimated_delivery=estimated_delivery,
+        # a scan says nothing about the delivery date: that is the edd.revised event's job, and
+        # a Track Alert and a Track API poll of the same scan must give the same event
+        estimated_delivery=None,
         received_at=received_at,
     )
     out.add(built(make, path))
