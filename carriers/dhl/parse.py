@@ -31,9 +31,7 @@ from carriers.common import (
     validation_problem,
 )
 from carriers.dhl import codes
-from carriers.dhl.schema import Event as DhlEvent
-from carriers.dhl.schema import Problem as DhlProblem
-from carriers.dhl.schema import Shipment, TrackingResponse
+from carriers.dhl.schema import ProblemDetails, Shipment, TrackingEvent, TrackingResponse
 from wismo.payloads import Place
 from wismo.vocab import Reason, TrackingStatus
 
@@ -67,7 +65,7 @@ def parse(raw: bytes, headers: Headers, received_at: datetime) -> ParseResult:
 
 
 def classify(
-    event: DhlEvent, path: str
+    event: TrackingEvent, path: str
 ) -> tuple[TrackingStatus, Reason | None, str | None, Problem | None]:
     """(status, reason, raw code, unmapped problem) of one event."""
     code = text(event.typeCode)
@@ -91,7 +89,7 @@ def classify(
     return status, reason, raw, problem
 
 
-def _instant(event: DhlEvent) -> datetime | None:
+def _instant(event: TrackingEvent) -> datetime | None:
     if event.timestamp:
         return parse_timestamp(event.timestamp, UTC)
     if event.date and event.time:
@@ -101,7 +99,7 @@ def _instant(event: DhlEvent) -> datetime | None:
     return None
 
 
-def _location(event: DhlEvent) -> Place | None:
+def _location(event: TrackingEvent) -> Place | None:
     address = event.location.address if event.location else None
     area = event.serviceArea[0] if event.serviceArea else None
     return place(
@@ -179,7 +177,7 @@ def _shipment(
 
 def _problem_details(data: dict[str, Any]) -> ParseResult:
     try:
-        body = DhlProblem.model_validate(data)
+        body = ProblemDetails.model_validate(data)
     except ValidationError as error:
         return ParseResult(problems=(validation_problem(error),))
     return failed(ProblemCode.UNSUPPORTED, f"DHL {body.status}: {body.title}: {body.detail}")

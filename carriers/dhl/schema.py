@@ -33,7 +33,7 @@ class ServiceArea(DhlModel):
     description: str | None = None
 
 
-class Event(DhlModel):
+class TrackingEvent(DhlModel):
     timestamp: str | None = None
     date: str | None = None
     time: str | None = None
@@ -58,14 +58,14 @@ class Shipment(DhlModel):
     estimatedTimeOfDelivery: str | None = None
     estimatedDeliveryDate: str | None = None
     estimatedDeliveryTimeFrame: TimeFrame | None = None
-    events: list[Event] = []
+    events: list[TrackingEvent] = []
 
 
 class TrackingResponse(DhlModel):
     shipments: list[Shipment] = []
 
 
-class Problem(DhlModel):
+class ProblemDetails(DhlModel):
     """RFC 7807 problem details, DHL's error body (e.g. 404 "No shipment with given tracking
     number found")."""
 
