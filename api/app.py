@@ -7,6 +7,8 @@ producer. A client or producer passed in by the caller is used as is and left op
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +17,10 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from api import keys
+from api.agent_index import AgentIndex
+from api.changes import ChangeFeed
 from api.deliveries import DeliveryLedger
+from api.indexer import IndexFeeder
 from api.kafka import open_producer
 from api.metrics import ApiMetrics
 from api.middleware import errors_and_metrics
@@ -53,6 +58,7 @@ def create_app(
     app[keys.LOOKUP_LIMITER] = RateLimiter(LOOKUP_RATE_PER_S, LOOKUP_BURST)
     app.cleanup_ctx.append(_redis_context(redis))
     app.cleanup_ctx.append(_producer_context(producer))
+    app.cleanup_ctx.append(_live_context)
     add_routes(app)
     return app
 
@@ -86,3 +92,20 @@ def _producer_context(given: Any) -> Callable[[web.Application], AsyncIterator[N
             await producer.stop()
 
     return context
+
+
+async def _live_context(app: web.Application) -> AsyncIterator[None]:
+    """The pub/sub change feed and what hangs off it (the agent index feeder)."""
+    store = app[keys.STORE]
+    feed = ChangeFeed(app[keys.REDIS], store.keys)
+    index = AgentIndex(app[keys.REDIS], app[keys.SETTINGS].redis.key_prefix)
+    feeder = IndexFeeder(index, store, app[keys.CLOCK])
+    feed.summary_handlers.append(feeder.notify)
+    app[keys.CHANGES], app[keys.AGENT_INDEX], app[keys.INDEX_FEEDER] = feed, index, feeder
+    await feed.start()
+    task = asyncio.create_task(feeder.run(), name="wismo-agent-index")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await feed.close()

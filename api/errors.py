@@ -7,8 +7,10 @@ Hierarchy::
     ├── Unauthorized          401 missing or invalid credentials / webhook signature
     ├── Forbidden             403 valid credentials without the right to this resource
     ├── NotFound              404 unknown route, source, order or tracking number
+    ├── Conflict              409 the action does not fit the current state (already resolved)
     ├── PayloadTooLarge       413 body over ``settings.api.max_body_bytes``
     ├── UnsupportedMediaType  415 a content type the endpoint does not read
+    ├── Unprocessable         422 well-formed, but cannot become a valid event
     ├── TooManyRequests       429 rate limit hit (``Retry-After`` says when to come back)
     └── Unavailable           503 a backing service (Redis, Kafka) is unreachable; retry later
 """
@@ -62,6 +64,11 @@ class NotFound(ApiError):
     error = "not_found"
 
 
+class Conflict(ApiError):
+    status = 409
+    error = "conflict"
+
+
 class PayloadTooLarge(ApiError):
     status = 413
     error = "payload_too_large"
@@ -70,6 +77,11 @@ class PayloadTooLarge(ApiError):
 class UnsupportedMediaType(ApiError):
     status = 415
     error = "unsupported_media_type"
+
+
+class Unprocessable(ApiError):
+    status = 422
+    error = "unprocessable"
 
 
 class TooManyRequests(ApiError):

@@ -8,7 +8,10 @@ from datetime import datetime
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from api.agent_index import AgentIndex
+from api.changes import ChangeFeed
 from api.deliveries import DeliveryLedger
+from api.indexer import IndexFeeder
 from api.kafka import Producer
 from api.metrics import ApiMetrics
 from api.ratelimit import RateLimiter
@@ -25,5 +28,8 @@ LOOKUP_LIMITER = web.AppKey("lookup_limiter", RateLimiter)
 REDIS = web.AppKey("redis", aioredis.Redis)
 STORE = web.AppKey("store", RedisTimelineStore)
 DELIVERIES = web.AppKey("deliveries", DeliveryLedger)
+AGENT_INDEX = web.AppKey("agent_index", AgentIndex)
+CHANGES = web.AppKey("changes", ChangeFeed)
+INDEX_FEEDER = web.AppKey("index_feeder", IndexFeeder)
 #: an ``aiokafka.AIOKafkaProducer`` (or anything with its ``send``)
 PRODUCER: web.AppKey[Producer] = web.AppKey("producer")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api.views import orders, webhooks
+from api.views import agent, orders, webhooks
 
 
 def add_routes(app: web.Application) -> None:
@@ -13,3 +13,9 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/lookup", orders.lookup)
     app.router.add_get("/v1/orders/{order_id}", orders.read_order)
     app.router.add_get("/v1/tracking/{tracking_number}", orders.track)
+    app.router.add_get("/v1/agent/orders/{order_id}", agent.order_detail)
+    app.router.add_get("/v1/agent/orders/{order_id}/dead-letters", agent.dead_letters)
+    app.router.add_get("/v1/agent/search", agent.search)
+    app.router.add_get("/v1/agent/exceptions", agent.list_exceptions)
+    app.router.add_post("/v1/agent/exceptions/{exception_id}/acknowledge", agent.acknowledge)
+    app.router.add_post("/v1/agent/exceptions/{exception_id}/resolve", agent.resolve)

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from wismo.vocab import ExceptionState, ExceptionType, Severity
+from projections.exceptions import customer_text
+from wismo.vocab import ExceptionState, ExceptionType, Reason, Severity
 
 Document = Mapping[str, Any]
 
@@ -32,20 +33,9 @@ STATUS_TEXT = {
     "returned_to_sender": "Returned to the sender",
 }
 
-BANNERS = {
-    ExceptionType.CARRIER_REPORTED: "The carrier reported a problem with your delivery.",
-    ExceptionType.STALLED: "Your parcel has not moved for a while; we are checking.",
-    ExceptionType.LATE_VS_PROMISE: "Your delivery is running late. We are sorry for the wait.",
-    ExceptionType.NOT_SHIPPED_ON_TIME: "Your order is taking longer than planned to ship.",
-    ExceptionType.LABEL_NOT_SCANNED: "Your parcel is waiting to be collected by the carrier.",
-    ExceptionType.DELIVERY_ATTEMPT_FAILED: "The carrier could not deliver your parcel.",
-    ExceptionType.RETURN_TO_SENDER: "Your parcel is being returned to us; we will be in touch.",
-    ExceptionType.LOST_OR_DAMAGED: "There is a problem with your parcel; we are on it.",
-    ExceptionType.CUSTOMS_HOLD: "Your parcel is held at customs.",
-    ExceptionType.PAYMENT_CAPTURE_FAILED: "There is a problem with your payment.",
-    ExceptionType.REFUND_OVERDUE: "Your refund is taking longer than expected; we are on it.",
-}
 _SEVERITY = {s: rank for rank, s in enumerate(Severity)}
+_TYPES = frozenset(ExceptionType)
+_REASONS = frozenset(Reason)
 
 
 def place(value: Document | None) -> dict[str, Any] | None:
@@ -131,14 +121,17 @@ def banner(timeline: Document) -> str | None:
     live = [
         e
         for e in timeline.get("exceptions") or []
-        if e.get("state") != ExceptionState.RESOLVED and e.get("type") in BANNERS
+        if e.get("state") != ExceptionState.RESOLVED and e.get("type") in _TYPES
     ]
     if not live:
         return None
     worst = max(
         live, key=lambda e: (_SEVERITY.get(e.get("severity"), -1), e.get("opened_at") or "")
     )
-    return BANNERS[ExceptionType(worst["type"])]
+    reason = worst.get("reason")
+    return customer_text(
+        ExceptionType(worst["type"]), Reason(reason) if reason in _REASONS else None
+    )
 
 
 def customer_view(timeline: Document) -> dict[str, Any]:

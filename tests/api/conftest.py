@@ -3,17 +3,20 @@ prefix per test, unique topics per test, and an aiohttp test client on ``create_
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import io
 import os
 import subprocess
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -143,3 +146,17 @@ def example_order(upto: int | None = None) -> list[Event]:
     events, problems = read_event_lines(io.BytesIO(EXAMPLE_ORDER.read_bytes()))
     assert not problems
     return events[:upto]
+
+
+def agent_token(*roles: str, sub: str = "agent-7", secret: str = AGENT_SECRET) -> str:
+    claims = {"sub": sub, "roles": list(roles), "exp": int(time.time()) + 3600}
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 10.0) -> None:
+    """Wait until ``check()`` holds (for effects that travel through pub/sub)."""
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)

@@ -12,11 +12,13 @@ from pydantic import SecretStr
 
 from api.auth import issue_customer_token
 from api.views.customer import customer_view, tracking_view
+from projections.exceptions import customer_text
 from projections.redis_store import RedisTimelineStore
 from projections.serialize import timeline_to_dict
 from projections.timeline import fold
 from tests.api.conftest import AGENT_SECRET, CUSTOMER_SECRET, Client, example_order
 from tests.projections.synthetic import order_history
+from wismo.vocab import ExceptionType, Reason
 
 ORDER = "ORD-1001"
 TRACKING = "1Z999AA10123456784"
@@ -202,4 +204,5 @@ def test_banner_shows_the_most_severe_live_exception() -> None:
     resolved = fold(events)
     reopened = fold([e for e in events if e.kind != "exception.resolved"])
     assert customer_view(timeline_to_dict(resolved))["banner"] is None
-    assert "could not deliver" in customer_view(timeline_to_dict(reopened))["banner"]
+    expected = customer_text(ExceptionType.DELIVERY_ATTEMPT_FAILED, Reason.CONSIGNEE_NOT_AVAILABLE)
+    assert customer_view(timeline_to_dict(reopened))["banner"] == expected

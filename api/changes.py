@@ -1,0 +1,98 @@
+"""The process's one Redis pub/sub connection: the store's change announcements, fanned out in
+memory to whoever registered (the agent index feeder, the websocket hub).
+
+The store publishes each new timeline on ``P:timeline:ORDER`` and a summary of every change on
+``P:agents`` (see :mod:`projections.redis_store`). The agents channel is always subscribed; an
+order channel only while some local websocket watches that order (reference-counted). Handlers
+are plain callables that must not block: they queue work and return.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from projections.redis_store import RedisKeys
+
+log = logging.getLogger(__name__)
+
+SummaryHandler = Callable[[dict[str, Any]], None]
+TimelineHandler = Callable[[str, bytes, float], None]
+_RETRY_S = 0.5
+
+
+class ChangeFeed:
+    def __init__(self, client: aioredis.Redis, keys: RedisKeys) -> None:
+        self.keys = keys
+        self.pubsub = client.pubsub(ignore_subscribe_messages=True)
+        self.summary_handlers: list[SummaryHandler] = []
+        self.timeline_handlers: list[TimelineHandler] = []
+        self._watched: dict[str, int] = {}
+        self._order_prefix = keys.order_channel("")
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.pubsub.subscribe(self.keys.agents_channel)
+        self._task = asyncio.create_task(self._listen(), name="wismo-change-feed")
+
+    async def watch(self, order_id: str) -> None:
+        count = self._watched.get(order_id, 0)
+        self._watched[order_id] = count + 1
+        if count == 0:
+            await self.pubsub.subscribe(self.keys.order_channel(order_id))
+
+    async def unwatch(self, order_id: str) -> None:
+        count = self._watched.get(order_id, 0) - 1
+        if count > 0:
+            self._watched[order_id] = count
+            return
+        self._watched.pop(order_id, None)
+        with contextlib.suppress(RedisError, OSError):
+            await self.pubsub.unsubscribe(self.keys.order_channel(order_id))
+
+    @property
+    def watched(self) -> int:
+        return len(self._watched)
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                message = await self.pubsub.get_message(timeout=None)
+            except (RedisError, OSError) as error:
+                # redis-py reconnects and re-subscribes on the next read
+                log.warning("change feed interrupted: %s", error)
+                await asyncio.sleep(_RETRY_S)
+                continue
+            if message is not None and message.get("type") == "message":
+                self._dispatch(message["channel"], message["data"])
+
+    def _dispatch(self, channel: bytes | str, data: bytes) -> None:
+        name = channel.decode() if isinstance(channel, bytes) else channel
+        if name == self.keys.agents_channel:
+            try:
+                summary = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                log.warning("undecodable change summary on %s", name)
+                return
+            for summary_handler in self.summary_handlers:
+                summary_handler(summary)
+        elif name.startswith(self._order_prefix):
+            order_id = name[len(self._order_prefix) :]
+            arrived = time.perf_counter()
+            for timeline_handler in self.timeline_handlers:
+                timeline_handler(order_id, data, arrived)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.pubsub.aclose()  # type: ignore[no-untyped-call]

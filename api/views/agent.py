@@ -1,0 +1,225 @@
+"""The agent API: full timelines with raw events and dedup decisions, search, the exception
+queue with acknowledge/resolve, and an order's dead letters. Every route needs an agent JWT."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from api.agent_index import ExceptionQuery, select_exceptions
+from api.auth import ACT_ROLES, READ_ROLES, Agent, agent_from_token, bearer
+from api.errors import ApiError, BadRequest, Conflict, NotFound, Unprocessable
+from api.kafka import write
+from api.keys import AGENT_INDEX, CLOCK, PRODUCER, SETTINGS, STORE
+from api.views.body import raw_body
+from api.views.orders import timeline_document
+from api.views.respond import json
+from projections.exception_flow import AgentAction, Refusal, agent_action, timeline_from_json
+from streams.routing import route
+from wismo.events import event_to_dict
+from wismo.vocab import ExceptionState, ExceptionType, Severity
+
+_REFUSALS: dict[int, type[ApiError]] = {404: NotFound, 409: Conflict, 422: Unprocessable}
+_MAX_LIMIT = 1000
+_MAX_NOTE = 2000
+
+
+def agent(request: web.Request, needs: frozenset[str] = READ_ROLES) -> Agent:
+    secret = request.app[SETTINGS].api.agent_jwt_secret
+    return agent_from_token(secret, bearer(request.headers), needs)
+
+
+async def order_detail(request: web.Request) -> web.Response:
+    agent(request)
+    order_id = request.match_info["order_id"]
+    store = request.app[STORE]
+    timeline = await timeline_document(request, order_id)
+    events = await store.events(order_id)
+    duplicates = await store.duplicates(order_id)
+    numbers = sorted(
+        {s["tracking_number"] for s in timeline["shipments"] if s.get("tracking_number")}
+    )
+    parked = {n: [event_to_dict(e) for e in await store.parked(n)] for n in numbers}
+    return json(
+        {
+            "timeline": timeline,
+            "events": [event_to_dict(e) for e in events],
+            "duplicates": duplicates,
+            "parked": {n: scans for n, scans in parked.items() if scans},
+        }
+    )
+
+
+async def search(request: web.Request) -> web.Response:
+    agent(request)
+    query = request.query
+    store, index = request.app[STORE], request.app[AGENT_INDEX]
+    found: dict[str, str] = {}
+    text = (query.get("q") or "").strip()
+    order_number = query.get("order_number") or text
+    tracking_number = query.get("tracking_number") or text
+    email = query.get("email") or (text if "@" in text else "")
+    if not (order_number or tracking_number or email):
+        raise BadRequest("give q, order_number, tracking_number or email")
+    if text and await store.timeline(text) is not None:
+        found[text] = "order_id"
+    if tracking_number and (order_id := await store.order_for_tracking(tracking_number)):
+        found.setdefault(order_id, "tracking_number")
+    if order_number:
+        for order_id in await index.orders_by_number(order_number):
+            found.setdefault(order_id, "order_number")
+    if email:
+        for order_id in await index.orders_by_email(email):
+            found.setdefault(order_id, "email")
+    results = []
+    for order_id, matched_by in list(found.items())[:50]:
+        raw = await store.timeline(order_id)
+        if raw is None:
+            continue
+        timeline = orjson.loads(raw)
+        results.append(
+            {
+                "order_id": order_id,
+                "order_number": timeline.get("order_number"),
+                "status": timeline.get("status"),
+                "version": timeline.get("version"),
+                "last_event_at": timeline.get("last_event_at"),
+                "matched_by": matched_by,
+            }
+        )
+    return json({"results": results})
+
+
+def _values(request: web.Request, name: str) -> frozenset[str]:
+    """A filter given as repeated parameters, comma-separated, or both."""
+    return frozenset(v for raw in request.query.getall(name, []) for v in raw.split(",") if v)
+
+
+def _choices(request: web.Request, name: str, allowed: frozenset[str]) -> frozenset[str]:
+    values = _values(request, name)
+    unknown = sorted(values - allowed)
+    if unknown:
+        known = ", ".join(sorted(allowed))
+        raise BadRequest(f"unknown {name} {', '.join(unknown)}; known: {known}")
+    return values
+
+
+def _number(request: web.Request, name: str) -> float | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError as error:
+        raise BadRequest(f"{name} must be a number") from error
+    if not 0 <= value < 1e7:
+        raise BadRequest(f"{name} must be between 0 and 10,000,000")
+    return value
+
+
+def exception_query(request: web.Request) -> ExceptionQuery:
+    states = _choices(request, "status", frozenset(ExceptionState))
+    min_age, max_age = _number(request, "min_age_hours"), _number(request, "max_age_hours")
+    limit = _number(request, "limit")
+    return ExceptionQuery(
+        states=states or ExceptionQuery().states,
+        types=_choices(request, "type", frozenset(ExceptionType)),
+        severities=_choices(request, "severity", frozenset(Severity)),
+        carriers=_values(request, "carrier"),
+        min_age_s=None if min_age is None else min_age * 3600,
+        max_age_s=None if max_age is None else max_age * 3600,
+        limit=min(int(limit), _MAX_LIMIT) if limit is not None else 100,
+    )
+
+
+async def list_exceptions(request: web.Request) -> web.Response:
+    agent(request)
+    query = exception_query(request)
+    rows = await request.app[AGENT_INDEX].exceptions()
+    return json({"exceptions": select_exceptions(rows, query, request.app[CLOCK]())})
+
+
+async def _action_body(request: web.Request) -> dict[str, Any]:
+    raw = await raw_body(request, request.app[SETTINGS].api.max_body_bytes)
+    if not raw.strip():
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise BadRequest(f"body is not JSON: {error}") from error
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    note, order_id = body.get("note"), body.get("order_id")
+    if note is not None and (not isinstance(note, str) or len(note) > _MAX_NOTE):
+        raise BadRequest(f"note must be text of at most {_MAX_NOTE} characters")
+    if order_id is not None and not isinstance(order_id, str):
+        raise BadRequest("order_id must be text")
+    return body
+
+
+async def _act(request: web.Request, action: AgentAction) -> web.Response:
+    who = agent(request, ACT_ROLES)
+    app = request.app
+    exception_id = request.match_info["exception_id"]
+    body = await _action_body(request)
+    row = await app[AGENT_INDEX].exception(exception_id)
+    order_id = body.get("order_id") or (row or {}).get("order_id")
+    if not order_id:
+        raise NotFound(f"exception {exception_id} is not known; give its order_id")
+    raw = await app[STORE].timeline(order_id)
+    if raw is None:
+        raise NotFound(f"order {order_id} is not known")
+    now = app[CLOCK]()
+    outcome = agent_action(
+        timeline_from_json(raw),
+        exception_id,
+        action,
+        by=who.agent_id,
+        note=body.get("note"),
+        now=now,
+    )
+    if isinstance(outcome, Refusal):
+        raise _REFUSALS.get(outcome.status, BadRequest)(outcome.reason)
+    settings = app[SETTINGS]
+    await write(
+        app[PRODUCER],
+        [(settings.topic(out.topic), out.key.encode(), out.value, None) for out in route(outcome)],
+    )
+    return json(
+        {
+            "status": "accepted",
+            "event_id": outcome.event_id,
+            "exception_id": exception_id,
+            "order_id": order_id,
+            "action": action,
+            "by": who.agent_id,
+            "at": now.isoformat(),
+        },
+        status=202,
+    )
+
+
+async def acknowledge(request: web.Request) -> web.Response:
+    return await _act(request, "acknowledge")
+
+
+async def resolve(request: web.Request) -> web.Response:
+    return await _act(request, "resolve")
+
+
+async def dead_letters(request: web.Request) -> web.Response:
+    """Dead letters that mention the order or one of its tracking numbers (reads the topic)."""
+    from streams.deadletter import read_records
+
+    agent(request)
+    order_id = request.match_info["order_id"]
+    timeline = await timeline_document(request, order_id)
+    needles = {order_id.encode()}
+    needles |= {
+        s["tracking_number"].encode() for s in timeline["shipments"] if s.get("tracking_number")
+    }
+    records = await read_records(request.app[SETTINGS], timeout_s=5.0)
+    mentioned = [r for r in records if any(n in r.raw for n in needles)]
+    return json({"dead_letters": [orjson.loads(r.to_json()) for r in mentioned]})
