@@ -550,7 +550,12 @@ def test_one_deployment_per_stream_role(chart: helm_python.Chart, variant: str) 
         pod = worker["spec"]["template"]["spec"]
         (container,) = pod["containers"]
         assert container["args"] == ["run", "--roles", role]
-        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+        for probe in ("startupProbe", "livenessProbe"):
+            # In the container: the worker's web server may listen on loopback only.
+            command = container[probe]["exec"]["command"]
+            assert command[:2] == ["python", "-c"]
+            assert "http://127.0.0.1:6066/healthz" in command[2]
+            compile(command[2], probe, "exec")
         assert {"name": "metrics", "containerPort": 6066, "protocol": "TCP"} in container["ports"]
         assert pod["terminationGracePeriodSeconds"] >= 30
         assert "preStop" in container["lifecycle"]

@@ -51,13 +51,18 @@ spec:
               containerPort: {{ int $w.port }}
               protocol: TCP
           {{- include "wismo.containerEnv" (dict "root" $root "configMap" (include "wismo.fullname" $root) "secret" (include "wismo.secretName" $root)) | nindent 10 }}
-          {{- with $w.startupProbe }}
-          startupProbe:
+          {{- range $probe := list "startupProbe" "livenessProbe" }}
+          {{- with index $w $probe }}
+          {{ $probe }}:
+            {{- if not (or .httpGet .exec .tcpSocket .grpc) }}
+            exec:
+              command:
+                - python
+                - -c
+                - {{ printf "import urllib.request; urllib.request.urlopen('http://127.0.0.1:%d/healthz', timeout=4)" (int $w.port) | quote }}
+            {{- end }}
             {{- toYaml . | nindent 12 }}
           {{- end }}
-          {{- with $w.livenessProbe }}
-          livenessProbe:
-            {{- toYaml . | nindent 12 }}
           {{- end }}
           lifecycle:
             preStop:
