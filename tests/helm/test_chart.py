@@ -264,6 +264,7 @@ def test_validation_catches_a_broken_manifest(chart: helm_python.Chart) -> None:
         ({"strimzi": {"enabled": "yes"}}, "/strimzi/enabled"),
         ({"externalRedis": {"url": "http://redis:6379"}}, "/externalRedis/url"),
         ({"clickhouseOperator": {"replicas": "3"}}, "/clickhouseOperator/replicas"),
+        ({"clickhouseOperator": {"password": "p@ss word"}}, "/clickhouseOperator/password"),
         ({"extraEnv": [{"name": "WISMO_REDIS__URL", "value": "redis://x"}]}, "/extraEnv/0/name"),
         ({"unknownTopLevel": True}, "unknownTopLevel"),
     ],
