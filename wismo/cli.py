@@ -13,7 +13,18 @@ import sys
 from collections.abc import Sequence
 
 #: Modules under wismo.commands, each registering one or more sub-commands.
-COMMAND_MODULES = ("fold", "schema", "up", "normalize", "run", "dlq", "api", "db", "rebuild")
+COMMAND_MODULES = (
+    "fold",
+    "schema",
+    "up",
+    "normalize",
+    "run",
+    "dlq",
+    "api",
+    "db",
+    "rebuild",
+    "sla",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

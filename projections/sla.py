@@ -1,0 +1,279 @@
+"""Delivery SLA KPIs as plain ClickHouse SQL (definitions: docs/kpis.md, version 1).
+
+Every KPI is computed from fact tables read with ``FINAL`` (one row per shipment, exception,
+checkpoint or return event, whatever was inserted twice or late) and can be grouped by any of
+:data:`DIMENSIONS`. A shipment belongs to the period of its order's ``placed_at`` (its
+``shipped_at`` when the order date is unknown): late facts only ever update their own cohort.
+
+The SQL is built here from fixed fragments (dimension names are checked against a closed list;
+dates are bound parameters), so analysts can copy it from ``wismo sla --sql``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from projections.errors import StoreError
+
+KPI_VERSION = 1
+
+_ANCHOR = "ifNull(s.placed_at, s.shipped_at)"
+
+
+def _place(prefix: str) -> str:
+    return (
+        f"concat(if(s.{prefix}_country = '', '?', s.{prefix}_country), "
+        f"if(s.{prefix}_region = '', '', concat('-', s.{prefix}_region)))"
+    )
+
+
+#: Grouping name → SQL expression over the shipments facts (alias ``s``).
+DIMENSIONS: dict[str, str] = {
+    "carrier": "s.carrier",
+    "service": "s.service",
+    "lane": f"concat({_place('origin')}, ' > ', {_place('destination')})",
+    "channel": "s.channel",
+    "week": f"toMonday({_ANCHOR})",
+    "day": f"toDate({_ANCHOR})",
+}
+
+
+class InvalidGrouping(StoreError, ValueError):
+    """A ``--by`` name that is not a known dimension."""
+
+
+def _hours(start: str, end: str) -> str:
+    return f"(toUnixTimestamp64Milli({end}) - toUnixTimestamp64Milli({start})) / 3600000"
+
+
+def _rate(numerator: str, denominator: str) -> str:
+    return f"countIf({numerator} AND {denominator}) / nullIf(countIf({denominator}), 0)"
+
+
+def _quantiles(levels: str, value: str, condition: str) -> str:
+    return f"quantilesExactInclusiveIf({levels})({value}, {condition})"
+
+
+DELIVERED = "s.delivered_at IS NOT NULL"
+_P3 = "0.5, 0.9, 0.99"
+
+#: KPI name → aggregate over the shipments facts (see docs/kpis.md for each definition).
+DELIVERY_KPIS: dict[str, str] = {
+    "shipments": "count()",
+    "delivered": f"countIf({DELIVERED})",
+    "on_time_vs_promise": _rate(
+        "toDate(s.delivered_at) <= s.promised_date",
+        f"{DELIVERED} AND s.promised_date IS NOT NULL",
+    ),
+    "on_time_vs_first_edd": _rate(
+        "toDate(s.delivered_at) <= s.carrier_edd_first",
+        f"{DELIVERED} AND s.carrier_edd_first IS NOT NULL",
+    ),
+    "click_to_door_h": _quantiles(
+        _P3, _hours("s.placed_at", "s.delivered_at"), f"{DELIVERED} AND s.placed_at IS NOT NULL"
+    ),
+    "ship_to_door_h": _quantiles(
+        _P3,
+        _hours("s.first_scan_at", "s.delivered_at"),
+        f"{DELIVERED} AND s.first_scan_at IS NOT NULL",
+    ),
+    "time_to_ship_h": _quantiles(
+        _P3,
+        _hours("s.placed_at", "s.shipped_at"),
+        "s.shipped_at IS NOT NULL AND s.placed_at IS NOT NULL",
+    ),
+    "shipped_by_ship_by": _rate(
+        "s.shipped_at <= s.ship_by", "s.shipped_at IS NOT NULL AND s.ship_by IS NOT NULL"
+    ),
+    "first_attempt_success": _rate(
+        f"{DELIVERED} AND s.failed_attempts = 0", "s.first_attempt_at IS NOT NULL"
+    ),
+    "exception_rate": "countIf(s.exceptions_total > 0) / count()",
+    "edd_exact_first": _rate(
+        "toDate(s.delivered_at) = s.carrier_edd_first",
+        f"{DELIVERED} AND s.carrier_edd_first IS NOT NULL",
+    ),
+    "edd_revised_rate": _rate("s.edd_revisions > 0", "s.carrier_edd_first IS NOT NULL"),
+    "edd_drift_days": (
+        "avgIf(dateDiff('day', s.carrier_edd_first, s.carrier_edd_last), "
+        "s.carrier_edd_first IS NOT NULL AND s.carrier_edd_last IS NOT NULL)"
+    ),
+}
+
+_PERIOD = f"{_ANCHOR} >= {{start:Date}} AND {_ANCHOR} < {{end:Date}}"
+
+
+@dataclass(frozen=True, slots=True)
+class SlaQuery:
+    start: date
+    end: date  # inclusive
+    by: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.by if name not in DIMENSIONS]
+        if unknown:
+            known = ", ".join(DIMENSIONS)
+            raise InvalidGrouping(f"unknown grouping {', '.join(unknown)}; use {known}")
+        if self.end < self.start:
+            raise InvalidGrouping(f"the period ends ({self.end}) before it starts ({self.start})")
+
+    @property
+    def parameters(self) -> dict[str, date]:
+        return {"start": self.start, "end": self.end + timedelta(days=1)}
+
+    def _dims(self) -> tuple[str, str]:
+        select = "".join(f"{DIMENSIONS[name]} AS {name}, " for name in self.by)
+        group = ", ".join(self.by)
+        return select, group
+
+    def _grouped(self, group: str, extra: Sequence[str] = ()) -> str:
+        keys = [*([group] if group else []), *extra]
+        if not keys:
+            return ""
+        joined = ", ".join(keys)
+        return f"GROUP BY {joined} ORDER BY {joined}"
+
+    def delivery_sql(self) -> str:
+        select, group = self._dims()
+        kpis = ",\n    ".join(f"{sql} AS {name}" for name, sql in DELIVERY_KPIS.items())
+        return (
+            f"SELECT {select}\n    {kpis}\nFROM {{db}}.shipments AS s FINAL\n"
+            f"WHERE {_PERIOD}\n{self._grouped(group)}"
+        )
+
+    def exceptions_sql(self) -> str:
+        """Exceptions by type and reason; each counts against the shipment it names."""
+        select, group = self._dims()
+        return (
+            f"SELECT {select}e.type AS type, e.reason AS reason, count() AS exceptions, "
+            "uniqExact(e.order_id) AS orders\n"
+            "FROM {db}.exceptions AS e FINAL\n"
+            "INNER JOIN (SELECT * FROM {db}.shipments FINAL) AS s\n"
+            "  ON e.order_id = s.order_id AND (e.subject = s.shipment_id "
+            "OR e.subject = s.tracking_number)\n"
+            f"WHERE {_PERIOD}\n{self._grouped(group, ['type', 'reason'])}"
+        )
+
+    def returns_sql(self) -> str:
+        """Return rate and return-to-refund time, attributed to the order's first shipment."""
+        select, group = self._dims()
+        first = (
+            "SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY order_id "
+            "ORDER BY ifNull(shipped_at, placed_at), shipment_id) AS n "
+            "FROM {db}.shipments FINAL) WHERE n = 1"
+        )
+        returns = (
+            "SELECT order_id, return_id, "
+            "minIf(occurred_at, kind = 'return.authorized') AS authorized_at, "
+            "minIf(occurred_at, kind = 'return.received') AS received_at, "
+            "minIf(occurred_at, kind = 'refund.issued') AS refunded_at "
+            "FROM {db}.return_facts FINAL WHERE return_id != '' GROUP BY order_id, return_id"
+        )
+        delivered_orders = (
+            "SELECT order_id FROM {db}.shipments FINAL "
+            "WHERE delivered_at IS NOT NULL GROUP BY order_id"
+        )
+        refund_hours = _hours("r.received_at", "r.refunded_at")
+        timed = "r.received_at > 0 AND r.refunded_at > 0"
+        return (
+            f"SELECT {select}"
+            "uniqExactIf(s.order_id, s.order_id IN ("
+            + delivered_orders
+            + ")) AS delivered_orders,\n"
+            "    uniqExactIf(s.order_id, r.authorized_at > 0 OR r.received_at > 0) "
+            "AS returned_orders,\n"
+            "    returned_orders / nullIf(delivered_orders, 0) AS return_rate,\n"
+            f"    {_quantiles('0.5, 0.9', refund_hours, timed)} AS return_to_refund_h\n"
+            f"FROM ({first}) AS s\n"
+            f"LEFT JOIN ({returns}) AS r ON r.order_id = s.order_id\n"
+            f"WHERE {_PERIOD}\n{self._grouped(group)}"
+        )
+
+    def dwell_sql(self) -> str:
+        """Dwell per carrier facility: first scan at a place until the first scan elsewhere."""
+        window = "PARTITION BY tracking_number ORDER BY occurred_at, event_id"
+        stays = (
+            "SELECT tracking_number, carrier, place, occurred_at, event_id, "
+            f"sum(changed) OVER ({window} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) "
+            "AS stay FROM (SELECT *, "
+            f"place != lagInFrame(place, 1, '') OVER ({window} ROWS BETWEEN 1 PRECEDING AND "
+            "CURRENT ROW) AS changed FROM {db}.checkpoints FINAL WHERE place != '')"
+        )
+        grouped = (
+            "SELECT tracking_number, stay, any(carrier) AS carrier, any(place) AS place, "
+            f"min(occurred_at) AS arrived FROM ({stays}) GROUP BY tracking_number, stay"
+        )
+        left = (
+            "SELECT *, leadInFrame(arrived, 1, toDateTime64(0, 6, 'UTC')) OVER (PARTITION BY "
+            "tracking_number ORDER BY stay ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) AS departed "
+            f"FROM ({grouped})"
+        )
+        hours = _hours("arrived", "departed")
+        return (
+            "SELECT carrier, place AS facility, count() AS stays,\n"
+            f"    quantilesExactInclusive(0.5, 0.9)({hours}) AS dwell_h\n"
+            f"FROM ({left})\n"
+            "WHERE departed > arrived AND arrived >= {start:Date} AND arrived < {end:Date}\n"
+            "GROUP BY carrier, facility ORDER BY carrier, facility"
+        )
+
+
+@dataclass(slots=True)
+class SlaReport:
+    query: SlaQuery
+    sections: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kpi_version": KPI_VERSION,
+            "from": self.query.start.isoformat(),
+            "to": self.query.end.isoformat(),
+            "by": list(self.query.by),
+            **self.sections,
+        }
+
+
+SECTIONS = ("delivery", "exceptions", "returns", "dwell")
+
+
+def section_sql(query: SlaQuery, section: str) -> str:
+    return {
+        "delivery": query.delivery_sql,
+        "exceptions": query.exceptions_sql,
+        "returns": query.returns_sql,
+        "dwell": query.dwell_sql,
+    }[section]()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return None if value != value else round(value, 6)  # NaN: no data in the group
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def section_rows(client: Any, database: str, query: SlaQuery, section: str) -> list[dict[str, Any]]:
+    """Run one section's SQL on a clickhouse-connect client (blocking)."""
+    sql = section_sql(query, section).replace("{db}", database)
+    result = client.query(sql, parameters=query.parameters)
+    names = list(result.column_names)
+    return [
+        {name: _jsonable(value) for name, value in zip(names, row, strict=True)}
+        for row in result.result_rows
+    ]
+
+
+def sla_report(
+    client: Any, database: str, query: SlaQuery, sections: Sequence[str] = SECTIONS
+) -> SlaReport:
+    """The KPI report for a period (blocking: call it on the ClickHouse thread)."""
+    report = SlaReport(query)
+    for section in sections:
+        report.sections[section] = section_rows(client, database, query, section)
+    return report

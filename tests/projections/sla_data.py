@@ -1,0 +1,470 @@
+"""Generated order histories for the SLA tests, and an independent Python reference of every KPI.
+
+The reference works from folded timelines and raw events only — never from the fact tables or
+the SQL — so a mistake in either shows up as a mismatch.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from wismo.events import Event, event_from_dict
+
+BASE = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+CARRIERS = {"ups": ["standard", "express"], "dhl": ["express"], "fedex": ["ground"]}
+PLACES = [("FR", "ARA"), ("FR", "IDF"), ("DE", "BY"), ("GB", "")]
+FACILITIES = ["Hub A", "Hub B", "Depot C", ""]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+class HistoryBuilder:
+    def __init__(self, rng: random.Random, order_id: str) -> None:
+        self.rng = rng
+        self.order_id = order_id
+        self.events: list[dict[str, Any]] = []
+
+    def add(self, kind: str, at: datetime, payload: dict[str, Any], **keys: Any) -> None:
+        keys.setdefault("order_id", self.order_id)
+        if keys["order_id"] is None:
+            del keys["order_id"]
+        self.events.append(
+            {
+                "event_id": f"gen:{self.order_id}:{len(self.events)}",
+                "source": "oms",
+                "kind": kind,
+                "occurred_at": _iso(at),
+                "payload": payload,
+                **keys,
+            }
+        )
+
+
+def order_history(rng: random.Random, index: int) -> list[Event]:
+    order_id = f"SLA-{index:05d}"
+    b = HistoryBuilder(rng, order_id)
+    placed = BASE + timedelta(hours=rng.randrange(0, 21 * 24), minutes=rng.randrange(60))
+    promised = (placed + timedelta(days=rng.randrange(2, 6))).date()
+    ship_by = placed + timedelta(hours=rng.choice([12, 24, 48]))
+    origin, destination = rng.choice(PLACES), rng.choice(PLACES)
+    b.add(
+        "order.placed",
+        placed,
+        {
+            "order_number": str(index),
+            "channel": rng.choice(["b2c", "b2c", "b2b"]),
+            "total_amount": "50.00",
+            "lines": [{"line_id": "L1", "quantity": 2}],
+            "delivery_groups": [
+                {
+                    "group_id": "G",
+                    "promised_delivery_date": promised.isoformat(),
+                    "ship_by": _iso(ship_by),
+                    "destination": {"country": destination[0]},
+                }
+            ],
+        },
+    )
+    shipments = rng.choice([1, 1, 1, 2])
+    for s in range(shipments):
+        carrier = rng.choice(sorted(CARRIERS))
+        tracking = f"TRK{index:05d}{s}X"
+        shipped = placed + timedelta(hours=rng.randrange(2, 60))
+        fo = f"FO{s}"
+        b.add(
+            "fulfilment.created",
+            placed + timedelta(minutes=5),
+            {"fulfilment_order_id": fo, "delivery_group_id": "G"},
+        )
+        edd = (shipped + timedelta(days=rng.randrange(1, 5))).date()
+        shipped_payload: dict[str, Any] = {
+            "shipment_id": f"SH{s}",
+            "fulfilment_order_id": fo,
+            "carrier": carrier,
+            "service": rng.choice(CARRIERS[carrier]),
+            "tracking_number": tracking,
+            "lines": [{"line_id": "L1", "quantity": 1 if shipments == 2 else 2}],
+            "origin": _place(origin),
+            "destination": _place(destination),
+        }
+        if rng.random() < 0.85:
+            shipped_payload["carrier_edd"] = edd.isoformat()
+        b.add("fulfilment.shipped", shipped, shipped_payload)
+        _scans(b, rng, carrier, tracking, shipped, edd, f"SH{s}")
+    if rng.random() < 0.2:
+        received = placed + timedelta(days=rng.randrange(8, 12))
+        b.add("return.authorized", received - timedelta(days=2), {"return_id": f"R{index}"})
+        if rng.random() < 0.8:
+            b.add("return.received", received, {"return_id": f"R{index}"})
+            if rng.random() < 0.8:
+                b.add(
+                    "refund.issued",
+                    received + timedelta(hours=rng.randrange(1, 96)),
+                    {"refund_id": f"RF{index}", "return_id": f"R{index}", "amount": "25.00"},
+                )
+    return [event_from_dict(event) for event in b.events]
+
+
+def _place(place: tuple[str, str]) -> dict[str, str]:
+    return {"country": place[0], **({"region": place[1]} if place[1] else {})}
+
+
+def _scans(
+    b: HistoryBuilder,
+    rng: random.Random,
+    carrier: str,
+    tracking: str,
+    shipped: datetime,
+    edd: date,
+    shipment_id: str,
+) -> None:
+    at = shipped + timedelta(hours=rng.randrange(1, 6))
+    steps = rng.randrange(0, 6)
+    scan_keys: dict[str, Any] = {"tracking_number": tracking, "order_id": None}
+    for step in range(steps):
+        at += timedelta(hours=rng.randrange(2, 30), minutes=rng.randrange(60))
+        facility = rng.choice(FACILITIES)
+        status = ["in_transit", "in_transit", "out_for_delivery", "delivered", "delivered"][step]
+        if status == "delivered" and rng.random() < 0.25:
+            b.add(
+                "tracking.checkpoint",
+                at,
+                {
+                    "status": "attempt_fail",
+                    "carrier": carrier,
+                    "reason": "consignee_not_available",
+                    "location": {"city": "Lyon"},
+                },
+                **scan_keys,
+            )
+            at += timedelta(hours=20)
+        location = {"facility": facility, "city": "Lyon"} if facility else {"city": "Paris"}
+        b.add(
+            "tracking.checkpoint",
+            at,
+            {"status": status, "carrier": carrier, "location": location},
+            **scan_keys,
+        )
+        if status == "delivered":
+            break
+        if rng.random() < 0.2:
+            revised = edd + timedelta(days=rng.randrange(-1, 3))
+            b.add("edd.revised", at, {"estimated_delivery": revised.isoformat()}, **scan_keys)
+    if rng.random() < 0.25:
+        b.add(
+            "exception.opened",
+            shipped + timedelta(hours=50),
+            {
+                "exception_id": f"exc:{b.order_id}:{shipment_id}",
+                "type": rng.choice(["stalled", "carrier_reported"]),
+                "severity": "medium",
+                "owner": "carrier",
+                "subject": rng.choice([shipment_id, tracking]),
+                "reason": rng.choice(["weather_delay", "customs_hold"]),
+                "message": "Held",
+            },
+        )
+
+
+# --- the reference ----------------------------------------------------------------------------
+
+
+def percentiles(values: list[float], levels: Iterable[float]) -> list[float | None]:
+    """Linear interpolation between closest ranks (numpy's default, Excel's PERCENTILE.INC)."""
+    ordered = sorted(values)
+    out: list[float | None] = []
+    for level in levels:
+        if not ordered:
+            out.append(None)
+            continue
+        h = (len(ordered) - 1) * level
+        low = int(h)
+        high = min(low + 1, len(ordered) - 1)
+        out.append(ordered[low] + (h - low) * (ordered[high] - ordered[low]))
+    return out
+
+
+def _t(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _d(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _hours(start: datetime, end: datetime) -> float:
+    return (end - start).total_seconds() / 3600
+
+
+def _place_key(place: dict[str, Any] | None) -> str:
+    place = place or {}
+    region = place.get("region") or ""
+    return (place.get("country") or "?") + (f"-{region}" if region else "")
+
+
+def shipment_dims(timeline: dict[str, Any], s: dict[str, Any]) -> dict[str, Any]:
+    anchor = _t(timeline.get("placed_at")) or _t(s.get("shipped_at"))
+    assert anchor is not None
+    return {
+        "carrier": s.get("carrier") or "",
+        "service": s.get("service") or "",
+        "lane": f"{_place_key(s.get('origin'))} > {_place_key(s.get('destination'))}",
+        "channel": timeline.get("channel") or "",
+        "week": (anchor.date() - timedelta(days=anchor.weekday())).isoformat(),
+        "day": anchor.date().isoformat(),
+        "_anchor": anchor.date(),
+    }
+
+
+def _ship_by(timeline: dict[str, Any], s: dict[str, Any]) -> datetime | None:
+    for fo in timeline["fulfilment_orders"]:
+        if fo["fulfilment_order_id"] == s.get("fulfilment_order_id") and fo.get("ship_by"):
+            return _t(fo["ship_by"])
+    for group in timeline["delivery_groups"]:
+        if group["group_id"] == s.get("delivery_group_id"):
+            return _t(group.get("ship_by"))
+    return None
+
+
+Rate = tuple[int, int]
+
+
+def _ratio(pair: Rate) -> float | None:
+    return pair[0] / pair[1] if pair[1] else None
+
+
+def delivery_reference(
+    timelines: Iterable[dict[str, Any]], start: date, end: date, by: tuple[str, ...]
+) -> dict[tuple[Any, ...], dict[str, Any]]:
+    groups: dict[tuple[Any, ...], list[tuple[dict[str, Any], dict[str, Any]]]] = defaultdict(list)
+    for timeline in timelines:
+        for s in timeline["shipments"]:
+            dims = shipment_dims(timeline, s)
+            if start <= dims["_anchor"] <= end:
+                groups[tuple(dims[name] for name in by)].append((timeline, s))
+    return {key: _delivery_kpis(rows) for key, rows in groups.items()}
+
+
+def _delivery_kpis(rows: list[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, Any]:
+    def rate(hit: Callable[[Any, Any], bool], base: Callable[[Any, Any], bool]) -> float | None:
+        considered = [(t, s) for t, s in rows if base(t, s)]
+        return _ratio((sum(1 for t, s in considered if hit(t, s)), len(considered)))
+
+    def delivered(t: Any, s: Any) -> bool:
+        return bool(s.get("delivered_at"))
+
+    def delivered_day(s: Any) -> date:
+        moment = _t(s["delivered_at"])
+        assert moment is not None
+        return moment.date()
+
+    def spans(
+        start_of: Callable[[Any, Any], datetime | None],
+        end_of: Callable[[Any, Any], datetime | None],
+    ) -> list[float]:
+        out = []
+        for t, s in rows:
+            a, z = start_of(t, s), end_of(t, s)
+            if a is not None and z is not None:
+                out.append(_hours(a, z))
+        return out
+
+    def placed(t: Any, s: Any) -> datetime | None:
+        return _t(t.get("placed_at"))
+
+    def delivered_at(t: Any, s: Any) -> datetime | None:
+        return _t(s.get("delivered_at"))
+
+    drifts = [
+        (_d(s["estimated_delivery"]) - _d(s["carrier_edd_first"])).days  # type: ignore[operator]
+        for _, s in rows
+        if s.get("carrier_edd_first") and s.get("estimated_delivery")
+    ]
+    return {
+        "shipments": len(rows),
+        "delivered": sum(1 for t, s in rows if delivered(t, s)),
+        "on_time_vs_promise": rate(
+            lambda t, s: delivered_day(s) <= _d(s["promised_delivery_date"]),  # type: ignore[operator]
+            lambda t, s: delivered(t, s) and bool(s.get("promised_delivery_date")),
+        ),
+        "on_time_vs_first_edd": rate(
+            lambda t, s: delivered_day(s) <= _d(s["carrier_edd_first"]),  # type: ignore[operator]
+            lambda t, s: delivered(t, s) and bool(s.get("carrier_edd_first")),
+        ),
+        "click_to_door_h": percentiles(spans(placed, delivered_at), (0.5, 0.9, 0.99)),
+        "ship_to_door_h": percentiles(
+            spans(lambda t, s: _t(s.get("first_scan_at")), delivered_at), (0.5, 0.9, 0.99)
+        ),
+        "time_to_ship_h": percentiles(
+            spans(placed, lambda t, s: _t(s.get("shipped_at"))), (0.5, 0.9, 0.99)
+        ),
+        "shipped_by_ship_by": rate(
+            lambda t, s: _t(s["shipped_at"]) <= _ship_by(t, s),  # type: ignore[operator]
+            lambda t, s: bool(s.get("shipped_at")) and _ship_by(t, s) is not None,
+        ),
+        "first_attempt_success": rate(
+            lambda t, s: delivered(t, s) and s["failed_attempts"] == 0,
+            lambda t, s: bool(s.get("first_attempt_at")),
+        ),
+        "exception_rate": _ratio((sum(1 for t, s in rows if _exceptions_of(t, s)), len(rows))),
+        "edd_exact_first": rate(
+            lambda t, s: delivered_day(s) == _d(s["carrier_edd_first"]),
+            lambda t, s: delivered(t, s) and bool(s.get("carrier_edd_first")),
+        ),
+        "edd_revised_rate": rate(
+            lambda t, s: len(s["edd_history"]) > 1, lambda t, s: bool(s.get("carrier_edd_first"))
+        ),
+        "edd_drift_days": sum(drifts) / len(drifts) if drifts else None,
+    }
+
+
+def _exceptions_of(timeline: dict[str, Any], s: dict[str, Any]) -> list[dict[str, Any]]:
+    subjects = {s["shipment_id"], s.get("tracking_number")} - {None}
+    return [e for e in timeline["exceptions"] if e.get("subject") in subjects]
+
+
+def exceptions_reference(
+    timelines: Iterable[dict[str, Any]], start: date, end: date, by: tuple[str, ...]
+) -> dict[tuple[Any, ...], dict[str, Any]]:
+    counts: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+    for timeline in timelines:
+        for s in timeline["shipments"]:
+            dims = shipment_dims(timeline, s)
+            if not start <= dims["_anchor"] <= end:
+                continue
+            for e in _exceptions_of(timeline, s):
+                key = (*(dims[name] for name in by), e["type"], e.get("reason") or "")
+                counts[key].append(timeline["order_id"])
+    return {k: {"exceptions": len(v), "orders": len(set(v))} for k, v in counts.items()}
+
+
+def returns_reference(
+    timelines: Iterable[dict[str, Any]],
+    events: Iterable[Event],
+    start: date,
+    end: date,
+    by: tuple[str, ...],
+) -> dict[tuple[Any, ...], dict[str, Any]]:
+    firsts: dict[str, tuple[Any, ...]] = {}
+    delivered_orders: dict[tuple[Any, ...], set[str]] = defaultdict(set)
+    for timeline in timelines:
+        if not timeline["shipments"]:
+            continue
+        first = min(
+            timeline["shipments"],
+            key=lambda s: (
+                _t(s.get("shipped_at")) or _t(timeline.get("placed_at")),
+                s["shipment_id"],
+            ),
+        )
+        dims = shipment_dims(timeline, first)
+        if not start <= dims["_anchor"] <= end:
+            continue
+        key = tuple(dims[name] for name in by)
+        firsts[timeline["order_id"]] = key
+        delivered_orders.setdefault(key, set())
+        if any(s.get("delivered_at") for s in timeline["shipments"]):
+            delivered_orders[key].add(timeline["order_id"])
+    moments: dict[tuple[str, str], dict[str, datetime]] = defaultdict(dict)
+    for event in {e.event_id: e for e in events}.values():
+        kinds = ("return.authorized", "return.received", "refund.issued")
+        if event.kind.value in kinds and event.order_id in firsts:
+            return_id = getattr(event.payload, "return_id", None)
+            if return_id:
+                slot = moments[(event.order_id, return_id)]
+                previous = slot.get(event.kind.value)
+                if previous is None or event.occurred_at < previous:
+                    slot[event.kind.value] = event.occurred_at
+    returned: dict[tuple[Any, ...], set[str]] = defaultdict(set)
+    waits: dict[tuple[Any, ...], list[float]] = defaultdict(list)
+    for (order_id, _), slot in moments.items():
+        key = firsts[order_id]
+        if "return.authorized" in slot or "return.received" in slot:
+            returned[key].add(order_id)
+        if "return.received" in slot and "refund.issued" in slot:
+            waits[key].append(_hours(slot["return.received"], slot["refund.issued"]))
+    return {
+        key: {
+            "delivered_orders": len(orders),
+            "returned_orders": len(returned[key]),
+            "return_rate": _ratio((len(returned[key]), len(orders))),
+            "return_to_refund_h": percentiles(waits[key], (0.5, 0.9)),
+        }
+        for key, orders in delivered_orders.items()
+    }
+
+
+def dwell_reference(
+    events: Iterable[Event], start: date, end: date
+) -> dict[tuple[Any, ...], dict[str, Any]]:
+    scans: dict[str, list[tuple[datetime, str, str, str]]] = defaultdict(list)
+    for event in {e.event_id: e for e in events}.values():
+        if event.kind.value != "tracking.checkpoint":
+            continue
+        location = getattr(event.payload, "location", None)
+        place = (location.facility or location.city or "") if location else ""
+        if place and event.tracking_number:
+            carrier = getattr(event.payload, "carrier", None) or ""
+            scans[event.tracking_number].append((event.occurred_at, event.event_id, place, carrier))
+    dwell: dict[tuple[Any, ...], list[float]] = defaultdict(list)
+    for items in scans.values():
+        items.sort()
+        stays: list[tuple[datetime, str, str]] = []
+        for at, _, place, carrier in items:
+            if not stays or stays[-1][1] != place:
+                stays.append((at, place, carrier))
+        for here, there in itertools.pairwise(stays):
+            if there[0] > here[0] and start <= here[0].date() <= end:
+                dwell[(here[2], here[1])].append(_hours(here[0], there[0]))
+    return {
+        key: {"stays": len(values), "dwell_h": percentiles(values, (0.5, 0.9))}
+        for key, values in dwell.items()
+    }
+
+
+def load_into(client: Any, database: str, orders: int, seed: int) -> list[dict[str, Any]]:
+    """Write ``orders`` generated histories the way the warehouse does; returns the timelines."""
+    import orjson
+
+    from projections.clickhouse_schema import migrate
+    from projections.clickhouse_store import COLUMNS
+    from projections.facts import EVENT_COLUMNS, change_rows, event_row
+    from projections.serialize import timeline_to_json
+    from projections.store import TimelineChange
+    from projections.timeline import fold
+
+    migrate(client, database)
+    rng = random.Random(seed)
+    changes, events, timelines = [], [], []
+    for index in range(orders):
+        history = order_history(rng, index)
+        timeline = fold(history, history[0].order_id)
+        document = timeline_to_json(timeline)
+        changes.append(
+            TimelineChange(
+                timeline.order_id,
+                timeline.version,
+                timeline.digest,
+                timeline.status.value,
+                document,
+            )
+        )
+        timelines.append(orjson.loads(document))
+        events += history
+    client.insert(
+        "events",
+        [event_row(e) for e in events],
+        column_names=list(EVENT_COLUMNS),
+        database=database,
+    )
+    for table, rows in change_rows(changes).items():
+        if rows:
+            client.insert(table, rows, column_names=list(COLUMNS[table]), database=database)
+    return timelines
