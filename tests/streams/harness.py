@@ -208,6 +208,12 @@ def timeline_mismatches(settings: Settings, expected: Mapping[str, bytes]) -> li
     return [order_id for order_id, document in expected.items() if actual[order_id] != document]
 
 
+def timelines_present(settings: Settings, order_ids: list[str]) -> int:
+    """How many of the orders have a timeline in Redis yet."""
+    actual = asyncio.run(_redis_timelines(settings, order_ids))
+    return sum(document is not None for document in actual.values())
+
+
 def clickhouse_event_copies(settings: Settings) -> dict[str, tuple[int, str]]:
     """event id → (rows after dedup, order id) in ClickHouse; opens chDB in this process."""
     from projections.clickhouse_schema import migrate
