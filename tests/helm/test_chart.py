@@ -22,11 +22,11 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from pydantic import BaseModel
 
 from streams.roles import STREAM_ROLES
 from streams.topics import LOGICAL_TOPICS
 from tests.helm.crd_schemas import SCHEMAS
+from tests.helm.settings_env import settings_env_names
 from wismo.settings import DEV_SECRET, Settings
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "wismo"
@@ -179,18 +179,6 @@ def container_env(docs: list[dict[str, Any]], container: dict[str, Any]) -> dict
         else:
             env[item["name"]] = base64.b64decode(secret["data"][ref["key"]]).decode()
     return env
-
-
-def settings_env_names(model: type[BaseModel] = Settings, prefix: str = "WISMO_") -> set[str]:
-    """Every environment variable wismo.settings.Settings reads, nested sections expanded."""
-    names: set[str] = set()
-    for field_name, field in model.model_fields.items():
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            names |= settings_env_names(annotation, f"{prefix}{field_name.upper()}__")
-        else:
-            names.add(f"{prefix}{field_name.upper()}")
-    return names
 
 
 # -- Lint --------------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.helm.settings_env import settings_env_names
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
@@ -172,8 +174,6 @@ def test_ports_and_health_check_match_the_chart(
 
 
 def test_runtime_environment_names_are_settings(dockerfile: Dockerfile) -> None:
-    from tests.helm.test_chart import settings_env_names
-
     runtime = dockerfile.stages[-1]
     names = {word.split("=", 1)[0] for line in runtime.all("ENV") for word in shlex.split(line)}
     wismo = {n for n in names if n.startswith("WISMO_")}
