@@ -12,6 +12,7 @@ import base64
 import copy
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -201,6 +202,42 @@ def test_lint_strict_is_clean_once_the_dependency_is_present(tmp_path: Path) -> 
     for variant in VARIANTS.values():
         report = helm_python.lint(chart, variant, strict=True, kube_version="v1.30.0")
         assert report["messages"] == [], report
+
+
+# Blocks that are Kubernetes or engine objects passed through as they are: documented as a whole.
+PASS_THROUGH = {
+    "podSecurityContext",
+    "securityContext",
+    "resources",
+    "livenessProbe",
+    "readinessProbe",
+    "startupProbe",
+    "annotations",
+    "config",
+    "hosts",
+    "nodePools",
+    "storage",
+    "dataStorage",
+}
+
+
+def test_values_are_documented_key_by_key() -> None:
+    undocumented = []
+    parents: list[tuple[int, str]] = []
+    previous = ""
+    for number, line in enumerate((CHART / "values.yaml").read_text().splitlines(), 1):
+        key = re.match(r"^(\s*)([A-Za-z_][\w.-]*):", line)
+        if key:
+            indent = len(key.group(1))
+            while parents and parents[-1][0] >= indent:
+                parents.pop()
+            inside = any(name in PASS_THROUGH for _, name in parents)
+            if not inside and not previous.lstrip().startswith("#"):
+                undocumented.append(f"{number}: {line.strip()}")
+            parents.append((indent, key.group(2)))
+        if line.strip():
+            previous = line
+    assert undocumented == []
 
 
 # -- Every manifest validates --------------------------------------------------------------------
