@@ -33,8 +33,8 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN apt-get update \
     && apt-get install -y --no-install-recommends tini \
     && rm -rf /var/lib/apt/lists/* \
-    && groupadd --system --gid 10001 wismo \
-    && useradd --system --uid 10001 --gid wismo --home-dir /var/lib/wismo \
+    && groupadd --gid 10001 wismo \
+    && useradd --uid 10001 --gid wismo --no-log-init --home-dir /var/lib/wismo \
        --shell /usr/sbin/nologin wismo \
     && install -d -o wismo -g wismo -m 0750 /var/lib/wismo
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
