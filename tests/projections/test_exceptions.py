@@ -49,6 +49,8 @@ def hours(n: float) -> datetime:
 class Story:
     """The literal events of one order, added scenario by scenario."""
 
+    order_id: str = ORDER
+    tracking: str = TRACKING
     events: list[Event] = field(default_factory=list)
 
     def add(
@@ -56,10 +58,10 @@ class Story:
     ) -> Story:
         body = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
         record: dict[str, Any] = {
-            "event_id": natural_event_id("test", kind, at, body, tracking),
+            "event_id": natural_event_id("test", kind, self.order_id, at, body, tracking),
             "source": "test",
             "kind": kind,
-            "order_id": ORDER,
+            "order_id": self.order_id,
             "occurred_at": at.isoformat(),
             "payload": payload,
         }
@@ -88,7 +90,7 @@ class Story:
             "shipment_id": SHIPMENT,
             "fulfilment_order_id": FULFILMENT,
             "carrier": "ups",
-            "tracking_number": TRACKING,
+            "tracking_number": self.tracking,
             **extra,
         }
         return self.add("fulfilment.shipped", at, payload)
@@ -101,14 +103,14 @@ class Story:
             payload["reason"] = reason
         if message is not None:
             payload["message"] = message
-        return self.add("tracking.checkpoint", at, payload, tracking=TRACKING)
+        return self.add("tracking.checkpoint", at, payload, tracking=self.tracking)
 
     def moving(self) -> Story:
         """Placed, fulfilled, shipped and scanned in transit at hour 3."""
         return self.placed().fulfilment().shipped().scan(hours(3), "in_transit")
 
     def timeline(self, *extra: Event) -> Timeline:
-        return fold([*self.events, *extra], ORDER)
+        return fold([*self.events, *extra], self.order_id)
 
 
 def detected(
