@@ -20,6 +20,7 @@ SOURCE_NAMES: tuple[str, ...] = (
     "aftership",
     "easypost",
     "shopify",
+    "salesforce_om",
     "oms",
     "wms",
 )

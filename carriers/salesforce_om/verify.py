@@ -1,0 +1,8 @@
+"""Callouts from Salesforce are signed with Standard Webhooks (see
+:mod:`carriers.standard_webhooks` and docs/integrations.md for the Apex that signs them):
+``webhook-id``, ``webhook-timestamp`` (checked for freshness) and ``webhook-signature``, an
+HMAC-SHA256 of ``"{id}.{timestamp}.{body}"`` under the shared secret."""
+
+from carriers.standard_webhooks import verify
+
+__all__ = ["verify"]
