@@ -12,7 +12,8 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 # A compiler only for a dependency without a wheel for this platform; it never reaches the
-# runtime image.
+# runtime image. Debian point releases replace package versions, so they are not pinned.
+# hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends build-essential \
     && rm -rf /var/lib/apt/lists/*
@@ -30,6 +31,7 @@ ENV PIP_NO_CACHE_DIR=1 \
     WISMO_API__HOST=0.0.0.0
 # tini runs as PID 1: it forwards SIGTERM to wismo (graceful drain) and reaps the children that
 # chDB and the embedded services may start.
+# hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends tini \
     && rm -rf /var/lib/apt/lists/* \
@@ -37,6 +39,9 @@ RUN apt-get update \
     && useradd --uid 10001 --gid wismo --no-log-init --home-dir /var/lib/wismo \
        --shell /usr/sbin/nologin wismo \
     && install -d -o wismo -g wismo -m 0750 /var/lib/wismo
+# Only the wheels built above are installable here (--no-index): the versions are those pinned
+# by the build stage's resolution.
+# hadolint ignore=DL3013
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     python -m pip install --no-index --find-links=/wheels wismo \
     && wismo --help >/dev/null
