@@ -61,7 +61,8 @@ def _event(
     if not isinstance(item, dict):
         return None, Problem(ProblemCode.INVALID, "an event must be a JSON object", path)
     data = {**item, "received_at": received_at.isoformat()}
-    data.setdefault("source", source)
+    if not data.get("source"):
+        data["source"] = source
     derive = not data.get("event_id")
     if derive:
         data["event_id"] = _DERIVED_ID

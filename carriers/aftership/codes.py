@@ -42,7 +42,7 @@ SUBTAGS: CodeTable = {
     "InTransit_009": (S.IN_TRANSIT, R.CONSIGNEE_MOVED),  # forwarded to a different address
     "OutForDelivery_001": (S.OUT_FOR_DELIVERY, None),
     "OutForDelivery_003": (S.OUT_FOR_DELIVERY, None),  # customer contacted
-    "OutForDelivery_004": (S.OUT_FOR_DELIVERY, R.CONSIGNEE_RESCHEDULED),  # appointment scheduled
+    "OutForDelivery_004": (S.OUT_FOR_DELIVERY, None),  # delivery appointment scheduled
     "AttemptFail_001": (S.ATTEMPT_FAIL, None),
     "AttemptFail_002": (S.ATTEMPT_FAIL, R.CONSIGNEE_NOT_AVAILABLE),
     "AttemptFail_003": (S.ATTEMPT_FAIL, R.CONSIGNEE_BUSINESS_CLOSED),

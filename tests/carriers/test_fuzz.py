@@ -43,7 +43,9 @@ HEADERS = st.dictionaries(
 def _source(name: str) -> Source:
     if importlib.util.find_spec(f"carriers.{name}") is None:
         pytest.skip(f"carriers.{name} is not written yet")
-    return get(name)
+    source = get(name)
+    assert isinstance(source, Source)
+    return source
 
 
 def _check(result: ParseResult) -> None:
