@@ -103,6 +103,18 @@ def _wait_until(
     raise ServiceStartError(f"{what} not ready after {READY_TIMEOUT_S:.0f}s")
 
 
+def _spawn(command: list[str]) -> subprocess.Popen[bytes]:
+    # a session of its own: Ctrl-C reaches the worker, which shuts down while the services it
+    # talks to are still up; the launcher stops them afterwards
+    return subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
 def _stop(process: subprocess.Popen[bytes], what: str) -> None:
     if process.poll() is not None:
         return
@@ -131,9 +143,7 @@ def start_tansu(port: int | None = None) -> tuple[subprocess.Popen[bytes], str]:
         "--storage-engine",
         "memory://tansu/",
     ]
-    process = subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    process = _spawn(command)
     try:
         _wait_until(lambda: kafka_metadata_ok("127.0.0.1", port), f"tansu on {port}", process)
     except ServiceStartError:
@@ -160,9 +170,7 @@ def start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
         "--dir",
         str(directory),
     ]
-    process = subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    process = _spawn(command)
     try:
         _wait_until(lambda: redis_ping("127.0.0.1", port), f"redis-server on {port}", process)
     except ServiceStartError:
