@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from projections.clickhouse_schema import migrate
 from projections.connections import clickhouse_client, clickhouse_target
-from projections.errors import StoreUnavailable
+from projections.errors import StoreError, StoreUnavailable
 from projections.facts import (
     EVENT_COLUMNS,
     EXCEPTION_COLUMNS,
@@ -73,8 +73,16 @@ class ClickHouse:
         return ch
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call ``fn`` on the ClickHouse thread; driver errors become :class:`StoreError`."""
+        from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
+
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, functools.partial(fn, *args, **kwargs))
+        try:
+            return await loop.run_in_executor(self._thread, functools.partial(fn, *args, **kwargs))
+        except OperationalError as error:
+            raise StoreUnavailable("ClickHouse", self.target, error) from error
+        except ClickHouseError as error:
+            raise StoreError(f"ClickHouse at {self.target}: {error}") from error
 
     async def rows(self, sql: str, **parameters: Any) -> list[tuple[Any, ...]]:
         """Rows of a query; ``{db}`` in ``sql`` is the database, ``{name:Type}`` a parameter."""
@@ -331,6 +339,7 @@ class ClickHouseStore:
 
         producer = asyncio.ensure_future(self.ch.run(produce))
         current, rows = "", list[Event]()
+        finished = False
         try:
             while (block := await queue.get()) is not None:
                 for oid, document in block:
@@ -339,13 +348,13 @@ class ClickHouseStore:
                         rows = []
                     current = oid
                     rows.append(with_order(parse_event(document), oid))
+            finished = True
             if rows:
                 yield current, rows
         finally:
             # a consumer that stops early must not leave the producer blocked on a full queue
-            while not producer.done():
-                if await queue.get() is None:
-                    break
+            while not finished:
+                finished = await queue.get() is None
             await producer
 
     async def close(self) -> None:

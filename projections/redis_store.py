@@ -464,6 +464,18 @@ class RedisTimelineStore:
         order_id = (await self._owners([tracking_number])).get(tracking_number)
         return [with_order(e, order_id) for e in taken] if order_id else taken
 
+    async def drop(self, order_ids: Sequence[str]) -> None:
+        """Forget orders entirely (events, timeline, duplicate counts): for a replacing rebuild."""
+        for order_id in order_ids:
+            self._cache.pop(order_id, None)
+
+        def build(pipe: Any) -> None:
+            for o in order_ids:  # one DEL per order: its keys share a cluster slot
+                pipe.delete(self.keys.events(o), self.keys.state(o), self.keys.dups(o))
+
+        if order_ids:
+            await self._execute(build)
+
     async def close(self) -> None:
         self._cache.clear()
 

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "db",
     "rebuild",
     "sla",
+    "bench",
 )
 
 

@@ -1,0 +1,99 @@
+"""``wismo rebuild [--order ID] [--replace]``: Redis timelines recomputed from the event log."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+
+from wismo.commands import SubParsers
+
+#: Where Redis is when none is configured: the machine's own, as the embedded launcher assumes.
+LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def register(subparsers: SubParsers) -> None:
+    parser = subparsers.add_parser(
+        "rebuild",
+        help="recompute Redis timelines from the ClickHouse event log",
+        description="Folds every order's events from the ClickHouse log into Redis with the "
+        "same fold the live path uses. By default merges (safe while workers run); with "
+        "--replace first drops each order's Redis state.",
+    )
+    parser.add_argument("--order", help="rebuild only this order")
+    parser.add_argument(
+        "--replace", action="store_true", help="drop each order's Redis state before refolding"
+    )
+    parser.add_argument("--batch", type=int, default=5000, help="events per Redis batch")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=run)
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr (events done of the total, rate)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = max(total, 1)
+        self.started = time.perf_counter()
+
+    def __call__(self, events: int, orders: int) -> None:
+        done = min(events / self.total, 1.0)
+        rate = events / max(time.perf_counter() - self.started, 1e-9)
+        bar = "#" * int(done * 30)
+        print(
+            f"\r[{bar:<30}] {done:6.1%} {events:,} events, {orders:,} orders, {rate:,.0f} ev/s",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+async def _rebuild(args: argparse.Namespace) -> str:
+    from projections.clickhouse_store import ClickHouse, ClickHouseStore
+    from projections.connections import redacted, redis_client
+    from projections.rebuild import rebuild
+    from projections.redis_store import RedisTimelineStore
+    from wismo.settings import load_settings
+
+    settings = load_settings()
+    if settings.redis.url is None:
+        settings = settings.model_copy(
+            update={"redis": settings.redis.model_copy(update={"url": LOCAL_REDIS_URL})}
+        )
+    client = await redis_client(settings)
+    try:
+        ch = await ClickHouse.connect(settings)
+        try:
+            log = ClickHouseStore(ch)
+            redis = RedisTimelineStore(
+                client, settings.redis.key_prefix, url=redacted(settings.redis.url or "")
+            )
+            progress = None if args.quiet else ProgressBar(await log.count_events())
+            report = await rebuild(
+                log, redis, order_id=args.order, replace=args.replace,
+                batch_events=args.batch, progress=progress,
+            )  # fmt: skip
+        finally:
+            await ch.close()
+    finally:
+        await client.aclose()
+    if progress is not None:
+        print(file=sys.stderr)
+    return (
+        f"rebuilt {report.orders:,} orders from {report.events:,} events in "
+        f"{report.seconds:.2f}s ({report.events_per_s:,.0f} events/s); "
+        f"{report.changed:,} timelines changed"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from projections.errors import StoreError
+
+    try:
+        summary = asyncio.run(_rebuild(args))
+    except StoreError as error:
+        print(f"wismo rebuild: {error}", file=sys.stderr)
+        return 2
+    print(summary)
+    return 0
