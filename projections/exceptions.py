@@ -139,19 +139,15 @@ def next_check_at(
 
 def _one_per_key(candidates: list[DetectedException]) -> list[DetectedException]:
     """Merge candidates of one (subject, type): the most severe speaks, since the earliest."""
-    by_key: dict[tuple[str, ExceptionType], DetectedException] = {}
+    groups: dict[tuple[str, ExceptionType], list[DetectedException]] = {}
     for candidate in candidates:
-        kept = by_key.get(candidate.key)
-        if kept is None:
-            by_key[candidate.key] = candidate
-            continue
-        first = min(kept.due_at, candidate.due_at)
-        ranked = sorted(
-            (kept, candidate),
-            key=lambda d: (-SEVERITY_RANK[d.severity], d.due_at, d.message),
-        )
-        by_key[candidate.key] = replace(ranked[0], due_at=first)
-    return [by_key[key] for key in sorted(by_key)]
+        groups.setdefault(candidate.key, []).append(candidate)
+    merged = []
+    for key in sorted(groups):
+        group = groups[key]
+        speaker = min(group, key=lambda d: (-SEVERITY_RANK[d.severity], d.due_at, d.message))
+        merged.append(replace(speaker, due_at=min(d.due_at for d in group)))
+    return merged
 
 
 # event rules -------------------------------------------------------------------------------
