@@ -80,6 +80,17 @@ def _promise(document: dict[str, Any], shipment: dict[str, Any]) -> date | None:
     return _day(shipment.get("promised_delivery_date") or document.get("promised_delivery_date"))
 
 
+def _ship_by(document: dict[str, Any], shipment: dict[str, Any]) -> datetime | None:
+    """The fulfilment order's ship-by, else the delivery group's (docs/kpis.md)."""
+    for fo in document.get("fulfilment_orders", ()):
+        if fo["fulfilment_order_id"] == shipment.get("fulfilment_order_id") and fo.get("ship_by"):
+            return _instant(fo["ship_by"])
+    for group in document.get("delivery_groups", ()):
+        if group["group_id"] == shipment.get("delivery_group_id"):
+            return _instant(group.get("ship_by"))
+    return None
+
+
 def shipment_rows(document: dict[str, Any]) -> list[Row]:
     rows = []
     exceptions = document.get("exceptions", ())
