@@ -28,6 +28,8 @@ from carriers.common import (
     parse_timestamp,
     place,
     text,
+    unreadable_time,
+    validate_item,
     validation_problem,
 )
 from carriers.dhl import codes
@@ -37,6 +39,8 @@ from wismo.vocab import Reason, TrackingStatus
 
 SOURCE = "dhl"
 CARRIER = "dhl"
+#: A DHL event time without an offset is read as UTC (see the module docstring).
+NAIVE_TZ = UTC
 
 
 def parse(raw: bytes, headers: Headers, received_at: datetime) -> ParseResult:
@@ -91,10 +95,10 @@ def classify(
 
 def _instant(event: TrackingEvent) -> datetime | None:
     if event.timestamp:
-        return parse_timestamp(event.timestamp, UTC)
+        return parse_timestamp(event.timestamp, NAIVE_TZ)
     if event.date and event.time:
         return parse_timestamp(
-            f"{event.date.strip()}T{event.time.strip()}", parse_offset(event.GMTOffset) or UTC
+            f"{event.date.strip()}T{event.time.strip()}", parse_offset(event.GMTOffset) or NAIVE_TZ
         )
     return None
 
@@ -119,11 +123,15 @@ def _shipment(
 ) -> None:
     newest: datetime | None = None
     delivered = False
-    for e, event in enumerate(shipment.events):
+    for e, item in enumerate(shipment.events):
         where = f"{path}.events[{e}]"
+        event, problem = validate_item(item, TrackingEvent, where)
+        if event is None:
+            out.note(problem)
+            continue
         occurred_at = _instant(event)
         if occurred_at is None:
-            out.note(Problem(ProblemCode.INVALID, "event without a usable time", where))
+            out.note(unreadable_time(event.timestamp or event.date, where))
             continue
         newest = max(newest or occurred_at, occurred_at)
         status, reason, raw_code, problem = classify(event, where)
@@ -167,8 +175,8 @@ def _shipment(
                 occurred_at=newest or received_at,
                 received_at=received_at,
                 carrier=CARRIER,
-                window_start=parse_timestamp(frame.estimatedFrom, UTC) if frame else None,
-                window_end=parse_timestamp(frame.estimatedThrough, UTC) if frame else None,
+                window_start=parse_timestamp(frame.estimatedFrom, NAIVE_TZ) if frame else None,
+                window_end=parse_timestamp(frame.estimatedThrough, NAIVE_TZ) if frame else None,
             ),
             path,
         )

@@ -11,11 +11,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 
 
 class DhlModel(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True, coerce_numbers_to_str=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, coerce_numbers_to_str=True)
 
 
 class Address(DhlModel):
@@ -58,7 +60,7 @@ class Shipment(DhlModel):
     estimatedTimeOfDelivery: str | None = None
     estimatedDeliveryDate: str | None = None
     estimatedDeliveryTimeFrame: TimeFrame | None = None
-    events: list[TrackingEvent] = []
+    events: list[Any] = []  # each validated on its own as a TrackingEvent
 
 
 class TrackingResponse(DhlModel):

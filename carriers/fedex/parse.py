@@ -25,6 +25,8 @@ from carriers.common import (
     parse_timestamp,
     place,
     text,
+    unreadable_time,
+    validate_item,
     validation_problem,
 )
 from carriers.fedex import codes
@@ -33,6 +35,8 @@ from wismo.vocab import Reason, TrackingStatus
 
 SOURCE = "fedex"
 CARRIER = "fedex"
+#: A scan time FedEx gives without an offset is read as UTC (see the module docstring).
+NAIVE_TZ = UTC
 
 
 def parse(raw: bytes, headers: Headers, received_at: datetime) -> ParseResult:
@@ -117,11 +121,15 @@ def _result(
     out: Collector,
 ) -> None:
     newest: datetime | None = None
-    for s, scan in enumerate(result.scanEvents):
+    for s, item in enumerate(result.scanEvents):
         where = f"{path}.scanEvents[{s}]"
-        occurred_at = parse_timestamp(scan.date, UTC)
+        scan, problem = validate_item(item, ScanEvent, where)
+        if scan is None:
+            out.note(problem)
+            continue
+        occurred_at = parse_timestamp(scan.date, NAIVE_TZ)
         if occurred_at is None:
-            out.note(Problem(ProblemCode.INVALID, "scan event without a usable date", where))
+            out.note(unreadable_time(scan.date, where))
             continue
         newest = max(newest or occurred_at, occurred_at)
         status, reason, raw_code, problem = classify(scan, where)
@@ -174,8 +182,8 @@ def _estimate(
         return
     window = result.estimatedDeliveryTimeWindow
     bounds = window.window if window else None
-    start = parse_timestamp(bounds.begins, UTC) if bounds else None
-    end = parse_timestamp(bounds.ends, UTC) if bounds else None
+    start = parse_timestamp(bounds.begins, NAIVE_TZ) if bounds else None
+    end = parse_timestamp(bounds.ends, NAIVE_TZ) if bounds else None
     estimated = parse_date(stamps.get("ESTIMATED_DELIVERY")) or parse_date(
         bounds.ends if bounds else None
     )

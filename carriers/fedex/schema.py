@@ -8,11 +8,13 @@ for a number FedEx does not know, ``error``. A webhook delivery adds ``outputMet
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 
 
 class FedexModel(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True, coerce_numbers_to_str=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, coerce_numbers_to_str=True)
 
 
 class Address(FedexModel):
@@ -69,7 +71,7 @@ class DeliveryDetails(FedexModel):
 
 class TrackResult(FedexModel):
     trackingNumberInfo: TrackingNumberInfo | None = None
-    scanEvents: list[ScanEvent] = []
+    scanEvents: list[Any] = []  # each validated on its own as a ScanEvent
     dateAndTimes: list[DateAndTime] = []
     estimatedDeliveryTimeWindow: DeliveryWindow | None = None
     deliveryDetails: DeliveryDetails | None = None

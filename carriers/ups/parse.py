@@ -29,6 +29,8 @@ from carriers.common import (
     parse_offset,
     parse_timestamp,
     place,
+    unreadable_time,
+    validate_item,
     validation_problem,
 )
 from carriers.ups import codes
@@ -44,6 +46,8 @@ from wismo.vocab import Reason, TrackingStatus
 
 SOURCE = "ups"
 CARRIER = "ups"
+#: A local time UPS gives without GMT time or offset is read as UTC (see the module docstring).
+NAIVE_TZ = UTC
 _WINDOW_TYPES = frozenset({"EDW", "CDW", "IDW"})
 
 
@@ -123,7 +127,7 @@ def _instant(day: str | None, clock: str | None, tz: tzinfo | None) -> datetime 
 
 def _activity_instant(activity: Activity) -> datetime | None:
     return _instant(activity.gmtDate, activity.gmtTime, UTC) or _instant(
-        activity.date, activity.time, parse_offset(activity.gmtOffset) or UTC
+        activity.date, activity.time, parse_offset(activity.gmtOffset) or NAIVE_TZ
     )
 
 
@@ -169,11 +173,16 @@ def _package(
     out: Collector,
 ) -> None:
     instants: list[tuple[datetime, Activity]] = []
-    for a, activity in enumerate(package.activity):
+    for a, item in enumerate(package.activity):
         where = f"{path}.activity[{a}]"
+        activity, problem = validate_item(item, Activity, where)
+        if activity is None:
+            out.note(problem)
+            continue
         occurred_at = _activity_instant(activity)
         if occurred_at is None:
-            out.note(Problem(ProblemCode.INVALID, "activity without a usable date", where))
+            stated = " ".join(part for part in (activity.date, activity.time) if part)
+            out.note(unreadable_time(stated, where))
             continue
         instants.append((occurred_at, activity))
         status = activity.status
@@ -237,7 +246,7 @@ def _track_alert(data: dict[str, Any], received_at: datetime) -> ParseResult:
     if not number:
         return failed(ProblemCode.INVALID, "Track Alert event without trackingNumber")
     gmt = _instant(alert.gmtActivityDate, alert.gmtActivityTime, UTC)
-    local = _instant(alert.localActivityDate, alert.localActivityTime, UTC)
+    local = _instant(alert.localActivityDate, alert.localActivityTime, NAIVE_TZ)
     occurred_at = gmt or local
     if occurred_at is None:
         return failed(ProblemCode.INVALID, "Track Alert event without a usable activity date")

@@ -12,11 +12,13 @@ time (``"74700"``), which the parser pads.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 
 
 class UpsModel(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True, coerce_numbers_to_str=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, coerce_numbers_to_str=True)
 
 
 class Address(UpsModel):
@@ -63,7 +65,7 @@ class DeliveryTime(UpsModel):
 
 class Package(UpsModel):
     trackingNumber: str | None = None
-    activity: list[Activity] = []
+    activity: list[Any] = []  # each validated on its own as an Activity
     deliveryDate: list[DeliveryDate] = []
     deliveryTime: DeliveryTime | None = None
     currentStatus: Status | None = None

@@ -27,6 +27,8 @@ from carriers.common import (
     parse_timestamp,
     place,
     text,
+    unreadable_time,
+    validate_item,
     validation_problem,
 )
 from carriers.usps import codes
@@ -35,6 +37,8 @@ from wismo.vocab import Reason, TrackingStatus
 
 SOURCE = "usps"
 CARRIER = "usps"
+#: A local scan time USPS gives with no offset at all is read as UTC (see the docstring).
+NAIVE_TZ = UTC
 
 
 def parse(raw: bytes, headers: Headers, received_at: datetime) -> ParseResult:
@@ -86,7 +90,7 @@ def classify(
 
 def _instant(event: TrackingEvent) -> datetime | None:
     return parse_timestamp(event.GMTTimestamp, UTC) or parse_timestamp(
-        event.eventTimestamp, parse_offset(event.GMTOffset) or UTC
+        event.eventTimestamp, parse_offset(event.GMTOffset) or NAIVE_TZ
     )
 
 
@@ -102,11 +106,15 @@ def _piece(
         return
     newest: datetime | None = None
     final = False
-    for e, event in enumerate(details.trackingEvents):
+    for e, item in enumerate(details.trackingEvents):
         where = f"{path}.trackingEvents[{e}]".lstrip(".")
+        event, problem = validate_item(item, TrackingEvent, where)
+        if event is None:
+            out.note(problem)
+            continue
         occurred_at = _instant(event)
         if occurred_at is None:
-            out.note(Problem(ProblemCode.INVALID, "event without a usable time", where))
+            out.note(unreadable_time(event.eventTimestamp, where))
             continue
         newest = max(newest or occurred_at, occurred_at)
         final = final or text(event.eventCode) in codes.FINAL_CODES

@@ -12,11 +12,13 @@ and ``GMTOffset`` the local offset (``-7:00``).
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 
 
 class UspsModel(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True, coerce_numbers_to_str=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, coerce_numbers_to_str=True)
 
 
 class TrackingEvent(UspsModel):
@@ -43,7 +45,7 @@ class TrackingDetails(UspsModel):
     status: str | None = None
     statusCategory: str | None = None
     statusSummary: str | None = None
-    trackingEvents: list[TrackingEvent] = []
+    trackingEvents: list[Any] = []  # each validated on its own as a TrackingEvent
 
 
 class ErrorDetail(UspsModel):
