@@ -53,10 +53,21 @@ def _standard(raw: bytes, secret: str, at: datetime) -> dict[str, str]:
     }
 
 
+def _fedex(raw: bytes, secret: str, at: datetime) -> dict[str, str]:
+    return {"fdx-signature": hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()}
+
+
+def _usps(raw: bytes, secret: str, at: datetime) -> dict[str, str]:
+    digest = hmac.new(secret.encode(), raw, hashlib.sha256).digest()
+    return {"x-hmac": base64.b64encode(digest).decode()}
+
+
 SIGNERS: dict[str, tuple[Signer, str, bool]] = {
     # source: (signer, recorded payload, whether the scheme carries a signed timestamp)
     "aftership": (_aftership, "aftership/delivered.json", False),
     "easypost": (_easypost, "easypost/delivered.json", False),
+    "fedex": (_fedex, "fedex/delivered.json", False),
+    "usps": (_usps, "usps/in_transit_expected.json", False),
     "oms": (_standard, "oms/order_placed.json", True),
     "wms": (_standard, "wms/fulfilment_created.json", True),
 }
