@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 import faust
 from mode import Service
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from projections.errors import StoreConflict, StoreUnavailable
 from streams.links import LinkIndex
@@ -25,7 +27,15 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: Failures worth waiting out: the batch is retried, never dropped.
-TRANSIENT = (StoreUnavailable, StoreConflict, ConnectionError, TimeoutError, OSError)
+TRANSIENT = (
+    StoreUnavailable,
+    StoreConflict,
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionError,
+    TimeoutError,
+    OSError,
+)
 MAX_BACKOFF_S = 5.0
 
 

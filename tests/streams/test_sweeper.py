@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 from projections.due_index import DueIndex
 from projections.exception_flow import timeline_from_json
 from projections.redis_store import RedisTimelineStore
+from projections.store import TimelineChange
 from projections.views import Timeline
 from streams.agents.sweeper import ExceptionSweeper, latest_per_order
 from tests.projections.conftest import REDIS_URL, drop_prefix
@@ -154,3 +155,17 @@ async def test_a_sweeper_that_dies_mid_batch_leaves_the_orders_to_the_next_one(
     assert opened.kind is EventKind.EXCEPTION_OPENED
     # it opened at its deadline, not when a sweeper finally noticed
     assert (await loop.timeline(story.order_id)).exceptions[0].opened_at == STALL
+
+
+async def test_a_timeline_that_does_not_decode_is_skipped_not_fatal(
+    redis: tuple[aioredis.Redis, str],
+) -> None:
+    client, _ = redis
+    loop = Loop(*redis)
+    story = Story().moving()
+    await loop.arrive(story.events, hours(4))
+    await client.hset(loop.store.keys.state(story.order_id), "json", b'{"order_id": 7}')
+    assert await loop.sweep(STALL) == []
+    assert await loop.index.pending() == 0
+    garbage = TimelineChange(story.order_id, 9, "d", "in_transit", b"[]")
+    assert await loop.sweeper().on_changes([garbage], STALL) == []

@@ -1,0 +1,47 @@
+"""The link agent's index on the real Redis: links, parked scans, idempotence."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from streams.links import LinkIndex
+
+
+@pytest.fixture
+async def index() -> AsyncIterator[LinkIndex]:
+    prefix = f"wismo-test-{uuid.uuid4().hex[:8]}"
+    client = aioredis.Redis()
+    yield LinkIndex(client, prefix)
+    keys = [key async for key in client.scan_iter(f"{prefix}:*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+async def test_a_scan_parked_before_its_shipment_is_handed_back_by_the_link(
+    index: LinkIndex,
+) -> None:
+    assert await index.order_for("1Z1") is None
+    await index.park("1Z1", "ups:a", b"scan-a")
+    await index.park("1Z1", "ups:b", b"scan-b")
+    await index.park("1Z1", "ups:a", b"scan-a")  # re-delivered: still one
+    assert await index.parked_count("1Z1") == 2
+    released = await index.link("1Z1", "O1")
+    assert released == {"ups:a": b"scan-a", "ups:b": b"scan-b"}
+    assert await index.order_for("1Z1") == "O1"
+    # until the forwarded copies are safe, the parked scans stay (a crash re-releases them)
+    assert await index.parked_count("1Z1") == 2
+    await index.forget_parked("1Z1", released)
+    assert await index.parked_count("1Z1") == 0
+    assert await index.link("1Z1", "O1") == {}
+
+
+async def test_numbers_are_independent(index: LinkIndex) -> None:
+    await index.park("1Z1", "ups:a", b"a")
+    assert await index.link("1Z2", "O2") == {}
+    assert await index.parked_count("1Z1") == 1
+    assert await index.order_for("1Z1") is None
