@@ -26,13 +26,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
 from projections.due_index import DueIndex, Lease
-from projections.exception_flow import (
-    Outcome,
-    exceptions_for_changes,
-    exceptions_for_timeline,
-    timeline_from_json,
-)
+from projections.exception_flow import Outcome, exceptions_for_timeline, timeline_from_json
 from projections.store import TimelineChange
 from streams.context import TRANSIENT, StreamContext, retrying
 from streams.topics import EVENTS, EXCEPTIONS
@@ -70,9 +67,12 @@ class ExceptionSweeper:
 
     async def on_changes(self, changes: Sequence[TimelineChange], now: datetime) -> list[Event]:
         """The event path: reconcile changed timelines, publish, then schedule their checks."""
-        events, schedule = exceptions_for_changes(changes, now, self.thresholds)
+        outcomes = [self._reconciled(change.timeline, now) for change in changes]
+        events = [event for outcome in outcomes if outcome for event in outcome.events]
         await self.publish(events)
-        await self.index.schedule_many(schedule)
+        await self.index.schedule_many(
+            {outcome.order_id: outcome.next_check_at for outcome in outcomes if outcome}
+        )
         return events
 
     async def sweep(self, now: datetime) -> SweepReport:
@@ -83,12 +83,7 @@ class ExceptionSweeper:
             return SweepReport(0, [])
         documents = await asyncio.gather(*(self.timelines.timeline(x.order_id) for x in leases))
         outcomes: list[tuple[Lease, Outcome | None]] = [
-            (
-                lease,
-                None
-                if document is None
-                else exceptions_for_timeline(timeline_from_json(document), now, self.thresholds),
-            )
+            (lease, None if document is None else self._reconciled(document, now))
             for lease, document in zip(leases, documents, strict=True)
         ]
         events = [event for _, outcome in outcomes if outcome for event in outcome.events]
@@ -96,6 +91,15 @@ class ExceptionSweeper:
         for lease, outcome in outcomes:
             await self.index.complete(lease, outcome.next_check_at if outcome else None)
         return SweepReport(len(leases), events)
+
+    def _reconciled(self, document: bytes, now: datetime) -> Outcome | None:
+        try:
+            timeline = timeline_from_json(document)
+        except ValidationError as error:
+            # a document this version cannot read: skipped (and logged), never a crash
+            log.warning("skipping a timeline that does not decode: %s", error)
+            return None
+        return exceptions_for_timeline(timeline, now, self.thresholds)
 
 
 def latest_per_order(changes: Sequence[TimelineChange]) -> list[TimelineChange]:
