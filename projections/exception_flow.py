@@ -231,7 +231,8 @@ def exceptions_for_changes(
     """For changed timelines: the lifecycle events to publish and each order's next check.
 
     Called after a store's ``apply``; publishing the events makes the timeline change again, and
-    that second pass finds nothing more to do (the events are already folded in).
+    that second pass finds nothing more to do (the events are already folded in). A document
+    that is not a timeline raises pydantic's ``ValidationError``.
     """
     events: list[Event] = []
     schedule: dict[str, datetime | None] = {}
