@@ -249,7 +249,8 @@ def _track_alert(data: dict[str, Any], received_at: datetime) -> ParseResult:
     local = _instant(alert.localActivityDate, alert.localActivityTime, NAIVE_TZ)
     occurred_at = gmt or local
     if occurred_at is None:
-        return failed(ProblemCode.INVALID, "Track Alert event without a usable activity date")
+        stated = alert.gmtActivityTime or alert.localActivityTime
+        return ParseResult(problems=(unreadable_time(stated, "gmtActivityTime"),))
     offset = _local_offset(local, gmt)
     status = alert.activityStatus
     loc = alert.activityLocation
