@@ -14,8 +14,8 @@ from typing import Any
 
 from carriers.common import parse_timestamp
 from carriers.salesforce_om.schema import SfRecord
-from wismo.events import Event, EventKind, event_from_dict
-from wismo.ids import natural_event_id
+from carriers.shopify.build import commerce_event
+from wismo.events import Event, EventKind
 
 SOURCE_NAME = "salesforce_om"
 
@@ -51,16 +51,14 @@ class Context:
         payload: dict[str, Any],
     ) -> Event:
         """One canonical event; raises ``ValueError`` when the values cannot form one."""
-        return event_from_dict(
-            {
-                "kind": kind,
-                "event_id": natural_event_id(SOURCE_NAME, kind.value, *key),
-                "source": SOURCE_NAME,
-                "order_id": order_id,
-                "occurred_at": occurred_at,
-                "received_at": self.received_at,
-                "payload": {k: v for k, v in payload.items() if v is not None},
-            }
+        return commerce_event(
+            kind,
+            key,
+            order_id=order_id,
+            occurred_at=occurred_at,
+            received_at=self.received_at,
+            payload=payload,
+            source=SOURCE_NAME,
         )
 
 

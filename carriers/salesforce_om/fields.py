@@ -4,12 +4,16 @@ relationships, and the problems for what is missing."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
 
 from carriers.base import Problem, ProblemCode
 from carriers.common import Collector, validate_item
-from carriers.salesforce_om.build import Context
+from carriers.salesforce_om.build import Context, instant, modified_at
 from carriers.salesforce_om.schema import Children, SfRecord
+
+Record = TypeVar("Record", bound=SfRecord)
 
 Mapper = Callable[[Collector, Any, Context, str], None]
 """Maps one record (raw, at ``path``) onto events and problems in the collector."""
@@ -44,3 +48,37 @@ def child_records(
         if record is not None:
             records.append(record)
     return records
+
+
+@dataclass(frozen=True, slots=True)
+class Read(Generic[Record]):
+    """A record that validated and has what every mapper needs: its id, its order and when
+    this state of it was written."""
+
+    record: Record
+    record_id: str
+    order_id: str
+    at: datetime
+
+
+def read_record(
+    collected: Collector,
+    item: Any,
+    model: type[Record],
+    ctx: Context,
+    path: str,
+    order_fields: tuple[str, ...] = ("OrderSummaryId",),
+) -> Read[Record] | None:
+    """``item`` validated as ``model``; ``None`` (and the problem noted) when it is not one or
+    lacks its Id, its order or a timestamp."""
+    record, problem = validate_item(item, model, path or None)
+    if record is None:
+        collected.note(problem)
+        return None
+    order_id = order_of(record, ctx, *order_fields)
+    at = modified_at(record) or instant(record.CreatedDate)
+    if not record.Id or order_id is None or at is None:
+        missing = {"Id": record.Id, order_fields[-1]: order_id, "LastModifiedDate": at}
+        note_missing(collected, path, **missing)
+        return None
+    return Read(record, record.Id, order_id, at)

@@ -13,16 +13,15 @@ from carriers.common import (
     parse_date,
     place,
     text,
-    validate_item,
 )
-from carriers.salesforce_om.build import SOURCE_NAME, Context, instant, modified_at, quantities
+from carriers.salesforce_om.build import SOURCE_NAME, Context, instant, quantities
 from carriers.salesforce_om.codes import (
     DELIVERED,
     FULFILMENT_CATEGORIES,
     FULFILMENT_STATUSES,
     SHIPMENT_STATUSES,
 )
-from carriers.salesforce_om.fields import child_records, note_missing, order_of
+from carriers.salesforce_om.fields import child_records, read_record
 from carriers.salesforce_om.schema import (
     FulfillmentOrder,
     FulfillmentOrderLineItem,
@@ -72,16 +71,11 @@ def add_fulfilment_step(
 
 
 def fulfillment_order(collected: Collector, item: Any, ctx: Context, path: str) -> None:
-    order, problem = validate_item(item, FulfillmentOrder, path or None)
-    if order is None:
-        collected.note(problem)
+    read = read_record(collected, item, FulfillmentOrder, ctx, path)
+    if read is None:
         return
-    order_id = order_of(order, ctx, "OrderSummaryId")
+    order, order_id, changed_at = read.record, read.order_id, read.at
     created_at = instant(order.CreatedDate)
-    changed_at = modified_at(order) or created_at
-    if not order.Id or order_id is None or changed_at is None:
-        note_missing(collected, path, Id=order.Id, OrderSummaryId=order_id, CreatedDate=changed_at)
-        return
     location = order.FulfilledFromLocation
     warehouse = (
         text((location.ExternalReference or location.Name) if location else None, 128)
@@ -95,7 +89,7 @@ def fulfillment_order(collected: Collector, item: Any, ctx: Context, path: str) 
         "FulfillmentOrderLineItems",
     )
     created = {
-        "fulfilment_order_id": order.Id,
+        "fulfilment_order_id": read.record_id,
         "delivery_group_id": order.OrderDeliveryGroupSummaryId,
         "warehouse": warehouse,
         "lines": quantities(
@@ -109,7 +103,7 @@ def fulfillment_order(collected: Collector, item: Any, ctx: Context, path: str) 
             ]
         ),
     }
-    fulfilment_order_id = order.Id
+    fulfilment_order_id = read.record_id
     collected.add(
         built(
             lambda: ctx.event(
@@ -138,23 +132,18 @@ def fulfillment_order(collected: Collector, item: Any, ctx: Context, path: str) 
 
 
 def shipment(collected: Collector, item: Any, ctx: Context, path: str) -> None:
-    shipment, problem = validate_item(item, Shipment, path or None)
-    if shipment is None:
-        collected.note(problem)
+    read = read_record(collected, item, Shipment, ctx, path)
+    if read is None:
         return
-    order_id = order_of(shipment, ctx, "OrderSummaryId")
+    shipment, order_id, at = read.record, read.order_id, read.at
     shipped_at = instant(shipment.CreatedDate)
-    at = modified_at(shipment) or shipped_at
-    if not shipment.Id or order_id is None or at is None:
-        note_missing(collected, path, Id=shipment.Id, OrderSummaryId=order_id, CreatedDate=at)
-        return
     items: list[ShipmentItem] = child_records(
         collected, shipment.ShipmentItems, ShipmentItem, path, "ShipmentItems"
     )
     number = "".join((shipment.TrackingNumber or "").split()).upper() or None
     carrier = carrier_slug(shipment.Provider)
     shipped = {
-        "shipment_id": shipment.Id,
+        "shipment_id": read.record_id,
         "fulfilment_order_id": shipment.FulfillmentOrderId,
         "carrier": carrier,
         "service": text(shipment.DeliveryMethod.Name) if shipment.DeliveryMethod else None,
@@ -169,7 +158,7 @@ def shipment(collected: Collector, item: Any, ctx: Context, path: str) -> None:
             country=shipment.ShipToCountryCode or shipment.ShipToCountry,
         ),
     }
-    shipment_id = shipment.Id
+    shipment_id = read.record_id
     collected.add(
         built(
             lambda: ctx.event(

@@ -6,10 +6,10 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from carriers.common import Collector, built, text, validate_item
-from carriers.salesforce_om.build import Context, instant, modified_at, quantities
+from carriers.common import Collector, built, text
+from carriers.salesforce_om.build import Context, instant, quantities
 from carriers.salesforce_om.codes import RETURN_STATUSES
-from carriers.salesforce_om.fields import Mapper, child_records, note_missing, order_of
+from carriers.salesforce_om.fields import Mapper, child_records, read_record
 from carriers.salesforce_om.schema import (
     BillingDocument,
     OrderPaymentSummary,
@@ -20,16 +20,11 @@ from wismo.events import EventKind
 
 
 def return_order(collected: Collector, item: Any, ctx: Context, path: str) -> None:
-    returned, problem = validate_item(item, ReturnOrder, path or None)
-    if returned is None:
-        collected.note(problem)
+    read = read_record(collected, item, ReturnOrder, ctx, path)
+    if read is None:
         return
+    returned, order_id, at = read.record, read.order_id, read.at
     kind = RETURN_STATUSES.get(returned.Status or "")
-    order_id = order_of(returned, ctx, "OrderSummaryId")
-    at = modified_at(returned) or instant(returned.CreatedDate)
-    if not returned.Id or order_id is None or at is None:
-        note_missing(collected, path, Id=returned.Id, OrderSummaryId=order_id, LastModifiedDate=at)
-        return
     lines: list[ReturnOrderLineItem] = child_records(
         collected, returned.ReturnOrderLineItems, ReturnOrderLineItem, path, "ReturnOrderLineItems"
     )
@@ -38,12 +33,12 @@ def return_order(collected: Collector, item: Any, ctx: Context, path: str) -> No
     counted = [(line.OrderItemSummaryId, _returned_quantity(line, kind)) for line in lines]
     reasons = sorted({line.ReasonForReturn for line in lines if line.ReasonForReturn})
     payload = {
-        "return_id": returned.Id,
+        "return_id": read.record_id,
         "lines": quantities(counted),
         "reason": text(", ".join(reasons)),
         "note": text(f"RMA {returned.ReturnOrderNumber}") if returned.ReturnOrderNumber else None,
     }
-    return_id = returned.Id
+    return_id = read.record_id
     collected.add(
         built(
             lambda: ctx.event(
@@ -65,18 +60,13 @@ def _returned_quantity(line: ReturnOrderLineItem, kind: EventKind) -> Any:
 def payment_summary(collected: Collector, item: Any, ctx: Context, path: str) -> None:
     """Authorized amount; captured and refunded as steps (the summary's amounts are running
     totals, which the fold would add up again: amounts come from invoices and credit memos)."""
-    summary, problem = validate_item(item, OrderPaymentSummary, path or None)
-    if summary is None:
-        collected.note(problem)
+    read = read_record(collected, item, OrderPaymentSummary, ctx, path)
+    if read is None:
         return
-    order_id = order_of(summary, ctx, "OrderSummaryId")
+    summary, order_id, at = read.record, read.order_id, read.at
     created_at = instant(summary.CreatedDate)
-    at = modified_at(summary) or created_at
-    if not summary.Id or order_id is None or at is None:
-        note_missing(collected, path, Id=summary.Id, OrderSummaryId=order_id, CreatedDate=at)
-        return
     base = {
-        "payment_id": summary.Id,
+        "payment_id": read.record_id,
         "currency": summary.CurrencyIsoCode,
         "method": text(summary.Method or summary.Type),
     }
@@ -85,7 +75,7 @@ def payment_summary(collected: Collector, item: Any, ctx: Context, path: str) ->
         (EventKind.PAYMENT_CAPTURED, summary.CapturedAmount, at, False),
         (EventKind.PAYMENT_REFUNDED, summary.RefundedAmount, at, False),
     )
-    payment_id = summary.Id
+    payment_id = read.record_id
     for kind, amount, when, with_amount in steps:
         if amount is None or amount <= 0:
             continue
@@ -103,17 +93,11 @@ def payment_summary(collected: Collector, item: Any, ctx: Context, path: str) ->
 
 def billing(kind: EventKind) -> Mapper:
     def add(collected: Collector, item: Any, ctx: Context, path: str) -> None:
-        document, problem = validate_item(item, BillingDocument, path or None)
-        if document is None:
-            collected.note(problem)
+        fields = ("OrderSummaryId", "ReferenceEntityId")
+        read = read_record(collected, item, BillingDocument, ctx, path, fields)
+        if read is None:
             return
-        order_id = order_of(document, ctx, "OrderSummaryId", "ReferenceEntityId")
-        at = modified_at(document) or instant(document.CreatedDate)
-        if not document.Id or order_id is None or at is None:
-            note_missing(
-                collected, path, Id=document.Id, ReferenceEntityId=order_id, CreatedDate=at
-            )
-            return
+        document, order_id, at = read.record, read.order_id, read.at
         if document.Status not in (None, "Posted"):
             return  # a draft states nothing yet
         total = (
@@ -126,17 +110,17 @@ def billing(kind: EventKind) -> Mapper:
             if document.Balance is None or document.Balance != 0:
                 return  # an invoice is paid when nothing is left to pay
             payload: dict[str, Any] = {
-                "payment_id": document.Id,
+                "payment_id": read.record_id,
                 "amount": amount,
                 "currency": document.CurrencyIsoCode,
             }
         else:
             payload = {
-                "refund_id": document.Id,
+                "refund_id": read.record_id,
                 "amount": amount,
                 "currency": document.CurrencyIsoCode,
             }
-        document_id = document.Id
+        document_id = read.record_id
         make = partial(
             ctx.event, kind, (document_id,), order_id=order_id, occurred_at=at, payload=payload
         )

@@ -19,7 +19,12 @@ from carriers.base import Problem, ProblemCode
 from carriers.common import Collector, built, parse_date, place, text, validate_item
 from carriers.salesforce_om.build import Context, instant, modified_at, whole
 from carriers.salesforce_om.codes import CANCELLED_ORDER_STATUSES
-from carriers.salesforce_om.fields import at_path, child_records, note_missing, order_of
+from carriers.salesforce_om.fields import (
+    at_path,
+    child_records,
+    note_missing,
+    read_record,
+)
 from carriers.salesforce_om.schema import OrderDeliveryGroupSummary, OrderItemSummary, OrderSummary
 from wismo.events import EventKind
 from wismo.vocab import Channel
@@ -195,14 +200,10 @@ def _add_cancelled_units(
 
 
 def order_item_summary(collected: Collector, item: Any, ctx: Context, path: str) -> None:
-    line, problem = validate_item(item, OrderItemSummary, path or None)
-    if line is None:
-        collected.note(problem)
+    read = read_record(collected, item, OrderItemSummary, ctx, path)
+    if read is None:
         return
-    order_id, at = order_of(line, ctx, "OrderSummaryId"), modified_at(line)
-    if not line.Id or order_id is None or at is None:
-        note_missing(collected, path, Id=line.Id, OrderSummaryId=order_id, LastModifiedDate=at)
-        return
+    line, line_id, order_id, at = read.record, read.record_id, read.order_id, read.at
     described = _line(line)
     if _is_product(line) and len(described) > 1:  # more than its id: a sparse update may not
         changed = {"lines": [described]}
@@ -210,7 +211,7 @@ def order_item_summary(collected: Collector, item: Any, ctx: Context, path: str)
             built(
                 lambda: ctx.event(
                     EventKind.ORDER_CHANGED,
-                    (line.Id, at),
+                    (line_id, at),
                     order_id=order_id,
                     occurred_at=at,
                     payload=changed,
@@ -222,20 +223,16 @@ def order_item_summary(collected: Collector, item: Any, ctx: Context, path: str)
 
 
 def delivery_group(collected: Collector, item: Any, ctx: Context, path: str) -> None:
-    group, problem = validate_item(item, OrderDeliveryGroupSummary, path or None)
-    if group is None:
-        collected.note(problem)
+    read = read_record(collected, item, OrderDeliveryGroupSummary, ctx, path)
+    if read is None:
         return
-    order_id, at = order_of(group, ctx, "OrderSummaryId"), modified_at(group)
-    if not group.Id or order_id is None or at is None:
-        note_missing(collected, path, Id=group.Id, OrderSummaryId=order_id, LastModifiedDate=at)
-        return
+    group, order_id, at = read.record, read.order_id, read.at
     changed = {"delivery_groups": [_group(group, [])]}
     collected.add(
         built(
             lambda: ctx.event(
                 EventKind.ORDER_CHANGED,
-                (group.Id, at),
+                (read.record_id, at),
                 order_id=order_id,
                 occurred_at=at,
                 payload=changed,

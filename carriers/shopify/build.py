@@ -32,13 +32,15 @@ def commerce_event(
     occurred_at: datetime,
     received_at: datetime,
     payload: dict[str, Any],
+    source: str = SOURCE_NAME,
 ) -> Event:
-    """One canonical order-side event; raises ``ValueError`` when the values cannot form one."""
+    """One canonical order-side event of ``source`` (the Salesforce OM source builds its events
+    here too); raises ``ValueError`` when the values cannot form one."""
     return event_from_dict(
         {
             "kind": kind,
-            "event_id": natural_event_id(SOURCE_NAME, kind.value, *key),
-            "source": SOURCE_NAME,
+            "event_id": natural_event_id(source, kind.value, *key),
+            "source": source,
             "order_id": order_id,
             "occurred_at": occurred_at,
             "received_at": received_at,
