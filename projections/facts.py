@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from projections.ordering import tracking_numbers_named
+from projections.sla_facts import SLA_COLUMNS, sla_columns
 from projections.store import TimelineChange
 from wismo.events import Event, dump_event
 
@@ -27,7 +28,7 @@ SHIPMENT_COLUMNS = (
     "destination_region", "destination_city", "status", "reason", "placed_at", "promised_date",
     "carrier_edd_first", "carrier_edd_last", "shipped_at", "first_scan_at", "out_for_delivery_at",
     "first_attempt_at", "delivered_at", "returned_at", "failed_attempts", "exceptions_total",
-    "exceptions_open", "version", "ship_by", "edd_revisions",
+    "exceptions_open", "version", *SLA_COLUMNS,
 )  # fmt: skip
 EXCEPTION_COLUMNS = (
     "order_id", "exception_id", "type", "severity", "owner", "subject", "reason", "state",
@@ -80,17 +81,6 @@ def _promise(document: dict[str, Any], shipment: dict[str, Any]) -> date | None:
     return _day(shipment.get("promised_delivery_date") or document.get("promised_delivery_date"))
 
 
-def _ship_by(document: dict[str, Any], shipment: dict[str, Any]) -> datetime | None:
-    """The fulfilment order's ship-by, else the delivery group's (docs/kpis.md)."""
-    for fo in document.get("fulfilment_orders", ()):
-        if fo["fulfilment_order_id"] == shipment.get("fulfilment_order_id") and fo.get("ship_by"):
-            return _instant(fo["ship_by"])
-    for group in document.get("delivery_groups", ()):
-        if group["group_id"] == shipment.get("delivery_group_id"):
-            return _instant(group.get("ship_by"))
-    return None
-
-
 def shipment_rows(document: dict[str, Any]) -> list[Row]:
     rows = []
     exceptions = document.get("exceptions", ())
@@ -128,23 +118,10 @@ def shipment_rows(document: dict[str, Any]) -> list[Row]:
                 len(mine),
                 sum(1 for e in mine if e.get("state") != "resolved"),
                 document["version"],
-                _ship_by(document, s),
-                max(len(edds) - 1, 0),
+                *sla_columns(document, s),
             )
         )
     return rows
-
-
-def _ship_by(document: dict[str, Any], shipment: dict[str, Any]) -> datetime | None:
-    """The ship-by of the shipment's fulfilment order, else of its delivery group."""
-    for order in document.get("fulfilment_orders", ()):
-        same = order["fulfilment_order_id"] == shipment.get("fulfilment_order_id")
-        if same and order.get("ship_by"):
-            return _instant(order["ship_by"])
-    for group in document.get("delivery_groups", ()):
-        if group["group_id"] == shipment.get("delivery_group_id"):
-            return _instant(group.get("ship_by"))
-    return None
 
 
 def exception_rows(document: dict[str, Any]) -> list[Row]:

@@ -148,75 +148,35 @@ class SlaQuery:
         """Exceptions by type and reason; each counts against the shipment it names."""
         select, group = self._dims()
         return (
-            f"SELECT {select}e.type AS type, e.reason AS reason, count() AS exceptions, "
-            "uniqExact(e.order_id) AS orders\n"
-            "FROM {db}.exceptions AS e FINAL\n"
-            "INNER JOIN (SELECT * FROM {db}.shipments FINAL) AS s\n"
-            "  ON e.order_id = s.order_id AND (e.subject = s.shipment_id "
-            "OR e.subject = s.tracking_number)\n"
+            f"SELECT {select}type, reason, count() AS exceptions, "
+            "uniqExact(s.order_id) AS orders\n"
+            "FROM {db}.shipments AS s FINAL\n"
+            "ARRAY JOIN s.exception_types AS type, s.exception_reasons AS reason\n"
             f"WHERE {_PERIOD}\n{self._grouped(group, ['type', 'reason'])}"
         )
 
     def returns_sql(self) -> str:
-        """Return rate and return-to-refund time, attributed to the order's first shipment."""
+        """Return rate and return-to-refund time, on each order's first shipment."""
         select, group = self._dims()
-        first = (
-            "SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY order_id "
-            "ORDER BY ifNull(shipped_at, placed_at), shipment_id) AS n "
-            "FROM {db}.shipments FINAL) WHERE n = 1"
-        )
-        returns = (
-            "SELECT order_id, return_id, "
-            "minIf(occurred_at, kind = 'return.authorized') AS authorized_at, "
-            "minIf(occurred_at, kind = 'return.received') AS received_at, "
-            "minIf(occurred_at, kind = 'refund.issued') AS refunded_at "
-            "FROM {db}.return_facts FINAL WHERE return_id != '' GROUP BY order_id, return_id"
-        )
-        delivered_orders = (
-            "SELECT order_id FROM {db}.shipments FINAL "
-            "WHERE delivered_at IS NOT NULL GROUP BY order_id"
-        )
-        refund_hours = _hours("r.received_at", "r.refunded_at")
-        timed = "r.received_at > 0 AND r.refunded_at > 0"
         return (
-            f"SELECT {select}"
-            "uniqExactIf(s.order_id, s.order_id IN ("
-            + delivered_orders
-            + ")) AS delivered_orders,\n"
-            "    uniqExactIf(s.order_id, r.authorized_at > 0 OR r.received_at > 0) "
-            "AS returned_orders,\n"
+            f"SELECT {select}countIf(s.order_delivered = 1) AS delivered_orders,\n"
+            "    countIf(s.order_returned = 1) AS returned_orders,\n"
             "    returned_orders / nullIf(delivered_orders, 0) AS return_rate,\n"
-            f"    {_quantiles('0.5, 0.9', refund_hours, timed)} AS return_to_refund_h\n"
-            f"FROM ({first}) AS s\n"
-            f"LEFT JOIN ({returns}) AS r ON r.order_id = s.order_id\n"
-            f"WHERE {_PERIOD}\n{self._grouped(group)}"
+            "    quantilesExactInclusiveArray(0.5, 0.9)(s.refund_waits_h) AS return_to_refund_h\n"
+            "FROM {db}.shipments AS s FINAL\n"
+            f"WHERE s.first_of_order = 1 AND {_PERIOD}\n{self._grouped(group)}"
         )
 
     def dwell_sql(self) -> str:
         """Dwell per carrier facility: first scan at a place until the first scan elsewhere."""
-        window = "PARTITION BY tracking_number ORDER BY occurred_at, event_id"
-        stays = (
-            "SELECT tracking_number, carrier, place, occurred_at, event_id, "
-            f"sum(changed) OVER ({window} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) "
-            "AS stay FROM (SELECT *, "
-            f"place != lagInFrame(place, 1, '') OVER ({window} ROWS BETWEEN 1 PRECEDING AND "
-            "CURRENT ROW) AS changed FROM {db}.checkpoints FINAL WHERE place != '')"
-        )
-        grouped = (
-            "SELECT tracking_number, stay, any(carrier) AS carrier, any(place) AS place, "
-            f"min(occurred_at) AS arrived FROM ({stays}) GROUP BY tracking_number, stay"
-        )
-        left = (
-            "SELECT *, leadInFrame(arrived, 1, toDateTime64(0, 6, 'UTC')) OVER (PARTITION BY "
-            "tracking_number ORDER BY stay ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) AS departed "
-            f"FROM ({grouped})"
-        )
         hours = _hours("arrived", "departed")
         return (
-            "SELECT carrier, place AS facility, count() AS stays,\n"
+            "SELECT s.carrier AS carrier, facility, count() AS stays,\n"
             f"    quantilesExactInclusive(0.5, 0.9)({hours}) AS dwell_h\n"
-            f"FROM ({left})\n"
-            "WHERE departed > arrived AND arrived >= {start:Date} AND arrived < {end:Date}\n"
+            "FROM {db}.shipments AS s FINAL\n"
+            "ARRAY JOIN s.stay_places AS facility, s.stay_arrived AS arrived, "
+            "s.stay_departed AS departed\n"
+            "WHERE arrived >= {start:Date} AND arrived < {end:Date}\n"
             "GROUP BY carrier, facility ORDER BY carrier, facility"
         )
 
