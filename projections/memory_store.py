@@ -24,6 +24,7 @@ class MemoryTimelineStore:
     def __init__(self) -> None:
         self._events: dict[str, dict[str, Event]] = {}
         self._timelines: dict[str, bytes] = {}
+        self._changes: dict[str, TimelineChange] = {}
         self._duplicates: dict[str, Counter[str]] = {}
         self._tracking: dict[str, str] = {}
         self._lookup: dict[str, str] = {}
@@ -58,15 +59,19 @@ class MemoryTimelineStore:
         if document == self._timelines.get(order_id):
             return None
         self._timelines[order_id] = document
+        self._changes[order_id] = change = TimelineChange(
+            order_id, timeline.version, timeline.digest, timeline.status.value, document
+        )
         if timeline.order_number:
             for token in timeline_tokens(timeline):
                 self._lookup[lookup_key(timeline.order_number, token)] = order_id
-        return TimelineChange(
-            order_id, timeline.version, timeline.digest, timeline.status.value, document
-        )
+        return change
 
     async def timeline(self, order_id: str) -> bytes | None:
         return self._timelines.get(order_id)
+
+    async def current(self, order_ids: Sequence[str]) -> list[TimelineChange]:
+        return [self._changes[o] for o in order_ids if o in self._changes]
 
     async def events(self, order_id: str) -> list[Event]:
         return canonical_sequence(self._events.get(order_id, {}).values())

@@ -366,6 +366,22 @@ class RedisTimelineStore:
             document = await self.client.hget(self.keys.state(order_id), "json")
         return None if document is None else _bytes(document)
 
+    async def current(self, order_ids: Sequence[str]) -> list[TimelineChange]:
+        fields = ("json", "version", "digest", "status")
+
+        def build(pipe: Any) -> None:
+            for order_id in order_ids:
+                pipe.hmget(self.keys.state(order_id), *fields)
+
+        replies = await self._execute(build) if order_ids else []
+        return [
+            TimelineChange(order_id, int(version), _text(digest), _text(status), _bytes(document))
+            for order_id, (document, version, digest, status) in zip(
+                order_ids, replies, strict=True
+            )
+            if document is not None
+        ]
+
     async def events(self, order_id: str) -> list[Event]:
         async with self._talking():
             stored = await self.client.hgetall(self.keys.events(order_id))

@@ -109,6 +109,15 @@ class TimelineStore(ProjectionStore, Protocol):
         """
         ...
 
+    async def current(self, order_ids: Sequence[str]) -> list[TimelineChange]:
+        """The stored timelines of these orders (unknown ones left out), as changes.
+
+        For a replayed batch: :meth:`apply` reports nothing for orders already up to date, so a
+        consumer that crashed after the store's write but before passing the change on can
+        pass on the current state instead.
+        """
+        ...
+
     async def duplicates(self, order_id: str) -> dict[str, int]:
         """Per event id, how many re-deliveries of it were recognised and ignored."""
         ...
