@@ -34,21 +34,25 @@ def order_events(body: Any, topic: str, received_at: datetime) -> Collector:
         collected.note(problem)
         return collected
     created_at = instant(order.created_at)
-    updated_at = instant(order.updated_at) or created_at
-    if created_at is None or updated_at is None:
-        collected.note(Problem(ProblemCode.INVALID, "missing created_at", "created_at"))
-        return collected
+    updated_at = instant(order.updated_at)
     event = partial(commerce_event, order_id=order.id, received_at=received_at)
     key: tuple[object, ...]
     if topic == "orders/create":
-        kind, key, at = EventKind.ORDER_PLACED, (order.id,), created_at
+        kind, key, stated_at = EventKind.ORDER_PLACED, (order.id,), created_at or updated_at
     else:
-        kind, key, at = EventKind.ORDER_CHANGED, (order.id, updated_at), updated_at
-    # financial_status says which step, not when: the step is dated at checkout, so the
-    # same step stated by several snapshots is one event with one content
+        # a field-filtered subscription (include_fields) sends less of the same snapshot: the
+        # fields it carries are part of the id, so it never stands in for the full body
+        fields = ",".join(sorted(order.model_fields_set))
+        kind, key, stated_at = EventKind.ORDER_CHANGED, (order.id, updated_at, fields), updated_at
+    if stated_at is None:
+        missing = "created_at" if kind is EventKind.ORDER_PLACED else "updated_at"
+        collected.note(Problem(ProblemCode.INVALID, f"missing {missing}", missing))
+        return collected
+    at = stated_at
     placed_at = instant(order.processed_at) or created_at
     details = _details(order, placed_at)
-    collected.add(built(lambda: event(kind, key, occurred_at=at, payload=details), ""))
+    if kind is EventKind.ORDER_PLACED or any(v is not None for v in details.values()):
+        collected.add(built(lambda: event(kind, key, occurred_at=at, payload=details), ""))
     cancelled_at = instant(order.cancelled_at)
     if cancelled_at is not None:
         reason = {"reason": text(order.cancel_reason)}
@@ -70,7 +74,11 @@ def order_events(body: Any, topic: str, received_at: datetime) -> Collector:
         }
         collected.add(
             built(
-                lambda: event(payment_kind, (order.id,), occurred_at=placed_at, payload=payment),
+                # financial_status says which step, not when: dated at checkout, the same step
+                # stated by several snapshots is one event with one content
+                lambda: event(
+                    payment_kind, (order.id,), occurred_at=placed_at or at, payload=payment
+                ),
                 "financial_status",
             )
         )
@@ -81,7 +89,7 @@ def order_events(body: Any, topic: str, received_at: datetime) -> Collector:
     return collected
 
 
-def _details(order: Order, placed_at: datetime) -> dict[str, Any]:
+def _details(order: Order, placed_at: datetime | None) -> dict[str, Any]:
     lines = [
         {
             "line_id": line.id,
