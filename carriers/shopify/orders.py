@@ -136,9 +136,15 @@ def _delivery_groups(order: Order) -> list[dict[str, Any]] | None:
         "group_id": (shipping.id if shipping else None) or "shipping",
         "method": text(shipping.title or shipping.code) if shipping else None,
         "destination": destination,
-        "line_ids": [li.id for li in order.line_items or () if li.requires_shipping is not False],
+        "line_ids": _shipped_line_ids(order),
     }
     return [{k: v for k, v in group.items() if v is not None}]
+
+
+def _shipped_line_ids(order: Order) -> list[str] | None:
+    if order.line_items is None:
+        return None  # a body without its lines says nothing about which of them ship
+    return [line.id for line in order.line_items if line.requires_shipping is not False]
 
 
 def _amount(value: str | None) -> Decimal | None:
