@@ -29,6 +29,7 @@ from carriers.salesforce_om.schema import (
     ShipmentItem,
 )
 from carriers.shopify.codes import carrier_slug
+from carriers.shopify.fulfillments import tracking_number
 from wismo.events import EventKind
 
 
@@ -140,7 +141,7 @@ def shipment(collected: Collector, item: Any, ctx: Context, path: str) -> None:
     items: list[ShipmentItem] = child_records(
         collected, shipment.ShipmentItems, ShipmentItem, path, "ShipmentItems"
     )
-    number = "".join((shipment.TrackingNumber or "").split()).upper() or None
+    number = tracking_number(shipment.TrackingNumber)
     carrier = carrier_slug(shipment.Provider)
     shipped = {
         "shipment_id": read.record_id,

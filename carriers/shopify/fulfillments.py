@@ -42,11 +42,20 @@ def parcel_key(fulfillment_id: str) -> str:
     return f"SHOPIFY-F{fulfillment_id}"
 
 
+def tracking_number(value: object) -> str | None:
+    """A tracking number as every source writes it (no spaces, upper case); ``None`` for what
+    cannot be one (``"N/A"``, ``"-"``: merchants type those when there is none)."""
+    if not isinstance(value, str):
+        return None
+    number = "".join(value.split()).upper()
+    return number if 4 <= len(number) <= 64 else None
+
+
 def _numbers(*candidates: list[str] | str | None) -> list[str]:
     numbers: list[str] = []
     for candidate in candidates:
         values = [candidate] if isinstance(candidate, str) else candidate or []
-        numbers += ["".join(v.split()).upper() for v in values if isinstance(v, str) and v.strip()]
+        numbers += [number for number in map(tracking_number, values) if number]
     return list(dict.fromkeys(numbers))
 
 

@@ -193,3 +193,19 @@ def test_an_order_from_shopify_tracked_by_easypost_ends_delivered() -> None:
         assert timeline.status is OrderStatus.DELIVERED
         assert timeline.sources == ["easypost", "shopify"]
         assert timeline.order_id == ORDER_ID
+
+
+def test_a_placeholder_tracking_number_is_no_tracking_number() -> None:
+    fulfillment = _body("fulfillment_update_delivered") | {
+        "tracking_company": "Other",
+        "tracking_number": "N/A",
+        "tracking_numbers": ["N/A", " - "],
+        "shipment_status": None,
+    }
+
+    result = _parse(fulfillment, "fulfillments/update")
+
+    assert result.problems == ()
+    (shipped,) = result.events
+    assert shipped.payload.tracking_number == "SHOPIFY-F5012345678901"
+    assert [p.tracking_number for p in shipped.payload.packages or ()] == ["SHOPIFY-F5012345678901"]
