@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "rebuild",
     "sla",
     "bench",
+    "verify",
 )
 
 

@@ -1,0 +1,201 @@
+"""``wismo verify``: do Redis and ClickHouse hold exactly what the input history implies?
+
+The input is canonical events as JSON lines (``--events``), a generated history
+(``--simulate ORDERS --seed N``, the same one ``streams.simulate.generate`` sends), or both.
+Exit 0 when nothing differs, 1 with every difference listed, 2 when the input cannot be read or
+a store cannot be reached (the message names its URL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from wismo.commands import SubParsers
+
+if TYPE_CHECKING:
+    from projections.verify import LoggedEvent, RedisSnapshot, Reference
+    from wismo.events import Event
+    from wismo.settings import Settings
+
+STORES = ("redis", "clickhouse")
+_PIPELINE_ORDERS = 500
+_LOGGED = (
+    "SELECT event_id, count(), any(order_id), any(event_json) FROM {db}.events FINAL "
+    "GROUP BY event_id"
+)
+
+
+def register(subparsers: SubParsers) -> None:
+    parser = subparsers.add_parser(
+        "verify",
+        help="compare Redis timelines and the ClickHouse log with the fold of an input history",
+        description="Folds each order's valid input events and compares the result with the "
+        "Redis timeline, field by field, and the ClickHouse event log (read with FINAL) with "
+        "the set of valid input events: each exactly once, with its order. Lists every "
+        "difference; exits 1 if there is any.",
+    )
+    parser.add_argument("--events", help="JSON-lines file of canonical events, or - for stdin")
+    parser.add_argument(
+        "--simulate", type=int, metavar="ORDERS", help="the generated history of ORDERS orders"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the generated history")
+    parser.add_argument(
+        "--skip-invalid", action="store_true", help="ignore invalid lines in --events"
+    )
+    parser.add_argument(
+        "--stores", default=",".join(STORES), help="which stores to check (redis,clickhouse)"
+    )
+    parser.add_argument(
+        "--ignore-extra-orders",
+        action="store_true",
+        help="do not report Redis timelines of orders the input does not mention",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    parser.set_defaults(handler=run)
+
+
+class InputError(Exception):
+    """The input history could not be read."""
+
+
+def _read_events(path: str, skip_invalid: bool) -> list[Event]:
+    from wismo.event_lines import read_event_lines
+
+    try:
+        if path == "-":
+            events, problems = read_event_lines(sys.stdin.buffer)
+        else:
+            with open(path, "rb") as stream:
+                events, problems = read_event_lines(stream)
+    except OSError as error:
+        raise InputError(f"cannot read {path}: {error.strerror}") from error
+    if problems and not skip_invalid:
+        shown = "; ".join(str(problem) for problem in problems[:3])
+        raise InputError(f"{path}: {len(problems)} invalid line(s), e.g. {shown}")
+    return events
+
+
+def input_events(args: argparse.Namespace) -> list[Event]:
+    if args.events is None and args.simulate is None:
+        raise InputError("give the input history: --events FILE and/or --simulate ORDERS")
+    events = [] if args.events is None else _read_events(args.events, args.skip_invalid)
+    if args.simulate is not None:
+        from streams.simulate import generate
+
+        events += generate(args.simulate, seed=args.seed).valid_events.values()
+    return events
+
+
+async def read_redis(settings: Settings, reference: Reference, *, extras: bool) -> RedisSnapshot:
+    from projections.connections import redis_client
+    from projections.redis_store import RedisKeys
+    from projections.verify import RedisSnapshot
+
+    client = await redis_client(settings)
+    keys = RedisKeys(settings.redis.key_prefix)
+    timelines: dict[str, bytes | None] = {}
+    event_ids: dict[str, frozenset[str]] = {}
+    orders = sorted(reference.timelines)
+    try:
+        for start in range(0, len(orders), _PIPELINE_ORDERS):
+            chunk = orders[start : start + _PIPELINE_ORDERS]
+            async with client.pipeline(transaction=False) as pipe:
+                for order_id in chunk:
+                    pipe.hget(keys.state(order_id), "json")
+                    pipe.hkeys(keys.events(order_id))
+                replies = await pipe.execute()
+            for index, order_id in enumerate(chunk):
+                timelines[order_id] = replies[2 * index]
+                event_ids[order_id] = frozenset(i.decode() for i in replies[2 * index + 1])
+        others = await _orders_held(client, keys) if extras else frozenset()
+    finally:
+        await client.aclose()
+    return RedisSnapshot(timelines, event_ids, others)
+
+
+async def _orders_held(client: Any, keys: Any) -> frozenset[str]:
+    """Every order with a timeline under the prefix (``P:{ORDER}:state``)."""
+    head, tail = f"{keys.prefix}:{{", "}:state"
+    found = set()
+    async for key in client.scan_iter(match=f"{keys.prefix}:{{*}}:state", count=1000):
+        text = key.decode()
+        if text.startswith(head) and text.endswith(tail):
+            found.add(text[len(head) : -len(tail)])
+    return frozenset(found)
+
+
+async def read_clickhouse(settings: Settings) -> dict[str, LoggedEvent]:
+    from projections.clickhouse_store import ClickHouse
+    from projections.verify import LoggedEvent
+
+    ch = await ClickHouse.connect(settings, migrate_schema=False)
+    try:
+        rows = await ch.rows(_LOGGED)
+    finally:
+        await ch.close()
+    return {
+        str(event_id): LoggedEvent(int(count), str(order_id), str(document))
+        for event_id, count, order_id, document in rows
+    }
+
+
+def _stores(text: str) -> tuple[str, ...]:
+    wanted = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    unknown = [name for name in wanted if name not in STORES]
+    if unknown or not wanted:
+        raise InputError(f"--stores takes {', '.join(STORES)}; got {text!r}")
+    return wanted
+
+
+async def _check(args: argparse.Namespace, stores: tuple[str, ...]) -> Any:
+    from projections.verify import Reference, verify
+    from wismo.commands.rebuild import LOCAL_REDIS_URL
+    from wismo.settings import load_settings
+
+    settings = load_settings()
+    if settings.redis.url is None:
+        redis_section = settings.redis.model_copy(update={"url": LOCAL_REDIS_URL})
+        settings = settings.model_copy(update={"redis": redis_section})
+    reference = Reference.of(input_events(args))
+    redis = (
+        await read_redis(settings, reference, extras=not args.ignore_extra_orders)
+        if "redis" in stores
+        else None
+    )
+    clickhouse = await read_clickhouse(settings) if "clickhouse" in stores else None
+    return verify(reference, redis, clickhouse)
+
+
+def run(args: argparse.Namespace) -> int:
+    from projections.errors import StoreError
+
+    try:
+        stores = _stores(args.stores)
+        report = asyncio.run(_check(args, stores))
+    except (InputError, StoreError) as error:
+        print(f"wismo verify: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        document = {
+            "ok": report.ok,
+            "orders": report.orders,
+            "events": report.events,
+            "counts": report.counts(),
+            "differences": [difference.to_dict() for difference in report.differences],
+        }
+        sys.stdout.buffer.write(orjson.dumps(document, default=str) + b"\n")
+    else:
+        for difference in report.differences:
+            print(difference)
+        counts = ", ".join(f"{n} {what}" for what, n in report.counts().items())
+        verdict = "no differences" if report.ok else f"{len(report.differences)} differences"
+        print(
+            f"wismo verify: {report.orders} orders, {report.events} events checked against "
+            f"{' and '.join(stores)}: {verdict}{f' ({counts})' if counts else ''}"
+        )
+    return 0 if report.ok else 1
