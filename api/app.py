@@ -8,7 +8,6 @@ producer. A client or producer passed in by the caller is used as is and left op
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +17,7 @@ from aiohttp import web
 
 from api import keys
 from api.agent_index import AgentIndex
+from api.background import stop
 from api.changes import ChangeFeed
 from api.deliveries import DeliveryLedger
 from api.indexer import IndexFeeder
@@ -26,6 +26,7 @@ from api.metrics import ApiMetrics
 from api.middleware import errors_and_metrics
 from api.ratelimit import RateLimiter
 from api.routes import add_routes
+from api.ws import Hub
 from projections.connections import redis_client
 from projections.redis_store import RedisTimelineStore
 from wismo.settings import Settings
@@ -59,6 +60,7 @@ def create_app(
     app.cleanup_ctx.append(_redis_context(redis))
     app.cleanup_ctx.append(_producer_context(producer))
     app.cleanup_ctx.append(_live_context)
+    app.on_shutdown.append(_close_websockets)
     add_routes(app)
     return app
 
@@ -95,17 +97,25 @@ def _producer_context(given: Any) -> Callable[[web.Application], AsyncIterator[N
 
 
 async def _live_context(app: web.Application) -> AsyncIterator[None]:
-    """The pub/sub change feed and what hangs off it (the agent index feeder)."""
+    """The pub/sub change feed and what hangs off it: the agent index feeder, the websocket hub
+    (whose connections are closed on shutdown, before this context ends)."""
     store = app[keys.STORE]
     feed = ChangeFeed(app[keys.REDIS], store.keys)
     index = AgentIndex(app[keys.REDIS], app[keys.SETTINGS].redis.key_prefix)
-    feeder = IndexFeeder(index, store, app[keys.CLOCK])
+    settings = app[keys.SETTINGS]
+    hub = Hub(feed, app[keys.METRICS], settings.api.ws_queue_size)
+    feeder = IndexFeeder(index, store, app[keys.CLOCK], on_exceptions=hub.on_exceptions)
     feed.summary_handlers.append(feeder.notify)
     app[keys.CHANGES], app[keys.AGENT_INDEX], app[keys.INDEX_FEEDER] = feed, index, feeder
+    app[keys.HUB] = hub
     await feed.start()
     task = asyncio.create_task(feeder.run(), name="wismo-agent-index")
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    feeder.stop()
+    await stop(task)
     await feed.close()
+
+
+async def _close_websockets(app: web.Application) -> None:
+    if keys.HUB in app:
+        await app[keys.HUB].close_all()

@@ -20,6 +20,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from api.background import stop
 from projections.redis_store import RedisKeys
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 SummaryHandler = Callable[[dict[str, Any]], None]
 TimelineHandler = Callable[[str, bytes, float], None]
 _RETRY_S = 0.5
+_POLL_S = 1.0  # how long a read waits before the stop flag is looked at again
 
 
 class ChangeFeed:
@@ -38,6 +40,7 @@ class ChangeFeed:
         self._watched: dict[str, int] = {}
         self._order_prefix = keys.order_channel("")
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         await self.pubsub.subscribe(self.keys.agents_channel)
@@ -63,9 +66,9 @@ class ChangeFeed:
         return len(self._watched)
 
     async def _listen(self) -> None:
-        while True:
+        while not self._stopping:
             try:
-                message = await self.pubsub.get_message(timeout=None)
+                message = await self.pubsub.get_message(timeout=_POLL_S)
             except (RedisError, OSError) as error:
                 # redis-py reconnects and re-subscribes on the next read
                 log.warning("change feed interrupted: %s", error)
@@ -91,8 +94,7 @@ class ChangeFeed:
                 timeline_handler(order_id, data, arrived)
 
     async def close(self) -> None:
+        self._stopping = True
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop(self._task)
         await self.pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -35,6 +35,11 @@ class IndexFeeder:
         self.on_exceptions = on_exceptions
         self._pending: dict[str, None] = {}
         self._wake = asyncio.Event()
+        self._stopping = False
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
 
     def notify(self, summary: dict[str, Any]) -> None:
         order_id = summary.get("order_id")
@@ -43,10 +48,10 @@ class IndexFeeder:
             self._wake.set()
 
     async def run(self) -> None:
-        while True:
+        while not self._stopping:
             await self._wake.wait()
             self._wake.clear()
-            while self._pending:
+            while self._pending and not self._stopping:
                 batch = list(self._pending)[:BATCH]
                 for order_id in batch:
                     del self._pending[order_id]

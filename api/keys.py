@@ -15,6 +15,7 @@ from api.indexer import IndexFeeder
 from api.kafka import Producer
 from api.metrics import ApiMetrics
 from api.ratelimit import RateLimiter
+from api.ws import Hub
 from projections.redis_store import RedisTimelineStore
 from wismo.settings import Settings
 
@@ -31,5 +32,6 @@ DELIVERIES = web.AppKey("deliveries", DeliveryLedger)
 AGENT_INDEX = web.AppKey("agent_index", AgentIndex)
 CHANGES = web.AppKey("changes", ChangeFeed)
 INDEX_FEEDER = web.AppKey("index_feeder", IndexFeeder)
+HUB = web.AppKey("hub", Hub)
 #: an ``aiokafka.AIOKafkaProducer`` (or anything with its ``send``)
 PRODUCER: web.AppKey[Producer] = web.AppKey("producer")
