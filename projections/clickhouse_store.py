@@ -34,7 +34,7 @@ from projections.facts import (
     event_row,
 )
 from projections.merge import with_order
-from projections.ordering import canonical_sequence, group_by_order
+from projections.ordering import canonical_sequence, dedupe, group_by_order
 from projections.serialize import timeline_to_json
 from projections.store import TimelineChange
 from projections.timeline import fold
@@ -322,7 +322,7 @@ class ClickHouseStore:
     async def order_events(
         self, order_id: str | None = None
     ) -> AsyncIterator[tuple[str, list[Event]]]:
-        """Every order (or one) with all its logged events, streamed in order-id order."""
+        """Every order (or one) with its distinct logged events, streamed in order-id order."""
         queue: asyncio.Queue[list[tuple[str, str]] | None] = asyncio.Queue(maxsize=4)
         loop = asyncio.get_running_loop()
 
@@ -344,13 +344,13 @@ class ClickHouseStore:
             while (block := await queue.get()) is not None:
                 for oid, document in block:
                     if oid != current and rows:
-                        yield current, rows
+                        yield current, list(dedupe(rows).values())
                         rows = []
                     current = oid
                     rows.append(with_order(parse_event(document), oid))
             finished = True
             if rows:
-                yield current, rows
+                yield current, list(dedupe(rows).values())
         finally:
             # a consumer that stops early must not leave the producer blocked on a full queue
             while not finished:
