@@ -1,0 +1,236 @@
+"""Timeline-agent throughput, next to a do-nothing Faust agent measured the same way.
+
+``python -m streams.bench --orders 5000`` starts the embedded services, puts the canonical events
+of a generated history on the events topic (keyed by order, scans linked), then runs one worker
+process per variant, each reading the whole topic from the start in a consumer group of its own:
+
+- ``noop``: a Faust agent taking the same batches and doing nothing with them;
+- ``timeline``: the real timeline agent (decode, ``RedisTimelineStore.apply``, publish updates);
+- ``timeline+warehouse``: the same plus the ClickHouse writer (chDB) in the same process.
+
+Each run is timed from its first event to its last, so the group join is not counted; every
+timeline run writes to a fresh Redis key prefix and a fresh chDB path. Prints one JSON line per
+run and a summary with events/s and the ratio to the do-nothing agent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from streams.context import StreamContext, declare_topics
+from streams.topics import EVENTS
+from wismo.events import dump_event
+from wismo.settings import Settings
+
+VARIANTS = ("noop", "timeline", "timeline+warehouse")
+
+
+async def _produce(settings: Settings, orders: int, seed: int) -> int:
+    from aiokafka import AIOKafkaProducer
+
+    from streams.routing import linked
+    from streams.simulate import generate
+
+    history = generate(orders, seed=seed, duplicate_share=0, malformed_share=0)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka.bootstrap, linger_ms=20, max_batch_size=1 << 20
+    )
+    await producer.start()
+    sent = 0
+    try:
+        messages = [
+            (order_id, dump_event(linked(event, order_id) if event.order_id is None else event))
+            for order_id, events in history.by_order().items()
+            for event in events
+        ]
+        # live traffic interleaves orders: a batch holds events of many orders, rarely two of one
+        random.Random(seed).shuffle(messages)
+        futures = []
+        for order_id, value in messages:
+            futures.append(
+                await producer.send(settings.topic(EVENTS), value, key=order_id.encode())
+            )
+            sent += 1
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return sent
+
+
+def _child_env(settings: Settings, run: str) -> dict[str, str]:
+    assert settings.kafka.bootstrap is not None
+    assert settings.redis.url is not None
+    return {
+        **os.environ,
+        "WISMO_KAFKA__BOOTSTRAP": settings.kafka.bootstrap,
+        "WISMO_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
+        "WISMO_KAFKA__PARTITIONS": str(settings.kafka.partitions),
+        "WISMO_REDIS__URL": settings.redis.url,
+        "WISMO_REDIS__KEY_PREFIX": f"wismo-bench-{run}",
+        "WISMO_DATA_DIR": str(settings.data_dir),
+        "WISMO_CLICKHOUSE__CHDB_PATH": str(settings.data_dir / f"chdb-{run}"),
+    }
+
+
+def _run_variant(settings: Settings, variant: str, expected: int) -> dict[str, Any]:
+    run = uuid.uuid4().hex[:8]
+    command = [sys.executable, "-m", "streams.bench", "--child", variant, "--expect", str(expected)]
+    result = subprocess.run(
+        command,
+        env=_child_env(settings, run),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    _delete_keys(settings, f"wismo-bench-{run}")
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if result.returncode != 0 or not lines:
+        raise RuntimeError(f"{variant} run failed:\n{result.stderr[-3000:]}")
+    outcome: dict[str, Any] = orjson.loads(lines[-1])
+    return outcome
+
+
+def _delete_keys(settings: Settings, prefix: str) -> None:
+    import redis
+
+    assert settings.redis.url is not None
+    client = redis.Redis.from_url(settings.redis.url)
+    try:
+        keys = list(client.scan_iter(f"{prefix}:*", count=1000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start : start + 1000])
+    finally:
+        client.close()
+
+
+def _noop(ctx: StreamContext) -> None:
+    kafka = ctx.settings.kafka
+
+    async def noop_agent(stream: Any) -> AsyncIterator[None]:
+        async for batch in stream.take_events(kafka.batch_size, within=kafka.batch_timeout_s):
+            ctx.metrics.events_in.labels("noop", "-").inc(len(batch))
+            yield None
+
+    ctx.app.agent(ctx.topics.events, name="noop")(noop_agent)
+
+
+def _child(variant: str, expected: int) -> None:
+    """Run one variant in this process until ``expected`` events went through; print the result."""
+    import faust
+
+    from streams.agents import timeline, warehouse
+    from streams.app import create_app, use_uvloop
+    from wismo.settings import load_settings
+
+    settings = load_settings()
+    use_uvloop()
+    app = create_app(settings, web_port=_free_port(), app_id=f"bench-{uuid.uuid4().hex[:8]}")
+    ctx = StreamContext(settings, app, declare_topics(app, settings))
+    if variant == "noop":
+        _noop(ctx)
+    else:
+        timeline.register(ctx)
+    if variant == "timeline+warehouse":
+        warehouse.register(ctx)
+    counted = "noop" if variant == "noop" else "timeline"
+    # with the warehouse, the run ends when ClickHouse has every event too
+    finishers = [counted, "warehouse"] if variant == "timeline+warehouse" else [counted]
+
+    def processed(agent: str) -> float:
+        total = 0.0
+        for metric in ctx.metrics.events_in.collect():
+            for sample in metric.samples:
+                if sample.name.endswith("_total") and sample.labels.get("agent") == agent:
+                    total += sample.value
+        return total
+
+    async def stopwatch() -> None:
+        first: float | None = None
+        while True:
+            await asyncio.sleep(0.01)
+            if first is None and processed(counted) > 0:
+                first = time.perf_counter()
+            if first is not None and all(processed(a) >= expected for a in finishers):
+                elapsed = time.perf_counter() - first
+                done = processed(counted)
+                result = {"variant": variant, "events": done, "seconds": round(elapsed, 3)}
+                result["events_per_s"] = round(done / elapsed, 1)
+                print(orjson.dumps(result).decode(), flush=True)
+                os._exit(0)  # the measurement is taken; no need for an orderly shutdown
+
+    app.task(stopwatch)
+    faust.Worker(
+        app, loglevel="WARNING", redirect_stdouts=False, console_port=0
+    ).execute_from_commandline()
+
+
+def _free_port() -> int:
+    from streams.embedded import free_port
+
+    return free_port()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=5000)
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=2, help="runs per variant (best is kept)")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
+    parser.add_argument("--expect", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        _child(args.child, args.expect)
+        return 0
+    return _parent(args)
+
+
+def _parent(args: argparse.Namespace) -> int:
+    from streams.embedded import EmbeddedServices
+    from streams.topics import ensure_topics
+    from wismo.settings import KafkaSettings
+
+    variants = [v for v in args.variants.split(",") if v]
+    with tempfile.TemporaryDirectory(prefix="wismo-bench-") as scratch:
+        requested = Settings(
+            data_dir=Path(scratch),
+            kafka=KafkaSettings(
+                topic_prefix=f"bench{uuid.uuid4().hex[:6]}", partitions=args.partitions
+            ),
+        )
+        with EmbeddedServices(requested) as services:
+            settings = services.settings
+            asyncio.run(ensure_topics(settings))
+            events = asyncio.run(_produce(settings, args.orders, args.seed))
+            shape = f"{events} canonical events of {args.orders} orders"
+            print(f"# {shape} on {args.partitions} partitions", file=sys.stderr)
+            best: dict[str, float] = {}
+            for _ in range(args.repeat):
+                for variant in variants:
+                    outcome = _run_variant(settings, variant, events)
+                    print(orjson.dumps(outcome).decode())
+                    best[variant] = max(best.get(variant, 0.0), outcome["events_per_s"])
+    summary: dict[str, Any] = {"events": events, "best_events_per_s": best}
+    if "noop" in best:
+        summary["ratio_to_noop"] = {v: round(r / best["noop"], 3) for v, r in best.items()}
+    print(orjson.dumps(summary).decode())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
