@@ -34,6 +34,18 @@ _TRANSPORT_FIELDS = ("received_at", "raw_ref", "order_id")
 _SHOWN_CHARS = 120
 
 
+class _Absent:
+    """Stands for a key one document has and the other lacks (``null`` is a value)."""
+
+    def __repr__(self) -> str:
+        return "(absent)"
+
+    __str__ = __repr__
+
+
+ABSENT: Any = _Absent()
+
+
 class DifferenceKind(StrEnum):
     FIELD = "field"
     MISSING_TIMELINE = "missing_timeline"
@@ -157,13 +169,15 @@ def document_differences(
     """Every leaf where two JSON documents differ, as (path, expected, actual).
 
     Paths read like ``shipments[0].checkpoints[3].status``; a key present on one side only is
-    reported with ``None`` on the other, a list of another length once at the list and then
+    reported with :data:`ABSENT` on the other, a list of another length once at the list and then
     item by item over the common length.
     """
     if isinstance(expected, dict) and isinstance(actual, dict):
         for key in sorted(expected.keys() | actual.keys()):
             child = f"{path}.{key}" if path else str(key)
-            yield from document_differences(expected.get(key), actual.get(key), child)
+            yield from document_differences(
+                expected.get(key, ABSENT), actual.get(key, ABSENT), child
+            )
     elif isinstance(expected, list) and isinstance(actual, list):
         if len(expected) != len(actual):
             yield f"{path}.length" if path else "length", len(expected), len(actual)

@@ -24,10 +24,17 @@ if TYPE_CHECKING:
 
 STORES = ("redis", "clickhouse")
 _PIPELINE_ORDERS = 500
-_LOGGED = (
-    "SELECT event_id, count(), any(order_id), any(event_json) FROM {db}.events FINAL "
-    "GROUP BY event_id"
+# one row per event id after deduplication (FINAL), with the order the log's readers attribute
+# it to: its own order id, or for a scan logged unlinked the order whose shipment names it
+_LOGGED = """
+WITH owners AS (
+    SELECT number, any(order_id) AS owner FROM {db}.events FINAL ARRAY JOIN links AS number
+    WHERE order_id != '' GROUP BY number
 )
+SELECT e.event_id, count(), any(if(e.order_id = '', o.owner, e.order_id)), any(e.event_json)
+FROM {db}.events AS e FINAL LEFT JOIN owners AS o ON e.tracking_number = o.number
+GROUP BY e.event_id
+"""
 
 
 def register(subparsers: SubParsers) -> None:
