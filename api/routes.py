@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from api.views import agent, live, orders, webhooks
+from api.views.ui import add_ui_routes
 
 
 def add_routes(app: web.Application) -> None:
@@ -22,3 +23,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/ws", live.websocket)
     app.router.add_get("/v1/ws/orders/{order_id}", live.websocket)
     app.router.add_get("/v1/ws/agent", live.websocket)
+    add_ui_routes(app)

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "sla",
     "bench",
     "verify",
+    "simulate",
 )
 
 

@@ -3,6 +3,10 @@
 Starts what is not configured (the Tansu broker, a Redis, the chDB path), then every role —
 normalise, timeline, warehouse, sweeper, api — in this process, and stops it all on Ctrl-C.
 ``--simulate-orders N`` feeds a generated, messy history of N orders through the raw topic.
+
+Once the API answers, ``wismo simulate`` traffic (``--demo-orders``, ``--demo-rate``) is posted to
+its webhooks for as long as the system runs, so the status page, the console and the SLA page
+have something to show; the URLs printed include a demo order and a demo agent token.
 """
 
 from __future__ import annotations
@@ -32,6 +36,16 @@ def register(subparsers: SubParsers) -> None:
         help="publish a simulated history of N orders once the system is up",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulated history")
+    parser.add_argument(
+        "--demo-orders",
+        type=int,
+        default=40,
+        metavar="N",
+        help="orders of webhook traffic posted to the API (then more, forever); 0: none",
+    )
+    parser.add_argument(
+        "--demo-rate", type=float, default=10.0, help="webhook deliveries per second"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -42,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from streams.topics import ensure_topics
     from wismo.settings import load_settings
 
-    with EmbeddedServices(load_settings()) as services:
+    with EmbeddedServices(_with_webhook_secrets(load_settings())) as services:
         settings = services.settings
         asyncio.run(ensure_topics(settings))
         print("wismo up:", file=sys.stderr)
@@ -57,8 +71,15 @@ def run(args: argparse.Namespace) -> int:
         )
         if args.simulate_orders > 0:
             _simulate_in_background(settings, args.simulate_orders, args.seed)
+        _print_pages(settings, args.demo_orders > 0)
+        stop = threading.Event()
+        if args.demo_orders > 0:
+            _post_traffic_in_background(settings, args.demo_orders, args.demo_rate, args.seed, stop)
         print("Ctrl-C stops everything.", file=sys.stderr)
-        return run_roles(settings, ROLE_NAMES, web_port=args.web_port)
+        try:
+            return run_roles(settings, ROLE_NAMES, web_port=args.web_port)
+        finally:
+            stop.set()
 
 
 def _simulate_in_background(settings: Settings, orders: int, seed: int) -> None:
@@ -70,3 +91,86 @@ def _simulate_in_background(settings: Settings, orders: int, seed: int) -> None:
         print(f"wismo up: published {sent} simulated payloads ({orders} orders)", file=sys.stderr)
 
     threading.Thread(target=feed, name="simulator", daemon=True).start()
+
+
+def _with_webhook_secrets(settings: Settings) -> Settings:
+    """In development, sources without a configured secret get the development one, so the
+    simulated traffic (signed with it) is accepted; production settings are left alone."""
+    from pydantic import SecretStr
+
+    from wismo.commands.simulate import SOURCES
+    from wismo.settings import DEV_SECRET
+
+    if settings.environment != "dev":
+        return settings
+    secrets = dict(settings.webhook_secrets)
+    for source in SOURCES:
+        secrets.setdefault(source, (SecretStr(DEV_SECRET),))
+    return settings.model_copy(update={"webhook_secrets": secrets})
+
+
+def demo_agent_token(settings: Settings, days: int = 7) -> str:
+    """A supervisor token for the console, signed with the configured agent secret."""
+    from datetime import UTC, datetime, timedelta
+
+    import jwt
+
+    now = datetime.now(UTC)
+    claims = {
+        "sub": "demo-agent",
+        "roles": ["supervisor"],
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(days=days)).timestamp()),
+    }
+    return jwt.encode(claims, settings.api.agent_jwt_secret.get_secret_value(), algorithm="HS256")
+
+
+def _print_pages(settings: Settings, with_demo_order: bool) -> None:
+    from urllib.parse import quote
+
+    from wismo.commands.simulate import DEMO_EMAIL
+
+    base = f"http://{settings.api.host}:{settings.api.port}"
+    print(f"  status     {base}/track", file=sys.stderr)
+    if with_demo_order:
+        email = DEMO_EMAIL.format(index=0)
+        print(f"    demo     {base}/track?order=100000&email={quote(email)}", file=sys.stderr)
+    if settings.environment == "dev":
+        token = demo_agent_token(settings)
+        print(f"  console    {base}/console?token={token}", file=sys.stderr)
+        print(f"    agent token (7 days): {token}", file=sys.stderr)
+    else:
+        print(f"  console    {base}/console", file=sys.stderr)
+    print(f"  analytics  {base}/analytics", file=sys.stderr)
+
+
+def _post_traffic_in_background(
+    settings: Settings, orders: int, rate: float, seed: int, stop: threading.Event
+) -> None:
+    from datetime import UTC, datetime
+
+    from wismo.commands.simulate import Outcome, batches, send, source_secrets, wait_for_api
+
+    base = f"http://{settings.api.host}:{settings.api.port}"
+
+    def feed() -> None:
+        if not wait_for_api(base, stop):
+            return
+        outcome = Outcome()
+        now = datetime.now(UTC)
+        for posts in batches(orders, seed=seed, now=now, days=42.0, forever=True):
+            if stop.is_set():
+                return
+            asyncio.run(
+                send(
+                    base,
+                    posts,
+                    rate=rate,
+                    secrets=source_secrets(settings),
+                    outcome=outcome,
+                    stop=stop,
+                )
+            )
+            print(f"wismo up: simulated traffic so far: {outcome.summary()}", file=sys.stderr)
+
+    threading.Thread(target=feed, name="webhook-traffic", daemon=True).start()

@@ -1,0 +1,222 @@
+// The SLA page: charts drawn as inline SVG from GET /v1/analytics/sla (no chart library).
+import { agentToken, api, ApiError, el } from "/static/common.js";
+
+const $ = (id) => document.getElementById(id);
+const SVG = "http://www.w3.org/2000/svg";
+// Okabe–Ito colours: told apart with the common colour-vision deficiencies
+const COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"];
+
+function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
+  for (const child of children.flat()) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function chart(width, height, label) {
+  return svg("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label });
+}
+
+function niceMax(value) {
+  if (!(value > 0)) return 1;
+  const step = 10 ** Math.floor(Math.log10(value));
+  return Math.ceil(value / step) * step;
+}
+
+function legend(names) {
+  return el("ul", { class: "legend" }, names.map((name, i) => el("li", {},
+    el("span", { class: "swatch", style: `background:${COLOURS[i % COLOURS.length]}` }), name)));
+}
+
+function dataTable(caption, head, body) {
+  return el("details", {}, el("summary", {}, "Show the numbers"), el("div", { class: "table-wrap" },
+    el("table", {}, el("caption", { class: "sr-only" }, caption),
+      el("thead", {}, el("tr", {}, head.map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, body.map((row) => el("tr", {}, row.map((cell) => el("td", {}, cell))))))));
+}
+
+function empty(figure, text = "No data for this period yet.") {
+  figure.querySelector(".body").replaceChildren(el("p", { class: "muted" }, text));
+}
+
+function pct(value) {
+  return value === null || value === undefined ? "—" : `${(value * 100).toFixed(1)} %`;
+}
+
+function lineChart(figure, weeks, series, label) {
+  const W = 560, H = 260, L = 44, R = 12, T = 12, B = 40;
+  const plotW = W - L - R, plotH = H - T - B;
+  const x = (i) => L + (weeks.length === 1 ? plotW / 2 : (i * plotW) / (weeks.length - 1));
+  const y = (v) => T + plotH - v * plotH;
+  const root = chart(W, H, label);
+  for (const tick of [0, 0.25, 0.5, 0.75, 1]) {
+    root.append(svg("line", { class: "grid", x1: L, x2: W - R, y1: y(tick), y2: y(tick) }),
+      svg("text", { x: L - 6, y: y(tick) + 4, "text-anchor": "end" }, `${tick * 100}%`));
+  }
+  const every = Math.max(1, Math.ceil(weeks.length / 8));
+  weeks.forEach((week, i) => {
+    if (i % every === 0) root.append(svg("text", { x: x(i), y: H - B + 16, "text-anchor": "middle" }, week.slice(5)));
+  });
+  root.append(svg("line", { class: "axis", x1: L, x2: W - R, y1: y(0), y2: y(0) }));
+  series.forEach((s, n) => {
+    const colour = COLOURS[n % COLOURS.length];
+    const points = s.values.map((v, i) => (v === null ? null : [x(i), y(v)]));
+    let path = "";
+    let pen = false;
+    for (const p of points) {
+      if (!p) { pen = false; continue; }
+      path += `${pen ? "L" : "M"}${p[0].toFixed(1)},${p[1].toFixed(1)}`;
+      pen = true;
+    }
+    root.append(svg("path", { d: path, fill: "none", stroke: colour, "stroke-width": 2.5, "data-series": s.name }));
+    points.forEach((p, i) => {
+      if (p) root.append(svg("circle", { cx: p[0], cy: p[1], r: 3.5, fill: colour },
+        svg("title", {}, `${s.name}, week of ${weeks[i]}: ${pct(s.values[i])}`)));
+    });
+  });
+  root.append(svg("text", { x: L, y: H - 4 }, "week of (order placed)"));
+  return root;
+}
+
+function barChart(label, groups, seriesNames, unit) {
+  // groups: [{name, values: [..per series]}]; horizontal bars, one row per group and series
+  const rowH = 16, gap = 10, L = 110, R = 50, T = 8;
+  const H = T + groups.length * (seriesNames.length * rowH + gap) + 20;
+  const W = 560;
+  const max = niceMax(Math.max(0, ...groups.flatMap((g) => g.values.filter((v) => v !== null))));
+  const scale = (v) => ((W - L - R) * v) / max;
+  const root = chart(W, H, label);
+  let top = T;
+  for (const group of groups) {
+    root.append(svg("text", { x: L - 6, y: top + (seriesNames.length * rowH) / 2 + 4, "text-anchor": "end" }, group.name));
+    group.values.forEach((value, n) => {
+      const colour = COLOURS[n % COLOURS.length];
+      const width = value === null ? 0 : Math.max(1, scale(value));
+      root.append(svg("rect", { x: L, y: top + n * rowH + 1, width, height: rowH - 3, fill: colour, "data-group": group.name },
+        svg("title", {}, `${group.name} ${seriesNames[n] || ""}: ${value === null ? "no data" : value.toFixed(1)} ${unit}`)));
+      root.append(svg("text", { x: L + width + 4, y: top + n * rowH + rowH - 5 }, value === null ? "—" : value.toFixed(1)));
+    });
+    top += seriesNames.length * rowH + gap;
+  }
+  root.append(svg("line", { class: "axis", x1: L, x2: L, y1: T - 4, y2: top - gap + 4 }));
+  return root;
+}
+
+function drawOnTime(byWeek) {
+  const figure = $("chart-on-time");
+  const rows = byWeek.filter((r) => r.on_time_vs_promise !== null);
+  if (!rows.length) return empty(figure);
+  const weeks = [...new Set(byWeek.map((r) => r.week))].sort();
+  const carriers = [...new Set(byWeek.map((r) => r.carrier || "?"))].sort();
+  const series = carriers.map((name) => ({
+    name,
+    values: weeks.map((w) => {
+      const row = byWeek.find((r) => (r.carrier || "?") === name && r.week === w);
+      return row && row.on_time_vs_promise !== null ? row.on_time_vs_promise : null;
+    }),
+  }));
+  figure.querySelector(".body").replaceChildren(
+    lineChart(figure, weeks, series, "On-time rate against the promised date, per carrier and week"),
+    legend(carriers),
+    dataTable("On time vs promise", ["Carrier", "Week", "Delivered", "On time"],
+      byWeek.map((r) => [r.carrier || "?", r.week, String(r.delivered), pct(r.on_time_vs_promise)])),
+  );
+}
+
+function drawClickToDoor(byCarrier) {
+  const figure = $("chart-click-to-door");
+  const rows = byCarrier.filter((r) => Array.isArray(r.click_to_door_h) && r.click_to_door_h.some((v) => v !== null));
+  if (!rows.length) return empty(figure, "No delivered shipments with an order date in this period yet.");
+  const names = ["p50", "p90", "p99"];
+  figure.querySelector(".body").replaceChildren(
+    barChart("Click-to-door hours by carrier", rows.map((r) => ({ name: r.carrier || "?", values: r.click_to_door_h.map((v) => (v === null ? null : Number(v))) })), names, "h"),
+    legend(names),
+    dataTable("Click to door", ["Carrier", "p50 h", "p90 h", "p99 h"],
+      rows.map((r) => [r.carrier || "?", ...r.click_to_door_h.map((v) => (v === null ? "—" : Number(v).toFixed(1)))])),
+  );
+}
+
+function drawExceptions(exceptions, byCarrier) {
+  const figure = $("chart-exceptions");
+  const shipments = byCarrier.reduce((sum, r) => sum + (r.shipments || 0), 0);
+  if (!exceptions.length || !shipments) return empty(figure, "No exceptions in this period.");
+  const byReason = new Map();
+  for (const row of exceptions) {
+    const name = row.reason || row.type || "unknown";
+    byReason.set(name, (byReason.get(name) || 0) + row.exceptions);
+  }
+  const ordered = [...byReason.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15);
+  figure.querySelector(".body").replaceChildren(
+    barChart("Exceptions per 100 shipments by reason", ordered.map(([name, n]) => ({ name: name.replaceAll("_", " ").slice(0, 18), values: [(100 * n) / shipments] })), ["per 100 shipments"], "per 100"),
+    dataTable("Exceptions by reason", ["Reason", "Exceptions", "Per 100 shipments"],
+      ordered.map(([name, n]) => [name, String(n), ((100 * n) / shipments).toFixed(2)])),
+  );
+}
+
+function drawVolume(byCarrier) {
+  const figure = $("chart-volume");
+  if (!byCarrier.length) return empty(figure);
+  const names = ["shipments", "delivered"];
+  figure.querySelector(".body").replaceChildren(
+    barChart("Shipments and deliveries by carrier", byCarrier.map((r) => ({ name: r.carrier || "?", values: [r.shipments, r.delivered] })), names, ""),
+    legend(names),
+  );
+}
+
+async function load() {
+  const from = $("from").value;
+  const to = $("to").value;
+  const token = agentToken.get();
+  $("report-error").textContent = "";
+  $("report-status").textContent = "Loading…";
+  try {
+    const [weekly, carriers] = await Promise.all([
+      api(`/v1/analytics/sla?from=${from}&to=${to}&by=carrier,week&section=delivery`, { token }),
+      api(`/v1/analytics/sla?from=${from}&to=${to}&by=carrier&section=delivery,exceptions`, { token }),
+    ]);
+    drawOnTime(weekly.data.delivery);
+    drawClickToDoor(carriers.data.delivery);
+    drawExceptions(carriers.data.exceptions, carriers.data.delivery);
+    drawVolume(carriers.data.delivery);
+    const total = carriers.data.delivery.reduce((sum, r) => sum + (r.shipments || 0), 0);
+    $("report-status").textContent = `${total} shipments of orders placed ${from} to ${to} (KPI definitions v${carriers.data.kpi_version}).`;
+  } catch (error) {
+    $("report-status").textContent = "";
+    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
+      agentToken.clear();
+      showLogin(error.message);
+    } else {
+      $("report-error").textContent = error.message;
+    }
+  }
+}
+
+function showLogin(message = "") {
+  $("report").hidden = true;
+  $("login").hidden = false;
+  $("login-error").textContent = message;
+  $("token").focus();
+}
+
+function showReport() {
+  $("login").hidden = true;
+  $("report").hidden = false;
+  load();
+}
+
+const today = new Date();
+const iso = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+const params = new URLSearchParams(location.search);
+$("to").value = params.get("to") || iso(today);
+$("from").value = params.get("from") || iso(new Date(today.getTime() - 56 * 86400000));
+$("period").addEventListener("submit", (event) => { event.preventDefault(); load(); });
+$("login-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  agentToken.set($("token").value.trim());
+  showReport();
+});
+if (agentToken.get()) showReport();
+else showLogin();
