@@ -21,6 +21,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from api.background import stop
+from api.errors import Unavailable
 from projections.redis_store import RedisKeys
 
 log = logging.getLogger(__name__)
@@ -41,16 +42,28 @@ class ChangeFeed:
         self._order_prefix = keys.order_channel("")
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._listening = False
 
     async def start(self) -> None:
-        await self.pubsub.subscribe(self.keys.agents_channel)
+        """Begin listening; a Redis that is down now is retried (``/readyz`` says so meanwhile)."""
+        with contextlib.suppress(RedisError, OSError):
+            await self._subscribe_agents()
         self._task = asyncio.create_task(self._listen(), name="wismo-change-feed")
+
+    async def _subscribe_agents(self) -> None:
+        # once subscribed, redis-py re-subscribes every channel itself after a reconnect
+        await self.pubsub.subscribe(self.keys.agents_channel)
+        self._listening = True
 
     async def watch(self, order_id: str) -> None:
         count = self._watched.get(order_id, 0)
         self._watched[order_id] = count + 1
         if count == 0:
-            await self.pubsub.subscribe(self.keys.order_channel(order_id))
+            try:
+                await self.pubsub.subscribe(self.keys.order_channel(order_id))
+            except (RedisError, OSError) as error:
+                self._watched.pop(order_id, None)
+                raise Unavailable("live updates are unavailable; retry shortly") from error
 
     async def unwatch(self, order_id: str) -> None:
         count = self._watched.get(order_id, 0) - 1
@@ -68,6 +81,8 @@ class ChangeFeed:
     async def _listen(self) -> None:
         while not self._stopping:
             try:
+                if not self._listening:
+                    await self._subscribe_agents()
                 message = await self.pubsub.get_message(timeout=_POLL_S)
             except (RedisError, OSError) as error:
                 # redis-py reconnects and re-subscribes on the next read

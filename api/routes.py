@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api.views import agent, live, orders, webhooks
+from api.views import agent, live, ops, orders, webhooks
 from api.views.ui import add_ui_routes
 
 
@@ -23,4 +23,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/ws", live.websocket)
     app.router.add_get("/v1/ws/orders/{order_id}", live.websocket)
     app.router.add_get("/v1/ws/agent", live.websocket)
+    app.router.add_get("/healthz", ops.healthz)
+    app.router.add_get("/readyz", ops.readyz)
+    app.router.add_get("/metrics", ops.metrics)
+    app.router.add_get("/openapi.json", ops.openapi)
     add_ui_routes(app)
