@@ -18,6 +18,7 @@ import random
 import signal
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,15 +29,17 @@ import orjson
 
 from projections.verify import Reference
 from streams.deadletter import read_records
-from streams.embedded import free_port, redis_ping, stop_process
+from streams.embedded import EmbeddedServices, free_port, redis_ping, stop_process
 from streams.simulate import History, generate, publish
-from streams.topics import RawPayload
+from streams.topics import RawPayload, ensure_topics
 from tests.streams.harness import (
     WISMO,
     WorkerProcess,
     group_lag,
     settings_env,
+    stack_settings,
     timeline_mismatches,
+    timelines_present,
     wait_until,
 )
 from wismo.settings import Settings
@@ -123,6 +126,10 @@ def drained(settings: Settings, run: Run, workers: tuple[WorkerProcess, ...]) ->
     )
     differing = timeline_mismatches(settings, run.reference.timelines)
     assert converged, f"{run.describe()}: {len(differing)} timelines differ, e.g. {differing[:3]}"
+    warehouse_caught_up(settings, run, workers)
+
+
+def warehouse_caught_up(settings: Settings, run: Run, workers: tuple[WorkerProcess, ...]) -> None:
     group = f"{settings.kafka.topic_prefix}-warehouse"
     topics = ("events", "tracking", "timeline")
     caught_up = wait_until(
@@ -137,12 +144,8 @@ def drained(settings: Settings, run: Run, workers: tuple[WorkerProcess, ...]) ->
 
 def verify(settings: Settings, run: Run) -> dict[str, Any]:
     """``wismo verify --simulate`` as a subprocess (after the workers let go of chDB)."""
-    done = subprocess.run(
-        [WISMO, "verify", "--simulate", str(run.orders), "--seed", str(run.seed), "--json"],
-        env=settings_env(settings),
-        capture_output=True,
-        timeout=300,
-        check=False,
+    done = run_wismo(
+        settings, "verify", "--simulate", str(run.orders), "--seed", str(run.seed), "--json"
     )
     assert done.returncode in (0, 1), done.stderr.decode()
     report: dict[str, Any] = orjson.loads(done.stdout)
@@ -216,3 +219,44 @@ def durable_redis(directory: Path) -> Iterator[DurableRedis]:
         yield redis
     finally:
         redis.stop()
+
+
+@contextmanager
+def stack_with_redis(data_dir: Path, redis_url: str) -> Iterator[Settings]:
+    """Like :func:`tests.streams.harness.embedded_stack`, on the given (private) Redis."""
+    requested = stack_settings(data_dir)
+    requested = requested.model_copy(
+        update={"redis": requested.redis.model_copy(update={"url": redis_url})}
+    )
+    with EmbeddedServices(requested) as services:
+        asyncio.run(ensure_topics(services.settings))
+        yield services.settings
+
+
+def run_wismo(settings: Settings, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [WISMO, *args], env=settings_env(settings), capture_output=True, timeout=300, check=False
+    )
+
+
+def started(settings: Settings, run: Run, worker: WorkerProcess) -> None:
+    """Wait until the worker has projected something: a fault now hits it mid-stream."""
+    orders = sorted(run.reference.timelines)
+    assert wait_until(lambda: timelines_present(settings, orders) > 0, 120, workers=(worker,)), (
+        worker.log_tail()
+    )
+
+
+def store_retries(worker: WorkerProcess, store: str) -> float:
+    """The worker's ``wismo_store_retries_total`` for one store, from its /metrics (0 while it
+    does not answer)."""
+    url = f"http://127.0.0.1:{worker.web_port}/metrics"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            text = response.read().decode()
+    except OSError:
+        return 0.0
+    prefix = f'wismo_store_retries_total{{store="{store}"}}'
+    return sum(
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix)
+    )
