@@ -26,7 +26,7 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -45,31 +45,38 @@ from projections.timeline import fold
 from wismo.events import Event, dump_event, parse_event
 
 _READ = """
-local state = redis.call('HMGET', KEYS[2], 'rev', 'sha')
-local rev = state[1] or '0'
-local sha = state[2] or ''
-if rev == ARGV[1] then return {rev, sha} end
-return {rev, sha, redis.call('HGETALL', KEYS[1])}
+local state = redis.call('HMGET', KEYS[2], 'rev', 'sha', 'lk')
+return {state[1] or '0', state[2] or '', state[3] or '', redis.call('HGETALL', KEYS[1])}
 """
 
 # ARGV: expected rev, json ('' when the timeline did not change), version, digest, status, sha,
-# order channel, agents channel, agents message, number of dup pairs, dup pairs, event pairs
+# lookup digest ('' when unchanged), order channel, agents channel, agents message,
+# number of dup pairs, dup pairs, event pairs.
+# A new order's rev starts from the server clock, so a dropped and re-created order never
+# repeats a rev a writer may still have cached.
 _COMMIT = """
-local rev = tonumber(redis.call('HGET', KEYS[2], 'rev') or '0')
-if rev ~= tonumber(ARGV[1]) then return -1 end
-local ndups = tonumber(ARGV[10])
-local first = 11 + 2 * ndups
-for i = 11, first - 1, 2 do redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1]) end
+local current = redis.call('HGET', KEYS[2], 'rev')
+if (current or '0') ~= ARGV[1] then return -1 end
+local rev
+if current then
+  rev = string.format('%d', tonumber(current) + 1)
+else
+  local now = redis.call('TIME')
+  rev = string.format('%d', tonumber(now[1]) * 1000000 + tonumber(now[2]))
+end
+local ndups = tonumber(ARGV[11])
+local first = 12 + 2 * ndups
+for i = 12, first - 1, 2 do redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1]) end
 for i = first, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-rev = rev + 1
 if ARGV[2] == '' then
   redis.call('HSET', KEYS[2], 'rev', rev)
 else
   redis.call('HSET', KEYS[2], 'rev', rev, 'json', ARGV[2], 'version', ARGV[3],
              'digest', ARGV[4], 'status', ARGV[5], 'sha', ARGV[6])
-  redis.call('PUBLISH', ARGV[7], ARGV[2])
-  redis.call('PUBLISH', ARGV[8], ARGV[9])
+  redis.call('PUBLISH', ARGV[8], ARGV[2])
+  redis.call('PUBLISH', ARGV[9], ARGV[10])
 end
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[2], 'lk', ARGV[7]) end
 return rev
 """
 
@@ -100,9 +107,13 @@ def _pairs(flat: Sequence[bytes]) -> dict[str, Event]:
 
 
 @dataclass(slots=True)
-class _Cached:
-    rev: bytes
-    events: dict[str, Event]
+class _State:
+    """What Redis holds for an order (``rev`` b"0": nothing), as read or as last written."""
+
+    rev: bytes = b"0"
+    sha: bytes = b""
+    lookups: bytes = b""
+    events: dict[str, Event] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -110,9 +121,7 @@ class _Pending:
     """One order of a batch on its way to a commit."""
 
     incoming: list[Event]
-    rev: bytes = b"0"
-    sha: bytes = b""
-    stored: dict[str, Event] | None = None
+    state: _State
     released: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
@@ -159,7 +168,7 @@ class RedisTimelineStore:
         self.client = client
         self.keys = RedisKeys(prefix)
         self._url = url
-        self._cache: OrderedDict[str, _Cached] = OrderedDict()
+        self._cache: OrderedDict[str, _State] = OrderedDict()
         self._cache_orders = cache_orders
         self._scripts = dict.fromkeys(("read", "commit", "take"), "")
 
@@ -195,8 +204,8 @@ class RedisTimelineStore:
                 return results
         raise AssertionError("unreachable")
 
-    def _remember(self, order_id: str, rev: bytes, events: dict[str, Event]) -> None:
-        self._cache[order_id] = _Cached(rev, events)
+    def _remember(self, order_id: str, state: _State) -> None:
+        self._cache[order_id] = state
         self._cache.move_to_end(order_id)
         while len(self._cache) > self._cache_orders:
             self._cache.popitem(last=False)
@@ -209,65 +218,69 @@ class RedisTimelineStore:
             by_order.setdefault(event.order_id or "", []).append(event)
         if not by_order:
             return []
-        pending = {order_id: _Pending(incoming) for order_id, incoming in by_order.items()}
-        await self._read(pending, link=True)
+        # optimistic: assume Redis holds what this writer last wrote (or nothing, for an order
+        # it has not seen); the commit's rev check catches every other case
+        pending = {
+            order_id: _Pending(incoming, self._cache.get(order_id) or _State())
+            for order_id, incoming in by_order.items()
+        }
+        await self._link(pending)
         changes: list[TimelineChange] = []
         for _ in range(MAX_ATTEMPTS):
             conflicted = await self._commit(pending, changes)
             if not conflicted:
                 return changes
             pending = {order_id: pending[order_id] for order_id in conflicted}
-            for order_id in conflicted:
-                self._cache.pop(order_id, None)
-            await self._read(pending, link=False)
+            await self._read(pending)
         raise StoreConflict(f"orders kept changing under this writer: {sorted(pending)[:5]}")
 
-    async def _read(self, pending: dict[str, _Pending], *, link: bool) -> None:
-        """Fetch each order's rev and (unless cached) events; link and absorb parked scans."""
-        named = {o: _named(p.incoming) for o, p in pending.items()} if link else {}
+    async def _link(self, pending: dict[str, _Pending]) -> None:
+        """Index the tracking numbers the batch's shipments name; absorb their parked scans."""
+        named = {o: numbers for o, p in pending.items() if (numbers := _named(p.incoming))}
+        if not named:
+            return
 
         def build(pipe: Any) -> None:
-            for order_id in pending:
-                cached = self._cache.get(order_id)
-                rev = cached.rev if cached else b""
-                keys = (self.keys.events(order_id), self.keys.state(order_id))
-                pipe.evalsha(self._scripts["read"], 2, *keys, rev)
-                # index first, then look at the parking: a concurrent park() does the reverse,
-                # so one of the two always sees the other
-                for number in named.get(order_id, ()):
+            # index first, then look at the parking: a concurrent park() does the reverse,
+            # so one of the two always sees the other
+            for order_id, numbers in named.items():
+                for number in numbers:
                     pipe.set(self.keys.tracking(number), order_id)
                     pipe.hgetall(self.keys.parked(number))
 
         results = iter(await self._execute(build))
-        for order_id, p in pending.items():
-            reply = next(results)
-            p.rev, p.sha = reply[0], reply[1]
-            cached = self._cache.get(order_id)
-            if len(reply) > 2:
-                p.stored = _pairs(reply[2])
-            else:
-                assert cached is not None
-                p.stored = cached.events
-            released = []
-            for number in named.get(order_id, ()):
+        for order_id, numbers in named.items():
+            p, released = pending[order_id], []
+            for number in numbers:
                 next(results)  # the SET
-                parked = {k.decode(): parse_event(v) for k, v in next(results).items()}
+                parked = {_text(k): parse_event(v) for k, v in next(results).items()}
                 if parked:
                     p.incoming += [with_order(e, order_id) for e in parked.values()]
                     released.append((number, tuple(parked)))
-            if released:
-                p.released = tuple(released)
+            p.released = tuple(released)
+
+    async def _read(self, pending: dict[str, _Pending]) -> None:
+        """Fetch what Redis holds for orders whose assumed state turned out stale."""
+
+        def build(pipe: Any) -> None:
+            for order_id in pending:
+                keys = (self.keys.events(order_id), self.keys.state(order_id))
+                pipe.evalsha(self._scripts["read"], 2, *keys)
+
+        for (order_id, p), reply in zip(pending.items(), await self._execute(build), strict=True):
+            self._cache.pop(order_id, None)
+            p.state = _State(reply[0], reply[1], reply[2], _pairs(reply[3]))
 
     async def _commit(
         self, pending: dict[str, _Pending], changes: list[TimelineChange]
     ) -> list[str]:
         """Write every order that gained something; returns the orders that lost a race."""
-        plans = {o: merge(o, p.stored or {}, p.incoming) for o, p in pending.items()}
-        commits: dict[str, tuple[list[Any], TimelineChange | None, dict[str, Event]]] = {}
+        plans = {o: merge(o, p.state.events, p.incoming) for o, p in pending.items()}
+        commits: dict[str, tuple[list[Any], TimelineChange | None, _State]] = {}
         lookups: dict[str, str] = {}
         for order_id, plan in plans.items():
             if plan.writes:
-                commits[order_id] = self._commit_args(plan, pending[order_id], lookups)
+                commits[order_id] = self._commit_args(plan, pending[order_id].state, lookups)
 
         def build(pipe: Any) -> None:
             for key, order_id in lookups.items():
@@ -299,8 +312,9 @@ class RedisTimelineStore:
             if rev == _CONFLICT:
                 conflicted.append(order_id)
                 continue
-            _, change, merged = commits[order_id]
-            self._remember(order_id, str(rev).encode(), merged)
+            _, change, state = commits[order_id]
+            state.rev = _bytes(rev)
+            self._remember(order_id, state)
             done.append(order_id)
             if change is not None:
                 changes.append(change)
@@ -308,15 +322,16 @@ class RedisTimelineStore:
         return conflicted
 
     def _commit_args(
-        self, plan: OrderMerge, p: _Pending, lookups: dict[str, str]
-    ) -> tuple[list[Any], TimelineChange | None, dict[str, Event]]:
+        self, plan: OrderMerge, before: _State, lookups: dict[str, str]
+    ) -> tuple[list[Any], TimelineChange | None, _State]:
+        """The commit script's arguments, the change it makes, and the state after it."""
         merged = {**plan.stored, **plan.writes}
         timeline = fold(merged.values(), plan.order_id)
         document = timeline_to_json(timeline)
-        sha = _sha(document)
+        after = _State(before.rev, _sha(document), before.lookups, merged)
         change: TimelineChange | None = None
         head: list[Any]
-        if plan.new_ids or sha != p.sha:
+        if plan.new_ids or after.sha != before.sha:
             status = timeline.status.value
             change = TimelineChange(
                 plan.order_id, timeline.version, timeline.digest, status, document
@@ -329,25 +344,26 @@ class RedisTimelineStore:
                     "status": status,
                 }
             )
+            keys = (
+                sorted(
+                    lookup_key(timeline.order_number, token) for token in timeline_tokens(timeline)
+                )
+                if timeline.order_number
+                else []
+            )
+            after.lookups = _sha("\n".join(keys).encode()) if keys else b""
+            if after.lookups != before.lookups:
+                lookups.update(dict.fromkeys(keys, plan.order_id))
             head = [
-                p.rev,
-                document,
-                timeline.version,
-                timeline.digest,
-                status,
-                sha,
-                self.keys.order_channel(plan.order_id),
-                self.keys.agents_channel,
-                summary,
-            ]
-            if timeline.order_number:
-                for token in timeline_tokens(timeline):
-                    lookups[lookup_key(timeline.order_number, token)] = plan.order_id
+                before.rev, document, timeline.version, timeline.digest, status, after.sha,
+                after.lookups if after.lookups != before.lookups else b"",
+                self.keys.order_channel(plan.order_id), self.keys.agents_channel, summary,
+            ]  # fmt: skip
         else:
-            head = [p.rev, b"", 0, "", "", "", "", "", ""]
+            head = [before.rev, b"", 0, "", "", "", b"", "", "", ""]
         dups = [x for event_id, n in plan.duplicates.items() for x in (event_id, n)]
         writes = [x for event_id, e in plan.writes.items() for x in (event_id, dump_event(e))]
-        return [*head, len(plan.duplicates), *dups, *writes], change, merged
+        return [*head, len(plan.duplicates), *dups, *writes], change, after
 
     async def _drop_released(self, pending: dict[str, _Pending], done: Iterable[str]) -> None:
         drops = [(n, ids) for o in done for n, ids in pending[o].released]
