@@ -42,6 +42,7 @@ from wismo.commands import SubParsers
 SOURCES = ("oms", "wms", "ups", "fedex")
 CARRIERS = ("ups", "fedex", "dhl", "usps")
 DEMO_EMAIL = "customer{index}@example.com"
+_WINDOW = 6  # orders told at the same time
 _CITIES = (
     ("Leeds", "GB", "LS1 4AP"),
     ("Manchester", "GB", "M1 1AE"),
@@ -547,17 +548,13 @@ def traffic(
             is_scan = post.source in ("ups", "fedex") or b"tracking.checkpoint" in post.body
             (late if is_scan and rng.random() < late_share and index else kept).append(post)
         queues.append(kept)
-    sent: list[Post] = []
-    if demo and queues and queues[0]:
-        sent.append(queues[0].pop(0))  # the demo order can be looked up at once
-    # interleave: the next delivery comes from a random order still sending
-    live = [q for q in queues if q]
-    while live:
-        queue = live[rng.randrange(len(live))]
-        sent.append(queue.pop(0))
-        if not queue:
-            live.remove(queue)
+    demo_posts = queues.pop(0) if demo and queues else []
+    sent = _interleave(queues, rng)
     sent.extend(late)
+    # the demo order is told across the whole run: its page keeps changing
+    step = (len(sent) + 1) / max(1, len(demo_posts))
+    for n, post in enumerate(demo_posts):
+        sent.insert(min(len(sent), round(n * step) + n), post)
     for n in range(int(len(sent) * malformed_share)):
         sent.insert(rng.randrange(1, len(sent) + 1), _malformed(n + first_index, rng, now))
     for n in range(int(len(sent) * duplicate_share)):
@@ -573,6 +570,23 @@ def traffic(
             )
         )
         sent.insert(rng.randrange(sent.index(original) + 1, len(sent) + 1), copy)
+    return sent
+
+
+def _interleave(queues: list[list[Post]], rng: random.Random) -> list[Post]:
+    """A few orders at a time, interleaved: an order's story arrives within seconds, as a
+    carrier and a shop would tell it, rather than smeared over the whole run."""
+    waiting = [q for q in queues if q]
+    waiting.reverse()
+    live: list[list[Post]] = []
+    sent: list[Post] = []
+    while waiting or live:
+        while waiting and len(live) < _WINDOW:
+            live.append(waiting.pop())
+        queue = live[rng.randrange(len(live))]
+        sent.append(queue.pop(0))
+        if not queue:
+            live.remove(queue)
     return sent
 
 

@@ -111,9 +111,11 @@ def _with_webhook_secrets(settings: Settings) -> Settings:
 
 def demo_agent_token(settings: Settings, days: int = 7) -> str:
     """A supervisor token for the console, signed with the configured agent secret."""
+    import warnings
     from datetime import UTC, datetime, timedelta
 
     import jwt
+    import jwt.warnings
 
     now = datetime.now(UTC)
     claims = {
@@ -122,7 +124,12 @@ def demo_agent_token(settings: Settings, days: int = 7) -> str:
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(days=days)).timestamp()),
     }
-    return jwt.encode(claims, settings.api.agent_jwt_secret.get_secret_value(), algorithm="HS256")
+    with warnings.catch_warnings():
+        # the development secret is short on purpose; production secrets are the operator's
+        warnings.simplefilter("ignore", jwt.warnings.InsecureKeyLengthWarning)
+        return jwt.encode(
+            claims, settings.api.agent_jwt_secret.get_secret_value(), algorithm="HS256"
+        )
 
 
 def _print_pages(settings: Settings, with_demo_order: bool) -> None:

@@ -1,5 +1,5 @@
 // The SLA page: charts drawn as inline SVG from GET /v1/analytics/sla (no chart library).
-import { agentToken, api, ApiError, el } from "/static/common.js";
+import { agentToken, api, ApiError, el, fill } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
@@ -27,8 +27,11 @@ function niceMax(value) {
 }
 
 function legend(names) {
+  // an SVG swatch: the page's policy allows no inline style attributes
   return el("ul", { class: "legend" }, names.map((name, i) => el("li", {},
-    el("span", { class: "swatch", style: `background:${COLOURS[i % COLOURS.length]}` }), name)));
+    svg("svg", { class: "swatch", width: 12, height: 12, viewBox: "0 0 12 12", "aria-hidden": "true" },
+      svg("rect", { width: 12, height: 12, rx: 2, fill: COLOURS[i % COLOURS.length] })),
+    name)));
 }
 
 function dataTable(caption, head, body) {
@@ -39,7 +42,7 @@ function dataTable(caption, head, body) {
 }
 
 function empty(figure, text = "No data for this period yet.") {
-  figure.querySelector(".body").replaceChildren(el("p", { class: "muted" }, text));
+  fill(figure.querySelector(".body"), el("p", { class: "muted" }, text));
 }
 
 function pct(value) {
@@ -47,7 +50,7 @@ function pct(value) {
 }
 
 function lineChart(figure, weeks, series, label) {
-  const W = 560, H = 260, L = 44, R = 12, T = 12, B = 40;
+  const W = 560, H = 260, L = 44, R = 24, T = 12, B = 40;
   const plotW = W - L - R, plotH = H - T - B;
   const x = (i) => L + (weeks.length === 1 ? plotW / 2 : (i * plotW) / (weeks.length - 1));
   const y = (v) => T + plotH - v * plotH;
@@ -118,7 +121,7 @@ function drawOnTime(byWeek) {
       return row && row.on_time_vs_promise !== null ? row.on_time_vs_promise : null;
     }),
   }));
-  figure.querySelector(".body").replaceChildren(
+  fill(figure.querySelector(".body"),
     lineChart(figure, weeks, series, "On-time rate against the promised date, per carrier and week"),
     legend(carriers),
     dataTable("On time vs promise", ["Carrier", "Week", "Delivered", "On time"],
@@ -131,7 +134,7 @@ function drawClickToDoor(byCarrier) {
   const rows = byCarrier.filter((r) => Array.isArray(r.click_to_door_h) && r.click_to_door_h.some((v) => v !== null));
   if (!rows.length) return empty(figure, "No delivered shipments with an order date in this period yet.");
   const names = ["p50", "p90", "p99"];
-  figure.querySelector(".body").replaceChildren(
+  fill(figure.querySelector(".body"),
     barChart("Click-to-door hours by carrier", rows.map((r) => ({ name: r.carrier || "?", values: r.click_to_door_h.map((v) => (v === null ? null : Number(v))) })), names, "h"),
     legend(names),
     dataTable("Click to door", ["Carrier", "p50 h", "p90 h", "p99 h"],
@@ -149,7 +152,7 @@ function drawExceptions(exceptions, byCarrier) {
     byReason.set(name, (byReason.get(name) || 0) + row.exceptions);
   }
   const ordered = [...byReason.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15);
-  figure.querySelector(".body").replaceChildren(
+  fill(figure.querySelector(".body"),
     barChart("Exceptions per 100 shipments by reason", ordered.map(([name, n]) => ({ name: name.replaceAll("_", " ").slice(0, 18), values: [(100 * n) / shipments] })), ["per 100 shipments"], "per 100"),
     dataTable("Exceptions by reason", ["Reason", "Exceptions", "Per 100 shipments"],
       ordered.map(([name, n]) => [name, String(n), ((100 * n) / shipments).toFixed(2)])),
@@ -160,7 +163,7 @@ function drawVolume(byCarrier) {
   const figure = $("chart-volume");
   if (!byCarrier.length) return empty(figure);
   const names = ["shipments", "delivered"];
-  figure.querySelector(".body").replaceChildren(
+  fill(figure.querySelector(".body"),
     barChart("Shipments and deliveries by carrier", byCarrier.map((r) => ({ name: r.carrier || "?", values: [r.shipments, r.delivered] })), names, ""),
     legend(names),
   );

@@ -1,6 +1,6 @@
 // The agent console: a live exception queue (acknowledge / resolve with a note), order search,
 // and an order's full record: timeline, raw carrier events, dedup decisions, dead letters.
-import { age, agentToken, api, ApiError, el, formatDateTime, LiveSocket, place, timeEl, words, wsUrl } from "/static/common.js";
+import { age, agentToken, api, ApiError, el, fill, formatDateTime, LiveSocket, place, timeEl, words, wsUrl } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 const TYPES = [
@@ -89,7 +89,7 @@ function renderQueue(freshId = null) {
   const shown = [...rows.values()].filter((r) => visible(r, f, now)).sort((a, b) =>
     (SEVERITY_RANK[b.severity] ?? -1) - (SEVERITY_RANK[a.severity] ?? -1)
     || (a.opened_at || "").localeCompare(b.opened_at || ""));
-  $("queue-table").tBodies[0].replaceChildren(...shown.map((row) => el("tr", {
+  fill($("queue-table").tBodies[0], ...shown.map((row) => el("tr", {
     "data-exception": row.exception_id, class: row.exception_id === freshId ? "fresh" : null,
   },
   el("td", {}, el("span", { class: `pill ${row.severity}` }, row.severity || "")),
@@ -202,7 +202,7 @@ async function search(event) {
   if (!q) return;
   try {
     const { data } = await api(`/v1/agent/search?q=${encodeURIComponent(q)}`, { token: token() });
-    box.replaceChildren(data.results.length
+    fill(box, data.results.length
       ? el("ul", { class: "card", "aria-label": "Search results" }, data.results.map((r) => el("li", {},
         el("a", { href: `#/order/${encodeURIComponent(r.order_id)}` }, r.order_number || r.order_id),
         ` · ${words(r.status)} · matched by ${words(r.matched_by)}`)))
@@ -241,7 +241,7 @@ function renderOrder(detail) {
   const exceptions = (t.exceptions || []).map((e) => ({ ...e, order_id: t.order_id, order_number: t.order_number }));
   const events = [...detail.events].sort((a, b) => (a.occurred_at || "").localeCompare(b.occurred_at || "") || a.event_id.localeCompare(b.event_id));
   const parked = Object.entries(detail.parked || {});
-  $("order-body").replaceChildren(
+  fill($("order-body"),
     el("div", { class: "card" }, el("dl", { class: "facts" },
       el("dt", {}, "Order id"), el("dd", { class: "code" }, t.order_id),
       el("dt", {}, "Status"), el("dd", {}, el("span", { class: `pill ${t.status}` }, words(t.status))),
@@ -307,7 +307,7 @@ async function loadDeadLetters(orderId) {
     if (currentOrder !== orderId) return;
     const box = $("dead-letters");
     if (!box) return;
-    box.replaceChildren(data.dead_letters.length
+    fill(box, data.dead_letters.length
       ? table("Dead letters that mention this order", ["Failed", "Source", "Reason", "Payload"],
         data.dead_letters.map((d) => el("tr", {},
           el("td", {}, timeEl(d.failed_at)),
@@ -317,7 +317,7 @@ async function loadDeadLetters(orderId) {
       : el("p", { class: "muted" }, "None."));
   } catch (error) {
     const box = $("dead-letters");
-    if (box) box.replaceChildren(el("p", { class: "muted" }, `Dead letters unavailable: ${error.message}`));
+    if (box) fill(box, el("p", { class: "muted" }, `Dead letters unavailable: ${error.message}`));
   }
 }
 
@@ -352,7 +352,7 @@ function route() {
   if (match) {
     $("queue").hidden = true;
     $("order").hidden = false;
-    $("order-body").replaceChildren(el("p", { class: "muted" }, "Loading…"));
+    fill($("order-body"), el("p", { class: "muted" }, "Loading…"));
     loadOrder(decodeURIComponent(match[1])).then(() => $("order-title").focus());
   } else {
     currentOrder = null;

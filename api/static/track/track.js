@@ -1,6 +1,6 @@
 // The customer status page: look the order up (order number + e-mail or postcode), then keep
 // its view current over the websocket, polling (with the ETag) while the socket is down.
-import { api, ApiError, el, formatDate, LiveSocket, place, timeEl, words, wsUrl } from "/static/common.js";
+import { api, ApiError, el, fill, formatDate, LiveSocket, place, timeEl, words, wsUrl } from "/static/common.js";
 
 const POLL_MS = 15000;
 const $ = (id) => document.getElementById(id);
@@ -23,6 +23,12 @@ const RETURN_STEPS = [
 const REACHED = {
   pending: 1, info_received: 1, unknown: 1, in_transit: 2, exception: 2, expired: 2,
   attempt_fail: 3, out_for_delivery: 3, available_for_pickup: 3, delivered: 4,
+};
+const ORDER_TEXT = {
+  placed: "Received", processing: "Being prepared", partially_shipped: "Partly on its way",
+  shipped: "On its way", in_transit: "On its way", out_for_delivery: "Out for delivery",
+  available_for_pickup: "Ready for pickup", exception: "Delayed", partially_delivered: "Partly delivered",
+  delivered: "Delivered", cancelled: "Cancelled", returned: "Returned", refunded: "Refunded",
 };
 const PROBLEM = new Set(["exception", "attempt_fail", "expired"]);
 const NEXT_STEP = {
@@ -99,7 +105,7 @@ function render(view) {
   $("order-title").textContent = `Order ${view.order_number || view.order_id}`;
   const banner = $("banner");
   if (view.banner) {
-    banner.replaceChildren(el("strong", {}, "There is a problem with your delivery"), view.banner);
+    fill(banner, el("strong", {}, "There is a problem with your delivery"), view.banner);
     banner.hidden = false;
   } else {
     banner.hidden = true;
@@ -107,9 +113,9 @@ function render(view) {
   const delivery = view.delivery || {};
   const estimated = windowText(delivery.window_start, delivery.window_end, delivery.estimated);
   const milestones = view.milestones || [];
-  $("summary").replaceChildren(
+  fill($("summary"),
     el("dl", { class: "facts" },
-      el("dt", {}, "Status"), el("dd", { id: "order-status" }, view.cancelled ? "Cancelled" : words(view.status) || "received"),
+      el("dt", {}, "Status"), el("dd", { id: "order-status", "data-status": view.status || "" }, view.cancelled ? "Cancelled" : ORDER_TEXT[view.status] || words(view.status) || "Received"),
       el("dt", {}, "Ordered"), el("dd", {}, view.placed_at ? timeEl(view.placed_at) : "—"),
       delivery.promised ? [el("dt", {}, "Promised by"), el("dd", {}, formatDate(delivery.promised))] : null,
       estimated ? [el("dt", {}, "Estimated delivery"), el("dd", { id: "estimate" }, estimated)] : null,
@@ -121,8 +127,8 @@ function render(view) {
       : null,
   );
   const shipments = view.shipments || [];
-  $("shipments").replaceChildren(...shipments.map((s, i) => shipmentCard(s, i, shipments.length)));
-  $("unshipped").replaceChildren(shipments.length || view.cancelled ? "" : el("p", { class: "card" }, "We are preparing your order; tracking appears here as soon as it ships."));
+  fill($("shipments"), ...shipments.map((s, i) => shipmentCard(s, i, shipments.length)));
+  fill($("unshipped"), shipments.length || view.cancelled ? "" : el("p", { class: "card" }, "We are preparing your order; tracking appears here as soon as it ships."));
   for (const leg of view.returns || []) {
     $("unshipped").append(el("p", { class: "card" }, `Return: ${words(leg.status)}`, leg.tracking_number ? ` · ${leg.carrier || ""} ${leg.tracking_number}` : ""));
   }
