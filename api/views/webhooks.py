@@ -8,6 +8,8 @@ fix plus a replay re-reads exactly what was sent) and answered 202 once the brok
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -31,6 +33,8 @@ _NOT_FORWARDED = frozenset(
 )
 API_SOURCE = "api"
 
+log = logging.getLogger(__name__)
+
 
 def _source(name: str) -> Source:
     if name not in registry.names():
@@ -46,6 +50,17 @@ def _problems(problems: tuple[Problem, ...]) -> list[dict[str, Any]]:
         {"code": str(p.code), "message": p.message, "path": p.path, "raw_code": p.raw_code}
         for p in problems
     ]
+
+
+def _parse(source: Source, raw: bytes, headers: dict[str, str], now: datetime) -> ParseResult:
+    """Parse to refuse what can never become events. A parser that crashes is our bug, not the
+    sender's: the authentic payload is still taken, and the normalise agent dead-letters it with
+    the error, to be replayed once the parser is fixed."""
+    try:
+        return source.parse(raw, headers, now)
+    except Exception:
+        log.exception("the %s parser failed on an authentic payload; keeping it raw", source.name)
+        return ParseResult()
 
 
 def _delivery_id(result: ParseResult, raw: bytes) -> str:
@@ -74,7 +89,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
     if problem is not None:
         metrics.webhooks.labels(name, "unauthorized").inc()
         raise Unauthorized(problem.message, details={"code": str(problem.code)})
-    result = source.parse(raw, headers, now)
+    result = _parse(source, raw, headers, now)
     if result.fatal:
         metrics.webhooks.labels(name, "invalid").inc()
         raise BadRequest(result.reason(), details=_problems(result.problems))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import pytest
 
+from api.views.webhooks import _parse
 from carriers.standard_webhooks import sign
 from streams.topics import EVENTS, RAW, TRACKING, Header
 from tests.api.conftest import (
@@ -270,3 +272,24 @@ async def test_one_invalid_event_refuses_the_whole_batch(
     assert await read_topic(settings, EVENTS) == []
     not_json = await client.post("/v1/events", data=b"{", headers=headers)
     assert not_json.status == 400
+
+
+class CrashingSource:
+    """A source whose parser has a bug: it raises instead of returning problems."""
+
+    name = "crashing"
+
+    def parse(self, raw: bytes, headers: Any, received_at: Any) -> Any:
+        raise KeyError("msg")
+
+    def verify(self, raw: bytes, headers: Any, secrets: Any, now: Any) -> None:
+        return None
+
+
+def test_a_crashing_parser_keeps_the_authentic_payload_for_the_dead_letter_path(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    result = _parse(CrashingSource(), AFTERSHIP, {}, datetime.now(UTC))
+    assert not result.fatal  # written raw; the normalise agent dead-letters it with the error
+    assert result.events == ()
+    assert "crashing parser failed" in caplog.text
