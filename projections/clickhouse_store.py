@@ -319,10 +319,11 @@ class ClickHouseStore:
         rows = await self.ch.rows("SELECT uniqExact(event_id) FROM {db}.events")
         return int(rows[0][0])
 
-    async def order_events(
+    async def order_documents(
         self, order_id: str | None = None
-    ) -> AsyncIterator[tuple[str, list[Event]]]:
-        """Every order (or one) with its distinct logged events, streamed in order-id order."""
+    ) -> AsyncIterator[tuple[str, list[str]]]:
+        """Every order (or one) with the JSON of its logged events (copies included), streamed
+        in order-id order; a tracking event is listed under the order whose shipment names it."""
         queue: asyncio.Queue[list[tuple[str, str]] | None] = asyncio.Queue(maxsize=4)
         loop = asyncio.get_running_loop()
 
@@ -338,24 +339,32 @@ class ClickHouseStore:
                 asyncio.run_coroutine_threadsafe(queue.put(None), loop).result()
 
         producer = asyncio.ensure_future(self.ch.run(produce))
-        current, rows = "", list[Event]()
+        current, documents = "", list[str]()
         finished = False
         try:
             while (block := await queue.get()) is not None:
                 for oid, document in block:
-                    if oid != current and rows:
-                        yield current, list(dedupe(rows).values())
-                        rows = []
+                    if oid != current and documents:
+                        yield current, documents
+                        documents = []
                     current = oid
-                    rows.append(with_order(parse_event(document), oid))
+                    documents.append(document)
             finished = True
-            if rows:
-                yield current, list(dedupe(rows).values())
+            if documents:
+                yield current, documents
         finally:
             # a consumer that stops early must not leave the producer blocked on a full queue
             while not finished:
                 finished = await queue.get() is None
             await producer
+
+    async def order_events(
+        self, order_id: str | None = None
+    ) -> AsyncIterator[tuple[str, list[Event]]]:
+        """Every order (or one) with its distinct logged events, in order-id order."""
+        async for oid, documents in self.order_documents(order_id):
+            events = dedupe(with_order(parse_event(d), oid) for d in documents)
+            yield oid, list(events.values())
 
     async def close(self) -> None:
         await self.writer.flush()

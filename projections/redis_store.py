@@ -27,6 +27,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 import orjson
@@ -280,7 +281,9 @@ class RedisTimelineStore:
         lookups: dict[str, str] = {}
         for order_id, plan in plans.items():
             if plan.writes:
-                commits[order_id] = self._commit_args(plan, pending[order_id].state, lookups)
+                prepared = prepare_commit(self.keys, plan, pending[order_id].state)
+                commits[order_id] = (prepared.args, prepared.change, prepared.after)
+                lookups.update(dict.fromkeys(prepared.lookup_keys, order_id))
 
         def build(pipe: Any) -> None:
             for key, order_id in lookups.items():
@@ -320,50 +323,6 @@ class RedisTimelineStore:
                 changes.append(change)
         await self._drop_released(pending, done)
         return conflicted
-
-    def _commit_args(
-        self, plan: OrderMerge, before: _State, lookups: dict[str, str]
-    ) -> tuple[list[Any], TimelineChange | None, _State]:
-        """The commit script's arguments, the change it makes, and the state after it."""
-        merged = {**plan.stored, **plan.writes}
-        timeline = fold(merged.values(), plan.order_id)
-        document = timeline_to_json(timeline)
-        after = _State(before.rev, _sha(document), before.lookups, merged)
-        change: TimelineChange | None = None
-        head: list[Any]
-        if plan.new_ids or after.sha != before.sha:
-            status = timeline.status.value
-            change = TimelineChange(
-                plan.order_id, timeline.version, timeline.digest, status, document
-            )
-            summary = orjson.dumps(
-                {
-                    "order_id": plan.order_id,
-                    "version": timeline.version,
-                    "digest": timeline.digest,
-                    "status": status,
-                }
-            )
-            keys = (
-                sorted(
-                    lookup_key(timeline.order_number, token) for token in timeline_tokens(timeline)
-                )
-                if timeline.order_number
-                else []
-            )
-            after.lookups = _sha("\n".join(keys).encode()) if keys else b""
-            if after.lookups != before.lookups:
-                lookups.update(dict.fromkeys(keys, plan.order_id))
-            head = [
-                before.rev, document, timeline.version, timeline.digest, status, after.sha,
-                after.lookups if after.lookups != before.lookups else b"",
-                self.keys.order_channel(plan.order_id), self.keys.agents_channel, summary,
-            ]  # fmt: skip
-        else:
-            head = [before.rev, b"", 0, "", "", "", b"", "", "", ""]
-        dups = [x for event_id, n in plan.duplicates.items() for x in (event_id, n)]
-        writes = [x for event_id, e in plan.writes.items() for x in (event_id, dump_event(e))]
-        return [*head, len(plan.duplicates), *dups, *writes], change, after
 
     async def _drop_released(self, pending: dict[str, _Pending], done: Iterable[str]) -> None:
         drops = [(n, ids) for o in done for n, ids in pending[o].released]
@@ -496,17 +455,40 @@ class RedisTimelineStore:
         order_id = (await self._owners([tracking_number])).get(tracking_number)
         return [with_order(e, order_id) for e in taken] if order_id else taken
 
-    async def drop(self, order_ids: Sequence[str]) -> None:
-        """Forget orders entirely (events, timeline, duplicate counts): for a replacing rebuild."""
-        for order_id in order_ids:
-            self._cache.pop(order_id, None)
+    async def create(self, prepared: Sequence[PreparedCommit], *, replace: bool) -> list[str]:
+        """Commit orders prepared by :func:`prepare_new_order` (``replace``: drop them first).
+
+        Returns the orders that already existed (without ``replace``) or changed meanwhile:
+        the caller applies their events the ordinary way. Nothing is cached.
+        """
 
         def build(pipe: Any) -> None:
-            for o in order_ids:  # one DEL per order: its keys share a cluster slot
-                pipe.delete(self.keys.events(o), self.keys.state(o), self.keys.dups(o))
+            for p in prepared:
+                order_id = p.order_id
+                if replace:
+                    pipe.delete(
+                        self.keys.events(order_id),
+                        self.keys.state(order_id),
+                        self.keys.dups(order_id),
+                    )
+                    self._cache.pop(order_id, None)
+                for number in p.tracking_numbers:
+                    pipe.set(self.keys.tracking(number), order_id)
+                for key in p.lookup_keys:
+                    pipe.set(self.keys.lookup(key), order_id)
+                keys = (self.keys.events(order_id), self.keys.state(order_id))
+                pipe.evalsha(self._scripts["commit"], 3, *keys, self.keys.dups(order_id), *p.args)
 
-        if order_ids:
-            await self._execute(build)
+        results = await self._execute(build) if prepared else []
+        per_order = (
+            int(replace) + len(p.tracking_numbers) + len(p.lookup_keys) + 1 for p in prepared
+        )
+        ends = list(accumulate(per_order))
+        return [
+            p.order_id
+            for p, end in zip(prepared, ends, strict=True)
+            if results[end - 1] == _CONFLICT
+        ]
 
     async def close(self) -> None:
         self._cache.clear()
@@ -514,3 +496,78 @@ class RedisTimelineStore:
 
 def _named(events: Iterable[Event]) -> list[str]:
     return list(dict.fromkeys(n for event in events for n in tracking_numbers_named(event)))
+
+
+@dataclass(slots=True)
+class PreparedCommit:
+    """Everything a commit of one order needs, computed without Redis (so in any process)."""
+
+    order_id: str
+    args: list[Any]
+    change: TimelineChange | None
+    after: _State
+    lookup_keys: list[str]
+    tracking_numbers: list[str]
+    events: int
+    """Distinct events the commit adds."""
+
+
+def prepare_commit(keys: RedisKeys, plan: OrderMerge, before: _State) -> PreparedCommit:
+    """Fold the order as it will be after ``plan`` and build the commit script's arguments.
+
+    ``lookup_keys`` are the customer lookup keys to (re)write: empty when they did not change.
+    """
+    merged = {**plan.stored, **plan.writes}
+    timeline = fold(merged.values(), plan.order_id)
+    document = timeline_to_json(timeline)
+    after = _State(before.rev, _sha(document), before.lookups, merged)
+    change: TimelineChange | None = None
+    lookup_keys: list[str] = []
+    head: list[Any]
+    if plan.new_ids or after.sha != before.sha:
+        status = timeline.status.value
+        change = TimelineChange(plan.order_id, timeline.version, timeline.digest, status, document)
+        summary = orjson.dumps(
+            {
+                "order_id": plan.order_id,
+                "version": timeline.version,
+                "digest": timeline.digest,
+                "status": status,
+            }
+        )
+        number = timeline.order_number
+        lookup_keys = (
+            sorted(lookup_key(number, t) for t in timeline_tokens(timeline)) if number else []
+        )
+        after.lookups = _sha("\n".join(lookup_keys).encode()) if lookup_keys else b""
+        if after.lookups == before.lookups:
+            lookup_keys = []
+        head = [
+            before.rev, document, timeline.version, timeline.digest, status, after.sha,
+            after.lookups if lookup_keys else b"",
+            keys.order_channel(plan.order_id), keys.agents_channel, summary,
+        ]  # fmt: skip
+    else:
+        head = [before.rev, b"", 0, "", "", "", b"", "", "", ""]
+    dups = [x for event_id, n in plan.duplicates.items() for x in (event_id, n)]
+    writes = [x for event_id, e in plan.writes.items() for x in (event_id, dump_event(e))]
+    return PreparedCommit(
+        plan.order_id,
+        [*head, len(plan.duplicates), *dups, *writes],
+        change,
+        after,
+        lookup_keys,
+        _named(plan.writes.values()),
+        len(plan.new_ids),
+    )
+
+
+def prepare_new_order(prefix: str, order_id: str, documents: Sequence[str]) -> PreparedCommit:
+    """The commit that creates an order from its logged events (a bulk rebuild's unit of work).
+
+    Pure and picklable in and out, so a process pool can run it; the result carries no events.
+    """
+    events = [with_order(parse_event(document), order_id) for document in documents]
+    prepared = prepare_commit(RedisKeys(prefix), merge(order_id, {}, events), _State())
+    prepared.after.events = {}
+    return prepared

@@ -49,7 +49,7 @@ async def _timelines(store: RedisTimelineStore, order_ids: list[str]) -> list[by
 
 
 async def _live_then_rebuild(
-    clickhouse: ClickHouse, redis_client: aioredis.Redis, prefix: str, orders: int
+    clickhouse: ClickHouse, redis_client: aioredis.Redis, prefix: str, orders: int, workers: int = 0
 ) -> tuple[int, float]:
     stream = live_stream(orders, seed=5)
     live = RedisTimelineStore(redis_client, f"{prefix}:live")
@@ -61,22 +61,24 @@ async def _live_then_rebuild(
     order_ids = [f"ORD-{i}" for i in range(orders)]
 
     rebuilt = RedisTimelineStore(redis_client, f"{prefix}:rebuilt")
-    report = await rebuild(ClickHouseStore(clickhouse), rebuilt)
+    report = await rebuild(ClickHouseStore(clickhouse), rebuilt, workers=workers)
 
     assert report.orders == orders
     assert report.events == len({e.event_id for e in stream})
     live_timelines = await _timelines(live, order_ids)
     assert len(live_timelines) == orders
     assert await _timelines(rebuilt, order_ids) == live_timelines
+    # over orders Redis already holds, the rebuild merges: nothing changes
     again = await rebuild(ClickHouseStore(clickhouse), rebuilt)
     assert (again.events, again.changed) == (report.events, 0)
     return report.events, report.events_per_s
 
 
+@pytest.mark.parametrize("workers", [0, 2])
 async def test_rebuild_matches_the_live_projection(
-    clickhouse: ClickHouse, redis_client: aioredis.Redis, redis_prefix: str
+    clickhouse: ClickHouse, redis_client: aioredis.Redis, redis_prefix: str, workers: int
 ) -> None:
-    await _live_then_rebuild(clickhouse, redis_client, redis_prefix, orders=400)
+    await _live_then_rebuild(clickhouse, redis_client, redis_prefix, 400, workers)
 
 
 @pytest.mark.slow

@@ -26,6 +26,13 @@ def register(subparsers: SubParsers) -> None:
         "--replace", action="store_true", help="drop each order's Redis state before refolding"
     )
     parser.add_argument("--batch", type=int, default=5000, help="events per Redis batch")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="processes preparing the timelines (default 0: in this process; helps only "
+        "with idle cores)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run)
 
@@ -72,7 +79,7 @@ async def _rebuild(args: argparse.Namespace) -> str:
             progress = None if args.quiet else ProgressBar(await log.count_events())
             report = await rebuild(
                 log, redis, order_id=args.order, replace=args.replace,
-                batch_events=args.batch, progress=progress,
+                batch_events=args.batch, workers=args.workers, progress=progress,
             )  # fmt: skip
         finally:
             await ch.close()
