@@ -90,7 +90,7 @@ class Post:
 # Native formats
 
 
-def _ups_alert(number: str, at: datetime, status: str, reason: str | None, edd: date) -> bytes:
+def ups_alert(number: str, at: datetime, status: str, reason: str | None, edd: date) -> bytes:
     type_, code, text = _UPS.get((status, reason)) or _UPS[(status, None)]
     city, country, postcode = _CITIES[int(number[-3:]) % len(_CITIES)]
     body: dict[str, Any] = {
@@ -146,7 +146,7 @@ _FEDEX: dict[tuple[str, str | None], tuple[str, str]] = {
 }
 
 
-def _fedex_push(number: str, at: datetime, status: str, reason: str | None, edd: date) -> bytes:
+def fedex_push(number: str, at: datetime, status: str, reason: str | None, edd: date) -> bytes:
     code, text = (
         _FEDEX.get((status, reason)) or _FEDEX.get((status, None)) or _FEDEX[("in_transit", None)]
     )
@@ -449,7 +449,7 @@ def _scan(
         _UPS if carrier == "ups" else _FEDEX if carrier == "fedex" else {}
     )
     if (status, reason) in codes or (status, None) in codes:
-        build = _ups_alert if carrier == "ups" else _fedex_push
+        build = ups_alert if carrier == "ups" else fedex_push
         order.add(carrier, at, build(number, at, status, reason, edd), key)
         return
     checkpoint: dict[str, Any] = {
