@@ -138,14 +138,15 @@ def _child(variant: str, expected: int) -> None:
 
     settings = load_settings()
     use_uvloop()
-    app = create_app(settings, web_port=_free_port(), app_id=f"bench-{uuid.uuid4().hex[:8]}")
+    run = uuid.uuid4().hex[:8]
+    app = create_app(settings, web_port=_free_port(), app_id=f"bench-{run}")
     ctx = StreamContext(settings, app, declare_topics(app, settings))
     if variant == "noop":
         _noop(ctx)
     else:
         timeline.register(ctx)
     if variant == "timeline+warehouse":
-        warehouse.register(ctx)
+        warehouse.register(ctx, group=f"bench-{run}-warehouse")
     counted = "noop" if variant == "noop" else "timeline"
     # with the warehouse, the run ends when ClickHouse has every event too
     finishers = [counted, "warehouse"] if variant == "timeline+warehouse" else [counted]

@@ -35,14 +35,20 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 5.0
 
 
-def register(ctx: StreamContext) -> None:
-    ctx.attach(WarehouseService(ctx))
+def group_of(ctx: StreamContext) -> str:
+    """The warehouse's consumer group: one per deployment, whichever process holds the role."""
+    return f"{ctx.settings.kafka.topic_prefix}-{NAME}"
+
+
+def register(ctx: StreamContext, *, group: str | None = None) -> None:
+    ctx.attach(WarehouseService(ctx, group=group or group_of(ctx)))
 
 
 class WarehouseService(Service):
-    def __init__(self, ctx: StreamContext, **kwargs: Any) -> None:
+    def __init__(self, ctx: StreamContext, *, group: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.ctx = ctx
+        self.group = group
         self.settings = ctx.settings
         self._consumer: Any = None
         self._ch: ClickHouse | None = None
@@ -63,7 +69,7 @@ class WarehouseService(Service):
         self._consumer = AIOKafkaConsumer(
             *(settings.topic(name) for name in (EVENTS, TRACKING, TIMELINE)),
             bootstrap_servers=kafka.bootstrap,
-            group_id=f"{kafka.topic_prefix}-{NAME}",
+            group_id=self.group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             session_timeout_ms=int(kafka.session_timeout_s * 1000),
