@@ -1,6 +1,6 @@
 """What the agents of one process share: the app, its topics, metrics and lazily opened stores.
 
-Clients are opened on first use, inside the worker's event loop, and closed when the app stops.
+Clients are opened on first use, inside the worker's event loop, and live as long as the process.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import faust
 from mode import Service
@@ -22,6 +22,9 @@ from streams.links import LinkIndex
 from streams.metrics import StreamMetrics
 from streams.topics import DEADLETTER, EVENTS, EXCEPTIONS, RAW, TIMELINE, TRACKING
 from wismo.settings import Settings
+
+if TYPE_CHECKING:
+    from projections.redis_store import RedisTimelineStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -82,7 +85,7 @@ class StreamContext:
     topics: Topics
     metrics: StreamMetrics = field(default_factory=StreamMetrics)
     _redis: Redis | None = field(default=None, init=False)
-    _store: Any = field(default=None, init=False)
+    _store: RedisTimelineStore | None = field(default=None, init=False)
     _links: LinkIndex | None = field(default=None, init=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
@@ -96,7 +99,7 @@ class StreamContext:
                 )
             return self._redis
 
-    async def timeline_store(self) -> Any:
+    async def timeline_store(self) -> RedisTimelineStore:
         if self._store is None:
             from projections.redis_store import RedisTimelineStore
 
@@ -134,11 +137,6 @@ class StreamContext:
             await self.app.add_runtime_dependency(service)
 
         self.app.task(start_service)
-
-    async def close(self) -> None:
-        if self._redis is not None:
-            await self._redis.aclose()
-            self._redis = None
 
 
 async def retrying(operation: Callable[[], Awaitable[T]], metrics: StreamMetrics, store: str) -> T:
