@@ -142,19 +142,27 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
         )
         yield running
     finally:
-        _stop(process)
+        stopped = _stop(process)
         _delete_keys(prefix)
+    assert stopped, f"wismo up ignored Ctrl-C:\n{running.log_tail()}"
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Ctrl-C, as a person would; it must stop everything by itself."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
+def _stop(process: subprocess.Popen[bytes]) -> bool:
+    """Ctrl-C, as a person would; whether it stopped everything by itself."""
+    if process.poll() is not None:
+        return True
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+        return False
+    try:
+        os.killpg(process.pid, 0)  # nothing left in its process group either
+    except ProcessLookupError:
+        return True
+    return False
 
 
 def _delete_keys(prefix: str) -> None:
