@@ -278,3 +278,30 @@ def test_analytics_refuses_bad_parameters_and_missing_tokens(system: System) -> 
         status, body = system.request("GET", f"/v1/analytics/sla?{query}", token=token)
         assert status == 400, (query, body)
         assert words in body["reason"], (query, body)
+
+
+def test_without_a_websocket_the_page_polls_and_still_updates(page: Any, system: System) -> None:
+    page.route_web_socket("**/v1/ws/**", lambda ws: ws.close())
+    tag = datetime.now(UTC).strftime("%H%M%S%f")
+    _, (placed, shipped, delay) = _order_with_weather_delay(tag)
+    post_webhooks(system, [placed, shipped])
+    deadline = time.monotonic() + 30
+    while (
+        system.request(
+            "POST", "/v1/lookup", {"order_number": f"B{tag}", "email": "browser@example.com"}
+        )[0]
+        != 200
+    ):
+        assert time.monotonic() < deadline, "the new order never became visible"
+        time.sleep(1.5)
+    look_up(page, system, order=f"B{tag}", email="browser@example.com")
+    page.wait_for_selector("#order:not([hidden]) .shipment")
+    page.locator("#live", has_text="Checking for updates").wait_for()
+    page.evaluate("window.__sameDocument = true")
+    assert page.locator("#banner").is_hidden()
+    post_webhooks(system, [delay])
+    page.locator("#banner").wait_for(state="visible", timeout=40_000)
+    assert page.evaluate("window.__sameDocument") is True
+    assert page.locator(".shipment h2 [data-status]").first.get_attribute("data-status") == (
+        "exception"
+    )
