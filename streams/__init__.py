@@ -1,1 +1,15 @@
-"""wismo streams package."""
+"""wismo's stream processing: Faust agents from raw payloads to live timelines.
+
+::
+
+    raw ──normalise──▶ events (by order) ──timeline──▶ Redis timelines ──▶ timeline topic
+     │                   ▲                 └─warehouse (own group)──▶ ClickHouse
+     │                   │ linked scans
+     └──▶ tracking (by number) ──link──┘     (scans parked until their shipment names them)
+     └──▶ deadletter (reason, source, headers, raw bytes; ``wismo dlq list|replay``)
+
+Modules: :mod:`streams.app` (the Faust app factory), :mod:`streams.topics`,
+:mod:`streams.routing` (the pure decisions), :mod:`streams.agents`, :mod:`streams.deadletter`,
+:mod:`streams.roles` (``wismo run --roles``), :mod:`streams.embedded` (the services launcher),
+:mod:`streams.metrics`, :mod:`streams.watchdog`, :mod:`streams.simulate`, :mod:`streams.bench`.
+"""
