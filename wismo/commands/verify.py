@@ -18,6 +18,9 @@ import orjson
 from wismo.commands import SubParsers
 
 if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+
+    from projections.redis_store import RedisKeys
     from projections.verify import LoggedEvent, RedisSnapshot, Reference
     from wismo.events import Event
     from wismo.settings import Settings
@@ -125,7 +128,7 @@ async def read_redis(settings: Settings, reference: Reference, *, extras: bool) 
     return RedisSnapshot(timelines, event_ids, others)
 
 
-async def _orders_held(client: Any, keys: Any) -> frozenset[str]:
+async def _orders_held(client: aioredis.Redis, keys: RedisKeys) -> frozenset[str]:
     """Every order with a timeline under the prefix (``P:{ORDER}:state``)."""
     head, tail = f"{keys.prefix}:{{", "}:state"
     found = set()
