@@ -723,14 +723,15 @@ def register(subparsers: SubParsers) -> None:
     parser = subparsers.add_parser(
         "simulate",
         help="post realistic, signed webhook traffic to a running API",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        description="Post realistic, signed, messy webhook traffic to a running API: orders, "
+        "payments, fulfilment, carrier scans, returns and refunds, deterministic for a seed.",
     )
     parser.add_argument(
         "--url", default=None, help="the API (default: the configured api host/port)"
     )
     parser.add_argument("--orders", type=int, default=50, help="orders in the first batch")
     parser.add_argument("--rate", type=float, default=20.0, help="deliveries per second")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="the same seed, the same traffic")
     parser.add_argument(
         "--days", type=float, default=42.0, help="orders placed over this many days"
     )
