@@ -26,6 +26,21 @@ _MAX_LIMIT = 1000
 _MAX_NOTE = 2000
 
 
+SEARCH_PARAMETERS = frozenset({"q", "order_number", "tracking_number", "email"})
+QUEUE_PARAMETERS = frozenset(
+    {"status", "type", "severity", "carrier", "min_age_hours", "max_age_hours", "limit"}
+)
+
+
+def known_parameters(request: web.Request, allowed: frozenset[str]) -> None:
+    """A misspelt filter is refused rather than silently ignored (which would list everything)."""
+    unknown = sorted(set(request.query) - allowed)
+    if unknown:
+        raise BadRequest(
+            f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(allowed))}"
+        )
+
+
 def agent(request: web.Request, needs: frozenset[str] = READ_ROLES) -> Agent:
     secret = request.app[SETTINGS].api.agent_jwt_secret
     return agent_from_token(secret, bearer(request.headers), needs)
@@ -54,6 +69,7 @@ async def order_detail(request: web.Request) -> web.Response:
 
 async def search(request: web.Request) -> web.Response:
     agent(request)
+    known_parameters(request, SEARCH_PARAMETERS)
     query = request.query
     store, index = request.app[STORE], request.app[AGENT_INDEX]
     found: dict[str, str] = {}
@@ -123,6 +139,8 @@ def exception_query(request: web.Request) -> ExceptionQuery:
     states = _choices(request, "status", frozenset(ExceptionState))
     min_age, max_age = _number(request, "min_age_hours"), _number(request, "max_age_hours")
     limit = _number(request, "limit")
+    if limit is not None and (limit != int(limit) or limit > _MAX_LIMIT):
+        raise BadRequest(f"limit must be a whole number up to {_MAX_LIMIT}")
     return ExceptionQuery(
         states=states or ExceptionQuery().states,
         types=_choices(request, "type", frozenset(ExceptionType)),
@@ -130,12 +148,13 @@ def exception_query(request: web.Request) -> ExceptionQuery:
         carriers=_values(request, "carrier"),
         min_age_s=None if min_age is None else min_age * 3600,
         max_age_s=None if max_age is None else max_age * 3600,
-        limit=min(int(limit), _MAX_LIMIT) if limit is not None else 100,
+        limit=int(limit) if limit is not None else 100,
     )
 
 
 async def list_exceptions(request: web.Request) -> web.Response:
     agent(request)
+    known_parameters(request, QUEUE_PARAMETERS)
     query = exception_query(request)
     rows = await request.app[AGENT_INDEX].exceptions()
     return json({"exceptions": select_exceptions(rows, query, request.app[CLOCK]())})
