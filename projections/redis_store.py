@@ -383,15 +383,23 @@ class RedisTimelineStore:
         tokens = query_tokens(email, postcode)
         if not tokens:
             return None
-        async with self._talking():
-            found = await self.client.mget(
-                [self.keys.lookup(lookup_key(order_number, t)) for t in tokens]
-            )
-            for raw in dict.fromkeys(o for o in found if o is not None):
-                document = await self.timeline(_text(raw))
-                if document and document_matches(orjson.loads(document), order_number, tokens):
-                    return _text(raw)
+        found = await self._get_each(
+            [self.keys.lookup(lookup_key(order_number, t)) for t in tokens]
+        )
+        for raw in dict.fromkeys(o for o in found if o is not None):
+            document = await self.timeline(_text(raw))
+            if document and document_matches(orjson.loads(document), order_number, tokens):
+                return _text(raw)
         return None
+
+    async def _get_each(self, keys: list[str]) -> list[Any]:
+        """GET of keys in different cluster slots (a pipeline, where MGET would refuse)."""
+
+        def build(pipe: Any) -> None:
+            for key in keys:
+                pipe.get(key)
+
+        return await self._execute(build) if keys else []
 
     # parked scans --------------------------------------------------------------------------
 
@@ -437,10 +445,7 @@ class RedisTimelineStore:
         return linked
 
     async def _owners(self, numbers: list[str]) -> dict[str, str]:
-        async with self._talking():
-            owners = (
-                await self.client.mget([self.keys.tracking(n) for n in numbers]) if numbers else []
-            )
+        owners = await self._get_each([self.keys.tracking(n) for n in numbers])
         return {n: _text(o) for n, o in zip(numbers, owners, strict=True) if o is not None}
 
     async def parked(self, tracking_number: str) -> list[Event]:
