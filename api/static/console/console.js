@@ -13,6 +13,7 @@ const SEVERITY_RANK = { critical: 3, high: 2, medium: 1, low: 0 };
 const rows = new Map(); // exception id -> queue row
 const pending = new Set(); // exception ids with an action on its way
 let socket = null;
+let wasDown = false;
 let currentOrder = null;
 let orderReload = null;
 
@@ -112,7 +113,7 @@ function upsert(row, fresh) {
 
 function onFrame(frame) {
   if (frame.type === "exceptions") {
-    rows.clear();
+    // the feed's first frame is the head of the queue; the full queue is read on (re)connect
     for (const row of frame.exceptions) rows.set(row.exception_id, row);
     renderQueue();
   } else if (frame.type === "exception") {
@@ -127,6 +128,7 @@ function onFrame(frame) {
 async function loadQueue() {
   try {
     const { data } = await api("/v1/agent/exceptions?limit=1000", { token: token() });
+    rows.clear();
     for (const row of data.exceptions) rows.set(row.exception_id, row);
     renderQueue();
   } catch (error) {
@@ -143,6 +145,8 @@ function connect() {
       const live = $("live");
       live.classList.toggle("on", on);
       live.textContent = on ? "live" : "reconnecting…";
+      if (on && wasDown) loadQueue(); // changes made while it was down
+      wasDown = !on;
       if (code === 4401 || code === 4403) signedOut("The live feed refused the token; sign in again.");
     },
   );
