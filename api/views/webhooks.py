@@ -9,6 +9,7 @@ fix plus a replay re-reads exactly what was sent) and answered 202 once the brok
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,10 +17,11 @@ from aiohttp import web
 
 from api.auth import check_api_key
 from api.deliveries import Claim
-from api.errors import BadRequest, NotFound, TooManyRequests, Unauthorized, Unavailable
+from api.errors import ApiError, BadRequest, NotFound, TooManyRequests, Unauthorized, Unavailable
 from api.kafka import write
 from api.keys import CLOCK, DELIVERIES, METRICS, PRODUCER, SETTINGS, WEBHOOK_LIMITER
 from api.views.body import raw_body, require_json
+from api.views.respond import json
 from carriers import registry
 from carriers.base import ParseResult, Problem, Source
 from carriers.canonical import parse_feed
@@ -63,19 +65,53 @@ def _parse(source: Source, raw: bytes, headers: dict[str, str], now: datetime) -
         return ParseResult()
 
 
-def _delivery_id(result: ParseResult, raw: bytes) -> str:
-    # without a sender id, identical bodies are the same delivery
-    return result.delivery_id or f"body:{digest(raw.hex())}"
+@dataclass(frozen=True, slots=True)
+class _Delivery:
+    """An authentic, parseable webhook delivery."""
+
+    source: str
+    raw: bytes
+    headers: dict[str, str]
+    received_at: datetime
+    content_type: str
+    result: ParseResult
+
+    @property
+    def delivery_id(self) -> str:
+        # without a sender id, identical bodies are the same delivery
+        return self.result.delivery_id or f"body:{digest(self.raw.hex())}"
+
+    def payload(self) -> RawPayload:
+        return RawPayload(
+            source=self.source,
+            body=self.raw,
+            received_at=self.received_at,
+            content_type=self.content_type,
+            delivery_id=self.delivery_id,
+            http_headers={k: v for k, v in self.headers.items() if k not in _NOT_FORWARDED},
+        )
 
 
 async def receive_webhook(request: web.Request) -> web.Response:
-    app = request.app
-    settings, metrics = app[SETTINGS], app[METRICS]
     name = request.match_info["source"]
-    source = _source(name)
+    source = _source(name)  # before any metric: unknown names must not become label values
+    outcomes = request.app[METRICS].webhooks
+    try:
+        delivery = await _authentic(request, name, source)
+        response = await _write_once(request, delivery)
+    except ApiError as error:
+        outcomes.labels(name, error.error).inc()
+        raise
+    outcomes.labels(name, "accepted" if response.status == 202 else "duplicate").inc()
+    return response
+
+
+async def _authentic(request: web.Request, name: str, source: Source) -> _Delivery:
+    """Rate limit, content type, size, signature, parse: the checks, cheapest first."""
+    app = request.app
+    settings = app[SETTINGS]
     wait = app[WEBHOOK_LIMITER].take(name)
     if wait:
-        metrics.webhooks.labels(name, "rate_limited").inc()
         raise TooManyRequests(f"rate limit for {name} exceeded", retry_after_s=wait)
     require_json(request)
     raw = await raw_body(request, settings.api.max_body_bytes)
@@ -83,51 +119,40 @@ async def receive_webhook(request: web.Request) -> web.Response:
     now = app[CLOCK]()
     secrets = [s.get_secret_value() for s in settings.webhook_secrets.get(name, ())]
     if not secrets:
-        metrics.webhooks.labels(name, "unauthorized").inc()
         raise Unauthorized(f"no webhook secret is configured for {name}")
     problem = source.verify(raw, headers, secrets, now)
     if problem is not None:
-        metrics.webhooks.labels(name, "unauthorized").inc()
         raise Unauthorized(problem.message, details={"code": str(problem.code)})
     result = _parse(source, raw, headers, now)
     if result.fatal:
-        metrics.webhooks.labels(name, "invalid").inc()
         raise BadRequest(result.reason(), details=_problems(result.problems))
-    delivery_id = _delivery_id(result, raw)
-    ledger = app[DELIVERIES]
-    claim = await ledger.claim(name, delivery_id)
+    return _Delivery(name, raw, headers, now, request.content_type, result)
+
+
+async def _write_once(request: web.Request, delivery: _Delivery) -> web.Response:
+    """Write the raw payload unless this delivery id was written before (202 / 200)."""
+    app = request.app
+    ledger, delivery_id = app[DELIVERIES], delivery.delivery_id
+    claim = await ledger.claim(delivery.source, delivery_id)
     if claim is Claim.DUPLICATE:
-        metrics.webhooks.labels(name, "duplicate").inc()
-        return web.json_response({"status": "duplicate", "delivery_id": delivery_id}, status=200)
+        return json({"status": "duplicate", "delivery_id": delivery_id}, status=200)
     if claim is Claim.IN_FLIGHT:
-        metrics.webhooks.labels(name, "in_flight").inc()
         raise Unavailable(f"delivery {delivery_id} is being written; retry shortly")
-    payload = RawPayload(
-        source=name,
-        body=raw,
-        received_at=now,
-        content_type=request.content_type,
-        delivery_id=delivery_id,
-        http_headers={k: v for k, v in headers.items() if k not in _NOT_FORWARDED},
-    )
+    payload = delivery.payload()
+    topic = app[SETTINGS].topic(RAW)
     try:
-        await write(
-            app[PRODUCER],
-            [(settings.topic(RAW), payload.key, payload.body, payload.kafka_headers())],
-        )
+        await write(app[PRODUCER], [(topic, payload.key, payload.body, payload.kafka_headers())])
     except Unavailable:
-        await ledger.release(name, delivery_id)
-        metrics.webhooks.labels(name, "unavailable").inc()
+        await ledger.release(delivery.source, delivery_id)
         raise
-    await ledger.done(name, delivery_id)
-    metrics.webhooks.labels(name, "accepted").inc()
+    await ledger.done(delivery.source, delivery_id)
     body = {
         "status": "accepted",
         "delivery_id": delivery_id,
-        "events": len(result.events),
-        "problems": _problems(result.problems),
+        "events": len(delivery.result.events),
+        "problems": _problems(delivery.result.problems),
     }
-    return web.json_response(body, status=202)
+    return json(body, status=202)
 
 
 async def receive_events(request: web.Request) -> web.Response:
@@ -151,4 +176,4 @@ async def receive_events(request: web.Request) -> web.Response:
     ]
     await write(app[PRODUCER], messages)
     body = {"status": "accepted", "event_ids": [e.event_id for e in result.events]}
-    return web.json_response(body, status=202)
+    return json(body, status=202)

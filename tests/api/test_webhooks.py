@@ -8,7 +8,9 @@ from typing import Any
 
 import orjson
 import pytest
+import redis.asyncio as aioredis
 
+from api.deliveries import Claim, DeliveryLedger
 from api.views.webhooks import _parse
 from carriers.standard_webhooks import sign
 from streams.topics import EVENTS, RAW, TRACKING, Header
@@ -293,3 +295,24 @@ def test_a_crashing_parser_keeps_the_authentic_payload_for_the_dead_letter_path(
     assert not result.fatal  # written raw; the normalise agent dead-letters it with the error
     assert result.events == ()
     assert "crashing parser failed" in caplog.text
+
+
+async def test_a_delivery_still_being_written_elsewhere_is_retried_not_acknowledged(
+    client: Client, settings: Settings, redis: aioredis.Redis
+) -> None:
+    ledger = DeliveryLedger(redis, settings.redis.key_prefix, ttl_s=60)
+    delivery_id = orjson.loads(AFTERSHIP)["event_id"]
+    assert await ledger.claim("aftership", delivery_id) is Claim.NEW  # another process, mid-write
+    response = await client.post(
+        "/v1/webhooks/aftership", data=AFTERSHIP, headers=aftership_headers(AFTERSHIP)
+    )
+    assert response.status == 503
+    assert response.headers["Retry-After"] == "1"
+    assert await read_topic(settings, RAW) == []
+    metrics = await (await client.get("/metrics")).text()
+    assert 'wismo_api_webhooks_total{outcome="unavailable",source="aftership"} 1.0' in metrics
+    await ledger.done("aftership", delivery_id)  # the other process's write landed
+    again = await client.post(
+        "/v1/webhooks/aftership", data=AFTERSHIP, headers=aftership_headers(AFTERSHIP)
+    )
+    assert again.status == 200
