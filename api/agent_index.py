@@ -3,8 +3,9 @@ and by e-mail hash, and every exception with its current state (the queue).
 
 They are derived from timelines only, so indexing is idempotent and order-independent: the API
 re-indexes an order whenever the store announces a change on its agents channel (see
-:mod:`api.changes`). Several API processes index the same change harmlessly. Orders that changed
-while no API process was running are indexed on their next change.
+:mod:`api.changes`). Several API processes index the same change harmlessly. The first API
+process on a store indexes the orders it already holds; orders that change while no API process
+runs are indexed on their next change.
 
 Keys (``P`` is the Redis prefix)::
 
@@ -12,6 +13,7 @@ Keys (``P`` is the Redis prefix)::
     P:api:idx:email:SHA256    set   order ids of this e-mail hash
     P:api:idx:exceptions      hash  exception id -> row (JSON, see :func:`exception_rows`)
     P:api:idx:resolved        zset  exception id -> resolved time; rows past the keep are dropped
+    P:api:idx:backfilled      string when the one-off indexing of pre-existing orders started
 """
 
 from __future__ import annotations
@@ -128,6 +130,10 @@ class AgentIndex:
         self.exceptions_key = f"{self.base}:exceptions"
         self.resolved_key = f"{self.base}:resolved"
         self.resolved_keep_s = resolved_keep_s
+        self.backfill_key = f"{self.base}:backfilled"
+
+    async def claim_backfill(self, now: datetime) -> bool:
+        return bool(await self.client.set(self.backfill_key, now.isoformat(), nx=True))
 
     def number_key(self, order_number: str) -> str:
         return f"{self.base}:number:{normalise_order_number(order_number)}"

@@ -110,8 +110,10 @@ async def _live_context(app: web.Application) -> AsyncIterator[None]:
     app[keys.HUB] = hub
     await feed.start()
     task = asyncio.create_task(feeder.run(), name="wismo-agent-index")
+    backfill = asyncio.create_task(feeder.backfill(), name="wismo-agent-index-backfill")
     yield
     feeder.stop()
+    await stop(backfill)
     await stop(task)
     await feed.close()
 

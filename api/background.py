@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 
-async def stop(task: asyncio.Task[None], timeout_s: float = 2.0) -> None:
+async def stop(task: asyncio.Task[Any], timeout_s: float = 2.0) -> None:
     task.cancel()
     done, _ = await asyncio.wait({task}, timeout=timeout_s)
     if not done:

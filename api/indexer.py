@@ -62,6 +62,25 @@ class IndexFeeder:
                     self._pending.update(dict.fromkeys(batch))
                     await asyncio.sleep(_RETRY_S)
 
+    async def backfill(self) -> int:
+        """Index every order the store already holds: once per store, by the first API process
+        that starts on it (delete the marker key, see :class:`AgentIndex`, to run it again)."""
+        if not await self.index.claim_backfill(self.clock()):
+            return 0
+        head, tail = self.store.keys.state("\x00").split("\x00")
+        batch: list[str] = []
+        indexed = 0
+        async for key in self.store.client.scan_iter(match=f"{head}*{tail}", count=1000):
+            name = key.decode() if isinstance(key, bytes) else key
+            batch.append(name[len(head) : -len(tail)])
+            if len(batch) == BATCH:
+                await self.index_orders(batch)
+                indexed, batch = indexed + len(batch), []
+        if batch:
+            await self.index_orders(batch)
+        log.info("agent index backfill: %d orders", indexed + len(batch))
+        return indexed + len(batch)
+
     async def index_orders(self, order_ids: Sequence[str]) -> list[Row]:
         async with self.store.client.pipeline(transaction=False) as pipe:
             for order_id in order_ids:

@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
+from api.app import create_app
 from projections.redis_store import RedisTimelineStore
 from streams.deadletter import DeadLetter
 from streams.topics import DEADLETTER, EVENTS
@@ -217,3 +219,19 @@ async def test_dead_letters_of_an_order(
     response = await client.get(f"/v1/agent/orders/{ORDER}/dead-letters", headers=auth("viewer"))
     assert response.status == 200
     assert [d["id"] for d in (await response.json())["dead_letters"]] == [ours.id]
+
+
+async def test_orders_stored_before_the_first_api_process_are_indexed(
+    settings: Settings, store: RedisTimelineStore
+) -> None:
+    histories = [order_history(index, random.Random(index)) for index in range(450)]
+    await store.apply([event for history in histories for event in history])
+    await store.apply(open_exception_history())
+    async with TestClient(TestServer(create_app(settings))) as late:
+
+        async def indexed() -> bool:
+            response = await late.get("/v1/agent/search?q=100449", headers=auth("viewer"))
+            return [r["order_id"] for r in (await response.json())["results"]] == ["ORD-449"]
+
+        await eventually(indexed)
+        assert [r["exception_id"] for r in await queue(late)] == [EXCEPTION]
