@@ -27,7 +27,7 @@ from tests.streams.harness import (
 
 pytestmark = pytest.mark.slow
 
-ORDERS = 1000
+ORDERS = 600
 
 
 def test_a_killed_timeline_worker_restarts_and_the_projections_converge(tmp_path: Path) -> None:
