@@ -289,3 +289,52 @@ def test_unknown_routes_methods_and_hostile_paths_are_4xx(api_url: str) -> None:
         response = requests.request(method, api_url + path, data=b"{}", timeout=10)
         assert 400 <= response.status_code < 500, (method, path[:40], response.status_code)
     assert _serving(api_url)
+
+
+#: frames that make no sense but prove nothing wrong about the client: each gets an error frame
+#: and the socket stays (a wrong token, by contrast, closes it: see tests/security)
+WS_FRAMES = [
+    "",
+    "not json",
+    "[]",
+    "42",
+    "null",
+    '{"type": "subscribe"}',
+    '{"type": "subscribe", "order_id": 7}',
+    '{"type": "subscribe", "order_id": "ORD-0", "token": 12}',
+    '{"type": "subscribe", "order_id": "ORD-0", "version": "latest"}',
+    '{"type": "subscribe", "order_id": "ORD-0", "version": -1}',
+    '{"type": "unsubscribe"}',
+    '{"type": "dance"}',
+    "[" * 5000 + "]" * 5000,
+    '{"type": "subscribe", "order_id": ["' + "\\u00ff" * 2000 + '"]}',
+]
+
+
+async def _websocket_abuse(url: str) -> tuple[list[dict[str, Any]], int | None]:
+    import aiohttp
+
+    replies: list[dict[str, Any]] = []
+    async with aiohttp.ClientSession() as session, session.ws_connect(f"{url}/v1/ws") as ws:
+        for frame in WS_FRAMES:
+            await ws.send_str(frame)
+            reply = await ws.receive(timeout=10)
+            assert reply.type is aiohttp.WSMsgType.TEXT, (frame[:40], reply)
+            replies.append(json.loads(reply.data))
+        await ws.send_bytes(b"\xff\xfe binary frames are ignored")
+        await ws.send_str("{")
+        after = await ws.receive(timeout=10)
+        assert after.type is aiohttp.WSMsgType.TEXT, (after, ws.close_code)
+        replies.append(json.loads(after.data))
+        await ws.send_str("x" * (64 * 1024))  # over the frame limit: the socket is closed
+        closing = await ws.receive(timeout=10)
+        assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        return replies, ws.close_code
+
+
+def test_websocket_messages_that_make_no_sense_get_error_frames(api_url: str) -> None:
+    replies, code = asyncio.run(_websocket_abuse(api_url))
+    assert len(replies) == len(WS_FRAMES) + 1
+    assert all(reply["type"] == "error" and reply["reason"] for reply in replies)
+    assert code == 1009  # message too big, not an internal error
+    assert _serving(api_url)
