@@ -8,6 +8,7 @@ Redis (unique key prefix) and a private chDB path, loaded through the real store
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import subprocess
 import sys
@@ -213,8 +214,6 @@ async def prefix() -> AsyncIterator[str]:
 
 
 def _env(tmp_path: Path, prefix: str, **extra: str) -> dict[str, str]:
-    import os
-
     return {
         **os.environ,
         "WISMO_REDIS__URL": REDIS_URL,
