@@ -123,6 +123,7 @@ class Hub:
         self.connections: set[Connection] = set()
         self._by_order: dict[str, set[Connection]] = {}
         self._agents: set[Connection] = set()
+        self._watching_orders = 0  # connections watching at least one order (kept, not counted)
         self._closing: set[asyncio.Task[None]] = set()
         feed.timeline_handlers.append(self.on_timeline)
         feed.summary_handlers.append(self.on_summary)
@@ -131,6 +132,7 @@ class Hub:
         connection = Connection(ws, transport, self.queue_size, self.metrics)
         connection.start()
         self.connections.add(connection)
+        self._gauge()
         return connection
 
     async def disconnect(self, connection: Connection, code: int = WSCloseCode.OK) -> None:
@@ -150,6 +152,8 @@ class Hub:
         if order_id in connection.orders:
             connection.orders[order_id] = max(connection.orders[order_id], version)
             return
+        if not connection.orders:
+            self._watching_orders += 1
         connection.orders[order_id] = version
         self._by_order.setdefault(order_id, set()).add(connection)
         await self.feed.watch(order_id)
@@ -158,6 +162,8 @@ class Hub:
     async def unwatch_order(self, connection: Connection, order_id: str) -> None:
         if connection.orders.pop(order_id, None) is None:
             return
+        if not connection.orders:
+            self._watching_orders -= 1
         watchers = self._by_order.get(order_id)
         if watchers is not None:
             watchers.discard(connection)
@@ -228,10 +234,10 @@ class Hub:
             task.add_done_callback(self._closing.discard)
 
     def _gauge(self) -> None:
-        self.metrics.ws_connections.labels("order").set(
-            sum(1 for c in self.connections if c.orders)
-        )
-        self.metrics.ws_connections.labels("agents").set(len(self._agents))
+        gauge = self.metrics.ws_connections
+        gauge.labels("all").set(len(self.connections))
+        gauge.labels("order").set(self._watching_orders)
+        gauge.labels("agents").set(len(self._agents))
 
     async def close_all(self) -> None:
         """On shutdown: every client gets a 1001 "going away" (and may reconnect elsewhere)."""

@@ -39,6 +39,7 @@ _FILTERS = {"severity": frozenset(Severity), "type": frozenset(ExceptionType), "
 
 
 def _check_origin(request: web.Request, allowed: tuple[str, ...]) -> None:
+    # browsers always send Origin, so cross-site pages are refused; other clients may omit it
     origin = request.headers.get("Origin")
     if allowed and origin is not None and origin not in allowed:
         raise Forbidden(f"origin {origin} is not allowed")

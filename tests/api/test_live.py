@@ -221,6 +221,8 @@ async def test_a_slow_order_subscriber_never_delays_a_fast_one(
         await frames(fast, 2)
         hub = client.server.app[HUB]
         assert len(hub.connections) == 2
+        registry = client.server.app[METRICS].registry
+        assert registry.get_sample_value("wismo_api_ws_connections", {"channel": "order"}) == 2
         last = 1000 + 80
         started = time.perf_counter()
         for version in range(1001, last + 1):  # ~25 MB for the slow one: far past its buffers
