@@ -26,19 +26,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import TypeAdapter, ValidationError
 
-from projections.exceptions import DetectedException, detect, next_check_at
+from projections.exceptions import (
+    DetectedException,
+    detect,
+    next_check_at,
+    overdue_clock_keys,
+)
 from projections.store import TimelineChange
 from projections.views import ExceptionView, Timeline
 from wismo.errors import describe_validation_error
 from wismo.events import Event, EventKind, event_from_dict
 from wismo.ids import exception_id, natural_event_id
 from wismo.settings import ThresholdSettings
-from wismo.vocab import ExceptionState
+from wismo.vocab import ExceptionState, ExceptionType
 
 DETECTOR_SOURCE = "wismo"
 AGENT_SOURCE = "agent"
@@ -218,11 +223,35 @@ def timeline_from_json(document: bytes) -> Timeline:
 
 
 def exceptions_for_timeline(
-    timeline: Timeline, now: datetime, thresholds: ThresholdSettings
+    timeline: Timeline, now: datetime, thresholds: ThresholdSettings, *, settle_s: float = 0.0
 ) -> Outcome:
-    """Detect, reconcile and reschedule one timeline."""
-    events = reconcile(timeline, detect(timeline, now, thresholds), now)
-    return Outcome(timeline.order_id, events, next_check_at(timeline, now, thresholds))
+    """Detect, reconcile and reschedule one timeline.
+
+    With ``settle_s``, a clock rule that is past its deadline but not open yet is not opened
+    now: the order is checked again ``settle_s`` later. Events of one order travel separate
+    paths (a replayed history's scans land just after their shipment), so a rule fired by a
+    timeline that is still filling in would open and resolve an exception that never was.
+    """
+    detected = detect(timeline, now, thresholds)
+    deferred = False
+    if settle_s > 0:
+        unsettled = overdue_clock_keys(timeline, now, thresholds) - _open_keys(timeline)
+        deferred = any(d.key in unsettled for d in detected)
+        detected = [d for d in detected if d.key not in unsettled]
+    events = reconcile(timeline, detected, now)
+    check = next_check_at(timeline, now, thresholds)
+    if deferred:
+        settled = now + timedelta(seconds=settle_s)
+        check = settled if check is None else min(check, settled)
+    return Outcome(timeline.order_id, events, check)
+
+
+def _open_keys(timeline: Timeline) -> set[tuple[str, ExceptionType]]:
+    return {
+        (view.subject, view.type)
+        for view in timeline.exceptions
+        if view.state is not ExceptionState.RESOLVED and view.subject and view.type
+    }
 
 
 def exceptions_for_changes(

@@ -124,6 +124,13 @@ def detect(
     return _one_per_key(candidates)
 
 
+def overdue_clock_keys(
+    timeline: Timeline, now: datetime, thresholds: ThresholdSettings
+) -> set[tuple[str, ExceptionType]]:
+    """(subject, type) of the clock rules whose deadline has passed at ``now``."""
+    return {c.key for c in _clocks(timeline, thresholds) if c.deadline <= now}
+
+
 def next_check_at(
     timeline: Timeline, now: datetime, thresholds: ThresholdSettings
 ) -> datetime | None:

@@ -99,6 +99,12 @@ class SweeperSettings(Section):
     lease_s: float = Field(
         default=60.0, gt=0, description="a taken order returns to the index after this long"
     )
+    settle_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="a clock rule already past its deadline when an event arrives opens this "
+        "much later, so the order's events still in flight land first",
+    )
 
 
 class Settings(BaseSettings):

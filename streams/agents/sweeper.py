@@ -67,7 +67,8 @@ class ExceptionSweeper:
 
     async def on_changes(self, changes: Sequence[TimelineChange], now: datetime) -> list[Event]:
         """The event path: reconcile changed timelines, publish, then schedule their checks."""
-        outcomes = [self._reconciled(change.timeline, now) for change in changes]
+        settle = self.limits.settle_s
+        outcomes = [self._reconciled(change.timeline, now, settle) for change in changes]
         events = [event for outcome in outcomes if outcome for event in outcome.events]
         await self.publish(events)
         await self.index.schedule_many(
@@ -92,14 +93,14 @@ class ExceptionSweeper:
             await self.index.complete(lease, outcome.next_check_at if outcome else None)
         return SweepReport(len(leases), events)
 
-    def _reconciled(self, document: bytes, now: datetime) -> Outcome | None:
+    def _reconciled(self, document: bytes, now: datetime, settle_s: float = 0.0) -> Outcome | None:
         try:
             timeline = timeline_from_json(document)
         except ValidationError as error:
             # a document this version cannot read: skipped (and logged), never a crash
             log.warning("skipping a timeline that does not decode: %s", error)
             return None
-        return exceptions_for_timeline(timeline, now, self.thresholds)
+        return exceptions_for_timeline(timeline, now, self.thresholds, settle_s=settle_s)
 
 
 def latest_per_order(changes: Sequence[TimelineChange]) -> list[TimelineChange]:
