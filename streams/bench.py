@@ -4,13 +4,15 @@
 of a generated history on the events topic (keyed by order, scans linked), then runs one worker
 process per variant, each reading the whole topic from the start in a consumer group of its own:
 
+- ``kafka``: a raw aiokafka consumer counting the messages (what the broker and client can do);
 - ``noop``: a Faust agent taking the same batches and doing nothing with them;
 - ``timeline``: the real timeline agent (decode, ``RedisTimelineStore.apply``, publish updates);
 - ``timeline+warehouse``: the same plus the ClickHouse writer (chDB) in the same process.
 
 Each run is timed from its first event to its last, so the group join is not counted; every
 timeline run writes to a fresh Redis key prefix and a fresh chDB path. Prints one JSON line per
-run and a summary with events/s and the ratio to the do-nothing agent.
+run and a summary with events/s and the ratio to the do-nothing agent; ``wismo bench
+throughput`` runs the same through :func:`run`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,9 @@ from streams.topics import EVENTS
 from wismo.events import dump_event
 from wismo.settings import Settings
 
-VARIANTS = ("noop", "timeline", "timeline+warehouse")
+VARIANTS = ("kafka", "noop", "timeline", "timeline+warehouse")
+#: canonical events per generated order, about (to size a run by its events)
+EVENTS_PER_ORDER = 10
 
 
 async def _produce(settings: Settings, orders: int, seed: int) -> int:
@@ -85,7 +89,9 @@ def _child_env(settings: Settings, run: str) -> dict[str, str]:
     }
 
 
-def _run_variant(settings: Settings, variant: str, expected: int) -> dict[str, Any]:
+def _run_variant(
+    settings: Settings, variant: str, expected: int, timeout_s: float = 600.0
+) -> dict[str, Any]:
     run = uuid.uuid4().hex[:8]
     command = [sys.executable, "-m", "streams.bench", "--child", variant, "--expect", str(expected)]
     result = subprocess.run(
@@ -93,7 +99,7 @@ def _run_variant(settings: Settings, variant: str, expected: int) -> dict[str, A
         env=_child_env(settings, run),
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout_s,
         check=False,
     )
     _delete_keys(settings, f"wismo-bench-{run}")
@@ -128,6 +134,36 @@ def _noop(ctx: StreamContext) -> None:
     ctx.app.agent(ctx.topics.events, name="noop")(noop_agent)
 
 
+async def _raw_consume(settings: Settings, expected: int) -> dict[str, Any]:
+    """The events topic read by a bare aiokafka consumer: the ceiling any agent works under."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    topic = settings.topic(EVENTS)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka.bootstrap, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(settings.kafka.partitions)]
+        # timed from the assignment, which starts the fetching: the first fetch already
+        # brings most of a small topic
+        started = time.perf_counter()
+        consumer.assign(partitions)
+        done = 0
+        while done < expected:
+            batches = await consumer.getmany(timeout_ms=100, max_records=10_000)
+            done += sum(len(messages) for messages in batches.values())
+        elapsed = time.perf_counter() - started
+    finally:
+        await consumer.stop()
+    return {
+        "variant": "kafka",
+        "events": done,
+        "seconds": round(elapsed, 3),
+        "events_per_s": round(done / elapsed, 1) if elapsed else 0.0,
+    }
+
+
 def _child(variant: str, expected: int) -> None:
     """Run one variant in this process until ``expected`` events went through; print the result."""
     import faust
@@ -138,6 +174,9 @@ def _child(variant: str, expected: int) -> None:
 
     settings = load_settings()
     use_uvloop()
+    if variant == "kafka":
+        print(orjson.dumps(asyncio.run(_raw_consume(settings, expected))).decode(), flush=True)
+        return
     run = uuid.uuid4().hex[:8]
     app = create_app(settings, web_port=_free_port(), app_id=f"bench-{run}")
     ctx = StreamContext(settings, app, declare_topics(app, settings))
@@ -202,35 +241,62 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parent(args: argparse.Namespace) -> int:
+    variants = [v for v in args.variants.split(",") if v]
+    summary = run(args.orders, args.partitions, args.repeat, variants, args.seed, _stderr)
+    print(orjson.dumps(summary).decode())
+    return 0
+
+
+def _stderr(message: str) -> None:
+    print(f"# {message}", file=sys.stderr, flush=True)
+
+
+def run(
+    orders: int,
+    partitions: int,
+    repeat: int,
+    variants: list[str],
+    seed: int,
+    progress: Callable[[str], None],
+    *,
+    timeout_s: float = 600.0,
+) -> dict[str, Any]:
+    """Every variant ``repeat`` times on the same events (best kept); a flat summary."""
     from streams.embedded import EmbeddedServices
     from streams.topics import ensure_topics
     from wismo.settings import KafkaSettings
 
-    variants = [v for v in args.variants.split(",") if v]
     with tempfile.TemporaryDirectory(prefix="wismo-bench-") as scratch:
         requested = Settings(
             data_dir=Path(scratch),
-            kafka=KafkaSettings(
-                topic_prefix=f"bench{uuid.uuid4().hex[:6]}", partitions=args.partitions
-            ),
+            kafka=KafkaSettings(topic_prefix=f"bench{uuid.uuid4().hex[:6]}", partitions=partitions),
         )
         with EmbeddedServices(requested) as services:
             settings = services.settings
             asyncio.run(ensure_topics(settings))
-            events = asyncio.run(_produce(settings, args.orders, args.seed))
-            shape = f"{events} canonical events of {args.orders} orders"
-            print(f"# {shape} on {args.partitions} partitions", file=sys.stderr)
+            events = asyncio.run(_produce(settings, orders, seed))
+            progress(f"{events} canonical events of {orders} orders on {partitions} partitions")
             best: dict[str, float] = {}
-            for _ in range(args.repeat):
+            counted: dict[str, int] = {}
+            for attempt in range(1, repeat + 1):
                 for variant in variants:
-                    outcome = _run_variant(settings, variant, events)
-                    print(orjson.dumps(outcome).decode())
+                    outcome = _run_variant(settings, variant, events, timeout_s)
+                    progress(f"{variant} run {attempt}/{repeat}: {outcome['events_per_s']} ev/s")
                     best[variant] = max(best.get(variant, 0.0), outcome["events_per_s"])
-    summary: dict[str, Any] = {"events": events, "best_events_per_s": best}
-    if "noop" in best:
-        summary["ratio_to_noop"] = {v: round(r / best["noop"], 3) for v, r in best.items()}
-    print(orjson.dumps(summary).decode())
-    return 0
+                    counted[variant] = int(outcome["events"])
+    summary: dict[str, Any] = {"scenario": "throughput", "events": events, "orders": orders}
+    summary["partitions"] = partitions
+    for variant, rate in best.items():
+        name = variant.replace("+", "_")
+        summary[f"{name}_events_per_s"] = rate
+        summary[f"{name}_events_counted"] = counted[variant]
+    for reference in ("noop", "kafka"):
+        if reference in best:
+            for variant, rate in best.items():
+                if variant != reference:
+                    name = variant.replace("+", "_")
+                    summary[f"{name}_to_{reference}"] = round(rate / best[reference], 3)
+    return summary
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ live with the code they measure; this module only dispatches.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -16,7 +17,7 @@ import orjson
 
 from wismo.commands import SubParsers
 
-SCENARIOS = ("sla",)
+SCENARIOS = ("sla", "throughput", "latency", "reads", "fanout")
 
 
 def register(subparsers: SubParsers) -> None:
@@ -26,8 +27,48 @@ def register(subparsers: SubParsers) -> None:
     sla.add_argument("--events", type=int, default=10_000_000)
     sla.add_argument("--repeats", type=int, default=5)
     sla.add_argument("--data-dir", type=Path, help="chDB directory (default: a fresh temp dir)")
-    sla.add_argument("--json", action="store_true", help="print only the JSON summary")
     sla.set_defaults(handler=run_sla)
+
+    throughput = scenarios.add_parser(
+        "throughput", help="events/s through the timeline agent next to a bare consumer"
+    )
+    throughput.add_argument("--events", type=int, default=50_000, help="about this many events")
+    throughput.add_argument(
+        "--duration", type=float, default=600.0, help="longest a single run may take (s)"
+    )
+    throughput.add_argument("--partitions", type=int, default=4)
+    throughput.add_argument("--repeat", type=int, default=2, help="runs per variant (best kept)")
+    throughput.set_defaults(handler=run_throughput)
+
+    latency = scenarios.add_parser("latency", help="signed webhook POST → websocket frame")
+    latency.add_argument("--rate", type=float, default=500.0, help="webhooks per second")
+    latency.add_argument("--duration", type=float, default=30.0, help="seconds of load")
+    latency.add_argument("--events", type=int, help="webhooks to send (default: rate * duration)")
+    latency.add_argument("--orders", type=int, default=1000, help="orders, one websocket each")
+    latency.add_argument(
+        "--batch-timeout", type=float, help="the worker's batch wait (default: the setting's)"
+    )
+    latency.set_defaults(handler=run_latency)
+
+    reads = scenarios.add_parser("reads", help="order reads at a fixed rate and at saturation")
+    reads.add_argument("--rate", type=float, default=2000.0, help="requests per second")
+    reads.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
+    reads.add_argument("--events", type=int, help="requests at the fixed rate (sets --duration)")
+    reads.add_argument("--orders", type=int, default=1000)
+    reads.add_argument("--concurrency", type=int, default=32, help="clients at saturation")
+    reads.set_defaults(handler=run_reads)
+
+    fanout = scenarios.add_parser("fanout", help="idle websockets on one API process")
+    fanout.add_argument("--subscribers", type=int, default=10_000)
+    fanout.add_argument("--consoles", type=int, default=1_000, help="agent consoles")
+    fanout.add_argument("--events", type=int, default=5, help="broadcasts per phase")
+    fanout.add_argument(
+        "--duration", type=float, default=60.0, help="longest a broadcast may take (s)"
+    )
+    fanout.set_defaults(handler=run_fanout)
+
+    for scenario in scenarios.choices.values():
+        scenario.add_argument("--json", action="store_true", help="print only the JSON summary")
 
 
 def _progress(message: str) -> None:
@@ -54,3 +95,64 @@ def run_sla(args: argparse.Namespace) -> int:
         client.close()
     print_summary(result.summary(), args.json)
     return 0
+
+
+def _report(summary: dict[str, Any], load_before: float, json_only: bool) -> int:
+    """The summary with the machine's state beside it: these runs share their cores."""
+    summary = {
+        **summary,
+        "cpus": os.cpu_count(),
+        "load_1m_before": round(load_before, 2),
+        "load_1m_after": round(os.getloadavg()[0], 2),
+    }
+    print_summary(summary, json_only)
+    return 0
+
+
+def run_throughput(args: argparse.Namespace) -> int:
+    from streams.bench import EVENTS_PER_ORDER, VARIANTS, run
+
+    load = os.getloadavg()[0]
+    orders = max(1, args.events // EVENTS_PER_ORDER)
+    summary = run(
+        orders, args.partitions, args.repeat, list(VARIANTS), 1, _progress, timeout_s=args.duration
+    )
+    return _report(summary, load, args.json)
+
+
+def run_latency(args: argparse.Namespace) -> int:
+    from api.bench.latency import LatencyOptions, run
+
+    load = os.getloadavg()[0]
+    options = LatencyOptions(
+        orders=args.orders,
+        rate=args.rate,
+        duration_s=args.duration,
+        events=args.events,
+        batch_timeout_s=args.batch_timeout,
+    )
+    return _report(run(options, _progress), load, args.json)
+
+
+def run_reads(args: argparse.Namespace) -> int:
+    from api.bench.reads import ReadsOptions, run
+
+    load = os.getloadavg()[0]
+    duration = args.events / args.rate if args.events else args.duration
+    options = ReadsOptions(
+        orders=args.orders, rate=args.rate, duration_s=duration, concurrency=args.concurrency
+    )
+    return _report(run(options, _progress), load, args.json)
+
+
+def run_fanout(args: argparse.Namespace) -> int:
+    from api.bench.fanout import FanoutOptions, run
+
+    load = os.getloadavg()[0]
+    options = FanoutOptions(
+        subscribers=args.subscribers,
+        consoles=args.consoles,
+        rounds=args.events,
+        round_timeout_s=args.duration,
+    )
+    return _report(run(options, _progress), load, args.json)

@@ -1,0 +1,211 @@
+"""The stack a benchmark runs on: embedded services, and the API and workers as real processes.
+
+Each server under test runs in a process of its own (``wismo api``, ``wismo run --roles …``, the
+bare baseline), so the load generator in the benchmark process never shares an event loop or a
+GIL with it. Everything listens on 127.0.0.1; keys and topics carry a prefix unique to the run
+and the run's Redis keys are deleted at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from pydantic import SecretStr
+
+from streams.embedded import EmbeddedServices, free_port, stop_process
+from streams.topics import ensure_topics
+from wismo.settings import ApiSettings, KafkaSettings, RedisSettings, Settings
+
+READY_TIMEOUT_S = 60.0
+#: webhook rate limits are for misbehaving senders, not for a benchmark's steady load
+UNLIMITED_WEBHOOKS = 1_000_000.0
+
+
+@dataclass(frozen=True)
+class Stack:
+    settings: Settings
+    scratch: Path
+
+
+def bench_settings(
+    data_dir: Path, *, partitions: int = 4, batch_timeout_s: float | None = None
+) -> Settings:
+    unique = uuid.uuid4().hex[:8]
+    secret = SecretStr(f"bench-{uuid.uuid4().hex}")
+    return Settings(
+        data_dir=data_dir,
+        log_level="WARNING",
+        kafka=KafkaSettings(
+            topic_prefix=f"bench{unique}",
+            partitions=partitions,
+            session_timeout_s=6.0,
+            rebalance_timeout_s=3.0,
+            heartbeat_interval_s=0.5,
+            **({} if batch_timeout_s is None else {"batch_timeout_s": batch_timeout_s}),
+        ),
+        redis=RedisSettings(key_prefix=f"wismo-bench-{unique}"),
+        api=ApiSettings(
+            port=free_port(),
+            customer_token_secret=SecretStr(uuid.uuid4().hex * 2),
+            agent_jwt_secret=SecretStr(uuid.uuid4().hex * 2),
+            webhook_rate_per_s=UNLIMITED_WEBHOOKS,
+            webhook_burst=int(UNLIMITED_WEBHOOKS),
+        ),
+        webhook_secrets={"oms": (secret,)},
+    )
+
+
+@contextmanager
+def embedded(partitions: int = 4, batch_timeout_s: float | None = None) -> Iterator[Stack]:
+    """Services for one run; ``batch_timeout_s`` overrides the workers' batch wait."""
+    with tempfile.TemporaryDirectory(prefix="wismo-bench-") as scratch:
+        requested = bench_settings(
+            Path(scratch), partitions=partitions, batch_timeout_s=batch_timeout_s
+        )
+        with EmbeddedServices(requested) as services:
+            settings = services.settings
+            asyncio.run(ensure_topics(settings))
+            try:
+                yield Stack(settings, Path(scratch))
+            finally:
+                delete_keys(settings)
+
+
+def delete_keys(settings: Settings) -> None:
+    import redis
+
+    assert settings.redis.url is not None
+    client = redis.Redis.from_url(settings.redis.url)
+    try:
+        keys = list(client.scan_iter(f"{settings.redis.key_prefix}:*", count=1000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start : start + 1000])
+    finally:
+        client.close()
+
+
+def process_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a ``wismo`` process see ``settings``."""
+    kafka, redis, api = settings.kafka, settings.redis, settings.api
+    assert kafka.bootstrap is not None
+    assert redis.url is not None
+    secrets = {
+        name: [s.get_secret_value() for s in values]
+        for name, values in settings.webhook_secrets.items()
+    }
+    return {
+        **os.environ,
+        "WISMO_DATA_DIR": str(settings.data_dir),
+        "WISMO_LOG_LEVEL": settings.log_level,
+        "WISMO_KAFKA__BOOTSTRAP": kafka.bootstrap,
+        "WISMO_KAFKA__TOPIC_PREFIX": kafka.topic_prefix,
+        "WISMO_KAFKA__PARTITIONS": str(kafka.partitions),
+        "WISMO_KAFKA__SESSION_TIMEOUT_S": str(kafka.session_timeout_s),
+        "WISMO_KAFKA__REBALANCE_TIMEOUT_S": str(kafka.rebalance_timeout_s),
+        "WISMO_KAFKA__HEARTBEAT_INTERVAL_S": str(kafka.heartbeat_interval_s),
+        "WISMO_KAFKA__BATCH_SIZE": str(kafka.batch_size),
+        "WISMO_KAFKA__BATCH_TIMEOUT_S": str(kafka.batch_timeout_s),
+        "WISMO_REDIS__URL": redis.url,
+        "WISMO_REDIS__KEY_PREFIX": redis.key_prefix,
+        "WISMO_CLICKHOUSE__CHDB_PATH": str(settings.chdb_path),
+        "WISMO_API__HOST": "127.0.0.1",
+        "WISMO_API__PORT": str(api.port),
+        "WISMO_API__WEBHOOK_RATE_PER_S": str(api.webhook_rate_per_s),
+        "WISMO_API__WEBHOOK_BURST": str(api.webhook_burst),
+        "WISMO_API__CUSTOMER_TOKEN_SECRET": api.customer_token_secret.get_secret_value(),
+        "WISMO_API__AGENT_JWT_SECRET": api.agent_jwt_secret.get_secret_value(),
+        "WISMO_WEBHOOK_SECRETS": orjson.dumps(secrets).decode(),
+    }
+
+
+@dataclass
+class Server:
+    """A process under test, its output in a log file under the scratch directory."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def rss_bytes(self) -> int:
+        """Resident memory now (VmRSS), the figure the kernel charges the process."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError(f"no VmRSS for {self.name}")
+
+    def failure(self) -> str:
+        return f"{self.name} exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}"
+
+
+def start(stack: Stack, name: str, command: Sequence[str]) -> Server:
+    log = stack.scratch / f"{name}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, *command],
+            env=process_env(stack.settings),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+        )
+    return Server(name, process, log)
+
+
+def wait_http(server: Server, port: int, path: str = "/healthz") -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(server.failure())
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1):
+                return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.1)
+    raise RuntimeError(f"{server.name} did not answer on {port} in {READY_TIMEOUT_S:.0f}s")
+
+
+@contextmanager
+def running(stack: Stack, roles: Sequence[str] = ("api",)) -> Iterator[dict[str, Server]]:
+    """The API (``wismo api``) and, if asked, one worker with the other roles."""
+    with ExitStack() as stop:
+        servers: dict[str, Server] = {}
+        workers = [role for role in roles if role != "api"]
+        if workers:
+            command = ["-m", "wismo.cli", "run", "--roles", ",".join(workers)]
+            worker = start(stack, "worker", [*command, "--web-port", str(free_port())])
+            stop.callback(stop_process, worker.process, "worker")
+            servers["worker"] = worker
+        if "api" in roles:
+            api = start(stack, "api", ["-m", "wismo.cli", "api"])
+            stop.callback(stop_process, api.process, "api")
+            wait_http(api, stack.settings.api.port)
+            servers["api"] = api
+        yield servers
+
+
+@contextmanager
+def baseline(stack: Stack) -> Iterator[tuple[Server, int]]:
+    """The bare aiohttp server answering a constant (:mod:`api.bench.baseline`)."""
+    port = free_port()
+    server = start(stack, "baseline", ["-m", "api.bench.baseline", "--port", str(port)])
+    try:
+        wait_http(server, port, "/constant")
+        yield server, port
+    finally:
+        stop_process(server.process, "baseline")

@@ -1,0 +1,91 @@
+"""Each ``wismo bench`` scenario, run through the command line at a tiny size.
+
+These check that a scenario runs end to end on the real embedded stack and that what it reports
+was really measured (every request answered, every event counted, every websocket reached);
+they never judge speed, which the full-size runs in the README do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from wismo.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+def bench(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
+    assert main(["bench", *args, "--json"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    summary: dict[str, Any] = orjson.loads(lines[-1])
+    assert summary["cpus"] >= 1
+    assert summary["load_1m_before"] >= 0
+    return summary
+
+
+def test_throughput_counts_every_event_in_every_variant(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    summary = bench(capsys, "throughput", "--events", "600", "--repeat", "1")
+    events = summary["events"]
+    assert events > 0
+    for variant in ("kafka", "noop", "timeline", "timeline_warehouse"):
+        assert summary[f"{variant}_events_counted"] >= events
+        assert summary[f"{variant}_events_per_s"] > 0
+    assert summary["timeline_warehouse_to_noop"] == pytest.approx(
+        summary["timeline_warehouse_events_per_s"] / summary["noop_events_per_s"], abs=1e-3
+    )
+
+
+def test_latency_sees_every_accepted_webhook_on_a_websocket(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    summary = bench(capsys, "latency", "--orders", "10", "--rate", "20", "--duration", "1")
+    assert summary["posted"] == 20
+    assert summary["accepted"] == 20
+    assert summary["shown"] == summary["accepted"]
+    assert summary["lost"] == 0
+    assert summary["websockets"] == summary["orders"] == 10
+    assert 0 < summary["p50_ms"] <= summary["p99_ms"] <= summary["max_ms"]
+
+
+def test_reads_answers_every_request_from_the_api_and_the_baseline(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    summary = bench(
+        capsys,
+        "reads",
+        "--orders",
+        "20",
+        "--rate",
+        "100",
+        "--duration",
+        "1",
+        "--concurrency",
+        "4",
+    )
+    for phase in ("baseline_fixed", "api_fixed"):
+        assert summary[f"{phase}_requests"] == 100
+        assert summary[f"{phase}_ok"] == 100
+    for phase in ("baseline_saturated", "api_saturated"):
+        assert summary[f"{phase}_ok"] == summary[f"{phase}_requests"] > 0
+        assert summary[f"{phase}_p50_ms"] <= summary[f"{phase}_max_ms"]
+    assert summary["saturation_ratio_to_baseline"] == pytest.approx(
+        summary["api_saturated_req_per_s"] / summary["baseline_saturated_req_per_s"], abs=1e-3
+    )
+
+
+def test_fanout_reaches_every_connection_and_the_slow_client_catches_up(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    summary = bench(capsys, "fanout", "--subscribers", "50", "--consoles", "10", "--events", "2")
+    assert summary["customer_websockets"] == 50
+    assert summary["agent_consoles"] == 10
+    assert summary["rss_idle_mb"] > summary["rss_before_mb"] > 0
+    for phase in ("broadcast", "with_slow_client"):
+        for group in ("customers", "consoles"):
+            assert summary[f"{phase}_{group}_max_ms"] > 0
+    assert summary["slow_client_caught_up"] is True
