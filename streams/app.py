@@ -42,6 +42,31 @@ def use_uvloop() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
+#: Faust creates its consumers with ``fetch_max_wait_ms=1500`` and no setting to change it. A
+#: broker answers a waiting fetch as soon as data arrives, but the embedded one (Tansu) does not
+#: wake a group member's fetch: each agent hop then waited ~0.75 s on average (measured), which
+#: is the whole webhook → websocket latency. An idle consumer polling every 10 ms costs little.
+FETCH_MAX_WAIT_MS = 10
+
+
+def bound_fetch_wait() -> None:
+    """Make Faust's consumers wait at most :data:`FETCH_MAX_WAIT_MS` for a fetch (idempotent)."""
+    from faust.transport.drivers import aiokafka as driver
+
+    thread = driver.AIOKafkaConsumerThread
+    create = thread._create_worker_consumer
+    if getattr(create, "bounded_fetch_wait", False):
+        return
+
+    def bounded(self: Any, transport: Any) -> Any:
+        consumer = create(self, transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts
+        return consumer
+
+    bounded.bounded_fetch_wait = True  # type: ignore[attr-defined]
+    thread._create_worker_consumer = bounded  # type: ignore[method-assign]
+
+
 def broker_urls(bootstrap: str) -> list[str]:
     return [f"kafka://{address.strip()}" for address in bootstrap.split(",") if address.strip()]
 
@@ -55,6 +80,7 @@ def create_app(settings: Settings, *, web_port: int = 6066, app_id: str | None =
     if kafka.bootstrap is None:
         raise ValueError("settings.kafka.bootstrap is not set; start the embedded services first")
     install_codecs()
+    bound_fetch_wait()
     return faust.App(
         app_id or f"{kafka.topic_prefix}-streams",
         broker=broker_urls(kafka.bootstrap),
