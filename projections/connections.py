@@ -29,15 +29,25 @@ def redacted(url: str) -> str:
     return urlunsplit(parts._replace(netloc=user + host))
 
 
+MAX_CONNECTIONS = 100
+
+
 async def redis_client(settings: Settings, *, timeout_s: float = 5.0) -> aioredis.Redis:
     """A connected async Redis client (bytes in, bytes out); raises :class:`StoreUnavailable`."""
     url = settings.redis.url
     if url is None:
         raise StoreUnavailable("Redis", "(embedded)", "no URL configured; start the embedded stack")
     try:
-        client = aioredis.Redis.from_url(
-            url, socket_connect_timeout=timeout_s, health_check_interval=30
+        # a burst (a thousand websockets subscribing at once) waits for a pooled connection,
+        # where the default pool fails every request past its size with "Too many connections"
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            socket_connect_timeout=timeout_s,
+            health_check_interval=30,
+            max_connections=MAX_CONNECTIONS,
+            timeout=timeout_s,
         )
+        client = aioredis.Redis.from_pool(pool)
     except ValueError as error:
         raise StoreUnavailable("Redis", redacted(url), error) from error
     try:
