@@ -103,7 +103,7 @@ def _wait(
     pytest.fail(f"{what} not within {timeout_s:.0f}s\n{tail}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     data = tmp_path_factory.mktemp("wismo-up")
     port = free_port()
@@ -175,7 +175,7 @@ def _delete_keys(prefix: str) -> None:
         client.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
