@@ -15,6 +15,7 @@ table keeps the linked copy (``ReplacingMergeTree(linked)``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -107,11 +108,15 @@ class WarehouseService(Service):
                         events,
                         changes,
                     )
+            # a flush the writer starts on size may fail: its rows stay queued in the writer and
+            # _flush_then_commit below retries them before any offset moves
             if events:
-                await writer.add_events(events)
                 self._count(events)
+                with contextlib.suppress(StoreUnavailable):
+                    await writer.add_events(events)
             if changes:
-                await writer.add_changes(changes)
+                with contextlib.suppress(StoreUnavailable):
+                    await writer.add_changes(changes)
             if first_at is None and fetched:
                 first_at = time.monotonic()
             full = writer.pending_rows >= settings.clickhouse.batch_rows
