@@ -214,19 +214,38 @@ def timelines_present(settings: Settings, order_ids: list[str]) -> int:
     return sum(document is not None for document in actual.values())
 
 
-def clickhouse_event_copies(settings: Settings) -> dict[str, tuple[int, str]]:
-    """event id → (rows after dedup, order id) in ClickHouse; opens chDB in this process."""
-    from projections.clickhouse_schema import migrate
-    from projections.connections import clickhouse_client
+_READ_EVENT_COPIES = """
+import sys, orjson
+from projections.clickhouse_schema import migrate
+from projections.connections import clickhouse_client
+from wismo.settings import load_settings
 
-    client = clickhouse_client(settings)
-    try:
-        database = settings.clickhouse.database
-        migrate(client, database)
-        rows = client.query(
-            f"SELECT event_id, count(), any(order_id) FROM {database}.events FINAL "
-            "GROUP BY event_id"
-        ).result_rows
-    finally:
-        client.close()
+settings = load_settings()
+client = clickhouse_client(settings)
+database = settings.clickhouse.database
+migrate(client, database)
+rows = client.query(
+    f"SELECT event_id, count(), any(order_id) FROM {database}.events FINAL GROUP BY event_id"
+).result_rows
+client.close()
+sys.stdout.buffer.write(orjson.dumps([list(row) for row in rows]))
+"""
+
+
+def clickhouse_event_copies(settings: Settings) -> dict[str, tuple[int, str]]:
+    """event id → (rows after dedup, order id) in ClickHouse.
+
+    Read in a subprocess: chDB admits one engine path per process, and the test process may
+    already hold another one (the store tests' session engine).
+    """
+    import orjson
+
+    result = subprocess.run(
+        [sys.executable, "-c", _READ_EVENT_COPIES],
+        env=settings_env(settings),
+        capture_output=True,
+        check=True,
+        timeout=300,
+    )
+    rows = orjson.loads(result.stdout)
     return {event_id: (count, order_id) for event_id, count, order_id in rows}
