@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Sequence
 from typing import Any, Protocol
 
 from api.errors import Unavailable
-from streams.topics import ensure_topics
 from wismo.settings import Settings
+from wismo.topics import ensure_topics
 
 KafkaHeaders = Sequence[tuple[str, bytes]]
 

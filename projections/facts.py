@@ -12,10 +12,9 @@ from typing import Any
 
 import orjson
 
-from projections.ordering import tracking_numbers_named
 from projections.sla_facts import SLA_COLUMNS, sla_columns
 from projections.store import TimelineChange
-from wismo.events import Event, dump_event
+from wismo.events import Event, dump_event, tracking_numbers_named
 
 EVENT_COLUMNS = (
     "event_id", "kind", "source", "order_id", "tracking_number", "links", "occurred_at",

@@ -13,11 +13,11 @@ import orjson
 
 from projections.lookup import document_matches, lookup_key, query_tokens, timeline_tokens
 from projections.merge import merge, with_order
-from projections.ordering import canonical_sequence, group_by_order, tracking_numbers_named
+from projections.ordering import canonical_sequence, group_by_order
 from projections.serialize import timeline_to_json
 from projections.store import TimelineChange
 from projections.timeline import fold
-from wismo.events import Event
+from wismo.events import Event, tracking_numbers_named
 
 
 class MemoryTimelineStore:

@@ -14,10 +14,9 @@ from datetime import datetime
 from wismo.events import (
     Event,
     EventKind,
-    FulfilmentShippedEvent,
-    ReturnEventEnvelope,
     TrackingCheckpointEvent,
     dump_event,
+    tracking_numbers_named,
 )
 from wismo.vocab import STATUS_RANK
 
@@ -90,15 +89,3 @@ def group_by_order(events: Iterable[Event]) -> tuple[dict[str, list[Event]], lis
         else:
             by_order.setdefault(order_id, []).append(event)
     return by_order, unlinked
-
-
-def tracking_numbers_named(event: Event) -> list[str]:
-    """Tracking numbers an order-side event attaches to its order (shipments and returns)."""
-    if isinstance(event, FulfilmentShippedEvent):
-        payload = event.payload
-        numbers = [n for n in (event.tracking_number, payload.tracking_number) if n]
-        numbers += [package.tracking_number for package in payload.packages or ()]
-        return list(dict.fromkeys(numbers))
-    if isinstance(event, ReturnEventEnvelope) and event.payload.tracking_number:
-        return [event.payload.tracking_number]
-    return []

@@ -39,11 +39,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from projections.errors import StoreConflict, StoreUnavailable
 from projections.lookup import document_matches, lookup_key, query_tokens, timeline_tokens
 from projections.merge import OrderMerge, merge, with_order
-from projections.ordering import canonical_sequence, group_by_order, tracking_numbers_named
+from projections.ordering import canonical_sequence, group_by_order
 from projections.serialize import timeline_to_json
 from projections.store import TimelineChange
 from projections.timeline import fold
-from wismo.events import Event, dump_event, parse_event
+from wismo.events import Event, dump_event, parse_event, tracking_numbers_named
 
 _READ = """
 local state = redis.call('HMGET', KEYS[2], 'rev', 'sha', 'lk')

@@ -8,8 +8,8 @@
      └──▶ tracking (by number) ──link──┘     (scans parked until their shipment names them)
      └──▶ deadletter (reason, source, headers, raw bytes; ``wismo dlq list|replay``)
 
-Modules: :mod:`streams.app` (the Faust app factory), :mod:`streams.topics`,
-:mod:`streams.routing` (the pure decisions), :mod:`streams.agents`, :mod:`streams.deadletter`,
-:mod:`streams.roles` (``wismo run --roles``), :mod:`streams.embedded` (the services launcher),
+Modules: :mod:`streams.app` (the Faust app factory), :mod:`wismo.topics`,
+:mod:`streams.routing` (the pure decisions), :mod:`streams.agents`, :mod:`wismo.deadletter`,
+:mod:`streams.roles` (``wismo run --roles``), :mod:`wismo.embedded` (the services launcher),
 :mod:`streams.metrics`, :mod:`streams.watchdog`, :mod:`streams.simulate`, :mod:`streams.bench`.
 """

@@ -33,9 +33,9 @@ from typing import Any
 import orjson
 
 from streams.context import StreamContext, declare_topics
-from streams.topics import EVENTS
 from wismo.events import dump_event
 from wismo.settings import Settings
+from wismo.topics import EVENTS
 
 VARIANTS = ("kafka", "noop", "timeline", "timeline+warehouse")
 #: canonical events per generated order, about (to size a run by its events)
@@ -219,7 +219,7 @@ def _child(variant: str, expected: int) -> None:
 
 
 def _free_port() -> int:
-    from streams.embedded import free_port
+    from wismo.embedded import free_port
 
     return free_port()
 
@@ -262,9 +262,9 @@ def run(
     timeout_s: float = 600.0,
 ) -> dict[str, Any]:
     """Every variant ``repeat`` times on the same events (best kept); a flat summary."""
-    from streams.embedded import EmbeddedServices
-    from streams.topics import ensure_topics
+    from wismo.embedded import EmbeddedServices
     from wismo.settings import KafkaSettings
+    from wismo.topics import ensure_topics
 
     with tempfile.TemporaryDirectory(prefix="wismo-bench-") as scratch:
         requested = Settings(

@@ -20,8 +20,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from projections.errors import StoreConflict, StoreUnavailable
 from streams.links import LinkIndex
 from streams.metrics import StreamMetrics
-from streams.topics import DEADLETTER, EVENTS, EXCEPTIONS, RAW, TIMELINE, TRACKING
 from wismo.settings import Settings
+from wismo.topics import DEADLETTER, EVENTS, EXCEPTIONS, RAW, TIMELINE, TRACKING
 
 if TYPE_CHECKING:
     from projections.redis_store import RedisTimelineStore

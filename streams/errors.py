@@ -4,7 +4,6 @@ Hierarchy::
 
     wismo.errors.WismoError
     └── StreamsError
-        ├── ServiceStartError   an embedded service (broker, Redis) did not become ready
         └── UnknownRole         a role name that ``wismo run --roles`` does not know
 
 Bad *messages* never raise out of an agent: they become dead-letter records.
@@ -17,10 +16,6 @@ from wismo.errors import WismoError
 
 class StreamsError(WismoError):
     """Base of the streams package's own errors."""
-
-
-class ServiceStartError(StreamsError):
-    """An embedded service did not start or did not become ready in time."""
 
 
 class UnknownRole(StreamsError, ValueError):

@@ -29,8 +29,8 @@ from streams.context import StreamContext, declare_topics
 from streams.errors import UnknownRole
 from streams.logs import logging_config
 from streams.ops import OpsServer
-from streams.topics import ensure_topics
 from wismo.settings import Settings
+from wismo.topics import ensure_topics
 
 log = logging.getLogger(__name__)
 

@@ -20,17 +20,9 @@ from datetime import UTC, datetime
 
 from carriers.base import ParseResult
 from carriers.errors import UnknownSource
-from projections.ordering import tracking_numbers_named
-from streams.deadletter import DeadLetter
-from streams.topics import EVENTS, TRACKING, Header, http_headers_of, received_at_of
-from wismo.events import Event, dump_event
-
-
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    topic: str  # logical topic name
-    key: str
-    value: bytes
+from wismo.deadletter import DeadLetter
+from wismo.events import Event
+from wismo.topics import Header, http_headers_of, received_at_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,17 +103,6 @@ def _stamp(event: Event, received_at: datetime, raw_ref: str) -> Event:
     if event.raw_ref is None:
         update["raw_ref"] = raw_ref
     return event.model_copy(update=update) if update else event
-
-
-def route(event: Event) -> list[Outgoing]:
-    """The messages one canonical event becomes (see the module docstring)."""
-    value = dump_event(event)
-    if event.order_id is None:
-        assert event.tracking_number is not None  # the envelope guarantees one of the two
-        return [Outgoing(TRACKING, event.tracking_number, value)]
-    outgoing = [Outgoing(EVENTS, event.order_id, value)]
-    outgoing += [Outgoing(TRACKING, number, value) for number in tracking_numbers_named(event)]
-    return outgoing
 
 
 def linked(event: Event, order_id: str) -> Event:

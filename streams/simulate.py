@@ -27,9 +27,9 @@ from typing import Any
 import orjson
 
 from projections.ordering import group_by_order
-from streams.topics import RAW, RawPayload
 from wismo.events import Event, event_from_dict
 from wismo.settings import Settings
+from wismo.topics import RAW, RawPayload
 
 BASE = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 SOURCE = "oms"

@@ -3,7 +3,8 @@
 Hierarchy::
 
     WismoError                 anything wismo raises on purpose
-    └── InvalidInput           input that does not match a contract (message names the field)
+    ├── InvalidInput           input that does not match a contract (message names the field)
+    └── ServiceStartError      an embedded service (broker, Redis) did not become ready
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ class WismoError(Exception):
 
 class InvalidInput(WismoError):
     """Input that does not match a contract; the message names the offending field."""
+
+
+class ServiceStartError(WismoError):
+    """An embedded service did not start or did not become ready in time."""
 
 
 def describe_validation_error(error: ValidationError | orjson.JSONDecodeError | ValueError) -> str:

@@ -239,3 +239,15 @@ def event_to_dict(event: Event) -> dict[str, Any]:
 
 def event_json_schema() -> dict[str, Any]:
     return EVENT_ADAPTER.json_schema()
+
+
+def tracking_numbers_named(event: Event) -> list[str]:
+    """Tracking numbers an order-side event attaches to its order (shipments and returns)."""
+    if isinstance(event, FulfilmentShippedEvent):
+        payload = event.payload
+        numbers = [n for n in (event.tracking_number, payload.tracking_number) if n]
+        numbers += [package.tracking_number for package in payload.packages or ()]
+        return list(dict.fromkeys(numbers))
+    if isinstance(event, ReturnEventEnvelope) and event.payload.tracking_number:
+        return [event.payload.tracking_number]
+    return []

@@ -25,9 +25,9 @@ from pathlib import Path
 import orjson
 from pydantic import SecretStr
 
-from streams.embedded import EmbeddedServices, free_port, stop_process
-from streams.topics import ensure_topics
+from wismo.embedded import EmbeddedServices, free_port, stop_process
 from wismo.settings import ApiSettings, KafkaSettings, RedisSettings, Settings
+from wismo.topics import ensure_topics
 
 READY_TIMEOUT_S = 60.0
 #: webhook rate limits are for misbehaving senders, not for a benchmark's steady load

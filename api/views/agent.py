@@ -17,8 +17,8 @@ from api.views.body import raw_body
 from api.views.orders import timeline_document
 from api.views.respond import json
 from projections.exception_flow import AgentAction, Refusal, agent_action, timeline_from_json
-from streams.routing import route
 from wismo.events import event_to_dict
+from wismo.topics import route
 from wismo.vocab import ExceptionState, ExceptionType, Severity
 
 _REFUSALS: dict[int, type[ApiError]] = {404: NotFound, 409: Conflict, 422: Unprocessable}
@@ -230,7 +230,7 @@ async def resolve(request: web.Request) -> web.Response:
 
 async def dead_letters(request: web.Request) -> web.Response:
     """Dead letters that mention the order or one of its tracking numbers (reads the topic)."""
-    from streams.deadletter import read_records
+    from wismo.deadletter import read_records
 
     agent(request)
     order_id = request.match_info["order_id"]

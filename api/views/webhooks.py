@@ -25,9 +25,8 @@ from api.views.respond import json
 from carriers import registry
 from carriers.base import ParseResult, Problem, Source
 from carriers.canonical import parse_feed
-from streams.routing import route
-from streams.topics import RAW, RawPayload
 from wismo.ids import digest
+from wismo.topics import RAW, RawPayload, route
 
 #: Headers that must not travel with the raw payload: credentials and hop-by-hop transport.
 _NOT_FORWARDED = frozenset(

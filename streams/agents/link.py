@@ -19,8 +19,8 @@ from pydantic import ValidationError
 from streams.context import StreamContext, retrying
 from streams.links import LinkIndex
 from streams.routing import linked
-from streams.topics import EVENTS
 from wismo.events import dump_event, parse_event
+from wismo.topics import EVENTS
 
 NAME = "link"
 

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from streams.context import StreamContext
-from streams.routing import Where, normalise, route
-from streams.topics import DEADLETTER, decode_headers
+from streams.routing import Where, normalise
+from wismo.topics import DEADLETTER, decode_headers, route
 
 NAME = "normalise"
 

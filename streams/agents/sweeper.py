@@ -32,10 +32,10 @@ from projections.due_index import DueIndex, Lease
 from projections.exception_flow import Outcome, exceptions_for_timeline, timeline_from_json
 from projections.store import TimelineChange
 from streams.context import TRANSIENT, StreamContext, retrying
-from streams.topics import EVENTS, EXCEPTIONS
 from streams.updates import decode_change
 from wismo.events import Event, dump_event
 from wismo.settings import Settings
+from wismo.topics import EVENTS, EXCEPTIONS
 
 NAME = "sweeper"
 log = logging.getLogger(__name__)

@@ -19,11 +19,11 @@ from pydantic import ValidationError
 
 from projections.store import TimelineChange
 from streams.context import StreamContext, retrying
-from streams.deadletter import DeadLetter
-from streams.topics import DEADLETTER, TIMELINE
 from streams.updates import encode_change
+from wismo.deadletter import DeadLetter
 from wismo.errors import describe_validation_error
 from wismo.events import Event, parse_event
+from wismo.topics import DEADLETTER, TIMELINE
 
 NAME = "timeline"
 

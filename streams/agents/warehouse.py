@@ -27,9 +27,9 @@ from projections.clickhouse_store import ClickHouse, ClickHouseWriter
 from projections.errors import StoreUnavailable
 from projections.store import TimelineChange
 from streams.context import StreamContext
-from streams.topics import EVENTS, TIMELINE, TRACKING
 from streams.updates import decode_change
 from wismo.events import Event, parse_event
+from wismo.topics import EVENTS, TIMELINE, TRACKING
 
 NAME = "warehouse"
 log = logging.getLogger(__name__)

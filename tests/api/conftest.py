@@ -26,11 +26,11 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from projections.redis_store import RedisTimelineStore
-from streams.embedded import start_tansu
-from streams.topics import ensure_topics
+from wismo.embedded import start_tansu
 from wismo.event_lines import read_event_lines
 from wismo.events import Event
 from wismo.settings import ApiSettings, KafkaSettings, RedisSettings, Settings
+from wismo.topics import ensure_topics
 
 REDIS_URL = os.environ.get("WISMO_REDIS_URL", "redis://127.0.0.1:6379/0")
 SAMPLES = Path(__file__).parent / "samples"

@@ -11,12 +11,12 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from api.app import create_app
 from projections.redis_store import RedisTimelineStore
-from streams.deadletter import DeadLetter
-from streams.topics import DEADLETTER, EVENTS
 from tests.api.conftest import Client, agent_token, eventually, example_order, read_topic
 from tests.projections.synthetic import order_history
+from wismo.deadletter import DeadLetter
 from wismo.events import event_from_dict, parse_event
 from wismo.settings import Settings
+from wismo.topics import DEADLETTER, EVENTS
 
 ORDER = "ORD-1001"
 EXCEPTION = "exc:late-sh2"

@@ -38,10 +38,10 @@ from schemathesis import checks
 
 from api.auth import issue_customer_token
 from projections.redis_store import RedisTimelineStore
-from streams.embedded import free_port, start_tansu, stop_process
-from streams.topics import ensure_topics
 from tests.projections.synthetic import order_history
+from wismo.embedded import free_port, start_tansu, stop_process
 from wismo.settings import KafkaSettings, RedisSettings, Settings
+from wismo.topics import ensure_topics
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 SPEC = Path(__file__).parents[2] / "api" / "openapi.yaml"

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api.app import create_app
-from streams.embedded import free_port
-from streams.topics import ensure_topics
 from tests.api.conftest import API_KEY, REDIS_URL, agent_token, make_settings
+from wismo.embedded import free_port
+from wismo.topics import ensure_topics
 
 OPENAPI = Path(__file__).parents[2] / "api" / "openapi.yaml"
 # pages are HTML for browsers, analytics needs the process holding ClickHouse

@@ -13,7 +13,6 @@ import redis.asyncio as aioredis
 from api.deliveries import Claim, DeliveryLedger
 from api.views.webhooks import _parse
 from carriers.standard_webhooks import sign
-from streams.topics import EVENTS, RAW, TRACKING, Header
 from tests.api.conftest import (
     API_KEY,
     EXAMPLE_ORDER,
@@ -24,6 +23,7 @@ from tests.api.conftest import (
     read_topic,
 )
 from wismo.settings import Settings
+from wismo.topics import EVENTS, RAW, TRACKING, Header
 
 AFTERSHIP = (SAMPLES / "aftership_out_for_delivery.json").read_bytes()
 

@@ -28,7 +28,7 @@ import jwt
 import pytest
 import redis
 
-from streams.embedded import free_port
+from wismo.embedded import free_port
 
 WISMO = str(Path(sys.executable).with_name("wismo"))
 CHROMIUM = "/usr/bin/chromium"

@@ -20,9 +20,9 @@ from carriers.registry import get
 from projections.serialize import timeline_to_json
 from projections.timeline import fold
 from streams.simulate import publish
-from streams.topics import RawPayload
 from tests.streams.harness import WorkerProcess, embedded_stack, timeline_mismatches, wait_until
 from wismo.events import Event
+from wismo.topics import RawPayload
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from streams.deadletter import read_records
 from streams.simulate import generate, publish
 from tests.streams.harness import (
     WorkerProcess,
@@ -24,6 +23,7 @@ from tests.streams.harness import (
     timeline_mismatches,
     wait_until,
 )
+from wismo.deadletter import read_records
 
 pytestmark = pytest.mark.slow
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from streams.embedded import free_port, kafka_metadata_ok
 from tests.streams.harness import WISMO
+from wismo.embedded import free_port, kafka_metadata_ok
 
 pytestmark = pytest.mark.slow
 

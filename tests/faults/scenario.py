@@ -28,10 +28,7 @@ from typing import Any
 import orjson
 
 from projections.verify import Reference
-from streams.deadletter import read_records
-from streams.embedded import EmbeddedServices, free_port, redis_ping, stop_process
 from streams.simulate import History, generate, publish
-from streams.topics import RawPayload, ensure_topics
 from tests.streams.harness import (
     WISMO,
     WorkerProcess,
@@ -42,7 +39,10 @@ from tests.streams.harness import (
     timelines_present,
     wait_until,
 )
+from wismo.deadletter import read_records
+from wismo.embedded import EmbeddedServices, free_port, redis_ping, stop_process
 from wismo.settings import Settings
+from wismo.topics import RawPayload, ensure_topics
 
 BASE_ORDERS = 40
 DRAIN_TIMEOUT_S = 240.0

@@ -30,10 +30,10 @@ from carriers.canonical import parse_feed
 from carriers.registry import names
 from streams.routing import Where, normalise
 from streams.simulate import generate
-from streams.topics import Header, decode_headers, received_at_of
 from streams.updates import decode_change
 from wismo.event_lines import read_event_lines
 from wismo.events import Event, dump_event, parse_event
+from wismo.topics import Header, decode_headers, received_at_of
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 WHERE = Where("t.raw", 0, 42)

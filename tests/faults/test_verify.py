@@ -32,9 +32,9 @@ from projections.verify import (
     document_differences,
     verify,
 )
-from streams.embedded import free_port
 from streams.simulate import generate
 from tests.streams.harness import WISMO
+from wismo.embedded import free_port
 from wismo.events import Event, dump_event, event_from_dict, event_to_dict
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from streams.roles import STREAM_ROLES
-from streams.topics import LOGICAL_TOPICS
+from wismo.topics import LOGICAL_TOPICS
 from tests.helm.crd_schemas import SCHEMAS
 from tests.helm.settings_env import settings_env_names
 from wismo.settings import DEV_SECRET, Settings

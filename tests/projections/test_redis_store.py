@@ -13,14 +13,13 @@ import redis.asyncio as aioredis
 from hypothesis import given
 from hypothesis import strategies as st
 
-from projections.ordering import tracking_numbers_named
 from projections.redis_store import RedisTimelineStore
 from projections.serialize import timeline_to_json
 from projections.timeline import fold
 from tests.projections.conftest import REDIS_URL, drop_prefix
 from tests.projections.synthetic import order_history
 from tests.strategies import ORDER_ID, order_histories
-from wismo.events import Event
+from wismo.events import Event, tracking_numbers_named
 
 
 def foldable(delivered: list[Event]) -> list[Event]:

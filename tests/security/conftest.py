@@ -9,7 +9,6 @@ import pytest
 from pydantic import SecretStr
 
 from carriers import registry
-from streams.topics import ensure_topics
 from tests.api.conftest import (  # noqa: F401  (fixtures used by the tests of this folder)
     api_options,
     broker,
@@ -20,6 +19,7 @@ from tests.api.conftest import (  # noqa: F401  (fixtures used by the tests of t
     store,
 )
 from wismo.settings import Settings
+from wismo.topics import ensure_topics
 
 #: one live secret per source (Standard Webhooks sources use the ``whsec_`` form)
 SOURCE_SECRETS = {

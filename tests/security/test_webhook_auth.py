@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 from carriers import registry
-from streams.topics import RAW, Header
 from tests.api.conftest import Client, read_topic
 from tests.carriers.test_signatures import SIGNERS
 from tests.security.conftest import SOURCE_SECRETS
 from wismo.settings import Settings
+from wismo.topics import RAW, Header
 
 CARRIER_SAMPLES = Path(__file__).parents[1] / "carriers"
 Signer = Callable[[bytes, str, datetime], dict[str, str]]

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from projections.serialize import timeline_to_json
 from projections.timeline import fold
-from streams.embedded import EmbeddedServices, free_port
-from streams.topics import ensure_topics
+from wismo.embedded import EmbeddedServices, free_port
 from wismo.events import Event
 from wismo.settings import KafkaSettings, RedisSettings, Settings
+from wismo.topics import ensure_topics
 
 WISMO = str(Path(sys.executable).with_name("wismo"))
 

@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.embedded import EmbeddedServices, free_port, start_redis, stop_process
 from streams.simulate import generate, publish
-from streams.topics import ensure_topics
 from tests.streams.harness import (
     WorkerProcess,
     expected_timelines,
@@ -23,7 +21,9 @@ from tests.streams.harness import (
     timeline_mismatches,
     wait_until,
 )
+from wismo.embedded import EmbeddedServices, free_port, start_redis, stop_process
 from wismo.settings import Settings
+from wismo.topics import ensure_topics
 
 pytestmark = pytest.mark.slow
 

@@ -8,9 +8,9 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.routing import Where, linked, normalise, route
-from streams.topics import EVENTS, TRACKING, RawPayload, decode_headers
+from streams.routing import Where, linked, normalise
 from wismo.events import event_from_dict, parse_event
+from wismo.topics import EVENTS, TRACKING, RawPayload, decode_headers, route
 
 NOW = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)
 WHERE = Where("wismo.raw", 3, 41)

@@ -18,11 +18,11 @@ from projections.connections import redis_client
 from projections.exception_flow import timeline_from_json
 from projections.redis_store import RedisTimelineStore
 from projections.views import ExceptionView
-from streams.topics import EVENTS
 from tests.projections.test_exceptions import Story
 from tests.streams.harness import WorkerProcess, embedded_stack, wait_until
 from wismo.events import Event, dump_event
 from wismo.settings import Settings
+from wismo.topics import EVENTS
 from wismo.vocab import ExceptionState, ExceptionType
 
 pytestmark = pytest.mark.slow

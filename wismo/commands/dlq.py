@@ -37,7 +37,7 @@ def _settings_or_none() -> Settings | None:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from streams.deadletter import read_records
+    from wismo.deadletter import read_records
 
     settings = _settings_or_none()
     if settings is None:
@@ -54,7 +54,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    from streams.deadletter import read_records, replay_records, select
+    from wismo.deadletter import read_records, replay_records, select
 
     settings = _settings_or_none()
     if settings is None:

@@ -36,10 +36,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from streams.embedded import LOCAL_REDIS, redis_ping
     from streams.errors import UnknownRole
     from streams.roles import STREAM_ROLES, parse_roles
     from streams.roles import run as run_roles
+    from wismo.embedded import LOCAL_REDIS, redis_ping
     from wismo.settings import load_settings
 
     try:

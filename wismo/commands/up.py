@@ -50,11 +50,11 @@ def register(subparsers: SubParsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from streams.embedded import EmbeddedServices
     from streams.roles import ROLE_NAMES
     from streams.roles import run as run_roles
-    from streams.topics import ensure_topics
+    from wismo.embedded import EmbeddedServices
     from wismo.settings import load_settings
+    from wismo.topics import ensure_topics
 
     with EmbeddedServices(_with_webhook_secrets(load_settings())) as services:
         settings = services.settings

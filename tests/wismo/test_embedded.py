@@ -7,7 +7,7 @@ from pathlib import Path
 import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from streams.embedded import EmbeddedServices, kafka_metadata_ok, redis_ping
+from wismo.embedded import EmbeddedServices, kafka_metadata_ok, redis_ping
 from wismo.settings import KafkaSettings, RedisSettings, Settings
 
 

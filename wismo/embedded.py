@@ -28,7 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from streams.errors import ServiceStartError
+from wismo.errors import ServiceStartError
 from wismo.settings import ClickHouseSettings, KafkaSettings, RedisSettings, Settings
 
 log = logging.getLogger(__name__)

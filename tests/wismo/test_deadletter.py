@@ -12,10 +12,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.deadletter import DeadLetter, read_records, select
-from streams.topics import DEADLETTER, RAW, Header
 from tests.streams.harness import WISMO, embedded_stack, settings_env
+from wismo.deadletter import DeadLetter, read_records, select
 from wismo.settings import Settings
+from wismo.topics import DEADLETTER, RAW, Header
 
 FAILED_AT = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ tracking       tracking number    a tracking event not yet joined to its order, 
                                   return naming the number (the link agent's input)
 timeline       order id           a timeline update (JSON: order id, version, status, events)
 exceptions     order id           exception lifecycle events (the sweeper's output)
-deadletter     record id          a dead-letter record (:mod:`streams.deadletter`)
+deadletter     record id          a dead-letter record (:mod:`wismo.deadletter`)
 =============  =================  ==============================================================
 
 Every topic has ``settings.kafka.partitions`` partitions; the full name is
@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from wismo.events import Event, dump_event, tracking_numbers_named
 from wismo.settings import Settings
 
 RAW = "raw"
@@ -138,3 +139,28 @@ def _raise_unless_created_or_exists(response: Any) -> None:
     for name, code, *_ in response.topic_errors:
         if code not in (0, _TOPIC_ALREADY_EXISTS):
             raise for_code(code)(f"creating topic {name}")
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    topic: str  # logical topic name
+    key: str
+    value: bytes
+
+
+def route(event: Event) -> list[Outgoing]:
+    """The messages one canonical event becomes.
+
+    An event that names its order goes to ``events`` keyed by the order id; a tracking event
+    that does not (yet) goes to ``tracking`` keyed by its tracking number, where the link agent
+    joins it to its order or parks it; a shipment or return naming tracking numbers *also* goes
+    to ``tracking`` once per number, so the link agent learns the link on the same partition,
+    after any scan that came before it, and releases what it parked.
+    """
+    value = dump_event(event)
+    if event.order_id is None:
+        assert event.tracking_number is not None  # the envelope guarantees one of the two
+        return [Outgoing(TRACKING, event.tracking_number, value)]
+    outgoing = [Outgoing(EVENTS, event.order_id, value)]
+    outgoing += [Outgoing(TRACKING, number, value) for number in tracking_numbers_named(event)]
+    return outgoing

@@ -8,8 +8,10 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 
-from streams.embedded import EmbeddedServices
-from streams.topics import (
+from tests.streams.harness import stack_settings
+from wismo.embedded import EmbeddedServices
+from wismo.settings import Settings
+from wismo.topics import (
     RawPayload,
     decode_headers,
     ensure_topics,
@@ -17,8 +19,6 @@ from streams.topics import (
     received_at_of,
     topic_names,
 )
-from tests.streams.harness import stack_settings
-from wismo.settings import Settings
 
 
 def test_raw_headers_carry_source_delivery_time_and_the_http_headers() -> None:

@@ -16,9 +16,9 @@ from typing import Any
 
 import orjson
 
-from streams.topics import DEADLETTER, RAW, Header
 from wismo.ids import digest
 from wismo.settings import Settings
+from wismo.topics import DEADLETTER, RAW, Header
 
 
 @dataclass(frozen=True, slots=True)
