@@ -22,7 +22,13 @@ from pydantic import BaseModel, ValidationError
 from carriers.base import Headers, ParseResult, Problem, ProblemCode
 from carriers.countries import alpha2
 from wismo.errors import describe_validation_error
-from wismo.events import EddRevisedEvent, Event, EventKind, TrackingCheckpointEvent
+from wismo.events import (
+    EddRevisedEvent,
+    Event,
+    EventKind,
+    TrackingCheckpointEvent,
+    event_from_dict,
+)
 from wismo.ids import natural_event_id, source_event_id
 from wismo.payloads import EddRevised, Place, TrackingCheckpoint
 from wismo.vocab import Reason, TrackingStatus
@@ -405,3 +411,37 @@ class PackagedSource:
         self, raw: bytes, headers: Headers, secrets: Sequence[str], now: datetime
     ) -> Problem | None:
         return self.verify_function(raw, headers, secrets, now)
+
+
+def tracking_number(value: object) -> str | None:
+    """A tracking number as every source writes it (no spaces, upper case); ``None`` for what
+    cannot be one (``"N/A"``, ``"-"``: merchants type those when there is none)."""
+    if not isinstance(value, str):
+        return None
+    number = "".join(value.split()).upper()
+    return number if 4 <= len(number) <= 64 else None
+
+
+def commerce_event(
+    kind: EventKind,
+    key: tuple[object, ...],
+    *,
+    order_id: str,
+    occurred_at: datetime,
+    received_at: datetime,
+    payload: dict[str, Any],
+    source: str,
+) -> Event:
+    """One canonical order-side event of a commerce source, its id a hash of ``key``; raises
+    ``ValueError`` when the values cannot form one."""
+    return event_from_dict(
+        {
+            "kind": kind,
+            "event_id": natural_event_id(source, kind.value, *key),
+            "source": source,
+            "order_id": order_id,
+            "occurred_at": occurred_at,
+            "received_at": received_at,
+            "payload": {k: v for k, v in payload.items() if v is not None},
+        }
+    )

@@ -105,3 +105,34 @@ def detect_carrier(tracking_number: str) -> str | None:
         if pattern.match(number):
             return carrier if valid(number) else None
     return None
+
+
+#: Carrier names as commerce systems write them (Shopify ``tracking_company``, Salesforce
+#: ``Provider``) → our carrier slugs. A company not listed becomes its own slug
+#: (``"Royal Mail"`` → ``royal_mail``).
+CARRIERS: dict[str, str] = {
+    "ups": "ups",
+    "fedex": "fedex",
+    "fedex ground": "fedex",
+    "usps": "usps",
+    "dhl": "dhl",
+    "dhl express": "dhl",
+    "dhl ecommerce": "dhl",
+    "dhl ecommerce asia": "dhl",
+    "dhl parcel": "dhl",
+    "deutsche post (dhl)": "dhl",
+}
+#: Names that say nothing about the carrier: the tracking number's format decides instead.
+UNNAMED_CARRIERS = frozenset({"other", "custom", "manual", ""})
+
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def carrier_slug(company: str | None) -> str | None:
+    """Our slug for a carrier name; ``None`` when it names no carrier."""
+    if company is None:
+        return None
+    key = " ".join(company.lower().split())
+    if key in UNNAMED_CARRIERS:
+        return None
+    return CARRIERS.get(key) or (_NOT_SLUG.sub("_", key).strip("_")[:64] or None)

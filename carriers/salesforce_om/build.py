@@ -12,9 +12,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from carriers.common import parse_timestamp
+from carriers.common import commerce_event, parse_timestamp
 from carriers.salesforce_om.schema import SfRecord
-from carriers.shopify.build import commerce_event
 from wismo.events import Event, EventKind
 
 SOURCE_NAME = "salesforce_om"

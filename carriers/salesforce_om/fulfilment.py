@@ -13,7 +13,9 @@ from carriers.common import (
     parse_date,
     place,
     text,
+    tracking_number,
 )
+from carriers.detect import carrier_slug
 from carriers.salesforce_om.build import SOURCE_NAME, Context, instant, quantities
 from carriers.salesforce_om.codes import (
     DELIVERED,
@@ -28,8 +30,6 @@ from carriers.salesforce_om.schema import (
     Shipment,
     ShipmentItem,
 )
-from carriers.shopify.codes import carrier_slug
-from carriers.shopify.fulfillments import tracking_number
 from wismo.events import EventKind
 
 

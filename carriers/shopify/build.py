@@ -8,11 +8,10 @@ snapshots, ``updated_at``: the same fact reached through two topics (a fulfilmen
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
-from carriers.common import parse_timestamp
-from wismo.events import Event, EventKind, event_from_dict
-from wismo.ids import natural_event_id
+from carriers.common import commerce_event, parse_timestamp
 
 SOURCE_NAME = "shopify"
 
@@ -24,29 +23,8 @@ def instant(value: object) -> datetime | None:
     return parse_timestamp(value, NAIVE_TZ)
 
 
-def commerce_event(
-    kind: EventKind,
-    key: tuple[object, ...],
-    *,
-    order_id: str,
-    occurred_at: datetime,
-    received_at: datetime,
-    payload: dict[str, Any],
-    source: str = SOURCE_NAME,
-) -> Event:
-    """One canonical order-side event of ``source`` (the Salesforce OM source builds its events
-    here too); raises ``ValueError`` when the values cannot form one."""
-    return event_from_dict(
-        {
-            "kind": kind,
-            "event_id": natural_event_id(source, kind.value, *key),
-            "source": source,
-            "order_id": order_id,
-            "occurred_at": occurred_at,
-            "received_at": received_at,
-            "payload": {k: v for k, v in payload.items() if v is not None},
-        }
-    )
+#: One canonical order-side event of Shopify's (see :func:`carriers.common.commerce_event`).
+shopify_event = partial(commerce_event, source=SOURCE_NAME)
 
 
 def positive_lines(pairs: list[tuple[str | None, int | None]]) -> list[dict[str, Any]] | None:

@@ -9,8 +9,6 @@
 
 from __future__ import annotations
 
-import re
-
 from carriers.common import CodeTable
 from wismo.events import EventKind
 from wismo.vocab import Reason as R
@@ -39,36 +37,6 @@ SHIPMENT_STATUSES: CodeTable = {
 CANCELLED_FULFILMENT: tuple[S, R | None] = (S.EXCEPTION, R.RETAILER_LABEL_CANCELLED)
 
 TABLES = {"shipment_statuses": SHIPMENT_STATUSES}
-
-#: ``tracking_company`` as Shopify names the carriers it knows → our carrier slugs. A company not
-#: listed becomes its own slug (``"Royal Mail"`` → ``royal_mail``).
-CARRIERS: dict[str, str] = {
-    "ups": "ups",
-    "fedex": "fedex",
-    "fedex ground": "fedex",
-    "usps": "usps",
-    "dhl": "dhl",
-    "dhl express": "dhl",
-    "dhl ecommerce": "dhl",
-    "dhl ecommerce asia": "dhl",
-    "dhl parcel": "dhl",
-    "deutsche post (dhl)": "dhl",
-}
-#: Names that say nothing about the carrier: the tracking number's format decides instead.
-UNNAMED_CARRIERS = frozenset({"other", "custom", "manual", ""})
-
-_NOT_SLUG = re.compile(r"[^a-z0-9]+")
-
-
-def carrier_slug(company: str | None) -> str | None:
-    """Our slug for a ``tracking_company``; ``None`` when it names no carrier."""
-    if company is None:
-        return None
-    key = " ".join(company.lower().split())
-    if key in UNNAMED_CARRIERS:
-        return None
-    return CARRIERS.get(key) or (_NOT_SLUG.sub("_", key).strip("_")[:64] or None)
-
 
 #: ``financial_status`` → the payment step it states. ``pending`` and ``partially_paid`` state
 #: no amount; ``refunded`` / ``partially_refunded`` come with their amounts from the refunds;

@@ -25,11 +25,12 @@ from carriers.common import (
     map_code,
     parse_date,
     place,
+    tracking_number,
     validate_item,
 )
-from carriers.detect import detect_carrier
-from carriers.shopify.build import SOURCE_NAME, commerce_event, instant, positive_lines
-from carriers.shopify.codes import CANCELLED_FULFILMENT, SHIPMENT_STATUSES, carrier_slug
+from carriers.detect import carrier_slug, detect_carrier
+from carriers.shopify.build import SOURCE_NAME, instant, positive_lines, shopify_event
+from carriers.shopify.codes import CANCELLED_FULFILMENT, SHIPMENT_STATUSES
 from carriers.shopify.schema import Address, Fulfillment, FulfillmentEvent
 from wismo.events import EventKind
 from wismo.payloads import Place
@@ -40,15 +41,6 @@ SHIPPED_STATES = frozenset({"success", "cancelled"})
 def parcel_key(fulfillment_id: str) -> str:
     """The package key of a fulfilment that has no tracking number of its own."""
     return f"SHOPIFY-F{fulfillment_id}"
-
-
-def tracking_number(value: object) -> str | None:
-    """A tracking number as every source writes it (no spaces, upper case); ``None`` for what
-    cannot be one (``"N/A"``, ``"-"``: merchants type those when there is none)."""
-    if not isinstance(value, str):
-        return None
-    number = "".join(value.split()).upper()
-    return number if 4 <= len(number) <= 64 else None
 
 
 def _numbers(*candidates: list[str] | str | None) -> list[str]:
@@ -112,7 +104,7 @@ def add_fulfillment(
     }
     collected.add(
         built(
-            lambda: commerce_event(
+            lambda: shopify_event(
                 EventKind.FULFILMENT_SHIPPED,
                 (fulfillment.id, updated_at),
                 order_id=order_id,

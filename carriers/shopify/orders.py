@@ -17,7 +17,7 @@ from typing import Any
 
 from carriers.base import Headers, Problem, ProblemCode
 from carriers.common import Collector, built, place, text, validate_item
-from carriers.shopify.build import commerce_event, instant, positive_lines
+from carriers.shopify.build import instant, positive_lines, shopify_event
 from carriers.shopify.codes import FINANCIAL_STATUSES, RETURN_TOPICS
 from carriers.shopify.fulfillments import add_fulfillment
 from carriers.shopify.schema import Order, Refund, Return, Transaction
@@ -35,7 +35,7 @@ def order_events(body: Any, topic: str, received_at: datetime) -> Collector:
         return collected
     created_at = instant(order.created_at)
     updated_at = instant(order.updated_at)
-    event = partial(commerce_event, order_id=order.id, received_at=received_at)
+    event = partial(shopify_event, order_id=order.id, received_at=received_at)
     key: tuple[object, ...]
     if topic == "orders/create":
         kind, key, stated_at = EventKind.ORDER_PLACED, (order.id,), created_at or updated_at
@@ -175,7 +175,7 @@ def add_refund(
         missing = "order_id" if order_id is None else "created_at"
         collected.note(Problem(ProblemCode.INVALID, f"missing {missing}", f"{where}{missing}"))
         return
-    event = partial(commerce_event, order_id=order_id, received_at=received_at)
+    event = partial(shopify_event, order_id=order_id, received_at=received_at)
     paid_back = [t for t in refund.transactions or () if _succeeded_refund(t)]
     amounts = [a for a in (_amount(t.amount) for t in paid_back) if a is not None]
     returned_lines = [li for li in _lines(refund) if li.restock_type != "cancel"]
@@ -240,7 +240,7 @@ def _add_refund_transaction(
     at = instant(transaction.processed_at) or instant(transaction.created_at) or refunded_at
     collected.add(
         built(
-            lambda: commerce_event(
+            lambda: shopify_event(
                 EventKind.PAYMENT_REFUNDED,
                 (transaction.id,),
                 order_id=order_id,
@@ -291,7 +291,7 @@ def return_events(body: Any, topic: str, headers: Headers, received_at: datetime
     at = instant(headers.get(TRIGGERED_AT_HEADER)) or received_at
     collected.add(
         built(
-            lambda: commerce_event(
+            lambda: shopify_event(
                 kind,
                 (returned.id, topic),
                 order_id=order_id,
