@@ -1,8 +1,8 @@
 """``wismo bench latency``: a signed webhook POST → the websocket frame showing it.
 
 The API (``wismo api``) and one worker (``wismo run --roles normalise,timeline``) run as their
-own processes. ``orders`` generated orders are put on the raw topic and folded; then one
-websocket per order subscribes to it, as a customer's status page does (offering
+own processes. ``orders`` orders (:mod:`api.bench.orders`) are put on the raw topic and folded;
+then one websocket per order subscribes to it, as a customer's status page does (offering
 ``permessage-deflate`` like a browser). The load: carrier scans of those orders' parcels, each a
 ``tracking.checkpoint`` signed under Standard Webhooks and POSTed to ``/v1/webhooks/oms`` at
 ``rate`` per second (open loop), round-robin over the orders. A scan's latency runs from the
@@ -26,16 +26,15 @@ from typing import Any
 import orjson
 
 from api.bench import stack
+from api.bench.orders import BenchOrder, bench_order
 from api.bench.seed import tokens
 from api.bench.stats import Progress, every_second, percentiles, until
 from api.bench.wire import HttpConnection, WsConnection, http_request, open_http, open_ws
 from carriers.standard_webhooks import sign
 from projections.connections import redis_client
 from projections.redis_store import RedisTimelineStore
-from streams.links import LinkIndex
-from streams.simulate import generate, publish
-from wismo.events import FulfilmentShippedEvent
 from wismo.settings import Settings
+from wismo.topics import RAW, RawPayload
 
 #: live scans happen after everything the generated history tells
 LIVE_FROM = datetime(2026, 6, 1, tzinfo=UTC)
@@ -93,38 +92,52 @@ class Tally:
                     self.seen += 1
 
 
-async def _parcels(settings: Settings, orders: int) -> list[Parcel]:
-    """Put the orders' history on the raw topic; wait until each is folded and its parcel linked."""
-    history = generate(orders, seed=7, duplicate_share=0, late_share=0, malformed_share=0)
-    parcels = [
-        Parcel(e.order_id, e.payload.tracking_number, e.payload.carrier)
-        for e in history.valid_events.values()
-        if isinstance(e, FulfilmentShippedEvent)
-        and e.order_id
-        and e.payload.tracking_number
-        and e.payload.carrier
-    ]
-    await publish(settings, history.messages)
+async def _publish(settings: Settings, orders: list[BenchOrder]) -> None:
+    """Each order's history as one ``oms`` delivery on the raw topic (the setup is not timed)."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap, linger_ms=5)
+    await producer.start()
+    try:
+        received = datetime.now(UTC)
+        sent = []
+        for order in orders:
+            raw = RawPayload(
+                "oms", orjson.dumps(order.events), received, delivery_id=f"setup-{order.order_id}"
+            )
+            sent.append(
+                await producer.send(
+                    settings.topic(RAW), raw.body, key=raw.key, headers=raw.kafka_headers()
+                )
+            )
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+
+async def _parcels(settings: Settings, count: int) -> list[Parcel]:
+    """Put the orders on the raw topic; wait until each is folded with its parcel."""
+    run = uuid.uuid4().hex[:6]
+    orders = [bench_order(index, run) for index in range(count)]
+    await _publish(settings, orders)
     client = await redis_client(settings)
     store = RedisTimelineStore(client, settings.redis.key_prefix, url=settings.redis.url or "")
-    links = LinkIndex(client, f"{settings.redis.key_prefix}:streams")
     deadline = time.monotonic() + SETUP_TIMEOUT_S
     try:
-        waiting = list(parcels)
+        waiting = list(orders)
         while waiting:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{len(waiting)} orders never reached Redis during the setup")
             await asyncio.sleep(0.5)
             waiting = [
-                p
-                for p in waiting
-                if await store.timeline(p.order_id) is None
-                or await links.order_for(p.tracking_number) != p.order_id
+                o
+                for o in waiting
+                if await store.order_for_tracking(o.tracking_number) != o.order_id
             ]
     finally:
         await store.close()
         await client.aclose()
-    return parcels
+    return [Parcel(o.order_id, o.tracking_number, o.carrier) for o in orders]
 
 
 def _scan(parcel: Parcel, n: int, at: datetime, run: str, secret: str, port: int) -> bytes:

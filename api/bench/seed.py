@@ -1,30 +1,31 @@
-"""Orders for the read and fan-out benchmarks: a generated history folded into Redis, and a
-capability token per order (what ``POST /v1/lookup`` would hand its customer)."""
+"""Orders for the read and fan-out benchmarks, folded straight into Redis, and a capability
+token per order (what ``POST /v1/lookup`` would hand its customer)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 from api.auth import issue_customer_token
+from api.bench.orders import bench_order
 from projections.connections import redis_client
 from projections.redis_store import RedisTimelineStore
-from streams.routing import linked
-from streams.simulate import generate
-from wismo.events import Event
+from wismo.events import event_from_dict
 from wismo.settings import Settings
 
 TOKEN_TTL_S = 3600
 _CHUNK = 1000
 
 
-async def seed_orders(settings: Settings, orders: int, seed: int = 1) -> list[str]:
-    """Fold ``orders`` generated orders into the store; returns their ids."""
-    history = generate(orders, seed=seed, duplicate_share=0, late_share=0, malformed_share=0)
-    by_order = history.by_order()
-    events: list[Event] = [
-        linked(event, order_id) if event.order_id is None else event
-        for order_id, order_events in by_order.items()
-        for event in order_events
+async def seed_orders(settings: Settings, orders: int) -> list[str]:
+    """Fold ``orders`` orders into the store; returns their ids."""
+    run = uuid.uuid4().hex[:6]
+    received = datetime.now(UTC).isoformat()
+    generated = [bench_order(index, run) for index in range(orders)]
+    events = [
+        event_from_dict({**event, "received_at": received})
+        for order in generated
+        for event in order.events
     ]
     client = await redis_client(settings)
     store = RedisTimelineStore(client, settings.redis.key_prefix, url=settings.redis.url or "")
@@ -34,7 +35,7 @@ async def seed_orders(settings: Settings, orders: int, seed: int = 1) -> list[st
     finally:
         await store.close()
         await client.aclose()
-    return sorted(by_order)
+    return [order.order_id for order in generated]
 
 
 def tokens(settings: Settings, order_ids: list[str]) -> dict[str, str]:

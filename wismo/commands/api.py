@@ -38,7 +38,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     import logging.config
 
+    from streams.app import use_uvloop
+
     logging.config.dictConfig(logging_config(settings.log_level))
+    use_uvloop()  # as the api role runs inside a worker
     web.run_app(
         create_app(settings),
         host=args.host or settings.api.host,
