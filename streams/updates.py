@@ -22,10 +22,20 @@ def encode_change(change: TimelineChange) -> bytes:
 def decode_change(value: bytes) -> TimelineChange:
     """Raises ``KeyError``/``ValueError`` for a message that is not a timeline change."""
     document = orjson.loads(value)
+    if not isinstance(document, dict):
+        raise ValueError(f"a timeline change is a JSON object, not {type(document).__name__}")
+    fields = (document["order_id"], document["digest"], document["status"])
+    if not all(isinstance(field, str) for field in fields):
+        raise ValueError("order_id, digest and status of a timeline change are strings")
+    try:
+        version = int(document["version"])
+        timeline = orjson.dumps(document["timeline"])
+    except (TypeError, orjson.JSONEncodeError) as error:
+        raise ValueError(f"not a timeline change: {error}") from error
     return TimelineChange(
         order_id=document["order_id"],
-        version=int(document["version"]),
+        version=version,
         digest=document["digest"],
         status=document["status"],
-        timeline=orjson.dumps(document["timeline"]),
+        timeline=timeline,
     )
