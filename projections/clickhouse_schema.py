@@ -30,11 +30,29 @@ class Migration:
     def checksum(self) -> str:
         return hashlib.sha256(self.sql.encode()).hexdigest()[:16]
 
-    def statements(self, database: str) -> list[str]:
+    def statements(self, database: str, *, replicated: bool = False) -> list[str]:
         body = "\n".join(
             line for line in self.sql.splitlines() if not line.lstrip().startswith("--")
         )
-        return [s.strip().replace("{db}", database) for s in body.split(";") if s.strip()]
+        statements = [s.strip().replace("{db}", database) for s in body.split(";") if s.strip()]
+        return [replicate(s) for s in statements] if replicated else statements
+
+
+_MERGE_TREE_ENGINE = re.compile(r"(ENGINE\s*=\s*)(?!Replicated)(\w*MergeTree)\b")
+
+
+def replicate(statement: str) -> str:
+    """The statement for a ``Replicated`` database: every ``*MergeTree`` engine becomes its
+    ``Replicated*MergeTree`` twin, with the database's default Keeper path and replica name."""
+    return _MERGE_TREE_ENGINE.sub(lambda m: f"{m.group(1)}Replicated{m.group(2)}", statement)
+
+
+def is_replicated(client: Any, database: str) -> bool:
+    rows = client.query(
+        "SELECT engine FROM system.databases WHERE name = {name:String}",
+        parameters={"name": database},
+    ).result_rows
+    return bool(rows) and rows[0][0] == "Replicated"
 
 
 def migrations() -> list[Migration]:
@@ -64,11 +82,14 @@ def migrate(client: Any, database: str) -> list[str]:
     """Create the database and apply what is missing; returns the names applied now."""
     _check_database(database)
     client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
-    client.command(
+    # a database created as Replicated (several ClickHouse replicas) gets replicated tables
+    replicated = is_replicated(client, database)
+    ledger = (
         f"CREATE TABLE IF NOT EXISTS {database}.schema_migrations "
         "(name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
         "ENGINE = ReplacingMergeTree(applied_at) ORDER BY name"
     )
+    client.command(replicate(ledger) if replicated else ledger)
     done = applied(client, database)
     now_applied = []
     for migration in migrations():
@@ -81,7 +102,7 @@ def migrate(client: Any, database: str) -> list[str]:
                 )
             continue
         try:
-            for statement in migration.statements(database):
+            for statement in migration.statements(database, replicated=replicated):
                 client.command(statement)
         except Exception as error:
             raise MigrationError(f"migration {migration.name} failed: {error}") from error
