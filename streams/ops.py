@@ -34,11 +34,18 @@ def consumer_offsets(app: Any) -> Offsets:
 
 class OpsServer(Service):
     def __init__(
-        self, ctx: StreamContext, port: int, stall_after_s: float = 60.0, **kwargs: Any
+        self,
+        ctx: StreamContext,
+        port: int,
+        stall_after_s: float = 60.0,
+        *,
+        host: str = "127.0.0.1",
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.ctx = ctx
         self.port = port
+        self.host = host
         self.watchdog = Watchdog(stall_after_s)
         self.health = Health(0, 0.0, True)
         self._runner: web.AppRunner | None = None
@@ -53,7 +60,7 @@ class OpsServer(Service):
         app.router.add_get("/healthz", self._healthz)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        await web.TCPSite(self._runner, self.host, self.port).start()
         self.add_future(self._sample_forever())
 
     async def on_stop(self) -> None:

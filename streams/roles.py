@@ -65,12 +65,14 @@ def group_id(settings: Settings, roles: Iterable[str]) -> str:
     return ".".join([settings.kafka.topic_prefix, *(agents or ["services"])])
 
 
-def build(settings: Settings, roles: Iterable[str], *, web_port: int) -> StreamContext:
+def build(
+    settings: Settings, roles: Iterable[str], *, web_port: int, web_host: str = "127.0.0.1"
+) -> StreamContext:
     """A Faust app carrying the agents and services of ``roles``."""
     roles = tuple(roles)
     app = create_app(settings, web_port=web_port, app_id=group_id(settings, roles))
     ctx = StreamContext(settings, app, declare_topics(app, settings))
-    app.web_server(OpsServer(ctx, web_port))
+    app.web_server(OpsServer(ctx, web_port, host=web_host))
     for role in roles:
         _ROLE_BUILDERS[role](ctx)
     return ctx
@@ -126,12 +128,14 @@ _ROLE_BUILDERS = {
 }
 
 
-def run(settings: Settings, roles: Iterable[str], *, web_port: int) -> int:
+def run(
+    settings: Settings, roles: Iterable[str], *, web_port: int, web_host: str = "127.0.0.1"
+) -> int:
     """Run ``roles`` in this process until interrupted; returns the exit code."""
     roles = parse_roles(roles)
     asyncio.run(ensure_topics(settings))
     use_uvloop()
-    ctx = build(settings, roles, web_port=web_port)
+    ctx = build(settings, roles, web_port=web_port, web_host=web_host)
     worker = faust.Worker(
         ctx.app,
         loglevel=settings.log_level,

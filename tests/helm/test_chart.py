@@ -568,6 +568,9 @@ def test_api_probes_shutdown_and_roles(chart: helm_python.Chart) -> None:
     assert one(docs, "PodDisruptionBudget", f"{RELEASE}-wismo-api")["spec"]["maxUnavailable"] == 1
 
 
+OPS_ARGS = ["--web-host", "0.0.0.0", "--web-port", "6066"]
+
+
 @pytest.mark.parametrize("variant", ["default", "external", "operators-ha"])
 def test_one_deployment_per_stream_role(chart: helm_python.Chart, variant: str) -> None:
     docs = render(chart, VARIANTS[variant])
@@ -575,9 +578,9 @@ def test_one_deployment_per_stream_role(chart: helm_python.Chart, variant: str) 
         worker = one(docs, "Deployment", f"{RELEASE}-wismo-{role}")
         pod = worker["spec"]["template"]["spec"]
         (container,) = pod["containers"]
-        assert container["args"] == ["run", "--roles", role]
+        # the worker's /metrics and /healthz listen on the pod address, for Prometheus
+        assert container["args"] == ["run", "--roles", role, *OPS_ARGS]
         for probe in ("startupProbe", "livenessProbe"):
-            # In the container: the worker's web server may listen on loopback only.
             command = container[probe]["exec"]["command"]
             assert command[:2] == ["python", "-c"]
             assert "http://127.0.0.1:6066/healthz" in command[2]
@@ -602,6 +605,7 @@ def test_chdb_mode_runs_warehouse_inside_the_single_api_pod(chart: helm_python.C
         "run",
         "--roles",
         "normalise,sweeper,timeline",
+        *OPS_ARGS,
     ]
     assert by_kind(docs, "Job") == []
     assert by_kind(docs, "HorizontalPodAutoscaler") == []
@@ -613,7 +617,7 @@ def test_combined_mode_runs_every_stream_role_in_one_deployment(chart: helm_pyth
     deployments = {d["metadata"]["name"]: d for d in by_kind(docs, "Deployment")}
     assert set(deployments) == {f"{RELEASE}-wismo-api", f"{RELEASE}-wismo-worker"}
     worker = deployments[f"{RELEASE}-wismo-worker"]["spec"]
-    assert worker["template"]["spec"]["containers"][0]["args"] == ["worker"]
+    assert worker["template"]["spec"]["containers"][0]["args"] == ["worker", *OPS_ARGS]
     assert worker["replicas"] == 2
 
 

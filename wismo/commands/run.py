@@ -33,6 +33,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
         default=6066,
         help="port of this worker's /metrics and /healthz (distinct per worker on one host)",
     )
+    parser.add_argument(
+        "--web-host",
+        default="127.0.0.1",
+        help="address of /metrics and /healthz (0.0.0.0 in a container, for Prometheus)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,4 +67,4 @@ def run(args: argparse.Namespace) -> int:
         settings = settings.model_copy(
             update={"redis": settings.redis.model_copy(update={"url": local})}
         )
-    return run_roles(settings, roles, web_port=args.web_port)
+    return run_roles(settings, roles, web_port=args.web_port, web_host=args.web_host)

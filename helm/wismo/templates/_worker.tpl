@@ -42,9 +42,9 @@ spec:
           image: {{ include "wismo.image" $root }}
           imagePullPolicy: {{ $root.Values.image.pullPolicy }}
           {{- if eq (len .roles) (len $root.Values.workers.roles) }}
-          args: ["worker"]
+          args: ["worker", "--web-host", "0.0.0.0", "--web-port", {{ int $w.port | toString | quote }}]
           {{- else }}
-          args: ["run", "--roles", {{ join "," .roles | quote }}]
+          args: ["run", "--roles", {{ join "," .roles | quote }}, "--web-host", "0.0.0.0", "--web-port", {{ int $w.port | toString | quote }}]
           {{- end }}
           ports:
             - name: metrics
