@@ -25,6 +25,9 @@ lint: install
 test: lint
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/pytest
 
+bench: install
+	for scenario in throughput latency reads fanout sla; do $(BIN)/wismo bench $$scenario || exit 1; done
+
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .

@@ -2,7 +2,7 @@
 
 ``subscribers`` customer websockets watch one order and ``consoles`` agent consoles watch the
 agents feed (orders included), all on one ``wismo api`` process, all offering
-``permessage-deflate`` like a browser. Measured:
+``permessage-deflate`` like a browser (or not, with ``deflate=False``). Measured:
 
 - **memory per connection**: the API's resident memory after the connections are open (idle),
   and again after the broadcasts (per-connection compressors exist from the first frame on),
@@ -54,6 +54,7 @@ class FanoutOptions:
     consoles: int = 1_000
     rounds: int = 5
     round_timeout_s: float = 60.0
+    deflate: bool = True  # offer permessage-deflate, as browsers do
 
 
 @dataclass
@@ -116,13 +117,14 @@ class Scans:
 
 
 async def _connect(
-    group: Group, path: str, port: int, how_many: int, progress: Progress, name: str
+    group: Group, path: str, options: tuple[int, int, bool], progress: Progress, name: str
 ) -> None:
+    port, how_many, deflate = options
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
     async def one() -> None:
         async with gate:
-            group.sockets.append(await open_ws(path, port, group.on_frame))
+            group.sockets.append(await open_ws(path, port, group.on_frame, deflate=deflate))
             if len(group.sockets) % 1000 == 0:
                 progress(f"{len(group.sockets)}/{how_many} {name} connected")
 
@@ -167,8 +169,11 @@ class SlowClient:
     socket: WsConnection
     order_id: str
     versions: list[int] = field(default_factory=list)
+    stalled_at_bytes: int = 0
+    received_bytes: int = 0
 
     def on_frame(self, payload: bytes, arrived: float) -> None:
+        self.received_bytes += len(payload)
         document = orjson.loads(payload)
         if document.get("type") == "order" and document.get("order_id") == self.order_id:
             self.versions.append(int(document.get("version", 0)))
@@ -192,6 +197,7 @@ async def _slow_client(
     socket.send_text(orjson.dumps(message))
     await asyncio.sleep(1.0)  # both subscriptions answered
     socket.stall()
+    slow.stalled_at_bytes = slow.received_bytes
     return slow
 
 
@@ -212,16 +218,14 @@ async def _measure(
     await _connect(
         customers,
         f"/v1/ws/orders/{order_id}?token={granted[order_id]}",
-        port,
-        options.subscribers,
+        (port, options.subscribers, options.deflate),
         progress,
         "customer websockets",
     )
     await _connect(
         consoles,
         f"/v1/ws/agent?token={_agent_token(settings)}&orders=true",
-        port,
-        options.consoles,
+        (port, options.consoles, options.deflate),
         progress,
         "agent consoles",
     )
@@ -233,9 +237,13 @@ async def _measure(
     after = api.rss_bytes()
     progress("a slow client stops reading; its large order floods its buffers")
     slow = await _slow_client(settings, order_id, large_id, granted)
+    received = sum(socket.frames for socket in consoles.sockets)
     for _ in range(FLOOD_UPDATES):
         await large.add()
-    await asyncio.sleep(1.0)  # the flood has reached the slow client's buffers
+    # the consoles hear of every flood update too: the rounds start once that is delivered
+    flooded = received + FLOOD_UPDATES * len(consoles.sockets)
+    await until(lambda: sum(s.frames for s in consoles.sockets) >= flooded, 60.0)
+    await asyncio.sleep(0.5)
     stalled = await _rounds(scans, groups, options)
     final_version = int(orjson.loads(await store.timeline(order_id) or b"{}").get("version", 0))
     slow.socket.resume()
@@ -252,6 +260,7 @@ async def _measure(
         "scenario": "fanout",
         "customer_websockets": len(customers.sockets),
         "agent_consoles": len(consoles.sockets),
+        "deflate": options.deflate,
         "rss_before_mb": round(before / 2**20, 1),
         "rss_idle_mb": round(idle / 2**20, 1),
         "rss_after_broadcasts_mb": round(after / 2**20, 1),
@@ -263,7 +272,9 @@ async def _measure(
         **percentiles(stalled_customers, "with_slow_client_customers_"),
         **percentiles([t[1] for t in stalled], "with_slow_client_consoles_"),
         "slow_client_delay_ratio": ratio(median(stalled_customers), median(calm_customers)),
-        "slow_client_frames_after_resume": len(slow.versions),
+        "slow_client_order_frames": len(slow.versions),
+        # what the server had queued or in flight for it while it was not reading
+        "slow_client_kb_held": round((slow.received_bytes - slow.stalled_at_bytes) / 1024),
         "slow_client_caught_up": bool(slow.versions) and slow.versions[-1] >= final_version,
     }
 

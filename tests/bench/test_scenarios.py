@@ -89,3 +89,5 @@ def test_fanout_reaches_every_connection_and_the_slow_client_catches_up(
         for group in ("customers", "consoles"):
             assert summary[f"{phase}_{group}_max_ms"] > 0
     assert summary["slow_client_caught_up"] is True
+    # it really stopped reading: the large order's updates piled up for it meanwhile
+    assert summary["slow_client_kb_held"] > 500

@@ -65,6 +65,9 @@ def register(subparsers: SubParsers) -> None:
     fanout.add_argument(
         "--duration", type=float, default=60.0, help="longest a broadcast may take (s)"
     )
+    fanout.add_argument(
+        "--no-deflate", action="store_true", help="clients do not offer permessage-deflate"
+    )
     fanout.set_defaults(handler=run_fanout)
 
     for scenario in scenarios.choices.values():
@@ -154,5 +157,6 @@ def run_fanout(args: argparse.Namespace) -> int:
         consoles=args.consoles,
         rounds=args.events,
         round_timeout_s=args.duration,
+        deflate=not args.no_deflate,
     )
     return _report(run(options, _progress), load, args.json)
