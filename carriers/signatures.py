@@ -77,3 +77,13 @@ def header_hmac(
 def timestamp_fresh(sent_at: datetime, now: datetime, tolerance_s: float = 300.0) -> bool:
     """Replay protection: the signed timestamp is within ``tolerance_s`` of now."""
     return abs((now - sent_at).total_seconds()) <= tolerance_s
+
+
+def header_secret(headers: Headers, header: str, secrets: Sequence[str]) -> Problem | None:
+    """Verify a push API that sends a configured shared secret in ``header`` (no body HMAC)."""
+    provided = headers.get(header)
+    if not provided:
+        return Problem(ProblemCode.MISSING_SIGNATURE, f"missing {header} header")
+    if not shared_secret_matches(secrets, provided):
+        return Problem(ProblemCode.BAD_SIGNATURE, f"{header} header matches no live secret")
+    return None

@@ -11,16 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from carriers.base import Headers, Problem, ProblemCode
-from carriers.signatures import shared_secret_matches
+from carriers.base import Headers, Problem
+from carriers.signatures import header_secret
 
 HEADER = "dhl-push-token"
 
 
 def verify(raw: bytes, headers: Headers, secrets: Sequence[str], now: datetime) -> Problem | None:
-    provided = headers.get(HEADER)
-    if not provided:
-        return Problem(ProblemCode.MISSING_SIGNATURE, f"missing {HEADER} header")
-    if not shared_secret_matches(secrets, provided):
-        return Problem(ProblemCode.BAD_SIGNATURE, f"{HEADER} header matches no live secret")
-    return None
+    return header_secret(headers, HEADER, secrets)
