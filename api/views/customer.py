@@ -81,6 +81,23 @@ def shipment_view(shipment: Document) -> dict[str, Any]:
     }
 
 
+def shipment_items(timeline: Document, shipment: Document) -> list[dict[str, Any]]:
+    """What is in one parcel: its lines (or its fulfilment order's), named from the order."""
+    quantities: dict[str, int] = shipment.get("lines") or {}
+    if not quantities:
+        for fulfilment in timeline.get("fulfilment_orders") or []:
+            if fulfilment.get("fulfilment_order_id") == shipment.get("fulfilment_order_id"):
+                quantities = fulfilment.get("lines") or {}
+    lines = {line.get("line_id"): line for line in timeline.get("lines") or []}
+    return [
+        {
+            "name": (lines.get(line_id) or {}).get("name") or (lines.get(line_id) or {}).get("sku"),
+            "quantity": quantity,
+        }
+        for line_id, quantity in quantities.items()
+    ]
+
+
 def _first(values: Iterable[str | None]) -> str | None:
     present = sorted(v for v in values if v)
     return present[0] if present else None
@@ -148,7 +165,10 @@ def customer_view(timeline: Document) -> dict[str, Any]:
             {"name": line.get("name") or line.get("sku"), "quantity": line.get("quantity")}
             for line in timeline.get("lines") or []
         ],
-        "shipments": [shipment_view(s) for s in timeline.get("shipments") or []],
+        "shipments": [
+            {**shipment_view(s), "items": shipment_items(timeline, s)}
+            for s in timeline.get("shipments") or []
+        ],
         "returns": [
             {
                 "status": r.get("status"),

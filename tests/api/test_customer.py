@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import jwt
 import orjson
@@ -18,6 +19,7 @@ from projections.serialize import timeline_to_dict
 from projections.timeline import fold
 from tests.api.conftest import AGENT_SECRET, CUSTOMER_SECRET, Client, example_order
 from tests.projections.synthetic import order_history
+from wismo.event_lines import read_event_lines
 from wismo.vocab import ExceptionType, Reason
 
 ORDER = "ORD-1001"
@@ -206,3 +208,18 @@ def test_banner_shows_the_most_severe_live_exception() -> None:
     assert customer_view(timeline_to_dict(resolved))["banner"] is None
     expected = customer_text(ExceptionType.DELIVERY_ATTEMPT_FAILED, Reason.CONSIGNEE_NOT_AVAILABLE)
     assert customer_view(timeline_to_dict(reopened))["banner"] == expected
+
+
+def test_each_parcel_lists_its_items_named_from_the_order() -> None:
+    example = Path(__file__).parents[2] / "docs" / "examples" / "order-1001.jsonl"
+    events, problems = read_event_lines(example.read_bytes().splitlines())
+    assert problems == []
+    view = customer_view(timeline_to_dict(fold(events)))
+    by_parcel = {s["tracking_number"]: s["items"] for s in view["shipments"]}
+    assert by_parcel == {
+        "1Z999AA10123456784": [{"name": "Blue mug", "quantity": 2}],
+        "JD014600006281230704": [{"name": "Kettle", "quantity": 1}],
+    }
+    public = tracking_view(timeline_to_dict(fold(events)), "1Z999AA10123456784")
+    assert public is not None
+    assert "items" not in public  # the public parcel view says nothing about the order
