@@ -9,11 +9,14 @@ import orjson
 from pydantic import BaseModel
 
 from projections.views import Timeline
+from wismo.payloads import Place
 
 
 def _default(value: object) -> Any:
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, Place):  # the only model inside a timeline: plain string fields
+        return {key: item for key, item in value.__dict__.items() if item is not None}
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", exclude_none=True)
     raise TypeError(f"cannot encode {type(value).__name__}")
