@@ -5,8 +5,9 @@ process answering a constant (:mod:`api.bench.baseline`) is measured the same wa
 run. Each is driven twice:
 
 - **fixed rate**: an open-loop schedule of ``rate`` requests/s over a pool of keep-alive
-  connections for ``duration`` seconds; latency is from the request's write to its last byte,
-  and a request that had to wait for a free connection is counted as ``queued``;
+  connections for ``duration`` seconds; latency runs from the moment a request is due to its
+  answer's last byte, so a request that waits for a free connection (counted as ``queued``)
+  has that wait in its latency;
 - **saturation**: ``concurrency`` closed-loop clients for ``duration`` seconds; throughput is
   answers/s.
 
@@ -61,19 +62,18 @@ async def fixed_rate(
     sample: Sample, port: int, requests: list[bytes], rate: float, duration_s: float, pool: int
 ) -> None:
     idle = deque([await open_http(port) for _ in range(pool)])
-    waiting: deque[bytes] = deque()
+    waiting: deque[tuple[bytes, float]] = deque()
     tasks: set[asyncio.Task[None]] = set()
 
-    async def one(connection: HttpConnection, raw: bytes) -> None:
+    async def one(connection: HttpConnection, raw: bytes, due: float) -> None:
         while True:
-            sent = time.perf_counter()
             status, _ = await connection.request(raw)
-            sample.latencies.append(time.perf_counter() - sent)
+            sample.latencies.append(time.perf_counter() - due)
             sample.statuses[status] += 1
             if not waiting:
                 idle.append(connection)
                 return
-            raw = waiting.popleft()
+            raw, due = waiting.popleft()
 
     total = max(1, round(rate * duration_s))
     started = time.perf_counter()
@@ -81,14 +81,14 @@ async def fixed_rate(
         delay = started + n / rate - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        raw = requests[n % len(requests)]
+        raw, now = requests[n % len(requests)], time.perf_counter()
         if idle:
-            task = asyncio.create_task(one(idle.popleft(), raw))
+            task = asyncio.create_task(one(idle.popleft(), raw, now))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
         else:
             sample.queued += 1
-            waiting.append(raw)
+            waiting.append((raw, now))
     while tasks:
         await asyncio.gather(*tasks)
     sample.seconds = time.perf_counter() - started
