@@ -48,6 +48,15 @@ def register(ctx: StreamContext) -> None:
                 started = time.perf_counter()
                 apply = functools.partial(store.apply, events)
                 changes: list[TimelineChange] = await retrying(apply, metrics, "redis")
+                # Orders the store reports unchanged may be a replay of a batch whose write
+                # landed before a crash: pass their current state on, or the timeline topic
+                # (and the ClickHouse facts fed from it) would never see that version.
+                unchanged = sorted(
+                    {e.order_id for e in events if e.order_id} - {c.order_id for c in changes}
+                )
+                if unchanged:
+                    current = functools.partial(store.current, unchanged)
+                    changes += await retrying(current, metrics, "redis")
                 metrics.apply_seconds.labels("redis").observe(time.perf_counter() - started)
                 for event in events:
                     metrics.events_in.labels(NAME, event.kind.value).inc()
