@@ -52,7 +52,7 @@ LIVE_FROM = datetime(2026, 7, 1, tzinfo=UTC)
 class FanoutOptions:
     subscribers: int = 10_000
     consoles: int = 1_000
-    rounds: int = 5
+    rounds: int = 10  # broadcasts per phase: enough for a median (heartbeats make some slow)
     round_timeout_s: float = 60.0
     deflate: bool = True  # offer permessage-deflate, as browsers do
 

@@ -61,7 +61,7 @@ def register(subparsers: SubParsers) -> None:
     fanout = scenarios.add_parser("fanout", help="idle websockets on one API process")
     fanout.add_argument("--subscribers", type=int, default=10_000)
     fanout.add_argument("--consoles", type=int, default=1_000, help="agent consoles")
-    fanout.add_argument("--events", type=int, default=5, help="broadcasts per phase")
+    fanout.add_argument("--events", type=int, default=10, help="broadcasts per phase")
     fanout.add_argument(
         "--duration", type=float, default=60.0, help="longest a broadcast may take (s)"
     )
