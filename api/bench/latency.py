@@ -115,8 +115,18 @@ async def _publish(settings: Settings, orders: list[BenchOrder]) -> None:
         await producer.stop()
 
 
+def _folded(raw: bytes | None, order: BenchOrder) -> bool:
+    """Whether the timeline holds every event of the setup (its scans came through link)."""
+    if raw is None:
+        return False
+    document = orjson.loads(raw)
+    applied: int = document.get("events_applied", 0)
+    return applied >= len(order.events)
+
+
 async def _parcels(settings: Settings, count: int) -> list[Parcel]:
-    """Put the orders on the raw topic; wait until each is folded with its parcel."""
+    """Put the orders on the raw topic; wait until every stage has worked through them, so the
+    measured scans queue behind nothing."""
     run = uuid.uuid4().hex[:6]
     orders = [bench_order(index, run) for index in range(count)]
     await _publish(settings, orders)
@@ -129,11 +139,7 @@ async def _parcels(settings: Settings, count: int) -> list[Parcel]:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{len(waiting)} orders never reached Redis during the setup")
             await asyncio.sleep(0.5)
-            waiting = [
-                o
-                for o in waiting
-                if await store.order_for_tracking(o.tracking_number) != o.order_id
-            ]
+            waiting = [o for o in waiting if not _folded(await store.timeline(o.order_id), o)]
     finally:
         await store.close()
         await client.aclose()
