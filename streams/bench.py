@@ -33,6 +33,7 @@ from typing import Any
 import orjson
 
 from streams.context import StreamContext, declare_topics
+from wismo.embedded import delete_prefix
 from wismo.events import dump_event
 from wismo.settings import Settings
 from wismo.topics import EVENTS
@@ -102,25 +103,13 @@ def _run_variant(
         timeout=timeout_s,
         check=False,
     )
-    _delete_keys(settings, f"wismo-bench-{run}")
+    assert settings.redis.url is not None
+    delete_prefix(settings.redis.url, f"wismo-bench-{run}")
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     if result.returncode != 0 or not lines:
         raise RuntimeError(f"{variant} run failed:\n{result.stderr[-3000:]}")
     outcome: dict[str, Any] = orjson.loads(lines[-1])
     return outcome
-
-
-def _delete_keys(settings: Settings, prefix: str) -> None:
-    import redis
-
-    assert settings.redis.url is not None
-    client = redis.Redis.from_url(settings.redis.url)
-    try:
-        keys = list(client.scan_iter(f"{prefix}:*", count=1000))
-        for start in range(0, len(keys), 1000):
-            client.delete(*keys[start : start + 1000])
-    finally:
-        client.close()
 
 
 def _noop(ctx: StreamContext) -> None:

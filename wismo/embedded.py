@@ -269,3 +269,17 @@ class EmbeddedServices:
         traceback: TracebackType | None,
     ) -> None:
         await asyncio.to_thread(self.stop)
+
+
+def delete_prefix(url: str, prefix: str) -> int:
+    """Delete every key under ``prefix:`` — the private namespace of a test or a benchmark run."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(f"{prefix}:*", count=1000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start : start + 1000])
+        return len(keys)
+    finally:
+        client.close()

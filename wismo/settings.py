@@ -10,6 +10,7 @@ starts the Tansu broker, finds or starts a Redis, and opens chDB under ``data_di
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal
 
@@ -152,3 +153,45 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Build the settings once, from the environment plus explicit overrides."""
     return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def _environment_value(value: object) -> str:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, BaseModel | dict | tuple | list):
+        return json.dumps(_plain(value))
+    return str(value)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, BaseModel):
+        return {name: _plain(getattr(value, name)) for name in type(value).model_fields}
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, tuple | list):
+        return [_plain(item) for item in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def to_environment(settings: Settings) -> dict[str, str]:
+    """The ``WISMO_…`` variables that make another process build these exact settings.
+
+    Sections become ``WISMO_SECTION__FIELD``; secrets are written in clear (the environment of a
+    child process); ``None`` (embedded) is left unset.
+    """
+    environment: dict[str, str] = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, Section):
+            for field_name in type(value).model_fields:
+                item = getattr(value, field_name)
+                if item is not None:
+                    key = f"WISMO_{name.upper()}__{field_name.upper()}"
+                    environment[key] = _environment_value(item)
+        elif value is not None:
+            environment[f"WISMO_{name.upper()}"] = _environment_value(value)
+    return environment

@@ -22,11 +22,10 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
 from pydantic import SecretStr
 
-from wismo.embedded import EmbeddedServices, free_port, stop_process
-from wismo.settings import ApiSettings, KafkaSettings, RedisSettings, Settings
+from wismo.embedded import EmbeddedServices, delete_prefix, free_port, stop_process
+from wismo.settings import ApiSettings, KafkaSettings, RedisSettings, Settings, to_environment
 from wismo.topics import ensure_topics
 
 READY_TIMEOUT_S = 60.0
@@ -85,50 +84,15 @@ def embedded(partitions: int = 4, batch_timeout_s: float | None = None) -> Itera
 
 
 def delete_keys(settings: Settings) -> None:
-    import redis
-
     assert settings.redis.url is not None
-    client = redis.Redis.from_url(settings.redis.url)
-    try:
-        keys = list(client.scan_iter(f"{settings.redis.key_prefix}:*", count=1000))
-        for start in range(0, len(keys), 1000):
-            client.delete(*keys[start : start + 1000])
-    finally:
-        client.close()
+    delete_prefix(settings.redis.url, settings.redis.key_prefix)
 
 
 def process_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a ``wismo`` process see ``settings``."""
-    kafka, redis, api = settings.kafka, settings.redis, settings.api
-    assert kafka.bootstrap is not None
-    assert redis.url is not None
-    secrets = {
-        name: [s.get_secret_value() for s in values]
-        for name, values in settings.webhook_secrets.items()
-    }
-    return {
-        **os.environ,
-        "WISMO_DATA_DIR": str(settings.data_dir),
-        "WISMO_LOG_LEVEL": settings.log_level,
-        "WISMO_KAFKA__BOOTSTRAP": kafka.bootstrap,
-        "WISMO_KAFKA__TOPIC_PREFIX": kafka.topic_prefix,
-        "WISMO_KAFKA__PARTITIONS": str(kafka.partitions),
-        "WISMO_KAFKA__SESSION_TIMEOUT_S": str(kafka.session_timeout_s),
-        "WISMO_KAFKA__REBALANCE_TIMEOUT_S": str(kafka.rebalance_timeout_s),
-        "WISMO_KAFKA__HEARTBEAT_INTERVAL_S": str(kafka.heartbeat_interval_s),
-        "WISMO_KAFKA__BATCH_SIZE": str(kafka.batch_size),
-        "WISMO_KAFKA__BATCH_TIMEOUT_S": str(kafka.batch_timeout_s),
-        "WISMO_REDIS__URL": redis.url,
-        "WISMO_REDIS__KEY_PREFIX": redis.key_prefix,
-        "WISMO_CLICKHOUSE__CHDB_PATH": str(settings.chdb_path),
-        "WISMO_API__HOST": "127.0.0.1",
-        "WISMO_API__PORT": str(api.port),
-        "WISMO_API__WEBHOOK_RATE_PER_S": str(api.webhook_rate_per_s),
-        "WISMO_API__WEBHOOK_BURST": str(api.webhook_burst),
-        "WISMO_API__CUSTOMER_TOKEN_SECRET": api.customer_token_secret.get_secret_value(),
-        "WISMO_API__AGENT_JWT_SECRET": api.agent_jwt_secret.get_secret_value(),
-        "WISMO_WEBHOOK_SECRETS": orjson.dumps(secrets).decode(),
-    }
+    assert settings.kafka.bootstrap is not None
+    assert settings.redis.url is not None
+    return {**os.environ, **to_environment(settings), "WISMO_API__HOST": "127.0.0.1"}
 
 
 @dataclass

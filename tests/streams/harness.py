@@ -16,9 +16,9 @@ from pathlib import Path
 
 from projections.serialize import timeline_to_json
 from projections.timeline import fold
-from wismo.embedded import EmbeddedServices, free_port
+from wismo.embedded import EmbeddedServices, delete_prefix, free_port
 from wismo.events import Event
-from wismo.settings import KafkaSettings, RedisSettings, Settings
+from wismo.settings import KafkaSettings, RedisSettings, Settings, to_environment
 from wismo.topics import ensure_topics
 
 WISMO = str(Path(sys.executable).with_name("wismo"))
@@ -54,37 +54,18 @@ def embedded_stack(data_dir: Path, *, partitions: int = 4) -> Iterator[Settings]
 
 
 def _delete_keys(settings: Settings) -> None:
-    import redis
-
     assert settings.redis.url is not None
-    client = redis.Redis.from_url(settings.redis.url)
-    try:
-        keys = list(client.scan_iter(f"{settings.redis.key_prefix}:*", count=1000))
-        for start in range(0, len(keys), 1000):
-            client.delete(*keys[start : start + 1000])
-    finally:
-        client.close()
+    delete_prefix(settings.redis.url, settings.redis.key_prefix)
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a ``wismo`` subprocess see ``settings``."""
-    kafka, redis = settings.kafka, settings.redis
-    assert kafka.bootstrap is not None
-    assert redis.url is not None
+    assert settings.kafka.bootstrap is not None
+    assert settings.redis.url is not None
     return {
         **os.environ,
-        "WISMO_DATA_DIR": str(settings.data_dir),
-        "WISMO_KAFKA__BOOTSTRAP": kafka.bootstrap,
-        "WISMO_KAFKA__TOPIC_PREFIX": kafka.topic_prefix,
-        "WISMO_KAFKA__PARTITIONS": str(kafka.partitions),
-        "WISMO_KAFKA__SESSION_TIMEOUT_S": str(kafka.session_timeout_s),
-        "WISMO_KAFKA__REBALANCE_TIMEOUT_S": str(kafka.rebalance_timeout_s),
-        "WISMO_KAFKA__HEARTBEAT_INTERVAL_S": str(kafka.heartbeat_interval_s),
-        "WISMO_KAFKA__BATCH_SIZE": str(kafka.batch_size),
-        "WISMO_REDIS__URL": redis.url,
-        "WISMO_REDIS__KEY_PREFIX": redis.key_prefix,
-        "WISMO_CLICKHOUSE__CHDB_PATH": str(settings.chdb_path),
-        "WISMO_CLICKHOUSE__BATCH_INTERVAL_S": "0.5",
+        **to_environment(settings),
+        "WISMO_CLICKHOUSE__BATCH_INTERVAL_S": "0.5",  # tests read ClickHouse soon after
     }
 
 

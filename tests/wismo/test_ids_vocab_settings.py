@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 import pytest
@@ -86,3 +87,24 @@ def test_settings_are_frozen() -> None:
 def test_production_refuses_the_development_secrets() -> None:
     with pytest.raises(ValidationError, match="real secrets"):
         Settings(environment="prod")
+
+
+def test_settings_travel_to_a_child_process_through_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pydantic import SecretStr
+
+    from wismo.settings import KafkaSettings, RedisSettings, to_environment
+
+    original = Settings(
+        kafka=KafkaSettings(bootstrap="127.0.0.1:9092", partitions=3),
+        redis=RedisSettings(url="redis://127.0.0.1:6379/0", key_prefix="child"),
+        webhook_secrets={"ups": (SecretStr("old"), SecretStr("new"))},
+    )
+    environment = to_environment(original)
+    assert "WISMO_CLICKHOUSE__URL" not in environment  # None = embedded stays unset
+    for key in [k for k in os.environ if k.startswith("WISMO_")]:
+        monkeypatch.delenv(key)
+    for key, value in environment.items():
+        monkeypatch.setenv(key, value)
+    assert Settings() == original
