@@ -67,6 +67,11 @@ class ApiSettings(Section):
     events_max_batch: int = Field(default=1000, ge=1)
     ws_queue_size: int = Field(default=64, ge=1, description="frames buffered per websocket")
     ws_heartbeat_s: float = Field(default=20.0, gt=0)
+    ws_compress: bool = Field(
+        default=False,
+        description="accept permessage-deflate when a client offers it (browsers do): fewer "
+        "bytes on the wire for ~100 KB more memory per connection and slower broadcasts",
+    )
     ws_max_connections: int = Field(default=20000, ge=1)
     allowed_origins: tuple[str, ...] = Field(
         default=(), description="websocket Origin allow-list; empty = any"

@@ -2,7 +2,9 @@
 
 ``subscribers`` customer websockets watch one order and ``consoles`` agent consoles watch the
 agents feed (orders included), all on one ``wismo api`` process, all offering
-``permessage-deflate`` like a browser (or not, with ``deflate=False``). Measured:
+``permessage-deflate`` like a browser (or not, with ``deflate=False``). The server decides:
+it accepts the offer only with ``api.ws_compress`` (``compress``, off by default like the
+setting); the summary says how many connections ended up compressed. Measured:
 
 - **memory per connection**: the API's resident memory after the connections are open (idle),
   and again after the broadcasts (per-connection compressors exist from the first frame on),
@@ -23,7 +25,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from statistics import median
 from typing import Any
@@ -55,6 +57,7 @@ class FanoutOptions:
     rounds: int = 10  # broadcasts per phase: enough for a median (heartbeats make some slow)
     round_timeout_s: float = 60.0
     deflate: bool = True  # offer permessage-deflate, as browsers do
+    compress: bool = False  # the API's api.ws_compress: accept that offer
 
 
 @dataclass
@@ -261,6 +264,10 @@ async def _measure(
         "customer_websockets": len(customers.sockets),
         "agent_consoles": len(consoles.sockets),
         "deflate": options.deflate,
+        "ws_compress": options.compress,
+        "compressed_connections": sum(
+            socket.compressed for group in groups for socket in group.sockets
+        ),
         "rss_before_mb": round(before / 2**20, 1),
         "rss_idle_mb": round(idle / 2**20, 1),
         "rss_after_broadcasts_mb": round(after / 2**20, 1),
@@ -282,5 +289,8 @@ async def _measure(
 def run(options: FanoutOptions, progress: Progress) -> dict[str, Any]:
     import uvloop
 
-    with stack.embedded() as bench, stack.running(bench) as servers:
-        return uvloop.run(_measure(bench.settings, servers["api"], options, progress))
+    with stack.embedded() as embedded:
+        api = embedded.settings.api.model_copy(update={"ws_compress": options.compress})
+        bench = replace(embedded, settings=embedded.settings.model_copy(update={"api": api}))
+        with stack.running(bench) as servers:
+            return uvloop.run(_measure(bench.settings, servers["api"], options, progress))

@@ -128,6 +128,11 @@ class WsConnection(asyncio.Protocol):
         self._upgraded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._inflate: zlib._Decompress | None = None
 
+    @property
+    def compressed(self) -> bool:
+        """Whether the server accepted permessage-deflate."""
+        return self._inflate is not None
+
     @staticmethod
     def _handshake(path: str, port: int, deflate: bool) -> bytes:
         key = base64.b64encode(os.urandom(16)).decode()

@@ -52,7 +52,11 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if len(hub.connections) >= settings.api.ws_max_connections:
         raise Unavailable("too many live connections on this server; retry", retry_after_s=5)
     ws = web.WebSocketResponse(
-        heartbeat=settings.api.ws_heartbeat_s, max_msg_size=MAX_MESSAGE_BYTES
+        heartbeat=settings.api.ws_heartbeat_s,
+        max_msg_size=MAX_MESSAGE_BYTES,
+        # off by default: a compressor per connection costs ~100 KB and a broadcast compresses
+        # each frame once per connection
+        compress=settings.api.ws_compress,
     )
     if not ws.can_prepare(request).ok:
         raise BadRequest("expected a websocket upgrade")

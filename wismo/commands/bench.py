@@ -68,6 +68,11 @@ def register(subparsers: SubParsers) -> None:
     fanout.add_argument(
         "--no-deflate", action="store_true", help="clients do not offer permessage-deflate"
     )
+    fanout.add_argument(
+        "--ws-compress",
+        action=argparse.BooleanOptionalAction,
+        help="the API accepts permessage-deflate (default: the api.ws_compress setting, off)",
+    )
     fanout.set_defaults(handler=run_fanout)
 
     for scenario in scenarios.choices.values():
@@ -158,5 +163,15 @@ def run_fanout(args: argparse.Namespace) -> int:
         rounds=args.events,
         round_timeout_s=args.duration,
         deflate=not args.no_deflate,
+        compress=_ws_compress(args.ws_compress),
     )
     return _report(run(options, _progress), load, args.json)
+
+
+def _ws_compress(flag: bool | None) -> bool:
+    """The API's websocket compression: the flag if given, else the configured setting."""
+    if flag is not None:
+        return flag
+    from wismo.settings import load_settings
+
+    return load_settings().api.ws_compress
