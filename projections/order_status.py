@@ -31,8 +31,10 @@ def _shipped_lines(timeline: Timeline, shipment: ShipmentView) -> dict[str, int]
 
 
 def line_accounting(timeline: Timeline) -> None:
-    """Shipped and returned quantities per order line (lines named only there are added)."""
+    """Shipped and returned quantities per order line, counted afresh on every call."""
     lines = {line.line_id: line for line in timeline.lines}
+    for line in timeline.lines:
+        line.shipped_quantity = line.returned_quantity = 0
     for shipment in timeline.shipments:
         for line_id, quantity in _shipped_lines(timeline, shipment).items():
             if line_id in lines:

@@ -42,7 +42,7 @@ from projections.merge import OrderMerge, merge, with_order
 from projections.ordering import canonical_sequence, group_by_order
 from projections.serialize import timeline_to_json
 from projections.store import TimelineChange
-from projections.timeline import fold
+from projections.timeline import OrderFold
 from wismo.events import Event, dump_event, parse_event, tracking_numbers_named
 
 _READ = """
@@ -115,6 +115,8 @@ class _State:
     sha: bytes = b""
     lookups: bytes = b""
     events: dict[str, Event] = field(default_factory=dict)
+    fold: OrderFold | None = None
+    """The fold of ``events``, kept so the next events of a live order continue it."""
 
 
 @dataclass(slots=True)
@@ -225,15 +227,21 @@ class RedisTimelineStore:
             order_id: _Pending(incoming, self._cache.get(order_id) or _State())
             for order_id, incoming in by_order.items()
         }
-        await self._link(pending)
-        changes: list[TimelineChange] = []
-        for _ in range(MAX_ATTEMPTS):
-            conflicted = await self._commit(pending, changes)
-            if not conflicted:
-                return changes
-            pending = {order_id: pending[order_id] for order_id in conflicted}
-            await self._read(pending)
-        raise StoreConflict(f"orders kept changing under this writer: {sorted(pending)[:5]}")
+        try:
+            await self._link(pending)
+            changes: list[TimelineChange] = []
+            for _ in range(MAX_ATTEMPTS):
+                conflicted = await self._commit(pending, changes)
+                if not conflicted:
+                    return changes
+                pending = {order_id: pending[order_id] for order_id in conflicted}
+                await self._read(pending)
+            raise StoreConflict(f"orders kept changing under this writer: {sorted(pending)[:5]}")
+        except BaseException:
+            # a cached fold may have been continued with events that were never committed
+            for order_id in by_order:
+                self._cache.pop(order_id, None)
+            raise
 
     async def _link(self, pending: dict[str, _Pending]) -> None:
         """Index the tracking numbers the batch's shipments name; absorb their parked scans."""
@@ -523,9 +531,10 @@ def prepare_commit(keys: RedisKeys, plan: OrderMerge, before: _State) -> Prepare
     ``lookup_keys`` are the customer lookup keys to (re)write: empty when they did not change.
     """
     merged = {**plan.stored, **plan.writes}
-    timeline = fold(merged.values(), plan.order_id)
+    folded = _continued(before.fold, plan) or OrderFold.of(merged.values(), plan.order_id)
+    timeline = folded.timeline
     document = timeline_to_json(timeline)
-    after = _State(before.rev, _sha(document), before.lookups, merged)
+    after = _State(before.rev, _sha(document), before.lookups, merged, folded)
     change: TimelineChange | None = None
     lookup_keys: list[str] = []
     head: list[Any]
@@ -567,6 +576,16 @@ def prepare_commit(keys: RedisKeys, plan: OrderMerge, before: _State) -> Prepare
     )
 
 
+def _continued(folded: OrderFold | None, plan: OrderMerge) -> OrderFold | None:
+    """``folded`` continued with the plan's events, when they are all new and continue it.
+
+    The cached fold is extended in place: a caller whose commit then fails drops the cache.
+    """
+    if folded is None or not plan.writes or not plan.writes.keys().isdisjoint(plan.stored):
+        return None
+    return folded if folded.extend(plan.writes.values()) else None
+
+
 def prepare_new_order(prefix: str, order_id: str, documents: Sequence[str]) -> PreparedCommit:
     """The commit that creates an order from its logged events (a bulk rebuild's unit of work).
 
@@ -574,5 +593,5 @@ def prepare_new_order(prefix: str, order_id: str, documents: Sequence[str]) -> P
     """
     events = [with_order(parse_event(document), order_id) for document in documents]
     prepared = prepare_commit(RedisKeys(prefix), merge(order_id, {}, events), _State())
-    prepared.after.events = {}
+    prepared.after.events, prepared.after.fold = {}, None
     return prepared

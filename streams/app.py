@@ -67,6 +67,23 @@ def bound_fetch_wait() -> None:
     thread._create_worker_consumer = bounded  # type: ignore[method-assign]
 
 
+#: Faust's default producer batch is 16 KB: a few timelines (several KB each) per produce request,
+#: so the timeline agent spent more time in request round trips than in its own work (profiled).
+PRODUCER_MAX_BATCH_BYTES = 512 * 1024
+
+
+def create_worker(app: faust.App, *, loglevel: str, **options: Any) -> faust.Worker:
+    """A Faust worker for ``app`` without the terminal spinner.
+
+    Faust's spinner, installed whenever the log level is WARNING or above, sets the *root*
+    logger to DEBUG so that it can spin on every record: every debug call of aiokafka and Faust
+    then builds a log record nobody prints (~8 % of a busy worker's time, profiled).
+    """
+    worker = faust.Worker(app, loglevel=loglevel, redirect_stdouts=False, console_port=0, **options)
+    worker.spinner = None
+    return worker
+
+
 def broker_urls(bootstrap: str) -> list[str]:
     return [f"kafka://{address.strip()}" for address in bootstrap.split(",") if address.strip()]
 
@@ -94,6 +111,7 @@ def create_app(settings: Settings, *, web_port: int = 6066, app_id: str | None =
         topic_partitions=kafka.partitions,
         topic_replication_factor=kafka.replication_factor,
         topic_allow_declare=True,
+        producer_max_batch_size=PRODUCER_MAX_BATCH_BYTES,
         datadir=str(settings.data_dir / "faust"),
         web_enabled=True,
         web_host="127.0.0.1",

@@ -32,9 +32,10 @@ from typing import Any
 
 import orjson
 
+from projections.ordering import sort_key
 from streams.context import StreamContext, declare_topics
 from wismo.embedded import delete_prefix
-from wismo.events import dump_event
+from wismo.events import Event, dump_event
 from wismo.settings import Settings
 from wismo.topics import EVENTS
 
@@ -43,7 +44,44 @@ VARIANTS = ("kafka", "noop", "timeline", "timeline+warehouse")
 EVENTS_PER_ORDER = 10
 
 
-async def _produce(settings: Settings, orders: int, seed: int) -> int:
+#: how the generated events reach the topic (``--arrival``)
+ARRIVALS = ("timely", "shuffled")
+#: with ``timely`` arrival, the share of events that come late (after the whole stream)
+LATE_SHARE = 0.05
+
+
+def arrival_order(
+    by_order: dict[str, list[Event]], seed: int, arrival: str = "timely"
+) -> list[tuple[str, Event]]:
+    """The (order id, event) sequence a run puts on the events topic.
+
+    ``timely`` is how live traffic looks: orders interleave at random, so a batch holds events
+    of many orders, but each order's events come in the order they happened, except a
+    :data:`LATE_SHARE` of them that arrive after everything else. ``shuffled`` puts every event
+    anywhere (each order's events in a random order): the worst case for a timeline worker,
+    which then folds most orders from scratch.
+    """
+    rng = random.Random(seed)
+    if arrival == "shuffled":
+        everything = [(order_id, e) for order_id, events in by_order.items() for e in events]
+        rng.shuffle(everything)
+        return everything
+    if arrival != "timely":
+        raise ValueError(f"arrival must be one of {ARRIVALS}, not {arrival!r}")
+    queues = {order_id: sorted(events, key=sort_key) for order_id, events in by_order.items()}
+    turns = [order_id for order_id, events in queues.items() for _ in events]
+    rng.shuffle(turns)
+    taken = dict.fromkeys(queues, 0)
+    on_time: list[tuple[str, Event]] = []
+    late: list[tuple[str, Event]] = []
+    for order_id in turns:
+        event = queues[order_id][taken[order_id]]
+        taken[order_id] += 1
+        (late if rng.random() < LATE_SHARE else on_time).append((order_id, event))
+    return on_time + late
+
+
+async def _produce(settings: Settings, orders: int, seed: int, arrival: str = "timely") -> int:
     from aiokafka import AIOKafkaProducer
 
     from streams.routing import linked
@@ -58,11 +96,8 @@ async def _produce(settings: Settings, orders: int, seed: int) -> int:
     try:
         messages = [
             (order_id, dump_event(linked(event, order_id) if event.order_id is None else event))
-            for order_id, events in history.by_order().items()
-            for event in events
+            for order_id, event in arrival_order(history.by_order(), seed, arrival)
         ]
-        # live traffic interleaves orders: a batch holds events of many orders, rarely two of one
-        random.Random(seed).shuffle(messages)
         futures = []
         for order_id, value in messages:
             futures.append(
@@ -155,10 +190,10 @@ async def _raw_consume(settings: Settings, expected: int) -> dict[str, Any]:
 
 def _child(variant: str, expected: int) -> None:
     """Run one variant in this process until ``expected`` events went through; print the result."""
-    import faust
 
     from streams.agents import timeline, warehouse
-    from streams.app import create_app, use_uvloop
+    from streams.app import create_app, create_worker, use_uvloop
+    from wismo.gc_tuning import tune_gc
     from wismo.settings import load_settings
 
     settings = load_settings()
@@ -203,9 +238,9 @@ def _child(variant: str, expected: int) -> None:
                 os._exit(0)  # the measurement is taken; no need for an orderly shutdown
 
     app.task(stopwatch)
-    faust.Worker(
-        app, loglevel="WARNING", redirect_stdouts=False, console_port=0
-    ).execute_from_commandline()
+    worker = create_worker(app, loglevel="WARNING")
+    tune_gc()
+    worker.execute_from_commandline()
 
 
 def _free_port() -> int:
@@ -221,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=2, help="runs per variant (best is kept)")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--arrival", choices=ARRIVALS, default="timely")
     parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--expect", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -232,7 +268,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parent(args: argparse.Namespace) -> int:
     variants = [v for v in args.variants.split(",") if v]
-    summary = run(args.orders, args.partitions, args.repeat, variants, args.seed, _stderr)
+    summary = run(
+        args.orders,
+        args.partitions,
+        args.repeat,
+        variants,
+        args.seed,
+        _stderr,
+        arrival=args.arrival,
+    )
     print(orjson.dumps(summary).decode())
     return 0
 
@@ -250,6 +294,7 @@ def run(
     progress: Callable[[str], None],
     *,
     timeout_s: float = 600.0,
+    arrival: str = "timely",
 ) -> dict[str, Any]:
     """Every variant ``repeat`` times on the same events (best kept); a flat summary."""
     from wismo.embedded import EmbeddedServices
@@ -264,8 +309,11 @@ def run(
         with EmbeddedServices(requested) as services:
             settings = services.settings
             asyncio.run(ensure_topics(settings))
-            events = asyncio.run(_produce(settings, orders, seed))
-            progress(f"{events} canonical events of {orders} orders on {partitions} partitions")
+            events = asyncio.run(_produce(settings, orders, seed, arrival))
+            progress(
+                f"{events} canonical events of {orders} orders on {partitions} partitions,"
+                f" {arrival} arrival"
+            )
             best: dict[str, float] = {}
             counted: dict[str, int] = {}
             for attempt in range(1, repeat + 1):
@@ -276,6 +324,7 @@ def run(
                     counted[variant] = int(outcome["events"])
     summary: dict[str, Any] = {"scenario": "throughput", "events": events, "orders": orders}
     summary["partitions"] = partitions
+    summary["arrival"] = arrival
     for variant, rate in best.items():
         name = variant.replace("+", "_")
         summary[f"{name}_events_per_s"] = rate

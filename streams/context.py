@@ -104,8 +104,9 @@ class StreamContext:
             from projections.redis_store import RedisTimelineStore
 
             client = await self.redis()
+            redis = self.settings.redis
             self._store = RedisTimelineStore(
-                client, self.settings.redis.key_prefix, url=self.settings.redis.url or "redis"
+                client, redis.key_prefix, url=redis.url or "redis", cache_orders=redis.cache_orders
             )
         return self._store
 

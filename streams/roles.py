@@ -22,13 +22,12 @@ import importlib
 import logging
 from collections.abc import Iterable
 
-import faust
-
-from streams.app import create_app, use_uvloop
+from streams.app import create_app, create_worker, use_uvloop
 from streams.context import StreamContext, declare_topics
 from streams.errors import UnknownRole
 from streams.logs import logging_config
 from streams.ops import OpsServer
+from wismo.gc_tuning import tune_gc
 from wismo.settings import Settings
 from wismo.topics import ensure_topics
 
@@ -136,13 +135,10 @@ def run(
     asyncio.run(ensure_topics(settings))
     use_uvloop()
     ctx = build(settings, roles, web_port=web_port, web_host=web_host)
-    worker = faust.Worker(
-        ctx.app,
-        loglevel=settings.log_level,
-        logging_config=logging_config(settings.log_level),
-        redirect_stdouts=False,
-        console_port=0,
+    worker = create_worker(
+        ctx.app, loglevel=settings.log_level, logging_config=logging_config(settings.log_level)
     )
     log.info("starting roles", extra={"roles": list(roles), "web_port": web_port})
+    tune_gc()
     worker.execute_from_commandline()
     return 0

@@ -41,6 +41,10 @@ class KafkaSettings(Section):
 class RedisSettings(Section):
     url: str | None = Field(default=None, description="redis://…; None = embedded / local")
     key_prefix: str = "wismo"
+    # a timeline worker keeps the events and the fold of this many recently changed orders
+    # (~30 KB each), so the next event of a live order continues its fold instead of reading
+    # the order back from Redis and folding it again (wismo bench throughput)
+    cache_orders: int = Field(default=8192, ge=0, description="orders a timeline worker caches")
 
 
 class ClickHouseSettings(Section):

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 from typing import Any
 
-from hypothesis import given
+import pytest
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from projections.serialize import timeline_to_dict, timeline_to_json
-from projections.timeline import fold
+from projections.timeline import CONTINUED_KINDS, OrderFold, fold
+from tests.projections.synthetic import order_history
 from tests.strategies import ORDER_ID, order_histories
 from wismo.events import Event, EventKind, TrackingCheckpointEvent, event_from_dict
 from wismo.vocab import RETURN_STATUSES, TrackingStatus
@@ -158,3 +161,68 @@ def _scan(tracking_number: str, at: Any) -> Event:
             "payload": {"status": "in_transit", "raw_code": "IT"},
         }
     )
+
+
+def _continued(
+    batches: list[list[Event]], order_id: str = ORDER_ID
+) -> tuple[OrderFold, list[Event], int]:
+    """Fold batch by batch the way the live store does; returns the fold, the events, extends."""
+    seen: dict[str, Event] = {}
+    state: OrderFold | None = None
+    extended = 0
+    for batch in batches:
+        new = [e for e in batch if e.event_id not in seen]
+        seen.update((e.event_id, e) for e in new)
+        if state is not None and new and state.extend(new):
+            extended += 1
+        elif state is None or new:
+            state = OrderFold.of(seen.values(), order_id)
+    assert state is not None
+    return state, list(seen.values()), extended
+
+
+@given(history=order_histories(), data=st.data())
+def test_a_continued_fold_equals_the_fold_from_scratch_after_every_batch(
+    history: list[Event], data: st.DataObject
+) -> None:
+    in_time_order = data.draw(st.booleans())
+    arrival = (
+        sorted(history, key=lambda e: e.occurred_at)
+        if in_time_order
+        else data.draw(st.permutations(history))
+    )
+    cuts = sorted(data.draw(st.sets(st.integers(1, max(1, len(arrival) - 1)), max_size=8)))
+    batches = [arrival[a:b] for a, b in zip([0, *cuts], [*cuts, len(arrival)], strict=True)]
+    seen: list[list[Event]] = []
+    for index in range(1, len(batches) + 1):
+        seen = batches[:index]
+        state, events, extended = _continued(seen)
+        assert timeline_to_json(state.timeline) == _fold_bytes(events)
+    event(f"continued {min(extended, 3)}+ times")
+
+
+def _in_time_order(seed: int) -> tuple[str, list[Event]]:
+    history = order_history(seed, random.Random(seed))
+    order_id = next(e.order_id for e in history if e.order_id is not None)
+    return order_id, sorted(history, key=lambda e: e.occurred_at)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_live_traffic_in_time_order_mostly_continues_the_fold(seed: int) -> None:
+    order_id, history = _in_time_order(seed)
+    state, events, extended = _continued([[e] for e in history], order_id)
+    assert timeline_to_json(state.timeline) == timeline_to_json(fold(events, order_id))
+    # after the order, its fulfilment and its shipments are known, scans and payments continue
+    continuable = [e for e in history[1:] if e.kind in CONTINUED_KINDS]
+    assert extended >= len(continuable) // 2
+    assert extended > 0
+
+
+def test_a_late_or_already_folded_event_is_refused_and_changes_nothing() -> None:
+    order_id, history = _in_time_order(3)
+    state = OrderFold.of(history, order_id)
+    before = timeline_to_json(state.timeline)
+    late = history[len(history) // 2]
+    assert not state.extend([late])
+    assert not state.extend([late.model_copy(update={"event_id": "late-copy"})])
+    assert timeline_to_json(state.timeline) == before

@@ -39,11 +39,14 @@ def run(args: argparse.Namespace) -> int:
     import logging.config
 
     from streams.app import use_uvloop
+    from wismo.gc_tuning import tune_gc
 
     logging.config.dictConfig(logging_config(settings.log_level))
     use_uvloop()  # as the api role runs inside a worker
+    app = create_app(settings)
+    tune_gc()
     web.run_app(
-        create_app(settings),
+        app,
         host=args.host or settings.api.host,
         port=args.port if args.port is not None else settings.api.port,
         access_log=None,

@@ -38,6 +38,12 @@ def register(subparsers: SubParsers) -> None:
     )
     throughput.add_argument("--partitions", type=int, default=4)
     throughput.add_argument("--repeat", type=int, default=2, help="runs per variant (best kept)")
+    throughput.add_argument(
+        "--arrival",
+        choices=("timely", "shuffled"),
+        default="timely",
+        help="each order's events in time order (live traffic) or in any order (worst case)",
+    )
     throughput.set_defaults(handler=run_throughput)
 
     latency = scenarios.add_parser("latency", help="signed webhook POST → websocket frame")
@@ -123,7 +129,14 @@ def run_throughput(args: argparse.Namespace) -> int:
     load = os.getloadavg()[0]
     orders = max(1, args.events // EVENTS_PER_ORDER)
     summary = run(
-        orders, args.partitions, args.repeat, list(VARIANTS), 1, _progress, timeout_s=args.duration
+        orders,
+        args.partitions,
+        args.repeat,
+        list(VARIANTS),
+        1,
+        _progress,
+        timeout_s=args.duration,
+        arrival=args.arrival,
     )
     return _report(summary, load, args.json)
 
