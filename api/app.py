@@ -17,6 +17,7 @@ from aiohttp import web
 
 from api import keys
 from api.agent_index import AgentIndex
+from api.auth import CapabilityTokens
 from api.background import stop
 from api.changes import ChangeFeed
 from api.deliveries import DeliveryLedger
@@ -24,8 +25,10 @@ from api.indexer import IndexFeeder
 from api.kafka import open_producer
 from api.metrics import ApiMetrics
 from api.middleware import errors_and_metrics
+from api.order_views import OrderViews
 from api.ratelimit import RateLimiter
 from api.routes import add_routes
+from api.timeline_reads import TimelineReads
 from api.ws import Hub
 from projections.connections import redis_client
 from projections.redis_store import RedisTimelineStore
@@ -57,6 +60,9 @@ def create_app(
         settings.api.webhook_rate_per_s, settings.api.webhook_burst
     )
     app[keys.LOOKUP_LIMITER] = RateLimiter(LOOKUP_RATE_PER_S, LOOKUP_BURST)
+    app[keys.CAPABILITIES] = CapabilityTokens(
+        settings.api.customer_token_secret, settings.api.token_cache_size
+    )
     app.cleanup_ctx.append(_redis_context(redis))
     app.cleanup_ctx.append(_producer_context(producer))
     app.cleanup_ctx.append(_live_context)
@@ -74,6 +80,7 @@ def _redis_context(
         prefix = settings.redis.key_prefix
         app[keys.REDIS] = client
         app[keys.STORE] = RedisTimelineStore(client, prefix, url=settings.redis.url or "redis")
+        app[keys.TIMELINES] = TimelineReads(app[keys.STORE])
         app[keys.DELIVERIES] = DeliveryLedger(
             client, prefix, ttl_s=settings.api.delivery_dedup_ttl_s
         )
@@ -97,10 +104,16 @@ def _producer_context(given: Any) -> Callable[[web.Application], AsyncIterator[N
 
 
 async def _live_context(app: web.Application) -> AsyncIterator[None]:
-    """The pub/sub change feed and what hangs off it: the agent index feeder, the websocket hub
-    (whose connections are closed on shutdown, before this context ends)."""
+    """The pub/sub change feed and what hangs off it: the customer view cache, the agent index
+    feeder, the websocket hub (whose connections are closed on shutdown, before this context
+    ends)."""
     store = app[keys.STORE]
     feed = ChangeFeed(app[keys.REDIS], store.keys)
+    views = OrderViews(app[keys.SETTINGS].api.order_cache_size, lambda: feed.live)
+    # first in line: a changed order's entry is gone before anyone else hears of the change
+    feed.summary_handlers.append(views.on_summary)
+    feed.reset_handlers.append(views.reset)
+    app[keys.ORDER_VIEWS] = views
     index = AgentIndex(app[keys.REDIS], app[keys.SETTINGS].redis.key_prefix)
     settings = app[keys.SETTINGS]
     hub = Hub(feed, app[keys.METRICS], settings.api.ws_queue_size)

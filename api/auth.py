@@ -13,9 +13,11 @@
 from __future__ import annotations
 
 import hmac
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import jwt
 from pydantic import SecretStr
@@ -51,10 +53,16 @@ def customer_order(secret: SecretStr, token: str | None) -> str:
     """The one order a capability token grants; raises :class:`Unauthorized`."""
     if not token:
         raise Unauthorized("a capability token from POST /v1/lookup is required")
+    order_id: str = _decode_customer(_customer_key(secret), token)["sub"]
+    return order_id
+
+
+def _decode_customer(key: bytes, token: str) -> dict[str, Any]:
+    """The verified claims (``sub`` is text); raises :class:`Unauthorized`."""
     try:
         claims = jwt.decode(
             token,
-            _customer_key(secret),
+            key,
             algorithms=_ALGORITHMS,
             audience=CUSTOMER_AUDIENCE,
             options={"require": ["sub", "exp", "aud"]},
@@ -63,16 +71,66 @@ def customer_order(secret: SecretStr, token: str | None) -> str:
         raise Unauthorized("the capability token has expired; look the order up again") from error
     except jwt.InvalidTokenError as error:
         raise Unauthorized(f"invalid capability token: {error}") from error
-    order_id = claims["sub"]
-    if not isinstance(order_id, str):
+    if not isinstance(claims["sub"], str):
         raise Unauthorized("invalid capability token: sub is not an order id")
-    return order_id
+    return claims
 
 
 def authorize_order(secret: SecretStr, token: str | None, order_id: str) -> None:
     """A valid token for another order is a 403: it proves identity, not this order."""
     if customer_order(secret, token) != order_id:
         raise Forbidden("this capability token is for another order")
+
+
+class CapabilityTokens:
+    """Capability tokens already verified by this process: token → (order, expiry), the least
+    recently used dropped past ``size`` (0 keeps none).
+
+    A token's signature, audience and claims cannot change, so they are checked once; its
+    expiry is checked at every request against the caller's clock (the application clock), and
+    a token that fails any check is never kept. The signing key is derived once, not per request.
+    """
+
+    def __init__(self, secret: SecretStr, size: int) -> None:
+        self.size = size
+        self._key = _customer_key(secret)
+        self._verified: OrderedDict[str, tuple[str, float]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._verified)
+
+    def __contains__(self, token: object) -> bool:
+        return token in self._verified
+
+    def order(self, token: str | None, now: datetime) -> str:
+        """The one order ``token`` grants at ``now``; raises :class:`Unauthorized`."""
+        if not token:
+            raise Unauthorized("a capability token from POST /v1/lookup is required")
+        known = self._verified.get(token)
+        if known is None:
+            known = self._verify(token)
+        if known[1] <= now.timestamp():
+            self._verified.pop(token, None)
+            raise Unauthorized("the capability token has expired; look the order up again")
+        if self.size:
+            self._verified[token] = known
+            self._verified.move_to_end(token)
+            if len(self._verified) > self.size:
+                self._verified.popitem(last=False)
+        return known[0]
+
+    def authorize(self, token: str | None, order_id: str, now: datetime) -> None:
+        """As :func:`authorize_order`, through the cache."""
+        if self.order(token, now) != order_id:
+            raise Forbidden("this capability token is for another order")
+
+    def _verify(self, token: str) -> tuple[str, float]:
+        claims = _decode_customer(self._key, token)
+        try:
+            expires = int(claims["exp"])  # as PyJWT read it
+        except (TypeError, ValueError, OverflowError) as error:
+            raise Unauthorized("invalid capability token: exp is not a number") from error
+        return claims["sub"], float(expires)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,15 @@ The store publishes each new timeline on ``P:timeline:ORDER`` and a summary of e
 ``P:agents`` (see :mod:`projections.redis_store`). The agents channel is always subscribed; an
 order channel only while some local websocket watches that order (reference-counted). Handlers
 are plain callables that must not block: they queue work and return.
+
+**Live or not.** Whoever keeps something derived from Redis in memory (the customer view cache,
+:mod:`api.order_views`) needs to know whether every change reaches it. The feed is :attr:`live`
+from the moment Redis confirms the agents subscription — Redis is single-threaded, so a read sent
+after that confirmation is ordered before any later publish — for as long as the connection keeps
+answering: an idle feed pings every second and counts as stale after :data:`STALE_AFTER_S`
+without hearing anything. A read error, or a confirmation of a re-subscription (redis-py
+reconnects and re-subscribes on its own, and whatever was published in between is lost), calls
+the ``reset_handlers``: what was kept may have missed changes.
 """
 
 from __future__ import annotations
@@ -28,16 +37,24 @@ log = logging.getLogger(__name__)
 
 SummaryHandler = Callable[[dict[str, Any]], None]
 TimelineHandler = Callable[[str, bytes, float], None]
+ResetHandler = Callable[[], None]
 _RETRY_S = 0.5
-_POLL_S = 1.0  # how long a read waits before the stop flag is looked at again
+_POLL_S = 1.0  # how long a read waits before the stop flag is looked at (and a ping is sent)
+#: silence (not even the answer to a ping) for this long and the feed no longer counts as live
+STALE_AFTER_S = 3.0
 
 
 class ChangeFeed:
     def __init__(self, client: aioredis.Redis, keys: RedisKeys) -> None:
         self.keys = keys
-        self.pubsub = client.pubsub(ignore_subscribe_messages=True)
+        # subscribe confirmations are wanted: the agents channel's says the feed is live
+        self.pubsub = client.pubsub(ignore_subscribe_messages=False)
         self.summary_handlers: list[SummaryHandler] = []
         self.timeline_handlers: list[TimelineHandler] = []
+        self.reset_handlers: list[ResetHandler] = []
+        self._agents = keys.agents_channel.encode()
+        self._confirmed = False
+        self._heard = 0.0
         self._watched: dict[str, int] = {}
         self._order_prefix = keys.order_channel("")
         self._task: asyncio.Task[None] | None = None
@@ -78,19 +95,39 @@ class ChangeFeed:
     def watched(self) -> int:
         return len(self._watched)
 
+    @property
+    def live(self) -> bool:
+        """Every change published from now on will reach the handlers (see the module doc)."""
+        return self._confirmed and time.monotonic() - self._heard < STALE_AFTER_S
+
+    def _reset(self, confirmed: bool) -> None:
+        self._confirmed = confirmed
+        for reset_handler in self.reset_handlers:
+            reset_handler()
+
     async def _listen(self) -> None:
         while not self._stopping:
             try:
                 if not self._listening:
                     await self._subscribe_agents()
                 message = await self.pubsub.get_message(timeout=_POLL_S)
+                if message is None:
+                    await self.pubsub.ping()  # its answer proves the connection still carries
             except (RedisError, OSError) as error:
                 # redis-py reconnects and re-subscribes on the next read
                 log.warning("change feed interrupted: %s", error)
+                self._reset(confirmed=False)
                 await asyncio.sleep(_RETRY_S)
                 continue
-            if message is not None and message.get("type") == "message":
+            if message is None:
+                continue
+            self._heard = time.monotonic()
+            kind = message.get("type")
+            if kind == "message":
                 self._dispatch(message["channel"], message["data"])
+            elif kind == "subscribe" and _bytes(message["channel"]) == self._agents:
+                # the first confirmation, or one after a reconnect that may have lost messages
+                self._reset(confirmed=True)
 
     def _dispatch(self, channel: bytes | str, data: bytes) -> None:
         name = channel.decode() if isinstance(channel, bytes) else channel
@@ -99,6 +136,7 @@ class ChangeFeed:
                 summary = orjson.loads(data)
             except orjson.JSONDecodeError:
                 log.warning("undecodable change summary on %s", name)
+                self._reset(self._confirmed)  # some order changed; which one is unknown
                 return
             for summary_handler in self.summary_handlers:
                 summary_handler(summary)
@@ -110,6 +148,11 @@ class ChangeFeed:
 
     async def close(self) -> None:
         self._stopping = True
+        self._reset(confirmed=False)
         if self._task is not None:
             await stop(self._task)
         await self.pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+def _bytes(value: bytes | str) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()

@@ -9,12 +9,15 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from api.agent_index import AgentIndex
+from api.auth import CapabilityTokens
 from api.changes import ChangeFeed
 from api.deliveries import DeliveryLedger
 from api.indexer import IndexFeeder
 from api.kafka import Producer
 from api.metrics import ApiMetrics
+from api.order_views import OrderViews
 from api.ratelimit import RateLimiter
+from api.timeline_reads import TimelineReads
 from api.ws import Hub
 from projections.redis_store import RedisTimelineStore
 from wismo.settings import Settings
@@ -33,5 +36,8 @@ AGENT_INDEX = web.AppKey("agent_index", AgentIndex)
 CHANGES = web.AppKey("changes", ChangeFeed)
 INDEX_FEEDER = web.AppKey("index_feeder", IndexFeeder)
 HUB = web.AppKey("hub", Hub)
+CAPABILITIES = web.AppKey("capabilities", CapabilityTokens)
+ORDER_VIEWS = web.AppKey("order_views", OrderViews)
+TIMELINES = web.AppKey("timelines", TimelineReads)
 #: an ``aiokafka.AIOKafkaProducer`` (or anything with its ``send``)
 PRODUCER: web.AppKey[Producer] = web.AppKey("producer")

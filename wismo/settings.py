@@ -63,6 +63,15 @@ class ApiSettings(Section):
     max_body_bytes: int = Field(default=1 << 20, ge=1024)
     customer_token_secret: SecretStr = SecretStr(DEV_SECRET)
     customer_token_ttl_s: int = Field(default=900, ge=30)
+    token_cache_size: int = Field(
+        default=10_000, ge=0, description="verified capability tokens kept per process (0: none)"
+    )
+    order_cache_size: int = Field(
+        default=10_000,
+        ge=0,
+        description="encoded customer order views kept per process (0: none), dropped as the "
+        "orders change (docs/guarantees.md)",
+    )
     agent_jwt_secret: SecretStr = SecretStr(DEV_SECRET)
     api_keys: tuple[SecretStr, ...] = (SecretStr(DEV_SECRET),)
     webhook_rate_per_s: float = Field(default=200.0, gt=0, description="per source and process")

@@ -8,14 +8,24 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from api.auth import authorize_order, bearer, issue_customer_token
+from api.auth import bearer, issue_customer_token
 from api.errors import BadRequest, NotFound, TooManyRequests
-from api.keys import CLOCK, LOOKUP_LIMITER, SETTINGS, STORE
+from api.keys import (
+    CAPABILITIES,
+    CLOCK,
+    LOOKUP_LIMITER,
+    ORDER_VIEWS,
+    SETTINGS,
+    STORE,
+    TIMELINES,
+)
+from api.order_views import EncodedView
 from api.views.body import json_object
 from api.views.customer import customer_view, tracking_view
-from api.views.respond import conditional, etag_for, json
+from api.views.respond import conditional, encoded, etag_for, json
 
 _MAX_FIELD = 320
+CUSTOMER_CACHE_CONTROL = "private, no-cache"
 
 
 def _text_field(document: dict[str, Any], name: str) -> str | None:
@@ -58,7 +68,7 @@ def customer_token(request: web.Request) -> str | None:
 
 
 async def timeline_document(request: web.Request, order_id: str) -> dict[str, Any]:
-    raw = await request.app[STORE].timeline(order_id)
+    raw = await request.app[TIMELINES].timeline(order_id)
     if raw is None:
         raise NotFound(f"order {order_id} is not known")
     document: dict[str, Any] = orjson.loads(raw)
@@ -66,11 +76,26 @@ async def timeline_document(request: web.Request, order_id: str) -> dict[str, An
 
 
 async def read_order(request: web.Request) -> web.Response:
+    """The customer view, from this process's cache while the change feed keeps it current
+    (:mod:`api.order_views`), else from Redis (then kept, unless the order changed meanwhile)."""
+    app = request.app
     order_id = request.match_info["order_id"]
-    secret = request.app[SETTINGS].api.customer_token_secret
-    authorize_order(secret, customer_token(request), order_id)
+    app[CAPABILITIES].authorize(customer_token(request), order_id, app[CLOCK]())
+    views = app[ORDER_VIEWS]
+    view = views.get(order_id)
+    if view is None:
+        fill = views.begin(order_id)
+        try:
+            view = await customer_document(request, order_id)
+        finally:
+            views.finish(fill, view)
+    return encoded(request, view)
+
+
+async def customer_document(request: web.Request, order_id: str) -> EncodedView:
     timeline = await timeline_document(request, order_id)
-    return conditional(request, etag_for(timeline, "customer"), lambda: customer_view(timeline))
+    body = orjson.dumps(customer_view(timeline))
+    return EncodedView.of(etag_for(timeline, "customer"), body, CUSTOMER_CACHE_CONTROL)
 
 
 async def track(request: web.Request) -> web.Response:

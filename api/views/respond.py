@@ -7,6 +7,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from api.order_views import EncodedView
+
 
 def json(
     document: Any, *, status: int = 200, headers: dict[str, str] | None = None
@@ -22,12 +24,26 @@ def etag_for(timeline: dict[str, Any], *scope: str) -> str:
     return '"' + "-".join(parts) + '"'
 
 
+def not_modified(request: web.Request, etag: str) -> bool:
+    """The client's ``If-None-Match`` names ``etag`` (or is ``*``)."""
+    wanted = request.headers.get("If-None-Match")
+    if not wanted:
+        return False
+    return etag in (tag.strip() for tag in wanted.split(",")) or wanted.strip() == "*"
+
+
 def conditional(
     request: web.Request, etag: str, build: Any, cache_control: str = "private, no-cache"
 ) -> web.Response:
     """304 when the client's ``If-None-Match`` names ``etag``; else ``build()`` as JSON."""
     headers = {"ETag": etag, "Cache-Control": cache_control}
-    wanted = request.headers.get("If-None-Match", "")
-    if etag in (tag.strip() for tag in wanted.split(",")) or wanted.strip() == "*":
+    if not_modified(request, etag):
         return web.Response(status=304, headers=headers)
     return json(build(), headers=headers)
+
+
+def encoded(request: web.Request, view: EncodedView) -> web.Response:
+    """As :func:`conditional`, for a view already encoded with its headers."""
+    if not_modified(request, view.etag):
+        return web.Response(status=304, headers=view.not_modified_headers)
+    return web.Response(body=view.body, headers=view.headers)
