@@ -56,6 +56,7 @@ def create_app(
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock
     app[keys.METRICS] = ApiMetrics()
+    app[keys.REQUEST_METRICS] = {}
     app[keys.WEBHOOK_LIMITER] = RateLimiter(
         settings.api.webhook_rate_per_s, settings.api.webhook_burst
     )

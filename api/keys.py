@@ -7,6 +7,7 @@ from datetime import datetime
 
 import redis.asyncio as aioredis
 from aiohttp import web
+from prometheus_client import Counter, Histogram
 
 from api.agent_index import AgentIndex
 from api.auth import CapabilityTokens
@@ -23,10 +24,16 @@ from projections.redis_store import RedisTimelineStore
 from wismo.settings import Settings
 
 Clock = Callable[[], datetime]
+#: a request counter and latency histogram already bound to their labels
+RequestMetrics = tuple[Counter, Histogram]
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 METRICS = web.AppKey("metrics", ApiMetrics)
+#: (route template, method, status) → its bound metrics (see :mod:`api.middleware`)
+REQUEST_METRICS: web.AppKey[dict[tuple[str, str, int], RequestMetrics]] = web.AppKey(
+    "request_metrics"
+)
 WEBHOOK_LIMITER = web.AppKey("webhook_limiter", RateLimiter)
 LOOKUP_LIMITER = web.AppKey("lookup_limiter", RateLimiter)
 REDIS = web.AppKey("redis", aioredis.Redis)

@@ -18,10 +18,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from api.errors import ApiError
-from api.keys import METRICS
+from api.keys import METRICS, REQUEST_METRICS, RequestMetrics
 from projections.errors import StoreUnavailable
 
 log = logging.getLogger("api.access")
+_MAX_REMEMBERED = 1000
 
 _HTTP_ERRORS = {
     400: "bad_request",
@@ -52,6 +53,23 @@ def route_template(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
+def _metrics(request: web.Request, route: str, status: int) -> RequestMetrics:
+    """The request counter and latency histogram of one route, method and status: looked up by
+    label once per process (``labels()`` costs more than the observation itself)."""
+    key = (route, request.method, status)
+    known = request.app[REQUEST_METRICS]
+    found = known.get(key)
+    if found is None:
+        metrics = request.app[METRICS]
+        found = (
+            metrics.requests.labels(route, request.method, str(status)),
+            metrics.latency.labels(route),
+        )
+        if len(known) < _MAX_REMEMBERED:  # methods are client-chosen text: keep a bound
+            known[key] = found
+    return found
+
+
 @web.middleware
 async def errors_and_metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
@@ -72,9 +90,9 @@ async def errors_and_metrics(request: web.Request, handler: Handler) -> web.Stre
         response = error_response(500, body)
     elapsed = time.perf_counter() - started
     route = route_template(request)
-    metrics = request.app[METRICS]
-    metrics.requests.labels(route, request.method, str(response.status)).inc()
-    metrics.latency.labels(route).observe(elapsed)
+    count, latency = _metrics(request, route, response.status)
+    count.inc()
+    latency.observe(elapsed)
     if log.isEnabledFor(logging.INFO):
         log.info(
             "request",
