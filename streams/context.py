@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -123,13 +123,30 @@ class StreamContext:
         value: bytes,
         headers: Any = None,
     ) -> Awaitable[Any]:
-        """Queue a message; returns the future of its delivery (await it before acking input)."""
+        """Queue a message; returns the future of its delivery (await it before acking input).
+
+        Once Faust's producer runs, the message goes straight to its aiokafka producer: Faust's
+        own ``Topic.send`` path gives the event loop a turn per message, so the producer's
+        sender shipped a request of one or two messages at a time — a batch of 500 timeline
+        updates took ~380 µs per message (profiled) where queueing them all and letting the
+        sender ship them in one request per partition costs ~25 µs. Same producer, same
+        partitioner, same acks.
+        """
         self.metrics.events_out.labels(agent, logical).inc()
         encoded_key = key.encode() if isinstance(key, str) else key
-        fut: Awaitable[Any] = await self.topics.by_name(logical).send(
-            key=encoded_key, value=value, headers=headers, force=True
+        topic = self.topics.by_name(logical)
+        producer = getattr(self.app.producer, "_producer", None)
+        if producer is None:  # not started yet (or a test double): Faust's own path
+            fut: Awaitable[Any] = await topic.send(
+                key=encoded_key, value=value, headers=headers, force=True
+            )
+            return fut
+        if isinstance(headers, Mapping):
+            headers = list(headers.items())
+        queued: Awaitable[Any] = await producer.send(
+            topic.get_topic_name(), value, key=encoded_key, headers=headers
         )
-        return fut
+        return queued
 
     def attach(self, service: Service) -> None:
         """Start ``service`` with the app (after the agents) and stop it with the app."""

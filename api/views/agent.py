@@ -3,6 +3,7 @@ queue with acknowledge/resolve, and an order's dead letters. Every route needs a
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -122,14 +123,19 @@ def _choices(request: web.Request, name: str, allowed: frozenset[str]) -> frozen
     return values
 
 
-def _number(request: web.Request, name: str) -> float | None:
+#: JSON number syntax, which the OpenAPI document promises (Python's float() also takes
+#: " 5", "5_0", "nan" and "inf"); whole numbers for integer parameters
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)")
+
+
+def _number(request: web.Request, name: str, *, integer: bool = False) -> float | None:
     raw = request.query.get(name)
     if raw is None:
         return None
-    try:
-        value = float(raw)
-    except ValueError as error:
-        raise BadRequest(f"{name} must be a number") from error
+    if not (_INTEGER if integer else _NUMBER).fullmatch(raw):
+        raise BadRequest(f"{name} must be a {'whole number' if integer else 'number'}")
+    value = float(raw)
     if not 0 <= value < 1e7:
         raise BadRequest(f"{name} must be between 0 and 10,000,000")
     return value
@@ -138,7 +144,7 @@ def _number(request: web.Request, name: str) -> float | None:
 def exception_query(request: web.Request) -> ExceptionQuery:
     states = _choices(request, "status", frozenset(ExceptionState))
     min_age, max_age = _number(request, "min_age_hours"), _number(request, "max_age_hours")
-    limit = _number(request, "limit")
+    limit = _number(request, "limit", integer=True)
     if limit is not None and (limit != int(limit) or limit > _MAX_LIMIT):
         raise BadRequest(f"limit must be a whole number up to {_MAX_LIMIT}")
     return ExceptionQuery(

@@ -230,8 +230,10 @@ async def test_orders_stored_before_the_first_api_process_are_indexed(
     async with TestClient(TestServer(create_app(settings))) as late:
 
         async def indexed() -> bool:
+            # the backfill walks the stored orders in no particular order: wait for both
             response = await late.get("/v1/agent/search?q=100449", headers=auth("viewer"))
-            return [r["order_id"] for r in (await response.json())["results"]] == ["ORD-449"]
+            found = [r["order_id"] for r in (await response.json())["results"]]
+            exceptions = [r["exception_id"] for r in await queue(late)]
+            return found == ["ORD-449"] and exceptions == [EXCEPTION]
 
-        await eventually(indexed)
-        assert [r["exception_id"] for r in await queue(late)] == [EXCEPTION]
+        await eventually(indexed, timeout_s=30.0)
