@@ -167,12 +167,14 @@ class RedisTimelineStore:
         *,
         url: str = "redis",
         cache_orders: int = 4096,
+        continue_folds: bool = True,
     ) -> None:
         self.client = client
         self.keys = RedisKeys(prefix)
         self._url = url
         self._cache: OrderedDict[str, _State] = OrderedDict()
         self._cache_orders = cache_orders
+        self._continue_folds = continue_folds  # False: refold every order (a benchmark baseline)
         self._scripts = dict.fromkeys(("read", "commit", "take"), "")
 
     # plumbing ------------------------------------------------------------------------------
@@ -208,6 +210,8 @@ class RedisTimelineStore:
         raise AssertionError("unreachable")
 
     def _remember(self, order_id: str, state: _State) -> None:
+        if not self._continue_folds:
+            state.fold = None
         self._cache[order_id] = state
         self._cache.move_to_end(order_id)
         while len(self._cache) > self._cache_orders:

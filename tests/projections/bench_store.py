@@ -3,7 +3,8 @@
 A stream of synthetic orders progressing side by side (``--live`` orders in flight, so a batch
 touches many orders with one or two new events each, as a timeline partition sees it) is applied
 in batches of ``--batch`` events. Reported: events/s for the Redis store and, as the floor set
-by the pure fold, for the in-memory store over the same stream.
+by the pure fold, for the in-memory store over the same stream; as baselines, the Redis store
+refolding every order on each event (``continue_folds=False``) and with no order cache at all.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from projections.store import ProjectionStore
 from tests.projections.conftest import REDIS_URL, drop_prefix
 from tests.projections.synthetic import histories
 from wismo.events import Event
+from wismo.gc_tuning import tune_gc
 
 
 def interleaved(orders: int, live: int, seed: int = 11) -> list[Event]:
@@ -58,6 +60,9 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
     try:
         memory = await measure(MemoryTimelineStore(), stream, args.batch)
         redis = await measure(RedisTimelineStore(client, prefix), stream, args.batch)
+        refold = await measure(
+            RedisTimelineStore(client, f"{prefix}:refold", continue_folds=False), stream, args.batch
+        )
         cold = await measure(
             RedisTimelineStore(client, f"{prefix}:cold", cache_orders=0), stream, args.batch
         )
@@ -71,6 +76,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         "batch": args.batch,
         "memory_events_per_s": round(memory),
         "redis_events_per_s": round(redis),
+        "redis_refold_events_per_s": round(refold),
         "redis_no_cache_events_per_s": round(cold),
     }
 
@@ -80,4 +86,5 @@ if __name__ == "__main__":
     parser.add_argument("--orders", type=int, default=5000)
     parser.add_argument("--live", type=int, default=2000, help="orders in flight at once")
     parser.add_argument("--batch", type=int, default=500)
+    tune_gc()  # as in a worker
     print(orjson.dumps(asyncio.run(main(parser.parse_args())), option=orjson.OPT_INDENT_2).decode())

@@ -46,6 +46,12 @@ async def redis_store(redis_client: aioredis.Redis, redis_prefix: str) -> RedisT
 
 
 @pytest.fixture
+async def redis_refold_store(redis_client: aioredis.Redis, redis_prefix: str) -> RedisTimelineStore:
+    """The Redis store refolding every order on each apply (the benchmark's baseline)."""
+    return RedisTimelineStore(redis_client, redis_prefix, url=REDIS_URL, continue_folds=False)
+
+
+@pytest.fixture
 def memory_store() -> MemoryTimelineStore:
     return MemoryTimelineStore()
 

@@ -19,8 +19,8 @@ from projections.timeline import fold
 from tests.projections.synthetic import histories, order_history
 from wismo.events import Event, EventKind
 
-PROJECTION_STORES = ["memory", "redis", "clickhouse"]
-TIMELINE_STORES = ["memory", "redis"]
+PROJECTION_STORES = ["memory", "redis", "redis_refold", "clickhouse"]
+TIMELINE_STORES = ["memory", "redis", "redis_refold"]
 
 
 @pytest.fixture(params=PROJECTION_STORES)
