@@ -96,6 +96,9 @@ CONTINUED_KINDS = frozenset(
 )
 
 
+_PARCEL_EVENTS = (TrackingCheckpointEvent, EddRevisedEvent)
+
+
 class OrderFold:
     """The fold of one order's event set, which live traffic can continue instead of redoing.
 
@@ -131,12 +134,7 @@ class OrderFold:
             found = sorted(order_ids)
             raise FoldError(f"a fold needs the events of exactly one order, got {found}")
         result = cls(order_ids.pop())
-        parcel_events: list[TrackingCheckpointEvent | EddRevisedEvent] = []
-        for event in sequence:
-            if isinstance(event, TrackingCheckpointEvent | EddRevisedEvent):
-                parcel_events.append(event)
-            else:
-                result._builder.apply(event)
+        parcel_events = result._apply_order_side(sequence)
         result._router = ParcelRouter(result.timeline)
         result._finish(sequence, parcel_events)
         if sequence:
@@ -157,14 +155,20 @@ class OrderFold:
                 or event.order_id not in (None, order_id)
             ):
                 return False
+        self._finish(sequence, self._apply_order_side(sequence))
+        return True
+
+    def _apply_order_side(
+        self, sequence: list[Event]
+    ) -> list[TrackingCheckpointEvent | EddRevisedEvent]:
+        """Apply the order-side events in order; returns the parcel events, for the router."""
         parcel_events: list[TrackingCheckpointEvent | EddRevisedEvent] = []
         for event in sequence:
-            if isinstance(event, TrackingCheckpointEvent | EddRevisedEvent):
+            if isinstance(event, _PARCEL_EVENTS):
                 parcel_events.append(event)
             else:
                 self._builder.apply(event)
-        self._finish(sequence, parcel_events)
-        return True
+        return parcel_events
 
     def _finish(
         self,
