@@ -124,7 +124,7 @@ def _folded(raw: bytes | None, order: BenchOrder) -> bool:
     return applied >= len(order.events)
 
 
-async def _parcels(settings: Settings, count: int) -> list[Parcel]:
+async def setup_parcels(settings: Settings, count: int) -> list[Parcel]:
     """Put the orders on the raw topic; wait until every stage has worked through them, so the
     measured scans queue behind nothing."""
     run = uuid.uuid4().hex[:6]
@@ -146,7 +146,7 @@ async def _parcels(settings: Settings, count: int) -> list[Parcel]:
     return [Parcel(o.order_id, o.tracking_number, o.carrier) for o in orders]
 
 
-def _scan(parcel: Parcel, n: int, at: datetime, run: str, secret: str, port: int) -> bytes:
+def scan_webhook(parcel: Parcel, n: int, at: datetime, run: str, secret: str, port: int) -> bytes:
     event = {
         "event_id": f"bench:{run}:{parcel.tracking_number}:{n}",
         "source": parcel.carrier,
@@ -235,7 +235,7 @@ async def _load(
             await asyncio.sleep(delay)
         parcel = parcels[n % len(parcels)]
         at = LIVE_FROM + timedelta(seconds=n)
-        raw = _scan(parcel, n, at, run, secret, port)
+        raw = scan_webhook(parcel, n, at, run, secret, port)
         tally.posted += 1
         item = (parcel.order_id, int(at.timestamp()), raw, time.perf_counter())
         if idle:
@@ -279,6 +279,6 @@ def run(options: LatencyOptions, progress: Progress) -> dict[str, Any]:
         stack.running(bench, ("normalise", "timeline", "api")),
     ):
         progress(f"folding {options.orders} orders through the worker")
-        parcels = asyncio.run(_parcels(bench.settings, options.orders))
+        parcels = asyncio.run(setup_parcels(bench.settings, options.orders))
         progress(f"{len(parcels)} parcels linked; {options.total} scans at {options.rate:g}/s")
         return uvloop.run(_load(bench.settings, options, parcels, progress))

@@ -91,3 +91,13 @@ def test_fanout_reaches_every_connection_and_the_slow_client_catches_up(
     assert summary["slow_client_caught_up"] is True
     # it really stopped reading: the large order's updates piled up for it meanwhile
     assert summary["slow_client_kb_held"] > 500
+
+
+def test_hops_finds_every_scan_on_every_topic(capsys: pytest.CaptureFixture[str]) -> None:
+    summary = bench(capsys, "hops", "--orders", "5", "--rate", "20", "--events", "10")
+    assert summary["posted"] == 10
+    for topic in ("raw", "tracking", "events", "timeline"):
+        assert summary[f"seen_{topic}"] == 10
+    for hop in ("post_to_raw", "normalise", "link", "timeline", "post_to_commit"):
+        assert summary[f"{hop}_p50_ms"] is not None
+    assert summary["post_to_commit_p50_ms"] >= summary["post_to_raw_p50_ms"]

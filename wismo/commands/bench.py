@@ -17,7 +17,7 @@ import orjson
 
 from wismo.commands import SubParsers
 
-SCENARIOS = ("sla", "throughput", "latency", "reads", "fanout")
+SCENARIOS = ("sla", "throughput", "latency", "hops", "reads", "fanout")
 
 
 def register(subparsers: SubParsers) -> None:
@@ -55,6 +55,17 @@ def register(subparsers: SubParsers) -> None:
         "--batch-timeout", type=float, help="the worker's batch wait (default: the setting's)"
     )
     latency.set_defaults(handler=run_latency)
+
+    hops = scenarios.add_parser(
+        "hops", help="the time each topic hop adds to a webhook (Kafka record timestamps)"
+    )
+    hops.add_argument("--rate", type=float, default=20.0, help="webhooks per second")
+    hops.add_argument("--events", type=int, default=200, help="webhooks to send")
+    hops.add_argument("--orders", type=int, default=50, help="orders the scans go to")
+    hops.add_argument(
+        "--batch-timeout", type=float, help="the worker's batch wait (default: the setting's)"
+    )
+    hops.set_defaults(handler=run_hops)
 
     reads = scenarios.add_parser("reads", help="order reads at a fixed rate and at saturation")
     reads.add_argument("--rate", type=float, default=2000.0, help="requests per second")
@@ -151,6 +162,16 @@ def run_latency(args: argparse.Namespace) -> int:
         duration_s=args.duration,
         events=args.events,
         batch_timeout_s=args.batch_timeout,
+    )
+    return _report(run(options, _progress), load, args.json)
+
+
+def run_hops(args: argparse.Namespace) -> int:
+    from api.bench.hops import HopsOptions, run
+
+    load = os.getloadavg()[0]
+    options = HopsOptions(
+        orders=args.orders, rate=args.rate, events=args.events, batch_timeout_s=args.batch_timeout
     )
     return _report(run(options, _progress), load, args.json)
 

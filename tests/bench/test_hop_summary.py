@@ -1,0 +1,33 @@
+"""The pure part of ``wismo bench hops``: hop times from POST times and record timestamps."""
+
+from __future__ import annotations
+
+import pytest
+
+from api.bench.hops import hop_summary
+
+
+def test_each_hop_is_measured_over_the_scans_seen_at_both_of_its_ends() -> None:
+    posted = {0: 100.000, 1: 101.000, 2: 102.000}
+    stamps = {
+        "raw": {0: 100.002, 1: 101.003, 2: 102.001},
+        "tracking": {0: 100.012, 1: 101.023},  # scan 2 never normalised
+        "events": {0: 100.030, 1: 101.033},
+        "timeline": {0: 100.040, 1: 101.053, 7: 90.0},  # 7: not one of ours
+    }
+    summary = hop_summary(posted, stamps)
+    assert summary["posted"] == 3
+    assert summary["seen_raw"] == 3
+    assert summary["seen_tracking"] == summary["seen_timeline"] == 2
+    assert summary["post_to_raw_max_ms"] == pytest.approx(3.0)
+    assert summary["normalise_p50_ms"] == pytest.approx(10.0)
+    assert summary["normalise_max_ms"] == pytest.approx(20.0)
+    assert summary["link_max_ms"] == pytest.approx(18.0)
+    assert summary["timeline_p50_ms"] == pytest.approx(10.0)
+    assert summary["post_to_commit_max_ms"] == pytest.approx(53.0)
+
+
+def test_a_hop_nobody_crossed_has_no_percentiles() -> None:
+    summary = hop_summary({0: 1.0}, {"raw": {}, "tracking": {}, "events": {}, "timeline": {}})
+    assert summary["seen_raw"] == 0
+    assert summary["normalise_p50_ms"] is None
