@@ -113,9 +113,10 @@ class OrderFold:
 
     __slots__ = ("_builder", "_ids", "_last_at", "_router", "_sources")
 
-    def __init__(self, order_id: str) -> None:
-        self._builder = _OrderBuilder(Timeline(order_id=order_id))
-        self._router = ParcelRouter(self._builder.timeline)
+    def __init__(self, builder: _OrderBuilder) -> None:
+        """Over a builder that has applied its order-side events (see :meth:`of`)."""
+        self._builder = builder
+        self._router = ParcelRouter(builder.timeline)  # indexes the shipments built so far
         self._ids: set[str] = set()
         self._sources: set[str] = set()
         self._last_at: datetime | None = None
@@ -133,9 +134,9 @@ class OrderFold:
         if len(order_ids) != 1:
             found = sorted(order_ids)
             raise FoldError(f"a fold needs the events of exactly one order, got {found}")
-        result = cls(order_ids.pop())
-        parcel_events = result._apply_order_side(sequence)
-        result._router = ParcelRouter(result.timeline)
+        builder = _OrderBuilder(Timeline(order_id=order_ids.pop()))
+        parcel_events = _apply_order_side(builder, sequence)
+        result = cls(builder)
         result._finish(sequence, parcel_events)
         if sequence:
             result.timeline.first_event_at = sequence[0].occurred_at
@@ -155,20 +156,8 @@ class OrderFold:
                 or event.order_id not in (None, order_id)
             ):
                 return False
-        self._finish(sequence, self._apply_order_side(sequence))
+        self._finish(sequence, _apply_order_side(self._builder, sequence))
         return True
-
-    def _apply_order_side(
-        self, sequence: list[Event]
-    ) -> list[TrackingCheckpointEvent | EddRevisedEvent]:
-        """Apply the order-side events in order; returns the parcel events, for the router."""
-        parcel_events: list[TrackingCheckpointEvent | EddRevisedEvent] = []
-        for event in sequence:
-            if isinstance(event, _PARCEL_EVENTS):
-                parcel_events.append(event)
-            else:
-                self._builder.apply(event)
-        return parcel_events
 
     def _finish(
         self,
@@ -187,6 +176,19 @@ class OrderFold:
         timeline.sources = sorted(self._sources)
         if sequence:
             self._last_at = timeline.last_event_at = sequence[-1].occurred_at
+
+
+def _apply_order_side(
+    builder: _OrderBuilder, sequence: list[Event]
+) -> list[TrackingCheckpointEvent | EddRevisedEvent]:
+    """Apply the order-side events in order; returns the parcel events, for the router."""
+    parcel_events: list[TrackingCheckpointEvent | EddRevisedEvent] = []
+    for event in sequence:
+        if isinstance(event, _PARCEL_EVENTS):
+            parcel_events.append(event)
+        else:
+            builder.apply(event)
+    return parcel_events
 
 
 def _merge_quantities(target: dict[str, int], lines: list[LineQuantity] | None) -> None:

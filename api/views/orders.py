@@ -22,10 +22,9 @@ from api.keys import (
 from api.order_views import EncodedView
 from api.views.body import json_object
 from api.views.customer import customer_view, tracking_view
-from api.views.respond import conditional, encoded, etag_for, json
+from api.views.respond import PRIVATE_NO_CACHE, conditional, encoded, etag_for, json
 
 _MAX_FIELD = 320
-CUSTOMER_CACHE_CONTROL = "private, no-cache"
 
 
 def _text_field(document: dict[str, Any], name: str) -> str | None:
@@ -95,7 +94,7 @@ async def read_order(request: web.Request) -> web.Response:
 async def customer_document(request: web.Request, order_id: str) -> EncodedView:
     timeline = await timeline_document(request, order_id)
     body = orjson.dumps(customer_view(timeline))
-    return EncodedView.of(etag_for(timeline, "customer"), body, CUSTOMER_CACHE_CONTROL)
+    return EncodedView.of(etag_for(timeline, "customer"), body, PRIVATE_NO_CACHE)
 
 
 async def track(request: web.Request) -> web.Response:

@@ -32,8 +32,12 @@ def not_modified(request: web.Request, etag: str) -> bool:
     return etag in (tag.strip() for tag in wanted.split(",")) or wanted.strip() == "*"
 
 
+#: what a customer's own answers carry: no shared cache keeps them, and clients revalidate
+PRIVATE_NO_CACHE = "private, no-cache"
+
+
 def conditional(
-    request: web.Request, etag: str, build: Any, cache_control: str = "private, no-cache"
+    request: web.Request, etag: str, build: Any, cache_control: str = PRIVATE_NO_CACHE
 ) -> web.Response:
     """304 when the client's ``If-None-Match`` names ``etag``; else ``build()`` as JSON."""
     headers = {"ETag": etag, "Cache-Control": cache_control}
