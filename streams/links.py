@@ -82,24 +82,8 @@ class LinkIndex:
             await pipe.execute()
 
     async def order_for(self, number: str) -> str | None:
+        """The order a number is linked to (for inspection; the agent reads with :meth:`lookup`)."""
         return _text(await self._redis.get(self._link_key(number)))
-
-    async def park(self, number: str, event_id: str, event: bytes) -> None:
-        await self._redis.hset(self._parked_key(number), event_id, event)
-
-    async def link(self, number: str, order_id: str) -> dict[str, bytes]:
-        """Record the link; returns the scans parked under the number (event id → event)."""
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(self._link_key(number), order_id)
-            pipe.hgetall(self._parked_key(number))
-            _, parked = await pipe.execute()
-        return _by_event_id(parked)
-
-    async def forget_parked(self, number: str, event_ids: Iterable[str]) -> None:
-        """Drop released scans, once they are safely on the events topic."""
-        ids = list(event_ids)
-        if ids:
-            await self._redis.hdel(self._parked_key(number), *ids)
 
     async def parked_count(self, number: str) -> int:
         count: int = await self._redis.hlen(self._parked_key(number))

@@ -37,25 +37,26 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 async def one_at_a_time(index: LinkIndex, batch: Sequence[Tracked], send: Sink) -> None:
     """The agent's former step: a Redis round trip (or two) per message."""
     deliveries: list[Awaitable[Any]] = []
-    released: list[tuple[str, list[str]]] = []
+    released: dict[str, list[str]] = {}
     for item in batch:
         number, event = item.number, item.event
         if event.order_id is not None:
-            parked = await index.link(number, event.order_id)
+            await index.record({number: event.order_id}, {})
+            parked = (await index.lookup((), (number,)))[1].get(number, {})
             for raw in parked.values():
                 scan = linked(parse_event(raw), event.order_id)
                 deliveries.append(await send(event.order_id, dump_event(scan)))
             if parked:
-                released.append((number, list(parked)))
+                released[number] = list(parked)
             continue
-        order_id = await index.order_for(number)
+        order_id = (await index.lookup((number,), ()))[0][number]
         if order_id is None:
-            await index.park(number, event.event_id, dump_event(event))
+            await index.record({}, {number: {event.event_id: dump_event(event)}})
             continue
         deliveries.append(await send(order_id, dump_event(linked(event, order_id))))
     await asyncio.gather(*deliveries)
-    for number, event_ids in released:
-        await index.forget_parked(number, event_ids)
+    for number, event_ids in released.items():
+        await index.forget({number: event_ids})
 
 
 async def run(way: str, stream: Sequence[Tracked], size: int) -> dict[str, Any]:
