@@ -7,6 +7,8 @@ they never judge speed, which the full-size runs in the README do.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import orjson
@@ -101,3 +103,19 @@ def test_hops_finds_every_scan_on_every_topic(capsys: pytest.CaptureFixture[str]
     for hop in ("post_to_raw", "normalise", "link", "timeline", "post_to_commit"):
         assert summary[f"{hop}_p50_ms"] is not None
     assert summary["post_to_commit_p50_ms"] >= summary["post_to_raw_p50_ms"]
+
+
+def test_rebuild_refolds_every_logged_event_next_to_the_fold_alone() -> None:
+    # chDB allows one engine per process: the scenario runs in a process of its own
+    done = subprocess.run(
+        [sys.executable, "-m", "wismo.cli", "bench", "rebuild", "--events", "300", "--json",
+         "--workers", "0"],
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    summary = orjson.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["events"] > 250
+    assert summary["rebuild_workers0_events"] == summary["events"]
+    assert summary["prepare_events_per_s"] > 0
+    assert summary["rebuild_workers0_to_prepare"] == pytest.approx(
+        summary["rebuild_workers0_events_per_s"] / summary["prepare_events_per_s"], abs=1e-3
+    )

@@ -7,6 +7,7 @@ live with the code they measure; this module only dispatches.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 import tempfile
@@ -17,7 +18,7 @@ import orjson
 
 from wismo.commands import SubParsers
 
-SCENARIOS = ("sla", "throughput", "latency", "hops", "reads", "fanout")
+SCENARIOS = ("sla", "throughput", "latency", "hops", "reads", "fanout", "rebuild")
 
 
 def register(subparsers: SubParsers) -> None:
@@ -55,6 +56,15 @@ def register(subparsers: SubParsers) -> None:
         "--batch-timeout", type=float, help="the worker's batch wait (default: the setting's)"
     )
     latency.set_defaults(handler=run_latency)
+
+    rebuilding = scenarios.add_parser(
+        "rebuild", help="Redis rebuilt from the ClickHouse log, next to the fold alone"
+    )
+    rebuilding.add_argument("--events", type=int, default=100_000, help="about this many events")
+    rebuilding.add_argument(
+        "--workers", default="0,2", help="preparing processes per run, comma-separated"
+    )
+    rebuilding.set_defaults(handler=run_rebuild)
 
     hops = scenarios.add_parser(
         "hops", help="the time each topic hop adds to a webhook (Kafka record timestamps)"
@@ -164,6 +174,21 @@ def run_latency(args: argparse.Namespace) -> int:
         batch_timeout_s=args.batch_timeout,
     )
     return _report(run(options, _progress), load, args.json)
+
+
+def run_rebuild(args: argparse.Namespace) -> int:
+    from streams.rebuild_bench import run
+    from wismo.commands.rebuild import LOCAL_REDIS_URL
+    from wismo.settings import load_settings
+
+    load = os.getloadavg()[0]
+    workers = [int(n) for n in args.workers.split(",") if n.strip()]
+    redis_url = load_settings().redis.url or LOCAL_REDIS_URL
+    with tempfile.TemporaryDirectory(prefix="wismo-bench-") as scratch:
+        summary = asyncio.run(
+            run(Path(scratch) / "chdb", redis_url, args.events, workers, _progress)
+        )
+    return _report(summary, load, args.json)
 
 
 def run_hops(args: argparse.Namespace) -> int:
