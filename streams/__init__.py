@@ -10,6 +10,6 @@
 
 Modules: :mod:`streams.app` (the Faust app factory), :mod:`wismo.topics`,
 :mod:`streams.routing` (the pure decisions), :mod:`streams.agents`, :mod:`wismo.deadletter`,
-:mod:`streams.roles` (``wismo run --roles``), :mod:`wismo.embedded` (the services launcher),
-:mod:`streams.metrics`, :mod:`streams.watchdog`, :mod:`streams.simulate`, :mod:`streams.bench`.
+:mod:`streams.metrics`, :mod:`streams.watchdog`. The roles that compose agents into processes
+live on the top floor (:mod:`cli.runtime.roles`).
 """

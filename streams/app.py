@@ -89,7 +89,7 @@ def broker_urls(bootstrap: str) -> list[str]:
 
 
 def create_app(settings: Settings, *, web_port: int = 6066, app_id: str | None = None) -> faust.App:
-    """A Faust app on ``settings.kafka``; agents are added by :mod:`streams.roles`.
+    """A Faust app on ``settings.kafka``; agents are added by :mod:`cli.runtime.roles`.
 
     ``web_port`` must differ between workers on one host (Faust binds it in every worker).
     """

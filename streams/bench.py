@@ -32,9 +32,9 @@ from typing import Any
 
 import orjson
 
+from cli.runtime.embedded import delete_prefix
 from projections.ordering import sort_key
 from streams.context import StreamContext, declare_topics
-from wismo.embedded import delete_prefix
 from wismo.events import Event, dump_event
 from wismo.settings import Settings
 from wismo.topics import EVENTS
@@ -244,7 +244,7 @@ def _child(variant: str, expected: int) -> None:
 
 
 def _free_port() -> int:
-    from wismo.embedded import free_port
+    from cli.runtime.embedded import free_port
 
     return free_port()
 
@@ -297,7 +297,7 @@ def run(
     arrival: str = "timely",
 ) -> dict[str, Any]:
     """Every variant ``repeat`` times on the same events (best kept); a flat summary."""
-    from wismo.embedded import EmbeddedServices
+    from cli.runtime.embedded import EmbeddedServices
     from wismo.settings import KafkaSettings
     from wismo.topics import ensure_topics
 

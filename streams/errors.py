@@ -19,4 +19,4 @@ class StreamsError(WismoError):
 
 
 class UnknownRole(StreamsError, ValueError):
-    """A role name that is not one of :data:`streams.roles.ROLE_NAMES`."""
+    """A role name that is not one of :data:`cli.runtime.roles.ROLE_NAMES`."""

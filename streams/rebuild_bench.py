@@ -17,11 +17,11 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from cli.runtime.embedded import delete_prefix
 from projections.clickhouse_store import ClickHouse, ClickHouseStore, ClickHouseWriter
 from projections.rebuild import prepare_chunk, rebuild
 from projections.redis_store import RedisTimelineStore
 from streams.simulate import generate
-from wismo.embedded import delete_prefix
 from wismo.settings import ClickHouseSettings, Settings
 
 EVENTS_PER_ORDER = 10

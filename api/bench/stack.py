@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from wismo.embedded import EmbeddedServices, delete_prefix, free_port, stop_process
+from cli.runtime.embedded import EmbeddedServices, delete_prefix, free_port, stop_process
 from wismo.settings import ApiSettings, KafkaSettings, RedisSettings, Settings, to_environment
 from wismo.topics import ensure_topics
 
@@ -151,12 +151,12 @@ def running(stack: Stack, roles: Sequence[str] = ("api",)) -> Iterator[dict[str,
         servers: dict[str, Server] = {}
         workers = [role for role in roles if role != "api"]
         if workers:
-            command = ["-m", "wismo.cli", "run", "--roles", ",".join(workers)]
+            command = ["-m", "cli.main", "run", "--roles", ",".join(workers)]
             worker = start(stack, "worker", [*command, "--web-port", str(free_port())])
             stop.callback(stop_process, worker.process, "worker")
             servers["worker"] = worker
         if "api" in roles:
-            api = start(stack, "api", ["-m", "wismo.cli", "api"])
+            api = start(stack, "api", ["-m", "cli.main", "api"])
             stop.callback(stop_process, api.process, "api")
             wait_http(api, stack.settings.api.port)
             servers["api"] = api

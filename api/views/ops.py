@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 
 from api.keys import METRICS, REDIS, SETTINGS
 from api.views.respond import json
-from wismo.embedded import kafka_metadata_ok
+from wismo.probes import kafka_metadata_ok
 
 CHECK_TIMEOUT_S = 2.0
 

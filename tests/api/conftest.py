@@ -25,8 +25,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import SecretStr
 
 from api.app import create_app
+from cli.runtime.embedded import start_tansu
 from projections.redis_store import RedisTimelineStore
-from wismo.embedded import start_tansu
 from wismo.event_lines import read_event_lines
 from wismo.events import Event
 from wismo.settings import ApiSettings, KafkaSettings, RedisSettings, Settings

@@ -37,10 +37,10 @@ from requests.adapters import HTTPAdapter
 from schemathesis import checks
 
 from api.auth import issue_customer_token
+from cli.runtime.embedded import free_port, start_tansu, stop_process
 from projections.redis_store import RedisTimelineStore
 from tests.api.conftest import as_sent
 from tests.projections.synthetic import order_history
-from wismo.embedded import free_port, start_tansu, stop_process
 from wismo.settings import KafkaSettings, RedisSettings, Settings
 from wismo.topics import ensure_topics
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import orjson
 import redis
 
+from cli.runtime.embedded import free_port
 from tests.api.conftest import REDIS_URL
-from wismo.embedded import free_port
 
 WISMO = str(Path(sys.executable).with_name("wismo"))
 

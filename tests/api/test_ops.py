@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from openapi_spec_validator import validate
 
 from api.app import create_app
+from cli.runtime.embedded import start_tansu
 from tests.api.conftest import Client, agent_token, make_settings
-from wismo.embedded import start_tansu
 from wismo.settings import Settings
 
 OPENAPI = Path(__file__).parents[2] / "api" / "openapi.yaml"

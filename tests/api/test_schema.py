@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api.app import create_app
+from cli.runtime.embedded import free_port
 from tests.api.conftest import API_KEY, REDIS_URL, agent_token, as_sent, make_settings
-from wismo.embedded import free_port
 from wismo.topics import ensure_topics
 
 OPENAPI = Path(__file__).parents[2] / "api" / "openapi.yaml"

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from wismo.cli import main
+from cli.main import main
 
 pytestmark = pytest.mark.slow
 
@@ -108,7 +108,7 @@ def test_hops_finds_every_scan_on_every_topic(capsys: pytest.CaptureFixture[str]
 def test_rebuild_refolds_every_logged_event_next_to_the_fold_alone() -> None:
     # chDB allows one engine per process: the scenario runs in a process of its own
     done = subprocess.run(
-        [sys.executable, "-m", "wismo.cli", "bench", "rebuild", "--events", "300", "--json",
+        [sys.executable, "-m", "cli.main", "bench", "rebuild", "--events", "300", "--json",
          "--workers", "0"],
         capture_output=True, text=True, timeout=300, check=True,
     )  # fmt: skip

@@ -28,7 +28,7 @@ import jwt
 import pytest
 import redis
 
-from wismo.embedded import free_port
+from cli.runtime.embedded import free_port
 
 WISMO = str(Path(sys.executable).with_name("wismo"))
 CHROMIUM = "/usr/bin/chromium"
@@ -204,7 +204,7 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
 
 def post_webhooks(system: System, posts: list[Any]) -> None:
     """Send simulator posts (signed like the real sources) and check they were accepted."""
-    from wismo.commands.simulate import send, source_secrets
+    from cli.commands.simulate import send, source_secrets
     from wismo.settings import Settings
 
     secrets = source_secrets(Settings())

@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
+from cli.commands.simulate import Post, ups_alert
 from tests.browser.conftest import DEMO_EMAIL, DEMO_ORDER, System, post_webhooks
-from wismo.commands.simulate import Post, ups_alert
 
 pytestmark = pytest.mark.browser
 

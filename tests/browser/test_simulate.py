@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from carriers import registry
-from wismo.commands.simulate import Post, signed_headers, traffic
+from cli.commands.simulate import Post, signed_headers, traffic
 from wismo.events import EventKind
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

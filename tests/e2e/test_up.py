@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from cli.runtime.embedded import free_port
 from tests.streams.harness import WISMO
-from wismo.embedded import free_port, kafka_metadata_ok
+from wismo.probes import kafka_metadata_ok
 
 pytestmark = pytest.mark.slow
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from cli.runtime.embedded import EmbeddedServices, free_port, stop_process
 from projections.verify import Reference
 from streams.simulate import History, generate, publish
 from tests.streams.harness import (
@@ -40,7 +41,7 @@ from tests.streams.harness import (
     wait_until,
 )
 from wismo.deadletter import read_records
-from wismo.embedded import EmbeddedServices, free_port, redis_ping, stop_process
+from wismo.probes import redis_ping
 from wismo.settings import Settings
 from wismo.topics import RawPayload, ensure_topics
 

@@ -20,9 +20,9 @@ import aiohttp
 import pytest
 
 from carriers.standard_webhooks import sign
+from cli.runtime.embedded import free_port
 from tests.faults.scenario import Run, dead_letters, drained, new_run, verify
 from tests.streams.harness import WISMO, WorkerProcess, embedded_stack, settings_env
-from wismo.embedded import free_port
 from wismo.settings import Settings
 from wismo.topics import RawPayload
 

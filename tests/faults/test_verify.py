@@ -23,6 +23,7 @@ import redis.asyncio as aioredis
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cli.runtime.embedded import free_port
 from projections.redis_store import RedisTimelineStore
 from projections.verify import (
     DifferenceKind,
@@ -34,7 +35,6 @@ from projections.verify import (
 )
 from streams.simulate import generate
 from tests.streams.harness import WISMO
-from wismo.embedded import free_port
 from wismo.events import Event, dump_event, event_from_dict, event_to_dict
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

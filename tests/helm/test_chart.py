@@ -24,11 +24,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from streams.roles import STREAM_ROLES
-from wismo.topics import LOGICAL_TOPICS
+from cli.runtime.roles import STREAM_ROLES
 from tests.helm.crd_schemas import SCHEMAS
 from tests.helm.settings_env import settings_env_names
 from wismo.settings import DEV_SECRET, Settings
+from wismo.topics import LOGICAL_TOPICS
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "wismo"
 RELEASE = "shop"

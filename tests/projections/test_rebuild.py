@@ -95,7 +95,7 @@ async def test_rebuild_of_100k_events_matches_the_live_projection(
 
 def _wismo(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "wismo.cli", *args],
+        [sys.executable, "-m", "cli.main", *args],
         cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=120,
         check=False,
     )  # fmt: skip

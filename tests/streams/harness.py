@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cli.runtime.embedded import EmbeddedServices, delete_prefix, free_port
 from projections.serialize import timeline_to_json
 from projections.timeline import fold
-from wismo.embedded import EmbeddedServices, delete_prefix, free_port
 from wismo.events import Event
 from wismo.settings import KafkaSettings, RedisSettings, Settings, to_environment
 from wismo.topics import ensure_topics

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from cli.runtime.embedded import EmbeddedServices, free_port, start_redis, stop_process
 from streams.simulate import generate, publish
 from tests.streams.harness import (
     WorkerProcess,
@@ -21,7 +22,6 @@ from tests.streams.harness import (
     timeline_mismatches,
     wait_until,
 )
-from wismo.embedded import EmbeddedServices, free_port, start_redis, stop_process
 from wismo.settings import Settings
 from wismo.topics import ensure_topics
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 
+from cli.runtime.embedded import EmbeddedServices
 from tests.streams.harness import stack_settings
-from wismo.embedded import EmbeddedServices
 from wismo.settings import Settings
 from wismo.topics import (
     RawPayload,

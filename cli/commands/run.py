@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from wismo.commands import SubParsers
+from cli.commands import SubParsers
 
 
 def register(subparsers: SubParsers) -> None:
@@ -41,10 +41,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from cli.runtime.embedded import LOCAL_REDIS
+    from cli.runtime.roles import STREAM_ROLES, parse_roles
+    from cli.runtime.roles import run as run_roles
     from streams.errors import UnknownRole
-    from streams.roles import STREAM_ROLES, parse_roles
-    from streams.roles import run as run_roles
-    from wismo.embedded import LOCAL_REDIS, redis_ping
+    from wismo.probes import redis_ping
     from wismo.settings import load_settings
 
     try:

@@ -6,8 +6,8 @@ role        what the process runs
 normalise   the normalise agent (raw → canonical) and the link agent (scans → their order)
 timeline    the timeline agent (canonical events → Redis timelines → timeline topic)
 warehouse   the ClickHouse writer, its own consumer group. With chDB only one process may hold it
-sweeper     clock-driven exception detection: ``streams.agents.sweeper.register(ctx)`` when present
-api         the aiohttp API: ``api.app.create_app(settings)`` when present
+sweeper     clock-driven exception detection (``streams.agents.sweeper``)
+api         the aiohttp API (``api.app.create_app``) on its own runner inside the worker
 ==========  =====================================================================================
 
 ``wismo worker`` runs every stream role (all but ``api``); ``wismo up`` runs all of them.
@@ -18,10 +18,12 @@ by starting more ``wismo run --roles timeline`` processes.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from collections.abc import Iterable
 
+from api.app import create_app as create_api
+from cli.runtime.api_service import ApiService
+from streams.agents import link, normalise, sweeper, timeline, warehouse
 from streams.app import create_app, create_worker, use_uvloop
 from streams.context import StreamContext, declare_topics
 from streams.errors import UnknownRole
@@ -78,51 +80,19 @@ def build(
 
 
 def _normalise(ctx: StreamContext) -> None:
-    from streams.agents import link, normalise
-
     normalise.register(ctx)
     link.register(ctx)
 
 
-def _timeline(ctx: StreamContext) -> None:
-    from streams.agents import timeline
-
-    timeline.register(ctx)
-
-
-def _warehouse(ctx: StreamContext) -> None:
-    from streams.agents import warehouse
-
-    warehouse.register(ctx)
-
-
-def _sweeper(ctx: StreamContext) -> None:
-    # The hook for clock-driven exceptions: a module exposing register(ctx) like the agents.
-    try:
-        module = importlib.import_module("streams.agents.sweeper")
-    except ModuleNotFoundError:
-        log.info("role sweeper: streams.agents.sweeper is not available; skipped")
-        return
-    module.register(ctx)
-
-
 def _api(ctx: StreamContext) -> None:
-    try:
-        module = importlib.import_module("api.app")
-        factory = module.create_app
-    except (ModuleNotFoundError, AttributeError):
-        log.info("role api: api.app.create_app is not available; skipped")
-        return
-    from streams.api_service import ApiService
-
-    ctx.attach(ApiService(ctx.settings, factory))
+    ctx.attach(ApiService(ctx.settings, create_api))
 
 
 _ROLE_BUILDERS = {
     "normalise": _normalise,
-    "timeline": _timeline,
-    "warehouse": _warehouse,
-    "sweeper": _sweeper,
+    "timeline": timeline.register,
+    "warehouse": warehouse.register,
+    "sweeper": sweeper.register,
     "api": _api,
 }
 

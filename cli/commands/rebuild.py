@@ -7,7 +7,7 @@ import asyncio
 import sys
 import time
 
-from wismo.commands import SubParsers
+from cli.commands import SubParsers
 
 #: Where Redis is when none is configured: the machine's own, as the embedded launcher assumes.
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"

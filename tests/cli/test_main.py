@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from wismo.cli import main
+from cli.main import main
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "order-1001.jsonl"
 

@@ -1,4 +1,4 @@
-"""``wismo normalize``: canonical events on stdout, problems on stderr, exit 2 with a reason."""
+"""``wismo normalise``: canonical events on stdout, problems on stderr, exit 2 with a reason."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from wismo.cli import main
+from cli.main import main
 from wismo.events import parse_event
 
 HERE = Path(__file__).parent
@@ -25,7 +25,7 @@ def _lines(text: str) -> list[dict[str, object]]:
 
 def test_prints_the_expected_events(capsys: pytest.CaptureFixture[str]) -> None:
     payload = HERE / "aftership" / "delivered.json"
-    code = main(["normalize", "--source", "aftership", "--now", NOW, str(payload)])
+    code = main(["normalise", "--source", "aftership", "--now", NOW, str(payload)])
     out, err = capsys.readouterr()
     assert code == 0
     assert err == ""
@@ -36,14 +36,14 @@ def test_prints_the_expected_events(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_headers_reach_the_parser(capsys: pytest.CaptureFixture[str]) -> None:
     payload = HERE / "oms" / "derived_ids.json"
-    args = ["normalize", "--source", "oms", "--now", NOW, "--header", "Webhook-Id: msg_1"]
+    args = ["normalise", "--source", "oms", "--now", NOW, "--header", "Webhook-Id: msg_1"]
     assert main([*args, str(payload)]) == 0
     assert len(_lines(capsys.readouterr().out)) == 2
 
 
 def test_malformed_input_exits_2_with_the_reason(capsys: pytest.CaptureFixture[str]) -> None:
     payload = HERE / "easypost" / "malformed.json"
-    code = main(["normalize", "--source", "easypost", str(payload)])
+    code = main(["normalise", "--source", "easypost", str(payload)])
     out, err = capsys.readouterr()
     assert code == 2
     assert out == ""
@@ -55,9 +55,9 @@ def test_partly_invalid_batch_prints_valid_events_only_when_asked(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     payload = str(HERE / "wms" / "batch_partly_invalid.json")
-    assert main(["normalize", "--source", "wms", payload]) == 2
+    assert main(["normalise", "--source", "wms", payload]) == 2
     assert capsys.readouterr().out == ""
-    assert main(["normalize", "--source", "wms", "--skip-invalid", payload]) == 0
+    assert main(["normalise", "--source", "wms", "--skip-invalid", payload]) == 0
     out, err = capsys.readouterr()
     assert [line["event_id"] for line in _lines(out)] == ["wms:FO-7001:packed"]
     assert "invalid at [1].payload" in err
@@ -65,7 +65,7 @@ def test_partly_invalid_batch_prints_valid_events_only_when_asked(
 
 def test_unmapped_codes_are_reported_but_not_fatal(capsys: pytest.CaptureFixture[str]) -> None:
     payload = str(HERE / "aftership" / "partial_items.json")
-    assert main(["normalize", "--source", "aftership", "--skip-invalid", payload]) == 0
+    assert main(["normalise", "--source", "aftership", "--skip-invalid", payload]) == 0
     out, err = capsys.readouterr()
     assert len(_lines(out)) == 4
     assert "unmapped_code at msg.checkpoints[2].subtag" in err
@@ -78,7 +78,7 @@ def _aftership_signature(raw: bytes, secret: str) -> str:
 def test_verify_accepts_a_correct_signature(capsys: pytest.CaptureFixture[str]) -> None:
     payload = HERE / "aftership" / "edd_revise.json"
     signature = _aftership_signature(payload.read_bytes(), "s3cret")
-    args = ["normalize", "--source", "aftership", "--verify", "--secret", "old", "--secret"]
+    args = ["normalise", "--source", "aftership", "--verify", "--secret", "old", "--secret"]
     header = f"aftership-hmac-sha256:{signature}"
     assert main([*args, "s3cret", "--header", header, str(payload)]) == 0
     assert len(_lines(capsys.readouterr().out)) == 2
@@ -87,7 +87,7 @@ def test_verify_accepts_a_correct_signature(capsys: pytest.CaptureFixture[str]) 
 def test_verify_rejects_a_wrong_signature(capsys: pytest.CaptureFixture[str]) -> None:
     payload = HERE / "aftership" / "edd_revise.json"
     signature = _aftership_signature(payload.read_bytes(), "not-the-secret")
-    args = ["normalize", "--source", "aftership", "--verify", "--secret", "s3cret"]
+    args = ["normalise", "--source", "aftership", "--verify", "--secret", "s3cret"]
     assert main([*args, "--header", f"aftership-hmac-sha256:{signature}", str(payload)]) == 2
     out, err = capsys.readouterr()
     assert out == ""
@@ -96,21 +96,21 @@ def test_verify_rejects_a_wrong_signature(capsys: pytest.CaptureFixture[str]) ->
 
 def test_verify_needs_a_secret(capsys: pytest.CaptureFixture[str]) -> None:
     payload = str(HERE / "aftership" / "edd_revise.json")
-    assert main(["normalize", "--source", "aftership", "--verify", payload]) == 2
+    assert main(["normalise", "--source", "aftership", "--verify", payload]) == 2
     assert "--verify needs at least one --secret" in capsys.readouterr().err
 
 
 def test_unreadable_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    assert main(["normalize", "--source", "oms", str(tmp_path / "missing.json")]) == 2
+    assert main(["normalise", "--source", "oms", str(tmp_path / "missing.json")]) == 2
     assert "cannot read" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
     "args",
     [
-        ["normalize", "--source", "nowhere", "x.json"],
-        ["normalize", "--source", "oms", "--header", "no-colon", "x.json"],
-        ["normalize", "--source", "oms", "--now", "2024-06-01T00:00:00", "x.json"],
+        ["normalise", "--source", "nowhere", "x.json"],
+        ["normalise", "--source", "oms", "--header", "no-colon", "x.json"],
+        ["normalise", "--source", "oms", "--now", "2024-06-01T00:00:00", "x.json"],
     ],
 )
 def test_bad_arguments_are_usage_errors(args: list[str]) -> None:
@@ -122,7 +122,7 @@ def test_bad_arguments_are_usage_errors(args: list[str]) -> None:
 def test_reads_stdin_as_a_subprocess() -> None:
     payload = (HERE / "wms" / "pick_pack_batch.json").read_bytes()
     completed = subprocess.run(
-        [sys.executable, "-m", "wismo.cli", "normalize", "--source", "wms", "--now", NOW, "-"],
+        [sys.executable, "-m", "cli.main", "normalise", "--source", "wms", "--now", NOW, "-"],
         input=payload,
         capture_output=True,
         check=False,
@@ -131,3 +131,12 @@ def test_reads_stdin_as_a_subprocess() -> None:
     assert completed.returncode == 0, completed.stderr
     expected = (HERE / "wms" / "pick_pack_batch.expected.jsonl").read_text()
     assert _lines(completed.stdout.decode()) == _lines(expected)
+
+
+def test_the_old_spelling_is_an_alias(capsys: pytest.CaptureFixture[str]) -> None:
+    payload = HERE / "aftership" / "delivered.json"
+    assert main(["normalise", "--source", "aftership", "--now", NOW, str(payload)]) == 0
+    spelled_new = capsys.readouterr().out
+    assert main(["normalize", "--source", "aftership", "--now", NOW, str(payload)]) == 0
+    assert capsys.readouterr().out == spelled_new
+    assert spelled_new.strip()

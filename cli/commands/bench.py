@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from wismo.commands import SubParsers
+from cli.commands import SubParsers
 
 SCENARIOS = ("sla", "throughput", "latency", "hops", "reads", "fanout", "rebuild")
 
@@ -177,8 +177,8 @@ def run_latency(args: argparse.Namespace) -> int:
 
 
 def run_rebuild(args: argparse.Namespace) -> int:
+    from cli.commands.rebuild import LOCAL_REDIS_URL
     from streams.rebuild_bench import run
-    from wismo.commands.rebuild import LOCAL_REDIS_URL
     from wismo.settings import load_settings
 
     load = os.getloadavg()[0]

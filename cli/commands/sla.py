@@ -7,7 +7,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from wismo.commands import SubParsers
+from cli.commands import SubParsers
 
 
 def register(subparsers: SubParsers) -> None:

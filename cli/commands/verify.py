@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from wismo.commands import SubParsers
+from cli.commands import SubParsers
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -163,8 +163,8 @@ def _stores(text: str) -> tuple[str, ...]:
 
 
 async def _check(args: argparse.Namespace, stores: tuple[str, ...]) -> Any:
+    from cli.commands.rebuild import LOCAL_REDIS_URL
     from projections.verify import Reference, verify
-    from wismo.commands.rebuild import LOCAL_REDIS_URL
     from wismo.settings import load_settings
 
     settings = load_settings()

@@ -1,32 +1,47 @@
 """The ``wismo`` command line: parses arguments and hands over to the packages.
 
-Each sub-command lives in its own module under :mod:`wismo.commands` and exposes
-``register(subparsers)``; the modules are imported lazily by name so that ``wismo fold`` does not
-pay for Faust or ClickHouse imports.
+Each sub-command lives in its own module under :mod:`cli.commands` and exposes
+``register(subparsers)``; the modules import what their handlers need inside the handler, so that
+``wismo fold`` does not pay for Faust or ClickHouse imports.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
-#: Modules under wismo.commands, each registering one or more sub-commands.
+from cli.commands import (
+    api,
+    bench,
+    db,
+    dlq,
+    fold,
+    normalise,
+    rebuild,
+    run,
+    schema,
+    simulate,
+    sla,
+    up,
+    verify,
+)
+
+#: The sub-command modules, in the order ``wismo --help`` lists them.
 COMMAND_MODULES = (
-    "fold",
-    "schema",
-    "up",
-    "normalize",
-    "run",
-    "dlq",
-    "api",
-    "db",
-    "rebuild",
-    "sla",
-    "bench",
-    "verify",
-    "simulate",
+    fold,
+    schema,
+    up,
+    normalise,
+    run,
+    dlq,
+    api,
+    db,
+    rebuild,
+    sla,
+    bench,
+    verify,
+    simulate,
 )
 
 
@@ -35,8 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="wismo", description="Self-hosted Where-Is-My-Order visibility platform."
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(f"wismo.commands.{name}")
+    for module in COMMAND_MODULES:
         module.register(subparsers)
     return parser
 

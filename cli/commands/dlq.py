@@ -7,7 +7,7 @@ import asyncio
 import sys
 from typing import TYPE_CHECKING
 
-from wismo.commands import SubParsers
+from cli.commands import SubParsers
 
 if TYPE_CHECKING:
     from wismo.settings import Settings

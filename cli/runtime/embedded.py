@@ -18,7 +18,6 @@ import asyncio
 import logging
 import shutil
 import socket
-import struct
 import subprocess
 import tempfile
 import time
@@ -29,6 +28,7 @@ from types import TracebackType
 from typing import Self
 
 from wismo.errors import ServiceStartError
+from wismo.probes import kafka_metadata_ok, redis_ping
 from wismo.settings import ClickHouseSettings, KafkaSettings, RedisSettings, Settings
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 LOCAL_REDIS = ("127.0.0.1", 6379)
 READY_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 5.0
-_METADATA_API_KEY = 3
 
 
 def free_port() -> int:
@@ -45,47 +44,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def _recv_exactly(sock: socket.socket, size: int) -> bytes:
-    chunks = bytearray()
-    while len(chunks) < size:
-        chunk = sock.recv(size - len(chunks))
-        if not chunk:
-            raise ConnectionError("connection closed mid-response")
-        chunks += chunk
-    return bytes(chunks)
-
-
-def kafka_metadata_ok(host: str, port: int, timeout: float = 1.0) -> bool:
-    """True when a Kafka ``Metadata`` v0 request is answered with at least one broker.
-
-    A hand-written request keeps readiness checks free of an event loop, so the launcher works
-    the same from sync code, async code and test fixtures.
-    """
-    client_id = b"wismo-probe"
-    correlation_id = 7
-    body = struct.pack(">hhih", _METADATA_API_KEY, 0, correlation_id, len(client_id))
-    body += client_id + struct.pack(">i", 0)  # an empty topic list: metadata for all topics
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.sendall(struct.pack(">i", len(body)) + body)
-            (size,) = struct.unpack(">i", _recv_exactly(sock, 4))
-            response = _recv_exactly(sock, size)
-    except OSError:
-        return False
-    answered_id, brokers = struct.unpack(">ii", response[:8])
-    return bool(answered_id == correlation_id and brokers >= 1)
-
-
-def redis_ping(host: str, port: int, timeout: float = 0.5) -> bool:
-    """True when a Redis server answers ``PING`` at host:port (no client library needed)."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
 
 
 def _wait_until(

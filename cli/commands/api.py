@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from wismo.commands import SubParsers
+from cli.commands import SubParsers
 
 
 def register(subparsers: SubParsers) -> None:

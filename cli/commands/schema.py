@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from wismo.commands import SubParsers
+from cli.commands import SubParsers
 
 
 def register(subparsers: SubParsers) -> None:

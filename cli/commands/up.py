@@ -17,7 +17,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
-from wismo.commands import SubParsers
+from cli.commands import SubParsers
 
 if TYPE_CHECKING:
     from wismo.settings import Settings
@@ -50,9 +50,9 @@ def register(subparsers: SubParsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from streams.roles import ROLE_NAMES
-    from streams.roles import run as run_roles
-    from wismo.embedded import EmbeddedServices
+    from cli.runtime.embedded import EmbeddedServices
+    from cli.runtime.roles import ROLE_NAMES
+    from cli.runtime.roles import run as run_roles
     from wismo.settings import load_settings
     from wismo.topics import ensure_topics
 
@@ -98,7 +98,7 @@ def _with_webhook_secrets(settings: Settings) -> Settings:
     simulated traffic (signed with it) is accepted; production settings are left alone."""
     from pydantic import SecretStr
 
-    from wismo.commands.simulate import SOURCES
+    from cli.commands.simulate import SOURCES
     from wismo.settings import DEV_SECRET
 
     if settings.environment != "dev":
@@ -135,7 +135,7 @@ def demo_agent_token(settings: Settings, days: int = 7) -> str:
 def _print_pages(settings: Settings, with_demo_order: bool) -> None:
     from urllib.parse import quote
 
-    from wismo.commands.simulate import DEMO_EMAIL
+    from cli.commands.simulate import DEMO_EMAIL
 
     base = f"http://{settings.api.host}:{settings.api.port}"
     print(f"  status     {base}/track", file=sys.stderr)
@@ -156,7 +156,7 @@ def _post_traffic_in_background(
 ) -> None:
     from datetime import UTC, datetime
 
-    from wismo.commands.simulate import Outcome, batches, send, source_secrets, wait_for_api
+    from cli.commands.simulate import Outcome, batches, send, source_secrets, wait_for_api
 
     base = f"http://{settings.api.host}:{settings.api.port}"
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from wismo.embedded import EmbeddedServices, kafka_metadata_ok, redis_ping
+from cli.runtime.embedded import EmbeddedServices
+from wismo.probes import kafka_metadata_ok, redis_ping
 from wismo.settings import KafkaSettings, RedisSettings, Settings
 
 

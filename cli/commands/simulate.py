@@ -38,7 +38,7 @@ from typing import Any
 
 import orjson
 
-from wismo.commands import SubParsers
+from cli.commands import SubParsers
 
 SOURCES = ("oms", "wms", "ups", "fedex")
 CARRIERS = ("ups", "fedex", "dhl", "usps")

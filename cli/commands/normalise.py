@@ -1,4 +1,4 @@
-"""``wismo normalize --source SRC FILE``: a source's raw payload as canonical events (JSON lines).
+"""``wismo normalise --source SRC FILE``: a source's raw payload as canonical events (JSON lines).
 
 Problems go to stderr. Exit 2, with the reason, when the input is malformed or invalid (unless
 ``--skip-invalid``), or, with ``--verify``, when its signature does not check out.
@@ -10,7 +10,7 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
-from wismo.commands import SubParsers
+from cli.commands import SubParsers
 
 
 def _header(text: str) -> tuple[str, str]:
@@ -34,7 +34,8 @@ def register(subparsers: SubParsers) -> None:
     from carriers.registry import names
 
     parser = subparsers.add_parser(
-        "normalize",
+        "normalise",
+        aliases=["normalize"],
         help="turn a carrier/feed payload into canonical events (JSON lines)",
         description=(
             "Parses one raw payload of a source (a webhook body as received) and prints its "
@@ -84,25 +85,25 @@ def run(args: argparse.Namespace) -> int:
     try:
         raw = _read(args.file)
     except OSError as error:
-        print(f"wismo normalize: cannot read {args.file}: {error.strerror}", file=sys.stderr)
+        print(f"wismo normalise: cannot read {args.file}: {error.strerror}", file=sys.stderr)
         return 2
     source = get(args.source)
     headers = dict(args.header)
     now: datetime = args.now or datetime.now(UTC)
     if args.verify:
         if not args.secret:
-            print("wismo normalize: --verify needs at least one --secret", file=sys.stderr)
+            print("wismo normalise: --verify needs at least one --secret", file=sys.stderr)
             return 2
         rejected = source.verify(raw, headers, args.secret, now)
         if rejected is not None:
-            print(f"wismo normalize: signature rejected: {rejected}", file=sys.stderr)
+            print(f"wismo normalise: signature rejected: {rejected}", file=sys.stderr)
             return 2
     result = source.parse(raw, headers, now)
     for problem in result.problems:
         print(f"{args.file}: {problem}", file=sys.stderr)
     if result.fatal and not args.skip_invalid:
         print(
-            f"wismo normalize: {args.file} is not a valid {args.source} payload; nothing printed",
+            f"wismo normalise: {args.file} is not a valid {args.source} payload; nothing printed",
             file=sys.stderr,
         )
         return 2

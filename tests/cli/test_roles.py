@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
+from cli.runtime.roles import STREAM_ROLES, group_id, parse_roles
 from streams.errors import UnknownRole
-from streams.roles import STREAM_ROLES, group_id, parse_roles
 from tests.streams.harness import WISMO
 from wismo.settings import Settings
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import BinaryIO
 
-from wismo.commands import SubParsers
+from cli.commands import SubParsers
 
 
 def register(subparsers: SubParsers) -> None:
