@@ -1,4 +1,5 @@
-"""What every source package provides, and the values its pure functions return.
+"""What every source package provides (:class:`Source`, usually a :class:`PackagedSource`), and
+the values its pure functions return (:class:`ParseResult`, gathered in a :class:`Collector`).
 
 A source turns the raw bytes a carrier, aggregator or commerce system sends (plus the HTTP
 headers) into canonical events. Nothing here does I/O, and bad input is never an exception: it
@@ -8,7 +9,7 @@ agent, CLI) decides between a 4xx, a dead-letter record or an error message.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -29,9 +30,6 @@ class ProblemCode(StrEnum):
 
 #: Problems after which the input as a whole must be dead-lettered / answered with a 4xx.
 FATAL_CODES = frozenset({ProblemCode.MALFORMED, ProblemCode.INVALID})
-SIGNATURE_CODES = frozenset(
-    {ProblemCode.MISSING_SIGNATURE, ProblemCode.BAD_SIGNATURE, ProblemCode.STALE_TIMESTAMP}
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +72,30 @@ def failed(code: ProblemCode, message: str, path: str | None = None) -> ParseRes
     return ParseResult(problems=(Problem(code, message, path),))
 
 
+@dataclass(slots=True)
+class Collector:
+    """Events and problems gathered while parsing one delivery, and the delivery's id once a
+    parser has read it."""
+
+    events: list[Event] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    delivery_id: str | None = None
+
+    def add(self, outcome: tuple[Event | None, Problem | None]) -> None:
+        event, problem = outcome
+        if event is not None:
+            self.events.append(event)
+        self.note(problem)
+
+    def note(self, problem: Problem | None) -> None:
+        if problem is not None:
+            self.problems.append(problem)
+
+    def result(self, delivery_id: str | None = None) -> ParseResult:
+        given = self.delivery_id if delivery_id is None else delivery_id
+        return ParseResult(tuple(self.events), tuple(self.problems), given)
+
+
 Headers = Mapping[str, str]
 """HTTP headers with lower-cased names."""
 
@@ -96,3 +118,25 @@ class Source(Protocol):
         ``secrets`` holds every live secret (two during a rotation); comparison is constant-time.
         """
         ...
+
+
+ParseFunction = Callable[[bytes, Headers, datetime], ParseResult]
+VerifyFunction = Callable[[bytes, Headers, Sequence[str], datetime], Problem | None]
+
+
+@dataclass(frozen=True, slots=True)
+class PackagedSource:
+    """A :class:`Source` made of a package's ``parse`` and ``verify`` functions: what every
+    ``carriers/<name>/__init__.py`` exports as ``SOURCE``."""
+
+    name: str
+    parse_function: ParseFunction
+    verify_function: VerifyFunction
+
+    def parse(self, raw: bytes, headers: Headers, received_at: datetime) -> ParseResult:
+        return self.parse_function(raw, headers, received_at)
+
+    def verify(
+        self, raw: bytes, headers: Headers, secrets: Sequence[str], now: datetime
+    ) -> Problem | None:
+        return self.verify_function(raw, headers, secrets, now)

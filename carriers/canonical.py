@@ -15,8 +15,8 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from carriers.base import Headers, ParseResult, Problem, ProblemCode
-from carriers.common import Collector, load_json, validation_problem
+from carriers.base import Collector, Headers, ParseResult, Problem, ProblemCode
+from carriers.decode import load_json, validation_problem
 from carriers.standard_webhooks import ID_HEADER
 from wismo.events import Event, event_from_dict, event_to_dict
 from wismo.ids import natural_event_id

@@ -2,7 +2,7 @@
 
 from carriers.aftership.parse import SOURCE_NAME, parse
 from carriers.aftership.verify import verify
-from carriers.common import PackagedSource
+from carriers.base import PackagedSource
 
 SOURCE = PackagedSource(SOURCE_NAME, parse, verify)
 

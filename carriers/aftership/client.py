@@ -13,11 +13,12 @@ from urllib.parse import quote
 
 import aiohttp
 
-from carriers.aftership.parse import tracking_events
+from carriers.aftership.parse import add_tracking
 from carriers.aftership.schema import Tracking
-from carriers.base import ParseResult
-from carriers.common import parse_timestamp, validate_item
+from carriers.base import Collector, ParseResult
+from carriers.decode import validate_item
 from carriers.http import request_json
+from carriers.times import parse_timestamp
 
 DEFAULT_BASE_URL = "https://api.aftership.com/tracking/2025-07"
 
@@ -58,7 +59,9 @@ class AfterShipClient:
         if tracking is None:
             return ParseResult(problems=(problem,) if problem else ())
         stated_at = parse_timestamp(tracking.updated_at, UTC) or now
-        return tracking_events(tracking, now, stated_at, "data")
+        out = Collector()
+        add_tracking(out, tracking, now, stated_at, "data")
+        return out.result()
 
 
 def _tracking_of(answer: Any) -> dict[str, Any] | None:

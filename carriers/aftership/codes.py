@@ -7,7 +7,7 @@ status (the best status AfterShip gives) and is reported as unmapped.
 
 from __future__ import annotations
 
-from carriers.common import CodeTable
+from carriers.code_tables import CodeTable
 from wismo.vocab import Reason as R
 from wismo.vocab import TrackingStatus as S
 
@@ -73,5 +73,3 @@ SUBTAGS: CodeTable = {
     "Exception_021": (S.EXCEPTION, R.CARRIER_LOST),  # disposed of: it will not arrive
     "Expired_001": (S.EXPIRED, None),
 }
-
-TABLES = {"tags": TAGS, "subtags": SUBTAGS}

@@ -8,55 +8,40 @@ id), and the estimated delivery date it states becomes an ``edd.revised``.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
 
-from carriers.aftership.codes import SUBTAGS, TAGS
+from carriers.aftership import codes
 from carriers.aftership.schema import Checkpoint, LatestEstimatedDelivery, Tracking, Webhook
-from carriers.base import Headers, ParseResult, Problem, ProblemCode, failed
-from carriers.common import (
-    Collector,
-    built,
-    checkpoint_event,
-    decode_object,
-    edd_event,
-    map_code,
-    parse_date,
-    parse_timestamp,
-    place,
-    unreadable_time,
-    validate_item,
-)
+from carriers.base import Collector, Headers, ParseResult, Problem, ProblemCode
+from carriers.code_tables import map_code
 from carriers.detect import detect_carrier
+from carriers.places import place
+from carriers.times import parse_date, parse_timestamp, unreadable_time
+from carriers.tracking_feed import Shape, TrackingFeed, valid_items
 from wismo.vocab import Reason, TrackingStatus
 
-SOURCE_NAME = "aftership"
 TRACKING_EVENTS = frozenset({"tracking_update", "edd_revise"})
 
 # AfterShip gives checkpoint_time in the checkpoint's local time, with the offset when the
 # carrier provides one and without it otherwise; a time without an offset is read as UTC (the
 # local offset is unknowable from the payload), which can misplace it by the local offset.
-NAIVE_CHECKPOINT_TZ = UTC
+# Each tracking names its own carrier (its slug).
+FEED = TrackingFeed("aftership")
+SOURCE_NAME = FEED.source
 
 
 def parse(raw: bytes, headers: Headers, received_at: datetime) -> ParseResult:
-    webhook, problem = decode_object(raw, Webhook, "an AfterShip webhook")
-    if webhook is None:
-        return ParseResult(problems=(problem,) if problem else ())
+    return FEED.parse(raw, received_at, (WEBHOOK,), "a JSON object (an AfterShip webhook)")
+
+
+def _webhook(webhook: Webhook, _: str, received_at: datetime, out: Collector) -> None:
+    out.delivery_id = webhook.event_id
     if webhook.event not in TRACKING_EVENTS:
-        return ParseResult(
-            problems=(
-                Problem(ProblemCode.UNSUPPORTED, f"event {webhook.event!r} is not tracking data"),
-            ),
-            delivery_id=webhook.event_id,
-        )
-    if webhook.msg is None:
-        return ParseResult(
-            problems=(Problem(ProblemCode.INVALID, "missing the tracking", "msg"),),
-            delivery_id=webhook.event_id,
-        )
-    stated_at = _stated_at(webhook, received_at)
-    collected = tracking_events(webhook.msg, received_at, stated_at, path="msg")
-    return ParseResult(collected.events, collected.problems, webhook.event_id)
+        message = f"event {webhook.event!r} is not tracking data"
+        out.note(Problem(ProblemCode.UNSUPPORTED, message))
+    elif webhook.msg is None:
+        out.note(Problem(ProblemCode.INVALID, "missing the tracking", "msg"))
+    else:
+        add_tracking(out, webhook.msg, received_at, _stated_at(webhook, received_at), "msg")
 
 
 def _stated_at(webhook: Webhook, received_at: datetime) -> datetime:
@@ -70,85 +55,70 @@ def _stated_at(webhook: Webhook, received_at: datetime) -> datetime:
     return updated or received_at
 
 
-def tracking_events(
-    tracking: Tracking, received_at: datetime, stated_at: datetime, path: str
-) -> ParseResult:
+def add_tracking(
+    out: Collector, tracking: Tracking, received_at: datetime, stated_at: datetime, path: str
+) -> None:
     """The events of one AfterShip tracking (from a webhook or from the tracking API)."""
     number = tracking.tracking_number
     if not number or not number.strip():
-        return failed(ProblemCode.INVALID, "missing tracking_number", f"{path}.tracking_number")
+        out.note(Problem(ProblemCode.INVALID, "missing tracking_number", f"{path}.tracking_number"))
+        return
     carrier = tracking.slug or detect_carrier(number)
-    collected = Collector()
-    for index, item in enumerate(tracking.checkpoints or ()):
-        _add_checkpoint(collected, item, number, tracking, carrier, received_at, index, path)
+    checkpoints = valid_items(out, tracking.checkpoints or (), Checkpoint, f"{path}.checkpoints")
+    for where, checkpoint in checkpoints:
+        _add_checkpoint(out, checkpoint, number, tracking, carrier, received_at, where)
     estimate = _estimated_delivery(tracking)
     if estimate is not None:
         day, said_by = estimate
-        collected.add(
-            built(
-                lambda: edd_event(
-                    SOURCE_NAME,
-                    tracking_number=number,
-                    estimated_delivery=day,
-                    occurred_at=stated_at,
-                    received_at=received_at,
-                    carrier=carrier,
-                    reason=said_by,
-                    window_start=_window(tracking.latest_estimated_delivery, "min"),
-                    window_end=_window(tracking.latest_estimated_delivery, "max"),
-                    order_id=tracking.order_id,
-                ),
-                path,
-            )
+        latest = tracking.latest_estimated_delivery
+        FEED.estimate(
+            out,
+            path,
+            tracking_number=number,
+            estimated_delivery=day,
+            occurred_at=stated_at,
+            received_at=received_at,
+            window=(_window(latest, "min"), _window(latest, "max")),
+            reason=said_by,
+            carrier=carrier,
+            order_id=tracking.order_id,
         )
-    return collected.result()
 
 
 def _add_checkpoint(
-    collected: Collector,
-    item: Any,
+    out: Collector,
+    checkpoint: Checkpoint,
     number: str,
     tracking: Tracking,
     carrier: str | None,
     received_at: datetime,
-    index: int,
-    path: str,
+    where: str,
 ) -> None:
-    where = f"{path}.checkpoints[{index}]"
-    checkpoint, problem = validate_item(item, Checkpoint, where)
-    if checkpoint is None:
-        collected.note(problem)
-        return
-    occurred_at = parse_timestamp(checkpoint.checkpoint_time, NAIVE_CHECKPOINT_TZ)
+    occurred_at = FEED.instant(checkpoint.checkpoint_time)
     if occurred_at is None:
-        collected.note(unreadable_time(checkpoint.checkpoint_time, f"{where}.checkpoint_time"))
+        out.note(unreadable_time(checkpoint.checkpoint_time, f"{where}.checkpoint_time"))
         return
     status, reason, unmapped = _status(checkpoint, where)
-    collected.note(unmapped)
-    collected.add(
-        built(
-            lambda: checkpoint_event(
-                SOURCE_NAME,
-                tracking_number=number,
-                occurred_at=occurred_at,
-                status=status,
-                reason=reason,
-                raw_code=checkpoint.subtag or checkpoint.tag,
-                message=checkpoint.message or checkpoint.subtag_message,
-                location=place(
-                    city=checkpoint.city,
-                    region=checkpoint.state,
-                    postal_code=checkpoint.zip,
-                    country=checkpoint.country_region or checkpoint.country_iso3,
-                    facility=_facility(checkpoint),
-                ),
-                carrier=checkpoint.slug or carrier,
-                estimated_delivery=None,
-                received_at=received_at,
-                order_id=tracking.order_id,
-            ),
-            where,
-        )
+    out.note(unmapped)
+    FEED.scan(
+        out,
+        where,
+        tracking_number=number,
+        occurred_at=occurred_at,
+        status=status,
+        reason=reason,
+        raw_code=checkpoint.subtag or checkpoint.tag,
+        message=checkpoint.message or checkpoint.subtag_message,
+        location=place(
+            city=checkpoint.city,
+            region=checkpoint.state,
+            postal_code=checkpoint.zip,
+            country=checkpoint.country_region or checkpoint.country_iso3,
+            facility=_facility(checkpoint),
+        ),
+        received_at=received_at,
+        carrier=checkpoint.slug or carrier,
+        order_id=tracking.order_id,
     )
 
 
@@ -167,11 +137,11 @@ def _facility(checkpoint: Checkpoint) -> str | None:
 def _status(
     checkpoint: Checkpoint, where: str
 ) -> tuple[TrackingStatus, Reason | None, Problem | None]:
-    tag_status = TAGS.get(checkpoint.tag or "")
+    tag_status = codes.TAGS.get(checkpoint.tag or "")
     if checkpoint.subtag is None and tag_status is not None:
         return tag_status[0], tag_status[1], None
     fallback = tag_status[0] if tag_status is not None else TrackingStatus.UNKNOWN
-    return map_code(SUBTAGS, checkpoint.subtag, path=f"{where}.subtag", fallback=fallback)
+    return map_code(codes.SUBTAGS, checkpoint.subtag, path=f"{where}.subtag", fallback=fallback)
 
 
 def _estimated_delivery(tracking: Tracking) -> tuple[date, str] | None:
@@ -199,3 +169,6 @@ def _window(latest: LatestEstimatedDelivery | None, end: str) -> datetime | None
         return None
     value = latest.datetime_min if end == "min" else latest.datetime_max
     return parse_timestamp(value, naive_tz=None)
+
+
+WEBHOOK = Shape(frozenset(), Webhook, _webhook)

@@ -1,6 +1,6 @@
 """DHL: Unified Shipment Tracking (pull and push) and MyDHL Express tracking."""
 
-from carriers.common import PackagedSource
+from carriers.base import PackagedSource
 from carriers.dhl.parse import parse
 from carriers.dhl.verify import verify
 

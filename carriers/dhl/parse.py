@@ -10,54 +10,27 @@ none.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from functools import partial
-from typing import Any
+from datetime import datetime
 
-from pydantic import ValidationError
-
-from carriers.base import Headers, ParseResult, Problem, ProblemCode, failed
-from carriers.common import (
-    Collector,
-    built,
-    checkpoint_event,
-    edd_event,
-    load_json,
-    parse_date,
-    parse_offset,
-    parse_timestamp,
-    place,
-    text,
-    unreadable_time,
-    validate_item,
-    validation_problem,
-)
+from carriers.base import Collector, Headers, ParseResult, Problem, ProblemCode
 from carriers.dhl import codes
 from carriers.dhl.schema import ProblemDetails, Shipment, TrackingEvent, TrackingResponse
+from carriers.places import place
+from carriers.times import parse_date, parse_offset, unreadable_time
+from carriers.tracking_feed import Shape, TrackingFeed, valid_items
+from carriers.values import text
 from wismo.payloads import Place
 from wismo.vocab import Reason, TrackingStatus
 
-SOURCE = "dhl"
-CARRIER = "dhl"
 #: A DHL event time without an offset is read as UTC (see the module docstring).
-NAIVE_TZ = UTC
+FEED = TrackingFeed("dhl", carrier="dhl")
 
 
 def parse(raw: bytes, headers: Headers, received_at: datetime) -> ParseResult:
-    data, problem = load_json(raw)
-    if problem is not None:
-        return ParseResult(problems=(problem,))
-    if not isinstance(data, dict):
-        return failed(ProblemCode.MALFORMED, "expected a JSON object")
-    if "shipments" not in data:
-        if "title" in data or "detail" in data:
-            return _problem_details(data)
-        return failed(ProblemCode.MALFORMED, "expected a DHL tracking response (shipments)")
-    try:
-        response = TrackingResponse.model_validate(data)
-    except ValidationError as error:
-        return ParseResult(problems=(validation_problem(error),))
-    out = Collector()
+    return FEED.parse(raw, received_at, SHAPES, "a DHL tracking response (shipments)")
+
+
+def _response(response: TrackingResponse, _: str, received_at: datetime, out: Collector) -> None:
     for s, shipment in enumerate(response.shipments):
         path = f"shipments[{s}]"
         number = text(shipment.id) or text(shipment.shipmentTrackingNumber)
@@ -65,7 +38,6 @@ def parse(raw: bytes, headers: Headers, received_at: datetime) -> ParseResult:
             out.note(Problem(ProblemCode.INVALID, "shipment without tracking number", path))
             continue
         _shipment(number, shipment, path, received_at, out)
-    return out.result()
 
 
 def classify(
@@ -95,10 +67,10 @@ def classify(
 
 def _instant(event: TrackingEvent) -> datetime | None:
     if event.timestamp:
-        return parse_timestamp(event.timestamp, NAIVE_TZ)
+        return FEED.instant(event.timestamp)
     if event.date and event.time:
-        return parse_timestamp(
-            f"{event.date.strip()}T{event.time.strip()}", parse_offset(event.GMTOffset) or NAIVE_TZ
+        return FEED.instant(
+            f"{event.date.strip()}T{event.time.strip()}", parse_offset(event.GMTOffset)
         )
     return None
 
@@ -123,12 +95,7 @@ def _shipment(
 ) -> None:
     newest: datetime | None = None
     delivered = False
-    for e, item in enumerate(shipment.events):
-        where = f"{path}.events[{e}]"
-        event, problem = validate_item(item, TrackingEvent, where)
-        if event is None:
-            out.note(problem)
-            continue
+    for where, event in valid_items(out, shipment.events, TrackingEvent, f"{path}.events"):
         occurred_at = _instant(event)
         if occurred_at is None:
             out.note(unreadable_time(event.timestamp or event.date, where))
@@ -136,26 +103,18 @@ def _shipment(
         newest = max(newest or occurred_at, occurred_at)
         status, reason, raw_code, problem = classify(event, where)
         delivered = delivered or status is TrackingStatus.DELIVERED
-        if problem is not None:
-            out.note(problem)
-        out.add(
-            built(
-                partial(
-                    checkpoint_event,
-                    SOURCE,
-                    tracking_number=number,
-                    occurred_at=occurred_at,
-                    status=status,
-                    reason=reason,
-                    raw_code=raw_code,
-                    message=event.description or event.status,
-                    location=_location(event),
-                    carrier=CARRIER,
-                    estimated_delivery=None,
-                    received_at=received_at,
-                ),
-                where,
-            )
+        out.note(problem)
+        FEED.scan(
+            out,
+            where,
+            tracking_number=number,
+            occurred_at=occurred_at,
+            status=status,
+            reason=reason,
+            raw_code=raw_code,
+            message=event.description or event.status,
+            location=_location(event),
+            received_at=received_at,
         )
     frame = shipment.estimatedDeliveryTimeFrame
     estimated = (
@@ -165,27 +124,24 @@ def _shipment(
     )
     if estimated is None or delivered:
         return
-    out.add(
-        built(
-            partial(
-                edd_event,
-                SOURCE,
-                tracking_number=number,
-                estimated_delivery=estimated,
-                occurred_at=newest or received_at,
-                received_at=received_at,
-                carrier=CARRIER,
-                window_start=parse_timestamp(frame.estimatedFrom, NAIVE_TZ) if frame else None,
-                window_end=parse_timestamp(frame.estimatedThrough, NAIVE_TZ) if frame else None,
-            ),
-            path,
-        )
+    FEED.estimate(
+        out,
+        path,
+        tracking_number=number,
+        estimated_delivery=estimated,
+        occurred_at=newest or received_at,
+        received_at=received_at,
+        window=(FEED.instant(frame.estimatedFrom), FEED.instant(frame.estimatedThrough))
+        if frame
+        else (None, None),
     )
 
 
-def _problem_details(data: dict[str, Any]) -> ParseResult:
-    try:
-        body = ProblemDetails.model_validate(data)
-    except ValidationError as error:
-        return ParseResult(problems=(validation_problem(error),))
-    return failed(ProblemCode.UNSUPPORTED, f"DHL {body.status}: {body.title}: {body.detail}")
+def _problem_details(body: ProblemDetails, _: str, received_at: datetime, out: Collector) -> None:
+    out.note(Problem(ProblemCode.UNSUPPORTED, f"DHL {body.status}: {body.title}: {body.detail}"))
+
+
+SHAPES = (
+    Shape(frozenset({"shipments"}), TrackingResponse, _response),
+    Shape(frozenset({"title", "detail"}), ProblemDetails, _problem_details),
+)

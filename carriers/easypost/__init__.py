@@ -1,6 +1,6 @@
 """EasyPost: ``tracker.created`` / ``tracker.updated`` webhook Events, and the trackers client."""
 
-from carriers.common import PackagedSource
+from carriers.base import PackagedSource
 from carriers.easypost.parse import SOURCE_NAME, parse
 from carriers.easypost.verify import verify
 

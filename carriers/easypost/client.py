@@ -14,9 +14,9 @@ from urllib.parse import quote
 
 import aiohttp
 
-from carriers.base import ParseResult
-from carriers.common import parse_timestamp, validate_item
-from carriers.easypost.parse import NAIVE_TZ, tracker_events
+from carriers.base import Collector, ParseResult
+from carriers.decode import validate_item
+from carriers.easypost.parse import FEED, add_tracker
 from carriers.easypost.schema import Tracker
 from carriers.http import request_json
 
@@ -63,5 +63,7 @@ class EasyPostClient:
         tracker, problem = validate_item(answer, Tracker, None)
         if tracker is None:
             return ParseResult(problems=(problem,) if problem else ())
-        stated_at = parse_timestamp(tracker.updated_at, NAIVE_TZ) or now
-        return tracker_events(tracker, now, stated_at, "tracker")
+        stated_at = FEED.instant(tracker.updated_at) or now
+        out = Collector()
+        add_tracker(out, tracker, now, stated_at, "tracker")
+        return out.result()

@@ -8,7 +8,7 @@ reason.
 
 from __future__ import annotations
 
-from carriers.common import CodeTable, ReasonTable
+from carriers.code_tables import CodeTable, ReasonTable
 from wismo.vocab import Reason as R
 from wismo.vocab import TrackingStatus as S
 
@@ -76,5 +76,3 @@ CARRIERS: dict[str, str] = {
     "DHLExpress": "dhl",
     "DHLEcommerce": "dhl",
 }
-
-TABLES = {"statuses": STATUSES, "status_details": STATUS_DETAILS, "pairs": PAIRS}

@@ -10,154 +10,136 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from carriers.base import Headers, ParseResult, Problem, ProblemCode, failed
-from carriers.common import (
-    Collector,
-    built,
-    checkpoint_event,
-    decode_object,
-    edd_event,
-    map_code,
-    parse_date,
-    parse_timestamp,
-    place,
-    unreadable_time,
-    validate_item,
-)
+from carriers.base import Collector, Headers, ParseResult, Problem, ProblemCode
+from carriers.code_tables import map_code
+from carriers.decode import validate_item
 from carriers.detect import detect_carrier
-from carriers.easypost.codes import CARRIERS, PAIRS, STATUS_DETAILS, STATUSES
+from carriers.easypost import codes
 from carriers.easypost.schema import Event, Tracker, TrackingDetail
+from carriers.places import place
+from carriers.times import parse_date, unreadable_time
+from carriers.tracking_feed import Shape, TrackingFeed, valid_items
 from wismo.vocab import Reason, TrackingStatus
 
-SOURCE_NAME = "easypost"
 TRACKER_EVENTS = frozenset({"tracker.created", "tracker.updated"})
 
 # EasyPost states every timestamp in UTC (``2024-05-01T10:30:00Z``); one without an offset is
-# read the same way.
-NAIVE_TZ = UTC
+# read the same way. Each tracker names its own carrier.
+FEED = TrackingFeed("easypost", naive_tz=UTC)
+SOURCE_NAME = FEED.source
 
 
 def parse(raw: bytes, headers: Headers, received_at: datetime) -> ParseResult:
-    event, problem = decode_object(raw, Event, "an EasyPost Event")
-    if event is None:
-        return ParseResult(problems=(problem,) if problem else ())
+    return FEED.parse(raw, received_at, (EVENT,), "a JSON object (an EasyPost Event)")
+
+
+def _event(event: Event, _: str, received_at: datetime, out: Collector) -> None:
     if event.object != "Event":
-        return failed(ProblemCode.INVALID, f"object is {event.object!r}, not 'Event'", "object")
+        out.note(Problem(ProblemCode.INVALID, f"object is {event.object!r}, not 'Event'", "object"))
+        return
+    out.delivery_id = event.id
     if event.description not in TRACKER_EVENTS:
-        unsupported = Problem(ProblemCode.UNSUPPORTED, f"{event.description!r} is not tracking")
-        return ParseResult(problems=(unsupported,), delivery_id=event.id)
+        out.note(Problem(ProblemCode.UNSUPPORTED, f"{event.description!r} is not tracking"))
+        return
     tracker, problem = validate_item(event.result, Tracker, "result")
     if tracker is None:
-        return ParseResult(problems=(problem,) if problem else (), delivery_id=event.id)
+        out.note(problem)
+        return
     stated_at = (
-        parse_timestamp(tracker.updated_at, NAIVE_TZ)
-        or parse_timestamp(event.updated_at or event.created_at, NAIVE_TZ)
+        FEED.instant(tracker.updated_at)
+        or FEED.instant(event.updated_at or event.created_at)
         or received_at
     )
     previous = (event.previous_attributes or {}).get("est_delivery_date")
-    result = tracker_events(tracker, received_at, stated_at, "result", previous_edd=previous)
-    return ParseResult(result.events, result.problems, event.id)
+    add_tracker(out, tracker, received_at, stated_at, "result", previous_edd=previous)
 
 
 def carrier_name(tracker: Tracker) -> str | None:
     if tracker.carrier:
-        return CARRIERS.get(tracker.carrier, tracker.carrier.lower())
+        return codes.CARRIERS.get(tracker.carrier, tracker.carrier.lower())
     return detect_carrier(tracker.tracking_code or "")
 
 
-def tracker_events(
+def add_tracker(
+    out: Collector,
     tracker: Tracker,
     received_at: datetime,
     stated_at: datetime,
     path: str,
     previous_edd: Any = None,
-) -> ParseResult:
+) -> None:
     """The events of one EasyPost tracker (from a webhook or from the trackers API)."""
     number = tracker.tracking_code
     if not number or not number.strip():
-        return failed(ProblemCode.INVALID, "missing tracking_code", f"{path}.tracking_code")
+        out.note(Problem(ProblemCode.INVALID, "missing tracking_code", f"{path}.tracking_code"))
+        return
     carrier = carrier_name(tracker)
-    collected = Collector()
-    for index, item in enumerate(tracker.tracking_details or ()):
-        where = f"{path}.tracking_details[{index}]"
-        _add_detail(collected, item, number, carrier, received_at, where)
+    details = f"{path}.tracking_details"
+    for where, detail in valid_items(out, tracker.tracking_details or (), TrackingDetail, details):
+        _add_detail(out, detail, number, carrier, received_at, where)
     estimate = _estimated_delivery(tracker)
     if estimate is not None:
         was = parse_date(previous_edd) if isinstance(previous_edd, str) else None
-        collected.add(
-            built(
-                lambda: edd_event(
-                    SOURCE_NAME,
-                    tracking_number=number,
-                    estimated_delivery=estimate,
-                    occurred_at=stated_at,
-                    received_at=received_at,
-                    carrier=carrier,
-                    reason=f"carrier estimate, was {was.isoformat()}" if was else None,
-                ),
-                path,
-            )
+        FEED.estimate(
+            out,
+            path,
+            tracking_number=number,
+            estimated_delivery=estimate,
+            occurred_at=stated_at,
+            received_at=received_at,
+            reason=f"carrier estimate, was {was.isoformat()}" if was else None,
+            carrier=carrier,
         )
-    return collected.result()
 
 
 def _add_detail(
-    collected: Collector,
-    item: Any,
+    out: Collector,
+    detail: TrackingDetail,
     number: str,
     carrier: str | None,
     received_at: datetime,
     where: str,
 ) -> None:
-    detail, problem = validate_item(item, TrackingDetail, where)
-    if detail is None:
-        collected.note(problem)
-        return
-    occurred_at = parse_timestamp(detail.datetime, NAIVE_TZ)
+    occurred_at = FEED.instant(detail.datetime)
     if occurred_at is None:
-        collected.note(unreadable_time(detail.datetime, f"{where}.datetime"))
+        out.note(unreadable_time(detail.datetime, f"{where}.datetime"))
         return
-    status, reason = _status(collected, detail, where)
+    status, reason = _status(out, detail, where)
     spot = detail.tracking_location
     raw_code = (
         detail.status if not detail.status_detail else f"{detail.status}:{detail.status_detail}"
     )
-    collected.add(
-        built(
-            lambda: checkpoint_event(
-                SOURCE_NAME,
-                tracking_number=number,
-                occurred_at=occurred_at,
-                status=status,
-                reason=reason,
-                raw_code=raw_code,
-                message=detail.message or detail.description,
-                location=place(
-                    city=spot.city, region=spot.state, postal_code=spot.zip, country=spot.country
-                )
-                if spot
-                else None,
-                carrier=carrier,
-                estimated_delivery=None,
-                received_at=received_at,
-            ),
-            where,
+    FEED.scan(
+        out,
+        where,
+        tracking_number=number,
+        occurred_at=occurred_at,
+        status=status,
+        reason=reason,
+        raw_code=raw_code,
+        message=detail.message or detail.description,
+        location=place(
+            city=spot.city, region=spot.state, postal_code=spot.zip, country=spot.country
         )
+        if spot
+        else None,
+        received_at=received_at,
+        carrier=carrier,
     )
 
 
 def _status(
     collected: Collector, detail: TrackingDetail, where: str
 ) -> tuple[TrackingStatus, Reason | None]:
-    pair = PAIRS.get(f"{detail.status}:{detail.status_detail}")
+    pair = codes.PAIRS.get(f"{detail.status}:{detail.status_detail}")
     if pair is not None:
         return pair
-    status, reason, unmapped = map_code(STATUSES, detail.status, path=f"{where}.status")
+    status, reason, unmapped = map_code(codes.STATUSES, detail.status, path=f"{where}.status")
     collected.note(unmapped)
     code = detail.status_detail
     if code is None:
         return status, reason
-    if code not in STATUS_DETAILS:
+    if code not in codes.STATUS_DETAILS:
         collected.note(
             Problem(
                 ProblemCode.UNMAPPED_CODE,
@@ -167,7 +149,7 @@ def _status(
             )
         )
         return status, reason
-    return status, STATUS_DETAILS[code] or reason
+    return status, codes.STATUS_DETAILS[code] or reason
 
 
 def _estimated_delivery(tracker: Tracker) -> date | None:
@@ -175,3 +157,6 @@ def _estimated_delivery(tracker: Tracker) -> date | None:
     else the date part of ``est_delivery_date`` as written."""
     local = tracker.carrier_detail.est_delivery_date_local if tracker.carrier_detail else None
     return parse_date(local) or parse_date(tracker.est_delivery_date)
+
+
+EVENT = Shape(frozenset(), Event, _event)

@@ -1,6 +1,6 @@
 """FedEx: Track API responses and tracking webhook pushes (see docs/adding-a-carrier.md)."""
 
-from carriers.common import PackagedSource
+from carriers.base import PackagedSource
 from carriers.fedex.parse import parse
 from carriers.fedex.verify import verify
 

@@ -9,47 +9,28 @@ the newest scan's instant, or at receipt when there is none; delivered results g
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from functools import partial
+from datetime import datetime
 
-from pydantic import ValidationError
-
-from carriers.base import Headers, ParseResult, Problem, ProblemCode, failed
-from carriers.common import (
-    Collector,
-    built,
-    checkpoint_event,
-    edd_event,
-    load_json,
-    parse_date,
-    parse_timestamp,
-    place,
-    text,
-    unreadable_time,
-    validate_item,
-    validation_problem,
-)
+from carriers.base import Collector, Headers, ParseResult, Problem, ProblemCode
 from carriers.fedex import codes
 from carriers.fedex.schema import ScanEvent, TrackResponse, TrackResult
+from carriers.places import place
+from carriers.times import parse_date, unreadable_time
+from carriers.tracking_feed import Shape, TrackingFeed, valid_items
+from carriers.values import text
 from wismo.vocab import Reason, TrackingStatus
 
-SOURCE = "fedex"
-CARRIER = "fedex"
 #: A scan time FedEx gives without an offset is read as UTC (see the module docstring).
-NAIVE_TZ = UTC
+FEED = TrackingFeed("fedex", carrier="fedex")
 
 
 def parse(raw: bytes, headers: Headers, received_at: datetime) -> ParseResult:
-    data, problem = load_json(raw)
-    if problem is not None:
-        return ParseResult(problems=(problem,))
-    if not isinstance(data, dict) or not ({"output", "errors"} & data.keys()):
-        return failed(ProblemCode.MALFORMED, "expected a FedEx track response (output or errors)")
-    try:
-        response = TrackResponse.model_validate(data)
-    except ValidationError as error:
-        return ParseResult(problems=(validation_problem(error),))
-    out = Collector()
+    expected = "a FedEx track response (output or errors)"
+    return FEED.parse(raw, received_at, (RESPONSE,), expected)
+
+
+def _response(response: TrackResponse, _: str, received_at: datetime, out: Collector) -> None:
+    out.delivery_id = text(response.transactionId)
     for e in response.errors:
         out.note(Problem(ProblemCode.UNSUPPORTED, f"FedEx error {e.code}: {e.message}", "errors"))
     output = response.output
@@ -70,7 +51,6 @@ def parse(raw: bytes, headers: Headers, received_at: datetime) -> ParseResult:
                 out.note(Problem(ProblemCode.INVALID, "no tracking number", path))
             else:
                 _result(number, result, path, received_at, out)
-    return out.result(text(response.transactionId))
 
 
 def classify(
@@ -121,13 +101,8 @@ def _result(
     out: Collector,
 ) -> None:
     newest: datetime | None = None
-    for s, item in enumerate(result.scanEvents):
-        where = f"{path}.scanEvents[{s}]"
-        scan, problem = validate_item(item, ScanEvent, where)
-        if scan is None:
-            out.note(problem)
-            continue
-        occurred_at = parse_timestamp(scan.date, NAIVE_TZ)
+    for where, scan in valid_items(out, result.scanEvents, ScanEvent, f"{path}.scanEvents"):
+        occurred_at = FEED.instant(scan.date)
         if occurred_at is None:
             out.note(unreadable_time(scan.date, where))
             continue
@@ -135,36 +110,28 @@ def _result(
         status, reason, raw_code, problem = classify(scan, where)
         if status is TrackingStatus.DELIVERED and reason is None:
             reason = _delivered_where(scan, result)
-        if problem is not None:
-            out.note(problem)
+        out.note(problem)
         loc = scan.scanLocation
-        out.add(
-            built(
-                partial(
-                    checkpoint_event,
-                    SOURCE,
-                    tracking_number=number,
-                    occurred_at=occurred_at,
-                    status=status,
-                    reason=reason,
-                    raw_code=raw_code,
-                    message=" - ".join(
-                        part for part in (scan.eventDescription, scan.exceptionDescription) if part
-                    ),
-                    location=place(
-                        city=loc.city,
-                        region=loc.stateOrProvinceCode,
-                        postal_code=loc.postalCode,
-                        country=loc.countryCode,
-                    )
-                    if loc
-                    else None,
-                    carrier=CARRIER,
-                    estimated_delivery=None,
-                    received_at=received_at,
-                ),
-                where,
+        FEED.scan(
+            out,
+            where,
+            tracking_number=number,
+            occurred_at=occurred_at,
+            status=status,
+            reason=reason,
+            raw_code=raw_code,
+            message=" - ".join(
+                part for part in (scan.eventDescription, scan.exceptionDescription) if part
+            ),
+            location=place(
+                city=loc.city,
+                region=loc.stateOrProvinceCode,
+                postal_code=loc.postalCode,
+                country=loc.countryCode,
             )
+            if loc
+            else None,
+            received_at=received_at,
         )
     _estimate(number, result, path, newest or received_at, received_at, out)
 
@@ -182,26 +149,20 @@ def _estimate(
         return
     window = result.estimatedDeliveryTimeWindow
     bounds = window.window if window else None
-    start = parse_timestamp(bounds.begins, NAIVE_TZ) if bounds else None
-    end = parse_timestamp(bounds.ends, NAIVE_TZ) if bounds else None
     estimated = parse_date(stamps.get("ESTIMATED_DELIVERY")) or parse_date(
         bounds.ends if bounds else None
     )
     if estimated is None:
         return
-    out.add(
-        built(
-            partial(
-                edd_event,
-                SOURCE,
-                tracking_number=number,
-                estimated_delivery=estimated,
-                occurred_at=stated_at,
-                received_at=received_at,
-                carrier=CARRIER,
-                window_start=start,
-                window_end=end,
-            ),
-            path,
-        )
+    FEED.estimate(
+        out,
+        path,
+        tracking_number=number,
+        estimated_delivery=estimated,
+        occurred_at=stated_at,
+        received_at=received_at,
+        window=(FEED.instant(bounds.begins), FEED.instant(bounds.ends)) if bounds else (None, None),
     )
+
+
+RESPONSE = Shape(frozenset({"output", "errors"}), TrackResponse, _response)

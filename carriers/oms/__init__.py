@@ -1,6 +1,6 @@
 """``oms``: canonical events pushed by the OMS, signed with Standard Webhooks."""
 
-from carriers.common import PackagedSource
+from carriers.base import PackagedSource
 from carriers.oms.parse import SOURCE_NAME, parse
 from carriers.oms.verify import verify
 

@@ -1,7 +1,7 @@
 """Salesforce Order Management: records and platform events from Flow/Apex callouts, a relay or
 the REST API poller."""
 
-from carriers.common import PackagedSource
+from carriers.base import PackagedSource
 from carriers.salesforce_om.parse import SOURCE_NAME, parse
 from carriers.salesforce_om.verify import verify
 

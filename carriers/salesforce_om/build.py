@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from carriers.common import commerce_event, parse_timestamp
+from carriers.build import commerce_event
 from carriers.salesforce_om.schema import SfRecord
+from carriers.times import parse_timestamp
 from wismo.events import Event, EventKind
 
 SOURCE_NAME = "salesforce_om"

@@ -7,7 +7,7 @@ statuses), except for fulfilment orders, where the restricted ``StatusCategory``
 
 from __future__ import annotations
 
-from carriers.common import CodeTable
+from carriers.code_tables import CodeTable
 from wismo.events import EventKind
 from wismo.vocab import Reason as R
 from wismo.vocab import TrackingStatus as S
@@ -23,7 +23,6 @@ SHIPMENT_STATUSES: CodeTable = {
 #: ``ActualDeliveryDate`` set on a shipment: it was delivered then.
 DELIVERED: tuple[S, R | None] = (S.DELIVERED, None)
 
-TABLES = {"shipment_statuses": SHIPMENT_STATUSES}
 
 #: ``OrderSummary.Status`` values that cancel the whole order.
 CANCELLED_ORDER_STATUSES = frozenset({"Canceled", "Cancelled"})

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from carriers.base import Problem, ProblemCode
-from carriers.common import Collector, validate_item
+from carriers.base import Collector, Problem, ProblemCode
+from carriers.decode import validate_item
 from carriers.salesforce_om.build import Context, instant, modified_at
 from carriers.salesforce_om.schema import Children, SfRecord
 

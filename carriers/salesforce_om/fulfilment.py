@@ -6,23 +6,12 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from carriers.common import (
-    Collector,
-    built,
-    checkpoint_event,
-    parse_date,
-    place,
-    text,
-    tracking_number,
-)
+from carriers.base import Collector
+from carriers.build import built, checkpoint_event
 from carriers.detect import carrier_slug
+from carriers.places import place
+from carriers.salesforce_om import codes
 from carriers.salesforce_om.build import SOURCE_NAME, Context, instant, quantities
-from carriers.salesforce_om.codes import (
-    DELIVERED,
-    FULFILMENT_CATEGORIES,
-    FULFILMENT_STATUSES,
-    SHIPMENT_STATUSES,
-)
 from carriers.salesforce_om.fields import child_records, read_record
 from carriers.salesforce_om.schema import (
     FulfillmentOrder,
@@ -30,13 +19,15 @@ from carriers.salesforce_om.schema import (
     Shipment,
     ShipmentItem,
 )
+from carriers.times import parse_date
+from carriers.values import text, tracking_number
 from wismo.events import EventKind
 
 
 def fulfilment_step_kind(status: str | None, category: str | None) -> EventKind | None:
-    if status in FULFILMENT_STATUSES:
-        return FULFILMENT_STATUSES[status]
-    return FULFILMENT_CATEGORIES.get(category or "")
+    if status in codes.FULFILMENT_STATUSES:
+        return codes.FULFILMENT_STATUSES[status]
+    return codes.FULFILMENT_CATEGORIES.get(category or "")
 
 
 def add_fulfilment_step(
@@ -176,10 +167,10 @@ def shipment(collected: Collector, item: Any, ctx: Context, path: str) -> None:
         return
     delivered_at = instant(shipment.ActualDeliveryDate)
     if delivered_at is not None:
-        (status, reason), raw_code, scanned_at = DELIVERED, "ActualDeliveryDate", delivered_at
-    elif shipment.Status is not None and shipment.Status in SHIPMENT_STATUSES:
+        (status, reason), raw_code, scanned_at = codes.DELIVERED, "ActualDeliveryDate", delivered_at
+    elif shipment.Status is not None and shipment.Status in codes.SHIPMENT_STATUSES:
         (status, reason), raw_code, scanned_at = (
-            SHIPMENT_STATUSES[shipment.Status],
+            codes.SHIPMENT_STATUSES[shipment.Status],
             shipment.Status,
             at,
         )

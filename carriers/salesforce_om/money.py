@@ -6,9 +6,10 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from carriers.common import Collector, built, text
+from carriers.base import Collector
+from carriers.build import built
+from carriers.salesforce_om import codes
 from carriers.salesforce_om.build import Context, instant, quantities
-from carriers.salesforce_om.codes import RETURN_STATUSES
 from carriers.salesforce_om.fields import Mapper, child_records, read_record
 from carriers.salesforce_om.schema import (
     BillingDocument,
@@ -16,6 +17,7 @@ from carriers.salesforce_om.schema import (
     ReturnOrder,
     ReturnOrderLineItem,
 )
+from carriers.values import text
 from wismo.events import EventKind
 
 
@@ -24,7 +26,7 @@ def return_order(collected: Collector, item: Any, ctx: Context, path: str) -> No
     if read is None:
         return
     returned, order_id, at = read.record, read.order_id, read.at
-    kind = RETURN_STATUSES.get(returned.Status or "")
+    kind = codes.RETURN_STATUSES.get(returned.Status or "")
     lines: list[ReturnOrderLineItem] = child_records(
         collected, returned.ReturnOrderLineItems, ReturnOrderLineItem, path, "ReturnOrderLineItems"
     )

@@ -15,10 +15,12 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from carriers.base import Problem, ProblemCode
-from carriers.common import Collector, built, parse_date, place, text, validate_item
+from carriers.base import Collector, Problem, ProblemCode
+from carriers.build import built
+from carriers.decode import validate_item
+from carriers.places import place
+from carriers.salesforce_om import codes
 from carriers.salesforce_om.build import Context, instant, modified_at, whole
-from carriers.salesforce_om.codes import CANCELLED_ORDER_STATUSES
 from carriers.salesforce_om.fields import (
     at_path,
     child_records,
@@ -26,6 +28,8 @@ from carriers.salesforce_om.fields import (
     read_record,
 )
 from carriers.salesforce_om.schema import OrderDeliveryGroupSummary, OrderItemSummary, OrderSummary
+from carriers.times import parse_date
+from carriers.values import text
 from wismo.events import EventKind
 from wismo.vocab import Channel
 
@@ -99,7 +103,7 @@ def order_summary(collected: Collector, item: Any, ctx: Context, path: str) -> N
         )
     stated_at = changed_at or placed_at
     assert stated_at is not None  # one of them is known (checked above)
-    if summary.Status in CANCELLED_ORDER_STATUSES:
+    if summary.Status in codes.CANCELLED_ORDER_STATUSES:
         add_order_cancelled(collected, ctx, order_id, stated_at, path)
     for index, line in enumerate(lines):
         where = at_path(path, f"OrderItemSummaries.records[{index}]")

@@ -17,8 +17,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from carriers.base import Headers, ParseResult, Problem, ProblemCode
-from carriers.common import Collector, load_json
+from carriers.base import Collector, Headers, ParseResult, Problem, ProblemCode
+from carriers.decode import load_json
 from carriers.salesforce_om.build import SOURCE_NAME, Context
 from carriers.salesforce_om.platform_events import PLATFORM_EVENTS, add_platform_event
 from carriers.salesforce_om.records import add_typed, type_of

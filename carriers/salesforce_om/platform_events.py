@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from carriers.base import Problem, ProblemCode
-from carriers.common import Collector, built, text, validate_item
+from carriers.base import Collector, Problem, ProblemCode
+from carriers.build import built
+from carriers.decode import validate_item
+from carriers.salesforce_om import codes
 from carriers.salesforce_om.build import Context, instant
-from carriers.salesforce_om.codes import CANCELLED_ORDER_STATUSES, PAYMENT_EXCEPTION_CATEGORIES
 from carriers.salesforce_om.fields import at_path
 from carriers.salesforce_om.fulfilment import add_fulfilment_step, fulfilment_step_kind
 from carriers.salesforce_om.orders import add_order_cancelled
 from carriers.salesforce_om.schema import PlatformEvent
+from carriers.values import text
 from wismo.events import EventKind
 
 PLATFORM_EVENTS = frozenset(
@@ -60,7 +62,7 @@ def add_platform_event(
             )
         )
     elif type_name == "OrderSumStatusChangedEvent":
-        if event.NewStatus in CANCELLED_ORDER_STATUSES:
+        if event.NewStatus in codes.CANCELLED_ORDER_STATUSES:
             add_order_cancelled(collected, ctx, order_id, at, path)
         else:
             _nothing_to_track(collected, f"order summary status {event.NewStatus!r}", path)
@@ -94,7 +96,7 @@ def add_platform_event(
 def _add_process_exception(
     collected: Collector, event: PlatformEvent, ctx: Context, order_id: str, path: str
 ) -> None:
-    if (event.Category or "") not in PAYMENT_EXCEPTION_CATEGORIES:
+    if (event.Category or "") not in codes.PAYMENT_EXCEPTION_CATEGORIES:
         _nothing_to_track(collected, f"process exception category {event.Category!r}", path)
         return
     payment_id = event.AttachedToId or order_id

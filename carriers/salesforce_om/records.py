@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from carriers.base import Problem, ProblemCode
-from carriers.common import Collector
+from carriers.base import Collector, Problem, ProblemCode
 from carriers.salesforce_om.build import Context
 from carriers.salesforce_om.fields import Mapper, at_path
 from carriers.salesforce_om.fulfilment import fulfillment_order, shipment

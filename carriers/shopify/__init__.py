@@ -1,7 +1,7 @@
 """Shopify: order, fulfilment, fulfilment-event, refund and return webhooks, and the Admin API
 poller."""
 
-from carriers.common import PackagedSource
+from carriers.base import PackagedSource
 from carriers.shopify.parse import SOURCE_NAME, parse
 from carriers.shopify.verify import verify
 

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from carriers.common import commerce_event, parse_timestamp
+from carriers.build import commerce_event
+from carriers.times import parse_timestamp
 
 SOURCE_NAME = "shopify"
 
@@ -23,7 +24,7 @@ def instant(value: object) -> datetime | None:
     return parse_timestamp(value, NAIVE_TZ)
 
 
-#: One canonical order-side event of Shopify's (see :func:`carriers.common.commerce_event`).
+#: One canonical order-side event of Shopify's (see :func:`carriers.build.commerce_event`).
 shopify_event = partial(commerce_event, source=SOURCE_NAME)
 
 

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from carriers.common import CodeTable
+from carriers.code_tables import CodeTable
 from wismo.events import EventKind
 from wismo.vocab import Reason as R
 from wismo.vocab import TrackingStatus as S
@@ -36,7 +36,6 @@ SHIPMENT_STATUSES: CodeTable = {
 #: A fulfilment Shopify cancelled: its label no longer travels.
 CANCELLED_FULFILMENT: tuple[S, R | None] = (S.EXCEPTION, R.RETAILER_LABEL_CANCELLED)
 
-TABLES = {"shipment_statuses": SHIPMENT_STATUSES}
 
 #: ``financial_status`` → the payment step it states. ``pending`` and ``partially_paid`` state
 #: no amount; ``refunded`` / ``partially_refunded`` come with their amounts from the refunds;

@@ -17,21 +17,17 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from carriers.base import Problem, ProblemCode
-from carriers.common import (
-    Collector,
-    built,
-    checkpoint_event,
-    map_code,
-    parse_date,
-    place,
-    tracking_number,
-    validate_item,
-)
+from carriers.base import Collector, Problem, ProblemCode
+from carriers.build import built, checkpoint_event
+from carriers.code_tables import map_code
+from carriers.decode import validate_item
 from carriers.detect import carrier_slug, detect_carrier
+from carriers.places import place
+from carriers.shopify import codes
 from carriers.shopify.build import SOURCE_NAME, instant, positive_lines, shopify_event
-from carriers.shopify.codes import CANCELLED_FULFILMENT, SHIPMENT_STATUSES
 from carriers.shopify.schema import Address, Fulfillment, FulfillmentEvent
+from carriers.times import parse_date
+from carriers.values import tracking_number
 from wismo.events import EventKind
 from wismo.payloads import Place
 
@@ -116,12 +112,12 @@ def add_fulfillment(
         )
     )
     if fulfillment.status == "cancelled":
-        status, reason = CANCELLED_FULFILMENT
+        status, reason = codes.CANCELLED_FULFILMENT
         raw_code: str | None = "fulfillment_cancelled"
     elif fulfillment.shipment_status is not None:
         raw_code = fulfillment.shipment_status
         status, reason, unmapped = map_code(
-            SHIPMENT_STATUSES, raw_code, path=f"{where}shipment_status"
+            codes.SHIPMENT_STATUSES, raw_code, path=f"{where}shipment_status"
         )
         collected.note(unmapped)
     else:
@@ -158,7 +154,7 @@ def fulfillment_event_events(body: Any, received_at: datetime) -> Collector:
         shown = event.happened_at
         collected.note(Problem(ProblemCode.INVALID, f"unreadable time {shown!r}", "happened_at"))
         return collected
-    status, reason, unmapped = map_code(SHIPMENT_STATUSES, event.status, path="status")
+    status, reason, unmapped = map_code(codes.SHIPMENT_STATUSES, event.status, path="status")
     collected.note(unmapped)
     numbers = _numbers(event.tracking_numbers, event.tracking_number)
     carrier = _carrier(event.tracking_company, numbers)

@@ -15,12 +15,15 @@ from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import Any
 
-from carriers.base import Headers, Problem, ProblemCode
-from carriers.common import Collector, built, place, text, validate_item
+from carriers.base import Collector, Headers, Problem, ProblemCode
+from carriers.build import built
+from carriers.decode import validate_item
+from carriers.places import place
+from carriers.shopify import codes
 from carriers.shopify.build import instant, positive_lines, shopify_event
-from carriers.shopify.codes import FINANCIAL_STATUSES, RETURN_TOPICS
 from carriers.shopify.fulfillments import add_fulfillment
 from carriers.shopify.schema import Order, Refund, Return, Transaction
+from carriers.values import text
 from wismo.events import EventKind
 from wismo.vocab import Channel
 
@@ -64,7 +67,7 @@ def order_events(body: Any, topic: str, received_at: datetime) -> Collector:
                 "cancelled_at",
             )
         )
-    payment_kind = FINANCIAL_STATUSES.get(order.financial_status or "")
+    payment_kind = codes.FINANCIAL_STATUSES.get(order.financial_status or "")
     if payment_kind is not None:
         payment = {
             "payment_id": order.id,
@@ -261,7 +264,7 @@ def return_events(body: Any, topic: str, headers: Headers, received_at: datetime
     """A ``returns/*`` body. Return bodies carry no timestamp: the step happened when Shopify
     triggered the webhook (``X-Shopify-Triggered-At``), else when it arrived."""
     collected = Collector()
-    kind = RETURN_TOPICS.get(topic)
+    kind = codes.RETURN_TOPICS.get(topic)
     if kind is None:
         collected.note(
             Problem(ProblemCode.UNSUPPORTED, f"{topic} states no return step wismo tracks")

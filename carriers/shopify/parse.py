@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from carriers.base import Headers, ParseResult, Problem, ProblemCode
-from carriers.common import Collector, load_json
+from carriers.base import Collector, Headers, ParseResult, Problem, ProblemCode
+from carriers.decode import load_json
 from carriers.shopify.build import SOURCE_NAME
 from carriers.shopify.fulfillments import add_fulfillment, fulfillment_event_events
 from carriers.shopify.orders import add_refund, order_events, return_events

@@ -1,6 +1,6 @@
 """UPS: Track API responses and Track Alert webhooks (see docs/adding-a-carrier.md)."""
 
-from carriers.common import PackagedSource
+from carriers.base import PackagedSource
 from carriers.ups.parse import parse
 from carriers.ups.verify import verify
 

@@ -11,7 +11,7 @@ by its type keeps the type's status and reports ``UNMAPPED_CODE``.
 
 from __future__ import annotations
 
-from carriers.common import CodeTable
+from carriers.code_tables import CodeTable
 from wismo.vocab import Reason, TrackingStatus
 
 S = TrackingStatus

@@ -13,59 +13,24 @@ state twice yields the same event. Delivered packages get no EDD.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
-from functools import partial
-from typing import Any
 
-from pydantic import ValidationError
-
-from carriers.base import Headers, ParseResult, Problem, ProblemCode, failed
-from carriers.common import (
-    Collector,
-    built,
-    checkpoint_event,
-    edd_event,
-    load_json,
-    parse_date,
-    parse_offset,
-    parse_timestamp,
-    place,
-    unreadable_time,
-    validate_item,
-    validation_problem,
-)
+from carriers.base import Collector, Headers, ParseResult, Problem, ProblemCode
+from carriers.places import place
+from carriers.times import parse_date, parse_offset, unreadable_time
+from carriers.tracking_feed import Shape, TrackingFeed, valid_items
 from carriers.ups import codes
-from carriers.ups.schema import (
-    Activity,
-    ErrorResponse,
-    Package,
-    TrackAlertEvent,
-    TrackApiResponse,
-)
+from carriers.ups.schema import Activity, ErrorResponse, Package, TrackAlertEvent, TrackApiResponse
 from wismo.payloads import Place
 from wismo.vocab import Reason, TrackingStatus
 
-SOURCE = "ups"
-CARRIER = "ups"
 #: A local time UPS gives without GMT time or offset is read as UTC (see the module docstring).
-NAIVE_TZ = UTC
+FEED = TrackingFeed("ups", carrier="ups")
 _WINDOW_TYPES = frozenset({"EDW", "CDW", "IDW"})
 
 
 def parse(raw: bytes, headers: Headers, received_at: datetime) -> ParseResult:
-    data, problem = load_json(raw)
-    if problem is not None:
-        return ParseResult(problems=(problem,))
-    if not isinstance(data, dict):
-        return failed(ProblemCode.MALFORMED, "expected a JSON object")
-    if "trackResponse" in data:
-        return _track_response(data, received_at)
-    if "response" in data:
-        return _error_response(data)
-    if "activityStatus" in data or "trackingNumber" in data:
-        return _track_alert(data, received_at)
-    return failed(
-        ProblemCode.MALFORMED, "neither a Track API response nor a Track Alert tracking event"
-    )
+    expected = "a Track API response or a Track Alert tracking event"
+    return FEED.parse(raw, received_at, SHAPES, expected)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -114,7 +79,7 @@ def _phrase(description: str | None) -> tuple[TrackingStatus, Reason] | None:
 # Time
 
 
-def _instant(day: str | None, clock: str | None, tz: tzinfo | None) -> datetime | None:
+def _instant(day: str | None, clock: str | None, tz: tzinfo) -> datetime | None:
     """``YYYYMMDD`` + ``HHMMSS`` (leading zero optional) in ``tz``."""
     if not day or not clock:
         return None
@@ -122,12 +87,12 @@ def _instant(day: str | None, clock: str | None, tz: tzinfo | None) -> datetime 
     if len(day) != 8 or len(clock) != 6 or not (day + clock).isdigit():
         return None
     iso = f"{day[:4]}-{day[4:6]}-{day[6:]}T{clock[:2]}:{clock[2:4]}:{clock[4:]}"
-    return parse_timestamp(iso, tz)
+    return FEED.instant(iso, tz)
 
 
 def _activity_instant(activity: Activity) -> datetime | None:
     return _instant(activity.gmtDate, activity.gmtTime, UTC) or _instant(
-        activity.date, activity.time, parse_offset(activity.gmtOffset) or NAIVE_TZ
+        activity.date, activity.time, parse_offset(activity.gmtOffset) or FEED.naive_tz
     )
 
 
@@ -144,12 +109,9 @@ def _window(
 # Track API
 
 
-def _track_response(data: dict[str, Any], received_at: datetime) -> ParseResult:
-    try:
-        response = TrackApiResponse.model_validate(data)
-    except ValidationError as error:
-        return ParseResult(problems=(validation_problem(error),))
-    out = Collector()
+def _track_response(
+    response: TrackApiResponse, _: str, received_at: datetime, out: Collector
+) -> None:
     for s, shipment in enumerate(response.trackResponse.shipment):
         base = f"trackResponse.shipment[{s}]"
         for warning in shipment.warnings:
@@ -162,7 +124,6 @@ def _track_response(data: dict[str, Any], received_at: datetime) -> ParseResult:
                 out.note(Problem(ProblemCode.INVALID, "package without tracking number", path))
                 continue
             _package(number, package, path, received_at, out)
-    return out.result()
 
 
 def _package(
@@ -173,12 +134,7 @@ def _package(
     out: Collector,
 ) -> None:
     instants: list[tuple[datetime, Activity]] = []
-    for a, item in enumerate(package.activity):
-        where = f"{path}.activity[{a}]"
-        activity, problem = validate_item(item, Activity, where)
-        if activity is None:
-            out.note(problem)
-            continue
+    for where, activity in valid_items(out, package.activity, Activity, f"{path}.activity"):
         occurred_at = _activity_instant(activity)
         if occurred_at is None:
             stated = " ".join(part for part in (activity.date, activity.time) if part)
@@ -212,50 +168,51 @@ def _package(
     newest = max(instants, key=lambda pair: pair[0], default=None)
     stated_at = newest[0] if newest else received_at
     tz = parse_offset(newest[1].gmtOffset) if newest else None
-    window = package.deliveryTime
-    start, end = (
-        _window(estimated, window.startTime, window.endTime, tz)
-        if window and window.type in _WINDOW_TYPES
+    time = package.deliveryTime
+    window = (
+        _window(estimated, time.startTime, time.endTime, tz)
+        if time and time.type in _WINDOW_TYPES
         else (None, None)
     )
-    _edd(out, path, number, estimated, stated_at, received_at, start, end)
-
-
-def _error_response(data: dict[str, Any]) -> ParseResult:
-    try:
-        response = ErrorResponse.model_validate(data)
-    except ValidationError as error:
-        return ParseResult(problems=(validation_problem(error),))
-    problems = tuple(
-        Problem(ProblemCode.UNSUPPORTED, f"UPS error {e.code}: {e.message}", "response.errors")
-        for e in response.response.errors
+    FEED.estimate(
+        out,
+        path,
+        tracking_number=number,
+        estimated_delivery=estimated,
+        occurred_at=stated_at,
+        received_at=received_at,
+        window=window,
     )
-    return ParseResult(problems=problems or (Problem(ProblemCode.UNSUPPORTED, "UPS error"),))
+
+
+def _error_response(response: ErrorResponse, _: str, received_at: datetime, out: Collector) -> None:
+    for e in response.response.errors:
+        message = f"UPS error {e.code}: {e.message}"
+        out.note(Problem(ProblemCode.UNSUPPORTED, message, "response.errors"))
+    if not out.problems:
+        out.note(Problem(ProblemCode.UNSUPPORTED, "UPS error"))
 
 
 # ---------------------------------------------------------------------------------------------
 # Track Alert
 
 
-def _track_alert(data: dict[str, Any], received_at: datetime) -> ParseResult:
-    try:
-        alert = TrackAlertEvent.model_validate(data)
-    except ValidationError as error:
-        return ParseResult(problems=(validation_problem(error),))
+def _track_alert(alert: TrackAlertEvent, _: str, received_at: datetime, out: Collector) -> None:
     number = (alert.trackingNumber or "").strip()
     if not number:
-        return failed(ProblemCode.INVALID, "Track Alert event without trackingNumber")
+        out.note(Problem(ProblemCode.INVALID, "Track Alert event without trackingNumber"))
+        return
     gmt = _instant(alert.gmtActivityDate, alert.gmtActivityTime, UTC)
-    local = _instant(alert.localActivityDate, alert.localActivityTime, NAIVE_TZ)
+    local = _instant(alert.localActivityDate, alert.localActivityTime, FEED.naive_tz)
     occurred_at = gmt or local
     if occurred_at is None:
         stated = alert.gmtActivityTime or alert.localActivityTime
-        return ParseResult(problems=(unreadable_time(stated, "gmtActivityTime"),))
+        out.note(unreadable_time(stated, "gmtActivityTime"))
+        return
     offset = _local_offset(local, gmt)
     status = alert.activityStatus
     loc = alert.activityLocation
     scheduled = parse_date(alert.scheduledDeliveryDate)
-    out = Collector()
     _checkpoint(
         out,
         "activityStatus",
@@ -273,9 +230,15 @@ def _track_alert(data: dict[str, Any], received_at: datetime) -> ParseResult:
     )
     delivered = status is not None and status.type == "D"
     if scheduled is not None and not delivered:
-        start, end = _window(scheduled, alert.deliveryStartTime, alert.deliveryEndTime, offset)
-        _edd(out, "", number, scheduled, occurred_at, received_at, start, end)
-    return out.result()
+        FEED.estimate(
+            out,
+            "",
+            tracking_number=number,
+            estimated_delivery=scheduled,
+            occurred_at=occurred_at,
+            received_at=received_at,
+            window=_window(scheduled, alert.deliveryStartTime, alert.deliveryEndTime, offset),
+        )
 
 
 def _local_offset(local: datetime | None, gmt: datetime | None) -> tzinfo | None:
@@ -305,9 +268,9 @@ def _checkpoint(
     type_, code, detail, description = status
     mapped, reason, raw_code, problem = classify(type_, code, detail, description, path)
     out.note(problem)
-    make = partial(
-        checkpoint_event,
-        SOURCE,
+    FEED.scan(
+        out,
+        path,
         tracking_number=number,
         occurred_at=occurred_at,
         status=mapped,
@@ -315,34 +278,12 @@ def _checkpoint(
         raw_code=raw_code,
         message=description,
         location=location,
-        carrier=CARRIER,
-        # a scan says nothing about the delivery date: that is the edd.revised event's job, and
-        # a Track Alert and a Track API poll of the same scan must give the same event
-        estimated_delivery=None,
         received_at=received_at,
     )
-    out.add(built(make, path))
 
 
-def _edd(
-    out: Collector,
-    path: str,
-    number: str,
-    estimated: date,
-    stated_at: datetime,
-    received_at: datetime,
-    start: datetime | None,
-    end: datetime | None,
-) -> None:
-    make = partial(
-        edd_event,
-        SOURCE,
-        tracking_number=number,
-        estimated_delivery=estimated,
-        occurred_at=stated_at,
-        received_at=received_at,
-        carrier=CARRIER,
-        window_start=start,
-        window_end=end,
-    )
-    out.add(built(make, path))
+SHAPES = (
+    Shape(frozenset({"trackResponse"}), TrackApiResponse, _track_response),
+    Shape(frozenset({"response"}), ErrorResponse, _error_response),
+    Shape(frozenset({"activityStatus", "trackingNumber"}), TrackAlertEvent, _track_alert),
+)

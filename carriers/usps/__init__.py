@@ -1,6 +1,6 @@
 """USPS: Tracking v3 responses and tracking subscription notifications."""
 
-from carriers.common import PackagedSource
+from carriers.base import PackagedSource
 from carriers.usps.parse import parse
 from carriers.usps.verify import verify
 

@@ -8,7 +8,7 @@ original sender is the end of a return.
 
 from __future__ import annotations
 
-from carriers.common import CodeTable
+from carriers.code_tables import CodeTable
 from wismo.vocab import Reason, TrackingStatus
 
 S = TrackingStatus

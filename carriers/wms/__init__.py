@@ -1,6 +1,6 @@
 """``wms``: canonical events pushed by the WMS, signed with Standard Webhooks."""
 
-from carriers.common import PackagedSource
+from carriers.base import PackagedSource
 from carriers.wms.parse import SOURCE_NAME, parse
 from carriers.wms.verify import verify
 

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from carriers.aftership.codes import SUBTAGS, TAGS
+from carriers.aftership import codes
 from carriers.registry import get
 from wismo.events import EventKind
 from wismo.vocab import TrackingStatus
@@ -45,8 +45,8 @@ def _parse(document: dict[str, Any]) -> Any:
 
 @pytest.mark.parametrize("subtag", DOCUMENTED_SUBTAGS)
 def test_every_documented_subtag_is_mapped_within_its_tag(subtag: str) -> None:
-    status, _ = SUBTAGS[subtag]
-    tag_status, _ = TAGS[subtag.split("_")[0]]
+    status, _ = codes.SUBTAGS[subtag]
+    tag_status, _ = codes.TAGS[subtag.split("_")[0]]
     if subtag in RETURN_LEGS:
         assert status in {TrackingStatus.RETURNING_TO_SENDER, TrackingStatus.RETURNED_TO_SENDER}
     else:

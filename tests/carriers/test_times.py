@@ -1,4 +1,4 @@
-"""The shared parsing helpers: timestamps, dates, offsets, places and event ids."""
+"""Timestamps, offsets and dates as sources write them (:mod:`carriers.times`)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from carriers.common import checkpoint_event, parse_date, parse_offset, parse_timestamp, place
-from wismo.vocab import TrackingStatus
+from carriers.times import parse_date, parse_offset, parse_timestamp
 
-RECEIVED_AT = datetime(2024, 6, 1, tzinfo=UTC)
 PLUS_2 = timezone(timedelta(hours=2))
 
 
@@ -75,39 +73,3 @@ def test_parse_offset(text: str, expected: timezone | None) -> None:
 )
 def test_parse_date(text: str | None, expected: date | None) -> None:
     assert parse_date(text) == expected
-
-
-def test_place_keeps_what_is_usable() -> None:
-    assert place(city=" Berlin ", country="DEU", postal_code="10115") is not None
-    assert place(city="  ", country="Narnia") is None
-    located = place(city="Leeds", country="UK", region="", facility="Depot 7")
-    assert located is not None
-    assert (located.city, located.country, located.region, located.facility) == (
-        "Leeds",
-        "GB",
-        None,
-        "Depot 7",
-    )
-
-
-def test_checkpoint_id_is_the_natural_key_and_ignores_the_wording() -> None:
-    def scan(message: str, at: datetime, number: str = "1z999aa10123456784") -> str:
-        return checkpoint_event(
-            "aftership",
-            tracking_number=number,
-            occurred_at=at,
-            status=TrackingStatus.IN_TRANSIT,
-            reason=None,
-            raw_code="InTransit_007",
-            message=message,
-            location=place(city="Memphis", country="US"),
-            carrier="ups",
-            estimated_delivery=None,
-            received_at=RECEIVED_AT,
-        ).event_id
-
-    at = datetime(2024, 5, 1, 10, tzinfo=UTC)
-    same_instant = at.astimezone(timezone(timedelta(hours=-5)))
-    assert scan("Departed", at) == scan("Departed from facility", same_instant)
-    assert scan("Departed", at) == scan("Departed", at, number="1Z 999 AA1 0123 4567 84")
-    assert scan("Departed", at) != scan("Departed", at + timedelta(minutes=1))
