@@ -18,7 +18,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from projections.errors import StoreConflict, StoreUnavailable
-from streams.links import LinkIndex
+from projections.links import LinkIndex
 from streams.metrics import StreamMetrics
 from wismo.settings import Settings
 from wismo.topics import DEADLETTER, EVENTS, EXCEPTIONS, RAW, TIMELINE, TRACKING
@@ -106,13 +106,18 @@ class StreamContext:
             client = await self.redis()
             redis = self.settings.redis
             self._store = RedisTimelineStore(
-                client, redis.key_prefix, url=redis.url or "redis", cache_orders=redis.cache_orders
+                client,
+                redis.key_prefix,
+                url=redis.url or "redis",
+                cache_orders=redis.cache_orders,
+                link_shipments=False,  # the link agent links, in partition order
             )
         return self._store
 
     async def links(self) -> LinkIndex:
         if self._links is None:
-            self._links = LinkIndex(await self.redis(), f"{self.settings.redis.key_prefix}:streams")
+            redis = self.settings.redis
+            self._links = LinkIndex(await self.redis(), redis.key_prefix, url=redis.url or "redis")
         return self._links
 
     async def send(

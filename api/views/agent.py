@@ -9,7 +9,6 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from api.agent_index import ExceptionQuery, select_exceptions
 from api.auth import ACT_ROLES, READ_ROLES, Agent, agent_from_token, bearer
 from api.errors import ApiError, BadRequest, Conflict, NotFound, Unprocessable
 from api.kafka import write
@@ -17,6 +16,7 @@ from api.keys import AGENT_INDEX, CLOCK, PRODUCER, SETTINGS, STORE
 from api.views.body import raw_body
 from api.views.orders import timeline_document
 from api.views.respond import json
+from projections.agent_index import ExceptionQuery, select_exceptions
 from projections.exception_flow import AgentAction, Refusal, agent_action, timeline_from_json
 from wismo.events import event_to_dict
 from wismo.topics import route

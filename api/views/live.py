@@ -26,11 +26,11 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
-from api.agent_index import ExceptionQuery, select_exceptions
 from api.auth import READ_ROLES, agent_from_token, authorize_order, bearer
 from api.errors import ApiError, BadRequest, Forbidden, NotFound, Unavailable
 from api.keys import AGENT_INDEX, CLOCK, HUB, SETTINGS, STORE
 from api.ws import Connection
+from projections.agent_index import ExceptionQuery, select_exceptions
 from wismo.vocab import ExceptionType, Severity
 
 MAX_MESSAGE_BYTES = 16 * 1024

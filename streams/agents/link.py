@@ -3,7 +3,8 @@
 The tracking topic carries, per number, the scans and the shipments/returns naming it, in
 partition order (see :mod:`streams.routing`): a shipment records the link and releases what was
 parked; a scan with a known link is forwarded to the events topic with its order id, otherwise
-parked (:class:`streams.links.LinkIndex`). Parked scans are dropped from Redis only after their
+parked (:class:`projections.links.LinkIndex`, the one implementation of the link, which the
+timeline store and the API read too). Parked scans are dropped from Redis only after their
 forwarded copies are acknowledged by the broker.
 
 A batch costs a constant number of Redis round trips, whatever its size: one read of what the
@@ -21,9 +22,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from projections.links import LinkIndex
 from streams.context import StreamContext, retrying
 from streams.linking import Plan, Tracked, needs, plan
-from streams.links import LinkIndex
 from streams.metrics import StreamMetrics
 from wismo.events import dump_event, parse_event
 from wismo.topics import EVENTS

@@ -160,7 +160,7 @@ async def test_scripts_unknown_to_redis_are_loaded_again(redis_store: RedisTimel
     """
     history = order_history(1, random.Random(9))
     await redis_store.apply(history[:2])
-    redis_store._scripts["commit"] = "0" * 40
+    redis_store.writer._pipes.shas["commit"] = "0" * 40
 
     await redis_store.apply(history)
 

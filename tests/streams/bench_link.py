@@ -25,7 +25,7 @@ import redis.asyncio as aioredis
 
 from streams.agents.link import link_batch
 from streams.linking import Tracked
-from streams.links import LinkIndex
+from projections.links import LinkIndex
 from streams.metrics import StreamMetrics
 from streams.routing import linked
 from tests.streams.link_stream import CountingRedis, Sink, tracking_stream

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from streams.agents.link import link_batch
 from streams.linking import Tracked, needs, plan
-from streams.links import LinkIndex
+from projections.links import LinkIndex
 from streams.metrics import StreamMetrics
 from tests.streams.link_stream import CountingRedis, Sink, one_at_a_time, scan, shipment
 from wismo.events import dump_event

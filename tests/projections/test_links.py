@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from streams.links import LinkIndex
+from projections.links import LinkIndex
 
 
 @pytest.fixture

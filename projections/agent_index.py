@@ -1,19 +1,19 @@
-"""Indexes the agent console needs and the timeline store does not keep: orders by order number
-and by e-mail hash, and every exception with its current state (the queue).
+"""The agent console's index: orders by order number and by e-mail hash, and the exception queue.
 
-They are derived from timelines only, so indexing is idempotent and order-independent: the API
-re-indexes an order whenever the store announces a change on its agents channel (see
-:mod:`api.changes`). Several API processes index the same change harmlessly. The first API
-process on a store indexes the orders it already holds; orders that change while no API process
-runs are indexed on their next change.
+A projection of timelines, written by the timeline store's commit script in the same atomic
+step as the timeline itself (:mod:`projections.redis_writer`), so it is complete whatever API
+processes were running; API processes only read it (:class:`AgentIndex`). It is derived from
+timelines only, so writing it is idempotent and order-independent.
 
-Keys (``P`` is the Redis prefix)::
+Keys (see :mod:`projections.redis_keys`)::
 
     P:api:idx:number:NUMBER   set   order ids with this (normalised) order number
     P:api:idx:email:SHA256    set   order ids of this e-mail hash
     P:api:idx:exceptions      hash  exception id -> row (JSON, see :func:`exception_rows`)
     P:api:idx:resolved        zset  exception id -> resolved time; rows past the keep are dropped
-    P:api:idx:backfilled      string when the one-off indexing of pre-existing orders started
+
+A commit that changes exception rows announces them in its change summary on ``P:agents``
+(``"exceptions": [row, …]``), which the API's websocket hub passes on to agent feeds.
 """
 
 from __future__ import annotations
@@ -26,11 +26,14 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
-from projections.lookup import normalise_order_number
+from projections.redis_keys import RedisKeys
+from projections.redis_pipes import RedisPipes, text
 from wismo.ids import email_hash
 from wismo.vocab import ExceptionState, Severity
 
 Row = dict[str, Any]
+#: how long a resolved exception stays in the queue's hash (the queue lists open ones by default)
+RESOLVED_KEEP_S = 7 * 86400
 _SEVERITY_RANK = {s.value: rank for rank, s in enumerate(Severity)}
 _ROW_FIELDS = (
     "exception_id",
@@ -59,7 +62,7 @@ def _carrier_of(timeline: Mapping[str, Any], subject: str | None) -> str | None:
 
 
 def exception_rows(timeline: Mapping[str, Any]) -> list[Row]:
-    """One queue row per exception of the timeline."""
+    """One queue row per exception of the timeline (its JSON form)."""
     rows = []
     for view in timeline.get("exceptions") or []:
         row = {name: view.get(name) for name in _ROW_FIELDS}
@@ -68,6 +71,28 @@ def exception_rows(timeline: Mapping[str, Any]) -> list[Row]:
         row["carrier"] = _carrier_of(timeline, view.get("subject"))
         rows.append(row)
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntries:
+    """What one committed timeline puts in the index (computed without Redis)."""
+
+    order_number: str | None
+    email_sha256: str | None
+    rows: list[tuple[str, bytes, str]]
+    """(exception id, row JSON, resolved time as epoch seconds or "")."""
+
+
+def index_entries(
+    order_number: str | None, email_sha256: str | None, document: bytes | None
+) -> IndexEntries:
+    """The entries of a timeline; ``document`` (its JSON) only when it has exceptions."""
+    rows = []
+    for row in exception_rows(orjson.loads(document)) if document else []:
+        resolved = row.get("resolved_at")
+        score = repr(datetime.fromisoformat(resolved).timestamp()) if resolved else ""
+        rows.append((str(row["exception_id"]), orjson.dumps(row), score))
+    return IndexEntries(order_number or None, email_sha256 or None, rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,73 +147,32 @@ def select_exceptions(rows: Iterable[Row], query: ExceptionQuery, now: datetime)
 
 
 class AgentIndex:
-    def __init__(
-        self, client: aioredis.Redis, prefix: str, *, resolved_keep_s: float = 7 * 86400
-    ) -> None:
-        self.client = client
-        self.base = f"{prefix}:api:idx"
-        self.exceptions_key = f"{self.base}:exceptions"
-        self.resolved_key = f"{self.base}:resolved"
-        self.resolved_keep_s = resolved_keep_s
-        self.backfill_key = f"{self.base}:backfilled"
+    """Reads of the index (a client the caller owns)."""
 
-    async def claim_backfill(self, now: datetime) -> bool:
-        return bool(await self.client.set(self.backfill_key, now.isoformat(), nx=True))
-
-    def number_key(self, order_number: str) -> str:
-        return f"{self.base}:number:{normalise_order_number(order_number)}"
-
-    def email_key(self, sha256: str) -> str:
-        return f"{self.base}:email:{sha256}"
-
-    async def index(self, timelines: Sequence[Mapping[str, Any]], now: datetime) -> list[Row]:
-        """Index the timelines; returns the exception rows that are new or changed."""
-        rows = [row for timeline in timelines for row in exception_rows(timeline)]
-        before = await self._rows([row["exception_id"] for row in rows]) if rows else {}
-        changed = [row for row in rows if before.get(row["exception_id"]) != row]
-        async with self.client.pipeline(transaction=False) as pipe:
-            for timeline in timelines:
-                order_id = timeline["order_id"]
-                if timeline.get("order_number"):
-                    pipe.sadd(self.number_key(timeline["order_number"]), order_id)
-                if timeline.get("customer_email_sha256"):
-                    pipe.sadd(self.email_key(timeline["customer_email_sha256"]), order_id)
-            for row in changed:
-                pipe.hset(self.exceptions_key, row["exception_id"], orjson.dumps(row))
-                if row.get("resolved_at"):
-                    resolved = datetime.fromisoformat(row["resolved_at"]).timestamp()
-                    pipe.zadd(self.resolved_key, {row["exception_id"]: resolved})
-            await pipe.execute()
-        await self._forget_resolved_before(now.timestamp() - self.resolved_keep_s)
-        return changed
-
-    async def _forget_resolved_before(self, cutoff: float) -> None:
-        old = await self.client.zrangebyscore(self.resolved_key, "-inf", cutoff)
-        if old:
-            async with self.client.pipeline(transaction=False) as pipe:
-                pipe.hdel(self.exceptions_key, *old)
-                pipe.zrem(self.resolved_key, *old)
-                await pipe.execute()
+    def __init__(self, client: aioredis.Redis, prefix: str | RedisKeys, *, url: str = "redis"):
+        self.keys = prefix if isinstance(prefix, RedisKeys) else RedisKeys(prefix)
+        self._pipes = RedisPipes(client, url)
 
     async def _rows(self, exception_ids: Sequence[str]) -> dict[str, Row]:
-        found = await self.client.hmget(self.exceptions_key, list(exception_ids))
+        async with self._pipes.talking():
+            found = await self._pipes.client.hmget(self.keys.index_exceptions, list(exception_ids))
         return {i: orjson.loads(raw) for i, raw in zip(exception_ids, found, strict=True) if raw}
 
     async def exception(self, exception_id: str) -> Row | None:
         return (await self._rows([exception_id])).get(exception_id)
 
     async def exceptions(self) -> list[Row]:
-        return [
-            orjson.loads(raw) for raw in (await self.client.hgetall(self.exceptions_key)).values()
-        ]
+        async with self._pipes.talking():
+            stored = await self._pipes.client.hgetall(self.keys.index_exceptions)
+        return [orjson.loads(raw) for raw in stored.values()]
 
     async def orders_by_number(self, order_number: str) -> list[str]:
-        return sorted(_text(m) for m in await self.client.smembers(self.number_key(order_number)))
+        return await self._members(self.keys.index_number(order_number))
 
     async def orders_by_email(self, email: str) -> list[str]:
-        members = await self.client.smembers(self.email_key(email_hash(email)))
-        return sorted(_text(m) for m in members)
+        return await self._members(self.keys.index_email(email_hash(email)))
 
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    async def _members(self, key: str) -> list[str]:
+        async with self._pipes.talking():
+            members = await self._pipes.client.smembers(key)
+        return sorted(text(m) for m in members)

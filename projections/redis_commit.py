@@ -1,0 +1,149 @@
+"""Preparing an order's commit to Redis without Redis: the fold, the timeline JSON, the change,
+the customer lookup keys, the agent index entries and the commit script's arguments.
+
+Pure, so a process pool can prepare the commits of a bulk rebuild (:func:`prepare_new_order`).
+The script itself and the I/O are in :mod:`projections.redis_writer`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from projections.agent_index import RESOLVED_KEEP_S, index_entries
+from projections.lookup import lookup_key, timeline_tokens
+from projections.merge import OrderMerge, merge, with_order
+from projections.redis_keys import RedisKeys
+from projections.serialize import timeline_to_json
+from projections.store import TimelineChange
+from projections.timeline import OrderFold
+from wismo.events import Event, dump_event, parse_event, tracking_numbers_named
+
+
+def sha(document: bytes) -> bytes:
+    return hashlib.blake2b(document, digest_size=16).hexdigest().encode()
+
+
+def named(events: Iterable[Event]) -> list[str]:
+    """The tracking numbers the events' shipments and returns name, once each."""
+    return list(dict.fromkeys(n for event in events for n in tracking_numbers_named(event)))
+
+
+@dataclass(slots=True)
+class OrderState:
+    """What Redis holds for an order (``rev`` b"0": nothing), as read or as last written."""
+
+    rev: bytes = b"0"
+    sha: bytes = b""
+    lookups: bytes = b""
+    events: dict[str, Event] = field(default_factory=dict)
+    fold: OrderFold | None = None
+    """The fold of ``events``, kept so the next events of a live order continue it."""
+
+
+@dataclass(slots=True)
+class PreparedCommit:
+    """Everything a commit of one order needs, computed without Redis (so in any process)."""
+
+    order_id: str
+    keys: list[str]
+    """The commit script's keys (see :data:`projections.redis_writer.COMMIT`)."""
+    args: list[Any]
+    change: TimelineChange | None
+    after: OrderState
+    lookup_keys: list[str]
+    tracking_numbers: list[str]
+    events: int
+    """Distinct events the commit adds."""
+
+
+def prepare_commit(keys: RedisKeys, plan: OrderMerge, before: OrderState) -> PreparedCommit:
+    """Fold the order as it will be after ``plan`` and build the commit script's arguments.
+
+    ``lookup_keys`` are the customer lookup keys to (re)write: empty when they did not change.
+    """
+    order_id = plan.order_id
+    merged = {**plan.stored, **plan.writes}
+    folded = _continued(before.fold, plan) or OrderFold.of(merged.values(), order_id)
+    timeline = folded.timeline
+    document = timeline_to_json(timeline)
+    after = OrderState(before.rev, sha(document), before.lookups, merged, folded)
+    change: TimelineChange | None = None
+    lookup_keys: list[str] = []
+    number = timeline.order_number
+    email = timeline.customer_email_sha256
+    script_keys = [
+        keys.events(order_id),
+        keys.state(order_id),
+        keys.dups(order_id),
+        keys.index_exceptions,
+        keys.index_resolved,
+        keys.index_number(number or ""),
+        keys.index_email(email or ""),
+    ]
+    head: list[Any]
+    if plan.new_ids or after.sha != before.sha:
+        status = timeline.status.value
+        change = TimelineChange(order_id, timeline.version, timeline.digest, status, document)
+        summary = orjson.dumps(
+            {
+                "order_id": order_id,
+                "version": timeline.version,
+                "digest": timeline.digest,
+                "status": status,
+            }
+        )
+        lookup_keys = (
+            sorted(lookup_key(number, t) for t in timeline_tokens(timeline)) if number else []
+        )
+        after.lookups = sha("\n".join(lookup_keys).encode()) if lookup_keys else b""
+        if after.lookups == before.lookups:
+            lookup_keys = []
+        entries = index_entries(number, email, document if timeline.exceptions else None)
+        rows = [x for row in entries.rows for x in row]
+        head = [
+            before.rev, document, timeline.version, timeline.digest, status, after.sha,
+            after.lookups if lookup_keys else b"",
+            keys.order_channel(order_id), keys.agents_channel, summary,
+            order_id, "1" if number else "", "1" if email else "", RESOLVED_KEEP_S,
+            len(entries.rows),
+        ]  # fmt: skip
+    else:
+        head, rows = [before.rev, b"", 0, "", "", "", b"", "", "", "", "", "", "", 0, 0], []
+    dups = [x for event_id, n in plan.duplicates.items() for x in (event_id, n)]
+    writes = [x for event_id, e in plan.writes.items() for x in (event_id, dump_event(e))]
+    return PreparedCommit(
+        order_id,
+        script_keys,
+        [*head, len(plan.duplicates), *rows, *dups, *writes],
+        change,
+        after,
+        lookup_keys,
+        named(plan.writes.values()),
+        len(plan.new_ids),
+    )
+
+
+def _continued(folded: OrderFold | None, plan: OrderMerge) -> OrderFold | None:
+    """``folded`` continued with the plan's events, when they are all new and continue it.
+
+    The cached fold is extended in place: a caller whose commit then fails drops the cache.
+    """
+    if folded is None or not plan.writes or not plan.writes.keys().isdisjoint(plan.stored):
+        return None
+    return folded if folded.extend(plan.writes.values()) else None
+
+
+def prepare_new_order(prefix: str, order_id: str, documents: Sequence[str]) -> PreparedCommit:
+    """The commit that creates an order from its logged events (a bulk rebuild's unit of work).
+
+    Pure and picklable in and out, so a process pool can run it; the result carries no events.
+    """
+    events = [with_order(parse_event(document), order_id) for document in documents]
+    prepared = prepare_commit(RedisKeys(prefix), merge(order_id, {}, events), OrderState())
+    prepared.after.events, prepared.after.fold = {}, None
+    return prepared

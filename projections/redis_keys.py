@@ -1,0 +1,67 @@
+"""Every Redis key and channel name of the read model, under one prefix.
+
+``P`` is the configured prefix; ``{…}`` is the Redis Cluster hash tag::
+
+    P:{ORDER}:events           hash  event_id -> canonical event JSON (the copy dedupe prefers)
+    P:{ORDER}:state            hash  rev, json, version, digest, status, sha (of json), lk
+    P:{ORDER}:dups             hash  event_id -> re-deliveries recognised and ignored
+    P:track:{TRACKING}         string -> order id (the tracking-number link)
+    P:park:{TRACKING}          hash  event_id -> scan JSON, for scans no known shipment names yet
+    P:lookup:KEY               string -> order id; KEY hashes order number + e-mail hash / postcode
+    P:api:idx:number:NUMBER    set   order ids with this (normalised) order number
+    P:api:idx:email:SHA256     set   order ids of this e-mail hash
+    P:api:idx:exceptions       hash  exception id -> queue row (JSON)
+    P:api:idx:resolved         zset  exception id -> resolved time (rows past the keep are dropped)
+
+Channels: ``P:timeline:ORDER`` gets each new timeline JSON; ``P:agents`` gets a summary of every
+change (see :mod:`projections.redis_writer`).
+"""
+
+from __future__ import annotations
+
+from projections.lookup import normalise_order_number
+
+
+class RedisKeys:
+    """Key and channel names under one prefix (the prefix must not contain ``{`` or ``}``)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.agents_channel = f"{prefix}:agents"
+        index = f"{prefix}:api:idx"
+        self.index_exceptions = f"{index}:exceptions"
+        self.index_resolved = f"{index}:resolved"
+        self._index = index
+
+    # one order ----------------------------------------------------------------------------
+
+    def events(self, order_id: str) -> str:
+        return f"{self.prefix}:{{{order_id}}}:events"
+
+    def state(self, order_id: str) -> str:
+        return f"{self.prefix}:{{{order_id}}}:state"
+
+    def dups(self, order_id: str) -> str:
+        return f"{self.prefix}:{{{order_id}}}:dups"
+
+    def order_channel(self, order_id: str) -> str:
+        return f"{self.prefix}:timeline:{order_id}"
+
+    # the tracking-number link -------------------------------------------------------------
+
+    def tracking(self, tracking_number: str) -> str:
+        return f"{self.prefix}:track:{{{tracking_number}}}"
+
+    def parked(self, tracking_number: str) -> str:
+        return f"{self.prefix}:park:{{{tracking_number}}}"
+
+    # customer lookup and the agent index --------------------------------------------------
+
+    def lookup(self, key: str) -> str:
+        return f"{self.prefix}:lookup:{key}"
+
+    def index_number(self, order_number: str) -> str:
+        return f"{self._index}:number:{normalise_order_number(order_number)}"
+
+    def index_email(self, sha256: str) -> str:
+        return f"{self._index}:email:{sha256}"
