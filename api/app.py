@@ -7,6 +7,7 @@ producer. A client or producer passed in by the caller is used as is and left op
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -14,10 +15,13 @@ from typing import Any
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from api import keys
+from api import guards, keys
+from api.agent_index import AgentIndex
 from api.auth import CapabilityTokens
+from api.background import stop
 from api.changes import ChangeFeed
 from api.deliveries import DeliveryLedger
+from api.indexer import IndexFeeder
 from api.kafka import open_producer
 from api.metrics import ApiMetrics
 from api.middleware import errors_and_metrics
@@ -29,10 +33,6 @@ from api.ws import Hub
 from projections.connections import redis_client
 from projections.redis_store import RedisTimelineStore
 from wismo.settings import Settings
-
-#: per client address: enough for a person retyping, far too few to sweep order numbers
-LOOKUP_RATE_PER_S = 1.0
-LOOKUP_BURST = 10
 
 
 def _now() -> datetime:
@@ -47,7 +47,9 @@ def create_app(
     clock: Callable[[], datetime] = _now,
 ) -> web.Application:
     app = web.Application(
-        middlewares=[errors_and_metrics], client_max_size=settings.api.max_body_bytes
+        middlewares=[errors_and_metrics],
+        client_max_size=settings.api.max_body_bytes,
+        handler_args=guards.HANDLER_ARGS,
     )
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock
@@ -56,11 +58,11 @@ def create_app(
     app[keys.WEBHOOK_LIMITER] = RateLimiter(
         settings.api.webhook_rate_per_s, settings.api.webhook_burst
     )
-    app[keys.LOOKUP_LIMITER] = RateLimiter(LOOKUP_RATE_PER_S, LOOKUP_BURST)
     app[keys.CAPABILITIES] = CapabilityTokens(
         settings.api.customer_token_secret, settings.api.token_cache_size
     )
     app.cleanup_ctx.append(_redis_context(redis))
+    guards.install(app)
     app.cleanup_ctx.append(_producer_context(producer))
     app.cleanup_ctx.append(_live_context)
     app.on_shutdown.append(_close_websockets)
@@ -101,12 +103,9 @@ def _producer_context(given: Any) -> Callable[[web.Application], AsyncIterator[N
 
 
 async def _live_context(app: web.Application) -> AsyncIterator[None]:
-    """The pub/sub change feed and what hangs off it: the customer view cache and the websocket
-    hub (whose connections are closed on shutdown, before this context ends).
-
-    The agent index is written by the timeline store's commits; this process only reads it, and
-    passes the exception rows a commit announces in its change summary on to agent feeds.
-    """
+    """The pub/sub change feed and what hangs off it: the customer view cache, the agent index
+    feeder, the websocket hub (whose connections are closed on shutdown, before this context
+    ends)."""
     store = app[keys.STORE]
     feed = ChangeFeed(app[keys.REDIS], store.keys)
     views = OrderViews(app[keys.SETTINGS].api.order_cache_size, lambda: feed.live)
@@ -114,20 +113,20 @@ async def _live_context(app: web.Application) -> AsyncIterator[None]:
     feed.summary_handlers.append(views.on_summary)
     feed.reset_handlers.append(views.reset)
     app[keys.ORDER_VIEWS] = views
+    index = AgentIndex(app[keys.REDIS], app[keys.SETTINGS].redis.key_prefix)
     settings = app[keys.SETTINGS]
-
-    def exceptions(summary: dict[str, Any]) -> None:
-        # ahead of the hub's own handler, which forwards the rest of the summary to agents
-        rows = summary.pop("exceptions", None)
-        if isinstance(rows, list) and rows:
-            hub.on_exceptions(rows)
-
-    feed.summary_handlers.append(exceptions)
     hub = Hub(feed, app[keys.METRICS], settings.api.ws_queue_size)
-    app[keys.CHANGES], app[keys.AGENT_INDEX] = feed, store.agent_index
+    feeder = IndexFeeder(index, store, app[keys.CLOCK], on_exceptions=hub.on_exceptions)
+    feed.summary_handlers.append(feeder.notify)
+    app[keys.CHANGES], app[keys.AGENT_INDEX], app[keys.INDEX_FEEDER] = feed, index, feeder
     app[keys.HUB] = hub
     await feed.start()
+    task = asyncio.create_task(feeder.run(), name="wismo-agent-index")
+    backfill = asyncio.create_task(feeder.backfill(), name="wismo-agent-index-backfill")
     yield
+    feeder.stop()
+    await stop(backfill)
+    await stop(task)
     await feed.close()
 
 

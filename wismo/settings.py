@@ -10,11 +10,12 @@ starts the Tansu broker, finds or starts a Redis, and opens chDB under ``data_di
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "wismo-dev-secret-change-me"
@@ -86,9 +87,47 @@ class ApiSettings(Section):
         "bytes on the wire for ~100 KB more memory per connection and slower broadcasts",
     )
     ws_max_connections: int = Field(default=20000, ge=1)
-    allowed_origins: tuple[str, ...] = Field(
-        default=(), description="websocket Origin allow-list; empty = any"
+    ws_max_per_client: int = Field(
+        default=50, ge=1, description="websocket connections per client and API process"
     )
+    ws_subscribe_grace_s: float = Field(
+        default=10.0, gt=0, description="a websocket that subscribes to nothing is closed after"
+    )
+    allowed_origins: tuple[str, ...] = Field(
+        default=(),
+        description="websocket Origins allowed besides the API's own (its Host); \"*\" = any",
+    )
+    trusted_proxies: tuple[str, ...] = Field(
+        default=(),
+        description="networks (CIDR) of the reverse proxies whose X-Forwarded-For names the "
+        "client; empty = the peer address is the client (docs/security.md)",
+    )
+    webhook_failure_rate_per_s: float = Field(
+        default=1.0, gt=0, description="refused (unauthenticated) webhooks per client and process"
+    )
+    webhook_failure_burst: int = Field(default=20, ge=1)
+    lookup_client_rate_per_s: float = Field(
+        default=1.0, gt=0, description="order look-ups per client, shared by every API process"
+    )
+    lookup_client_burst: int = Field(default=10, ge=1)
+    lookup_order_per_hour: float = Field(
+        default=10.0, gt=0, description="failed look-ups per order number, every process"
+    )
+    lookup_order_burst: int = Field(default=10, ge=1)
+    tracking_client_rate_per_s: float = Field(
+        default=2.0, gt=0, description="public tracking reads per client, every process"
+    )
+    tracking_client_burst: int = Field(default=30, ge=1)
+    limiter_clients: int = Field(
+        default=100_000, ge=1, description="clients one in-process limiter table remembers"
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)  # ValueError names the bad entry
+        return value
 
 
 class ThresholdSettings(Section):
@@ -150,13 +189,13 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _no_dev_secrets_in_prod(self) -> Settings:
         if self.environment == "prod":
-            secrets = [
-                self.api.customer_token_secret,
-                self.api.agent_jwt_secret,
-                *self.api.api_keys,
-            ]
-            if any(s.get_secret_value() == DEV_SECRET for s in secrets):
-                raise ValueError("environment=prod needs real secrets (WISMO_API__…)")
+            weak = development_secrets(self)
+            if weak:
+                raise ValueError(
+                    "environment=prod refuses development or empty secrets for: "
+                    + "; ".join(weak)
+                    + " (docs/security.md, Secret rotation)"
+                )
         return self
 
     @property
@@ -166,6 +205,30 @@ class Settings(BaseSettings):
     def topic(self, name: str) -> str:
         """The full Kafka topic name for one of wismo's logical topics."""
         return f"{self.kafka.topic_prefix}.{name}"
+
+
+def development_secrets(settings: Settings) -> list[str]:
+    """Every signing key or credential left at the development secret or empty, each named
+    with the variable that sets it."""
+    named: list[tuple[str, str, SecretStr]] = [
+        ("api.customer_token_secret", "WISMO_API__CUSTOMER_TOKEN_SECRET",
+         settings.api.customer_token_secret),
+        ("api.agent_jwt_secret", "WISMO_API__AGENT_JWT_SECRET", settings.api.agent_jwt_secret),
+        *(
+            (f"api.api_keys[{i}]", "WISMO_API__API_KEYS", key)
+            for i, key in enumerate(settings.api.api_keys)
+        ),
+        *(
+            (f"webhook_secrets.{source}[{i}]", "WISMO_WEBHOOK_SECRETS", secret)
+            for source, secrets in settings.webhook_secrets.items()
+            for i, secret in enumerate(secrets)
+        ),
+    ]  # fmt: skip
+    return [
+        f"{name} ({variable})"
+        for name, variable, secret in named
+        if secret.get_secret_value().strip() in ("", DEV_SECRET)
+    ]
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -28,6 +28,8 @@ from projections.sla import SECTIONS, InvalidGrouping, SlaQuery, sla_report
 from wismo.settings import Settings
 
 MAX_DAYS = 731
+#: the dates a report may cover: what ClickHouse's date types and the day after ``to`` can hold
+EARLIEST, LATEST = date(1970, 1, 1), date(2100, 12, 31)
 
 
 @dataclass
@@ -59,9 +61,12 @@ def _date(request: web.Request, name: str) -> date:
     if not raw:
         raise BadRequest(f"{name} is required (YYYY-MM-DD)")
     try:
-        return date.fromisoformat(raw)
+        value = date.fromisoformat(raw)
     except ValueError as error:
         raise BadRequest(f"{name} must be a date like 2026-03-02, not {raw!r}") from error
+    if not EARLIEST <= value <= LATEST:
+        raise BadRequest(f"{name} must be between {EARLIEST} and {LATEST}")
+    return value
 
 
 def _names(request: web.Request, name: str) -> tuple[str, ...]:
@@ -133,4 +138,4 @@ async def sla(request: web.Request) -> web.Response:
         raise Unavailable(
             f"the SLA report failed on ClickHouse: {error}", retry_after_s=5
         ) from error
-    return json(report.as_dict(), headers={"Cache-Control": "private, max-age=10"})
+    return json(report.as_dict())  # Cache-Control: no-store, as every agent answer (guards)

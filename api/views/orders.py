@@ -9,11 +9,12 @@ import orjson
 from aiohttp import web
 
 from api.auth import bearer, issue_customer_token
+from api.clients import client_of
 from api.errors import BadRequest, NotFound, TooManyRequests
+from api.guards import LIMITS, SHARED_LIMITER
 from api.keys import (
     CAPABILITIES,
     CLOCK,
-    LOOKUP_LIMITER,
     ORDER_VIEWS,
     SETTINGS,
     STORE,
@@ -36,25 +37,26 @@ def _text_field(document: dict[str, Any], name: str) -> str | None:
     return value.strip()
 
 
-def client_key(request: web.Request) -> str:
-    return request.remote or "unknown"
-
-
 async def lookup(request: web.Request) -> web.Response:
+    """A postcode is guessable: guesses are counted per client and per order number, in Redis
+    for every API process (docs/security.md); a look-up that finds its order gives the order
+    number's token back, so only failed guesses use up an order's allowance."""
     app = request.app
     settings = app[SETTINGS]
-    # a postcode is guessable: throttle per client so order numbers cannot be swept
-    wait = app[LOOKUP_LIMITER].take(client_key(request))
-    if wait:
-        raise TooManyRequests("too many lookups from this client", retry_after_s=wait)
     document = await json_object(request, settings.api.max_body_bytes)
     order_number = _text_field(document, "order_number")
     email, postcode = _text_field(document, "email"), _text_field(document, "postcode")
     if order_number is None or (email is None and postcode is None):
         raise BadRequest("give order_number and either email or postcode")
+    limits, limiter = app[LIMITS], app[SHARED_LIMITER]
+    per_order = (limits.lookup_order, order_number.casefold())
+    wait = await limiter.take((limits.lookup_client, client_of(request)), per_order)
+    if wait:
+        raise TooManyRequests("too many look-ups; try again later", retry_after_s=wait)
     order_id = await app[STORE].order_for_lookup(order_number, email=email, postcode=postcode)
     if order_id is None:
         raise NotFound("no order matches that order number and e-mail or postcode")
+    await limiter.give_back(per_order)
     now = app[CLOCK]()
     ttl = settings.api.customer_token_ttl_s
     token = issue_customer_token(settings.api.customer_token_secret, order_id, now, ttl)
@@ -98,6 +100,12 @@ async def customer_document(request: web.Request, order_id: str) -> EncodedView:
 
 
 async def track(request: web.Request) -> web.Response:
+    """Public: a tracking number is the only credential, so reads are counted per client."""
+    app = request.app
+    limits = app[LIMITS]
+    wait = await app[SHARED_LIMITER].take((limits.tracking_client, client_of(request)))
+    if wait:
+        raise TooManyRequests("too many tracking reads from this client", retry_after_s=wait)
     number = request.match_info["tracking_number"]
     order_id = await request.app[STORE].order_for_tracking(number)
     timeline = await timeline_document(request, order_id) if order_id else None

@@ -1,9 +1,17 @@
 """Ingestion: signed webhooks from every source, and canonical events from integrations.
 
-A webhook is checked in the order that costs least to refuse: known source, rate limit, content
-type, size, signature over the raw bytes, then a parse to refuse what can never become events.
-What passes is written *raw* to the raw topic (the normalise agent parses it again, so a parser
-fix plus a replay re-reads exactly what was sent) and answered 202 once the broker has it.
+A webhook is authenticated before anything is counted against its source: known source,
+content type, size, then the signature over the raw bytes (constant-time comparisons, no I/O).
+A refused signature is counted against the *client* that sent it (:data:`FAILURE_LIMITER`, per
+process, bounded) and answered 429 once that client has failed too often; only authentic
+deliveries take from the source's own rate limit, so forgeries can never throttle a source's
+real traffic. Then a parse refuses what can never become events. What passes is written *raw*
+to the raw topic (the normalise agent parses it again, so a parser fix plus a replay re-reads
+exactly what was sent) and answered 202 once the broker has it.
+
+Only the HTTP headers the parsers read travel with the raw payload (:data:`FORWARDED_HEADERS`):
+signatures, credentials, tokens and keys never reach Kafka, and so neither the dead letters
+nor ClickHouse.
 """
 
 from __future__ import annotations
@@ -16,10 +24,12 @@ from typing import Any
 from aiohttp import web
 
 from api.auth import check_api_key
+from api.clients import client_of
 from api.deliveries import Claim
 from api.errors import ApiError, BadRequest, NotFound, TooManyRequests, Unauthorized, Unavailable
 from api.kafka import write
 from api.keys import CLOCK, DELIVERIES, METRICS, PRODUCER, SETTINGS, WEBHOOK_LIMITER
+from api.ratelimit import RateLimiter
 from api.views.body import raw_body, require_json
 from api.views.respond import json
 from carriers import registry
@@ -28,10 +38,21 @@ from carriers.canonical import parse_feed
 from wismo.ids import digest
 from wismo.topics import RAW, RawPayload, route
 
-#: Headers that must not travel with the raw payload: credentials and hop-by-hop transport.
-_NOT_FORWARDED = frozenset(
-    {"authorization", "cookie", "host", "content-length", "connection", "transfer-encoding"}
+#: The only HTTP headers written with a raw payload: those the parsers read (delivery ids,
+#: Shopify's topic and trigger time). Anything else — signatures, echoed credentials, API keys,
+#: cookies — stays at the edge. A test parses every source's samples with just these.
+FORWARDED_HEADERS = frozenset(
+    {
+        "webhook-id",
+        "x-shopify-topic",
+        "x-shopify-event-id",
+        "x-shopify-webhook-id",
+        "x-shopify-triggered-at",
+    }
 )
+#: refused webhooks per client address: a sender with a wrong secret learns it quickly, a
+#: flood of forgeries is answered 429 without touching the sources' limits
+FAILURE_LIMITER = web.AppKey("webhook_failure_limiter", RateLimiter)
 API_SOURCE = "api"
 
 log = logging.getLogger(__name__)
@@ -39,7 +60,7 @@ log = logging.getLogger(__name__)
 
 def _source(name: str) -> Source:
     if name not in registry.names():
-        raise NotFound(f"unknown source {name!r}", details={"sources": list(registry.names())})
+        raise NotFound("unknown webhook source")
     try:
         return registry.get(name)
     except (ImportError, AttributeError) as error:
@@ -87,7 +108,7 @@ class _Delivery:
             received_at=self.received_at,
             content_type=self.content_type,
             delivery_id=self.delivery_id,
-            http_headers={k: v for k, v in self.headers.items() if k not in _NOT_FORWARDED},
+            http_headers={k: v for k, v in self.headers.items() if k in FORWARDED_HEADERS},
         )
 
 
@@ -106,22 +127,25 @@ async def receive_webhook(request: web.Request) -> web.Response:
 
 
 async def _authentic(request: web.Request, name: str, source: Source) -> _Delivery:
-    """Rate limit, content type, size, signature, parse: the checks, cheapest first."""
+    """Content type, size, signature, then the source's rate limit and a parse."""
     app = request.app
     settings = app[SETTINGS]
-    wait = app[WEBHOOK_LIMITER].take(name)
-    if wait:
-        raise TooManyRequests(f"rate limit for {name} exceeded", retry_after_s=wait)
+    secrets = [s.get_secret_value() for s in settings.webhook_secrets.get(name, ())]
+    if not secrets:
+        raise Unauthorized(f"no webhook secret is configured for {name}")
     require_json(request)
     raw = await raw_body(request, settings.api.max_body_bytes)
     headers = {k.lower(): v for k, v in request.headers.items()}
     now = app[CLOCK]()
-    secrets = [s.get_secret_value() for s in settings.webhook_secrets.get(name, ())]
-    if not secrets:
-        raise Unauthorized(f"no webhook secret is configured for {name}")
     problem = source.verify(raw, headers, secrets, now)
     if problem is not None:
+        wait = app[FAILURE_LIMITER].take(client_of(request))
+        if wait:
+            raise TooManyRequests("too many refused webhooks from this client", retry_after_s=wait)
         raise Unauthorized(problem.message, details={"code": str(problem.code)})
+    wait = app[WEBHOOK_LIMITER].take(name)
+    if wait:
+        raise TooManyRequests(f"rate limit for {name} exceeded", retry_after_s=wait)
     result = _parse(source, raw, headers, now)
     if result.fatal:
         raise BadRequest(result.reason(), details=_problems(result.problems))
