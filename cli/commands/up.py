@@ -46,6 +46,11 @@ def register(subparsers: SubParsers) -> None:
     parser.add_argument(
         "--demo-rate", type=float, default=10.0, help="webhook deliveries per second"
     )
+    parser.add_argument(
+        "--private-redis",
+        action="store_true",
+        help="start the embedded Redis (data in <data_dir>/redis) even when one answers on 6379",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -56,7 +61,10 @@ def run(args: argparse.Namespace) -> int:
     from wismo.settings import load_settings
     from wismo.topics import ensure_topics
 
-    with EmbeddedServices(_with_webhook_secrets(load_settings())) as services:
+    requested = _with_webhook_secrets(load_settings())
+    with EmbeddedServices(
+        requested, use_local_redis=not args.private_redis, tie_to_process=True
+    ) as services:
         settings = services.settings
         asyncio.run(ensure_topics(settings))
         print("wismo up:", file=sys.stderr)
@@ -72,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         if args.simulate_orders > 0:
             _simulate_in_background(settings, args.simulate_orders, args.seed)
         _print_pages(settings, args.demo_orders > 0)
+        _print_webhooks(settings)
         stop = threading.Event()
         if args.demo_orders > 0:
             _post_traffic_in_background(settings, args.demo_orders, args.demo_rate, args.seed, stop)
@@ -83,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _simulate_in_background(settings: Settings, orders: int, seed: int) -> None:
-    from streams.simulate import generate, publish
+    from bench.history import generate, publish
 
     def feed() -> None:
         history = generate(orders, seed=seed)
@@ -94,17 +103,18 @@ def _simulate_in_background(settings: Settings, orders: int, seed: int) -> None:
 
 
 def _with_webhook_secrets(settings: Settings) -> Settings:
-    """In development, sources without a configured secret get the development one, so the
-    simulated traffic (signed with it) is accepted; production settings are left alone."""
+    """In development, every registered source without a configured secret gets the development
+    one, so the simulated traffic and hand-made webhooks (signed with it) are accepted;
+    production settings are left alone."""
     from pydantic import SecretStr
 
-    from cli.commands.simulate import SOURCES
+    from carriers.registry import names
     from wismo.settings import DEV_SECRET
 
     if settings.environment != "dev":
         return settings
     secrets = dict(settings.webhook_secrets)
-    for source in SOURCES:
+    for source in names():
         secrets.setdefault(source, (SecretStr(DEV_SECRET),))
     return settings.model_copy(update={"webhook_secrets": secrets})
 
@@ -135,7 +145,7 @@ def demo_agent_token(settings: Settings, days: int = 7) -> str:
 def _print_pages(settings: Settings, with_demo_order: bool) -> None:
     from urllib.parse import quote
 
-    from cli.commands.simulate import DEMO_EMAIL
+    from bench.simulate import DEMO_EMAIL
 
     base = f"http://{settings.api.host}:{settings.api.port}"
     print(f"  status     {base}/track", file=sys.stderr)
@@ -151,12 +161,25 @@ def _print_pages(settings: Settings, with_demo_order: bool) -> None:
     print(f"  analytics  {base}/analytics", file=sys.stderr)
 
 
+def _print_webhooks(settings: Settings) -> None:
+    from cli.runtime.webhook_guide import guide_lines
+    from wismo.settings import DEV_SECRET
+
+    base = f"http://{settings.api.host}:{settings.api.port}"
+    if settings.environment == "dev":
+        hint = f"{DEV_SECRET!r} unless set in WISMO_WEBHOOK_SECRETS"
+    else:
+        hint = "per source, from WISMO_WEBHOOK_SECRETS"
+    for line in guide_lines(base, hint):
+        print(f"  {line}", file=sys.stderr)
+
+
 def _post_traffic_in_background(
     settings: Settings, orders: int, rate: float, seed: int, stop: threading.Event
 ) -> None:
     from datetime import UTC, datetime
 
-    from cli.commands.simulate import Outcome, batches, send, source_secrets, wait_for_api
+    from bench.simulate import Outcome, batches, send, source_secrets, wait_for_api
 
     base = f"http://{settings.api.host}:{settings.api.port}"
 

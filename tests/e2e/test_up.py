@@ -3,11 +3,17 @@ history processed, and a clean stop on Ctrl-C (SIGINT) that takes the services d
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import os
 import re
 import signal
 import subprocess
 import time
+import unicodedata
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -15,9 +21,16 @@ from pathlib import Path
 import pytest
 import redis
 
+from carriers.registry import names
+from carriers.standard_webhooks import sign
 from cli.runtime.embedded import free_port
+from cli.runtime.webhook_guide import SIGNING
+from tests.e2e.up_process import UpProcess
 from tests.streams.harness import WISMO
 from wismo.probes import kafka_metadata_ok
+from wismo.settings import DEV_SECRET
+
+CARRIER_SAMPLES = Path(__file__).parents[1] / "carriers"
 
 pytestmark = pytest.mark.slow
 
@@ -71,3 +84,80 @@ def test_wismo_up_processes_a_simulated_history_and_stops_on_ctrl_c(tmp_path: Pa
     assert match, stderr[:2000]
     assert not kafka_metadata_ok("127.0.0.1", int(match.group(1)))
     assert (tmp_path / ".wismo" / "chdb").is_dir()
+
+
+def _hmac(secret: str, body: bytes) -> bytes:
+    return hmac.new(secret.encode(), body, hashlib.sha256).digest()
+
+
+def _signed(source: str, body: bytes, secret: str) -> dict[str, str]:
+    """Headers a sender of ``source`` puts on ``body`` (written from each vendor's scheme)."""
+    if source in ("oms", "wms", "salesforce_om"):
+        msg_id, timestamp = f"msg_{uuid.uuid4().hex[:12]}", int(time.time())
+        return {
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign(secret, msg_id, timestamp, body),
+        }
+    key = unicodedata.normalize("NFKD", secret)
+    return {
+        "ups": {"credential": secret},
+        "dhl": {"dhl-push-token": secret},
+        "fedex": {"fdx-signature": _hmac(secret, body).hex()},
+        "usps": {"x-hmac": base64.b64encode(_hmac(secret, body)).decode()},
+        "aftership": {"aftership-hmac-sha256": base64.b64encode(_hmac(secret, body)).decode()},
+        "easypost": {"x-hmac-signature": "hmac-sha256-hex=" + _hmac(key, body).hex()},
+        "shopify": {"x-shopify-hmac-sha256": base64.b64encode(_hmac(secret, body)).decode()},
+    }[source]
+
+
+#: a recorded payload of each source (with its recorded transport headers, where it has some)
+SAMPLES = {
+    "ups": "ups/alert_out_for_delivery.json",
+    "fedex": "fedex/delivered.json",
+    "usps": "usps/delivered_front_door.json",
+    "dhl": "dhl/express_delivered.json",
+    "aftership": "aftership/delivered.json",
+    "easypost": "easypost/delivered.json",
+    "shopify": "shopify/fulfillment_create_two_parcels.json",
+    "salesforce_om": "salesforce_om/order_payment_summary_captured.json",
+    "oms": "oms/order_placed.json",
+    "wms": "wms/fulfilment_created.json",
+}
+
+
+def test_every_registered_source_accepts_a_dev_signed_webhook_and_is_listed(
+    tmp_path: Path,
+) -> None:
+    assert sorted(SAMPLES) == sorted(names())
+    assert sorted(SIGNING) == sorted(names())
+    up = UpProcess(tmp_path / "run").start()
+    statuses: dict[str, int] = {}
+    try:
+        up.wait_ready()
+        for source, sample in SAMPLES.items():
+            path = CARRIER_SAMPLES / sample
+            body = path.read_bytes()
+            header_file = path.with_name(path.stem + ".headers.json")
+            headers = {"Content-Type": "application/json"}
+            if header_file.exists():
+                recorded = json.loads(header_file.read_text())
+                headers |= {k: v for k, v in recorded.items() if "signature" not in k.lower()}
+            headers |= _signed(source, body, DEV_SECRET)
+            request = urllib.request.Request(
+                f"{up.base}/v1/webhooks/{source}", data=body, headers=headers, method="POST"
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    statuses[source] = response.status
+            except urllib.error.HTTPError as error:
+                statuses[source] = error.code
+    finally:
+        up.signal(signal.SIGINT)
+        up.wait(60)
+        up.cleanup()
+    assert statuses == dict.fromkeys(SAMPLES, 202), up.log_tail()
+    log = up.log_path.read_text()
+    for source in names():
+        assert f"{up.base}/v1/webhooks/{source}" in log
+        assert SIGNING[source] in log
