@@ -121,7 +121,7 @@ def print_summary(summary: dict[str, Any], json_only: bool) -> None:
 def run_sla(args: argparse.Namespace) -> int:
     import clickhouse_connect
 
-    from projections.sla_bench import run
+    from bench.sla import run
 
     with tempfile.TemporaryDirectory(prefix="wismo-bench-") as scratch:
         path = args.data_dir or Path(scratch) / "chdb"
@@ -145,7 +145,7 @@ def _report(summary: dict[str, Any], load_before: float, json_only: bool) -> int
 
 
 def run_throughput(args: argparse.Namespace) -> int:
-    from streams.bench import EVENTS_PER_ORDER, VARIANTS, run
+    from bench.throughput import EVENTS_PER_ORDER, VARIANTS, run
 
     load = os.getloadavg()[0]
     orders = max(1, args.events // EVENTS_PER_ORDER)
@@ -163,7 +163,7 @@ def run_throughput(args: argparse.Namespace) -> int:
 
 
 def run_latency(args: argparse.Namespace) -> int:
-    from api.bench.latency import LatencyOptions, run
+    from bench.latency import LatencyOptions, run
 
     load = os.getloadavg()[0]
     options = LatencyOptions(
@@ -177,8 +177,8 @@ def run_latency(args: argparse.Namespace) -> int:
 
 
 def run_rebuild(args: argparse.Namespace) -> int:
+    from bench.rebuild import run
     from cli.commands.rebuild import LOCAL_REDIS_URL
-    from streams.rebuild_bench import run
     from wismo.settings import load_settings
 
     load = os.getloadavg()[0]
@@ -192,7 +192,7 @@ def run_rebuild(args: argparse.Namespace) -> int:
 
 
 def run_hops(args: argparse.Namespace) -> int:
-    from api.bench.hops import HopsOptions, run
+    from bench.hops import HopsOptions, run
 
     load = os.getloadavg()[0]
     options = HopsOptions(
@@ -202,7 +202,7 @@ def run_hops(args: argparse.Namespace) -> int:
 
 
 def run_reads(args: argparse.Namespace) -> int:
-    from api.bench.reads import ReadsOptions, run
+    from bench.reads import ReadsOptions, run
 
     load = os.getloadavg()[0]
     duration = args.events / args.rate if args.events else args.duration
@@ -213,7 +213,7 @@ def run_reads(args: argparse.Namespace) -> int:
 
 
 def run_fanout(args: argparse.Namespace) -> int:
-    from api.bench.fanout import FanoutOptions, run
+    from bench.fanout import FanoutOptions, run
 
     load = os.getloadavg()[0]
     options = FanoutOptions(

@@ -1,7 +1,7 @@
 """``wismo verify``: do Redis and ClickHouse hold exactly what the input history implies?
 
 The input is canonical events as JSON lines (``--events``), a generated history
-(``--simulate ORDERS --seed N``, the same one ``streams.simulate.generate`` sends), or both.
+(``--simulate ORDERS --seed N``, the same one ``bench.history.generate`` sends), or both.
 Exit 0 when nothing differs, 1 with every difference listed, 2 when the input cannot be read or
 a store cannot be reached (the message names its URL).
 """
@@ -95,7 +95,7 @@ def input_events(args: argparse.Namespace) -> list[Event]:
         raise InputError("give the input history: --events FILE and/or --simulate ORDERS")
     events = [] if args.events is None else _read_events(args.events, args.skip_invalid)
     if args.simulate is not None:
-        from streams.simulate import generate
+        from bench.history import generate
 
         events += generate(args.simulate, seed=args.seed).valid_events.values()
     return events

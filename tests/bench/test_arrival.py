@@ -6,9 +6,9 @@ from collections import Counter
 
 import pytest
 
+from bench.history import generate
+from bench.throughput import LATE_SHARE, arrival_order
 from projections.ordering import sort_key
-from streams.bench import LATE_SHARE, arrival_order
-from streams.simulate import generate
 from wismo.events import Event
 
 ByOrder = dict[str, list[Event]]

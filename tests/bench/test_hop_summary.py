@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.bench.hops import hop_summary
+from bench.hops import hop_summary
 
 
 def test_each_hop_is_measured_over_the_scans_seen_at_both_of_its_ends() -> None:

@@ -204,7 +204,7 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
 
 def post_webhooks(system: System, posts: list[Any]) -> None:
     """Send simulator posts (signed like the real sources) and check they were accepted."""
-    from cli.commands.simulate import send, source_secrets
+    from bench.simulate import send, source_secrets
     from wismo.settings import Settings
 
     secrets = source_secrets(Settings())

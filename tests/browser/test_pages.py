@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from cli.commands.simulate import Post, ups_alert
+from bench.simulate import Post, ups_alert
 from tests.browser.conftest import DEMO_EMAIL, DEMO_ORDER, System, post_webhooks
 
 pytestmark = pytest.mark.browser

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
+from bench.simulate import Post, signed_headers, traffic
 from carriers import registry
-from cli.commands.simulate import Post, signed_headers, traffic
 from wismo.events import EventKind
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

@@ -16,10 +16,10 @@ from typing import Any
 import orjson
 import pytest
 
+from bench.history import publish
 from carriers.registry import get
 from projections.serialize import timeline_to_json
 from projections.timeline import fold
-from streams.simulate import publish
 from tests.streams.harness import WorkerProcess, embedded_stack, timeline_mismatches, wait_until
 from wismo.events import Event
 from wismo.topics import RawPayload

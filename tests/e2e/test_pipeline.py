@@ -2,7 +2,7 @@
 (normalise, link, timeline, warehouse) → Redis timelines, the ClickHouse log (chDB) and the
 dead-letter topic.
 
-The history is messy on purpose (:mod:`streams.simulate`): shuffled, 10 % re-delivered, late
+The history is messy on purpose (:mod:`bench.history`): shuffled, 10 % re-delivered, late
 scans, scans before their shipment, partial scans, malformed payloads.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.simulate import generate, publish
+from bench.history import generate, publish
 from tests.streams.harness import (
     WorkerProcess,
     clickhouse_event_copies,

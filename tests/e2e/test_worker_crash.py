@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.simulate import generate, publish
+from bench.history import generate, publish
 from tests.streams.harness import (
     WorkerProcess,
     clickhouse_event_copies,

@@ -27,9 +27,9 @@ from typing import Any
 
 import orjson
 
+from bench.history import History, generate, publish
 from cli.runtime.embedded import EmbeddedServices, free_port, stop_process
 from projections.verify import Reference
-from streams.simulate import History, generate, publish
 from tests.streams.harness import (
     WISMO,
     WorkerProcess,

@@ -24,11 +24,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from bench.history import generate
 from carriers.base import ParseResult
 from carriers.canonical import parse_feed
 from carriers.registry import names
 from streams.routing import Where, normalise
-from streams.simulate import generate
 from streams.updates import decode_change
 from wismo.event_lines import read_event_lines
 from wismo.events import Event, dump_event, parse_event

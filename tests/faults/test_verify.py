@@ -23,6 +23,7 @@ import redis.asyncio as aioredis
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bench.history import generate
 from cli.runtime.embedded import free_port
 from projections.redis_store import RedisTimelineStore
 from projections.verify import (
@@ -33,7 +34,6 @@ from projections.verify import (
     document_differences,
     verify,
 )
-from streams.simulate import generate
 from tests.streams.harness import WISMO
 from wismo.events import Event, dump_event, event_from_dict, event_to_dict
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.history import generate, publish
 from cli.runtime.embedded import EmbeddedServices, free_port, start_redis, stop_process
-from streams.simulate import generate, publish
 from tests.streams.harness import (
     WorkerProcess,
     expected_timelines,

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from api.bench import stack
-from api.bench.latency import LIVE_FROM, Parcel, scan_webhook, setup_parcels
-from api.bench.stats import Progress, percentiles
-from api.bench.wire import open_http
+from bench import stack
+from bench.latency import LIVE_FROM, scan_webhook, setup_parcels
+from bench.orders import Parcel
+from bench.stats import Progress, percentiles
+from bench.wire import open_http
 from wismo.settings import Settings
 from wismo.topics import EVENTS, RAW, TIMELINE, TRACKING
 

@@ -165,9 +165,9 @@ def running(stack: Stack, roles: Sequence[str] = ("api",)) -> Iterator[dict[str,
 
 @contextmanager
 def baseline(stack: Stack) -> Iterator[tuple[Server, int]]:
-    """The bare aiohttp server answering a constant (:mod:`api.bench.baseline`)."""
+    """The bare aiohttp server answering a constant (:mod:`bench.baseline`)."""
     port = free_port()
-    server = start(stack, "baseline", ["-m", "api.bench.baseline", "--port", str(port)])
+    server = start(stack, "baseline", ["-m", "bench.baseline", "--port", str(port)])
     try:
         wait_http(server, port, "/constant")
         yield server, port

@@ -1,7 +1,7 @@
 """``wismo bench reads``: order-status reads (``GET /v1/orders/{id}`` with a capability token).
 
 The API process serves timelines folded into Redis from a generated history; a bare aiohttp
-process answering a constant (:mod:`api.bench.baseline`) is measured the same way in the same
+process answering a constant (:mod:`bench.baseline`) is measured the same way in the same
 run. Each is driven twice:
 
 - **fixed rate**: an open-loop schedule of ``rate`` requests/s over a pool of keep-alive
@@ -29,10 +29,10 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from api.bench import stack
-from api.bench.seed import seed_orders, tokens
-from api.bench.stats import Progress, every_second, percentiles, ratio
-from api.bench.wire import HttpConnection, http_request, open_http
+from bench import stack
+from bench.seed import seed_orders, tokens
+from bench.stats import Progress, every_second, percentiles, ratio
+from bench.wire import HttpConnection, http_request, open_http
 
 
 @dataclass(frozen=True)

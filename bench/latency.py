@@ -1,8 +1,8 @@
 """``wismo bench latency``: a signed webhook POST → the websocket frame showing it.
 
 The API (``wismo api``) and one worker (``wismo run --roles normalise,timeline``) run as their
-own processes. ``orders`` orders (:mod:`api.bench.orders`) are put on the raw topic and folded;
-then one websocket per order subscribes to it, as a customer's status page does (offering
+own processes. ``orders`` orders (:func:`bench.seed.bench_orders`) are put on the raw topic and
+folded; then one websocket per order subscribes to it, as a customer's status page does (offering
 ``permessage-deflate`` like a browser). The load: carrier scans of those orders' parcels, each a
 ``tracking.checkpoint`` signed under Standard Webhooks and POSTed to ``/v1/webhooks/oms`` at
 ``rate`` per second (open loop), round-robin over the orders. A scan's latency runs from the
@@ -25,11 +25,11 @@ from typing import Any
 
 import orjson
 
-from api.bench import stack
-from api.bench.orders import BenchOrder, bench_order
-from api.bench.seed import tokens
-from api.bench.stats import Progress, every_second, percentiles, until
-from api.bench.wire import HttpConnection, WsConnection, http_request, open_http, open_ws
+from bench import stack
+from bench.orders import Parcel, Story, live_scan
+from bench.seed import bench_orders, tokens
+from bench.stats import Progress, every_second, percentiles, until
+from bench.wire import HttpConnection, WsConnection, http_request, open_http, open_ws
 from carriers.standard_webhooks import sign
 from projections.connections import redis_client
 from projections.redis_store import RedisTimelineStore
@@ -56,13 +56,6 @@ class LatencyOptions:
         return (
             self.events if self.events is not None else max(1, round(self.rate * self.duration_s))
         )
-
-
-@dataclass(frozen=True)
-class Parcel:
-    order_id: str
-    tracking_number: str
-    carrier: str
 
 
 @dataclass
@@ -92,7 +85,7 @@ class Tally:
                     self.seen += 1
 
 
-async def _publish(settings: Settings, orders: list[BenchOrder]) -> None:
+async def _publish(settings: Settings, orders: list[Story]) -> None:
     """Each order's history as one ``oms`` delivery on the raw topic (the setup is not timed)."""
     from aiokafka import AIOKafkaProducer
 
@@ -103,7 +96,10 @@ async def _publish(settings: Settings, orders: list[BenchOrder]) -> None:
         sent = []
         for order in orders:
             raw = RawPayload(
-                "oms", orjson.dumps(order.events), received, delivery_id=f"setup-{order.order_id}"
+                "oms",
+                orjson.dumps(list(order.documents())),
+                received,
+                delivery_id=f"setup-{order.order_id}",
             )
             sent.append(
                 await producer.send(
@@ -115,20 +111,19 @@ async def _publish(settings: Settings, orders: list[BenchOrder]) -> None:
         await producer.stop()
 
 
-def _folded(raw: bytes | None, order: BenchOrder) -> bool:
+def _folded(raw: bytes | None, order: Story) -> bool:
     """Whether the timeline holds every event of the setup (its scans came through link)."""
     if raw is None:
         return False
     document = orjson.loads(raw)
     applied: int = document.get("events_applied", 0)
-    return applied >= len(order.events)
+    return applied >= sum(1 for _ in order.documents())
 
 
 async def setup_parcels(settings: Settings, count: int) -> list[Parcel]:
     """Put the orders on the raw topic; wait until every stage has worked through them, so the
     measured scans queue behind nothing."""
-    run = uuid.uuid4().hex[:6]
-    orders = [bench_order(index, run) for index in range(count)]
+    orders = bench_orders(count)
     await _publish(settings, orders)
     client = await redis_client(settings)
     store = RedisTimelineStore(client, settings.redis.key_prefix, url=settings.redis.url or "")
@@ -143,23 +138,11 @@ async def setup_parcels(settings: Settings, count: int) -> list[Parcel]:
     finally:
         await store.close()
         await client.aclose()
-    return [Parcel(o.order_id, o.tracking_number, o.carrier) for o in orders]
+    return [o.parcels[0] for o in orders]
 
 
 def scan_webhook(parcel: Parcel, n: int, at: datetime, run: str, secret: str, port: int) -> bytes:
-    event = {
-        "event_id": f"bench:{run}:{parcel.tracking_number}:{n}",
-        "source": parcel.carrier,
-        "kind": "tracking.checkpoint",
-        "occurred_at": at.isoformat(),
-        "tracking_number": parcel.tracking_number,
-        "payload": {
-            "status": "in_transit",
-            "carrier": parcel.carrier,
-            "raw_code": "IT",
-            "location": {"city": "Leeds", "country": "GB"},
-        },
-    }
+    event = live_scan(parcel, f"bench:{run}:{parcel.tracking_number}:{n}", at)
     body = orjson.dumps(event)
     delivery = f"bench-{run}-{n}"
     timestamp = int(time.time())

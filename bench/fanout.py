@@ -33,10 +33,11 @@ from typing import Any
 import jwt
 import orjson
 
-from api.bench import stack
-from api.bench.seed import seed_orders, tokens
-from api.bench.stats import Progress, percentiles, ratio, until
-from api.bench.wire import WsConnection, open_ws
+from bench import stack
+from bench.orders import Parcel, live_scan
+from bench.seed import seed_orders, tokens
+from bench.stats import Progress, percentiles, ratio, until
+from bench.wire import WsConnection, open_ws
 from projections.connections import redis_client
 from projections.redis_store import RedisTimelineStore
 from wismo.events import Event, event_from_dict
@@ -75,24 +76,11 @@ class Group:
 
 
 def _scan(order_id: str, number: str, carrier: str, n: int, run: str) -> Event:
-    return event_from_dict(
-        {
-            "event_id": f"bench:{run}:{number}:{n}",
-            "source": carrier,
-            "kind": "tracking.checkpoint",
-            "occurred_at": (LIVE_FROM + timedelta(minutes=n)).isoformat(),
-            "received_at": datetime.now(UTC).isoformat(),
-            "order_id": order_id,
-            "tracking_number": number,
-            "payload": {
-                "status": "in_transit",
-                "carrier": carrier,
-                "raw_code": "IT",
-                "location": {"city": "Leeds", "country": "GB"},
-                "message": f"Scan {n} at the regional sorting centre, conveyor belt {n % 40}",
-            },
-        }
-    )
+    parcel = Parcel(order_id, "", carrier, number)
+    at = LIVE_FROM + timedelta(minutes=n)
+    words = f"Scan {n} at the regional sorting centre, conveyor belt {n % 40}"
+    scan = live_scan(parcel, f"bench:{run}:{number}:{n}", at, words)
+    return event_from_dict(scan | {"order_id": order_id, "received_at": datetime.now(UTC)})
 
 
 class Scans:

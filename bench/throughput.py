@@ -1,6 +1,6 @@
 """Timeline-agent throughput, next to a do-nothing Faust agent measured the same way.
 
-``python -m streams.bench --orders 5000`` starts the embedded services, puts the canonical events
+``python -m bench.throughput --orders 5000`` starts the embedded services, puts the canonical events
 of a generated history on the events topic (keyed by order, scans linked), then runs one worker
 process per variant, each reading the whole topic from the start in a consumer group of its own:
 
@@ -41,7 +41,7 @@ from wismo.topics import EVENTS
 
 VARIANTS = ("kafka", "noop", "timeline", "timeline+warehouse")
 #: canonical events per generated order, about (to size a run by its events)
-EVENTS_PER_ORDER = 10
+EVENTS_PER_ORDER = 12
 
 
 #: how the generated events reach the topic (``--arrival``)
@@ -84,8 +84,8 @@ def arrival_order(
 async def _produce(settings: Settings, orders: int, seed: int, arrival: str = "timely") -> int:
     from aiokafka import AIOKafkaProducer
 
+    from bench.history import generate
     from streams.routing import linked
-    from streams.simulate import generate
 
     history = generate(orders, seed=seed, duplicate_share=0, malformed_share=0)
     producer = AIOKafkaProducer(
@@ -129,7 +129,8 @@ def _run_variant(
     settings: Settings, variant: str, expected: int, timeout_s: float = 600.0
 ) -> dict[str, Any]:
     run = uuid.uuid4().hex[:8]
-    command = [sys.executable, "-m", "streams.bench", "--child", variant, "--expect", str(expected)]
+    command = [sys.executable, "-m", "bench.throughput", "--child", variant]
+    command += ["--expect", str(expected)]
     result = subprocess.run(
         command,
         env=_child_env(settings, run),

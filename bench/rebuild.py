@@ -1,6 +1,6 @@
 """Benchmark: rebuilding Redis from the ClickHouse event log (``wismo bench rebuild``).
 
-A simulated history of about ``events`` events (``streams.simulate``, scans unlinked as carriers
+A simulated history of about ``events`` events (:mod:`bench.history`, scans unlinked as carriers
 send them) is written to a fresh chDB log, then ``rebuild --replace`` folds it into a fresh Redis
 key prefix, once per ``workers`` count (0: in this process). Baseline in the same run: preparing
 every order's commit (parse, fold, encode) with no Redis at all — the CPU work the rebuild
@@ -17,14 +17,14 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from bench.history import generate
 from cli.runtime.embedded import delete_prefix
 from projections.clickhouse_store import ClickHouse, ClickHouseStore, ClickHouseWriter
 from projections.rebuild import prepare_chunk, rebuild
 from projections.redis_store import RedisTimelineStore
-from streams.simulate import generate
 from wismo.settings import ClickHouseSettings, Settings
 
-EVENTS_PER_ORDER = 10
+EVENTS_PER_ORDER = 12
 
 
 async def run(

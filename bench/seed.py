@@ -1,5 +1,5 @@
-"""Orders for the read and fan-out benchmarks, folded straight into Redis, and a capability
-token per order (what ``POST /v1/lookup`` would hand its customer)."""
+"""Orders for the API benchmarks (:mod:`bench.orders`), folded straight into Redis, and a
+capability token per order (what ``POST /v1/lookup`` would hand its customer)."""
 
 from __future__ import annotations
 
@@ -7,26 +7,28 @@ import uuid
 from datetime import UTC, datetime
 
 from api.auth import issue_customer_token
-from api.bench.orders import bench_order
+from bench.orders import STEADY, Story, stories
 from projections.connections import redis_client
 from projections.redis_store import RedisTimelineStore
-from wismo.events import event_from_dict
 from wismo.settings import Settings
 
 TOKEN_TTL_S = 3600
+#: the generated orders' ids: unique to the run
+ORDER_ID = "BENCH-{seed}-{index:06d}"
 _CHUNK = 1000
+
+
+def bench_orders(count: int) -> list[Story]:
+    """``count`` orders of the generator's ``STEADY`` mix (one parcel each, still on its way),
+    their ids unique to the run."""
+    return list(stories(count, seed=uuid.uuid4().hex[:6], mix=STEADY, order_id=ORDER_ID))
 
 
 async def seed_orders(settings: Settings, orders: int) -> list[str]:
     """Fold ``orders`` orders into the store; returns their ids."""
-    run = uuid.uuid4().hex[:6]
-    received = datetime.now(UTC).isoformat()
-    generated = [bench_order(index, run) for index in range(orders)]
-    events = [
-        event_from_dict({**event, "received_at": received})
-        for order in generated
-        for event in order.events
-    ]
+    received = datetime.now(UTC)
+    generated = bench_orders(orders)
+    events = [event for order in generated for event in order.events(received_at=received)]
     client = await redis_client(settings)
     store = RedisTimelineStore(client, settings.redis.key_prefix, url=settings.redis.url or "")
     try:
