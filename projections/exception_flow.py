@@ -19,7 +19,7 @@ exception id, the transition and the occurrence (the previous ``resolved_at`` fo
 the sweeper and the event path at once, yields the same ids and the fold keeps one copy.
 
 :func:`agent_action` turns an agent's acknowledge/resolve into its event (or a refusal), and
-:func:`exceptions_for_changes` is the event-driven path the stream calls after a timeline changed.
+:func:`exceptions_for_timeline` is what the sweeper runs for one stored timeline.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ from projections.exceptions import (
     next_check_at,
     overdue_clock_keys,
 )
-from projections.store import TimelineChange
 from projections.views import ExceptionView, Timeline
 from wismo.errors import describe_validation_error
 from wismo.events import Event, EventKind, event_from_dict
@@ -252,21 +251,3 @@ def _open_keys(timeline: Timeline) -> set[tuple[str, ExceptionType]]:
         for view in timeline.exceptions
         if view.state is not ExceptionState.RESOLVED and view.subject and view.type
     }
-
-
-def exceptions_for_changes(
-    changes: Iterable[TimelineChange], now: datetime, thresholds: ThresholdSettings
-) -> tuple[list[Event], dict[str, datetime | None]]:
-    """For changed timelines: the lifecycle events to publish and each order's next check.
-
-    Called after a store's ``apply``; publishing the events makes the timeline change again, and
-    that second pass finds nothing more to do (the events are already folded in). A document
-    that is not a timeline raises pydantic's ``ValidationError``.
-    """
-    events: list[Event] = []
-    schedule: dict[str, datetime | None] = {}
-    for change in changes:
-        outcome = exceptions_for_timeline(timeline_from_json(change.timeline), now, thresholds)
-        events += outcome.events
-        schedule[outcome.order_id] = outcome.next_check_at
-    return events, schedule

@@ -24,7 +24,6 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from projections.views import (
     CheckpointView,
-    FulfilmentOrderView,
     PackageView,
     ReturnView,
     ShipmentView,
@@ -106,13 +105,56 @@ class DetectedException:
         return (self.subject, self.type)
 
 
+#: Severity and owner of the types that always have the same ones. The carrier's own signals
+#: (carrier reported, failed attempts, return to sender, lost or damaged, customs) take theirs
+#: from the status and reason instead (:func:`_classify`).
+FIXED_TYPES: dict[ExceptionType, tuple[Severity, Owner]] = {
+    ExceptionType.STALLED: (Severity.MEDIUM, Owner.CARRIER),
+    ExceptionType.LATE_VS_PROMISE: (Severity.HIGH, Owner.CARRIER),
+    ExceptionType.LABEL_NOT_SCANNED: (Severity.MEDIUM, Owner.WAREHOUSE),
+    ExceptionType.NOT_SHIPPED_ON_TIME: (Severity.HIGH, Owner.WAREHOUSE),
+    ExceptionType.REFUND_OVERDUE: (Severity.HIGH, Owner.PAYMENT),
+    ExceptionType.PAYMENT_CAPTURE_FAILED: (Severity.HIGH, Owner.PAYMENT),
+}
+
+
+def _fixed(
+    kind: ExceptionType,
+    subject: str,
+    message: str,
+    due_at: datetime,
+    *,
+    severity: Severity | None = None,
+) -> DetectedException:
+    """An exception of a type in :data:`FIXED_TYPES` (``severity`` overrides the type's)."""
+    fixed_severity, owner = FIXED_TYPES[kind]
+    return DetectedException(
+        type=kind,
+        severity=severity or fixed_severity,
+        owner=owner,
+        subject=subject,
+        reason=None,
+        message=message,
+        customer_text=customer_text(kind, None),
+        due_at=due_at,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _Clock:
-    """A deadline that opens ``build(deadline)`` once it has passed."""
+    """A deadline after which an exception of ``type`` about ``subject`` is open."""
 
-    key: tuple[str, ExceptionType]
+    type: ExceptionType
+    subject: str
     deadline: datetime
-    build: Callable[[datetime], DetectedException]
+    message: str
+
+    @property
+    def key(self) -> tuple[str, ExceptionType]:
+        return (self.subject, self.type)
+
+    def opened(self) -> DetectedException:
+        return _fixed(self.type, self.subject, self.message, self.deadline)
 
 
 def detect(
@@ -120,7 +162,7 @@ def detect(
 ) -> list[DetectedException]:
     """The exceptions that should be open at ``now``: one per (subject, type), sorted by key."""
     candidates = list(_event_rules(timeline, thresholds))
-    candidates += [c.build(c.deadline) for c in _clocks(timeline, thresholds) if c.deadline <= now]
+    candidates += [c.opened() for c in _clocks(timeline, thresholds) if c.deadline <= now]
     return _one_per_key(candidates)
 
 
@@ -169,16 +211,9 @@ def _event_rules(timeline: Timeline, thresholds: ThresholdSettings) -> Iterator[
         if payment.status is PaymentStatus.FAILED:
             failed_at = max(s.occurred_at for s in payment.history if s.status is payment.status)
             why = f": {payment.failure_reason}" if payment.failure_reason else ""
-            yield DetectedException(
-                type=ExceptionType.PAYMENT_CAPTURE_FAILED,
-                severity=Severity.HIGH,
-                owner=Owner.PAYMENT,
-                subject=payment.payment_id,
-                reason=None,
-                message=f"Payment {payment.payment_id} failed{why}",
-                customer_text=customer_text(ExceptionType.PAYMENT_CAPTURE_FAILED, None),
-                due_at=failed_at,
-            )
+            message = f"Payment {payment.payment_id} failed{why}"
+            kind = ExceptionType.PAYMENT_CAPTURE_FAILED
+            yield _fixed(kind, payment.payment_id, message, failed_at)
 
 
 def _entered_at(shipment: ShipmentView, package: PackageView) -> datetime:
@@ -302,22 +337,14 @@ def _edd_beyond_promise(shipment: ShipmentView) -> Iterator[DetectedException]:
         if revision.estimated_delivery <= promised:
             break
         since = revision.occurred_at
-    yield _late(shipment, Severity.MEDIUM, since, f"carrier now expects {edd.isoformat()}")
+    message = _late(shipment, promised, f"carrier now expects {edd.isoformat()}")
+    # only the estimate is late so far: less urgent than a promised day gone by
+    kind = ExceptionType.LATE_VS_PROMISE
+    yield _fixed(kind, shipment.shipment_id, message, since, severity=Severity.MEDIUM)
 
 
-def _late(shipment: ShipmentView, severity: Severity, due: datetime, why: str) -> DetectedException:
-    promised = shipment.promised_delivery_date
-    assert promised is not None
-    return DetectedException(
-        type=ExceptionType.LATE_VS_PROMISE,
-        severity=severity,
-        owner=Owner.CARRIER,
-        subject=shipment.shipment_id,
-        reason=None,
-        message=f"Shipment {shipment.shipment_id} late vs promise {promised.isoformat()}: {why}",
-        customer_text=customer_text(ExceptionType.LATE_VS_PROMISE, None),
-        due_at=due,
-    )
+def _late(shipment: ShipmentView, promised: date, why: str) -> str:
+    return f"Shipment {shipment.shipment_id} late vs promise {promised.isoformat()}: {why}"
 
 
 # clock rules -------------------------------------------------------------------------------
@@ -329,125 +356,102 @@ def promise_deadline(promised: date, thresholds: ThresholdSettings) -> datetime:
     return end_of_day + timedelta(hours=thresholds.late_grace_hours)
 
 
-def _clocks(timeline: Timeline, thresholds: ThresholdSettings) -> list[_Clock]:
-    clocks: list[_Clock] = []
+ClockRule = Callable[[Timeline, ThresholdSettings], Iterator[_Clock]]
+
+
+def _stalled(timeline: Timeline, thresholds: ThresholdSettings) -> Iterator[_Clock]:
+    """A moving parcel with no scan for ``stalled_hours``."""
+    limit = thresholds.stalled_hours
     for shipment in timeline.shipments:
-        clocks += _shipment_clocks(timeline, shipment, thresholds)
-    if not timeline.cancelled:
-        for fulfilment in timeline.fulfilment_orders:
-            clocks += _ship_by_clock(fulfilment, thresholds)
-    for returned in timeline.returns:
-        clocks += _refund_clock(timeline, returned, thresholds)
-    return clocks
-
-
-def _shipment_clocks(
-    timeline: Timeline, shipment: ShipmentView, thresholds: ThresholdSettings
-) -> list[_Clock]:
-    clocks: list[_Clock] = []
-    subject = shipment.shipment_id
-    stalled = timedelta(hours=thresholds.stalled_hours)
-    for package in sorted(shipment.packages, key=lambda p: p.tracking_number):
-        if package.status in MOVING_STATUSES and package.last_checkpoint_at is not None:
-            clocks.append(
-                _Clock(
-                    (subject, ExceptionType.STALLED),
-                    package.last_checkpoint_at + stalled,
-                    _stalled_builder(shipment, package, thresholds),
-                )
-            )
-    promised = shipment.promised_delivery_date
-    if promised is not None and shipment.status not in ARRIVED_OR_GONE:
-        clocks.append(
-            _Clock(
-                (subject, ExceptionType.LATE_VS_PROMISE),
-                promise_deadline(promised, thresholds),
-                lambda due: _late(
-                    shipment, Severity.HIGH, due, "not delivered on the promised day"
-                ),
-            )
-        )
-    has_label = bool(shipment.tracking_number or shipment.packages)
-    if (
-        has_label
-        and not timeline.cancelled
-        and shipment.first_scan_at is None
-        and shipment.shipped_at is not None
-        and shipment.status not in ARRIVED_OR_GONE
-    ):
-        hours = thresholds.label_unscanned_hours
-        clocks.append(
-            _Clock(
-                (subject, ExceptionType.LABEL_NOT_SCANNED),
-                shipment.shipped_at + timedelta(hours=hours),
-                lambda due: DetectedException(
-                    type=ExceptionType.LABEL_NOT_SCANNED,
-                    severity=Severity.MEDIUM,
-                    owner=Owner.WAREHOUSE,
-                    subject=subject,
-                    reason=None,
-                    message=(
-                        f"Shipment {subject} ({shipment.carrier or 'carrier unknown'} "
-                        f"{shipment.tracking_number or ''}): label created "
-                        f"{shipment.shipped_at:%Y-%m-%d %H:%M} UTC, no carrier scan after "
-                        f"{hours:g} h"
-                    ),
-                    customer_text=customer_text(ExceptionType.LABEL_NOT_SCANNED, None),
-                    due_at=due,
-                ),
-            )
-        )
-    return clocks
-
-
-def _stalled_builder(
-    shipment: ShipmentView, package: PackageView, thresholds: ThresholdSettings
-) -> Callable[[datetime], DetectedException]:
-    def build(due: datetime) -> DetectedException:
-        last = package.last_checkpoint_at
-        assert last is not None
-        return DetectedException(
-            type=ExceptionType.STALLED,
-            severity=Severity.MEDIUM,
-            owner=Owner.CARRIER,
-            subject=shipment.shipment_id,
-            reason=None,
-            message=(
+        for package in sorted(shipment.packages, key=lambda p: p.tracking_number):
+            last = package.last_checkpoint_at
+            if package.status not in MOVING_STATUSES or last is None:
+                continue
+            yield _Clock(
+                ExceptionType.STALLED,
+                shipment.shipment_id,
+                last + timedelta(hours=limit),
                 f"Parcel {package.tracking_number} ({package.status.value.replace('_', ' ')}): "
-                f"no scan since {last:%Y-%m-%d %H:%M} UTC ({thresholds.stalled_hours:g} h limit)"
-            ),
-            customer_text=customer_text(ExceptionType.STALLED, None),
-            due_at=due,
+                f"no scan since {last:%Y-%m-%d %H:%M} UTC ({limit:g} h limit)",
+            )
+
+
+def _late_vs_promise(timeline: Timeline, thresholds: ThresholdSettings) -> Iterator[_Clock]:
+    """A shipment still on its way when the promised day (plus grace) is over."""
+    for shipment in timeline.shipments:
+        promised = shipment.promised_delivery_date
+        if promised is None or shipment.status in ARRIVED_OR_GONE:
+            continue
+        yield _Clock(
+            ExceptionType.LATE_VS_PROMISE,
+            shipment.shipment_id,
+            promise_deadline(promised, thresholds),
+            _late(shipment, promised, "not delivered on the promised day"),
         )
 
-    return build
 
-
-def _ship_by_clock(fulfilment: FulfilmentOrderView, thresholds: ThresholdSettings) -> list[_Clock]:
-    if fulfilment.ship_by is None or fulfilment.status in _OPEN_FULFILMENT_DONE:
-        return []
-    subject = fulfilment.fulfilment_order_id
-    ship_by = fulfilment.ship_by
-    where = f" at {fulfilment.warehouse}" if fulfilment.warehouse else ""
-    why = f" ({fulfilment.reason})" if fulfilment.reason else ""
-
-    def build(due: datetime) -> DetectedException:
-        return DetectedException(
-            type=ExceptionType.NOT_SHIPPED_ON_TIME,
-            severity=Severity.HIGH,
-            owner=Owner.WAREHOUSE,
-            subject=subject,
-            reason=None,
-            message=(
-                f"Fulfilment order {subject}{where} not shipped by "
-                f"{ship_by:%Y-%m-%d %H:%M} UTC; still {fulfilment.status.value}{why}"
-            ),
-            customer_text=customer_text(ExceptionType.NOT_SHIPPED_ON_TIME, None),
-            due_at=due,
+def _label_not_scanned(timeline: Timeline, thresholds: ThresholdSettings) -> Iterator[_Clock]:
+    """A label created ``label_unscanned_hours`` ago that the carrier never scanned."""
+    hours = thresholds.label_unscanned_hours
+    for shipment in timeline.shipments:
+        shipped_at = shipment.shipped_at
+        if (
+            not (shipment.tracking_number or shipment.packages)
+            or timeline.cancelled
+            or shipment.first_scan_at is not None
+            or shipped_at is None
+            or shipment.status in ARRIVED_OR_GONE
+        ):
+            continue
+        subject = shipment.shipment_id
+        yield _Clock(
+            ExceptionType.LABEL_NOT_SCANNED,
+            subject,
+            shipped_at + timedelta(hours=hours),
+            f"Shipment {subject} ({shipment.carrier or 'carrier unknown'} "
+            f"{shipment.tracking_number or ''}): label created "
+            f"{shipped_at:%Y-%m-%d %H:%M} UTC, no carrier scan after {hours:g} h",
         )
 
+
+def _not_shipped_on_time(timeline: Timeline, thresholds: ThresholdSettings) -> Iterator[_Clock]:
+    """An open fulfilment order of a live order past its ship-by (plus grace)."""
+    if timeline.cancelled:
+        return
     grace = timedelta(hours=thresholds.not_shipped_grace_hours)
-    return [_Clock((subject, ExceptionType.NOT_SHIPPED_ON_TIME), ship_by + grace, build)]
+    for fulfilment in timeline.fulfilment_orders:
+        ship_by = fulfilment.ship_by
+        if ship_by is None or fulfilment.status in _OPEN_FULFILMENT_DONE:
+            continue
+        subject = fulfilment.fulfilment_order_id
+        where = f" at {fulfilment.warehouse}" if fulfilment.warehouse else ""
+        why = f" ({fulfilment.reason})" if fulfilment.reason else ""
+        yield _Clock(
+            ExceptionType.NOT_SHIPPED_ON_TIME,
+            subject,
+            ship_by + grace,
+            f"Fulfilment order {subject}{where} not shipped by "
+            f"{ship_by:%Y-%m-%d %H:%M} UTC; still {fulfilment.status.value}{why}",
+        )
+
+
+def _refund_overdue(timeline: Timeline, thresholds: ThresholdSettings) -> Iterator[_Clock]:
+    """A received return with no refund after ``refund_overdue_days``."""
+    days = thresholds.refund_overdue_days
+    for returned in timeline.returns:
+        received = returned.received_at
+        if returned.status is not ReturnStatus.RECEIVED or received is None:
+            continue
+        if _refunded_since(timeline, returned, received):
+            continue
+        subject = returned.return_id
+        yield _Clock(
+            ExceptionType.REFUND_OVERDUE,
+            subject,
+            received + timedelta(days=days),
+            f"Return {subject} received {received:%Y-%m-%d %H:%M} UTC, "
+            f"no refund after {days:g} days",
+        )
 
 
 def _refunded_since(timeline: Timeline, returned: ReturnView, since: datetime) -> bool:
@@ -463,33 +467,18 @@ def _refunded_since(timeline: Timeline, returned: ReturnView, since: datetime) -
     )
 
 
-def _refund_clock(
-    timeline: Timeline, returned: ReturnView, thresholds: ThresholdSettings
-) -> list[_Clock]:
-    received = returned.received_at
-    if returned.status is not ReturnStatus.RECEIVED or received is None:
-        return []
-    if _refunded_since(timeline, returned, received):
-        return []
-    subject = returned.return_id
-    days = thresholds.refund_overdue_days
+#: Every clock rule; each yields the deadlines it watches in a timeline.
+CLOCK_RULES: tuple[ClockRule, ...] = (
+    _stalled,
+    _late_vs_promise,
+    _label_not_scanned,
+    _not_shipped_on_time,
+    _refund_overdue,
+)
 
-    def build(due: datetime) -> DetectedException:
-        return DetectedException(
-            type=ExceptionType.REFUND_OVERDUE,
-            severity=Severity.HIGH,
-            owner=Owner.PAYMENT,
-            subject=subject,
-            reason=None,
-            message=(
-                f"Return {subject} received {received:%Y-%m-%d %H:%M} UTC, "
-                f"no refund after {days:g} days"
-            ),
-            customer_text=customer_text(ExceptionType.REFUND_OVERDUE, None),
-            due_at=due,
-        )
 
-    return [_Clock((subject, ExceptionType.REFUND_OVERDUE), received + timedelta(days=days), build)]
+def _clocks(timeline: Timeline, thresholds: ThresholdSettings) -> list[_Clock]:
+    return [clock for rule in CLOCK_RULES for clock in rule(timeline, thresholds)]
 
 
 # what the customer reads -------------------------------------------------------------------

@@ -17,12 +17,12 @@ from projections.exception_flow import (
     AgentAction,
     Refusal,
     agent_action,
-    exceptions_for_changes,
+    exceptions_for_timeline,
     reconcile,
+    timeline_from_json,
 )
 from projections.exceptions import DetectedException, detect, next_check_at
 from projections.serialize import timeline_to_json
-from projections.store import TimelineChange
 from projections.timeline import fold
 from projections.views import ExceptionView, Timeline
 from wismo.events import Event, EventKind, ExceptionOpenedEvent, event_from_dict
@@ -501,12 +501,10 @@ def test_exceptions_opened_by_hand_are_never_resolved_by_the_detector() -> None:
     assert run_clock(story, hours(6)) == []
 
 
-def test_the_event_path_reads_changed_timelines_and_schedules_them() -> None:
-    story = Story().moving()
-    change = TimelineChange(ORDER, 5, "d", "in_transit", timeline_to_json(story.timeline()))
-    events, schedule = exceptions_for_changes([change], hours(4), THRESHOLDS)
-    assert (events, schedule) == ([], {ORDER: STALL})
-    events, schedule = exceptions_for_changes([change], STALL, THRESHOLDS)
-    assert [e.kind for e in events] == [EventKind.EXCEPTION_OPENED]
-    late = datetime(2026, 3, 6, tzinfo=UTC)
-    assert schedule == {ORDER: late}
+def test_a_stored_timeline_is_read_back_checked_and_scheduled() -> None:
+    stored = timeline_from_json(timeline_to_json(Story().moving().timeline()))
+    before = exceptions_for_timeline(stored, hours(4), THRESHOLDS)
+    assert (before.order_id, before.events, before.next_check_at) == (ORDER, [], STALL)
+    due = exceptions_for_timeline(stored, STALL, THRESHOLDS)
+    assert [e.kind for e in due.events] == [EventKind.EXCEPTION_OPENED]
+    assert due.next_check_at == datetime(2026, 3, 6, tzinfo=UTC)
