@@ -13,6 +13,16 @@ client only ever delays itself:
 
 Frames carry the timeline ``version``; a connection never gets an order frame at or below the
 version it already has, which makes resume-from-version and the subscribe/read race harmless.
+
+A connection lives no longer than what let it in:
+
+- each subscription holds its token's expiry; when the earliest one passes, nothing more is
+  queued or written and the socket is closed with :data:`TOKEN_EXPIRED` (4440), which the pages
+  answer by fetching a fresh token and reconnecting (a refused token closes with 4401/4403);
+- a connection holding no subscription is closed with :data:`IDLE` (4408) once the subscribe
+  grace has passed since it opened or dropped its last subscription;
+- a browser may open one only from the API's own origin or an allowed one (:func:`origin_allowed`),
+  and one client only so many at a time (:meth:`Hub.open_for`).
 """
 
 from __future__ import annotations
@@ -25,18 +35,28 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from api.changes import ChangeFeed
 from api.metrics import ApiMetrics
-from api.views.customer import customer_view
+from projections.customer_order import customer_order, encode
+from projections.exception_flow import timeline_from_json
+from projections.views import Timeline
 
 log = logging.getLogger(__name__)
 
 SLOW_CLIENT = WSCloseCode.TRY_AGAIN_LATER
+#: the token a subscription was granted with has expired: fetch a fresh one and reconnect
+TOKEN_EXPIRED = 4440
+#: no subscription within the grace: reconnect when there is something to watch
+IDLE = 4408
+#: closes that must not flush what is queued (the client may no longer see it, or is stuck)
+_ABRUPT = frozenset({SLOW_CLIENT, TOKEN_EXPIRED})
 _CLOSE_TIMEOUT_S = 1.0
+_NEVER = float("inf")
 
 Frame = tuple[bytes, float]  # encoded JSON, when its change reached this process
 AgentFilter = Callable[[dict[str, Any]], bool]
@@ -50,8 +70,15 @@ class Connection:
     transport: asyncio.Transport | None
     capacity: int
     metrics: ApiMetrics
+    client: str = ""
+    subscribe_grace_s: float = _NEVER
     orders: dict[str, int] = field(default_factory=dict)  # order id -> last version sent
     agent_filter: AgentFilter | None = None
+    #: subscription ("order:<id>" or "agents") -> when its token expires, in loop time
+    expiries: dict[str, float] = field(default_factory=dict)
+    deadline: float = _NEVER  # the earliest expiry
+    expiry_timer: asyncio.TimerHandle | None = None
+    idle_timer: asyncio.TimerHandle | None = None
     _queue: deque[Frame] = field(default_factory=deque)
     _ready: asyncio.Event = field(default_factory=asyncio.Event)
     _sent: asyncio.Event = field(default_factory=asyncio.Event)
@@ -60,6 +87,13 @@ class Connection:
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write(), name="wismo-ws-writer")
+
+    @property
+    def subscribed(self) -> bool:
+        return bool(self.expiries)
+
+    def expired(self) -> bool:
+        return asyncio.get_running_loop().time() >= self.deadline
 
     def offer(self, frame: bytes, arrived: float, *, supersedes: bool) -> bool:
         """Queue a frame without waiting; ``False`` when the client must be dropped."""
@@ -80,12 +114,20 @@ class Connection:
         while True:
             await self._ready.wait()
             while self._queue:
+                if self.expired():  # not one frame past the token's expiry
+                    self._queue.clear()
+                    break
                 frame, arrived = self._queue.popleft()
                 await self.ws.send_frame(frame, WSMsgType.TEXT)
                 if arrived:
                     self.metrics.push_latency.observe(time.perf_counter() - arrived)
             self._ready.clear()
             self._sent.set()
+
+    def cancel_timers(self) -> None:
+        for timer in (self.expiry_timer, self.idle_timer):
+            if timer is not None:
+                timer.cancel()
 
     async def close(self, code: int, *, flush: bool) -> None:
         """Close, after sending what is queued (``flush``, briefly) or at once (a slow client)."""
@@ -104,15 +146,28 @@ class Connection:
                 self.transport.abort()
 
 
-def order_frame(order_id: str, document: dict[str, Any]) -> bytes:
-    return orjson.dumps(
+def order_frame(order_id: str, timeline: Timeline) -> bytes:
+    """The ``order`` frame: the same ``CustomerOrder`` document ``GET /v1/orders/{id}`` answers."""
+    return encode(
         {
             "type": "order",
             "order_id": order_id,
-            "version": document.get("version", 0),
-            "view": customer_view(document),
+            "version": timeline.version,
+            "view": customer_order(timeline),
         }
     )
+
+
+def origin_allowed(origin: str | None, host: str | None, allowed: Iterable[str]) -> bool:
+    """A browser page may connect from the API's own origin (its ``Host``) or an allowed one
+    (``*``: any); a client that sends no ``Origin`` is not a browser page and may connect."""
+    if origin is None:
+        return True
+    listed = set(allowed)
+    if "*" in listed or origin in listed:
+        return True
+    own = urlsplit(origin).netloc
+    return bool(host) and own.lower() == (host or "").lower()
 
 
 class Hub:
@@ -121,6 +176,7 @@ class Hub:
         self.metrics = metrics
         self.queue_size = queue_size
         self.connections: set[Connection] = set()
+        self._per_client: dict[str, int] = {}
         self._by_order: dict[str, set[Connection]] = {}
         self._agents: set[Connection] = set()
         self._watching_orders = 0  # connections watching at least one order (kept, not counted)
@@ -128,10 +184,25 @@ class Hub:
         feed.timeline_handlers.append(self.on_timeline)
         feed.summary_handlers.append(self.on_summary)
 
-    def connect(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None) -> Connection:
-        connection = Connection(ws, transport, self.queue_size, self.metrics)
+    def open_for(self, client: str) -> int:
+        """How many connections ``client`` holds here now."""
+        return self._per_client.get(client, 0)
+
+    def connect(
+        self,
+        ws: web.WebSocketResponse,
+        transport: asyncio.Transport | None,
+        client: str = "",
+        subscribe_grace_s: float = _NEVER,
+    ) -> Connection:
+        """Track a new socket of ``client``, closed as :data:`IDLE` if it holds no subscription
+        ``subscribe_grace_s`` from now (or from when it drops its last one)."""
+        connection = Connection(ws, transport, self.queue_size, self.metrics, client)
+        connection.subscribe_grace_s = subscribe_grace_s
         connection.start()
         self.connections.add(connection)
+        self._per_client[client] = self._per_client.get(client, 0) + 1
+        self._arm_idle(connection)
         self._gauge()
         return connection
 
@@ -140,10 +211,72 @@ class Hub:
             return
         self.connections.discard(connection)
         self._agents.discard(connection)
+        connection.expiries.clear()
+        connection.cancel_timers()
+        left = self._per_client.get(connection.client, 1) - 1
+        if left:
+            self._per_client[connection.client] = left
+        else:
+            self._per_client.pop(connection.client, None)
         for order_id in list(connection.orders):
             await self.unwatch_order(connection, order_id)
         self._gauge()
-        await connection.close(code, flush=code != SLOW_CLIENT)
+        await connection.close(code, flush=code not in _ABRUPT)
+
+    # token expiry and idleness --------------------------------------------------------------
+
+    def grant(self, connection: Connection, subscription: str, expires_at: float) -> None:
+        """``subscription`` holds a token valid until ``expires_at`` (Unix time); a newer token
+        for the same subscription replaces the older one's expiry."""
+        loop = asyncio.get_running_loop()
+        connection.expiries[subscription] = loop.time() + (expires_at - time.time())
+        self._rearm_expiry(connection)
+        if connection.idle_timer is not None:
+            connection.idle_timer.cancel()
+            connection.idle_timer = None
+
+    def revoke(self, connection: Connection, subscription: str) -> None:
+        if connection.expiries.pop(subscription, None) is None:
+            return
+        self._rearm_expiry(connection)
+        if not connection.subscribed:
+            self._arm_idle(connection)
+
+    def _rearm_expiry(self, connection: Connection) -> None:
+        if connection.expiry_timer is not None:
+            connection.expiry_timer.cancel()
+            connection.expiry_timer = None
+        connection.deadline = min(connection.expiries.values(), default=_NEVER)
+        if connection.deadline != _NEVER:
+            loop = asyncio.get_running_loop()
+            connection.expiry_timer = loop.call_at(connection.deadline, self._end, connection)
+
+    def _arm_idle(self, connection: Connection) -> None:
+        if connection.subscribe_grace_s != _NEVER:
+            loop = asyncio.get_running_loop()
+            connection.idle_timer = loop.call_later(
+                connection.subscribe_grace_s, self._close_if_idle, connection
+            )
+
+    def _close_if_idle(self, connection: Connection) -> None:
+        connection.idle_timer = None
+        if not connection.subscribed:
+            self._close_soon(connection, IDLE)
+
+    def _end(self, connection: Connection) -> None:
+        connection.expiry_timer = None
+        if connection.expired():
+            self._close_soon(connection, TOKEN_EXPIRED)
+        else:  # the timer fired a hair early
+            self._rearm_expiry(connection)
+
+    def _close_soon(self, connection: Connection, code: int) -> None:
+        if connection.dropped:
+            return
+        connection.dropped = True  # nothing more is queued
+        task = asyncio.get_running_loop().create_task(self.disconnect(connection, code))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     # subscriptions --------------------------------------------------------------------------
 
@@ -160,6 +293,7 @@ class Hub:
         self._gauge()
 
     async def unwatch_order(self, connection: Connection, order_id: str) -> None:
+        self.revoke(connection, f"order:{order_id}")
         if connection.orders.pop(order_id, None) is None:
             return
         if not connection.orders:
@@ -172,12 +306,11 @@ class Hub:
         await self.feed.unwatch(order_id)
         self._gauge()
 
-    def send_order(self, connection: Connection, order_id: str, document: dict[str, Any]) -> None:
+    def send_order(self, connection: Connection, order_id: str, timeline: Timeline) -> None:
         """Send a snapshot unless the connection already has this version or a later one."""
-        version = int(document.get("version", 0))
-        if version > connection.orders.get(order_id, -1):
-            connection.orders[order_id] = version
-            self._offer(connection, order_frame(order_id, document), 0.0, supersedes=True)
+        if timeline.version > connection.orders.get(order_id, -1):
+            connection.orders[order_id] = timeline.version
+            self._offer(connection, order_frame(order_id, timeline), 0.0, supersedes=True)
 
     def watch_agents(self, connection: Connection, wanted: AgentFilter) -> None:
         connection.agent_filter = wanted
@@ -194,12 +327,12 @@ class Hub:
         if not watchers:
             return
         try:
-            document = orjson.loads(data)
-        except orjson.JSONDecodeError:
+            timeline = timeline_from_json(data)
+        except ValueError:  # pydantic's ValidationError is one
             log.warning("undecodable timeline for %s", order_id)
             return
-        version = int(document.get("version", 0))
-        frame = order_frame(order_id, document)  # encoded once for every watcher
+        version = timeline.version
+        frame = order_frame(order_id, timeline)  # encoded once for every watcher
         for connection in list(watchers):
             if version > connection.orders.get(order_id, -1):
                 connection.orders[order_id] = version
@@ -226,12 +359,11 @@ class Hub:
     ) -> None:
         if connection.dropped:
             return
-        if not connection.offer(frame, arrived, supersedes=supersedes):
-            connection.dropped = True
+        if connection.expired():  # its timer has not run yet: close now, send nothing
+            self._close_soon(connection, TOKEN_EXPIRED)
+        elif not connection.offer(frame, arrived, supersedes=supersedes):
             self.metrics.ws_dropped.inc()
-            task = asyncio.get_running_loop().create_task(self.disconnect(connection, SLOW_CLIENT))
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
+            self._close_soon(connection, SLOW_CLIENT)
 
     def _gauge(self) -> None:
         gauge = self.metrics.ws_connections

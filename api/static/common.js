@@ -99,8 +99,10 @@ export class LiveSocket {
     });
     ws.addEventListener("close", (event) => {
       this.onState(false, event.code);
-      if (event.code === 4401 || event.code === 4403 || event.code === 4404) {
-        this.closed = true; // an auth answer: retrying cannot help
+      // an auth answer (4401/4403/4404), or the token expired (4440): retrying with the same
+      // token cannot help; the page fetches a new one and opens a new socket
+      if (event.code === 4401 || event.code === 4403 || event.code === 4404 || event.code === 4440) {
+        this.closed = true;
         return;
       }
       this.retry();

@@ -14,8 +14,11 @@ first on subscribe unless the client's ``version`` is current, then on every cha
 ``/v1/ws/agent?token=…&orders=true&severity=high,critical`` and ``/v1/ws?order_id=…&token=…``
 subscribe on connect.
 
-Auth failures close the socket with 4401 / 4403 / 4404 (4000 + the HTTP status); a slow agent
-client is closed with 1013, every client with 1001 on shutdown.
+Auth failures close the socket with 4401 / 4403 / 4404 (4000 + the HTTP status); a socket whose
+token expires with 4440, one that subscribes to nothing within ``api.ws_subscribe_grace_s`` with
+4408 (see :mod:`api.ws`); a slow agent client is closed with 1013, every client with 1001 on
+shutdown. A foreign Origin is refused with 403 and a client over ``api.ws_max_per_client`` with
+429, before the upgrade.
 """
 
 from __future__ import annotations
@@ -23,14 +26,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import jwt
 import orjson
 from aiohttp import WSMsgType, web
 
 from api.auth import READ_ROLES, agent_from_token, authorize_order, bearer
-from api.errors import ApiError, BadRequest, Forbidden, NotFound, Unavailable
+from api.clients import client_of
+from api.errors import ApiError, BadRequest, Forbidden, NotFound, TooManyRequests, Unavailable
 from api.keys import AGENT_INDEX, CLOCK, HUB, SETTINGS, STORE
-from api.ws import Connection
+from api.ws import Connection, origin_allowed
 from projections.agent_index import ExceptionQuery, select_exceptions
+from projections.exception_flow import timeline_from_json
 from wismo.vocab import ExceptionType, Severity
 
 MAX_MESSAGE_BYTES = 16 * 1024
@@ -41,8 +47,14 @@ _FILTERS = {"severity": frozenset(Severity), "type": frozenset(ExceptionType), "
 def _check_origin(request: web.Request, allowed: tuple[str, ...]) -> None:
     # browsers always send Origin, so cross-site pages are refused; other clients may omit it
     origin = request.headers.get("Origin")
-    if allowed and origin is not None and origin not in allowed:
+    if not origin_allowed(origin, request.host, allowed):
         raise Forbidden(f"origin {origin} is not allowed")
+
+
+def _expires_at(token: str | None) -> float:
+    """When a token just verified expires (both kinds require ``exp``)."""
+    claims = jwt.decode(token or "", options={"verify_signature": False})
+    return float(claims["exp"])
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -51,6 +63,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     _check_origin(request, settings.api.allowed_origins)
     if len(hub.connections) >= settings.api.ws_max_connections:
         raise Unavailable("too many live connections on this server; retry", retry_after_s=5)
+    client = client_of(request)
+    if hub.open_for(client) >= settings.api.ws_max_per_client:
+        raise TooManyRequests("too many live connections from this client", retry_after_s=5)
     ws = web.WebSocketResponse(
         heartbeat=settings.api.ws_heartbeat_s,
         max_msg_size=MAX_MESSAGE_BYTES,
@@ -61,7 +76,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if not ws.can_prepare(request).ok:
         raise BadRequest("expected a websocket upgrade")
     await ws.prepare(request)
-    connection = hub.connect(ws, request.transport)
+    connection = hub.connect(ws, request.transport, client, settings.api.ws_subscribe_grace_s)
     code = 1000
     try:
         initial = _from_url(request)
@@ -142,17 +157,16 @@ async def _subscribe_order(
     app = request.app
     hub = app[HUB]
     authorize_order(app[SETTINGS].api.customer_token_secret, token, order_id)
+    hub.grant(connection, f"order:{order_id}", _expires_at(token))
     if order_id not in connection.orders and len(connection.orders) >= MAX_ORDERS_PER_CONNECTION:
         raise BadRequest(f"at most {MAX_ORDERS_PER_CONNECTION} orders per connection")
     await hub.watch_order(connection, order_id, version)
     raw = await app[STORE].timeline(order_id)
     if raw is None:
         raise NotFound(f"order {order_id} is not known")
-    document = orjson.loads(raw)
-    hub.send(
-        connection, {"type": "subscribed", "order_id": order_id, "version": document.get("version")}
-    )
-    hub.send_order(connection, order_id, document)
+    timeline = timeline_from_json(raw)
+    hub.send(connection, {"type": "subscribed", "order_id": order_id, "version": timeline.version})
+    hub.send_order(connection, order_id, timeline)
 
 
 def _agent_filter(filters: Any) -> tuple[ExceptionQuery, bool]:
@@ -193,6 +207,7 @@ async def _subscribe_agents(
         )
 
     hub = app[HUB]
+    hub.grant(connection, "agents", _expires_at(token))
     hub.watch_agents(connection, wanted)
     rows = select_exceptions(await app[AGENT_INDEX].exceptions(), query, app[CLOCK]())
     hub.send(connection, {"type": "subscribed", "feed": "agents", "agent": agent.agent_id})

@@ -22,8 +22,10 @@ from api.keys import (
 )
 from api.order_views import EncodedView
 from api.views.body import json_object
-from api.views.customer import customer_view, tracking_view
-from api.views.respond import PRIVATE_NO_CACHE, conditional, encoded, etag_for, json
+from api.views.respond import PRIVATE_NO_CACHE, encoded, etag_for, json
+from projections.customer_order import FORMAT, customer_order, encode, public_parcel
+from projections.exception_flow import timeline_from_json
+from projections.views import Timeline
 
 _MAX_FIELD = 320
 
@@ -69,11 +71,19 @@ def customer_token(request: web.Request) -> str | None:
 
 
 async def timeline_document(request: web.Request, order_id: str) -> dict[str, Any]:
+    document: dict[str, Any] = orjson.loads(await _timeline_json(request, order_id))
+    return document
+
+
+async def stored_timeline(request: web.Request, order_id: str) -> Timeline:
+    return timeline_from_json(await _timeline_json(request, order_id))
+
+
+async def _timeline_json(request: web.Request, order_id: str) -> bytes:
     raw = await request.app[TIMELINES].timeline(order_id)
     if raw is None:
         raise NotFound(f"order {order_id} is not known")
-    document: dict[str, Any] = orjson.loads(raw)
-    return document
+    return raw
 
 
 async def read_order(request: web.Request) -> web.Response:
@@ -94,9 +104,9 @@ async def read_order(request: web.Request) -> web.Response:
 
 
 async def customer_document(request: web.Request, order_id: str) -> EncodedView:
-    timeline = await timeline_document(request, order_id)
-    body = orjson.dumps(customer_view(timeline))
-    return EncodedView.of(etag_for(timeline, "customer"), body, PRIVATE_NO_CACHE)
+    timeline = await stored_timeline(request, order_id)
+    body = encode(customer_order(timeline))
+    return EncodedView.of(etag_for(timeline, "customer", FORMAT), body, PRIVATE_NO_CACHE)
 
 
 async def track(request: web.Request) -> web.Response:
@@ -108,10 +118,9 @@ async def track(request: web.Request) -> web.Response:
         raise TooManyRequests("too many tracking reads from this client", retry_after_s=wait)
     number = request.match_info["tracking_number"]
     order_id = await request.app[STORE].order_for_tracking(number)
-    timeline = await timeline_document(request, order_id) if order_id else None
-    view = tracking_view(timeline, number) if timeline else None
-    if timeline is None or view is None:
+    timeline = await stored_timeline(request, order_id) if order_id else None
+    parcel = public_parcel(timeline, number) if timeline else None
+    if timeline is None or parcel is None:
         raise NotFound(f"tracking number {number} is not known")
-    return conditional(
-        request, etag_for(timeline, "tracking", number), lambda: view, "public, no-cache"
-    )
+    etag = etag_for(timeline, "tracking", FORMAT, number)
+    return encoded(request, EncodedView.of(etag, encode(parcel), "public, no-cache"))

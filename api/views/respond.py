@@ -8,6 +8,7 @@ import orjson
 from aiohttp import web
 
 from api.order_views import EncodedView
+from projections.views import Timeline
 
 
 def json(
@@ -18,9 +19,9 @@ def json(
     )
 
 
-def etag_for(timeline: dict[str, Any], *scope: str) -> str:
-    """A strong validator: the timeline's version and digest (plus what the view is scoped to)."""
-    parts = [str(timeline.get("version", 0)), str(timeline.get("digest", "")), *scope]
+def etag_for(timeline: Timeline, *scope: str) -> str:
+    """A strong validator: the timeline's version and digest (plus what the answer is scoped to)."""
+    parts = [str(timeline.version), timeline.digest, *scope]
     return '"' + "-".join(parts) + '"'
 
 
@@ -36,18 +37,8 @@ def not_modified(request: web.Request, etag: str) -> bool:
 PRIVATE_NO_CACHE = "private, no-cache"
 
 
-def conditional(
-    request: web.Request, etag: str, build: Any, cache_control: str = PRIVATE_NO_CACHE
-) -> web.Response:
-    """304 when the client's ``If-None-Match`` names ``etag``; else ``build()`` as JSON."""
-    headers = {"ETag": etag, "Cache-Control": cache_control}
-    if not_modified(request, etag):
-        return web.Response(status=304, headers=headers)
-    return json(build(), headers=headers)
-
-
 def encoded(request: web.Request, view: EncodedView) -> web.Response:
-    """As :func:`conditional`, for a view already encoded with its headers."""
+    """304 when the client's ``If-None-Match`` names the answer's ETag; else the answer."""
     if not_modified(request, view.etag):
         return web.Response(status=304, headers=view.not_modified_headers)
     return web.Response(body=view.body, headers=view.headers)

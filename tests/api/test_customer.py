@@ -13,13 +13,12 @@ import pytest
 from pydantic import SecretStr
 
 from api.auth import issue_customer_token
-from api.views.customer import customer_view, tracking_view
+from projections.customer_order import customer_order, encode, progress, public_parcel
 from projections.exceptions import customer_text
 from projections.redis_store import RedisTimelineStore
-from projections.serialize import timeline_to_dict
 from projections.timeline import fold
 from tests.api.conftest import AGENT_SECRET, CUSTOMER_SECRET, Client, eventually, example_order
-from tests.projections.synthetic import order_history
+from tests.projections.synthetic import destination, order_history
 from wismo.event_lines import read_event_lines
 from wismo.vocab import ExceptionType, Reason
 
@@ -201,34 +200,100 @@ async def test_public_tracking_view(client: Client, store: RedisTimelineStore) -
 def test_customer_view_never_carries_contact_details_or_postcodes() -> None:
     rng = random.Random(11)
     for index in range(200):
-        timeline = timeline_to_dict(fold(order_history(index, rng)))
-        encoded = orjson.dumps(customer_view(timeline))
+        timeline = fold(order_history(index, rng))
+        encoded = encode(customer_order(timeline))
         assert b"@example.com" not in encoded
-        assert b" 1AB" not in encoded  # the synthetic postcodes
-        number = timeline["shipments"][0]["tracking_number"]
-        public = orjson.dumps(tracking_view(timeline, number))
-        assert timeline["order_number"].encode() not in public
+        assert destination(index)[2].encode() not in encoded  # its postcode
+        number = timeline.shipments[0].tracking_number
+        assert number is not None
+        assert timeline.order_number is not None
+        public = encode(public_parcel(timeline, number))
+        assert timeline.order_number.encode() not in public
 
 
 def test_banner_shows_the_most_severe_live_exception() -> None:
     events = example_order()
     resolved = fold(events)
     reopened = fold([e for e in events if e.kind != "exception.resolved"])
-    assert customer_view(timeline_to_dict(resolved))["banner"] is None
+    assert customer_order(resolved)["banner"] is None
     expected = customer_text(ExceptionType.DELIVERY_ATTEMPT_FAILED, Reason.CONSIGNEE_NOT_AVAILABLE)
-    assert customer_view(timeline_to_dict(reopened))["banner"] == expected
+    assert customer_order(reopened)["banner"] == expected
 
 
 def test_each_parcel_lists_its_items_named_from_the_order() -> None:
     example = Path(__file__).parents[2] / "docs" / "examples" / "order-1001.jsonl"
     events, problems = read_event_lines(example.read_bytes().splitlines())
     assert problems == []
-    view = customer_view(timeline_to_dict(fold(events)))
+    view = customer_order(fold(events))
     by_parcel = {s["tracking_number"]: s["items"] for s in view["shipments"]}
     assert by_parcel == {
         "1Z999AA10123456784": [{"name": "Blue mug", "quantity": 2}],
         "JD014600006281230704": [{"name": "Kettle", "quantity": 1}],
     }
-    public = tracking_view(timeline_to_dict(fold(events)), "1Z999AA10123456784")
+    public = public_parcel(fold(events), "1Z999AA10123456784")
     assert public is not None
     assert "items" not in public  # the public parcel view says nothing about the order
+
+
+def test_the_server_words_the_status_and_lays_out_the_progress() -> None:
+    view = customer_order(fold(example_order()))
+    assert view["status_text"] == "Delivered"
+    assert [m["label"] for m in view["milestones"]] == [
+        "Ordered",
+        "Shipped",
+        "Out for delivery",
+        "Delivered",
+    ]
+    parcel = next(s for s in view["shipments"] if s["tracking_number"] == TRACKING)
+    assert parcel["description"] == "Delivered"
+    assert parcel["next_step"] is None
+    steps = parcel["progress"]
+    assert [s["step"] for s in steps] == [
+        "ordered",
+        "shipped",
+        "in_transit",
+        "out_for_delivery",
+        "delivered",
+    ]
+    assert all(s["done"] for s in steps)
+    assert [s["step"] for s in steps if s["current"]] == ["delivered"]
+    cancelled = customer_order(fold(example_order(3)))
+    cancelled_timeline = fold(example_order(3))
+    cancelled_timeline.cancelled = True
+    assert customer_order(cancelled_timeline)["status_text"] == "Cancelled"
+    assert cancelled["status_text"] != "Cancelled"
+
+
+@pytest.mark.parametrize(
+    ("status", "current", "label", "done"),
+    [
+        ("info_received", "shipped", "Shipped", 2),
+        ("attempt_fail", "out_for_delivery", "Out for delivery: Delivery attempted", 4),
+        ("expired", "in_transit", "In transit: No recent updates", 3),
+        ("returning_to_sender", "returning", "Returning to sender", 3),
+        ("returned_to_sender", "returned", "Returned", 4),
+        (None, "shipped", "Shipped", 2),
+    ],
+)
+def test_progress_marks_the_step_reached_and_a_problem_there(
+    status: str | None, current: str, label: str, done: int
+) -> None:
+    steps = progress(status)
+    (at,) = [s for s in steps if s["current"]]
+    assert (at["step"], at["label"]) == (current, label)
+    assert at["problem"] == (status in ("attempt_fail", "expired"))
+    assert sum(s["done"] for s in steps) == done
+    assert any(s["returning"] for s in steps) == (status or "").startswith("return")
+
+
+async def test_the_rest_answer_and_the_websocket_frame_are_one_document(
+    client: Client, store: RedisTimelineStore
+) -> None:
+    await store.apply(example_order())
+    token = await token_for(client, order_number="1001", postcode="69002")
+    rest = await (await client.get(f"/v1/orders/{ORDER}", params={"token": token})).read()
+    async with client.ws_connect(f"/v1/ws/orders/{ORDER}?token={token}") as ws:
+        await ws.receive_json(timeout=5)  # subscribed
+        frame = await ws.receive(timeout=5)
+    assert frame.data.encode().find(rest) > 0  # the same bytes, inside the frame
+    assert orjson.loads(frame.data)["view"] == orjson.loads(rest)

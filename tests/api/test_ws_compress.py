@@ -41,7 +41,8 @@ async def handshake_head(client: Client, path: str) -> str:
         (
             f"GET {path} HTTP/1.1\r\nHost: {client.host}:{client.port}\r\nUpgrade: websocket\r\n"
             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Sec-WebSocket-Extensions: {BROWSER_OFFER}\r\nOrigin: http://localhost\r\n\r\n"
+            f"Sec-WebSocket-Extensions: {BROWSER_OFFER}\r\n"
+            f"Origin: http://{client.host}:{client.port}\r\n\r\n"
         ).encode()
     )
     await writer.drain()

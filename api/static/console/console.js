@@ -147,7 +147,8 @@ function connect() {
       live.textContent = on ? "live" : "reconnecting…";
       if (on && wasDown) loadQueue(); // changes made while it was down
       wasDown = !on;
-      if (code === 4401 || code === 4403) signedOut("The live feed refused the token; sign in again.");
+      if (code === 4440) signedOut("Your token has expired: paste a fresh one to resume the live feed.");
+      else if (code === 4401 || code === 4403) signedOut("The live feed refused the token; sign in again.");
     },
   );
 }

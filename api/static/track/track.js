@@ -5,60 +5,28 @@ import { api, ApiError, el, fill, formatDate, LiveSocket, place, timeEl, words, 
 const POLL_MS = 15000;
 const $ = (id) => document.getElementById(id);
 const state = { orderId: null, token: null, version: -1, etag: null, socket: null, poll: null, view: null };
+// what the customer typed to look the order up, kept in this page only (never stored): a token
+// that expires is replaced by looking the order up again, and the page carries on
+let credentials = null;
+let renewing = false;
 
-const STEPS = [
-  ["ordered", "Ordered"],
-  ["shipped", "Shipped"],
-  ["in_transit", "In transit"],
-  ["out_for_delivery", "Out for delivery"],
-  ["delivered", "Delivered"],
-];
-const RETURN_STEPS = [
-  ["ordered", "Ordered"],
-  ["shipped", "Shipped"],
-  ["returning", "Returning to sender"],
-  ["returned", "Returned"],
-];
-// how far a parcel status has come on the forward path
-const REACHED = {
-  pending: 1, info_received: 1, unknown: 1, in_transit: 2, exception: 2, expired: 2,
-  attempt_fail: 3, out_for_delivery: 3, available_for_pickup: 3, delivered: 4,
-};
-const ORDER_TEXT = {
-  placed: "Received", processing: "Being prepared", partially_shipped: "Partly on its way",
-  shipped: "On its way", in_transit: "On its way", out_for_delivery: "Out for delivery",
-  available_for_pickup: "Ready for pickup", exception: "Delayed", partially_delivered: "Partly delivered",
-  delivered: "Delivered", cancelled: "Cancelled", returned: "Returned", refunded: "Refunded",
-};
-const PROBLEM = new Set(["exception", "attempt_fail", "expired"]);
-const NEXT_STEP = {
-  attempt_fail: "The carrier will try again or leave a card telling you where to collect it.",
-  available_for_pickup: "Your parcel is waiting for you at the pickup point shown below.",
-  exception: "We are on it with the carrier; this page updates as soon as they tell us more.",
-  expired: "The carrier has not sent news for a while; we are chasing them.",
-  returning_to_sender: "The parcel is on its way back to us; we will contact you about a refund or a new delivery.",
-  returned_to_sender: "The parcel came back to us; we will contact you about a refund or a new delivery.",
-};
+// Wording and progress steps come from the server (projections/customer_order.py): this page
+// only lays them out.
 
 function progress(shipment) {
-  const status = shipment.status || "pending";
-  const returning = status === "returning_to_sender" || status === "returned_to_sender";
-  const steps = returning ? RETURN_STEPS : STEPS;
-  const reached = returning ? (status === "returned_to_sender" ? 3 : 2) : (REACHED[status] ?? 1);
   const list = el("ol", { class: "progress", "aria-label": "Delivery progress" });
-  steps.forEach(([key, label], index) => {
+  for (const step of shipment.progress || []) {
     const classes = [];
-    if (index <= reached) classes.push("done");
-    if (index === reached) classes.push("current");
-    if (index === reached && PROBLEM.has(status)) classes.push("problem");
-    if (returning && index >= 2 && index <= reached) classes.push("returning");
-    const text = index === reached && PROBLEM.has(status) ? `${label}: ${words(shipment.description || status)}` : label;
+    if (step.done) classes.push("done");
+    if (step.current) classes.push("current");
+    if (step.problem) classes.push("problem");
+    if (step.returning) classes.push("returning");
     list.append(el("li", {
       class: classes.join(" "),
-      "data-step": key,
-      "aria-current": index === reached ? "step" : null,
-    }, text, index <= reached ? el("span", { class: "sr-only" }, " (done)") : null));
-  });
+      "data-step": step.step,
+      "aria-current": step.current ? "step" : null,
+    }, step.label, step.done ? el("span", { class: "sr-only" }, " (done)") : null));
+  }
   return list;
 }
 
@@ -77,11 +45,11 @@ function shipmentCard(shipment, index, total) {
   const arrives = shipment.delivered_at
     ? ["Delivered", timeEl(shipment.delivered_at)]
     : ["Estimated delivery", windowText(shipment.window_start, shipment.window_end, shipment.estimated_delivery) || "not yet known"];
-  const next = NEXT_STEP[shipment.status];
+  const next = shipment.next_step;
   const items = shipment.items && shipment.items.length ? shipment.items : null;
   const checkpoints = shipment.checkpoints || [];
   return el("section", { class: "card shipment", "data-tracking": shipment.tracking_number || "" },
-    el("h2", {}, `${title}: `, el("span", { class: `pill ${shipment.status || ""}`, "data-status": shipment.status || "" }, shipment.description || words(shipment.status))),
+    el("h2", {}, `${title}: `, el("span", { class: `pill ${shipment.status || ""}`, "data-status": shipment.status || "" }, shipment.description)),
     progress(shipment),
     next ? el("p", { class: "notice" }, next) : null,
     el("dl", { class: "facts" },
@@ -94,7 +62,7 @@ function shipmentCard(shipment, index, total) {
     el("h3", {}, "History"),
     checkpoints.length
       ? el("ol", { class: "history" }, checkpoints.map((c) => el("li", {},
-        el("div", {}, el("strong", {}, c.description || words(c.status)), c.reason ? ` (${words(c.reason)})` : ""),
+        el("div", {}, el("strong", {}, c.description), c.reason ? ` (${words(c.reason)})` : ""),
         el("div", {}, timeEl(c.at), c.location ? el("span", { class: "where" }, ` · ${place(c.location)}`) : null))))
       : el("p", { class: "muted" }, "No scans from the carrier yet."),
   );
@@ -115,13 +83,13 @@ function render(view) {
   const milestones = view.milestones || [];
   fill($("summary"),
     el("dl", { class: "facts" },
-      el("dt", {}, "Status"), el("dd", { id: "order-status", "data-status": view.status || "" }, view.cancelled ? "Cancelled" : ORDER_TEXT[view.status] || words(view.status) || "Received"),
+      el("dt", {}, "Status"), el("dd", { id: "order-status", "data-status": view.status || "" }, view.status_text),
       el("dt", {}, "Ordered"), el("dd", {}, view.placed_at ? timeEl(view.placed_at) : "—"),
       delivery.promised ? [el("dt", {}, "Promised by"), el("dd", {}, formatDate(delivery.promised))] : null,
       estimated ? [el("dt", {}, "Estimated delivery"), el("dd", { id: "estimate" }, estimated)] : null,
       el("dt", {}, "Last updated"), el("dd", { id: "updated" }, view.updated_at ? timeEl(view.updated_at) : "—"),
     ),
-    milestones.length ? el("p", { class: "sr-only" }, `Milestones reached: ${milestones.filter((m) => m.done).map((m) => words(m.name)).join(", ") || "none"}`) : null,
+    milestones.length ? el("p", { class: "sr-only" }, `Milestones reached: ${milestones.filter((m) => m.done).map((m) => m.label).join(", ") || "none"}`) : null,
     view.items && view.items.length
       ? [el("h2", {}, "Items"), el("ul", { class: "items" }, view.items.map((item) => el("li", {}, `${item.quantity ?? 1} × ${item.name || "item"}`)))]
       : null,
@@ -130,7 +98,7 @@ function render(view) {
   fill($("shipments"), ...shipments.map((s, i) => shipmentCard(s, i, shipments.length)));
   fill($("unshipped"), shipments.length || view.cancelled ? "" : el("p", { class: "card" }, "We are preparing your order; tracking appears here as soon as it ships."));
   for (const leg of view.returns || []) {
-    $("unshipped").append(el("p", { class: "card" }, `Return: ${words(leg.status)}`, leg.tracking_number ? ` · ${leg.carrier || ""} ${leg.tracking_number}` : ""));
+    $("unshipped").append(el("p", { class: "card" }, `Return: ${leg.status_text}`, leg.tracking_number ? ` · ${leg.carrier || ""} ${leg.tracking_number}` : ""));
   }
 }
 
@@ -153,8 +121,33 @@ function stopPolling() {
 }
 
 function expired(error) {
+  if (error.status === 401) {
+    renew();
+    return;
+  }
   stopTracking();
-  showLookup(error.status === 401 ? "Your session has expired: please look your order up again." : error.message);
+  showLookup(error.status === 403 ? "This page was for another order: please look your order up again." : error.message);
+}
+
+// the token ran out (REST 401, or the socket closed with 4440): fetch a fresh one and resume
+async function renew() {
+  if (renewing) return;
+  renewing = true;
+  try {
+    if (!credentials) throw new Error("nothing to look the order up with");
+    const { data } = await api("/v1/lookup", { method: "POST", body: credentials });
+    if (data.order_id !== state.orderId) throw new Error("the look-up found another order");
+    state.token = data.token;
+    sessionStorage.setItem("wismo.order", JSON.stringify({ orderId: state.orderId, token: data.token }));
+    if (state.socket) state.socket.close();
+    state.socket = openSocket();
+    await refresh();
+  } catch {
+    stopTracking();
+    showLookup("Your session has expired: please look your order up again.");
+  } finally {
+    renewing = false;
+  }
 }
 
 async function refresh() {
@@ -178,7 +171,7 @@ function onFrame(frame) {
     state.version = frame.version;
     $("order-error").textContent = "";
     render(frame.view);
-    $("announce").textContent = `Updated: ${frame.view.status ? words(frame.view.status) : "new information"}`;
+    $("announce").textContent = `Updated: ${frame.view.status_text}`;
   } else if (frame.type === "error") {
     if (frame.error === "unauthorized") expired(new ApiError(401, frame));
   }
@@ -191,11 +184,16 @@ function startTracking(orderId, token) {
   $("lookup").hidden = true;
   $("order").hidden = false;
   refresh().then(() => $("order-title").focus());
-  state.socket = new LiveSocket(
-    () => wsUrl(`/v1/ws/orders/${encodeURIComponent(orderId)}?token=${encodeURIComponent(token)}${state.version >= 0 ? `&version=${state.version}` : ""}`),
+  state.socket = openSocket();
+}
+
+function openSocket() {
+  return new LiveSocket(
+    () => wsUrl(`/v1/ws/orders/${encodeURIComponent(state.orderId)}?token=${encodeURIComponent(state.token)}${state.version >= 0 ? `&version=${state.version}` : ""}`),
     onFrame,
     (on, code) => {
-      if (code === 4401 || code === 4403) expired(new ApiError(401, {}));
+      if (code === 4440) renew();
+      else if (code === 4401 || code === 4403) expired(new ApiError(code - 4000, {}));
       else setLive(on);
     },
   );
@@ -232,6 +230,7 @@ async function lookup(event) {
   button.disabled = true;
   try {
     const { data } = await api("/v1/lookup", { method: "POST", body });
+    credentials = body;
     startTracking(data.order_id, data.token);
   } catch (error) {
     errorBox.textContent = error instanceof ApiError && error.status === 404
@@ -247,6 +246,7 @@ async function lookup(event) {
 
 $("lookup-form").addEventListener("submit", lookup);
 $("another").addEventListener("click", () => {
+  credentials = null;
   stopTracking();
   showLookup();
 });

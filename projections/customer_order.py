@@ -1,0 +1,347 @@
+"""What a customer (or anyone with a tracking number) may see of a timeline: the ``CustomerOrder``
+and public ``Shipment`` documents of the OpenAPI description, built from the typed
+:class:`~projections.timeline_model.Timeline`. Pure: the same timeline always gives the same
+document (the ETag relies on it), and every wording the status page shows — status text,
+progress steps, the next step, the exception banner — is decided here, once, for the REST
+answer and the websocket frame alike.
+
+Nothing personal leaves here: places are reduced to city and country, raw carrier messages
+(which can name whoever signed) are replaced by wording from the status/reason vocabulary, and
+e-mail hashes, postcodes, amounts and payment details are never copied.
+
+Values are returned typed (datetimes, dates, enums); :func:`encode` writes them as the stored
+timeline does (UTC as ``Z``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import orjson
+
+from projections.exceptions import customer_text
+from projections.views import (
+    CheckpointView,
+    ExceptionView,
+    ReturnView,
+    ShipmentView,
+    Timeline,
+)
+from wismo.payloads import Place
+from wismo.vocab import ExceptionState, OrderStatus, ReturnStatus, Severity, TrackingStatus
+
+#: changes whenever the documents below change shape, so an old ETag never validates a new body
+FORMAT = "c2"
+
+MILESTONES = (
+    ("ordered", "Ordered"),
+    ("shipped", "Shipped"),
+    ("out_for_delivery", "Out for delivery"),
+    ("delivered", "Delivered"),
+)
+
+STATUS_TEXT = {
+    "unknown": "Update from the carrier",
+    "pending": "Waiting for the carrier",
+    "info_received": "Label created, waiting for the parcel",
+    "in_transit": "On its way",
+    "exception": "Delayed",
+    "attempt_fail": "Delivery attempted",
+    "out_for_delivery": "Out for delivery",
+    "available_for_pickup": "Ready for pickup",
+    "delivered": "Delivered",
+    "expired": "No recent updates",
+    "returning_to_sender": "Returning to the sender",
+    "returned_to_sender": "Returned to the sender",
+}
+
+ORDER_TEXT = {
+    OrderStatus.PLACED: "Received",
+    OrderStatus.PROCESSING: "Being prepared",
+    OrderStatus.PARTIALLY_SHIPPED: "Partly on its way",
+    OrderStatus.SHIPPED: "On its way",
+    OrderStatus.IN_TRANSIT: "On its way",
+    OrderStatus.OUT_FOR_DELIVERY: "Out for delivery",
+    OrderStatus.AVAILABLE_FOR_PICKUP: "Ready for pickup",
+    OrderStatus.EXCEPTION: "Delayed",
+    OrderStatus.PARTIALLY_DELIVERED: "Partly delivered",
+    OrderStatus.DELIVERED: "Delivered",
+    OrderStatus.CANCELLED: "Cancelled",
+    OrderStatus.RETURNED: "Returned",
+    OrderStatus.REFUNDED: "Refunded",
+}
+
+RETURN_TEXT = {
+    ReturnStatus.AUTHORIZED: "Return accepted",
+    ReturnStatus.IN_TRANSIT: "Return on its way back",
+    ReturnStatus.RECEIVED: "Return received",
+    ReturnStatus.REJECTED: "Return refused",
+}
+
+NEXT_STEP = {
+    "attempt_fail": "The carrier will try again or leave a card telling you where to collect it.",
+    "available_for_pickup": "Your parcel is waiting for you at the pickup point shown below.",
+    "exception": "We are on it with the carrier; this page updates as soon as they tell us more.",
+    "expired": "The carrier has not sent news for a while; we are chasing them.",
+    "returning_to_sender": "The parcel is on its way back to us; we will contact you about a "
+    "refund or a new delivery.",
+    "returned_to_sender": "The parcel came back to us; we will contact you about a refund or a "
+    "new delivery.",
+}
+
+FORWARD_STEPS = (
+    ("ordered", "Ordered"),
+    ("shipped", "Shipped"),
+    ("in_transit", "In transit"),
+    ("out_for_delivery", "Out for delivery"),
+    ("delivered", "Delivered"),
+)
+RETURN_STEPS = (
+    ("ordered", "Ordered"),
+    ("shipped", "Shipped"),
+    ("returning", "Returning to sender"),
+    ("returned", "Returned"),
+)
+#: how far a parcel status has come on the forward path (index into FORWARD_STEPS)
+_REACHED = {
+    "pending": 1,
+    "info_received": 1,
+    "unknown": 1,
+    "in_transit": 2,
+    "exception": 2,
+    "expired": 2,
+    "attempt_fail": 3,
+    "out_for_delivery": 3,
+    "available_for_pickup": 3,
+    "delivered": 4,
+}
+_PROBLEMS = frozenset({"exception", "attempt_fail", "expired"})
+_RETURNING = {"returning_to_sender": 2, "returned_to_sender": 3}
+
+_SEVERITY = {s: rank for rank, s in enumerate(Severity)}
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+def describe(status: str | None) -> str:
+    return STATUS_TEXT.get(status or "unknown", STATUS_TEXT["unknown"])
+
+
+def progress(status: str | None) -> list[dict[str, Any]]:
+    """The steps of a parcel's journey, the one it is at marked ``current`` (and ``problem``
+    when it is stuck there, its label then saying why)."""
+    status = status or "pending"
+    returning = status in _RETURNING
+    steps = RETURN_STEPS if returning else FORWARD_STEPS
+    reached = _RETURNING[status] if returning else _REACHED.get(status, 1)
+    problem = status in _PROBLEMS
+    return [
+        {
+            "step": key,
+            "label": f"{label}: {describe(status)}" if index == reached and problem else label,
+            "done": index <= reached,
+            "current": index == reached,
+            "problem": index == reached and problem,
+            "returning": returning and 2 <= index <= reached,
+        }
+        for index, (key, label) in enumerate(steps)
+    ]
+
+
+def place(value: Place | None) -> dict[str, str] | None:
+    if value is None:
+        return None
+    kept = {k: v for k, v in (("city", value.city), ("country", value.country)) if v}
+    return kept or None
+
+
+def checkpoint(point: CheckpointView) -> dict[str, Any]:
+    return {
+        "at": point.occurred_at,
+        "status": point.status,
+        "reason": point.reason,
+        "description": describe(point.status),
+        "location": place(point.location),
+    }
+
+
+def _parcel(
+    *,
+    tracking_number: str | None,
+    carrier: str | None,
+    status: TrackingStatus | None,
+    reason: str | None,
+    shipped_at: datetime | None,
+    checkpoints: list[CheckpointView],
+    shipment: ShipmentView | None = None,
+) -> dict[str, Any]:
+    newest_first = sorted(checkpoints, key=lambda c: c.occurred_at, reverse=True)
+    return {
+        "tracking_number": tracking_number,
+        "carrier": carrier,
+        "service": shipment.service if shipment else None,
+        "tracking_url": shipment.tracking_url if shipment else None,
+        "status": status,
+        "reason": reason,
+        "description": describe(status),
+        "progress": progress(status),
+        "next_step": NEXT_STEP.get(status or ""),
+        "estimated_delivery": shipment.estimated_delivery if shipment else None,
+        "window_start": shipment.estimated_window_start if shipment else None,
+        "window_end": shipment.estimated_window_end if shipment else None,
+        "shipped_at": shipped_at,
+        "delivered_at": shipment.delivered_at if shipment else None,
+        "destination": place(shipment.destination) if shipment else None,
+        "checkpoints": [checkpoint(c) for c in newest_first],
+    }
+
+
+def shipment(parcel: ShipmentView, tracking_number: str | None = None) -> dict[str, Any]:
+    """One parcel as the ``Shipment`` schema has it (``tracking_number``: one of its packages)."""
+    return _parcel(
+        tracking_number=tracking_number or parcel.tracking_number,
+        carrier=parcel.carrier,
+        status=parcel.status,
+        reason=parcel.reason,
+        shipped_at=parcel.shipped_at,
+        checkpoints=parcel.checkpoints,
+        shipment=parcel,
+    )
+
+
+def return_leg(leg: ReturnView) -> dict[str, Any]:
+    """A return parcel as the public ``Shipment`` schema has it."""
+    return _parcel(
+        tracking_number=leg.tracking_number,
+        carrier=leg.carrier,
+        status=leg.carrier_status,
+        reason=leg.reason,
+        shipped_at=leg.shipped_at,
+        checkpoints=leg.checkpoints,
+    )
+
+
+def shipment_items(timeline: Timeline, parcel: ShipmentView) -> list[dict[str, Any]]:
+    """What is in one parcel: its lines (or its fulfilment order's), named from the order."""
+    quantities = parcel.lines
+    if not quantities:
+        for fulfilment in timeline.fulfilment_orders:
+            if fulfilment.fulfilment_order_id == parcel.fulfilment_order_id:
+                quantities = fulfilment.lines
+    lines = {line.line_id: line for line in timeline.lines}
+    items = []
+    for line_id, quantity in quantities.items():
+        line = lines.get(line_id)
+        items.append({"name": (line.name or line.sku) if line else None, "quantity": quantity})
+    return items
+
+
+def _first(values: Iterable[datetime | None]) -> datetime | None:
+    return min((v for v in values if v), default=None)
+
+
+def milestones(timeline: Timeline) -> list[dict[str, Any]]:
+    parcels = timeline.shipments
+    delivered = [s.delivered_at for s in parcels]
+    reached: dict[str, datetime | None] = {
+        "ordered": timeline.placed_at or timeline.first_event_at,
+        "shipped": _first(s.shipped_at or s.first_scan_at for s in parcels),
+        "out_for_delivery": _first(s.out_for_delivery_at for s in parcels),
+        "delivered": max(d for d in delivered if d) if parcels and all(delivered) else None,
+    }
+    if reached["delivered"] and not reached["out_for_delivery"]:
+        reached["out_for_delivery"] = reached["delivered"]
+    return [
+        {"name": name, "label": label, "done": reached[name] is not None, "at": reached[name]}
+        for name, label in MILESTONES
+    ]
+
+
+def delivery_window(timeline: Timeline) -> dict[str, Any]:
+    """The promise, and the carrier's estimate for the last parcel still on its way."""
+    pending = [s for s in timeline.shipments if not s.delivered_at]
+    latest = max(pending, key=_estimate_order, default=None)
+    return {
+        "promised": timeline.promised_delivery_date,
+        "estimated": latest.estimated_delivery if latest else None,
+        "window_start": latest.estimated_window_start if latest else None,
+        "window_end": latest.estimated_window_end if latest else None,
+    }
+
+
+def _estimate_order(parcel: ShipmentView) -> tuple[bool, date]:
+    return parcel.estimated_delivery is not None, parcel.estimated_delivery or date.min
+
+
+def banner(timeline: Timeline) -> str | None:
+    """The customer wording of the most severe exception still open (or acknowledged)."""
+    live = [
+        e for e in timeline.exceptions if e.state != ExceptionState.RESOLVED and e.type is not None
+    ]
+    if not live:
+        return None
+    worst = max(live, key=_urgency)
+    assert worst.type is not None  # kept only with a type, above
+    return customer_text(worst.type, worst.reason)
+
+
+def _urgency(exception: ExceptionView) -> tuple[int, bool, datetime]:
+    rank = _SEVERITY.get(exception.severity, -1) if exception.severity else -1
+    opened = exception.opened_at
+    return rank, opened is not None, opened or _EARLIEST
+
+
+def status_text(timeline: Timeline) -> str:
+    if timeline.cancelled:
+        return ORDER_TEXT[OrderStatus.CANCELLED]
+    return ORDER_TEXT.get(timeline.status, ORDER_TEXT[OrderStatus.PLACED])
+
+
+def customer_order(timeline: Timeline) -> dict[str, Any]:
+    """The ``CustomerOrder`` document: everything the order's status page shows."""
+    return {
+        "order_id": timeline.order_id,
+        "order_number": timeline.order_number,
+        "status": timeline.status,
+        "status_text": status_text(timeline),
+        "placed_at": timeline.placed_at,
+        "cancelled": timeline.cancelled,
+        "milestones": milestones(timeline),
+        "delivery": delivery_window(timeline),
+        "banner": banner(timeline),
+        "items": [
+            {"name": line.name or line.sku, "quantity": line.quantity} for line in timeline.lines
+        ],
+        "shipments": [
+            {**shipment(s), "items": shipment_items(timeline, s)} for s in timeline.shipments
+        ],
+        "returns": [
+            {
+                "status": r.status,
+                "status_text": RETURN_TEXT[r.status],
+                "carrier": r.carrier,
+                "tracking_number": r.tracking_number,
+            }
+            for r in timeline.returns
+        ],
+        "version": timeline.version,
+        "updated_at": timeline.last_event_at,
+    }
+
+
+def public_parcel(timeline: Timeline, tracking_number: str) -> dict[str, Any] | None:
+    """The public ``Shipment`` document of one parcel: no order details at all."""
+    for parcel in timeline.shipments:
+        numbers = {parcel.tracking_number} | {p.tracking_number for p in parcel.packages}
+        if tracking_number in numbers:
+            return shipment(parcel, tracking_number)
+    for leg in timeline.returns:
+        if leg.tracking_number == tracking_number:
+            return return_leg(leg)
+    return None
+
+
+def encode(document: Any) -> bytes:
+    """JSON as the stored timeline writes it (datetimes in UTC with ``Z``)."""
+    return orjson.dumps(document, option=orjson.OPT_UTC_Z)
