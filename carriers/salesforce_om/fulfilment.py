@@ -62,7 +62,7 @@ def add_fulfilment_step(
     )
 
 
-def fulfillment_order(collected: Collector, item: Any, ctx: Context, path: str) -> None:
+def fulfilment_order(collected: Collector, item: Any, ctx: Context, path: str) -> None:
     read = read_record(collected, item, FulfillmentOrder, ctx, path)
     if read is None:
         return

@@ -12,7 +12,7 @@ from typing import Any
 from carriers.base import Collector, Problem, ProblemCode
 from carriers.salesforce_om.build import Context
 from carriers.salesforce_om.fields import Mapper, at_path
-from carriers.salesforce_om.fulfilment import fulfillment_order, shipment
+from carriers.salesforce_om.fulfilment import fulfilment_order, shipment
 from carriers.salesforce_om.money import billing, payment_summary, return_order
 from carriers.salesforce_om.orders import delivery_group, order_item_summary, order_summary
 from wismo.events import EventKind
@@ -26,7 +26,7 @@ MAPPERS: dict[str, Mapper] = {
     "OrderSummary": order_summary,
     "OrderItemSummary": order_item_summary,
     "OrderDeliveryGroupSummary": delivery_group,
-    "FulfillmentOrder": fulfillment_order,
+    "FulfillmentOrder": fulfilment_order,
     "Shipment": shipment,
     "ReturnOrder": return_order,
     "OrderPaymentSummary": payment_summary,

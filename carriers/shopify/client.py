@@ -54,19 +54,19 @@ class ShopifyClient:
         orders = _list(answer, "orders")
         return _parse_each(orders, "orders/updated", received_at)
 
-    async def fulfillment_events(
-        self, order_id: str, fulfillment_id: str, received_at: datetime | None = None
+    async def fulfilment_events(
+        self, order_id: str, fulfilment_id: str, received_at: datetime | None = None
     ) -> ParseResult:
         """A fulfilment's tracking events, on its own tracking numbers."""
-        base = f"/orders/{int(order_id)}/fulfillments/{int(fulfillment_id)}"
+        base = f"/orders/{int(order_id)}/fulfillments/{int(fulfilment_id)}"
         answer = await self._get(f"{base}.json")
-        fulfillment = answer.get("fulfillment") if isinstance(answer, dict) else None
-        if not isinstance(fulfillment, dict):
+        fulfilment = answer.get("fulfillment") if isinstance(answer, dict) else None
+        if not isinstance(fulfilment, dict):
             raise TrackingApiError("Shopify answer has no fulfillment")
         parcels = {
-            "tracking_numbers": fulfillment.get("tracking_numbers"),
-            "tracking_number": fulfillment.get("tracking_number"),
-            "tracking_company": fulfillment.get("tracking_company"),
+            "tracking_numbers": fulfilment.get("tracking_numbers"),
+            "tracking_number": fulfilment.get("tracking_number"),
+            "tracking_company": fulfilment.get("tracking_company"),
         }
         events = _list(await self._get(f"{base}/events.json"), "fulfillment_events")
         enriched = [{**event, **parcels} for event in events if isinstance(event, dict)]

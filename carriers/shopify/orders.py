@@ -21,7 +21,7 @@ from carriers.decode import validate_item
 from carriers.places import place
 from carriers.shopify import codes
 from carriers.shopify.build import instant, positive_lines, shopify_event
-from carriers.shopify.fulfillments import add_fulfillment
+from carriers.shopify.fulfilments import add_fulfilment
 from carriers.shopify.schema import Order, Refund, Return, Transaction
 from carriers.values import text
 from wismo.events import EventKind
@@ -85,8 +85,8 @@ def order_events(body: Any, topic: str, received_at: datetime) -> Collector:
                 "financial_status",
             )
         )
-    for index, fulfillment in enumerate(order.fulfillments or ()):
-        add_fulfillment(collected, fulfillment, order.id, received_at, f"fulfillments[{index}]")
+    for index, fulfilment in enumerate(order.fulfillments or ()):
+        add_fulfilment(collected, fulfilment, order.id, received_at, f"fulfillments[{index}]")
     for index, refund in enumerate(order.refunds or ()):
         add_refund(collected, refund, order.id, received_at, f"refunds[{index}]")
     return collected

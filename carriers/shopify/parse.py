@@ -4,7 +4,7 @@ Order topics (``orders/create``, ``orders/updated``, ``orders/cancelled``, ``ord
 ``orders/fulfilled``, ``orders/partially_fulfilled``) carry the whole order; ``fulfillments/*``,
 ``fulfillment_events/create``, ``refunds/create`` and ``returns/*`` carry one resource each. The
 delivery's dedup key is ``X-Shopify-Event-Id`` (the same across retries), else
-``X-Shopify-Webhook-Id``. A body without a topic header (a file given to ``wismo normalize``) is
+``X-Shopify-Webhook-Id``. A body without a topic header (a file given to ``wismo normalise``) is
 recognised by its shape.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 from carriers.base import Collector, Headers, ParseResult, Problem, ProblemCode
 from carriers.decode import load_json
 from carriers.shopify.build import SOURCE_NAME
-from carriers.shopify.fulfillments import add_fulfillment, fulfillment_event_events
+from carriers.shopify.fulfilments import add_fulfilment, fulfilment_event_events
 from carriers.shopify.orders import add_refund, order_events, return_events
 
 __all__ = ["SOURCE_NAME", "parse"]
@@ -36,7 +36,7 @@ ORDER_TOPICS = frozenset(
         "orders/partially_fulfilled",
     }
 )
-FULFILLMENT_TOPICS = frozenset({"fulfillments/create", "fulfillments/update"})
+FULFILMENT_TOPICS = frozenset({"fulfillments/create", "fulfillments/update"})
 
 # ``status`` of a return body → the topic that sends a return in that state
 _RETURN_TOPIC_BY_STATUS = {
@@ -68,12 +68,12 @@ def _by_topic(
 ) -> Collector:
     if topic in ORDER_TOPICS:
         return order_events(body, topic, received_at)
-    if topic in FULFILLMENT_TOPICS:
+    if topic in FULFILMENT_TOPICS:
         collected = Collector()
-        add_fulfillment(collected, body, None, received_at, "")
+        add_fulfilment(collected, body, None, received_at, "")
         return collected
     if topic == "fulfillment_events/create":
-        return fulfillment_event_events(body, received_at)
+        return fulfilment_event_events(body, received_at)
     if topic == "refunds/create":
         collected = Collector()
         add_refund(collected, body, None, received_at, "")

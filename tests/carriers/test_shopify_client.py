@@ -73,7 +73,7 @@ async def test_fulfilment_events_are_put_on_the_fulfilments_tracking_numbers(
         client = ShopifyClient(
             session, "atelier-lyon.myshopify.com", TOKEN, base_url=server.base_url
         )
-        result = await client.fulfillment_events("5719327441044", "5012345999001", NOW)
+        result = await client.fulfilment_events("5719327441044", "5012345999001", NOW)
 
     assert result.problems == ()
     assert [e.tracking_number for e in result.events] == [

@@ -34,9 +34,9 @@ from wismo.payloads import Place
 SHIPPED_STATES = frozenset({"success", "cancelled"})
 
 
-def parcel_key(fulfillment_id: str) -> str:
+def parcel_key(fulfilment_id: str) -> str:
     """The package key of a fulfilment that has no tracking number of its own."""
-    return f"SHOPIFY-F{fulfillment_id}"
+    return f"SHOPIFY-F{fulfilment_id}"
 
 
 def _numbers(*candidates: list[str] | str | None) -> list[str]:
@@ -57,52 +57,52 @@ def _place(address: Address | None) -> Place | None:
     return place(city=address.city, postal_code=address.zip, country=address.country_code)
 
 
-def add_fulfillment(
+def add_fulfilment(
     collected: Collector, item: Any, order_id: str | None, received_at: datetime, path: str
 ) -> None:
     """The events of one fulfilment (a ``fulfillments/*`` body or an order's ``fulfillments``)."""
-    fulfillment, problem = validate_item(item, Fulfillment, path or None)
-    if fulfillment is None:
+    fulfilment, problem = validate_item(item, Fulfillment, path or None)
+    if fulfilment is None:
         collected.note(problem)
         return
     where = f"{path}." if path else ""
-    order_id = fulfillment.order_id or order_id
+    order_id = fulfilment.order_id or order_id
     if order_id is None:
         collected.note(Problem(ProblemCode.INVALID, "missing order_id", f"{where}order_id"))
         return
-    if fulfillment.status not in SHIPPED_STATES:
+    if fulfilment.status not in SHIPPED_STATES:
         collected.note(
             Problem(
                 ProblemCode.UNSUPPORTED,
-                f"fulfillment {fulfillment.id} is {fulfillment.status!r}: nothing shipped yet",
+                f"fulfillment {fulfilment.id} is {fulfilment.status!r}: nothing shipped yet",
                 f"{where}status",
             )
         )
         return
-    shipped_at = instant(fulfillment.created_at)
-    updated_at = instant(fulfillment.updated_at) or shipped_at
+    shipped_at = instant(fulfilment.created_at)
+    updated_at = instant(fulfilment.updated_at) or shipped_at
     if updated_at is None:
         collected.note(Problem(ProblemCode.INVALID, "missing updated_at", f"{where}updated_at"))
         return
-    numbers = _numbers(fulfillment.tracking_numbers, fulfillment.tracking_number)
-    carrier = _carrier(fulfillment.tracking_company, numbers)
-    parcels = numbers or [parcel_key(fulfillment.id)]
+    numbers = _numbers(fulfilment.tracking_numbers, fulfilment.tracking_number)
+    carrier = _carrier(fulfilment.tracking_company, numbers)
+    parcels = numbers or [parcel_key(fulfilment.id)]
     payload = {
-        "shipment_id": fulfillment.id,
+        "shipment_id": fulfilment.id,
         "carrier": carrier,
         "tracking_number": parcels[0],
-        "tracking_url": next(iter(fulfillment.tracking_urls or ()), fulfillment.tracking_url),
+        "tracking_url": next(iter(fulfilment.tracking_urls or ()), fulfilment.tracking_url),
         "packages": [{"tracking_number": number} for number in parcels],
-        "lines": positive_lines([(li.id, li.quantity) for li in fulfillment.line_items or ()]),
+        "lines": positive_lines([(li.id, li.quantity) for li in fulfilment.line_items or ()]),
         "shipped_at": shipped_at,
-        "origin": _place(fulfillment.origin_address),
-        "destination": _place(fulfillment.destination),
+        "origin": _place(fulfilment.origin_address),
+        "destination": _place(fulfilment.destination),
     }
     collected.add(
         built(
             lambda: shopify_event(
                 EventKind.FULFILMENT_SHIPPED,
-                (fulfillment.id, updated_at),
+                (fulfilment.id, updated_at),
                 order_id=order_id,
                 occurred_at=updated_at,
                 received_at=received_at,
@@ -111,11 +111,11 @@ def add_fulfillment(
             path,
         )
     )
-    if fulfillment.status == "cancelled":
+    if fulfilment.status == "cancelled":
         status, reason = codes.CANCELLED_FULFILMENT
         raw_code: str | None = "fulfillment_cancelled"
-    elif fulfillment.shipment_status is not None:
-        raw_code = fulfillment.shipment_status
+    elif fulfilment.shipment_status is not None:
+        raw_code = fulfilment.shipment_status
         status, reason, unmapped = map_code(
             codes.SHIPMENT_STATUSES, raw_code, path=f"{where}shipment_status"
         )
@@ -139,7 +139,7 @@ def add_fulfillment(
     )
 
 
-def fulfillment_event_events(body: Any, received_at: datetime) -> Collector:
+def fulfilment_event_events(body: Any, received_at: datetime) -> Collector:
     """The checkpoint(s) of one ``fulfillment_events/create`` body."""
     collected = Collector()
     event, problem = validate_item(body, FulfillmentEvent, None)
