@@ -15,7 +15,7 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.views.customer import customer_view, tracking_view
+from projections.customer_order import customer_order, public_parcel
 from projections.redis_store import RedisTimelineStore
 from projections.serialize import timeline_to_dict
 from projections.timeline import fold
@@ -64,13 +64,14 @@ def test_customer_and_tracking_views_carry_nothing_personal(
     name: str, local: str, postcode: str, facility: str
 ) -> None:
     email = f"{local.lower()}@example.com"
-    timeline = timeline_to_dict(fold(personal_order(name, email, postcode, facility), ORDER))
+    typed = fold(personal_order(name, email, postcode, facility), ORDER)
+    timeline = timeline_to_dict(typed)
     # the timeline itself holds them (agents need them): the views must drop them
     assert postcode in orjson.dumps(timeline).decode()
-    views = orjson.dumps([customer_view(timeline), tracking_view(timeline, TRACKING)])
+    views = orjson.dumps([customer_order(typed), public_parcel(typed, TRACKING)])
     for secret in secrets_of(name, email, postcode, facility):
         assert secret not in views, secret
-    public = orjson.dumps(tracking_view(timeline, TRACKING))
+    public = orjson.dumps(public_parcel(typed, TRACKING))
     assert timeline["order_number"].encode() not in public
     assert ORDER.encode() not in public
 
