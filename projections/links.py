@@ -29,7 +29,7 @@ from projections.merge import with_order
 from projections.ordering import canonical_sequence
 from projections.redis_keys import RedisKeys
 from projections.redis_pipes import RedisPipes, text
-from wismo.events import Event, dump_event, parse_event
+from wismo.events import Event, dump_event, parse_event, tracking_numbers_named
 
 _TAKE = """
 local parked = redis.call('HGETALL', KEYS[1])
@@ -39,6 +39,11 @@ return parked
 
 #: number → event id → scan JSON
 Parked = dict[str, dict[str, bytes]]
+
+
+def named_numbers(events: Iterable[Event]) -> list[str]:
+    """The tracking numbers the events' shipments and returns name, once each."""
+    return list(dict.fromkeys(n for event in events for n in tracking_numbers_named(event)))
 
 
 def _by_event_id(reply: Mapping[bytes | str, bytes] | None) -> dict[str, bytes]:
@@ -192,3 +197,47 @@ class LinkIndex:
         async with self._pipes.talking():
             count: int = await self._pipes.client.hlen(self.keys.parked(tracking_number))
         return count
+
+    # upgrade ------------------------------------------------------------------------------------
+
+    async def adopt_legacy(self, batch: int = 500) -> int:
+        """Move what the link agent kept under its former keys (``P:streams:link:{NUMBER}`` and
+        ``P:streams:link:{NUMBER}:parked``) into this index; returns the keys moved.
+
+        Idempotent, and safe beside a running agent: a link already here wins, a parked scan
+        already here is kept. Run by the link agent before it consumes.
+        """
+        legacy = f"{self.keys.prefix}:streams:link:{{"
+        client = self._pipes.client
+        found: list[str] = []
+        moved = 0
+        async with self._pipes.talking():
+            async for key in client.scan_iter(match=f"{legacy}*", count=1000):
+                found.append(text(key))
+                if len(found) >= batch:
+                    moved += await self._adopt(found, len(legacy))
+                    found = []
+        return moved + (await self._adopt(found, len(legacy)) if found else 0)
+
+    async def _adopt(self, names: list[str], skip: int) -> int:
+        def read(pipe: Any) -> None:
+            for name in names:
+                if name.endswith("}:parked"):
+                    pipe.hgetall(name)
+                else:
+                    pipe.get(name)
+
+        replies = await self._pipes.execute(read)
+
+        def move(pipe: Any) -> None:
+            for name, reply in zip(names, replies, strict=True):
+                if name.endswith("}:parked"):
+                    number = name[skip : -len("}:parked")]
+                    for event_id, raw in (reply or {}).items():
+                        pipe.hsetnx(self.keys.parked(number), text(event_id), raw)
+                elif reply is not None:
+                    pipe.set(self.keys.tracking(name[skip:-1]), reply, nx=True)
+                pipe.delete(name)
+
+        await self._pipes.execute(move)
+        return len(names)

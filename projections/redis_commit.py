@@ -8,29 +8,25 @@ The script itself and the I/O are in :mod:`projections.redis_writer`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from projections.agent_index import RESOLVED_KEEP_S, index_entries
+from projections.links import named_numbers
 from projections.lookup import lookup_key, timeline_tokens
 from projections.merge import OrderMerge, merge, with_order
 from projections.redis_keys import RedisKeys
 from projections.serialize import timeline_to_json
 from projections.store import TimelineChange
 from projections.timeline import OrderFold
-from wismo.events import Event, dump_event, parse_event, tracking_numbers_named
+from wismo.events import Event, dump_event, parse_event
 
 
 def sha(document: bytes) -> bytes:
     return hashlib.blake2b(document, digest_size=16).hexdigest().encode()
-
-
-def named(events: Iterable[Event]) -> list[str]:
-    """The tracking numbers the events' shipments and returns name, once each."""
-    return list(dict.fromkeys(n for event in events for n in tracking_numbers_named(event)))
 
 
 @dataclass(slots=True)
@@ -123,7 +119,7 @@ def prepare_commit(keys: RedisKeys, plan: OrderMerge, before: OrderState) -> Pre
         change,
         after,
         lookup_keys,
-        named(plan.writes.values()),
+        named_numbers(plan.writes.values()),
         len(plan.new_ids),
     )
 

@@ -25,10 +25,10 @@ from itertools import accumulate
 from typing import Any
 
 from projections.errors import StoreConflict
-from projections.links import LinkIndex
+from projections.links import LinkIndex, named_numbers
 from projections.merge import merge, with_order
 from projections.ordering import group_by_order
-from projections.redis_commit import OrderState, PreparedCommit, named, prepare_commit
+from projections.redis_commit import OrderState, PreparedCommit, prepare_commit
 from projections.redis_keys import RedisKeys
 from projections.redis_pipes import RedisPipes, as_bytes
 from projections.store import TimelineChange
@@ -73,8 +73,11 @@ else
   local changed = {}
   for i = rows, dups - 1, 3 do
     local resolved = ARGV[i + 2]
-    if (resolved == '' or tonumber(resolved) >= cutoff)
-       and redis.call('HGET', KEYS[4], ARGV[i]) ~= ARGV[i + 1] then
+    if resolved ~= '' and tonumber(resolved) < cutoff then
+      -- resolved longer ago than the keep: out of the index (announced if it was in)
+      if redis.call('HDEL', KEYS[4], ARGV[i]) == 1 then changed[#changed + 1] = ARGV[i + 1] end
+      redis.call('ZREM', KEYS[5], ARGV[i])
+    elseif redis.call('HGET', KEYS[4], ARGV[i]) ~= ARGV[i + 1] then
       redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1])
       if resolved ~= '' then redis.call('ZADD', KEYS[5], resolved, ARGV[i]) end
       changed[#changed + 1] = ARGV[i + 1]
@@ -183,7 +186,7 @@ class TimelineWriter:
 
     async def _link(self, pending: dict[str, _Pending]) -> None:
         """Link the tracking numbers the batch's shipments name; absorb their parked scans."""
-        owners = {n: o for o, p in pending.items() for n in named(p.incoming)}
+        owners = {n: o for o, p in pending.items() for n in named_numbers(p.incoming)}
         for number, held in (await self.links.link(owners)).items():
             p = pending[owners[number]]
             p.incoming += [with_order(parse_event(raw), owners[number]) for raw in held.values()]

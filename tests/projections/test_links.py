@@ -55,3 +55,19 @@ async def test_numbers_are_independent(index: LinkIndex) -> None:
     assert await _link(index, "1Z2", "O2") == {}
     assert await index.parked_count("1Z1") == 1
     assert await index.order_for("1Z1") is None
+
+
+async def test_the_link_agents_former_keys_are_adopted(index: LinkIndex) -> None:
+    client = index._pipes.client
+    legacy = f"{index.keys.prefix}:streams:link"
+    await client.set(f"{legacy}:{{1Z1}}", "O1")
+    await client.hset(f"{legacy}:{{1Z2}}:parked", mapping={"ups:a": b"scan-a", "ups:b": b"scan-b"})
+    await client.set(f"{legacy}:{{1Z3}}", "O-old")
+    await _link(index, "1Z3", "O3")  # linked here since: this link wins
+
+    assert await index.adopt_legacy(batch=2) == 3
+    assert await index.order_for("1Z1") == "O1"
+    assert await index.order_for("1Z3") == "O3"
+    assert await index.parked_count("1Z2") == 2
+    assert [key async for key in client.scan_iter(f"{legacy}:*")] == []
+    assert await index.adopt_legacy() == 0

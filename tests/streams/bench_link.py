@@ -23,9 +23,9 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
+from projections.links import LinkIndex
 from streams.agents.link import link_batch
 from streams.linking import Tracked
-from projections.links import LinkIndex
 from streams.metrics import StreamMetrics
 from streams.routing import linked
 from tests.streams.link_stream import CountingRedis, Sink, tracking_stream

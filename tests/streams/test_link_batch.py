@@ -15,9 +15,9 @@ import redis.asyncio as aioredis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from projections.links import LinkIndex
 from streams.agents.link import link_batch
 from streams.linking import Tracked, needs, plan
-from projections.links import LinkIndex
 from streams.metrics import StreamMetrics
 from tests.streams.link_stream import CountingRedis, Sink, one_at_a_time, scan, shipment
 from wismo.events import dump_event
@@ -272,3 +272,32 @@ async def _run_batches(
     finally:
         await _drop(client, prefix)
         await client.aclose()
+
+
+@pytest.mark.usefixtures("clean")
+async def test_one_link_index_for_the_agent_the_store_and_readers(
+    redis: aioredis.Redis, prefix: str
+) -> None:
+    """On the live path the timeline store leaves parked scans to the link agent (which sends
+    them on through the events topic), and reads the links the agent wrote."""
+    from projections.redis_store import RedisTimelineStore
+    from wismo.events import parse_event
+
+    index, sink = LinkIndex(redis, prefix), Sink()
+    store = RedisTimelineStore(redis, prefix, link_shipments=False)
+    await link_batch(index, [scan(N1, "ups:a")], sink, StreamMetrics())
+    assert [e.event_id for e in await store.parked(N1)] == ["ups:a"]  # the agent's parking
+
+    await store.apply([shipment(N1, "O1").event])  # the timeline worker commits the shipment
+    assert [e.event_id for e in await store.parked(N1)] == ["ups:a"]  # left to the agent
+
+    await link_batch(index, [shipment(N1, "O1")], sink, StreamMetrics())
+    assert sink.forwarded() == Counter({("ups:a", "O1"): 1})
+    assert await store.parked(N1) == []
+    assert await store.order_for_tracking(N1) == "O1"  # what the API's tracking lookup reads
+    await store.apply([parse_event(value) for _, value in sink.sent])
+    assert sorted(e.event_id for e in await store.events("O1")) == [
+        "ups:a",
+        shipment(N1, "O1").event.event_id,
+    ]
+    assert await store.duplicates("O1") == {}
