@@ -52,6 +52,25 @@ def _event_id(source: str, source_id: str | None, kind: EventKind, *natural_key:
     return natural_event_id(source, kind.value, *natural_key)
 
 
+def _envelope(
+    source: str,
+    event_id: str,
+    order_id: str | None,
+    tracking_number: str,
+    occurred_at: datetime,
+    received_at: datetime,
+) -> dict[str, Any]:
+    """The envelope fields of a tracking event."""
+    return {
+        "event_id": event_id,
+        "source": source,
+        "order_id": text(order_id, 128),
+        "tracking_number": tracking_number,
+        "occurred_at": occurred_at,
+        "received_at": received_at,
+    }
+
+
 def checkpoint_event(
     source: str,
     *,
@@ -94,16 +113,8 @@ def checkpoint_event(
         location=location,
         estimated_delivery=estimated_delivery,
     )
-    return TrackingCheckpointEvent(
-        kind=EventKind.TRACKING_CHECKPOINT,
-        event_id=event_id,
-        source=source,
-        order_id=text(order_id, 128),
-        tracking_number=tracking_number,
-        occurred_at=occurred_at,
-        received_at=received_at,
-        payload=payload,
-    )
+    envelope = _envelope(source, event_id, order_id, tracking_number, occurred_at, received_at)
+    return TrackingCheckpointEvent(kind=EventKind.TRACKING_CHECKPOINT, payload=payload, **envelope)
 
 
 def edd_event(
@@ -143,16 +154,8 @@ def edd_event(
         carrier=text(carrier, 128),
         reason=text(reason),
     )
-    return EddRevisedEvent(
-        kind=EventKind.EDD_REVISED,
-        event_id=event_id,
-        source=source,
-        order_id=text(order_id, 128),
-        tracking_number=tracking_number,
-        occurred_at=occurred_at,
-        received_at=received_at,
-        payload=payload,
-    )
+    envelope = _envelope(source, event_id, order_id, tracking_number, occurred_at, received_at)
+    return EddRevisedEvent(kind=EventKind.EDD_REVISED, payload=payload, **envelope)
 
 
 def commerce_event(

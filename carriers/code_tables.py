@@ -26,11 +26,12 @@ def map_code(
     if code is not None and code in table:
         status, reason = table[code]
         return status, reason, None
+    return fallback, None, unmapped("code", code, fallback, path)
+
+
+def unmapped(what: str, code: str | None, kept: TrackingStatus, path: str) -> Problem:
+    """The ``UNMAPPED_CODE`` problem of a scan kept as ``kept`` because ``code`` (a ``what``) is
+    in no table: counted and shown with its raw code, so the table can be extended."""
     shown = "(none)" if code is None else repr(code)
-    problem = Problem(
-        ProblemCode.UNMAPPED_CODE,
-        f"no mapping for code {shown}; kept as {fallback}",
-        path,
-        raw_code=code,
-    )
-    return fallback, None, problem
+    message = f"no mapping for {what} {shown}; kept as {kept}"
+    return Problem(ProblemCode.UNMAPPED_CODE, message, path, raw_code=code)

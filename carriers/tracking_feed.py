@@ -4,9 +4,9 @@ A parser declares its :class:`TrackingFeed` (source name, carrier, how it reads 
 without an offset) and the :class:`Shape` of each body it accepts; :meth:`TrackingFeed.parse`
 is the opening they all share: decode the JSON, recognise the shape by its keys, validate it as
 the shape's model and hand it to the shape's reader, every failure a problem in the result. The
-readers then state scans and estimates through :meth:`TrackingFeed.scan` and
-:meth:`TrackingFeed.estimate`, which carry the feed's name and carrier and turn values that
-cannot form an event into a problem naming the item.
+readers then state each parcel's scans and estimates through a :class:`Parcel`, which carries
+the feed's name and carrier and turns values that cannot form an event into a problem naming
+the item.
 """
 
 from __future__ import annotations
@@ -99,29 +99,52 @@ class TrackingFeed:
         """A timestamp; without an offset it is read in ``tz``, else in the feed's zone."""
         return parse_timestamp(value, tz or self.naive_tz)
 
-    def scan(
+    def parcel(
         self,
         out: Collector,
-        path: str,
+        number: str,
+        received_at: datetime,
         *,
-        tracking_number: str,
+        carrier: str | None = None,
+        order_id: str | None = None,
+    ) -> Parcel:
+        """Where the events one delivery states about tracking number ``number`` go."""
+        return Parcel(self, out, number, received_at, carrier or self.carrier, order_id)
+
+
+@dataclass(slots=True)
+class Parcel:
+    """The scans and estimates one delivery states about one tracking number, and the instant
+    of the newest scan: when the carrier last said what it knew, so an estimate read from the
+    same delivery is stated then (polling an unchanged parcel twice gives the same event)."""
+
+    feed: TrackingFeed
+    out: Collector
+    number: str
+    received_at: datetime
+    carrier: str | None = None
+    order_id: str | None = None
+    newest: datetime | None = None
+
+    def scan(
+        self,
+        path: str,
         occurred_at: datetime,
-        status: TrackingStatus,
-        reason: Reason | None,
+        mapped: tuple[TrackingStatus, Reason | None],
         raw_code: str | None,
         message: str | None,
         location: Place | None,
-        received_at: datetime,
         carrier: str | None = None,
-        order_id: str | None = None,
     ) -> None:
         """A ``tracking.checkpoint``. A scan says nothing about the delivery date (that is the
         estimate's job), so the same scan pushed and polled gives the same event."""
-        out.add(
+        self.newest = max(self.newest or occurred_at, occurred_at)
+        status, reason = mapped
+        self.out.add(
             built(
                 lambda: checkpoint_event(
-                    self.source,
-                    tracking_number=tracking_number,
+                    self.feed.source,
+                    tracking_number=self.number,
                     occurred_at=occurred_at,
                     status=status,
                     reason=reason,
@@ -130,8 +153,8 @@ class TrackingFeed:
                     location=location,
                     carrier=carrier or self.carrier,
                     estimated_delivery=None,
-                    received_at=received_at,
-                    order_id=order_id,
+                    received_at=self.received_at,
+                    order_id=self.order_id,
                 ),
                 path,
             )
@@ -139,32 +162,29 @@ class TrackingFeed:
 
     def estimate(
         self,
-        out: Collector,
         path: str,
+        day: date,
         *,
-        tracking_number: str,
-        estimated_delivery: date,
-        occurred_at: datetime,
-        received_at: datetime,
+        stated_at: datetime | None = None,
         window: tuple[datetime | None, datetime | None] = (None, None),
         reason: str | None = None,
-        carrier: str | None = None,
-        order_id: str | None = None,
     ) -> None:
-        """An ``edd.revised`` stated at ``occurred_at``, with its delivery window if any."""
-        out.add(
+        """An ``edd.revised`` for ``day``, stated at ``stated_at`` (else at the newest scan,
+        else at receipt), with its delivery window if any."""
+        occurred_at = stated_at or self.newest or self.received_at
+        self.out.add(
             built(
                 lambda: edd_event(
-                    self.source,
-                    tracking_number=tracking_number,
-                    estimated_delivery=estimated_delivery,
+                    self.feed.source,
+                    tracking_number=self.number,
+                    estimated_delivery=day,
                     occurred_at=occurred_at,
-                    received_at=received_at,
-                    carrier=carrier or self.carrier,
+                    received_at=self.received_at,
+                    carrier=self.carrier,
                     reason=reason,
                     window_start=window[0],
                     window_end=window[1],
-                    order_id=order_id,
+                    order_id=self.order_id,
                 ),
                 path,
             )

@@ -16,7 +16,7 @@ from carriers.code_tables import map_code
 from carriers.detect import detect_carrier
 from carriers.places import place
 from carriers.times import parse_date, parse_timestamp, unreadable_time
-from carriers.tracking_feed import Shape, TrackingFeed, valid_items
+from carriers.tracking_feed import Parcel, Shape, TrackingFeed, valid_items
 from wismo.vocab import Reason, TrackingStatus
 
 TRACKING_EVENTS = frozenset({"tracking_update", "edd_revise"})
@@ -64,62 +64,35 @@ def add_tracking(
         out.note(Problem(ProblemCode.INVALID, "missing tracking_number", f"{path}.tracking_number"))
         return
     carrier = tracking.slug or detect_carrier(number)
+    parcel = FEED.parcel(out, number, received_at, carrier=carrier, order_id=tracking.order_id)
     checkpoints = valid_items(out, tracking.checkpoints or (), Checkpoint, f"{path}.checkpoints")
     for where, checkpoint in checkpoints:
-        _add_checkpoint(out, checkpoint, number, tracking, carrier, received_at, where)
+        _add_checkpoint(parcel, checkpoint, where)
     estimate = _estimated_delivery(tracking)
     if estimate is not None:
         day, said_by = estimate
         latest = tracking.latest_estimated_delivery
-        FEED.estimate(
-            out,
-            path,
-            tracking_number=number,
-            estimated_delivery=day,
-            occurred_at=stated_at,
-            received_at=received_at,
-            window=(_window(latest, "min"), _window(latest, "max")),
-            reason=said_by,
-            carrier=carrier,
-            order_id=tracking.order_id,
-        )
+        window = (_window(latest, "min"), _window(latest, "max"))
+        parcel.estimate(path, day, stated_at=stated_at, window=window, reason=said_by)
 
 
-def _add_checkpoint(
-    out: Collector,
-    checkpoint: Checkpoint,
-    number: str,
-    tracking: Tracking,
-    carrier: str | None,
-    received_at: datetime,
-    where: str,
-) -> None:
+def _add_checkpoint(parcel: Parcel, checkpoint: Checkpoint, where: str) -> None:
     occurred_at = FEED.instant(checkpoint.checkpoint_time)
     if occurred_at is None:
-        out.note(unreadable_time(checkpoint.checkpoint_time, f"{where}.checkpoint_time"))
+        parcel.out.note(unreadable_time(checkpoint.checkpoint_time, f"{where}.checkpoint_time"))
         return
     status, reason, unmapped = _status(checkpoint, where)
-    out.note(unmapped)
-    FEED.scan(
-        out,
-        where,
-        tracking_number=number,
-        occurred_at=occurred_at,
-        status=status,
-        reason=reason,
-        raw_code=checkpoint.subtag or checkpoint.tag,
-        message=checkpoint.message or checkpoint.subtag_message,
-        location=place(
-            city=checkpoint.city,
-            region=checkpoint.state,
-            postal_code=checkpoint.zip,
-            country=checkpoint.country_region or checkpoint.country_iso3,
-            facility=_facility(checkpoint),
-        ),
-        received_at=received_at,
-        carrier=checkpoint.slug or carrier,
-        order_id=tracking.order_id,
+    parcel.out.note(unmapped)
+    location = place(
+        city=checkpoint.city,
+        region=checkpoint.state,
+        postal_code=checkpoint.zip,
+        country=checkpoint.country_region or checkpoint.country_iso3,
+        facility=_facility(checkpoint),
     )
+    raw_code = checkpoint.subtag or checkpoint.tag
+    message = checkpoint.message or checkpoint.subtag_message
+    parcel.scan(where, occurred_at, (status, reason), raw_code, message, location, checkpoint.slug)
 
 
 def _facility(checkpoint: Checkpoint) -> str | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from carriers.base import Collector, Headers, ParseResult, Problem, ProblemCode
+from carriers.code_tables import unmapped
 from carriers.dhl import codes
 from carriers.dhl.schema import ProblemDetails, Shipment, TrackingEvent, TrackingResponse
 from carriers.places import place
@@ -56,13 +57,7 @@ def classify(
     raw = code or family
     if code is None and known_family is not None:
         return status, reason, raw, None
-    problem = Problem(
-        ProblemCode.UNMAPPED_CODE,
-        f"no mapping for DHL code {raw or '(none)'!r}; kept as {status}",
-        path,
-        raw_code=raw,
-    )
-    return status, reason, raw, problem
+    return status, reason, raw, unmapped("DHL code", raw, status, path)
 
 
 def _instant(event: TrackingEvent) -> datetime | None:
@@ -93,29 +88,18 @@ def _shipment(
     received_at: datetime,
     out: Collector,
 ) -> None:
-    newest: datetime | None = None
+    parcel = FEED.parcel(out, number, received_at)
     delivered = False
     for where, event in valid_items(out, shipment.events, TrackingEvent, f"{path}.events"):
         occurred_at = _instant(event)
         if occurred_at is None:
             out.note(unreadable_time(event.timestamp or event.date, where))
             continue
-        newest = max(newest or occurred_at, occurred_at)
         status, reason, raw_code, problem = classify(event, where)
         delivered = delivered or status is TrackingStatus.DELIVERED
         out.note(problem)
-        FEED.scan(
-            out,
-            where,
-            tracking_number=number,
-            occurred_at=occurred_at,
-            status=status,
-            reason=reason,
-            raw_code=raw_code,
-            message=event.description or event.status,
-            location=_location(event),
-            received_at=received_at,
-        )
+        message = event.description or event.status
+        parcel.scan(where, occurred_at, (status, reason), raw_code, message, _location(event))
     frame = shipment.estimatedDeliveryTimeFrame
     estimated = (
         parse_date(shipment.estimatedTimeOfDelivery)
@@ -124,17 +108,11 @@ def _shipment(
     )
     if estimated is None or delivered:
         return
-    FEED.estimate(
-        out,
-        path,
-        tracking_number=number,
-        estimated_delivery=estimated,
-        occurred_at=newest or received_at,
-        received_at=received_at,
-        window=(FEED.instant(frame.estimatedFrom), FEED.instant(frame.estimatedThrough))
-        if frame
-        else (None, None),
-    )
+    if frame is None:
+        parcel.estimate(path, estimated)
+    else:
+        window = (FEED.instant(frame.estimatedFrom), FEED.instant(frame.estimatedThrough))
+        parcel.estimate(path, estimated, window=window)
 
 
 def _problem_details(body: ProblemDetails, _: str, received_at: datetime, out: Collector) -> None:

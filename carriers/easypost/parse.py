@@ -18,7 +18,7 @@ from carriers.easypost import codes
 from carriers.easypost.schema import Event, Tracker, TrackingDetail
 from carriers.places import place
 from carriers.times import parse_date, unreadable_time
-from carriers.tracking_feed import Shape, TrackingFeed, valid_items
+from carriers.tracking_feed import Parcel, Shape, TrackingFeed, valid_items
 from wismo.vocab import Reason, TrackingStatus
 
 TRACKER_EVENTS = frozenset({"tracker.created", "tracker.updated"})
@@ -73,59 +73,34 @@ def add_tracker(
     if not number or not number.strip():
         out.note(Problem(ProblemCode.INVALID, "missing tracking_code", f"{path}.tracking_code"))
         return
-    carrier = carrier_name(tracker)
+    parcel = FEED.parcel(out, number, received_at, carrier=carrier_name(tracker))
     details = f"{path}.tracking_details"
     for where, detail in valid_items(out, tracker.tracking_details or (), TrackingDetail, details):
-        _add_detail(out, detail, number, carrier, received_at, where)
+        _add_detail(parcel, detail, where)
     estimate = _estimated_delivery(tracker)
     if estimate is not None:
         was = parse_date(previous_edd) if isinstance(previous_edd, str) else None
-        FEED.estimate(
-            out,
-            path,
-            tracking_number=number,
-            estimated_delivery=estimate,
-            occurred_at=stated_at,
-            received_at=received_at,
-            reason=f"carrier estimate, was {was.isoformat()}" if was else None,
-            carrier=carrier,
-        )
+        reason = f"carrier estimate, was {was.isoformat()}" if was else None
+        parcel.estimate(path, estimate, stated_at=stated_at, reason=reason)
 
 
-def _add_detail(
-    out: Collector,
-    detail: TrackingDetail,
-    number: str,
-    carrier: str | None,
-    received_at: datetime,
-    where: str,
-) -> None:
+def _add_detail(parcel: Parcel, detail: TrackingDetail, where: str) -> None:
     occurred_at = FEED.instant(detail.datetime)
     if occurred_at is None:
-        out.note(unreadable_time(detail.datetime, f"{where}.datetime"))
+        parcel.out.note(unreadable_time(detail.datetime, f"{where}.datetime"))
         return
-    status, reason = _status(out, detail, where)
+    mapped = _status(parcel.out, detail, where)
     spot = detail.tracking_location
+    location = (
+        place(city=spot.city, region=spot.state, postal_code=spot.zip, country=spot.country)
+        if spot
+        else None
+    )
     raw_code = (
         detail.status if not detail.status_detail else f"{detail.status}:{detail.status_detail}"
     )
-    FEED.scan(
-        out,
-        where,
-        tracking_number=number,
-        occurred_at=occurred_at,
-        status=status,
-        reason=reason,
-        raw_code=raw_code,
-        message=detail.message or detail.description,
-        location=place(
-            city=spot.city, region=spot.state, postal_code=spot.zip, country=spot.country
-        )
-        if spot
-        else None,
-        received_at=received_at,
-        carrier=carrier,
-    )
+    message = detail.message or detail.description
+    parcel.scan(where, occurred_at, mapped, raw_code, message, location)
 
 
 def _status(
@@ -140,14 +115,9 @@ def _status(
     if code is None:
         return status, reason
     if code not in codes.STATUS_DETAILS:
-        collected.note(
-            Problem(
-                ProblemCode.UNMAPPED_CODE,
-                f"no mapping for status_detail {code!r}; kept without a reason",
-                f"{where}.status_detail",
-                raw_code=code,
-            )
-        )
+        message = f"no mapping for status_detail {code!r}; kept without a reason"
+        path = f"{where}.status_detail"
+        collected.note(Problem(ProblemCode.UNMAPPED_CODE, message, path, raw_code=code))
         return status, reason
     return status, codes.STATUS_DETAILS[code] or reason
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from carriers.base import Collector, Headers, ParseResult, Problem, ProblemCode
+from carriers.code_tables import unmapped
 from carriers.fedex import codes
 from carriers.fedex.schema import ScanEvent, TrackResponse, TrackResult
 from carriers.places import place
 from carriers.times import parse_date, unreadable_time
-from carriers.tracking_feed import Shape, TrackingFeed, valid_items
+from carriers.tracking_feed import Parcel, Shape, TrackingFeed, valid_items
 from carriers.values import text
+from wismo.payloads import Place
 from wismo.vocab import Reason, TrackingStatus
 
 #: A scan time FedEx gives without an offset is read as UTC (see the module docstring).
@@ -64,20 +66,14 @@ def classify(
         status, reason = codes.EXCEPTION_CODES[exception]
         return status, reason, raw, None
     mapped = codes.EVENT_TYPES.get(event_type or "")
-    unmapped = exception if mapped is not None else event_type
+    unknown = exception if mapped is not None else event_type
     if mapped is None:
         mapped = codes.EVENT_TYPES.get(text(scan.derivedStatusCode) or "")
     status, reason = mapped or (TrackingStatus.UNKNOWN, None)
     reason = phrase or reason
-    if unmapped is None and mapped is not None:
+    if unknown is None and mapped is not None:
         return status, reason, raw, None
-    problem = Problem(
-        ProblemCode.UNMAPPED_CODE,
-        f"no mapping for FedEx code {raw or '(none)'!r}; kept as {status}",
-        path,
-        raw_code=raw,
-    )
-    return status, reason, raw, problem
+    return status, reason, raw, unmapped("FedEx code", raw, status, path)
 
 
 def _phrase(description: str | None) -> Reason | None:
@@ -100,50 +96,35 @@ def _result(
     received_at: datetime,
     out: Collector,
 ) -> None:
-    newest: datetime | None = None
+    parcel = FEED.parcel(out, number, received_at)
     for where, scan in valid_items(out, result.scanEvents, ScanEvent, f"{path}.scanEvents"):
         occurred_at = FEED.instant(scan.date)
         if occurred_at is None:
             out.note(unreadable_time(scan.date, where))
             continue
-        newest = max(newest or occurred_at, occurred_at)
         status, reason, raw_code, problem = classify(scan, where)
         if status is TrackingStatus.DELIVERED and reason is None:
             reason = _delivered_where(scan, result)
         out.note(problem)
-        loc = scan.scanLocation
-        FEED.scan(
-            out,
-            where,
-            tracking_number=number,
-            occurred_at=occurred_at,
-            status=status,
-            reason=reason,
-            raw_code=raw_code,
-            message=" - ".join(
-                part for part in (scan.eventDescription, scan.exceptionDescription) if part
-            ),
-            location=place(
-                city=loc.city,
-                region=loc.stateOrProvinceCode,
-                postal_code=loc.postalCode,
-                country=loc.countryCode,
-            )
-            if loc
-            else None,
-            received_at=received_at,
-        )
-    _estimate(number, result, path, newest or received_at, received_at, out)
+        wording = (scan.eventDescription, scan.exceptionDescription)
+        message = " - ".join(part for part in wording if part)
+        parcel.scan(where, occurred_at, (status, reason), raw_code, message, _location(scan))
+    _estimate(parcel, result, path)
 
 
-def _estimate(
-    number: str,
-    result: TrackResult,
-    path: str,
-    stated_at: datetime,
-    received_at: datetime,
-    out: Collector,
-) -> None:
+def _location(scan: ScanEvent) -> Place | None:
+    loc = scan.scanLocation
+    if loc is None:
+        return None
+    return place(
+        city=loc.city,
+        region=loc.stateOrProvinceCode,
+        postal_code=loc.postalCode,
+        country=loc.countryCode,
+    )
+
+
+def _estimate(parcel: Parcel, result: TrackResult, path: str) -> None:
     stamps = {d.type: d.dateTime for d in result.dateAndTimes if d.type}
     if stamps.get("ACTUAL_DELIVERY"):
         return
@@ -154,15 +135,12 @@ def _estimate(
     )
     if estimated is None:
         return
-    FEED.estimate(
-        out,
-        path,
-        tracking_number=number,
-        estimated_delivery=estimated,
-        occurred_at=stated_at,
-        received_at=received_at,
-        window=(FEED.instant(bounds.begins), FEED.instant(bounds.ends)) if bounds else (None, None),
-    )
+    if bounds is None:
+        parcel.estimate(path, estimated)
+    else:
+        parcel.estimate(
+            path, estimated, window=(FEED.instant(bounds.begins), FEED.instant(bounds.ends))
+        )
 
 
 RESPONSE = Shape(frozenset({"output", "errors"}), TrackResponse, _response)

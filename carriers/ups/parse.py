@@ -15,9 +15,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 
 from carriers.base import Collector, Headers, ParseResult, Problem, ProblemCode
+from carriers.code_tables import unmapped
 from carriers.places import place
 from carriers.times import parse_date, parse_offset, unreadable_time
-from carriers.tracking_feed import Shape, TrackingFeed, valid_items
+from carriers.tracking_feed import Parcel, Shape, TrackingFeed, valid_items
 from carriers.ups import codes
 from carriers.ups.schema import Activity, ErrorResponse, Package, TrackAlertEvent, TrackApiResponse
 from wismo.payloads import Place
@@ -56,12 +57,7 @@ def classify(
         return status, reason, raw, None
     family, family_reason = codes.TYPE_FAMILY.get(type_ or "", (TrackingStatus.UNKNOWN, None))
     status, reason = phrase if phrase and type_ == "X" else (family, family_reason)
-    problem = Problem(
-        ProblemCode.UNMAPPED_CODE,
-        f"no mapping for UPS status {raw or '(none)'!r}; kept as {status}",
-        path,
-        raw_code=raw,
-    )
+    problem = unmapped("UPS status", raw, status, path)
     return status, reason or (phrase[1] if phrase else None), raw, problem
 
 
@@ -133,6 +129,7 @@ def _package(
     received_at: datetime,
     out: Collector,
 ) -> None:
+    parcel = FEED.parcel(out, number, received_at)
     instants: list[tuple[datetime, Activity]] = []
     for where, activity in valid_items(out, package.activity, Activity, f"{path}.activity"):
         occurred_at = _activity_instant(activity)
@@ -142,31 +139,19 @@ def _package(
             continue
         instants.append((occurred_at, activity))
         status = activity.status
-        address = activity.location.address if activity.location else None
+        status_codes = (
+            (status.type, status.code, status.statusCode) if status else (None, None, None)
+        )
+        description = status.description if status else None
         _checkpoint(
-            out,
-            where,
-            number=number,
-            occurred_at=occurred_at,
-            status=(status.type, status.code, status.statusCode, status.description)
-            if status
-            else (None, None, None, None),
-            location=place(
-                city=address.city,
-                region=address.stateProvince,
-                postal_code=address.postalCode,
-                country=address.countryCode or address.country,
-            )
-            if address
-            else None,
-            received_at=received_at,
+            parcel, where, occurred_at, status_codes, description, _activity_place(activity)
         )
     dates = {d.type: parse_date(d.date) for d in package.deliveryDate if d.type}
     estimated = dates.get("RDD") or dates.get("SDD")
     if estimated is None or dates.get("DEL") is not None:
         return
+    # the window is in the newest activity's own offset
     newest = max(instants, key=lambda pair: pair[0], default=None)
-    stated_at = newest[0] if newest else received_at
     tz = parse_offset(newest[1].gmtOffset) if newest else None
     time = package.deliveryTime
     window = (
@@ -174,14 +159,18 @@ def _package(
         if time and time.type in _WINDOW_TYPES
         else (None, None)
     )
-    FEED.estimate(
-        out,
-        path,
-        tracking_number=number,
-        estimated_delivery=estimated,
-        occurred_at=stated_at,
-        received_at=received_at,
-        window=window,
+    parcel.estimate(path, estimated, window=window)
+
+
+def _activity_place(activity: Activity) -> Place | None:
+    address = activity.location.address if activity.location else None
+    if address is None:
+        return None
+    return place(
+        city=address.city,
+        region=address.stateProvince,
+        postal_code=address.postalCode,
+        country=address.countryCode or address.country,
     )
 
 
@@ -213,32 +202,23 @@ def _track_alert(alert: TrackAlertEvent, _: str, received_at: datetime, out: Col
     status = alert.activityStatus
     loc = alert.activityLocation
     scheduled = parse_date(alert.scheduledDeliveryDate)
-    _checkpoint(
-        out,
-        "activityStatus",
-        number=number,
-        occurred_at=occurred_at,
-        status=(status.type, status.code, status.descriptionCode, status.description)
-        if status
-        else (None, None, None, None),
-        location=place(
+    parcel = FEED.parcel(out, number, received_at)
+    status_codes = (
+        (status.type, status.code, status.descriptionCode) if status else (None, None, None)
+    )
+    location = (
+        place(
             city=loc.city, region=loc.stateProvince, postal_code=loc.postalCode, country=loc.country
         )
         if loc
-        else None,
-        received_at=received_at,
+        else None
     )
+    description = status.description if status else None
+    _checkpoint(parcel, "activityStatus", occurred_at, status_codes, description, location)
     delivered = status is not None and status.type == "D"
     if scheduled is not None and not delivered:
-        FEED.estimate(
-            out,
-            "",
-            tracking_number=number,
-            estimated_delivery=scheduled,
-            occurred_at=occurred_at,
-            received_at=received_at,
-            window=_window(scheduled, alert.deliveryStartTime, alert.deliveryEndTime, offset),
-        )
+        window = _window(scheduled, alert.deliveryStartTime, alert.deliveryEndTime, offset)
+        parcel.estimate("", scheduled, window=window)
 
 
 def _local_offset(local: datetime | None, gmt: datetime | None) -> tzinfo | None:
@@ -256,30 +236,18 @@ def _local_offset(local: datetime | None, gmt: datetime | None) -> tzinfo | None
 
 
 def _checkpoint(
-    out: Collector,
+    parcel: Parcel,
     path: str,
-    *,
-    number: str,
     occurred_at: datetime,
-    status: tuple[str | None, str | None, str | None, str | None],
+    status_codes: tuple[str | None, str | None, str | None],
+    description: str | None,
     location: Place | None,
-    received_at: datetime,
 ) -> None:
-    type_, code, detail, description = status
-    mapped, reason, raw_code, problem = classify(type_, code, detail, description, path)
-    out.note(problem)
-    FEED.scan(
-        out,
-        path,
-        tracking_number=number,
-        occurred_at=occurred_at,
-        status=mapped,
-        reason=reason,
-        raw_code=raw_code,
-        message=description,
-        location=location,
-        received_at=received_at,
-    )
+    """One activity: its type, code and detail code classified, then stated as a scan."""
+    type_, code, detail = status_codes
+    status, reason, raw_code, problem = classify(type_, code, detail, description, path)
+    parcel.out.note(problem)
+    parcel.scan(path, occurred_at, (status, reason), raw_code, description, location)
 
 
 SHAPES = (

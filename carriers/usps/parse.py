@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from carriers.base import Collector, Headers, ParseResult, Problem, ProblemCode
+from carriers.code_tables import unmapped
 from carriers.places import place
 from carriers.times import parse_date, parse_offset, unreadable_time
 from carriers.tracking_feed import Shape, TrackingFeed, valid_items
@@ -35,13 +36,8 @@ def classify(
     """(status, reason, unmapped problem) of one scan."""
     code = text(event.eventCode)
     if code is None or code not in codes.EVENT_CODES:
-        problem = Problem(
-            ProblemCode.UNMAPPED_CODE,
-            f"no mapping for USPS event code {code or '(none)'!r}; kept as unknown",
-            path,
-            raw_code=code,
-        )
-        return TrackingStatus.UNKNOWN, None, problem
+        kept = TrackingStatus.UNKNOWN
+        return kept, None, unmapped("USPS event code", code, kept, path)
     status, reason = codes.EVENT_CODES[code]
     if status is TrackingStatus.DELIVERED and reason is None:
         wording = (event.eventType or "").lower()
@@ -64,37 +60,26 @@ def _piece(details: TrackingDetails, path: str, received_at: datetime, out: Coll
     if number is None:
         out.note(Problem(ProblemCode.INVALID, "no trackingNumber", path or None))
         return
-    newest: datetime | None = None
+    parcel = FEED.parcel(out, number, received_at)
     final = False
-    for where, event in valid_items(
-        out, details.trackingEvents, TrackingEvent, f"{path}.trackingEvents"
-    ):
+    scans = f"{path}.trackingEvents"
+    for where, event in valid_items(out, details.trackingEvents, TrackingEvent, scans):
         occurred_at = _instant(event)
         if occurred_at is None:
             out.note(unreadable_time(event.eventTimestamp, where))
             continue
-        newest = max(newest or occurred_at, occurred_at)
-        final = final or text(event.eventCode) in codes.FINAL_CODES
+        code = text(event.eventCode)
+        final = final or code in codes.FINAL_CODES
         status, reason, problem = classify(event, where)
         out.note(problem)
-        FEED.scan(
-            out,
-            where,
-            tracking_number=number,
-            occurred_at=occurred_at,
-            status=status,
-            reason=reason,
-            raw_code=text(event.eventCode),
-            message=event.eventType,
-            location=place(
-                city=event.eventCity,
-                region=event.eventState,
-                postal_code=event.eventZIP or event.eventZIPCode,
-                # domestic scans leave the country blank
-                country=event.eventCountry or ("US" if event.eventState else None),
-            ),
-            received_at=received_at,
+        location = place(
+            city=event.eventCity,
+            region=event.eventState,
+            postal_code=event.eventZIP or event.eventZIPCode,
+            # domestic scans leave the country blank
+            country=event.eventCountry or ("US" if event.eventState else None),
         )
+        parcel.scan(where, occurred_at, (status, reason), code, event.eventType, location)
     estimated = (
         parse_date(details.expectedDeliveryDate)
         or parse_date(details.expectedDeliveryTimeStamp)
@@ -102,14 +87,7 @@ def _piece(details: TrackingDetails, path: str, received_at: datetime, out: Coll
     )
     if estimated is None or final:
         return
-    FEED.estimate(
-        out,
-        path,
-        tracking_number=number,
-        estimated_delivery=estimated,
-        occurred_at=newest or received_at,
-        received_at=received_at,
-    )
+    parcel.estimate(path, estimated)
 
 
 def _error(response: ErrorMessage, _: str, received_at: datetime, out: Collector) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from pydantic import BaseModel
 
 from carriers.base import Collector, Problem, ProblemCode
 from carriers.tracking_feed import Shape, TrackingFeed, valid_items
+from wismo.vocab import TrackingStatus
 
 RECEIVED_AT = datetime(2024, 6, 1, tzinfo=UTC)
 FEED = TrackingFeed("test", carrier="test")
@@ -75,3 +76,17 @@ def test_a_local_time_is_read_in_the_feed_zone_unless_another_is_given() -> None
     plus_2 = timezone(timedelta(hours=2))
     assert FEED.instant("2024-05-01T10:30:00", plus_2) == datetime(2024, 5, 1, 8, 30, tzinfo=UTC)
     assert FEED.instant("yesterday") is None
+
+
+def test_a_parcel_states_its_estimate_at_its_newest_scan_else_at_receipt() -> None:
+    out = Collector()
+    parcel = FEED.parcel(out, "1Z999AA10123456784", RECEIVED_AT)
+    parcel.estimate("unscanned", date(2024, 6, 5))
+    early, late = datetime(2024, 5, 2, tzinfo=UTC), datetime(2024, 5, 3, tzinfo=UTC)
+    for at in (late, early):
+        parcel.scan("scan", at, (TrackingStatus.IN_TRANSIT, None), "IT", None, None)
+    parcel.estimate("scanned", date(2024, 6, 5))
+    unscanned, _, _, scanned = out.events
+    assert (unscanned.occurred_at, scanned.occurred_at) == (RECEIVED_AT, late)
+    assert {(e.source, e.tracking_number) for e in out.events} == {("test", "1Z999AA10123456784")}
+    assert out.problems == []
