@@ -187,32 +187,62 @@ def document_differences(
         yield path, expected, actual
 
 
+_HELD = "held"
+_NOT_HELD = "not held"
+
+
+def _event_text(event: Event | None) -> str:
+    if event is None:
+        return _NOT_HELD
+    return f"{event.kind.value} at {event.occurred_at.isoformat()}"
+
+
 def compare_redis(reference: Reference, snapshot: RedisSnapshot) -> list[Difference]:
     differences: list[Difference] = []
     for order_id in sorted(reference.timelines):
         differences += _compare_order_events(
-            order_id, reference.order_events[order_id], snapshot.event_ids.get(order_id)
+            reference, order_id, reference.order_events[order_id], snapshot.event_ids.get(order_id)
         )
         differences += _compare_timeline(
             order_id, reference.timelines[order_id], snapshot.timelines.get(order_id)
         )
     for order_id in sorted(snapshot.other_orders - reference.timelines.keys()):
         differences.append(
-            Difference("redis", DifferenceKind.EXTRA_TIMELINE, order_id, actual="a timeline")
+            Difference(
+                "redis",
+                DifferenceKind.EXTRA_TIMELINE,
+                order_id,
+                expected="no timeline (the input does not mention the order)",
+                actual="a timeline",
+            )
         )
     return differences
 
 
 def _compare_order_events(
-    order_id: str, expected: frozenset[str], held: frozenset[str] | None
+    reference: Reference, order_id: str, expected: frozenset[str], held: frozenset[str] | None
 ) -> list[Difference]:
     held = held or frozenset()
     missing = [
-        Difference("redis", DifferenceKind.MISSING_EVENT, order_id, event_id=event_id)
+        Difference(
+            "redis",
+            DifferenceKind.MISSING_EVENT,
+            order_id,
+            expected=_event_text(reference.events.get(event_id)),
+            actual=_NOT_HELD,
+            event_id=event_id,
+        )
         for event_id in sorted(expected - held)
     ]
     extra = [
-        Difference("redis", DifferenceKind.EXTRA_EVENT, order_id, event_id=event_id)
+        Difference(
+            "redis",
+            DifferenceKind.EXTRA_EVENT,
+            order_id,
+            expected="not in the input" if event_id not in reference.events else "another order",
+            actual=_HELD,
+            event_id=event_id,
+        )
         for event_id in sorted(held - expected)
     ]
     return missing + extra
@@ -221,36 +251,67 @@ def _compare_order_events(
 def _compare_timeline(order_id: str, expected: bytes, actual: bytes | None) -> list[Difference]:
     if actual is None:
         return [
-            Difference("redis", DifferenceKind.MISSING_TIMELINE, order_id, expected="a timeline")
+            Difference(
+                "redis",
+                DifferenceKind.MISSING_TIMELINE,
+                order_id,
+                expected="a timeline",
+                actual="no timeline",
+            )
         ]
     if actual == expected:
         return []
     try:
         decoded = orjson.loads(actual)
     except orjson.JSONDecodeError as error:
-        return [Difference("redis", DifferenceKind.UNREADABLE, order_id, actual=str(error))]
+        return [
+            Difference(
+                "redis",
+                DifferenceKind.UNREADABLE,
+                order_id,
+                expected="timeline JSON",
+                actual=str(error),
+            )
+        ]
     return [
         Difference("redis", DifferenceKind.FIELD, order_id, path, want, got)
         for path, want, got in document_differences(orjson.loads(expected), decoded)
     ]
 
 
-def compare_clickhouse(reference: Reference, logged: Mapping[str, LoggedEvent]) -> list[Difference]:
+def compare_clickhouse(
+    reference: Reference,
+    logged: Mapping[str, LoggedEvent],
+    *,
+    ignore_extra_orders: bool = False,
+) -> list[Difference]:
+    """``ignore_extra_orders``: events the input does not have are not reported when they
+    belong to an order the input does not mention (or to none)."""
     differences: list[Difference] = []
     for event_id in sorted(reference.events.keys() | logged.keys()):
         owner = reference.owners.get(event_id)
         row = logged.get(event_id)
         if row is None:
             differences.append(
-                Difference("clickhouse", DifferenceKind.MISSING_EVENT, owner, event_id=event_id)
+                Difference(
+                    "clickhouse",
+                    DifferenceKind.MISSING_EVENT,
+                    owner or None,
+                    expected=_event_text(reference.events.get(event_id)),
+                    actual="no row",
+                    event_id=event_id,
+                )
             )
         elif owner is None:
+            if ignore_extra_orders and row.order_id not in reference.timelines:
+                continue
             differences.append(
                 Difference(
                     "clickhouse",
                     DifferenceKind.EXTRA_EVENT,
                     row.order_id or None,
                     event_id=event_id,
+                    expected="no row (not in the input)",
                     actual=f"{row.rows} row(s)",
                 )
             )
@@ -295,6 +356,7 @@ def _compare_logged(event: Event, owner: str, row: LoggedEvent) -> list[Differen
                 DifferenceKind.UNREADABLE,
                 order,
                 event_id=event.event_id,
+                expected="event JSON",
                 actual=str(error),
             ),
         ]
@@ -317,11 +379,18 @@ def verify(
     reference: Reference,
     redis: RedisSnapshot | None = None,
     clickhouse: Mapping[str, LoggedEvent] | None = None,
+    *,
+    ignore_extra_orders: bool = False,
 ) -> Report:
-    """Compare whichever stores were read; a store given as ``None`` is not checked."""
+    """Compare whichever stores were read; a store given as ``None`` is not checked.
+
+    ``ignore_extra_orders`` leaves out orders the input does not mention, in both stores (for
+    Redis, the caller reads no other orders)."""
     report = Report(orders=len(reference.timelines), events=len(reference.events))
     if redis is not None:
         report.differences += compare_redis(reference, redis)
     if clickhouse is not None:
-        report.differences += compare_clickhouse(reference, clickhouse)
+        report.differences += compare_clickhouse(
+            reference, clickhouse, ignore_extra_orders=ignore_extra_orders
+        )
     return report

@@ -4,13 +4,23 @@ The input is canonical events as JSON lines (``--events``), a generated history
 (``--simulate ORDERS --seed N``, the same one ``bench.history.generate`` sends), or both.
 Exit 0 when nothing differs, 1 with every difference listed, 2 when the input cannot be read or
 a store cannot be reached (the message names its URL).
+
+The stores are the configured ones, wherever the command runs: endpoints left open are taken
+from what ``wismo up`` recorded in ``<data_dir>/services.json``, a Redis URL still open means
+the machine's Redis, and a chDB path holding no log is refused (never created empty). chDB lets
+one process hold a path: while ``wismo up`` runs, the log is read from a copy of its directory
+taken at the start of the check.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
+import tempfile
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -63,7 +73,8 @@ def register(subparsers: SubParsers) -> None:
     parser.add_argument(
         "--ignore-extra-orders",
         action="store_true",
-        help="do not report Redis timelines of orders the input does not mention",
+        help="do not report orders the input does not mention: their Redis timelines and "
+        "their ClickHouse events",
     )
     parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
     parser.set_defaults(handler=run)
@@ -143,6 +154,19 @@ async def read_clickhouse(settings: Settings) -> dict[str, LoggedEvent]:
     from projections.clickhouse_store import ClickHouse
     from projections.verify import LoggedEvent
 
+    if settings.clickhouse.url is None:
+        _require_chdb(settings.chdb_path)
+        if _held(settings.chdb_path):
+            with tempfile.TemporaryDirectory(prefix="wismo-verify-") as scratch:
+                copy = _snapshot(settings.chdb_path, Path(scratch))
+                print(
+                    f"wismo verify: the chDB at {settings.chdb_path} is held by a running "
+                    f"process (chDB allows one per path); checking a copy taken at "
+                    f"{time.strftime('%H:%M:%S')}, which misses what arrives later",
+                    file=sys.stderr,
+                )
+                section = settings.clickhouse.model_copy(update={"chdb_path": copy})
+                return await read_clickhouse(settings.model_copy(update={"clickhouse": section}))
     ch = await ClickHouse.connect(settings, migrate_schema=False)
     try:
         rows = await ch.rows(_LOGGED)
@@ -152,6 +176,41 @@ async def read_clickhouse(settings: Settings) -> dict[str, LoggedEvent]:
         str(event_id): LoggedEvent(int(count), str(order_id), str(document))
         for event_id, count, order_id, document in rows
     }
+
+
+def _require_chdb(path: Path) -> None:
+    """Refuse a chDB path that holds no log (never create an empty one by opening it)."""
+    if not (path / "metadata").is_dir():
+        raise InputError(
+            f"no ClickHouse log at {path} (chDB): run wismo verify where wismo up ran, or set "
+            "WISMO_DATA_DIR, WISMO_CLICKHOUSE__CHDB_PATH or WISMO_CLICKHOUSE__URL"
+        )
+
+
+def _held(path: Path) -> bool:
+    """Whether a process holds the chDB at ``path`` (its lock on the ``status`` file)."""
+    import fcntl
+
+    try:
+        with (path / "status").open("a") as status:
+            try:
+                fcntl.flock(status, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(status, fcntl.LOCK_UN)
+            return False
+    except OSError:
+        return False
+
+
+def _snapshot(path: Path, scratch: Path) -> Path:
+    """A copy of a chDB directory another process holds: its data parts are immutable files,
+    and the copy leaves out the lock (``status``) and parts still being written (``tmp``)."""
+    copy = scratch / "chdb"
+    shutil.copytree(
+        path, copy, symlinks=True, ignore=shutil.ignore_patterns("status", "tmp_*", "tmp")
+    )
+    return copy
 
 
 def _stores(text: str) -> tuple[str, ...]:
@@ -164,10 +223,13 @@ def _stores(text: str) -> tuple[str, ...]:
 
 async def _check(args: argparse.Namespace, stores: tuple[str, ...]) -> Any:
     from cli.commands.rebuild import LOCAL_REDIS_URL
+    from cli.runtime.embedded import running_settings
     from projections.verify import Reference, verify
     from wismo.settings import load_settings
 
-    settings = load_settings()
+    # what wismo up recorded in the data directory (its broker, its private Redis), else the
+    # machine's Redis
+    settings = running_settings(load_settings())
     if settings.redis.url is None:
         redis_section = settings.redis.model_copy(update={"url": LOCAL_REDIS_URL})
         settings = settings.model_copy(update={"redis": redis_section})
@@ -178,7 +240,7 @@ async def _check(args: argparse.Namespace, stores: tuple[str, ...]) -> Any:
         else None
     )
     clickhouse = await read_clickhouse(settings) if "clickhouse" in stores else None
-    return verify(reference, redis, clickhouse)
+    return verify(reference, redis, clickhouse, ignore_extra_orders=args.ignore_extra_orders)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -277,6 +277,13 @@ async def test_verify_command_is_silent_on_faithful_stores_and_lists_every_diffe
         event_from_dict({**event_to_dict(e), "order_id": "ORD-STRAY"}) for e in stray if e.order_id
     ]
     await _apply_redis(prefix, strays)
+    # and ClickHouse logs the same stray order
+    stray_file = _lines(tmp_path / "strays.jsonl", strays)
+    command = [sys.executable, "-c", _LOAD_CLICKHOUSE, str(stray_file)]
+    loaded = await asyncio.to_thread(
+        subprocess.run, command, env=env, capture_output=True, check=False
+    )
+    assert loaded.returncode == 0, loaded.stderr.decode()
     differing = await asyncio.to_thread(_verify, env, "--events", str(longer), "--json")
     assert differing.returncode == 1, differing.stderr.decode()
     report = orjson.loads(differing.stdout)
@@ -285,6 +292,10 @@ async def test_verify_command_is_silent_on_faithful_stores_and_lists_every_diffe
     assert ("redis", "missing_event", owner, "late-scan-1") in found
     assert ("clickhouse", "missing_event", owner, "late-scan-1") in found
     assert ("redis", "extra_timeline", "ORD-STRAY", None) in found
+    assert ("clickhouse", "extra_event", "ORD-STRAY") in {f[:3] for f in found}
+    # every difference says what was expected and what was found
+    assert all(d["expected"] is not None for d in report["differences"]), report["differences"]
+    assert all(d["actual"] is not None for d in report["differences"]), report["differences"]
     paths = {d["path"] for d in report["differences"] if d["order_id"] == owner}
     assert {"version", "digest"} <= paths
     assert not report["ok"]
@@ -292,7 +303,61 @@ async def test_verify_command_is_silent_on_faithful_stores_and_lists_every_diffe
         _verify, env, "--events", str(longer), "--ignore-extra-orders", "--json"
     )
     assert ignoring.returncode == 1
-    assert "redis extra_timeline" not in orjson.loads(ignoring.stdout)["counts"]
+    counts = orjson.loads(ignoring.stdout)["counts"]
+    assert "redis extra_timeline" not in counts
+    assert "clickhouse extra_event" not in counts
+    assert counts["clickhouse missing_event"] == 1
+
+
+_HOLD_CHDB = """
+import sys, time
+import clickhouse_connect
+client = clickhouse_connect.get_client(interface="chdb", path=sys.argv[1])
+client.query("SELECT count() FROM wismo.events")
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+def test_verify_reads_clickhouse_while_another_process_holds_the_chdb(tmp_path: Path) -> None:
+    env = _env(tmp_path, "wismo-test-unused")
+    source = _lines(tmp_path / "history.jsonl", EVENTS)
+    command = [sys.executable, "-c", _LOAD_CLICKHOUSE, str(source)]
+    loaded = subprocess.run(command, env=env, capture_output=True, check=False)
+    assert loaded.returncode == 0, loaded.stderr.decode()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_CHDB, str(tmp_path / "chdb")], stdout=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == b"held\n"
+        checked = _verify(env, "--events", str(source), "--stores", "clickhouse")
+    finally:
+        holder.kill()
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
+    assert checked.returncode == 0, checked.stdout.decode() + checked.stderr.decode()
+    assert b"held by a running process" in checked.stderr
+    assert b"no differences" in checked.stdout
+
+
+def test_verify_elsewhere_refuses_a_missing_chdb_instead_of_creating_one(tmp_path: Path) -> None:
+    source = _lines(tmp_path / "history.jsonl", EVENTS[:5])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WISMO_")}
+    done = subprocess.run(
+        [WISMO, "verify", "--events", str(source), "--stores", "clickhouse"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stdout.decode() + done.stderr.decode()
+    assert b"no ClickHouse log at" in done.stderr
+    assert not (elsewhere / ".wismo").exists()
 
 
 def test_unreachable_stores_and_bad_input_exit_2_naming_what_failed(tmp_path: Path) -> None:
