@@ -121,8 +121,8 @@ FIXED_TYPES: dict[ExceptionType, tuple[Severity, Owner]] = {
 def _fixed(
     kind: ExceptionType,
     subject: str,
-    message: str,
     due_at: datetime,
+    message: str,
     *,
     severity: Severity | None = None,
 ) -> DetectedException:
@@ -140,29 +140,12 @@ def _fixed(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Clock:
-    """A deadline after which an exception of ``type`` about ``subject`` is open."""
-
-    type: ExceptionType
-    subject: str
-    deadline: datetime
-    message: str
-
-    @property
-    def key(self) -> tuple[str, ExceptionType]:
-        return (self.subject, self.type)
-
-    def opened(self) -> DetectedException:
-        return _fixed(self.type, self.subject, self.message, self.deadline)
-
-
 def detect(
     timeline: Timeline, now: datetime, thresholds: ThresholdSettings
 ) -> list[DetectedException]:
     """The exceptions that should be open at ``now``: one per (subject, type), sorted by key."""
     candidates = list(_event_rules(timeline, thresholds))
-    candidates += [c.opened() for c in _clocks(timeline, thresholds) if c.deadline <= now]
+    candidates += [c for c in _clocks(timeline, thresholds) if c.due_at <= now]
     return _one_per_key(candidates)
 
 
@@ -170,7 +153,7 @@ def overdue_clock_keys(
     timeline: Timeline, now: datetime, thresholds: ThresholdSettings
 ) -> set[tuple[str, ExceptionType]]:
     """(subject, type) of the clock rules whose deadline has passed at ``now``."""
-    return {c.key for c in _clocks(timeline, thresholds) if c.deadline <= now}
+    return {c.key for c in _clocks(timeline, thresholds) if c.due_at <= now}
 
 
 def next_check_at(
@@ -179,9 +162,7 @@ def next_check_at(
     """The earliest time after ``now`` at which a clock rule would open something new."""
     detected = {d.key for d in detect(timeline, now, thresholds)}
     future = [
-        c.deadline
-        for c in _clocks(timeline, thresholds)
-        if c.deadline > now and c.key not in detected
+        c.due_at for c in _clocks(timeline, thresholds) if c.due_at > now and c.key not in detected
     ]
     return min(future, default=None)
 
@@ -213,7 +194,7 @@ def _event_rules(timeline: Timeline, thresholds: ThresholdSettings) -> Iterator[
             why = f": {payment.failure_reason}" if payment.failure_reason else ""
             message = f"Payment {payment.payment_id} failed{why}"
             kind = ExceptionType.PAYMENT_CAPTURE_FAILED
-            yield _fixed(kind, payment.payment_id, message, failed_at)
+            yield _fixed(kind, payment.payment_id, failed_at, message)
 
 
 def _entered_at(shipment: ShipmentView, package: PackageView) -> datetime:
@@ -340,7 +321,7 @@ def _edd_beyond_promise(shipment: ShipmentView) -> Iterator[DetectedException]:
     message = _late(shipment, promised, f"carrier now expects {edd.isoformat()}")
     # only the estimate is late so far: less urgent than a promised day gone by
     kind = ExceptionType.LATE_VS_PROMISE
-    yield _fixed(kind, shipment.shipment_id, message, since, severity=Severity.MEDIUM)
+    yield _fixed(kind, shipment.shipment_id, since, message, severity=Severity.MEDIUM)
 
 
 def _late(shipment: ShipmentView, promised: date, why: str) -> str:
@@ -356,10 +337,11 @@ def promise_deadline(promised: date, thresholds: ThresholdSettings) -> datetime:
     return end_of_day + timedelta(hours=thresholds.late_grace_hours)
 
 
-ClockRule = Callable[[Timeline, ThresholdSettings], Iterator[_Clock]]
+ClockRule = Callable[[Timeline, ThresholdSettings], Iterator[DetectedException]]
+"""Yields the exceptions a timeline's deadlines would open, each due at its deadline."""
 
 
-def _stalled(timeline: Timeline, thresholds: ThresholdSettings) -> Iterator[_Clock]:
+def _stalled(timeline: Timeline, thresholds: ThresholdSettings) -> Iterator[DetectedException]:
     """A moving parcel with no scan for ``stalled_hours``."""
     limit = thresholds.stalled_hours
     for shipment in timeline.shipments:
@@ -367,7 +349,7 @@ def _stalled(timeline: Timeline, thresholds: ThresholdSettings) -> Iterator[_Clo
             last = package.last_checkpoint_at
             if package.status not in MOVING_STATUSES or last is None:
                 continue
-            yield _Clock(
+            yield _fixed(
                 ExceptionType.STALLED,
                 shipment.shipment_id,
                 last + timedelta(hours=limit),
@@ -376,13 +358,15 @@ def _stalled(timeline: Timeline, thresholds: ThresholdSettings) -> Iterator[_Clo
             )
 
 
-def _late_vs_promise(timeline: Timeline, thresholds: ThresholdSettings) -> Iterator[_Clock]:
+def _late_vs_promise(
+    timeline: Timeline, thresholds: ThresholdSettings
+) -> Iterator[DetectedException]:
     """A shipment still on its way when the promised day (plus grace) is over."""
     for shipment in timeline.shipments:
         promised = shipment.promised_delivery_date
         if promised is None or shipment.status in ARRIVED_OR_GONE:
             continue
-        yield _Clock(
+        yield _fixed(
             ExceptionType.LATE_VS_PROMISE,
             shipment.shipment_id,
             promise_deadline(promised, thresholds),
@@ -390,7 +374,9 @@ def _late_vs_promise(timeline: Timeline, thresholds: ThresholdSettings) -> Itera
         )
 
 
-def _label_not_scanned(timeline: Timeline, thresholds: ThresholdSettings) -> Iterator[_Clock]:
+def _label_not_scanned(
+    timeline: Timeline, thresholds: ThresholdSettings
+) -> Iterator[DetectedException]:
     """A label created ``label_unscanned_hours`` ago that the carrier never scanned."""
     hours = thresholds.label_unscanned_hours
     for shipment in timeline.shipments:
@@ -404,7 +390,7 @@ def _label_not_scanned(timeline: Timeline, thresholds: ThresholdSettings) -> Ite
         ):
             continue
         subject = shipment.shipment_id
-        yield _Clock(
+        yield _fixed(
             ExceptionType.LABEL_NOT_SCANNED,
             subject,
             shipped_at + timedelta(hours=hours),
@@ -414,7 +400,9 @@ def _label_not_scanned(timeline: Timeline, thresholds: ThresholdSettings) -> Ite
         )
 
 
-def _not_shipped_on_time(timeline: Timeline, thresholds: ThresholdSettings) -> Iterator[_Clock]:
+def _not_shipped_on_time(
+    timeline: Timeline, thresholds: ThresholdSettings
+) -> Iterator[DetectedException]:
     """An open fulfilment order of a live order past its ship-by (plus grace)."""
     if timeline.cancelled:
         return
@@ -426,7 +414,7 @@ def _not_shipped_on_time(timeline: Timeline, thresholds: ThresholdSettings) -> I
         subject = fulfilment.fulfilment_order_id
         where = f" at {fulfilment.warehouse}" if fulfilment.warehouse else ""
         why = f" ({fulfilment.reason})" if fulfilment.reason else ""
-        yield _Clock(
+        yield _fixed(
             ExceptionType.NOT_SHIPPED_ON_TIME,
             subject,
             ship_by + grace,
@@ -435,7 +423,9 @@ def _not_shipped_on_time(timeline: Timeline, thresholds: ThresholdSettings) -> I
         )
 
 
-def _refund_overdue(timeline: Timeline, thresholds: ThresholdSettings) -> Iterator[_Clock]:
+def _refund_overdue(
+    timeline: Timeline, thresholds: ThresholdSettings
+) -> Iterator[DetectedException]:
     """A received return with no refund after ``refund_overdue_days``."""
     days = thresholds.refund_overdue_days
     for returned in timeline.returns:
@@ -445,7 +435,7 @@ def _refund_overdue(timeline: Timeline, thresholds: ThresholdSettings) -> Iterat
         if _refunded_since(timeline, returned, received):
             continue
         subject = returned.return_id
-        yield _Clock(
+        yield _fixed(
             ExceptionType.REFUND_OVERDUE,
             subject,
             received + timedelta(days=days),
@@ -477,7 +467,7 @@ CLOCK_RULES: tuple[ClockRule, ...] = (
 )
 
 
-def _clocks(timeline: Timeline, thresholds: ThresholdSettings) -> list[_Clock]:
+def _clocks(timeline: Timeline, thresholds: ThresholdSettings) -> list[DetectedException]:
     return [clock for rule in CLOCK_RULES for clock in rule(timeline, thresholds)]
 
 
