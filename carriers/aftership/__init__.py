@@ -1,9 +1,9 @@
 """AfterShip: ``tracking_update`` and ``edd_revise`` webhooks, and the tracking API client."""
 
-from carriers.aftership.parse import SOURCE_NAME, parse
+from carriers.aftership.parse import FEED, parse
 from carriers.aftership.verify import verify
 from carriers.base import PackagedSource
 
-SOURCE = PackagedSource(SOURCE_NAME, parse, verify)
+SOURCE = PackagedSource(FEED.source, parse, verify)
 
 __all__ = ["SOURCE"]

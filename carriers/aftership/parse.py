@@ -26,7 +26,6 @@ TRACKING_EVENTS = frozenset({"tracking_update", "edd_revise"})
 # local offset is unknowable from the payload), which can misplace it by the local offset.
 # Each tracking names its own carrier (its slug).
 FEED = TrackingFeed("aftership")
-SOURCE_NAME = FEED.source
 
 
 def parse(raw: bytes, headers: Headers, received_at: datetime) -> ParseResult:

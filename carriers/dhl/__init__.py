@@ -1,9 +1,9 @@
 """DHL: Unified Shipment Tracking (pull and push) and MyDHL Express tracking."""
 
 from carriers.base import PackagedSource
-from carriers.dhl.parse import parse
+from carriers.dhl.parse import FEED, parse
 from carriers.dhl.verify import verify
 
-SOURCE = PackagedSource("dhl", parse, verify)
+SOURCE = PackagedSource(FEED.source, parse, verify)
 
 __all__ = ["SOURCE"]

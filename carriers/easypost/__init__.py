@@ -1,9 +1,9 @@
 """EasyPost: ``tracker.created`` / ``tracker.updated`` webhook Events, and the trackers client."""
 
 from carriers.base import PackagedSource
-from carriers.easypost.parse import SOURCE_NAME, parse
+from carriers.easypost.parse import FEED, parse
 from carriers.easypost.verify import verify
 
-SOURCE = PackagedSource(SOURCE_NAME, parse, verify)
+SOURCE = PackagedSource(FEED.source, parse, verify)
 
 __all__ = ["SOURCE"]

@@ -26,7 +26,6 @@ TRACKER_EVENTS = frozenset({"tracker.created", "tracker.updated"})
 # EasyPost states every timestamp in UTC (``2024-05-01T10:30:00Z``); one without an offset is
 # read the same way. Each tracker names its own carrier.
 FEED = TrackingFeed("easypost", naive_tz=UTC)
-SOURCE_NAME = FEED.source
 
 
 def parse(raw: bytes, headers: Headers, received_at: datetime) -> ParseResult:

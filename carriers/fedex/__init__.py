@@ -1,9 +1,9 @@
 """FedEx: Track API responses and tracking webhook pushes (see docs/adding-a-carrier.md)."""
 
 from carriers.base import PackagedSource
-from carriers.fedex.parse import parse
+from carriers.fedex.parse import FEED, parse
 from carriers.fedex.verify import verify
 
-SOURCE = PackagedSource("fedex", parse, verify)
+SOURCE = PackagedSource(FEED.source, parse, verify)
 
 __all__ = ["SOURCE"]
