@@ -25,7 +25,7 @@ from api.indexer import IndexFeeder
 from api.kafka import open_producer
 from api.metrics import ApiMetrics
 from api.middleware import errors_and_metrics
-from api.order_views import OrderViews
+from api.order_cache import OrderCache
 from api.ratelimit import RateLimiter
 from api.routes import add_routes
 from api.timeline_reads import TimelineReads
@@ -108,11 +108,11 @@ async def _live_context(app: web.Application) -> AsyncIterator[None]:
     ends)."""
     store = app[keys.STORE]
     feed = ChangeFeed(app[keys.REDIS], store.keys)
-    views = OrderViews(app[keys.SETTINGS].api.order_cache_size, lambda: feed.live)
+    views = OrderCache(app[keys.SETTINGS].api.order_cache_size, lambda: feed.live)
     # first in line: a changed order's entry is gone before anyone else hears of the change
     feed.summary_handlers.append(views.on_summary)
     feed.reset_handlers.append(views.reset)
-    app[keys.ORDER_VIEWS] = views
+    app[keys.ORDER_CACHE] = views
     index = AgentIndex(app[keys.REDIS], app[keys.SETTINGS].redis.key_prefix)
     settings = app[keys.SETTINGS]
     hub = Hub(feed, app[keys.METRICS], settings.api.ws_queue_size)

@@ -7,7 +7,7 @@ order channel only while some local websocket watches that order (reference-coun
 are plain callables that must not block: they queue work and return.
 
 **Live or not.** Whoever keeps something derived from Redis in memory (the customer view cache,
-:mod:`api.order_views`) needs to know whether every change reaches it. The feed is :attr:`live`
+:mod:`api.order_cache`) needs to know whether every change reaches it. The feed is :attr:`live`
 from the moment Redis confirms the agents subscription — Redis is single-threaded, so a read sent
 after that confirmation is ordered before any later publish — for as long as the connection keeps
 answering: an idle feed pings every second and counts as stale after :data:`STALE_AFTER_S`

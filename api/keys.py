@@ -16,7 +16,7 @@ from api.deliveries import DeliveryLedger
 from api.indexer import IndexFeeder
 from api.kafka import Producer
 from api.metrics import ApiMetrics
-from api.order_views import OrderViews
+from api.order_cache import OrderCache
 from api.ratelimit import RateLimiter
 from api.timeline_reads import TimelineReads
 from api.ws import Hub
@@ -43,7 +43,7 @@ CHANGES = web.AppKey("changes", ChangeFeed)
 INDEX_FEEDER = web.AppKey("index_feeder", IndexFeeder)
 HUB = web.AppKey("hub", Hub)
 CAPABILITIES = web.AppKey("capabilities", CapabilityTokens)
-ORDER_VIEWS = web.AppKey("order_views", OrderViews)
+ORDER_CACHE = web.AppKey("order_cache", OrderCache)
 TIMELINES = web.AppKey("timelines", TimelineReads)
 #: an ``aiokafka.AIOKafkaProducer`` (or anything with its ``send``)
 PRODUCER: web.AppKey[Producer] = web.AppKey("producer")

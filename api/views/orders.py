@@ -15,12 +15,12 @@ from api.guards import LIMITS, SHARED_LIMITER
 from api.keys import (
     CAPABILITIES,
     CLOCK,
-    ORDER_VIEWS,
+    ORDER_CACHE,
     SETTINGS,
     STORE,
     TIMELINES,
 )
-from api.order_views import EncodedView
+from api.order_cache import EncodedAnswer
 from api.views.body import json_object
 from api.views.respond import PRIVATE_NO_CACHE, encoded, etag_for, json
 from projections.customer_order import FORMAT, customer_order, encode, public_parcel
@@ -87,26 +87,27 @@ async def _timeline_json(request: web.Request, order_id: str) -> bytes:
 
 
 async def read_order(request: web.Request) -> web.Response:
-    """The customer view, from this process's cache while the change feed keeps it current
-    (:mod:`api.order_views`), else from Redis (then kept, unless the order changed meanwhile)."""
+    """The ``CustomerOrder`` document, from this process's cache while the change feed keeps it
+    current (:mod:`api.order_cache`), else from Redis (then kept, unless the order changed
+    meanwhile)."""
     app = request.app
     order_id = request.match_info["order_id"]
     app[CAPABILITIES].authorize(customer_token(request), order_id, app[CLOCK]())
-    views = app[ORDER_VIEWS]
-    view = views.get(order_id)
-    if view is None:
-        fill = views.begin(order_id)
+    cache = app[ORDER_CACHE]
+    answer = cache.get(order_id)
+    if answer is None:
+        fill = cache.begin(order_id)
         try:
-            view = await customer_document(request, order_id)
+            answer = await customer_document(request, order_id)
         finally:
-            views.finish(fill, view)
-    return encoded(request, view)
+            cache.finish(fill, answer)
+    return encoded(request, answer)
 
 
-async def customer_document(request: web.Request, order_id: str) -> EncodedView:
+async def customer_document(request: web.Request, order_id: str) -> EncodedAnswer:
     timeline = await stored_timeline(request, order_id)
     body = encode(customer_order(timeline))
-    return EncodedView.of(etag_for(timeline, "customer", FORMAT), body, PRIVATE_NO_CACHE)
+    return EncodedAnswer.of(etag_for(timeline, "customer", FORMAT), body, PRIVATE_NO_CACHE)
 
 
 async def track(request: web.Request) -> web.Response:
@@ -123,4 +124,4 @@ async def track(request: web.Request) -> web.Response:
     if timeline is None or parcel is None:
         raise NotFound(f"tracking number {number} is not known")
     etag = etag_for(timeline, "tracking", FORMAT, number)
-    return encoded(request, EncodedView.of(etag, encode(parcel), "public, no-cache"))
+    return encoded(request, EncodedAnswer.of(etag, encode(parcel), "public, no-cache"))

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from api.order_views import EncodedView
+from api.order_cache import EncodedAnswer
 from projections.views import Timeline
 
 
@@ -37,8 +37,8 @@ def not_modified(request: web.Request, etag: str) -> bool:
 PRIVATE_NO_CACHE = "private, no-cache"
 
 
-def encoded(request: web.Request, view: EncodedView) -> web.Response:
+def encoded(request: web.Request, answer: EncodedAnswer) -> web.Response:
     """304 when the client's ``If-None-Match`` names the answer's ETag; else the answer."""
-    if not_modified(request, view.etag):
-        return web.Response(status=304, headers=view.not_modified_headers)
-    return web.Response(body=view.body, headers=view.headers)
+    if not_modified(request, answer.etag):
+        return web.Response(status=304, headers=answer.not_modified_headers)
+    return web.Response(body=answer.body, headers=answer.headers)

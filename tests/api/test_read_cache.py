@@ -19,8 +19,8 @@ from pydantic import SecretStr
 from api.app import create_app
 from api.auth import CapabilityTokens, issue_customer_token
 from api.errors import Forbidden, Unauthorized
-from api.keys import CAPABILITIES, CHANGES, ORDER_VIEWS
-from api.order_views import EncodedView, OrderViews
+from api.keys import CAPABILITIES, CHANGES, ORDER_CACHE
+from api.order_cache import EncodedAnswer, OrderCache
 from api.timeline_reads import TimelineReads
 from projections.redis_store import RedisTimelineStore
 from tests.api.conftest import CUSTOMER_SECRET, REDIS_URL, Client, eventually, example_order
@@ -56,7 +56,7 @@ async def test_a_read_after_a_change_returns_the_new_version(
     events = example_order()
     await store.apply(events[:20])
     await _live(client)
-    views, token = client.app[ORDER_VIEWS], _token()
+    views, token = client.app[ORDER_CACHE], _token()
     status, first = await _read(client, token)
     assert status == 200
     assert ORDER in views  # kept, encoded
@@ -81,7 +81,7 @@ async def test_with_the_feed_down_reads_go_to_redis(
     events = example_order()
     await store.apply(events[:20])
     await _live(client)
-    views, token = client.app[ORDER_VIEWS], _token()
+    views, token = client.app[ORDER_CACHE], _token()
     assert (await _read(client, token))[0] == 200
     assert ORDER in views
     await client.app[CHANGES].close()  # nobody hears changes any more
@@ -115,7 +115,7 @@ async def test_a_lost_feed_connection_resets_the_cache(
     await store.apply(events[:20])
     async with TestClient(TestServer(create_app(settings, redis=named_client))) as client:
         await _live(client)
-        views, token = client.app[ORDER_VIEWS], _token()
+        views, token = client.app[ORDER_CACHE], _token()
         assert (await _read(client, token))[0] == 200
         assert ORDER in views
         resets = views.epoch
@@ -191,13 +191,13 @@ def test_capability_tokens_keep_only_good_tokens_and_a_bounded_number() -> None:
     assert len(none_kept) == 0
 
 
-def _view(version: int) -> EncodedView:
-    return EncodedView.of(f'"{version}-d-customer"', b'{"version": %d}' % version, "private")
+def _view(version: int) -> EncodedAnswer:
+    return EncodedAnswer.of(f'"{version}-d-customer"', b'{"version": %d}' % version, "private")
 
 
 def test_a_fill_overtaken_by_a_change_or_a_reset_is_not_kept() -> None:
     live = [True]
-    views = OrderViews(2, lambda: live[0])
+    views = OrderCache(2, lambda: live[0])
     old = views.begin("A")
     views.invalidate("A")  # the change lands while Redis is being asked
     views.finish(old, _view(1))
@@ -223,9 +223,9 @@ def test_a_fill_overtaken_by_a_change_or_a_reset_is_not_kept() -> None:
     assert "B" not in views
 
 
-def test_order_views_are_bounded_and_bypassed_while_the_feed_is_not_live() -> None:
+def test_the_order_cache_is_bounded_and_bypassed_while_the_feed_is_not_live() -> None:
     live = [True]
-    views = OrderViews(2, lambda: live[0])
+    views = OrderCache(2, lambda: live[0])
     for order_id in ("A", "B"):
         views.finish(views.begin(order_id), _view(1))
     assert views.get("A") is not None  # A is now the most recently used
@@ -241,7 +241,7 @@ def test_order_views_are_bounded_and_bypassed_while_the_feed_is_not_live() -> No
     views.finish(pending, _view(1))
     live[0] = True
     assert "A" not in views
-    assert OrderViews(0, lambda: True).begin("A") is None
+    assert OrderCache(0, lambda: True).begin("A") is None
 
 
 async def test_timeline_reads_batch_and_answer_like_the_store(store: RedisTimelineStore) -> None:

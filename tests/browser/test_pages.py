@@ -6,11 +6,21 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import jwt
 import orjson
 import pytest
+from pydantic import SecretStr
 
-from bench.simulate import Post, ups_alert
-from tests.browser.conftest import DEMO_EMAIL, DEMO_ORDER, System, post_webhooks
+from api.auth import issue_customer_token
+from bench.webhooks import Post, ups_alert
+from tests.browser.conftest import (
+    AGENT_SECRET,
+    CUSTOMER_SECRET,
+    DEMO_EMAIL,
+    DEMO_ORDER,
+    System,
+    post_webhooks,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -104,6 +114,49 @@ def test_a_new_scan_updates_the_open_page_without_reload(page: Any, system: Syst
         f"(pipeline {1000 * (stored - posted):.0f} ms, "
         f"push and render {1000 * (shown - stored):.0f} ms)"
     )
+
+
+def test_an_expired_token_is_renewed_and_the_page_stays_live(page: Any, system: System) -> None:
+    """The first look-up answers a token of a few seconds: its socket is closed with 4440 when it
+    expires, and the page looks the order up again by itself and goes on, without the form."""
+    lookups: list[str] = []
+
+    def short_lived(route: Any) -> None:
+        response = route.fetch()
+        body = response.json()
+        lookups.append(body["token"])
+        if len(lookups) == 1:
+            now = datetime.now(UTC)
+            body["token"] = issue_customer_token(
+                SecretStr(CUSTOMER_SECRET), body["order_id"], now, 3
+            )
+        route.fulfill(response=response, json=body)
+
+    page.route("**/v1/lookup", short_lived)
+    sockets: list[Any] = []
+    page.on("websocket", sockets.append)
+    look_up(page, system)
+    page.wait_for_selector("#live.on")
+    deadline = time.monotonic() + 15
+    while len(lookups) < 2 or not any(lookups[1] in ws.url for ws in sockets):
+        assert time.monotonic() < deadline, "the page never renewed its token"
+        page.wait_for_timeout(100)
+    page.wait_for_selector("#live.on")
+    assert sockets[0].is_closed()
+    assert page.locator("#lookup").is_hidden()
+    assert page.locator("#order").is_visible()
+
+
+def test_the_console_asks_for_a_fresh_token_and_resumes(page: Any, system: System) -> None:
+    claims = {"sub": "browser-test", "roles": ["viewer"], "exp": int(time.time()) + 3}
+    page.goto(f"{system.base}/console?token={jwt.encode(claims, AGENT_SECRET, 'HS256')}")
+    page.wait_for_selector("#live.on")
+    page.locator("#login-error", has_text="expired").wait_for(timeout=10_000)
+    assert page.locator("#login").is_visible()
+    page.locator("#token").fill(system.agent_token(("viewer",)))
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_selector("#live.on")
+    assert page.locator("#login").is_hidden()
 
 
 def test_the_wrong_email_is_refused(page: Any, system: System) -> None:

@@ -1,10 +1,10 @@
-"""The process's cache of encoded customer views (``GET /v1/orders/{id}``), kept correct by the
-change feed.
+"""The process's cache of encoded customer answers (``GET /v1/orders/{id}``: the
+``CustomerOrder`` document of :mod:`projections.customer_order`), kept correct by the change feed.
 
-A read that finds its order here skips the Redis round trip, the timeline decode, the view and
+A read that finds its order here skips the Redis round trip, the timeline decode, the document and
 its encoding. An entry is dropped when the order's change summary arrives on the agents channel,
 and the whole cache is dropped (and bypassed) whenever the feed is not :attr:`~api.changes.
-ChangeFeed.live` or resets: a served view is then never older than what Redis held when the
+ChangeFeed.live` or resets: a served answer is then never older than what Redis held when the
 request arrived by more than the pub/sub delivery delay (docs/guarantees.md).
 
 A read that misses fills the entry only if nothing could have overtaken it: it takes a
@@ -25,8 +25,8 @@ JSON = "application/json"
 
 
 @dataclass(frozen=True, slots=True)
-class EncodedView:
-    """One order's customer view as it is sent: body bytes, ETag and the ready headers."""
+class EncodedAnswer:
+    """One answer as it is sent: body bytes, ETag and the ready headers."""
 
     etag: str
     body: bytes
@@ -35,7 +35,7 @@ class EncodedView:
     not_modified_headers: CIMultiDictProxy[str] = field(repr=False)
 
     @classmethod
-    def of(cls, etag: str, body: bytes, cache_control: str) -> EncodedView:
+    def of(cls, etag: str, body: bytes, cache_control: str) -> EncodedAnswer:
         validators = CIMultiDict({"ETag": etag, "Cache-Control": cache_control})
         full = CIMultiDict(validators)
         full["Content-Type"] = JSON
@@ -44,15 +44,15 @@ class EncodedView:
 
 @dataclass(frozen=True, slots=True)
 class Fill:
-    """A permit to store what a read is about to fetch (see :meth:`OrderViews.begin`)."""
+    """A permit to store what a read is about to fetch (see :meth:`OrderCache.begin`)."""
 
     order_id: str
     epoch: int
     seq: int
 
 
-class OrderViews:
-    """Order id → :class:`EncodedView`, least recently used dropped past ``size`` (0: off).
+class OrderCache:
+    """Order id → :class:`EncodedAnswer`, least recently used dropped past ``size`` (0: off).
 
     ``live`` tells whether the change feed delivers every change right now.
     """
@@ -60,7 +60,7 @@ class OrderViews:
     def __init__(self, size: int, live: Callable[[], bool]) -> None:
         self.size = size
         self._live = live
-        self._entries: OrderedDict[str, EncodedView] = OrderedDict()
+        self._entries: OrderedDict[str, EncodedAnswer] = OrderedDict()
         self._epoch = 0  # bumped by every reset: fills begun before it are refused
         self._seq = 0  # bumped by every invalidation
         self._reading: dict[str, int] = {}  # order → reads in flight
@@ -79,7 +79,7 @@ class OrderViews:
         """How many times the cache was reset."""
         return self._epoch
 
-    def get(self, order_id: str) -> EncodedView | None:
+    def get(self, order_id: str) -> EncodedAnswer | None:
         if not self._live():
             if self._entries:
                 self.reset()
@@ -99,8 +99,8 @@ class OrderViews:
         self._reading[order_id] = self._reading.get(order_id, 0) + 1
         return Fill(order_id, self._epoch, self._seq)
 
-    def finish(self, fill: Fill | None, view: EncodedView | None) -> None:
-        """After Redis answered (``view``) or failed (None): keeps ``view`` unless overtaken."""
+    def finish(self, fill: Fill | None, answer: EncodedAnswer | None) -> None:
+        """After Redis answered (``answer``) or failed (None): keeps it unless overtaken."""
         if fill is None:
             return
         order_id = fill.order_id
@@ -111,9 +111,9 @@ class OrderViews:
         else:
             self._reading.pop(order_id, None)
             self._touched.pop(order_id, None)
-        if view is None or fill.epoch != self._epoch or touched > fill.seq or not self._live():
+        if answer is None or fill.epoch != self._epoch or touched > fill.seq or not self._live():
             return
-        self._entries[order_id] = view
+        self._entries[order_id] = answer
         self._entries.move_to_end(order_id)
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
