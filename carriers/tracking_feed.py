@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any, Generic
 
 from carriers.base import Collector, ParseResult, ProblemCode, failed
@@ -64,11 +64,12 @@ def valid_items(
 @dataclass(frozen=True, slots=True)
 class TrackingFeed:
     """A tracking source: the name its events carry, the carrier they speak for (``None``:
-    each item names its own) and the zone a local time without an offset is read in."""
+    each item names its own) and the zone a local time without an offset is read in (the
+    source's documented convention, named where the feed is declared)."""
 
     source: str
-    carrier: str | None = None
-    naive_tz: tzinfo = UTC
+    carrier: str | None
+    naive_tz: tzinfo
 
     def parse(
         self,

@@ -25,7 +25,7 @@ TRACKING_EVENTS = frozenset({"tracking_update", "edd_revise"})
 # carrier provides one and without it otherwise; a time without an offset is read as UTC (the
 # local offset is unknowable from the payload), which can misplace it by the local offset.
 # Each tracking names its own carrier (its slug).
-FEED = TrackingFeed("aftership")
+FEED = TrackingFeed("aftership", carrier=None, naive_tz=UTC)
 
 
 def parse(raw: bytes, headers: Headers, received_at: datetime) -> ParseResult:

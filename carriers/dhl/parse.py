@@ -10,7 +10,7 @@ none.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from carriers.base import Collector, Headers, ParseResult, Problem, ProblemCode
 from carriers.code_tables import unmapped
@@ -24,7 +24,7 @@ from wismo.payloads import Place
 from wismo.vocab import Reason, TrackingStatus
 
 #: A DHL event time without an offset is read as UTC (see the module docstring).
-FEED = TrackingFeed("dhl", carrier="dhl")
+FEED = TrackingFeed("dhl", carrier="dhl", naive_tz=UTC)
 
 
 def parse(raw: bytes, headers: Headers, received_at: datetime) -> ParseResult:

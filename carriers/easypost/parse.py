@@ -25,7 +25,7 @@ TRACKER_EVENTS = frozenset({"tracker.created", "tracker.updated"})
 
 # EasyPost states every timestamp in UTC (``2024-05-01T10:30:00Z``); one without an offset is
 # read the same way. Each tracker names its own carrier.
-FEED = TrackingFeed("easypost", naive_tz=UTC)
+FEED = TrackingFeed("easypost", carrier=None, naive_tz=UTC)
 
 
 def parse(raw: bytes, headers: Headers, received_at: datetime) -> ParseResult:

@@ -9,7 +9,7 @@ the newest scan's instant, or at receipt when there is none; delivered results g
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from carriers.base import Collector, Headers, ParseResult, Problem, ProblemCode
 from carriers.code_tables import unmapped
@@ -23,7 +23,7 @@ from wismo.payloads import Place
 from wismo.vocab import Reason, TrackingStatus
 
 #: A scan time FedEx gives without an offset is read as UTC (see the module docstring).
-FEED = TrackingFeed("fedex", carrier="fedex")
+FEED = TrackingFeed("fedex", carrier="fedex", naive_tz=UTC)
 
 
 def parse(raw: bytes, headers: Headers, received_at: datetime) -> ParseResult:

@@ -25,7 +25,7 @@ from wismo.payloads import Place
 from wismo.vocab import Reason, TrackingStatus
 
 #: A local time UPS gives without GMT time or offset is read as UTC (see the module docstring).
-FEED = TrackingFeed("ups", carrier="ups")
+FEED = TrackingFeed("ups", carrier="ups", naive_tz=UTC)
 _WINDOW_TYPES = frozenset({"EDW", "CDW", "IDW"})
 
 

@@ -22,7 +22,7 @@ from carriers.values import text
 from wismo.vocab import Reason, TrackingStatus
 
 #: A local scan time USPS gives with no offset at all is read as UTC (see the docstring).
-FEED = TrackingFeed("usps", carrier="usps")
+FEED = TrackingFeed("usps", carrier="usps", naive_tz=UTC)
 
 
 def parse(raw: bytes, headers: Headers, received_at: datetime) -> ParseResult:

@@ -11,7 +11,7 @@ from carriers.tracking_feed import Shape, TrackingFeed, valid_items
 from wismo.vocab import TrackingStatus
 
 RECEIVED_AT = datetime(2024, 6, 1, tzinfo=UTC)
-FEED = TrackingFeed("test", carrier="test")
+FEED = TrackingFeed("test", carrier="test", naive_tz=UTC)
 
 
 class Piece(BaseModel):
