@@ -28,6 +28,18 @@ def _to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def _web_url(value: str) -> str:
+    """Only http(s) links: a ``javascript:`` or ``data:`` URL would run in the status page."""
+    scheme, colon, rest = value.strip().partition(":")
+    if not colon or scheme.lower() not in ("http", "https") or not rest.startswith("//"):
+        raise ValueError("must be an http:// or https:// URL")
+    return value.strip()
+
+
+#: a link shown to customers (a carrier's tracking page)
+WebUrl = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_web_url)]
+
+
 def _normalise_tracking_number(value: str) -> str:
     return "".join(value.split()).upper()
 
@@ -156,7 +168,7 @@ class FulfilmentShipped(Contract):
     carrier: Identifier | None = None
     service: Text | None = None
     tracking_number: TrackingNumber | None = None
-    tracking_url: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    tracking_url: WebUrl | None = None
     packages: list[Package] | None = None
     lines: list[LineQuantity] | None = None
     carrier_edd: date | None = Field(default=None, description="Carrier's estimated delivery.")
