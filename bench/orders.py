@@ -211,9 +211,10 @@ class Story:
     def events(
         self, *, received_at: datetime | None = None, link_scans: bool = False
     ) -> list[Event]:
-        """The canonical events (received ``received_at``, else three seconds after they
-        happened); carrier scans name their order only with ``link_scans``."""
-        out = []
+        """The canonical events in the order they happened (received ``received_at``, else
+        three seconds after they happened); carrier scans name their order only with
+        ``link_scans``."""
+        out: list[Event] = []
         for document in self.documents():
             at = received_at or datetime.fromisoformat(document["occurred_at"]) + timedelta(
                 seconds=3
@@ -222,7 +223,7 @@ class Story:
             if link_scans and "tracking_number" in item:
                 item["order_id"] = self.order_id
             out.append(event_from_dict(item))
-        return out
+        return sorted(out, key=lambda event: event.occurred_at)
 
 
 def _event(
@@ -253,8 +254,9 @@ def order_rng(seed: int | str, index: int) -> random.Random:
 
 
 def tracking_number(carrier: str, index: int, group: str = "G1", parcel: int = 0) -> str:
-    """A number shaped like the carrier's own (UPS 1Z…, FedEx 12 digits and more, …)."""
-    serial = f"{index:07d}{group[-1]}{parcel}"
+    """A number shaped like the carrier's own (UPS 1Z…, FedEx 12 digits and more, …); its serial
+    starts at 3,000,000, so it never contains an order number (100000 + index)."""
+    serial = f"{3_000_000 + index:07d}{group[-1]}{parcel}"
     if carrier == "ups":
         return f"1Z999AA1{serial}"
     if carrier == "fedex":

@@ -31,6 +31,8 @@ from wismo.topics import ensure_topics
 READY_TIMEOUT_S = 60.0
 #: webhook rate limits are for misbehaving senders, not for a benchmark's steady load
 UNLIMITED_WEBHOOKS = 1_000_000.0
+#: the websocket benches' connections all come from one address
+ONE_CLIENT_WEBSOCKETS = 100_000
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ def bench_settings(
             agent_jwt_secret=SecretStr(uuid.uuid4().hex * 2),
             webhook_rate_per_s=UNLIMITED_WEBHOOKS,
             webhook_burst=int(UNLIMITED_WEBHOOKS),
+            # every benchmark client connects from 127.0.0.1: one client to the API
+            ws_max_per_client=ONE_CLIENT_WEBSOCKETS,
         ),
         webhook_secrets={"oms": (secret,)},
     )

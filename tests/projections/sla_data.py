@@ -1,4 +1,5 @@
-"""Generated order histories for the SLA tests, and an independent Python reference of every KPI.
+"""Generated order histories for the SLA tests (:mod:`bench.orders`), and an independent Python
+reference of every KPI.
 
 The reference works from folded timelines and raw events only — never from the fact tables or
 the SQL — so a mistake in either shows up as a mismatch.
@@ -10,167 +11,19 @@ import itertools
 import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from wismo.events import Event, event_from_dict
-
-BASE = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
-CARRIERS = {"ups": ["standard", "express"], "dhl": ["express"], "fedex": ["ground"]}
-PLACES = [("FR", "ARA"), ("FR", "IDF"), ("DE", "BY"), ("GB", "")]
-FACILITIES = ["Hub A", "Hub B", "Depot C", ""]
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat()
-
-
-class HistoryBuilder:
-    def __init__(self, rng: random.Random, order_id: str) -> None:
-        self.rng = rng
-        self.order_id = order_id
-        self.events: list[dict[str, Any]] = []
-
-    def add(self, kind: str, at: datetime, payload: dict[str, Any], **keys: Any) -> None:
-        keys.setdefault("order_id", self.order_id)
-        if keys["order_id"] is None:
-            del keys["order_id"]
-        self.events.append(
-            {
-                "event_id": f"gen:{self.order_id}:{len(self.events)}",
-                "source": "oms",
-                "kind": kind,
-                "occurred_at": _iso(at),
-                "payload": payload,
-                **keys,
-            }
-        )
+from bench.orders import SLA, story
+from wismo.events import Event
 
 
 def order_history(rng: random.Random, index: int) -> list[Event]:
-    order_id = f"SLA-{index:05d}"
-    b = HistoryBuilder(rng, order_id)
-    placed = BASE + timedelta(hours=rng.randrange(0, 21 * 24), minutes=rng.randrange(60))
-    promised = (placed + timedelta(days=rng.randrange(2, 6))).date()
-    ship_by = placed + timedelta(hours=rng.choice([12, 24, 48]))
-    origin, destination = rng.choice(PLACES), rng.choice(PLACES)
-    b.add(
-        "order.placed",
-        placed,
-        {
-            "order_number": str(index),
-            "channel": rng.choice(["b2c", "b2c", "b2b"]),
-            "total_amount": "50.00",
-            "lines": [{"line_id": "L1", "quantity": 2}],
-            "delivery_groups": [
-                {
-                    "group_id": "G",
-                    "promised_delivery_date": promised.isoformat(),
-                    "ship_by": _iso(ship_by),
-                    "destination": {"country": destination[0]},
-                }
-            ],
-        },
-    )
-    shipments = rng.choice([1, 1, 1, 2])
-    for s in range(shipments):
-        carrier = rng.choice(sorted(CARRIERS))
-        tracking = f"TRK{index:05d}{s}X"
-        shipped = placed + timedelta(hours=rng.randrange(2, 60))
-        fo = f"FO{s}"
-        b.add(
-            "fulfilment.created",
-            placed + timedelta(minutes=5),
-            {"fulfilment_order_id": fo, "delivery_group_id": "G"},
-        )
-        edd = (shipped + timedelta(days=rng.randrange(1, 5))).date()
-        shipped_payload: dict[str, Any] = {
-            "shipment_id": f"SH{s}",
-            "fulfilment_order_id": fo,
-            "carrier": carrier,
-            "service": rng.choice(CARRIERS[carrier]),
-            "tracking_number": tracking,
-            "lines": [{"line_id": "L1", "quantity": 1 if shipments == 2 else 2}],
-            "origin": _place(origin),
-            "destination": _place(destination),
-        }
-        if rng.random() < 0.85:
-            shipped_payload["carrier_edd"] = edd.isoformat()
-        b.add("fulfilment.shipped", shipped, shipped_payload)
-        _scans(b, rng, carrier, tracking, shipped, edd, f"SH{s}")
-    if rng.random() < 0.2:
-        received = placed + timedelta(days=rng.randrange(8, 12))
-        b.add("return.authorized", received - timedelta(days=2), {"return_id": f"R{index}"})
-        if rng.random() < 0.8:
-            b.add("return.received", received, {"return_id": f"R{index}"})
-            if rng.random() < 0.8:
-                b.add(
-                    "refund.issued",
-                    received + timedelta(hours=rng.randrange(1, 96)),
-                    {"refund_id": f"RF{index}", "return_id": f"R{index}", "amount": "25.00"},
-                )
-    return [event_from_dict(event) for event in b.events]
-
-
-def _place(place: tuple[str, str]) -> dict[str, str]:
-    return {"country": place[0], **({"region": place[1]} if place[1] else {})}
-
-
-def _scans(
-    b: HistoryBuilder,
-    rng: random.Random,
-    carrier: str,
-    tracking: str,
-    shipped: datetime,
-    edd: date,
-    shipment_id: str,
-) -> None:
-    at = shipped + timedelta(hours=rng.randrange(1, 6))
-    steps = rng.randrange(0, 6)
-    scan_keys: dict[str, Any] = {"tracking_number": tracking, "order_id": None}
-    for step in range(steps):
-        at += timedelta(hours=rng.randrange(2, 30), minutes=rng.randrange(60))
-        facility = rng.choice(FACILITIES)
-        status = ["in_transit", "in_transit", "out_for_delivery", "delivered", "delivered"][step]
-        if status == "delivered" and rng.random() < 0.25:
-            b.add(
-                "tracking.checkpoint",
-                at,
-                {
-                    "status": "attempt_fail",
-                    "carrier": carrier,
-                    "reason": "consignee_not_available",
-                    "location": {"city": "Lyon"},
-                },
-                **scan_keys,
-            )
-            at += timedelta(hours=20)
-        location = {"facility": facility, "city": "Lyon"} if facility else {"city": "Paris"}
-        b.add(
-            "tracking.checkpoint",
-            at,
-            {"status": status, "carrier": carrier, "location": location},
-            **scan_keys,
-        )
-        if status == "delivered":
-            break
-        if rng.random() < 0.2:
-            revised = edd + timedelta(days=rng.randrange(-1, 3))
-            b.add("edd.revised", at, {"estimated_delivery": revised.isoformat()}, **scan_keys)
-    if rng.random() < 0.25:
-        b.add(
-            "exception.opened",
-            shipped + timedelta(hours=50),
-            {
-                "exception_id": f"exc:{b.order_id}:{shipment_id}",
-                "type": rng.choice(["stalled", "carrier_reported"]),
-                "severity": "medium",
-                "owner": "carrier",
-                "subject": rng.choice([shipment_id, tracking]),
-                "reason": rng.choice(["weather_delay", "customs_hold"]),
-                "message": "Held",
-            },
-        )
+    """Order ``SLA-<index>``: the generator's story in its ``SLA`` mix (lanes abroad, business
+    orders, split parcels, every trouble, returns and refunds, exceptions in the log), drawn from
+    ``rng``; scans unlinked, as carriers send them."""
+    told = story(index, seed=rng.randrange(1 << 32), mix=SLA, order_id="SLA-{index:05d}")
+    return told.events()
 
 
 # --- the reference ----------------------------------------------------------------------------

@@ -169,7 +169,7 @@ async def test_facts_follow_the_latest_timeline(clickhouse: ClickHouse) -> None:
     assert shipments == [
         (
             "ORD-4",
-            "SH4",
+            shipment["shipment_id"],
             "ups",
             len(history),
             shipment.get("delivered_at") is not None,

@@ -15,11 +15,11 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bench.history import generate
 from projections.customer_order import customer_order, public_parcel
 from projections.redis_store import RedisTimelineStore
 from projections.serialize import timeline_to_dict
 from projections.timeline import fold
-from streams.simulate import generate
 from tests.api.conftest import API_KEY, Client
 from wismo.events import Event, event_from_dict, event_to_dict
 from wismo.ids import email_hash
