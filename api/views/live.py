@@ -157,9 +157,9 @@ async def _subscribe_order(
     app = request.app
     hub = app[HUB]
     authorize_order(app[SETTINGS].api.customer_token_secret, token, order_id)
-    hub.grant(connection, f"order:{order_id}", _expires_at(token))
     if order_id not in connection.orders and len(connection.orders) >= MAX_ORDERS_PER_CONNECTION:
         raise BadRequest(f"at most {MAX_ORDERS_PER_CONNECTION} orders per connection")
+    hub.grant(connection, f"order:{order_id}", _expires_at(token))
     await hub.watch_order(connection, order_id, version)
     raw = await app[STORE].timeline(order_id)
     if raw is None:
