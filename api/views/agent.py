@@ -13,6 +13,7 @@ from api.auth import ACT_ROLES, READ_ROLES, Agent, agent_from_token, bearer
 from api.errors import ApiError, BadRequest, Conflict, NotFound, Unprocessable
 from api.kafka import write
 from api.keys import AGENT_INDEX, CLOCK, PRODUCER, SETTINGS, STORE
+from api.personal import SEES_PERSONAL_DATA, for_roles
 from api.views.body import raw_body
 from api.views.orders import timeline_document
 from api.views.respond import json
@@ -48,7 +49,7 @@ def agent(request: web.Request, needs: frozenset[str] = READ_ROLES) -> Agent:
 
 
 async def order_detail(request: web.Request) -> web.Response:
-    agent(request)
+    who = agent(request)
     order_id = request.match_info["order_id"]
     store = request.app[STORE]
     timeline = await timeline_document(request, order_id)
@@ -58,14 +59,13 @@ async def order_detail(request: web.Request) -> web.Response:
         {s["tracking_number"] for s in timeline["shipments"] if s.get("tracking_number")}
     )
     parked = {n: [event_to_dict(e) for e in await store.parked(n)] for n in numbers}
-    return json(
-        {
-            "timeline": timeline,
-            "events": [event_to_dict(e) for e in events],
-            "duplicates": duplicates,
-            "parked": {n: scans for n, scans in parked.items() if scans},
-        }
-    )
+    detail = {
+        "timeline": timeline,
+        "events": [event_to_dict(e) for e in events],
+        "duplicates": duplicates,
+        "parked": {n: scans for n, scans in parked.items() if scans},
+    }
+    return json(for_roles(detail, who.roles))  # viewers: no personal data (api.personal)
 
 
 async def search(request: web.Request) -> web.Response:
@@ -238,7 +238,7 @@ async def dead_letters(request: web.Request) -> web.Response:
     """Dead letters that mention the order or one of its tracking numbers (reads the topic)."""
     from wismo.deadletter import read_records
 
-    agent(request)
+    agent(request, SEES_PERSONAL_DATA)  # raw payloads: not for viewers (api.personal)
     order_id = request.match_info["order_id"]
     timeline = await timeline_document(request, order_id)
     needles = {order_id.encode()}

@@ -216,7 +216,9 @@ async def test_dead_letters_of_an_order(
             )
     finally:
         await producer.stop()
-    response = await client.get(f"/v1/agent/orders/{ORDER}/dead-letters", headers=auth("viewer"))
+    path = f"/v1/agent/orders/{ORDER}/dead-letters"
+    assert (await client.get(path, headers=auth("viewer"))).status == 403  # raw payloads
+    response = await client.get(path, headers=auth("agent"))
     assert response.status == 200
     assert [d["id"] for d in (await response.json())["dead_letters"]] == [ours.id]
 

@@ -98,7 +98,7 @@ async def test_a_malformed_request_is_refused_quietly(
     with caplog.at_level(logging.DEBUG):
         answer = await asyncio.wait_for(reader.read(4096), 5)
         writer.close()
-    assert answer.startswith(b"HTTP/1.1 400") or answer.startswith(b"HTTP/1.0 400")
+    assert answer.startswith((b"HTTP/1.1 400", b"HTTP/1.0 400"))
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == []
     assert not [r for r in caplog.records if r.exc_info or b"secret" in r.getMessage().encode()]
