@@ -36,6 +36,8 @@ class OrderState:
     rev: bytes = b"0"
     sha: bytes = b""
     lookups: bytes = b""
+    index: bytes = b""
+    """Digest of the agent index entries last written for the order."""
     events: dict[str, Event] = field(default_factory=dict)
     fold: OrderFold | None = None
     """The fold of ``events``, kept so the next events of a live order continue it."""
@@ -67,21 +69,14 @@ def prepare_commit(keys: RedisKeys, plan: OrderMerge, before: OrderState) -> Pre
     folded = _continued(before.fold, plan) or OrderFold.of(merged.values(), order_id)
     timeline = folded.timeline
     document = timeline_to_json(timeline)
-    after = OrderState(before.rev, sha(document), before.lookups, merged, folded)
+    after = OrderState(before.rev, sha(document), before.lookups, before.index, merged, folded)
     change: TimelineChange | None = None
     lookup_keys: list[str] = []
     number = timeline.order_number
     email = timeline.customer_email_sha256
-    script_keys = [
-        keys.events(order_id),
-        keys.state(order_id),
-        keys.dups(order_id),
-        keys.index_exceptions,
-        keys.index_resolved,
-        keys.index_number(number or ""),
-        keys.index_email(email or ""),
-    ]
+    script_keys = [keys.events(order_id), keys.state(order_id), keys.dups(order_id)]
     head: list[Any]
+    rows: list[Any] = []
     if plan.new_ids or after.sha != before.sha:
         status = timeline.status.value
         change = TimelineChange(order_id, timeline.version, timeline.digest, status, document)
@@ -100,16 +95,33 @@ def prepare_commit(keys: RedisKeys, plan: OrderMerge, before: OrderState) -> Pre
         if after.lookups == before.lookups:
             lookup_keys = []
         entries = index_entries(number, email, document if timeline.exceptions else None)
-        rows = [x for row in entries.rows for x in row]
+        after.index = sha(
+            b"\x1f".join(
+                [
+                    (number or "").encode(),
+                    (email or "").encode(),
+                    *(row for _, row, _ in entries.rows),
+                ]
+            )
+        )
+        indexing = after.index != before.index  # else the index already holds these entries
+        if indexing:
+            script_keys += [
+                keys.index_exceptions,
+                keys.index_resolved,
+                keys.index_number(number or ""),
+                keys.index_email(email or ""),
+            ]
+            rows = [x for row in entries.rows for x in row]
         head = [
             before.rev, document, timeline.version, timeline.digest, status, after.sha,
             after.lookups if lookup_keys else b"",
             keys.order_channel(order_id), keys.agents_channel, summary,
-            order_id, "1" if number else "", "1" if email else "", RESOLVED_KEEP_S,
-            len(entries.rows),
+            order_id, after.index if indexing else b"", "1" if number else "",
+            "1" if email else "", RESOLVED_KEEP_S, len(entries.rows) if indexing else 0,
         ]  # fmt: skip
     else:
-        head, rows = [before.rev, b"", 0, "", "", "", b"", "", "", "", "", "", "", 0, 0], []
+        head = [before.rev, b"", 0, "", "", "", b"", "", "", "", "", b"", "", "", 0, 0]
     dups = [x for event_id, n in plan.duplicates.items() for x in (event_id, n)]
     writes = [x for event_id, e in plan.writes.items() for x in (event_id, dump_event(e))]
     return PreparedCommit(

@@ -35,31 +35,34 @@ from projections.store import TimelineChange
 from wismo.events import Event, parse_event
 
 READ = """
-local state = redis.call('HMGET', KEYS[2], 'rev', 'sha', 'lk')
-return {state[1] or '0', state[2] or '', state[3] or '', redis.call('HGETALL', KEYS[1])}
+local state = redis.call('HMGET', KEYS[2], 'rev', 'sha', 'lk', 'ix')
+return {state[1] or '0', state[2] or '', state[3] or '', state[4] or '',
+        redis.call('HGETALL', KEYS[1])}
 """
 
-# KEYS: events, state, dups, index exceptions, index resolved, index number set, index e-mail set.
+# KEYS: events, state, dups, and when the index entries changed: index exceptions, index
+# resolved, index number set, index e-mail set.
 # ARGV: 1 expected rev, 2 json ('' when the timeline did not change), 3 version, 4 digest,
 # 5 status, 6 sha, 7 lookup digest ('' when unchanged), 8 order channel, 9 agents channel,
-# 10 agents message, 11 order id, 12 '1' when it has an order number, 13 '1' when it has an
-# e-mail hash, 14 seconds a resolved exception is kept, 15 number of exception rows, 16 number
-# of dup pairs, then rows (id, row JSON, resolved epoch or ''), dup pairs, event pairs.
+# 10 agents message, 11 order id, 12 index digest ('' when the entries did not change), 13 '1'
+# when it has an order number, 14 '1' when it has an e-mail hash, 15 seconds a resolved
+# exception is kept, 16 number of exception rows, 17 number of dup pairs, then rows (id, row
+# JSON, resolved epoch or ''), dup pairs, event pairs.
 # A new order's rev starts from the server clock, so a dropped and re-created order never
 # repeats a rev a writer may still have cached.
 COMMIT = """
 local current = redis.call('HGET', KEYS[2], 'rev')
 if (current or '0') ~= ARGV[1] then return -1 end
-local now = redis.call('TIME')
 local rev
 if current then
   rev = string.format('%d', tonumber(current) + 1)
 else
+  local now = redis.call('TIME')
   rev = string.format('%d', tonumber(now[1]) * 1000000 + tonumber(now[2]))
 end
-local rows = 17
-local dups = rows + 3 * tonumber(ARGV[15])
-local writes = dups + 2 * tonumber(ARGV[16])
+local rows = 18
+local dups = rows + 3 * tonumber(ARGV[16])
+local writes = dups + 2 * tonumber(ARGV[17])
 for i = dups, writes - 1, 2 do redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1]) end
 for i = writes, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 if ARGV[2] == '' then
@@ -67,26 +70,31 @@ if ARGV[2] == '' then
 else
   redis.call('HSET', KEYS[2], 'rev', rev, 'json', ARGV[2], 'version', ARGV[3],
              'digest', ARGV[4], 'status', ARGV[5], 'sha', ARGV[6])
-  if ARGV[12] ~= '' then redis.call('SADD', KEYS[6], ARGV[11]) end
-  if ARGV[13] ~= '' then redis.call('SADD', KEYS[7], ARGV[11]) end
-  local cutoff = tonumber(now[1]) - tonumber(ARGV[14])
   local changed = {}
-  for i = rows, dups - 1, 3 do
-    local resolved = ARGV[i + 2]
-    if resolved ~= '' and tonumber(resolved) < cutoff then
-      -- resolved longer ago than the keep: out of the index (announced if it was in)
-      if redis.call('HDEL', KEYS[4], ARGV[i]) == 1 then changed[#changed + 1] = ARGV[i + 1] end
-      redis.call('ZREM', KEYS[5], ARGV[i])
-    elseif redis.call('HGET', KEYS[4], ARGV[i]) ~= ARGV[i + 1] then
-      redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1])
-      if resolved ~= '' then redis.call('ZADD', KEYS[5], resolved, ARGV[i]) end
-      changed[#changed + 1] = ARGV[i + 1]
+  if ARGV[12] ~= '' then
+    redis.call('HSET', KEYS[2], 'ix', ARGV[12])
+    if ARGV[13] ~= '' then redis.call('SADD', KEYS[6], ARGV[11]) end
+    if ARGV[14] ~= '' then redis.call('SADD', KEYS[7], ARGV[11]) end
+    local cutoff = tonumber(redis.call('TIME')[1]) - tonumber(ARGV[15])
+    for i = rows, dups - 1, 3 do
+      local resolved = ARGV[i + 2]
+      if resolved ~= '' and tonumber(resolved) < cutoff then
+        -- resolved longer ago than the keep: out of the index (announced if it was in)
+        if redis.call('HDEL', KEYS[4], ARGV[i]) == 1 then changed[#changed + 1] = ARGV[i + 1] end
+        redis.call('ZREM', KEYS[5], ARGV[i])
+      elseif redis.call('HGET', KEYS[4], ARGV[i]) ~= ARGV[i + 1] then
+        redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1])
+        if resolved ~= '' then redis.call('ZADD', KEYS[5], resolved, ARGV[i]) end
+        changed[#changed + 1] = ARGV[i + 1]
+      end
     end
-  end
-  local old = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', cutoff, 'LIMIT', 0, 100)
-  if #old > 0 then
-    redis.call('HDEL', KEYS[4], unpack(old))
-    redis.call('ZREM', KEYS[5], unpack(old))
+    if dups > rows then
+      local old = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', cutoff, 'LIMIT', 0, 100)
+      if #old > 0 then
+        redis.call('HDEL', KEYS[4], unpack(old))
+        redis.call('ZREM', KEYS[5], unpack(old))
+      end
+    end
   end
   redis.call('PUBLISH', ARGV[8], ARGV[2])
   local summary = ARGV[10]
@@ -203,7 +211,7 @@ class TimelineWriter:
         replies = await self._pipes.execute(build, scripted=True)
         for (order_id, p), reply in zip(pending.items(), replies, strict=True):
             self._cache.pop(order_id, None)
-            p.state = OrderState(reply[0], reply[1], reply[2], _pairs(reply[3]))
+            p.state = OrderState(reply[0], reply[1], reply[2], reply[3], _pairs(reply[4]))
 
     async def _commit(
         self, pending: dict[str, _Pending], changes: list[TimelineChange]
