@@ -3,7 +3,8 @@
 ``P`` is the configured prefix; ``{…}`` is the Redis Cluster hash tag::
 
     P:{ORDER}:events           hash  event_id -> canonical event JSON (the copy dedupe prefers)
-    P:{ORDER}:state            hash  rev, json, version, digest, status, sha (of json), lk
+    P:{ORDER}:state            hash  rev, json, version, digest, status, sha (of json),
+                                     lk (of the lookup keys), ix (of the agent index entries)
     P:{ORDER}:dups             hash  event_id -> re-deliveries recognised and ignored
     P:track:{TRACKING}         string -> order id (the tracking-number link)
     P:park:{TRACKING}          hash  event_id -> scan JSON, for scans no known shipment names yet

@@ -1,17 +1,20 @@
 """Writing timelines to Redis: atomic, idempotent apply; bulk create; publish; the agent index.
 
-An apply costs two round trips per batch in the usual case: one pipelined commit script per
-changed order (optimistically assuming Redis holds what this writer last wrote), and, only for
-orders whose assumption was stale, one pipelined read script and another commit. The commit
-checks ``rev`` against what was assumed (optimistic concurrency); a conflicting order is re-read
-and refolded, so concurrent writers and replays converge on the fold of the union.
+An apply costs one round trip per batch when this writer's cache is right (the usual case for
+a partition's own writer): one pipelined commit script per changed order, assuming Redis holds
+what this writer last wrote. The commit checks ``rev`` against what was assumed (optimistic
+concurrency); an order whose assumption was stale costs one pipelined read and another commit,
+so concurrent writers and replays converge on the fold of the union. When the store links
+shipments itself, linking them costs one more round trip, and dropping absorbed parked scans
+another.
 
 The commit script writes, in one atomic step: the order's new events, its timeline and state,
 its duplicate counts, the agent index entries of the new timeline (order number, e-mail hash,
-exception rows: :mod:`projections.agent_index`), and publishes the timeline on
-``P:timeline:ORDER`` and a summary on ``P:agents`` — exactly when the commit happens. (The agent
-index keys lie outside the order's hash slot: on Redis Cluster they would need a slot of
-their own; the store runs on one Redis primary.)
+exception rows: :mod:`projections.agent_index`; only when they changed, by the ``ix`` digest in
+the state hash), and publishes the timeline on ``P:timeline:ORDER`` and a summary on
+``P:agents`` — exactly when the commit happens. (The agent index keys lie outside the order's
+hash slot: on Redis Cluster they would need a slot of their own; the store runs on one Redis
+primary.)
 
 Tracking events without an order go through :class:`projections.links.LinkIndex`.
 """

@@ -13,6 +13,10 @@ stored set does not depend on arrival order either.
 
 :class:`TimelineStore` adds what the live path needs on top: the tracking-number and customer
 lookup indexes, parked orphan scans, and the duplicate-delivery counts the agent console shows.
+The tracking-number link and the parked scans have one implementation per medium,
+:class:`projections.links.LinkIndex` in Redis (shared with the link agent) and
+:class:`projections.memory_store.MemoryLinks`; the stores delegate to it. The Redis store also
+writes the agent console's index with each commit (:mod:`projections.agent_index`).
 """
 
 from __future__ import annotations

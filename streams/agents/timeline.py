@@ -3,7 +3,9 @@
 ``RedisTimelineStore.apply`` is atomic and idempotent per order, so a batch replayed after a
 crash changes nothing; a transient Redis failure holds the batch and retries it with backoff.
 Every changed timeline is published on the timeline topic (the store also publishes it on Redis
-pub/sub for the live push).
+pub/sub for the live push). The same atomic commit writes the agent console's search and
+exception-queue index (:mod:`projections.agent_index`), so it is complete whatever API processes
+run. The store leaves tracking links and parked scans to the link agent here.
 """
 
 from __future__ import annotations
