@@ -110,7 +110,6 @@ LIVELY = Mix()
 HISTORY = replace(LIVELY, in_transit=(1, 2), in_flight=0.5, changed=0.2, located=0.5)
 #: one parcel per order, no trouble, never delivered (so later scans still show): the benches
 STEADY = Mix(
-    carriers=CARRIERS,
     lines=(2, 2),
     in_transit=(2, 2),
     two_groups=0.0,
@@ -149,7 +148,6 @@ class Scan:
     status: str
     reason: str | None
     edd: date
-    step: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,9 +252,10 @@ def order_rng(seed: int | str, index: int) -> random.Random:
 
 
 def tracking_number(carrier: str, index: int, group: str = "G1", parcel: int = 0) -> str:
-    """A number shaped like the carrier's own (UPS 1Z…, FedEx 12 digits and more, …); its serial
-    starts at 3,000,000, so it never contains an order number (100000 + index)."""
-    serial = f"{3_000_000 + index:07d}{group[-1]}{parcel}"
+    """A number shaped like the carrier's own (UPS 1Z…, FedEx 12 digits and more, …). Its serial
+    (3,000,000 + index, then the group and parcel as digits from 5 up) never contains an order
+    number (100000 + index)."""
+    serial = f"{3_000_000 + index:07d}{4 + int(group[-1])}{7 + parcel}"
     if carrier == "ups":
         return f"1Z999AA1{serial}"
     if carrier == "fedex":
@@ -522,7 +521,7 @@ def _scan(
     event = _event(
         f"{carrier}:{key}", carrier, "tracking.checkpoint", at, checkpoint, tracking_number=number
     )
-    told.tell("oms", at, [event], key, Scan(carrier, number, status, reason, edd, n))
+    told.tell("oms", at, [event], key, Scan(carrier, number, status, reason, edd))
 
 
 def _exception(told: Story, shipment_id: str, number: str, shipped: datetime) -> None:
