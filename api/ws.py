@@ -44,7 +44,7 @@ from api.changes import ChangeFeed
 from api.metrics import ApiMetrics
 from projections.customer_order import customer_order, encode
 from projections.exception_flow import timeline_from_json
-from projections.views import Timeline
+from projections.timeline_model import Timeline
 
 log = logging.getLogger(__name__)
 

@@ -2,6 +2,6 @@
 
 from projections.serialize import timeline_to_dict, timeline_to_json
 from projections.timeline import FoldError, fold
-from projections.views import Timeline
+from projections.timeline_model import Timeline
 
 __all__ = ["FoldError", "Timeline", "fold", "timeline_to_dict", "timeline_to_json"]

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from projections.exceptions import customer_text
-from projections.views import (
+from projections.timeline_model import (
     CheckpointView,
     ExceptionView,
     ReturnView,

@@ -37,7 +37,7 @@ from projections.exceptions import (
     next_check_at,
     overdue_clock_keys,
 )
-from projections.views import ExceptionView, Timeline
+from projections.timeline_model import ExceptionView, Timeline
 from wismo.errors import describe_validation_error
 from wismo.events import Event, EventKind, event_from_dict
 from wismo.ids import exception_id, natural_event_id

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
-from projections.views import (
+from projections.timeline_model import (
     CheckpointView,
     PackageView,
     ReturnView,

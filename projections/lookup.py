@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-from projections.views import Timeline
+from projections.timeline_model import Timeline
 from wismo.ids import email_hash
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from projections.views import ShipmentView, Timeline
+from projections.timeline_model import ShipmentView, Timeline
 from wismo.vocab import (
     STATUS_RANK,
     TROUBLE_STATUSES,

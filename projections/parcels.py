@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from projections.views import (
+from projections.timeline_model import (
     CheckpointView,
     EddRevision,
     PackageView,

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
-from projections.views import Timeline
+from projections.timeline_model import Timeline
 from wismo.payloads import Place
 
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from projections.order_status import derive_order_status, line_accounting, link_promises
 from projections.ordering import canonical_sequence, set_digest
 from projections.parcels import ParcelRouter
-from projections.views import (
+from projections.timeline_model import (
     DeliveryGroupView,
     EddRevision,
     ExceptionView,

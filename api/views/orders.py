@@ -25,7 +25,7 @@ from api.views.body import json_object
 from api.views.respond import PRIVATE_NO_CACHE, encoded, etag_for, json
 from projections.customer_order import FORMAT, customer_order, encode, public_parcel
 from projections.exception_flow import timeline_from_json
-from projections.views import Timeline
+from projections.timeline_model import Timeline
 
 _MAX_FIELD = 320
 

@@ -8,7 +8,7 @@ import orjson
 from aiohttp import web
 
 from api.order_cache import EncodedAnswer
-from projections.views import Timeline
+from projections.timeline_model import Timeline
 
 
 def json(

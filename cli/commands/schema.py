@@ -23,7 +23,7 @@ def schemas() -> dict[str, dict[str, Any]]:
     """File name → JSON Schema, for every contract an integrator or analyst may need."""
     from pydantic import TypeAdapter
 
-    from projections.views import Timeline
+    from projections.timeline_model import Timeline
     from wismo.events import EVENT_ADAPTER, Event, EventKind
     from wismo.settings import Settings
 

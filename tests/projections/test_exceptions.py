@@ -24,7 +24,7 @@ from projections.exception_flow import (
 from projections.exceptions import DetectedException, detect, next_check_at
 from projections.serialize import timeline_to_json
 from projections.timeline import fold
-from projections.views import ExceptionView, Timeline
+from projections.timeline_model import ExceptionView, Timeline
 from wismo.events import Event, EventKind, ExceptionOpenedEvent, event_from_dict
 from wismo.ids import exception_id, natural_event_id
 from wismo.settings import ThresholdSettings

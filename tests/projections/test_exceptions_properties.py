@@ -12,7 +12,7 @@ from projections.exception_flow import reconcile
 from projections.exceptions import DetectedException, detect, next_check_at
 from projections.ordering import canonical_sequence
 from projections.timeline import fold
-from projections.views import Timeline
+from projections.timeline_model import Timeline
 from tests.strategies import BASE, ORDER_ID, order_histories
 from wismo.events import Event, event_from_dict
 from wismo.ids import exception_id

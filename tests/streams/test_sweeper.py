@@ -19,7 +19,7 @@ from projections.due_index import DueIndex
 from projections.exception_flow import timeline_from_json
 from projections.redis_store import RedisTimelineStore
 from projections.store import TimelineChange
-from projections.views import Timeline
+from projections.timeline_model import Timeline
 from streams.agents.sweeper import ExceptionSweeper, latest_per_order
 from tests.projections.conftest import REDIS_URL, drop_prefix
 from tests.projections.test_exceptions import MICRO, STALL, THRESHOLDS, Story, hours

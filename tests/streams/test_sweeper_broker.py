@@ -17,7 +17,7 @@ import pytest
 from projections.connections import redis_client
 from projections.exception_flow import timeline_from_json
 from projections.redis_store import RedisTimelineStore
-from projections.views import ExceptionView
+from projections.timeline_model import ExceptionView
 from tests.projections.test_exceptions import Story
 from tests.streams.harness import WorkerProcess, embedded_stack, wait_until
 from wismo.events import Event, dump_event
