@@ -1,5 +1,5 @@
 """The process's one Redis pub/sub connection: the store's change announcements, fanned out in
-memory to whoever registered (the agent index feeder, the websocket hub).
+memory to whoever registered (the customer view cache, the websocket hub).
 
 The store publishes each new timeline on ``P:timeline:ORDER`` and a summary of every change on
 ``P:agents`` (see :mod:`projections.redis_store`). The agents channel is always subscribed; an
