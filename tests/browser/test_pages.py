@@ -134,7 +134,7 @@ def test_an_expired_token_is_renewed_and_the_page_stays_live(page: Any, system: 
 
     page.route("**/v1/lookup", short_lived)
     sockets: list[Any] = []
-    page.on("websocket", sockets.append)
+    page.on("websocket", lambda ws: sockets.append(ws))
     look_up(page, system)
     page.wait_for_selector("#live.on")
     deadline = time.monotonic() + 15
