@@ -29,6 +29,7 @@ from api.order_cache import OrderCache
 from api.ratelimit import RateLimiter
 from api.routes import add_routes
 from api.timeline_reads import TimelineReads
+from api.webhook_secrets import check_webhook_secrets
 from api.ws import Hub
 from projections.connections import redis_client
 from projections.redis_store import RedisTimelineStore
@@ -46,6 +47,7 @@ def create_app(
     producer: Any = None,
     clock: Callable[[], datetime] = _now,
 ) -> web.Application:
+    check_webhook_secrets(settings)  # a malformed secret stops the start, named
     app = web.Application(
         middlewares=[errors_and_metrics],
         client_max_size=settings.api.max_body_bytes,

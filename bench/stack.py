@@ -9,6 +9,7 @@ and the run's Redis keys are deleted at the end.
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import subprocess
 import sys
@@ -45,7 +46,7 @@ def bench_settings(
     data_dir: Path, *, partitions: int = 4, batch_timeout_s: float | None = None
 ) -> Settings:
     unique = uuid.uuid4().hex[:8]
-    secret = SecretStr(f"bench-{uuid.uuid4().hex}")
+    secret = SecretStr("whsec_" + base64.b64encode(uuid.uuid4().bytes).decode())
     return Settings(
         data_dir=data_dir,
         log_level="WARNING",

@@ -119,9 +119,20 @@ class Source(Protocol):
         """
         ...
 
+    def secret_problem(self, secret: str) -> str | None:
+        """Why ``secret`` cannot be one of this source's secrets (checked when the API starts);
+        ``None`` when it can. Never quotes the secret."""
+        ...
+
 
 ParseFunction = Callable[[bytes, Headers, datetime], ParseResult]
 VerifyFunction = Callable[[bytes, Headers, Sequence[str], datetime], Problem | None]
+SecretCheck = Callable[[str], str | None]
+
+
+def any_secret(secret: str) -> str | None:
+    """The secret check of a scheme that uses any string as it is."""
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +143,7 @@ class PackagedSource:
     name: str
     parse_function: ParseFunction
     verify_function: VerifyFunction
+    secret_check: SecretCheck = any_secret
 
     def parse(self, raw: bytes, headers: Headers, received_at: datetime) -> ParseResult:
         return self.parse_function(raw, headers, received_at)
@@ -140,3 +152,6 @@ class PackagedSource:
         self, raw: bytes, headers: Headers, secrets: Sequence[str], now: datetime
     ) -> Problem | None:
         return self.verify_function(raw, headers, secrets, now)
+
+    def secret_problem(self, secret: str) -> str | None:
+        return self.secret_check(secret)

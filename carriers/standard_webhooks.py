@@ -1,10 +1,17 @@
-"""The Standard Webhooks signature scheme, used by wismo's own ``oms`` / ``wms`` feeds.
+"""The Standard Webhooks signature scheme (https://www.standardwebhooks.com), used by the ``oms``,
+``wms`` and ``salesforce_om`` sources.
 
 Headers: ``webhook-id`` (the delivery's id, also its dedup key), ``webhook-timestamp`` (unix
 seconds) and ``webhook-signature``: space-separated ``v1,<base64>`` entries, each an HMAC-SHA256
 of ``"{id}.{timestamp}.{body}"``. Several entries let a sender sign with an old and a new secret
-during a rotation; on our side every live secret is tried. Secrets are written ``whsec_<base64>``
-(the key is the decoded bytes); a secret without that prefix is used as its UTF-8 bytes.
+during a rotation; on our side every live secret is tried.
+
+Secrets are written as the specification and its official libraries read them: ``whsec_``
+followed by the base64 of the key (padding optional); the key is the decoded bytes. A key that
+is a plain string shared with a sender that signs with the string's bytes is configured
+explicitly as ``raw:<text>`` (the key is the UTF-8 bytes of ``<text>``). Anything else is a
+malformed secret: :func:`secret_problem` says why (never quoting the secret), and
+:func:`secret_key`, :func:`sign` and :func:`verify` raise :class:`SecretFormatError`.
 """
 
 from __future__ import annotations
@@ -23,16 +30,42 @@ ID_HEADER = "webhook-id"
 TIMESTAMP_HEADER = "webhook-timestamp"
 SIGNATURE_HEADER = "webhook-signature"
 TOLERANCE_S = 300.0
-_SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"
+RAW_PREFIX = "raw:"
+_FORMAT = f"{SECRET_PREFIX}<base64 key>, or {RAW_PREFIX}<text> to use the text's bytes as the key"
+
+
+class SecretFormatError(ValueError):
+    """A configured Standard Webhooks secret that is neither ``whsec_<base64>`` nor ``raw:…``."""
+
+
+def _decoded(secret: str) -> bytes | str:
+    """The key of ``secret``, or why there is none."""
+    if secret.startswith(RAW_PREFIX):
+        text = secret[len(RAW_PREFIX) :]
+        return text.encode() if text else f"nothing follows {RAW_PREFIX!r}"
+    if not secret.startswith(SECRET_PREFIX):
+        return f"does not start with {SECRET_PREFIX!r} (write {_FORMAT})"
+    encoded = secret[len(SECRET_PREFIX) :].strip()
+    try:
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except (ValueError, binascii.Error):
+        return f"what follows {SECRET_PREFIX!r} is not base64 (write {_FORMAT})"
+    return key if key else f"the key after {SECRET_PREFIX!r} is empty"
+
+
+def secret_problem(secret: str) -> str | None:
+    """Why ``secret`` is not a usable Standard Webhooks secret; ``None`` when it is."""
+    decoded = _decoded(secret)
+    return decoded if isinstance(decoded, str) else None
 
 
 def secret_key(secret: str) -> bytes:
-    if secret.startswith(_SECRET_PREFIX):
-        try:
-            return base64.b64decode(secret[len(_SECRET_PREFIX) :], validate=True)
-        except (ValueError, binascii.Error):
-            pass  # not base64 after all: use it as written, like any other secret
-    return secret.encode()
+    """The HMAC key of a ``whsec_<base64>`` or ``raw:<text>`` secret."""
+    decoded = _decoded(secret)
+    if isinstance(decoded, str):
+        raise SecretFormatError(f"Standard Webhooks secret {decoded}")
+    return decoded
 
 
 def _signed_content(msg_id: str, timestamp: str, raw: bytes) -> bytes:
@@ -59,6 +92,9 @@ def _signatures(header: str) -> list[bytes]:
 
 
 def verify(raw: bytes, headers: Headers, secrets: Sequence[str], now: datetime) -> Problem | None:
+    """``None`` when an entry of ``webhook-signature`` matches under a live secret. A malformed
+    secret raises :class:`SecretFormatError` (a configuration error, not the sender's)."""
+    keys = [secret_key(s) for s in secrets]
     missing = [h for h in (ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER) if not headers.get(h)]
     if missing:
         return Problem(ProblemCode.MISSING_SIGNATURE, f"missing {', '.join(missing)} header")
@@ -73,7 +109,7 @@ def verify(raw: bytes, headers: Headers, secrets: Sequence[str], now: datetime) 
             f"{TIMESTAMP_HEADER} is more than {TOLERANCE_S:.0f} s away from now",
         )
     content = _signed_content(msg_id, timestamp, raw)
-    expected = [hmac.new(secret_key(s), content, hashlib.sha256).digest() for s in secrets]
+    expected = [hmac.new(key, content, hashlib.sha256).digest() for key in keys]
     matched = False
     for provided in _signatures(headers[SIGNATURE_HEADER]):
         for digest in expected:  # no early exit: time does not depend on which entry matched

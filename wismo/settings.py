@@ -18,7 +18,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_SECRET = "wismo-dev-secret-change-me"
+# in the Standard Webhooks form (whsec_ + base64 key, here of "wismo-dev-secret-change-me") so
+# the one development secret also serves the oms, wms and salesforce_om sources
+DEV_SECRET = "whsec_d2lzbW8tZGV2LXNlY3JldC1jaGFuZ2UtbWU="
 
 
 class Section(BaseModel):

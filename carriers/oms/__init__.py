@@ -2,8 +2,8 @@
 
 from carriers.base import PackagedSource
 from carriers.oms.parse import SOURCE_NAME, parse
-from carriers.oms.verify import verify
+from carriers.oms.verify import secret_problem, verify
 
-SOURCE = PackagedSource(SOURCE_NAME, parse, verify)
+SOURCE = PackagedSource(SOURCE_NAME, parse, verify, secret_problem)
 
 __all__ = ["SOURCE"]

@@ -3,6 +3,6 @@
 ``webhook-id``, ``webhook-timestamp`` (checked for freshness) and ``webhook-signature``, an
 HMAC-SHA256 of ``"{id}.{timestamp}.{body}"`` under the shared secret."""
 
-from carriers.standard_webhooks import verify
+from carriers.standard_webhooks import secret_problem, verify
 
-__all__ = ["verify"]
+__all__ = ["secret_problem", "verify"]

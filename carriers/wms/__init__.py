@@ -2,8 +2,8 @@
 
 from carriers.base import PackagedSource
 from carriers.wms.parse import SOURCE_NAME, parse
-from carriers.wms.verify import verify
+from carriers.wms.verify import secret_problem, verify
 
-SOURCE = PackagedSource(SOURCE_NAME, parse, verify)
+SOURCE = PackagedSource(SOURCE_NAME, parse, verify, secret_problem)
 
 __all__ = ["SOURCE"]

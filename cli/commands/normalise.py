@@ -94,6 +94,10 @@ def run(args: argparse.Namespace) -> int:
         if not args.secret:
             print("wismo normalise: --verify needs at least one --secret", file=sys.stderr)
             return 2
+        for i, secret in enumerate(args.secret, 1):
+            if (malformed := source.secret_problem(secret)) is not None:
+                print(f"wismo normalise: --secret #{i} {malformed}", file=sys.stderr)
+                return 2
         rejected = source.verify(raw, headers, args.secret, now)
         if rejected is not None:
             print(f"wismo normalise: signature rejected: {rejected}", file=sys.stderr)

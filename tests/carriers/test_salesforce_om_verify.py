@@ -13,6 +13,7 @@ import pytest
 
 from carriers.base import ProblemCode
 from carriers.registry import get
+from carriers.standard_webhooks import SecretFormatError
 
 BODY = (Path(__file__).parent / "salesforce_om" / "shipment_created.json").read_bytes()
 SENT_AT = datetime(2024, 5, 2, 17, 5, 50, tzinfo=UTC)
@@ -85,7 +86,8 @@ def test_missing_or_wrong_signatures_are_refused(
     assert _verify(headers, [SECRET]) is code
 
 
-def test_a_secret_that_is_not_whsec_base64_is_used_as_its_bytes() -> None:
+def test_a_raw_secret_is_used_as_its_bytes() -> None:
+    """A plain shared string is configured explicitly as ``raw:<text>``."""
     plain = "a-shared-secret-from-custom-metadata"
     ts = int(SENT_AT.timestamp())
     signed = f"m1.{ts}.".encode() + BODY
@@ -95,4 +97,18 @@ def test_a_secret_that_is_not_whsec_base64_is_used_as_its_bytes() -> None:
         "webhook-timestamp": str(ts),
         "webhook-signature": "v1," + base64.b64encode(digest).decode(),
     }
-    assert _verify(headers, [plain]) is None
+    assert _verify(headers, ["raw:" + plain]) is None
+    assert _verify(headers, [SECRET]) is ProblemCode.BAD_SIGNATURE
+
+
+@pytest.mark.parametrize(
+    "secret", ["a-shared-secret-from-custom-metadata", "whsec_not base64!", "whsec_", "raw:"]
+)
+def test_a_malformed_secret_is_a_configuration_error(secret: str) -> None:
+    source = get("salesforce_om")
+    reason = source.secret_problem(secret)
+    assert reason is not None
+    quoted = secret.removeprefix("whsec_").removeprefix("raw:")
+    assert not quoted or quoted not in reason  # the reason never repeats the secret
+    with pytest.raises(SecretFormatError, match="Standard Webhooks secret"):
+        source.verify(BODY, _signed(), [SECRET, secret], SENT_AT)

@@ -40,10 +40,12 @@ def _easypost(raw: bytes, secret: str, at: datetime) -> dict[str, str]:
 
 def _standard(raw: bytes, secret: str, at: datetime) -> dict[str, str]:
     msg_id, timestamp = "msg_2fYbC9xQ1sig0001", str(int(at.timestamp()))
+    # the spec's secret is whsec_ + base64 of the key; any other string (a forger's guess) signs
+    # with its bytes
     key = (
-        base64.b64decode(secret[len("whsec_") :])
+        base64.b64decode(secret.removeprefix("whsec_"))
         if secret.startswith("whsec_")
-        else secret.encode()
+        else secret.removeprefix("raw:").encode()
     )
     mac = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + raw, hashlib.sha256).digest()
     return {
@@ -74,6 +76,13 @@ SIGNERS: dict[str, tuple[Signer, str, bool]] = {
 SOURCES = sorted(SIGNERS)
 
 
+def _secret(source: str, text: str) -> str:
+    """``text`` as the source's secret is configured: Standard Webhooks keys are whsec_ + base64."""
+    if SIGNERS[source][0] is _standard:
+        return "whsec_" + base64.b64encode(text.encode()).decode()
+    return text
+
+
 def _code(problem: Problem | None) -> ProblemCode | None:
     return None if problem is None else problem.code
 
@@ -85,40 +94,42 @@ def _payload(source: str) -> bytes:
 @pytest.mark.parametrize("source", SOURCES)
 def test_valid_signature_is_accepted(source: str) -> None:
     raw = _payload(source)
-    headers = SIGNERS[source][0](raw, NEW_SECRET, NOW)
-    assert get(source).verify(raw, headers, [NEW_SECRET], NOW) is None
+    headers = SIGNERS[source][0](raw, _secret(source, NEW_SECRET), NOW)
+    assert get(source).verify(raw, headers, [_secret(source, NEW_SECRET)], NOW) is None
 
 
 @pytest.mark.parametrize("source", SOURCES)
 def test_signature_under_another_secret_is_rejected(source: str) -> None:
     raw = _payload(source)
-    headers = SIGNERS[source][0](raw, "attacker-secret", NOW)
-    problem = get(source).verify(raw, headers, [NEW_SECRET], NOW)
+    headers = SIGNERS[source][0](raw, _secret(source, "attacker-secret"), NOW)
+    problem = get(source).verify(raw, headers, [_secret(source, NEW_SECRET)], NOW)
     assert _code(problem) is ProblemCode.BAD_SIGNATURE
 
 
 @pytest.mark.parametrize("source", SOURCES)
 def test_tampered_body_is_rejected(source: str) -> None:
     raw = _payload(source)
-    headers = SIGNERS[source][0](raw, NEW_SECRET, NOW)
+    headers = SIGNERS[source][0](raw, _secret(source, NEW_SECRET), NOW)
     tampered = raw.replace(b"2024", b"2025", 1)
-    problem = get(source).verify(tampered, headers, [NEW_SECRET], NOW)
+    problem = get(source).verify(tampered, headers, [_secret(source, NEW_SECRET)], NOW)
     assert _code(problem) is ProblemCode.BAD_SIGNATURE
 
 
 @pytest.mark.parametrize("source", SOURCES)
 def test_missing_signature_is_reported_as_missing(source: str) -> None:
-    problem = get(source).verify(_payload(source), {}, [NEW_SECRET], NOW)
+    problem = get(source).verify(_payload(source), {}, [_secret(source, NEW_SECRET)], NOW)
     assert _code(problem) is ProblemCode.MISSING_SIGNATURE
 
 
 @pytest.mark.parametrize("source", SOURCES)
 def test_garbage_signature_is_rejected(source: str) -> None:
     raw = _payload(source)
-    headers = dict.fromkeys(SIGNERS[source][0](raw, NEW_SECRET, NOW), "%%%not-a-signature%%%")
+    headers = dict.fromkeys(
+        SIGNERS[source][0](raw, _secret(source, NEW_SECRET), NOW), "%%%not-a-signature%%%"
+    )
     if SIGNERS[source][2]:
         headers["webhook-timestamp"] = str(int(NOW.timestamp()))
-    problem = get(source).verify(raw, headers, [NEW_SECRET], NOW)
+    problem = get(source).verify(raw, headers, [_secret(source, NEW_SECRET)], NOW)
     assert _code(problem) is ProblemCode.BAD_SIGNATURE
 
 
@@ -126,10 +137,15 @@ def test_garbage_signature_is_rejected(source: str) -> None:
 @pytest.mark.parametrize("signed_with", [OLD_SECRET, NEW_SECRET])
 def test_either_live_secret_is_accepted_during_rotation(source: str, signed_with: str) -> None:
     raw = _payload(source)
-    headers = SIGNERS[source][0](raw, signed_with, NOW)
-    assert get(source).verify(raw, headers, [OLD_SECRET, NEW_SECRET], NOW) is None
+    headers = SIGNERS[source][0](raw, _secret(source, signed_with), NOW)
+    assert (
+        get(source).verify(
+            raw, headers, [_secret(source, OLD_SECRET), _secret(source, NEW_SECRET)], NOW
+        )
+        is None
+    )
     other = NEW_SECRET if signed_with == OLD_SECRET else OLD_SECRET
-    retired = get(source).verify(raw, headers, [other], NOW)
+    retired = get(source).verify(raw, headers, [_secret(source, other)], NOW)
     assert _code(retired) is ProblemCode.BAD_SIGNATURE
 
 
@@ -137,23 +153,25 @@ def test_either_live_secret_is_accepted_during_rotation(source: str, signed_with
 @pytest.mark.parametrize("skew", [timedelta(minutes=-6), timedelta(minutes=6)])
 def test_stale_or_future_timestamp_is_rejected(source: str, skew: timedelta) -> None:
     raw = _payload(source)
-    headers = SIGNERS[source][0](raw, NEW_SECRET, NOW + skew)
-    problem = get(source).verify(raw, headers, [NEW_SECRET], NOW)
+    headers = SIGNERS[source][0](raw, _secret(source, NEW_SECRET), NOW + skew)
+    problem = get(source).verify(raw, headers, [_secret(source, NEW_SECRET)], NOW)
     assert _code(problem) is ProblemCode.STALE_TIMESTAMP
 
 
 @pytest.mark.parametrize("source", [s for s in SOURCES if SIGNERS[s][2]])
 def test_timestamp_within_five_minutes_is_accepted(source: str) -> None:
     raw = _payload(source)
-    headers = SIGNERS[source][0](raw, NEW_SECRET, NOW - timedelta(minutes=4, seconds=59))
-    assert get(source).verify(raw, headers, [NEW_SECRET], NOW) is None
+    headers = SIGNERS[source][0](
+        raw, _secret(source, NEW_SECRET), NOW - timedelta(minutes=4, seconds=59)
+    )
+    assert get(source).verify(raw, headers, [_secret(source, NEW_SECRET)], NOW) is None
 
 
 def test_standard_webhooks_whsec_secret_and_several_signature_entries() -> None:
     raw = _payload("oms")
     secret = "whsec_" + base64.b64encode(b"\x00\x01binary-key\xff").decode()
     signed = _standard(raw, secret, NOW)
-    other = _standard(raw, "some-other-secret", NOW)["webhook-signature"]
+    other = _standard(raw, _secret("oms", "some-other-secret"), NOW)["webhook-signature"]
     headers = {**signed, "webhook-signature": f"v2,ignored {other} {signed['webhook-signature']}"}
     assert get("oms").verify(raw, headers, [secret], NOW) is None
     headers["webhook-signature"] = f"v1a,{signed['webhook-signature'][3:]}"
@@ -163,16 +181,18 @@ def test_standard_webhooks_whsec_secret_and_several_signature_entries() -> None:
 
 def test_standard_webhooks_timestamp_must_be_a_number() -> None:
     raw = _payload("wms")
-    headers = {**_standard(raw, NEW_SECRET, NOW), "webhook-timestamp": "yesterday"}
-    problem = get("wms").verify(raw, headers, [NEW_SECRET], NOW)
+    secret = _secret("wms", NEW_SECRET)
+    headers = {**_standard(raw, secret, NOW), "webhook-timestamp": "yesterday"}
+    problem = get("wms").verify(raw, headers, [secret], NOW)
     assert _code(problem) is ProblemCode.BAD_SIGNATURE
 
 
 def test_standard_webhooks_names_the_missing_headers() -> None:
     raw = _payload("oms")
-    headers = _standard(raw, NEW_SECRET, NOW)
+    secret = _secret("oms", NEW_SECRET)
+    headers = _standard(raw, secret, NOW)
     del headers["webhook-timestamp"]
-    problem = get("oms").verify(raw, headers, [NEW_SECRET], NOW)
+    problem = get("oms").verify(raw, headers, [secret], NOW)
     assert problem is not None
     assert problem.code is ProblemCode.MISSING_SIGNATURE
     assert "webhook-timestamp" in problem.message
