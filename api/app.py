@@ -7,7 +7,6 @@ producer. A client or producer passed in by the caller is used as is and left op
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -16,12 +15,9 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from api import guards, keys
-from api.agent_index import AgentIndex
 from api.auth import CapabilityTokens
-from api.background import stop
 from api.changes import ChangeFeed
 from api.deliveries import DeliveryLedger
-from api.indexer import IndexFeeder
 from api.kafka import open_producer
 from api.metrics import ApiMetrics
 from api.middleware import errors_and_metrics
@@ -105,9 +101,12 @@ def _producer_context(given: Any) -> Callable[[web.Application], AsyncIterator[N
 
 
 async def _live_context(app: web.Application) -> AsyncIterator[None]:
-    """The pub/sub change feed and what hangs off it: the customer view cache, the agent index
-    feeder, the websocket hub (whose connections are closed on shutdown, before this context
-    ends)."""
+    """The pub/sub change feed and what hangs off it: the customer view cache and the websocket
+    hub (whose connections are closed on shutdown, before this context ends).
+
+    The agent index is written by the timeline store's commits; this process only reads it, and
+    passes the exception rows a commit announces in its change summary on to agent feeds.
+    """
     store = app[keys.STORE]
     feed = ChangeFeed(app[keys.REDIS], store.keys)
     views = OrderCache(app[keys.SETTINGS].api.order_cache_size, lambda: feed.live)
@@ -115,20 +114,20 @@ async def _live_context(app: web.Application) -> AsyncIterator[None]:
     feed.summary_handlers.append(views.on_summary)
     feed.reset_handlers.append(views.reset)
     app[keys.ORDER_CACHE] = views
-    index = AgentIndex(app[keys.REDIS], app[keys.SETTINGS].redis.key_prefix)
     settings = app[keys.SETTINGS]
+
+    def exceptions(summary: dict[str, Any]) -> None:
+        # ahead of the hub's own handler, which forwards the rest of the summary to agents
+        rows = summary.pop("exceptions", None)
+        if isinstance(rows, list) and rows:
+            hub.on_exceptions(rows)
+
+    feed.summary_handlers.append(exceptions)
     hub = Hub(feed, app[keys.METRICS], settings.api.ws_queue_size)
-    feeder = IndexFeeder(index, store, app[keys.CLOCK], on_exceptions=hub.on_exceptions)
-    feed.summary_handlers.append(feeder.notify)
-    app[keys.CHANGES], app[keys.AGENT_INDEX], app[keys.INDEX_FEEDER] = feed, index, feeder
+    app[keys.CHANGES], app[keys.AGENT_INDEX] = feed, store.agent_index
     app[keys.HUB] = hub
     await feed.start()
-    task = asyncio.create_task(feeder.run(), name="wismo-agent-index")
-    backfill = asyncio.create_task(feeder.backfill(), name="wismo-agent-index-backfill")
     yield
-    feeder.stop()
-    await stop(backfill)
-    await stop(task)
     await feed.close()
 
 

@@ -9,17 +9,16 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from prometheus_client import Counter, Histogram
 
-from api.agent_index import AgentIndex
 from api.auth import CapabilityTokens
 from api.changes import ChangeFeed
 from api.deliveries import DeliveryLedger
-from api.indexer import IndexFeeder
 from api.kafka import Producer
 from api.metrics import ApiMetrics
 from api.order_cache import OrderCache
 from api.ratelimit import RateLimiter
 from api.timeline_reads import TimelineReads
 from api.ws import Hub
+from projections.agent_index import AgentIndex
 from projections.redis_store import RedisTimelineStore
 from wismo.settings import Settings
 
@@ -40,7 +39,6 @@ STORE = web.AppKey("store", RedisTimelineStore)
 DELIVERIES = web.AppKey("deliveries", DeliveryLedger)
 AGENT_INDEX = web.AppKey("agent_index", AgentIndex)
 CHANGES = web.AppKey("changes", ChangeFeed)
-INDEX_FEEDER = web.AppKey("index_feeder", IndexFeeder)
 HUB = web.AppKey("hub", Hub)
 CAPABILITIES = web.AppKey("capabilities", CapabilityTokens)
 ORDER_CACHE = web.AppKey("order_cache", OrderCache)
