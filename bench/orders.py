@@ -108,15 +108,14 @@ class Mix:
 LIVELY = Mix()
 #: the same kinds, fewer scans per parcel, half the parcels still on their way, some changes
 HISTORY = replace(LIVELY, in_transit=(1, 2), in_flight=0.5, changed=0.2, located=0.5)
+#: every order ships, in one parcel
+ONE_PARCEL = replace(LIVELY, two_groups=0.0, split=0.0, cancelled=0.0, never_shipped=0.0)
 #: one parcel per order, no trouble, never delivered (so later scans still show): the benches
-STEADY = Mix(
+STEADY = replace(
+    ONE_PARCEL,
     lines=(2, 2),
     in_transit=(2, 2),
-    two_groups=0.0,
-    split=0.0,
-    cancelled=0.0,
     capture_failed=0.0,
-    never_shipped=0.0,
     unscanned=0.0,
     troubles=(),
     in_flight=1.0,

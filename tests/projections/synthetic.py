@@ -12,20 +12,11 @@ import random
 from collections.abc import Iterator
 from dataclasses import replace
 
-from bench.orders import LIVELY, Mix, Place, story, tracking_number
+from bench.orders import ONE_PARCEL, Mix, Place, story, tracking_number
 from wismo.events import Event
 
-#: every kind of scan and trouble, but one parcel per order and never cancelled or held back
-STORE = replace(
-    LIVELY,
-    carriers=("ups",),
-    two_groups=0.0,
-    split=0.0,
-    cancelled=0.0,
-    never_shipped=0.0,
-    in_flight=0.3,
-    edd_revised=0.3,
-)
+#: every kind of scan and trouble, one UPS parcel per order that always ships
+STORE = replace(ONE_PARCEL, carriers=("ups",), in_flight=0.3, edd_revised=0.3)
 
 
 def parcel_number(index: int) -> str:
