@@ -39,14 +39,12 @@ from bench.orders import EMAIL, LIVELY, malformed, story
 from bench.webhooks import SOURCES, Post, signed_headers
 from bench.webhooks import posts as posts_of
 
+#: what callers of the simulation use from the webhook formats
 __all__ = ["DEMO_EMAIL", "SOURCES", "Outcome", "Post", "batches", "send", "signed_headers"]
 
 DEMO_EMAIL = EMAIL
 ORDER_ID = "SIM{seed}-{index:06d}"
 _WINDOW = 6  # orders told at the same time
-
-
-# Traffic
 
 
 def traffic(
