@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from cli.commands import SubParsers
 
 if TYPE_CHECKING:
+    from cli.runtime.journal import Journal
     from wismo.settings import Settings
 
 
@@ -56,6 +57,7 @@ def register(subparsers: SubParsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cli.runtime.embedded import EmbeddedServices
+    from cli.runtime.journal import Journal
     from cli.runtime.roles import ROLE_NAMES
     from cli.runtime.roles import run as run_roles
     from wismo.settings import load_settings
@@ -67,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
     ) as services:
         settings = services.settings
         asyncio.run(ensure_topics(settings))
+        journal = Journal(settings.data_dir / "journal")
+        replayed = asyncio.run(_replay(settings, journal))
+        if replayed:
+            print(f"wismo up: replayed {replayed} journaled payload(s)", file=sys.stderr)
         print("wismo up:", file=sys.stderr)
         for line in services.started:
             print(f"  {line}", file=sys.stderr)
@@ -84,11 +90,26 @@ def run(args: argparse.Namespace) -> int:
         stop = threading.Event()
         if args.demo_orders > 0:
             _post_traffic_in_background(settings, args.demo_orders, args.demo_rate, args.seed, stop)
-        print("Ctrl-C stops everything.", file=sys.stderr)
+        print(
+            "Ctrl-C (or SIGTERM, SIGHUP) drains and stops everything; twice stops at once.",
+            file=sys.stderr,
+        )
         try:
-            return run_roles(settings, ROLE_NAMES, web_port=args.web_port)
+            return run_roles(settings, ROLE_NAMES, web_port=args.web_port, journal=journal)
         finally:
             stop.set()
+
+
+async def _replay(settings: Settings, journal: Journal) -> int:
+    """Send again what the journal holds: what a crash left between the API and the stores."""
+    from api.kafka import open_producer
+    from cli.runtime.journal import replay
+
+    producer = await open_producer(settings)
+    try:
+        return await replay(journal, producer)
+    finally:
+        await producer.stop()
 
 
 def _simulate_in_background(settings: Settings, orders: int, seed: int) -> None:
@@ -167,7 +188,7 @@ def _print_webhooks(settings: Settings) -> None:
 
     base = f"http://{settings.api.host}:{settings.api.port}"
     if settings.environment == "dev":
-        hint = f"{DEV_SECRET!r} unless set in WISMO_WEBHOOK_SECRETS"
+        hint = f"{DEV_SECRET} unless set in WISMO_WEBHOOK_SECRETS"
     else:
         hint = "per source, from WISMO_WEBHOOK_SECRETS"
     for line in guide_lines(base, hint):

@@ -19,10 +19,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import Iterable
+from typing import Any
+
+from aiohttp import web
 
 from api.app import create_app as create_api
+from api.kafka import open_producer
 from cli.runtime.api_service import ApiService
+from cli.runtime.durability import IntakeGuard
+from cli.runtime.journal import Journal, JournalingProducer
+from cli.runtime.settle import Offsets, up_groups
 from streams.agents import link, normalise, sweeper, timeline, warehouse
 from streams.app import create_app, create_worker, use_uvloop
 from streams.context import StreamContext, declare_topics
@@ -67,16 +75,39 @@ def group_id(settings: Settings, roles: Iterable[str]) -> str:
 
 
 def build(
-    settings: Settings, roles: Iterable[str], *, web_port: int, web_host: str = "127.0.0.1"
+    settings: Settings,
+    roles: Iterable[str],
+    *,
+    web_port: int,
+    web_host: str = "127.0.0.1",
+    journal: Journal | None = None,
 ) -> StreamContext:
-    """A Faust app carrying the agents and services of ``roles``."""
-    roles = tuple(roles)
+    """A Faust app carrying the agents and services of ``roles``.
+
+    With a ``journal`` (``wismo up``: every role in one process), the API journals what it
+    accepts and an :class:`~cli.runtime.durability.IntakeGuard` checkpoints it and drains on a
+    stop signal.
+    """
+    return _build(settings, tuple(roles), web_port, web_host, journal)[0]
+
+
+def _build(
+    settings: Settings,
+    roles: tuple[str, ...],
+    web_port: int,
+    web_host: str,
+    journal: Journal | None,
+) -> tuple[StreamContext, IntakeGuard | None]:
     app = create_app(settings, web_port=web_port, app_id=group_id(settings, roles))
     ctx = StreamContext(settings, app, declare_topics(app, settings))
     app.web_server(OpsServer(ctx, web_port, host=web_host))
+    guard = None
     for role in roles:
-        _ROLE_BUILDERS[role](ctx)
-    return ctx
+        if role == "api" and journal is not None:
+            guard = _guarded_api(ctx, roles, journal)
+        else:
+            _ROLE_BUILDERS[role](ctx)
+    return ctx, guard
 
 
 def _normalise(ctx: StreamContext) -> None:
@@ -86,6 +117,33 @@ def _normalise(ctx: StreamContext) -> None:
 
 def _api(ctx: StreamContext) -> None:
     ctx.attach(ApiService(ctx.settings, create_api))
+
+
+def _guarded_api(ctx: StreamContext, roles: tuple[str, ...], journal: Journal) -> IntakeGuard:
+    async def journaled_api(settings: Settings) -> web.Application:
+        producer = JournalingProducer(await open_producer(settings), journal)
+        application = create_api(settings, producer=producer)
+
+        async def stop_producer(_: web.Application) -> None:
+            await producer.stop()
+
+        application.on_cleanup.append(stop_producer)
+        return application
+
+    api = ApiService(ctx.settings, journaled_api)
+    ctx.attach(api)
+    groups = up_groups(ctx.settings, group_id(ctx.settings, roles), warehouse.group_of(ctx))
+    guard = IntakeGuard(journal, Offsets(ctx.settings, groups), stop_api=api.stop)
+    ctx.attach(guard)
+    return guard
+
+
+def _shutdown(worker: Any) -> Any:
+    def stop(number: signal.Signals) -> None:
+        # what the worker's own signal handler does (mode.Worker)
+        worker._schedule_shutdown(number)
+
+    return stop
 
 
 _ROLE_BUILDERS = {
@@ -98,16 +156,23 @@ _ROLE_BUILDERS = {
 
 
 def run(
-    settings: Settings, roles: Iterable[str], *, web_port: int, web_host: str = "127.0.0.1"
+    settings: Settings,
+    roles: Iterable[str],
+    *,
+    web_port: int,
+    web_host: str = "127.0.0.1",
+    journal: Journal | None = None,
 ) -> int:
     """Run ``roles`` in this process until interrupted; returns the exit code."""
     roles = parse_roles(roles)
     asyncio.run(ensure_topics(settings))
     use_uvloop()
-    ctx = build(settings, roles, web_port=web_port, web_host=web_host)
+    ctx, guard = _build(settings, roles, web_port, web_host, journal)
     worker = create_worker(
         ctx.app, loglevel=settings.log_level, logging_config=logging_config(settings.log_level)
     )
+    if guard is not None:
+        guard.stop_worker = _shutdown(worker)
     log.info("starting roles", extra={"roles": list(roles), "web_port": web_port})
     tune_gc()
     worker.execute_from_commandline()

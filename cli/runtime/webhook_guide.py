@@ -10,7 +10,8 @@ from carriers.registry import names
 
 _STANDARD_WEBHOOKS = (
     "Standard Webhooks: webhook-id, webhook-timestamp (unix s) and webhook-signature = "
-    '"v1," + base64 HMAC-SHA256 of "{id}.{timestamp}.{body}"'
+    '"v1," + base64 HMAC-SHA256 of "{id}.{timestamp}.{body}", keyed by the base64 after whsec_ '
+    "(the official standardwebhooks libraries sign this way)"
 )
 
 #: source -> how its sender authenticates a POST (the headers the source's ``verify`` checks)
