@@ -1,9 +1,11 @@
 """Benchmark: the full SLA report over N events in ClickHouse (chDB by default).
 
-The data is generated inside ClickHouse (``numbers()``), shaped like the warehouse's output: per
-order about ten events (placed, shipped, scans at facilities, EDD revisions, returns), one
-shipment fact row per shipment version (a share written twice, as replays do), exceptions.
-The report reads only the shipment facts (everything a KPI needs is on that row, see
+The data is the warehouse's output for generated orders (:mod:`bench.orders`, the SLA mix spread
+over a year: lanes abroad, business orders, split parcels, every trouble, returns, refunds,
+exceptions): a sample of them is folded in Python and written as the warehouse writes it, then
+copied inside ClickHouse (``numbers()``), each copy under ids of its own, up to the size asked
+for; a fifth of the copies' shipment facts are written again with an older version, as replays
+do. The report reads only the shipment facts (everything a KPI needs is on that row, see
 :mod:`projections.sla_facts`). Baseline in the same run: one plain aggregate scan of those facts
 with ``FINAL`` — the least any shipment-level query must do — so the result reads as a ratio.
 """
@@ -13,87 +15,32 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from typing import Any
 
+from bench.orders import SLA, stories
 from projections.clickhouse_schema import migrate
+from projections.clickhouse_store import COLUMNS
+from projections.facts import EVENT_COLUMNS, change_rows, event_row
+from projections.serialize import timeline_to_json
 from projections.sla import SlaQuery, sla_report
+from projections.store import TimelineChange
+from projections.timeline import fold
+from wismo.events import Event
 
-EVENTS_PER_ORDER = 10
+#: orders generated and folded in Python; the log holds copies of them up to the size asked for
+SAMPLE_ORDERS = 2000
+#: the sample spreads over the year the report asks for, so a report by week has every week
+YEAR = datetime(2026, 1, 1, tzinfo=UTC)
+MIX = replace(SLA, days=360.0)
+#: per table, the columns that name a copy apart from the other copies
+_KEYS = {
+    "events": ("event_id", "order_id", "tracking_number"),
+    "shipments": ("order_id", "shipment_id", "tracking_number"),
+    "exceptions": ("order_id", "exception_id"),
+}
 
-_SHIPMENTS = """
-INSERT INTO {db}.shipments
-    (order_id, shipment_id, tracking_number, carrier, service, channel, sales_channel,
-     origin_country, origin_region, origin_city, destination_country, destination_region,
-     destination_city, status, reason, placed_at, promised_date, carrier_edd_first,
-     carrier_edd_last, shipped_at, first_scan_at, out_for_delivery_at, first_attempt_at,
-     delivered_at, returned_at, failed_attempts, exceptions_total, exceptions_open, version,
-     ship_by, edd_revisions, exception_types, exception_reasons, stay_places, stay_arrived,
-     stay_departed, first_of_order, order_delivered, order_returned, refund_waits_h)
-SELECT
-    concat('B', toString(o)) AS order_id, 'SH0', concat('TB', toString(o)),
-    ['ups', 'fedex', 'dhl', 'usps'][1 + o % 4], ['standard', 'express'][1 + intDiv(o, 4) % 2],
-    ['b2c', 'b2b'][1 + (o % 7 = 0)], 'web',
-    'FR', ['ARA', 'IDF'][1 + o % 2], 'Lyon', ['FR', 'DE', 'GB'][1 + o % 3], '', 'Paris',
-    if(o % 10 < 8, 'delivered', 'in_transit'), '',
-    placed, toDate(placed + toIntervalDay(3 + o % 3)),
-    toDate(placed + toIntervalDay(2 + o % 4)), toDate(placed + toIntervalDay(2 + o % 5)),
-    placed + toIntervalHour(6 + o % 40), placed + toIntervalHour(9 + o % 40),
-    if(o % 10 < 8, placed + toIntervalHour(50 + o % 60), NULL),
-    if(o % 10 < 8, placed + toIntervalHour(55 + o % 60), NULL),
-    if(o % 10 < 8, placed + toIntervalHour(55 + o % 60 + (o % 5 = 0) * 24), NULL),
-    NULL, toUInt16(o % 5 = 0), toUInt16(o % 9 = 0), 0, toUInt64(version),
-    placed + toIntervalHour(24), toUInt16(o % 6 = 0),
-    if(o % 9 = 0, [['stalled', 'carrier_reported', 'late_vs_promise'][1 + o % 3]], []),
-    if(o % 9 = 0, [['weather_delay', 'customs_hold', ''][1 + o % 3]], []),
-    [concat('Hub ', toString(o % 50)), concat('Hub ', toString(o % 50 + 1)),
-     concat('Depot ', toString(o % 200))],
-    [placed + toIntervalHour(9), placed + toIntervalHour(20 + o % 7),
-     placed + toIntervalHour(40 + o % 11)],
-    [placed + toIntervalHour(20 + o % 7), placed + toIntervalHour(40 + o % 11),
-     placed + toIntervalHour(50 + o % 60)],
-    1, toUInt8(o % 10 < 8), toUInt8(o % 8 = 0), if(o % 16 = 0, [toFloat64(24 + o % 48)], [])
-FROM (
-    SELECT number % {orders} AS o, 10 + intDiv(number, {orders}) AS version,
-           toDateTime64('2026-01-05 08:00:00', 3, 'UTC') + toIntervalMinute(o % 524160) AS placed
-    FROM numbers({rows})
-)
-"""
-
-_EVENTS = """
-INSERT INTO {db}.events
-    (event_id, kind, source, order_id, tracking_number, links, occurred_at, received_at,
-     raw_ref, event_json, linked)
-SELECT
-    concat('bench:', toString(number)) AS event_id, kind, 'bench', concat('B', toString(o)),
-    concat('TB', toString(o)), [], at, at, '',
-    concat('{"payload":{"carrier":"', ['ups', 'fedex', 'dhl', 'usps'][1 + o % 4],
-           '","return_id":"R', toString(o), '","status":"in_transit","location":{"facility":"',
-           'Hub ', toString(o % 50 + step), '","city":"Lyon"}}}'),
-    1
-FROM (
-    SELECT number, intDiv(number, 10) AS o, number % 10 AS step,
-        multiIf(step = 0, 'order.placed', step = 1, 'fulfilment.shipped',
-                step = 9 AND o % 8 = 0, 'return.received',
-                step = 8 AND o % 8 = 0, 'return.authorized',
-                step = 9 AND o % 16 = 0, 'refund.issued', 'tracking.checkpoint') AS kind,
-        toDateTime64('2026-01-05 08:00:00', 6, 'UTC') + toIntervalMinute(o % 524160)
-            + toIntervalHour(step * 7) AS at
-    FROM numbers({events})
-)
-"""
-
-_EXCEPTIONS = """
-INSERT INTO {db}.exceptions
-    (order_id, exception_id, type, severity, owner, subject, reason, state, message, opened_at,
-     acknowledged_at, resolved_at, version)
-SELECT concat('B', toString(o)), concat('exc:', toString(o)),
-       ['stalled', 'carrier_reported', 'late_vs_promise'][1 + o % 3], 'medium', 'carrier', 'SH0',
-       ['weather_delay', 'customs_hold', ''][1 + o % 3], 'open', 'bench',
-       toDateTime64('2026-01-06 08:00:00', 3, 'UTC'), NULL, NULL, 10
-FROM (SELECT number * 9 AS o FROM numbers(intDiv({orders}, 9)))
-"""
 
 _BASELINE = "SELECT count(), sum(failed_attempts), max(delivered_at) FROM {db}.shipments FINAL"
 
@@ -128,16 +75,57 @@ def _timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def load(client: Any, database: str, events: int) -> int:
-    """Generate ``events`` events (and their facts) in ``database``; returns the order count."""
+def _sample(client: Any, database: str, orders: int) -> int:
+    """``orders`` generated orders folded into ``database`` as the warehouse writes them; returns
+    their event count."""
     migrate(client, database)
-    orders = max(1, events // EVENTS_PER_ORDER)
-    rows = orders + orders // 5  # a fifth of the shipments written twice (replayed versions)
-    for sql in (_EVENTS, _SHIPMENTS, _EXCEPTIONS):
-        for name, value in (("db", database), ("orders", orders), ("rows", rows)):
-            sql = sql.replace("{" + name + "}", str(value))
-        client.command(sql.replace("{events}", str(events)))
-    return orders
+    events: list[Event] = []
+    changes = []
+    for told in stories(orders, seed=11, mix=MIX, order_id="SLA-{index:06d}", start=YEAR):
+        history = told.events()
+        timeline = fold(history, told.order_id)
+        document = timeline_to_json(timeline)
+        status = timeline.status.value
+        changes.append(
+            TimelineChange(told.order_id, timeline.version, timeline.digest, status, document)
+        )
+        events += history
+    for start in range(0, len(events), 20_000):
+        rows = [event_row(e) for e in events[start : start + 20_000]]
+        client.insert("events", rows, column_names=list(EVENT_COLUMNS), database=database)
+    for table, rows in change_rows(changes).items():
+        if rows and table in _KEYS:
+            client.insert(table, rows, column_names=list(COLUMNS[table]), database=database)
+    return len(events)
+
+
+def _renamed(column: str) -> str:
+    """The copy's own id (an empty one, an unlinked scan's order, stays empty)."""
+    return f"if(t.{column} = '', '', concat(t.{column}, '~', toString(n.number))) AS {column}"
+
+
+def load(client: Any, database: str, events: int) -> tuple[int, int]:
+    """About ``events`` events (and their facts) in ``database``; returns the orders and events
+    written."""
+    migrate(client, database)
+    sample = f"{database}_sample"
+    orders = min(SAMPLE_ORDERS, max(1, events // 12))
+    sampled = _sample(client, sample, orders)
+    copies = max(1, round(events / sampled))
+    copy = f"FROM {sample}.{{table}} AS t, numbers({copies}) AS n"
+    replayed = copy + " WHERE n.number % 5 = 0"
+    plan = [(table, copy, "") for table in _KEYS]
+    plan.append(("shipments", replayed, ", t.version - 1 AS version"))
+    try:
+        for table, source, also in plan:
+            keys = ", ".join(_renamed(key) for key in _KEYS[table])
+            client.command(
+                f"INSERT INTO {database}.{table} SELECT t.* REPLACE ({keys}{also})"
+                f" {source.format(table=table)}"
+            )
+    finally:
+        client.command(f"DROP DATABASE IF EXISTS {sample}")
+    return orders * copies, sampled * copies
 
 
 def run(
@@ -148,8 +136,9 @@ def run(
     progress: Callable[[str], None] = lambda _: None,
 ) -> SlaBenchResult:
     progress(f"generating {events:,} events in ClickHouse")
-    load_s = _timed(lambda: load(client, database, events))
-    orders = max(1, events // EVENTS_PER_ORDER)
+    started = time.perf_counter()
+    orders, events = load(client, database, events)
+    load_s = time.perf_counter() - started
     query = SlaQuery(date(2026, 1, 1), date(2026, 12, 31), ("carrier", "week"))
     report_s, baseline_s = [], []
     for attempt in range(repeats):

@@ -119,3 +119,17 @@ def test_rebuild_refolds_every_logged_event_next_to_the_fold_alone() -> None:
     assert summary["rebuild_workers0_to_prepare"] == pytest.approx(
         summary["rebuild_workers0_events_per_s"] / summary["prepare_events_per_s"], abs=1e-3
     )
+
+
+def test_sla_reports_over_copies_of_generated_orders() -> None:
+    # chDB allows one engine per process: the scenario runs in a process of its own
+    done = subprocess.run(
+        [sys.executable, "-m", "cli.main", "bench", "sla", "--events", "3000", "--repeats", "2",
+         "--json"],
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    summary = orjson.loads(done.stdout.strip().splitlines()[-1])
+    assert 2000 < summary["events"] < 4000
+    assert summary["orders"] > 100
+    assert len(summary["report_runs_s"]) == 2
+    assert summary["report_vs_baseline"] is not None
