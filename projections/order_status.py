@@ -1,8 +1,11 @@
-"""Order-level facts derived from the folded parts: line quantities and the order status."""
+"""Order-level facts derived from the folded parts: line quantities, data-quality notes and the
+order status."""
 
 from __future__ import annotations
 
-from projections.timeline_model import ShipmentView, Timeline
+from collections.abc import Collection, Mapping
+
+from projections.timeline_model import DataQualityNote, ShipmentView, Timeline
 from wismo.vocab import (
     STATUS_RANK,
     TROUBLE_STATUSES,
@@ -44,6 +47,34 @@ def line_accounting(timeline: Timeline) -> None:
             for line_id, quantity in returned.lines.items():
                 if line_id in lines:
                     lines[line_id].returned_quantity += quantity
+
+
+#: the data-quality code of a fulfilment order or shipment naming a line the order does not list
+UNKNOWN_LINE = "unknown_line"
+
+LineReference = tuple[str, str, str]
+"""(``fulfilment_order`` or ``shipment``, its id, the line id it names)."""
+
+
+def unknown_lines(
+    ordered: Collection[str], references: Mapping[LineReference, Collection[str]]
+) -> list[DataQualityNote]:
+    """A note per fulfilment order or shipment line that is not among the ``ordered`` line ids.
+
+    ``references`` maps each line named by a fulfilment order or shipment to the ids of the
+    events naming it. Nothing is judged until the order's own events list its lines (the order
+    may arrive after its fulfilment), so the notes depend only on the set of events folded.
+    """
+    if not ordered:
+        return []
+    notes = []
+    for (kind, subject, line_id), event_ids in sorted(references.items()):
+        if line_id not in ordered:
+            message = f"{kind.replace('_', ' ')} {subject} names line {line_id}, not on the order"
+            notes.append(
+                DataQualityNote(UNKNOWN_LINE, subject, line_id, message, sorted(event_ids))
+            )
+    return notes
 
 
 def _all_lines_cancelled(timeline: Timeline) -> bool:

@@ -13,7 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from projections.order_status import derive_order_status, line_accounting, link_promises
+from projections.order_status import (
+    LineReference,
+    derive_order_status,
+    line_accounting,
+    link_promises,
+    unknown_lines,
+)
 from projections.ordering import canonical_sequence, set_digest
 from projections.parcels import ParcelRouter
 from projections.timeline_model import (
@@ -167,6 +173,8 @@ class OrderFold:
         timeline = self.timeline
         self._router.route(parcel_events)
         line_accounting(timeline)
+        builder = self._builder
+        timeline.data_quality = unknown_lines(builder.ordered_lines, builder.line_references)
         link_promises(timeline)
         timeline.status = derive_order_status(timeline)
         self._ids.update(e.event_id for e in sequence)
@@ -209,6 +217,18 @@ class _OrderBuilder:
         self._payments: dict[str, PaymentView] = {}
         self._refunds: dict[str, RefundView] = {}
         self._exceptions: dict[str, ExceptionView] = {}
+        #: line ids the order's own events list, and the lines fulfilment orders and shipments
+        #: name (with the events naming them): see :func:`unknown_lines`
+        self.ordered_lines: set[str] = set()
+        self.line_references: dict[LineReference, set[str]] = {}
+
+    def _refer(
+        self, kind: str, subject: str, lines: list[LineQuantity] | None, event: Event
+    ) -> None:
+        for line in lines or ():
+            self.line_references.setdefault((kind, subject, line.line_id), set()).add(
+                event.event_id
+            )
 
     def apply(self, event: Event) -> None:
         if isinstance(event, OrderPlacedEvent | OrderChangedEvent):
@@ -249,6 +269,7 @@ class _OrderBuilder:
 
     def _merge_lines(self, details: OrderDetails) -> None:
         for line in details.lines or ():
+            self.ordered_lines.add(line.line_id)
             view = self._line(line.line_id)
             _merge_line(view, line)
 
@@ -304,6 +325,7 @@ class _OrderBuilder:
         view = self._fulfilment_order(p.fulfilment_order_id)
         view.warehouse = p.warehouse or view.warehouse
         _merge_quantities(view.lines, p.lines)
+        self._refer("fulfilment_order", p.fulfilment_order_id, p.lines, event)
         if isinstance(event, FulfilmentCreatedEvent):
             view.delivery_group_id = event.payload.delivery_group_id or view.delivery_group_id
             view.ship_by = event.payload.ship_by or view.ship_by
@@ -327,6 +349,9 @@ class _OrderBuilder:
         view.destination = p.destination or view.destination
         view.shipped_at = view.shipped_at or p.shipped_at or event.occurred_at
         _merge_quantities(view.lines, p.lines)
+        self._refer("shipment", p.key, p.lines, event)
+        for package in p.packages or ():
+            self._refer("shipment", p.key, package.lines, event)
         self._merge_packages(view, event)
         if view.tracking_number is None and view.packages:
             view.tracking_number = view.packages[0].tracking_number

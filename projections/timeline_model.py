@@ -205,6 +205,21 @@ class ExceptionView:
 
 
 @dataclass(slots=True)
+class DataQualityNote:
+    """Something the order's events disagree on, shown to agents (never to customers).
+
+    ``code`` ``unknown_line``: the fulfilment order or shipment ``subject`` names ``line_id``,
+    which is not among the order's lines; ``event_ids`` are the events that name it there.
+    """
+
+    code: str
+    subject: str
+    line_id: str
+    message: str
+    event_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class Timeline:
     order_id: str
     status: OrderStatus = OrderStatus.PLACED
@@ -229,6 +244,7 @@ class Timeline:
     payments: list[PaymentView] = field(default_factory=list)
     refunds: list[RefundView] = field(default_factory=list)
     exceptions: list[ExceptionView] = field(default_factory=list)
+    data_quality: list[DataQualityNote] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     first_event_at: datetime | None = None
     last_event_at: datetime | None = None

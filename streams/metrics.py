@@ -7,17 +7,20 @@ Freshness is end-to-end: when the timeline agent has applied an event, ``now - o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from wismo.events import Event
+from projections.store import TimelineChange
+from wismo.events import Event, EventKind
 
 _BATCH_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000)
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 _FRESHNESS_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 3600, 86400, 7 * 86400)
+_HAS_NOTES = b'"data_quality":[{'
 
 
 @dataclass
@@ -69,6 +72,13 @@ class StreamMetrics:
             buckets=_FRESHNESS_BUCKETS,
             registry=r,
         )
+        self.data_quality = Counter(
+            "wismo_timeline_data_quality",
+            "Events a timeline note flags (code unknown_line: a fulfilment order or shipment "
+            "event naming a line its order does not list), counted once, when it is flagged",
+            ["code"],
+            registry=r,
+        )
         self.consumer_lag = Gauge(
             "wismo_consumer_lag", "Messages not yet consumed", ["topic", "partition"], registry=r
         )
@@ -83,6 +93,31 @@ class StreamMetrics:
             if event.received_at is not None:
                 delay = (now - event.received_at).total_seconds()
                 self.freshness_received.observe(max(delay, 0.0))
+
+    def count_data_quality(
+        self, changes: Sequence[TimelineChange], events: Sequence[Event]
+    ) -> None:
+        """Count the events the ``data_quality`` notes of the timelines ``events`` just changed
+        flag: those of the batch, and all of a note's events when the order itself was placed
+        in the batch (its lines arrived after the fulfilment). A replayed batch changes no
+        timeline, so nothing is counted twice."""
+        flagged = [change for change in changes if _HAS_NOTES in change.timeline]
+        if not flagged:
+            return
+        batch: dict[str, set[str]] = {}
+        placed: set[str] = set()
+        for event in events:
+            if event.order_id is not None:
+                batch.setdefault(event.order_id, set()).add(event.event_id)
+                if event.kind is EventKind.ORDER_PLACED:
+                    placed.add(event.order_id)
+        for change in flagged:
+            arrived = batch.get(change.order_id, set())
+            for note in orjson.loads(change.timeline)["data_quality"]:
+                named = set(note["event_ids"])
+                counted = named if change.order_id in placed else named & arrived
+                if counted:
+                    self.data_quality.labels(note["code"]).inc(len(counted))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

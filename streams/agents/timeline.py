@@ -50,6 +50,7 @@ def register(ctx: StreamContext) -> None:
                 started = time.perf_counter()
                 apply = functools.partial(store.apply, events)
                 changes: list[TimelineChange] = await retrying(apply, metrics, "redis")
+                metrics.count_data_quality(changes, events)
                 # Orders the store reports unchanged may be a replay of a batch whose write
                 # landed before a crash: pass their current state on, or the timeline topic
                 # (and the ClickHouse facts fed from it) would never see that version.

@@ -246,6 +246,7 @@ function renderOrder(detail) {
   const exceptions = (t.exceptions || []).map((e) => ({ ...e, order_id: t.order_id, order_number: t.order_number }));
   const events = [...detail.events].sort((a, b) => (a.occurred_at || "").localeCompare(b.occurred_at || "") || a.event_id.localeCompare(b.event_id));
   const parked = Object.entries(detail.parked || {});
+  const notes = t.data_quality || [];
   fill($("order-body"),
     el("div", { class: "card" }, el("dl", { class: "facts" },
       el("dt", {}, "Order id"), el("dd", { class: "code" }, t.order_id),
@@ -266,6 +267,8 @@ function renderOrder(detail) {
         el("td", {}, [e.acknowledged_by, e.resolved_by].filter(Boolean).join(" / "), e.note ? el("div", { class: "muted" }, e.note) : null),
         el("td", {}, e.state === "resolved" ? "" : actionButtons(e)))))
       : el("p", { class: "muted" }, "None."),
+    notes.length ? [el("h2", {}, "Data quality"),
+      el("ul", { "data-quality": "" }, notes.map((n) => el("li", {}, el("code", {}, n.code), " ", n.message)))] : null,
     el("h2", {}, "Shipments"),
     (t.shipments || []).length ? table("Shipments", ["Tracking", "Carrier", "Status", "Reason", "EDD", "Shipped", "Delivered", "Destination"],
       t.shipments.map((s) => el("tr", {},
