@@ -115,6 +115,8 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
         "WISMO_API__PORT": str(port),
         "WISMO_API__AGENT_JWT_SECRET": AGENT_SECRET,
         "WISMO_API__CUSTOMER_TOKEN_SECRET": CUSTOMER_SECRET,
+        # every page and helper of the session looks orders up from one address
+        "WISMO_API__LOOKUP_CLIENT_BURST": "10000",
         "WISMO_KAFKA__PARTITIONS": "2",
         "WISMO_KAFKA__SESSION_TIMEOUT_S": "6",
         "WISMO_KAFKA__REBALANCE_TIMEOUT_S": "3",

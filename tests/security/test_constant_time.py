@@ -9,6 +9,7 @@ or ``api/`` compares a signature, digest, secret, token or credential with ``==`
 from __future__ import annotations
 
 import ast
+import base64
 import hmac
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ from api.auth import agent_from_token, customer_order, issue_customer_token
 from api.errors import Unauthorized
 from carriers import registry
 from carriers.signatures import hmac_matches, shared_secret_matches
+from tests.security.conftest import SOURCE_SECRETS
 from tests.security.test_webhook_auth import CARRIER_SAMPLES, CASES
 
 ROOT = Path(__file__).parents[2]
@@ -44,6 +46,19 @@ def compared(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, Any]]:
     return calls
 
 
+def _secrets(source: str) -> tuple[str, str]:
+    """The right and a wrong secret, in the form the source's secrets take (``whsec_`` + base64
+    key for Standard Webhooks)."""
+    right, wrong = SECRET, "not-" + SECRET
+    if SOURCE_SECRETS[source].startswith("whsec_"):
+        return _whsec(right), _whsec(wrong)
+    return right, wrong
+
+
+def _whsec(text: str) -> str:
+    return "whsec_" + base64.b64encode(text.encode()).decode()
+
+
 @pytest.mark.parametrize("source", sorted(registry.names()))
 def test_every_source_decides_with_compare_digest(
     compared: list[tuple[Any, Any]], source: str
@@ -51,12 +66,13 @@ def test_every_source_decides_with_compare_digest(
     signer, sample, _ = CASES[source]
     raw = (CARRIER_SAMPLES / sample).read_bytes()
     now = datetime.now(UTC)
-    good = signer(raw, SECRET, now)
-    bad = signer(raw, "not-" + SECRET, now)
+    secret, other = _secrets(source)
+    good = signer(raw, secret, now)
+    bad = signer(raw, other, now)
     verify = registry.get(source).verify
-    assert verify(raw, good, [SECRET], now) is None
+    assert verify(raw, good, [secret], now) is None
     accepted_with = len(compared)
-    assert verify(raw, bad, [SECRET], now) is not None
+    assert verify(raw, bad, [secret], now) is not None
     assert accepted_with >= 1
     assert len(compared) > accepted_with
 
