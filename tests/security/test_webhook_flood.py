@@ -5,6 +5,7 @@ forwarded client address), apart from the sources' own limits."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -35,9 +36,12 @@ async def _flood(client: Client, source: str, count: int, forwarded: str) -> lis
 
 
 async def test_a_flood_of_unsigned_posts_does_not_stop_a_signed_delivery(client: Client) -> None:
+    started = time.monotonic()
     statuses = await _flood(client, "ups", FLOOD, "203.0.113.7")
+    elapsed = time.monotonic() - started
     assert set(statuses) == {401, 429}
-    assert statuses.count(401) <= 25  # the client's failure burst, then refused outright
+    # the client's failure burst (20) and what 1/s refilled meanwhile, then refused outright
+    assert statuses.count(401) <= 20 + elapsed + 1
     raw, headers = _request("ups")
     genuine = await client.post(
         "/v1/webhooks/ups", data=raw, headers=headers | {"X-Forwarded-For": "203.0.113.7"}
