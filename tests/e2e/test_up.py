@@ -4,13 +4,16 @@ history processed, and a clean stop on Ctrl-C (SIGINT) that takes the services d
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
+import sys
 import time
 import unicodedata
 import urllib.error
@@ -23,7 +26,7 @@ import redis
 
 from carriers.registry import names
 from carriers.standard_webhooks import sign
-from cli.runtime.embedded import free_port
+from cli.runtime.embedded import free_port, read_services
 from cli.runtime.webhook_guide import SIGNING
 from tests.e2e.up_process import UpProcess
 from tests.streams.harness import WISMO
@@ -161,3 +164,54 @@ def test_every_registered_source_accepts_a_dev_signed_webhook_and_is_listed(
     for source in names():
         assert f"{up.base}/v1/webhooks/{source}" in log
         assert SIGNING[source] in log
+
+
+REPOSITORY = Path(__file__).parents[2]
+
+
+def _session_processes(session: int) -> list[str]:
+    found = subprocess.run(["ps", "-o", "pid=,args=", "-s", str(session)], capture_output=True)
+    lines = [line.strip() for line in found.stdout.decode().splitlines()]
+    return [line for line in lines if line and not line.endswith("<defunct>")]
+
+
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_make_up_piped_into_tee_stops_on_a_signal_to_its_process_group(
+    tmp_path: Path, number: signal.Signals
+) -> None:
+    """Ctrl-C in a terminal signals the whole pipeline (make, wismo, tee); SIGTERM and SIGHUP
+    sent the same way must stop it too, leaving no process behind."""
+    assert shutil.which("make"), "make is needed (the CI script installs it)"
+    venv = Path(sys.executable).parent.parent
+    make = (
+        f"make -f {REPOSITORY / 'Makefile'} -o {venv / '.installed'} VENV={venv} up 2>&1 "
+        f"| tee {tmp_path / 'make-up.log'} >/dev/null"
+    )
+    up = UpProcess(tmp_path)
+    pipeline = subprocess.Popen(
+        ["bash", "-c", make], cwd=tmp_path, env=up.env, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{up.base}/readyz", timeout=2):
+                    break
+            except OSError:
+                assert pipeline.poll() is None, (tmp_path / "make-up.log").read_text()[-3000:]
+                time.sleep(0.3)
+        port = int(read_services(tmp_path / ".wismo")["kafka"].rsplit(":", 1)[1])
+        time.sleep(1)  # some demo traffic in flight
+        os.killpg(pipeline.pid, number)
+        deadline = time.monotonic() + 60
+        while _session_processes(pipeline.pid) and time.monotonic() < deadline:
+            pipeline.poll()
+            time.sleep(0.5)
+        left = _session_processes(pipeline.pid)
+        assert not left, f"still running 60 s after {number.name}: {left}"
+        assert not kafka_metadata_ok("127.0.0.1", port), "the broker outlived wismo up"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pipeline.pid, signal.SIGKILL)
+        pipeline.wait(10)
+        up.cleanup()
