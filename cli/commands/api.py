@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 
 from cli.commands import SubParsers
@@ -23,13 +24,14 @@ def register(subparsers: SubParsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aiohttp import web
-
     from api.app import create_app
+    from api.server import serve
+    from cli.runtime.embedded import running_settings
     from streams.logs import logging_config
     from wismo.settings import load_settings
 
-    settings = load_settings()
+    # endpoints left open: what wismo up recorded in the data directory, if it did
+    settings = running_settings(load_settings())
     if settings.kafka.bootstrap is None or settings.redis.url is None:
         print(
             "wismo api: set WISMO_KAFKA__BOOTSTRAP and WISMO_REDIS__URL, or use `wismo up`",
@@ -45,11 +47,11 @@ def run(args: argparse.Namespace) -> int:
     use_uvloop()  # as the api role runs inside a worker
     app = create_app(settings)
     tune_gc()
-    web.run_app(
-        app,
-        host=args.host or settings.api.host,
-        port=args.port if args.port is not None else settings.api.port,
-        access_log=None,
-        print=None,
+    asyncio.run(
+        serve(
+            app,
+            args.host or settings.api.host,
+            args.port if args.port is not None else settings.api.port,
+        )
     )
     return 0

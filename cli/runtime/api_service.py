@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 from mode import Service
 
+from api.server import ApiRunner
 from wismo.settings import Settings
 
 
@@ -18,13 +19,13 @@ class ApiService(Service):
         super().__init__(**kwargs)
         self.settings = settings
         self.factory = factory
-        self._runner: web.AppRunner | None = None
+        self._runner: ApiRunner | None = None
 
     async def on_start(self) -> None:
         application = self.factory(self.settings)
         if not isinstance(application, web.Application):  # an async factory
             application = await application
-        self._runner = web.AppRunner(application, access_log=None)
+        self._runner = ApiRunner(application, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.api.host, self.settings.api.port)
         await site.start()
