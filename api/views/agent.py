@@ -10,10 +10,10 @@ import orjson
 from aiohttp import web
 
 from api.auth import ACT_ROLES, READ_ROLES, Agent, agent_from_token, bearer
-from api.errors import ApiError, BadRequest, Conflict, NotFound, Unprocessable
+from api.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from api.kafka import write
 from api.keys import AGENT_INDEX, CLOCK, PRODUCER, SETTINGS, STORE
-from api.personal import SEES_PERSONAL_DATA, for_roles
+from api.personal import SEES_PERSONAL_DATA, for_roles, sees_personal_data
 from api.views.body import raw_body
 from api.views.orders import timeline_document
 from api.views.respond import json
@@ -69,7 +69,7 @@ async def order_detail(request: web.Request) -> web.Response:
 
 
 async def search(request: web.Request) -> web.Response:
-    agent(request)
+    who = agent(request)
     known_parameters(request, SEARCH_PARAMETERS)
     query = request.query
     store, index = request.app[STORE], request.app[AGENT_INDEX]
@@ -80,6 +80,9 @@ async def search(request: web.Request) -> web.Response:
     email = query.get("email") or (text if "@" in text else "")
     if not (order_number or tracking_number or email):
         raise BadRequest("give q, order_number, tracking_number or email")
+    if email and not sees_personal_data(who.roles):
+        # an e-mail address is personal data: a viewer would learn whose orders these are
+        raise Forbidden("searching by e-mail needs the agent or supervisor role")
     if text and await store.timeline(text) is not None:
         found[text] = "order_id"
     if tracking_number and (order_id := await store.order_for_tracking(tracking_number)):

@@ -86,9 +86,14 @@ async def test_search_by_order_number_tracking_number_email_and_id(
         f"q={ORDER}": "order_id",
     }
     for query, matched_by in queries.items():
-        response = await client.get(f"/v1/agent/search?{query}", headers=auth("viewer"))
+        response = await client.get(f"/v1/agent/search?{query}", headers=auth("agent"))
         results = (await response.json())["results"]
         assert [(r["order_id"], r["matched_by"]) for r in results] == [(ORDER, matched_by)], query
+    for query in ("q=Pat.Doe@example.com", "email=pat.doe%40example.com"):
+        # an e-mail is personal data: viewers may not learn whose orders these are
+        refused = await client.get(f"/v1/agent/search?{query}", headers=auth("viewer"))
+        assert refused.status == 403, query
+        assert "e-mail" in (await refused.json())["reason"]
     nothing = await client.get("/v1/agent/search?q=nobody", headers=auth("viewer"))
     assert (await nothing.json())["results"] == []
     assert (await client.get("/v1/agent/search", headers=auth("viewer"))).status == 400
@@ -236,7 +241,7 @@ async def test_orders_committed_while_no_api_process_ran_are_searchable_and_queu
         response = await late.get("/v1/agent/search?q=100049", headers=auth("viewer"))
         assert [r["order_id"] for r in (await response.json())["results"]] == ["ORD-49"]
         response = await late.get(
-            "/v1/agent/search?email=customer7@example.com", headers=auth("viewer")
+            "/v1/agent/search?email=customer7@example.com", headers=auth("agent")
         )
         assert [r["order_id"] for r in (await response.json())["results"]] == ["ORD-7"]
         assert [r["exception_id"] for r in await queue(late)] == [EXCEPTION]
