@@ -29,7 +29,7 @@ from projections.timeline_model import (
     ShipmentView,
     Timeline,
 )
-from wismo.payloads import Place
+from wismo.payloads import Place, is_web_url
 from wismo.vocab import ExceptionState, OrderStatus, ReturnStatus, Severity, TrackingStatus
 
 #: changes whenever the documents below change shape, so an old ETag never validates a new body
@@ -181,7 +181,8 @@ def _parcel(
         "tracking_number": tracking_number,
         "carrier": carrier,
         "service": shipment.service if shipment else None,
-        "tracking_url": shipment.tracking_url if shipment else None,
+        # events are checked on the way in; this also keeps out a link stored before that
+        "tracking_url": _link(shipment.tracking_url) if shipment else None,
         "status": status,
         "reason": reason,
         "description": describe(status),
@@ -345,3 +346,7 @@ def public_parcel(timeline: Timeline, tracking_number: str) -> dict[str, Any] | 
 def encode(document: Any) -> bytes:
     """JSON as the stored timeline writes it (datetimes in UTC with ``Z``)."""
     return orjson.dumps(document, option=orjson.OPT_UTC_Z)
+
+
+def _link(url: str | None) -> str | None:
+    return url if url is not None and is_web_url(url) else None

@@ -28,10 +28,14 @@ def _to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-def _web_url(value: str) -> str:
-    """Only http(s) links: a ``javascript:`` or ``data:`` URL would run in the status page."""
+def is_web_url(value: str) -> bool:
+    """An http(s) link: a ``javascript:`` or ``data:`` URL would run in the status page."""
     scheme, colon, rest = value.strip().partition(":")
-    if not colon or scheme.lower() not in ("http", "https") or not rest.startswith("//"):
+    return bool(colon) and scheme.lower() in ("http", "https") and rest.startswith("//")
+
+
+def _web_url(value: str) -> str:
+    if not is_web_url(value):
         raise ValueError("must be an http:// or https:// URL")
     return value.strip()
 
