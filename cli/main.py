@@ -11,6 +11,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
 from cli.commands import (
     api,
     bench,
@@ -64,6 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except ValidationError as error:
+        # the settings (WISMO_… environment) are wrong: say what, without a traceback
+        print(f"wismo {args.command}: invalid settings", file=sys.stderr)
+        for problem in error.errors(include_url=False, include_input=False):
+            where = ".".join(str(part) for part in problem["loc"])
+            print(f"  {where + ': ' if where else ''}{problem['msg']}", file=sys.stderr)
+        return 2
     return code
 
 

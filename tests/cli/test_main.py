@@ -146,3 +146,18 @@ def test_installed_entry_point_reads_stdin() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["order_id"] == "ORD-1001"
+
+
+def test_invalid_settings_are_named_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("WISMO_ENVIRONMENT", "prod")  # with every secret left at its default
+    assert main(["api"]) == 2
+    refused = capsys.readouterr().err
+    assert refused.startswith("wismo api: invalid settings")
+    assert "WISMO_API__AGENT_JWT_SECRET" in refused
+    assert "Traceback" not in refused
+    monkeypatch.setenv("WISMO_ENVIRONMENT", "dev")
+    monkeypatch.setenv("WISMO_API__PORT", "eighty")
+    assert main(["api"]) == 2
+    assert "api.port: Input should be a valid integer" in capsys.readouterr().err
