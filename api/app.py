@@ -76,7 +76,12 @@ def _redis_context(
         client = given if given is not None else await redis_client(settings)
         prefix = settings.redis.key_prefix
         app[keys.REDIS] = client
-        app[keys.STORE] = RedisTimelineStore(client, prefix, url=settings.redis.url or "redis")
+        app[keys.STORE] = RedisTimelineStore(
+            client,
+            prefix,
+            url=settings.redis.url or "redis",
+            retention_s=settings.retention.redis_s,  # orders it re-reads from the log expire too
+        )
         app[keys.TIMELINES] = TimelineReads(app[keys.STORE])
         app[keys.DELIVERIES] = DeliveryLedger(
             client, prefix, ttl_s=settings.api.delivery_dedup_ttl_s

@@ -5,12 +5,16 @@ database. Applied migrations are recorded in ``{db}.schema_migrations`` (name, c
 :func:`migrate` applies the missing ones in name order, every start, and refuses to run when an
 applied file has since been edited. Every statement is written to be safe to re-run
 (``IF NOT EXISTS``), so a crash between a statement and its record is harmless.
+
+Table TTLs are settings (``retention.*_days``), not migrations: :func:`apply_ttls` brings each
+table's TTL to the configured one on every start, and leaves a table alone when it already has it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -114,3 +118,48 @@ def migrate(client: Any, database: str) -> list[str]:
         )
         now_applied.append(migration.name)
     return now_applied
+
+
+#: the time column each table's TTL counts from
+TTL_COLUMNS = {
+    "events": "occurred_at",
+    "timelines": "updated_at",
+    "shipments": "updated_at",
+    "exceptions": "updated_at",
+}
+_TABLE_TTL = re.compile(r"\bTTL (.+?)(?: SETTINGS |$)")
+
+
+def ttl_expression(table: str, days: float) -> str | None:
+    """The table's TTL for ``days`` of retention (``None``: kept for ever), as ClickHouse
+    prints it back."""
+    seconds = round(days * 86400)
+    if seconds <= 0:
+        return None
+    return f"toDateTime({TTL_COLUMNS[table]}) + toIntervalSecond({seconds})"
+
+
+def current_ttl(client: Any, database: str, table: str) -> str | None:
+    rows = client.query(
+        "SELECT create_table_query FROM system.tables WHERE database = {db:String} "
+        "AND name = {table:String}",
+        parameters={"db": database, "table": table},
+    ).result_rows
+    found = _TABLE_TTL.search(str(rows[0][0])) if rows else None
+    return found.group(1) if found else None
+
+
+def apply_ttls(client: Any, database: str, days: Mapping[str, float]) -> list[str]:
+    """Set (or remove) each table's TTL to match ``days``; returns the tables altered."""
+    _check_database(database)
+    altered = []
+    for table, kept in days.items():
+        wanted, present = ttl_expression(table, kept), current_ttl(client, database, table)
+        if wanted == present:
+            continue
+        if wanted is None:
+            client.command(f"ALTER TABLE {database}.{table} REMOVE TTL")
+        else:
+            client.command(f"ALTER TABLE {database}.{table} MODIFY TTL {wanted}")
+        altered.append(table)
+    return altered

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from projections.clickhouse_schema import migrate
+from projections.clickhouse_schema import apply_ttls, migrate
 from projections.connections import clickhouse_client, clickhouse_target
 from projections.errors import StoreError, StoreUnavailable
 from projections.facts import (
@@ -70,6 +70,7 @@ class ClickHouse:
         ch._owns_client = True
         if migrate_schema:
             await ch.run(migrate, ch.client, ch.database)
+            await ch.run(apply_ttls, ch.client, ch.database, settings.retention.clickhouse_days)
         return ch
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -7,7 +7,7 @@ current timeline again, so a stale index entry can never hand out someone else's
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from projections.timeline_model import Timeline
@@ -51,7 +51,7 @@ def timeline_tokens(timeline: Timeline) -> list[str]:
     return _tokens(timeline.customer_email_sha256, postcodes)
 
 
-def document_tokens(document: dict[str, Any]) -> list[str]:
+def document_tokens(document: Mapping[str, Any]) -> list[str]:
     """The same tokens, from a timeline's JSON form."""
     places = [g.get("destination") for g in document.get("delivery_groups", ())]
     places += [s.get("destination") for s in document.get("shipments", ())]

@@ -66,6 +66,7 @@ async def _write(
             for document in documents
         ]
         report.changed += len(await redis.apply(events))
+        await redis.writer.complete(existing)  # an order that had expired is whole again
         report.events += len({event.event_id for event in events})
     report.orders += len(chunk)
 

@@ -6,6 +6,7 @@
     P:{ORDER}:state            hash  rev, json, version, digest, status, sha (of json),
                                      lk (of the lookup keys), ix (of the agent index entries)
     P:{ORDER}:dups             hash  event_id -> re-deliveries recognised and ignored
+    P:{ORDER}:retained         string  the order went on the retention clock (see below)
     P:track:{TRACKING}         string -> order id (the tracking-number link)
     P:park:{TRACKING}          hash  event_id -> scan JSON, for scans no known shipment names yet
     P:lookup:KEY               string -> order id; KEY hashes order number + e-mail hash / postcode
@@ -13,6 +14,8 @@
     P:api:idx:email:SHA256     set   order ids of this e-mail hash
     P:api:idx:exceptions       hash  exception id -> queue row (JSON)
     P:api:idx:resolved         zset  exception id -> resolved time (rows past the keep are dropped)
+    P:retention:due            zset  order id -> when its Redis timeline expires
+    P:retention:orders         hash  order id -> expiry record (:mod:`projections.retention`)
 
 Channels: ``P:timeline:ORDER`` gets each new timeline JSON; ``P:agents`` gets a summary of every
 change (see :mod:`projections.redis_writer`).
@@ -32,6 +35,8 @@ class RedisKeys:
         index = f"{prefix}:api:idx"
         self.index_exceptions = f"{index}:exceptions"
         self.index_resolved = f"{index}:resolved"
+        self.retention_due = f"{prefix}:retention:due"
+        self.retention_orders = f"{prefix}:retention:orders"
         self._index = index
 
     # one order ----------------------------------------------------------------------------
@@ -44,6 +49,9 @@ class RedisKeys:
 
     def dups(self, order_id: str) -> str:
         return f"{self.prefix}:{{{order_id}}}:dups"
+
+    def retained(self, order_id: str) -> str:
+        return f"{self.prefix}:{{{order_id}}}:retained"
 
     def order_channel(self, order_id: str) -> str:
         return f"{self.prefix}:timeline:{order_id}"

@@ -1,5 +1,8 @@
 """Reading timelines from Redis: an order's timeline, events and duplicate counts, several
-orders' current state in one round trip, and the customer lookup."""
+orders' current state in one round trip, and the customer lookup.
+
+An order flagged ``partial`` (written after it had expired, :mod:`projections.retention`) reads as
+absent, like an expired one, until it is re-read from the log (:mod:`projections.restore`)."""
 
 from __future__ import annotations
 
@@ -23,11 +26,23 @@ class TimelineReader:
 
     async def timeline(self, order_id: str) -> bytes | None:
         async with self._pipes.talking():
-            document = await self._pipes.client.hget(self.keys.state(order_id), "json")
-        return None if document is None else as_bytes(document)
+            document, partial = await self._pipes.client.hmget(
+                self.keys.state(order_id), "json", "partial"
+            )
+        return None if document is None or partial else as_bytes(document)
+
+    async def expired(self, order_id: str) -> bool:
+        """Whether the order went on the retention clock and Redis no longer holds all of it."""
+
+        def build(pipe: Any) -> None:
+            pipe.exists(self.keys.retained(order_id))
+            pipe.hmget(self.keys.state(order_id), "json", "partial")
+
+        mark, (document, partial) = await self._pipes.execute(build)
+        return bool(mark) and (document is None or partial is not None)
 
     async def current(self, order_ids: Sequence[str]) -> list[TimelineChange]:
-        fields = ("json", "version", "digest", "status")
+        fields = ("json", "version", "digest", "status", "partial")
 
         def build(pipe: Any) -> None:
             for order_id in order_ids:
@@ -36,10 +51,10 @@ class TimelineReader:
         replies = await self._pipes.execute(build) if order_ids else []
         return [
             TimelineChange(order_id, int(version), text(digest), text(status), as_bytes(document))
-            for order_id, (document, version, digest, status) in zip(
+            for order_id, (document, version, digest, status, partial) in zip(
                 order_ids, replies, strict=True
             )
-            if document is not None
+            if document is not None and partial is None
         ]
 
     async def events(self, order_id: str) -> list[Event]:

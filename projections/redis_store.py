@@ -40,6 +40,8 @@ class RedisTimelineStore:
 
     ``link_shipments=False`` is for the live path, where the link agent keeps the tracking
     links and releases parked scans (see :class:`~projections.redis_writer.TimelineWriter`).
+    ``retention_s``: an order reaching a final state expires from Redis this long after
+    (:mod:`projections.retention`; 0 keeps it).
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class RedisTimelineStore:
         cache_orders: int = 4096,
         continue_folds: bool = True,
         link_shipments: bool = True,
+        retention_s: int = 0,
     ) -> None:
         self.client = client
         self.keys = RedisKeys(prefix)
@@ -64,6 +67,7 @@ class RedisTimelineStore:
             cache_orders=cache_orders,
             continue_folds=continue_folds,
             link_shipments=link_shipments,
+            retention_s=retention_s,
         )
 
     # writing -----------------------------------------------------------------------------
@@ -78,6 +82,9 @@ class RedisTimelineStore:
 
     async def timeline(self, order_id: str) -> bytes | None:
         return await self.reader.timeline(order_id)
+
+    async def expired(self, order_id: str) -> bool:
+        return await self.reader.expired(order_id)
 
     async def current(self, order_ids: Sequence[str]) -> list[TimelineChange]:
         return await self.reader.current(order_ids)

@@ -34,6 +34,7 @@ from projections.ordering import group_by_order
 from projections.redis_commit import OrderState, PreparedCommit, prepare_commit
 from projections.redis_keys import RedisKeys
 from projections.redis_pipes import RedisPipes, as_bytes
+from projections.retention import MARK_EXTRA_S, SWEEP_BATCH, record_for, retention_keys
 from projections.store import TimelineChange
 from wismo.events import Event, parse_event
 
@@ -53,9 +54,22 @@ return {state[1] or '0', state[2] or '', state[3] or '', state[4] or '',
 # JSON, resolved epoch or ''), dup pairs, event pairs.
 # A new order's rev starts from the server clock, so a dropped and re-created order never
 # repeats a rev a writer may still have cached.
+# Retention (projections.retention): the writer appends three keys (due zset, records hash, the
+# order's retained mark) and puts two arguments first (seconds to keep a final order, 0: for
+# ever; its expiry record JSON, '' unless the new timeline is final); they are taken off here so
+# the numbering above stands.
 COMMIT = """
+local mark = table.remove(KEYS)
+local records = table.remove(KEYS)
+local due = table.remove(KEYS)
+local keep = tonumber(table.remove(ARGV, 1))
+local record = table.remove(ARGV, 1)
 local current = redis.call('HGET', KEYS[2], 'rev')
 if (current or '0') ~= ARGV[1] then return -1 end
+if not current and redis.call('EXISTS', mark) == 1 then
+  -- the order expired: what is written now is partial until it is re-read from the log
+  redis.call('HSET', KEYS[2], 'partial', '1')
+end
 local rev
 if current then
   rev = string.format('%d', tonumber(current) + 1)
@@ -107,8 +121,47 @@ else
   redis.call('PUBLISH', ARGV[9], summary)
 end
 if ARGV[7] ~= '' then redis.call('HSET', KEYS[2], 'lk', ARGV[7]) end
+if ARGV[2] ~= '' and keep > 0 then
+  local now = tonumber(redis.call('TIME')[1])
+  if record ~= '' then
+    for i = 1, 3 do redis.call('EXPIRE', KEYS[i], keep) end
+    for _, key in ipairs(cjson.decode(record).expire) do redis.call('EXPIRE', key, keep) end
+    redis.call('ZADD', due, now + keep, ARGV[11])
+    redis.call('HSET', records, ARGV[11], record)
+    redis.call('SET', mark, '1', 'EX', keep + @MARK_EXTRA@)
+  else
+    local old = redis.call('HGET', records, ARGV[11])
+    if old then
+      for i = 1, 3 do redis.call('PERSIST', KEYS[i]) end
+      for _, key in ipairs(cjson.decode(old).expire) do redis.call('PERSIST', key) end
+      redis.call('ZREM', due, ARGV[11])
+      redis.call('HDEL', records, ARGV[11])
+    end
+  end
+end
+if keep > 0 then
+  local now = tonumber(redis.call('TIME')[1])
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, @SWEEP@)) do
+    local raw = redis.call('HGET', records, id)
+    if raw then
+      local gone = cjson.decode(raw)
+      if redis.call('EXISTS', gone.state) == 0 then
+        for _, key in ipairs(gone.sets) do redis.call('SREM', key, id) end
+        for _, exception in ipairs(gone.exceptions) do
+          redis.call('HDEL', gone.index[1], exception)
+          redis.call('ZREM', gone.index[2], exception)
+        end
+        for _, key in ipairs(gone.expire) do
+          if redis.call('GET', key) == id then redis.call('DEL', key) end
+        end
+      end
+    end
+    redis.call('ZREM', due, id)
+    redis.call('HDEL', records, id)
+  end
+end
 return rev
-"""
+""".replace("@MARK_EXTRA@", str(MARK_EXTRA_S)).replace("@SWEEP@", str(SWEEP_BATCH))
 
 _CONFLICT = -1
 MAX_ATTEMPTS = 32
@@ -145,6 +198,7 @@ class TimelineWriter:
         cache_orders: int = 4096,
         continue_folds: bool = True,
         link_shipments: bool = True,
+        retention_s: int = 0,
     ) -> None:
         self._pipes = pipes
         self.keys = keys
@@ -153,6 +207,7 @@ class TimelineWriter:
         self._cache_orders = cache_orders
         self._continue_folds = continue_folds  # False: refold every order (a benchmark baseline)
         self._link_shipments = link_shipments
+        self._retention_s = retention_s  # a final order's keys expire this long after (0: never)
 
     def forget(self, order_id: str) -> None:
         self._cache.pop(order_id, None)
@@ -167,6 +222,27 @@ class TimelineWriter:
         self._cache.move_to_end(order_id)
         while len(self._cache) > self._cache_orders:
             self._cache.popitem(last=False)
+
+    async def complete(self, order_ids: Iterable[str]) -> None:
+        """Clear the ``partial`` flag of orders refolded from the whole log (after an expiry)."""
+
+        def build(pipe: Any) -> None:
+            for order_id in order_ids:
+                pipe.hdel(self.keys.state(order_id), "partial")
+
+        await self._pipes.execute(build)
+
+    def _commit_script(self, pipe: Any, p: PreparedCommit) -> None:
+        """Queue the commit script for ``p``, with the retention keys and arguments."""
+        record = b""
+        if p.change is not None:
+            record = record_for(
+                self.keys, p.order_id, p.change.status, p.change.timeline, self._retention_s
+            )
+        keys = [*p.keys, *retention_keys(self.keys, p.order_id)]
+        pipe.evalsha(
+            self._pipes.shas["commit"], len(keys), *keys, self._retention_s, record, *p.args
+        )
 
     async def apply(self, events: Sequence[Event]) -> list[TimelineChange]:
         by_order, unlinked = group_by_order(events)
@@ -235,7 +311,7 @@ class TimelineWriter:
             for order_id, plan in plans.items():
                 if order_id in commits:
                     p = commits[order_id]
-                    pipe.evalsha(self._pipes.shas["commit"], len(p.keys), *p.keys, *p.args)
+                    self._commit_script(pipe, p)
                 elif plan.duplicates:
                     for event_id, count in plan.duplicates.items():
                         pipe.hincrby(self.keys.dups(order_id), event_id, count)
@@ -282,15 +358,17 @@ class TimelineWriter:
                         self.keys.dups(order_id),
                     )
                     self._cache.pop(order_id, None)
+                # written whole from the log: not partial, whether or not it had expired
+                pipe.delete(self.keys.retained(order_id))
                 for number in p.tracking_numbers:
                     pipe.set(self.keys.tracking(number), order_id)
                 for key in p.lookup_keys:
                     pipe.set(self.keys.lookup(key), order_id)
-                pipe.evalsha(self._pipes.shas["commit"], len(p.keys), *p.keys, *p.args)
+                self._commit_script(pipe, p)
 
         results = await self._pipes.execute(build, scripted=True) if prepared else []
         per_order = (
-            int(replace) + len(p.tracking_numbers) + len(p.lookup_keys) + 1 for p in prepared
+            int(replace) + 1 + len(p.tracking_numbers) + len(p.lookup_keys) + 1 for p in prepared
         )
         ends = list(accumulate(per_order))
         return [

@@ -111,6 +111,7 @@ class StreamContext:
                 url=redis.url or "redis",
                 cache_orders=redis.cache_orders,
                 link_shipments=False,  # the link agent links, in partition order
+                retention_s=self.settings.retention.redis_s,
             )
         return self._store
 

@@ -97,7 +97,7 @@ class ApiSettings(Section):
     )
     allowed_origins: tuple[str, ...] = Field(
         default=(),
-        description="websocket Origins allowed besides the API's own (its Host); \"*\" = any",
+        description='websocket Origins allowed besides the API\'s own (its Host); "*" = any',
     )
     trusted_proxies: tuple[str, ...] = Field(
         default=(),
@@ -169,6 +169,44 @@ class SweeperSettings(Section):
     )
 
 
+class RetentionSettings(Section):
+    """How long data is kept (docs/guarantees.md, "Retention and erasure"); 0 keeps for ever."""
+
+    redis_days: float = Field(
+        default=30.0,
+        ge=0,
+        description="an order's Redis timeline and index entries expire this long after its "
+        "last change into a final state (delivered, cancelled, returned, refunded); "
+        "re-read from ClickHouse on demand",
+    )
+    events_days: float = Field(
+        default=0.0, ge=0, description="ClickHouse TTL of the event log (by occurred_at)"
+    )
+    timelines_days: float = Field(
+        default=0.0, ge=0, description="ClickHouse TTL of timeline rows (by updated_at)"
+    )
+    shipments_days: float = Field(
+        default=0.0, ge=0, description="ClickHouse TTL of shipment facts (by updated_at)"
+    )
+    exceptions_days: float = Field(
+        default=0.0, ge=0, description="ClickHouse TTL of exception facts (by updated_at)"
+    )
+
+    @property
+    def redis_s(self) -> int:
+        return round(self.redis_days * 86400)
+
+    @property
+    def clickhouse_days(self) -> dict[str, float]:
+        """Table → days its rows are kept (0: for ever)."""
+        return {
+            "events": self.events_days,
+            "timelines": self.timelines_days,
+            "shipments": self.shipments_days,
+            "exceptions": self.exceptions_days,
+        }
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="WISMO_", env_nested_delimiter="__", frozen=True, extra="forbid"
@@ -183,6 +221,7 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     thresholds: ThresholdSettings = ThresholdSettings()
     sweeper: SweeperSettings = SweeperSettings()
+    retention: RetentionSettings = RetentionSettings()
     webhook_secrets: dict[str, tuple[SecretStr, ...]] = Field(
         default_factory=dict,
         description="per source, the live secrets (two during a rotation)",

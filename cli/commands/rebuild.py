@@ -74,7 +74,10 @@ async def _rebuild(args: argparse.Namespace) -> str:
         try:
             log = ClickHouseStore(ch)
             redis = RedisTimelineStore(
-                client, settings.redis.key_prefix, url=redacted(settings.redis.url or "")
+                client,
+                settings.redis.key_prefix,
+                url=redacted(settings.redis.url or ""),
+                retention_s=settings.retention.redis_s,
             )
             progress = None if args.quiet else ProgressBar(await log.count_events())
             report = await rebuild(
