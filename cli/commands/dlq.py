@@ -27,11 +27,23 @@ def register(subparsers: SubParsers) -> None:
 
 
 def _settings_or_none() -> Settings | None:
+    from cli.runtime.embedded import running_settings
+    from wismo.probes import kafka_metadata_ok
     from wismo.settings import load_settings
 
-    settings = load_settings()
-    if settings.kafka.bootstrap is None:
-        print("wismo dlq: no Kafka configured (set WISMO_KAFKA__BOOTSTRAP)", file=sys.stderr)
+    # the configured broker, else the one wismo up recorded in the data directory
+    settings = running_settings(load_settings())
+    bootstrap = settings.kafka.bootstrap
+    if bootstrap is None:
+        print(
+            "wismo dlq: no Kafka configured (set WISMO_KAFKA__BOOTSTRAP) and no wismo up "
+            f"recorded in {settings.data_dir.resolve()}",
+            file=sys.stderr,
+        )
+        return None
+    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
+    if not port.isdigit() or not kafka_metadata_ok(host or "127.0.0.1", int(port)):
+        print(f"wismo dlq: no Kafka broker answers at {bootstrap}", file=sys.stderr)
         return None
     return settings
 

@@ -53,7 +53,10 @@ def run(args: argparse.Namespace) -> int:
     except UnknownRole as error:
         print(f"wismo: {error}", file=sys.stderr)
         return 2
-    settings = load_settings()
+    from cli.runtime.embedded import running_settings
+
+    # endpoints left open: what wismo up recorded in the data directory, if it did
+    settings = running_settings(load_settings())
     if settings.kafka.bootstrap is None:
         print(
             "wismo: no Kafka configured (set WISMO_KAFKA__BOOTSTRAP), or use `wismo up`",

@@ -87,7 +87,7 @@ class IntakeGuard(Service):
             stopping = self.stop_api()
             if asyncio.iscoroutine(stopping) or isinstance(stopping, asyncio.Future):
                 await stopping
-            drained = await self.checkpoint(DRAIN_TIMEOUT_S)
+            drained = await self.checkpoint(DRAIN_TIMEOUT_S, settle_anyway=True)
             if drained:
                 log.info("drained: every accepted payload is in Redis and ClickHouse")
             else:
@@ -106,8 +106,11 @@ class IntakeGuard(Service):
             except Exception as error:  # the broker busy or away: the next round retries
                 log.warning("journal checkpoint skipped: %s", error)
 
-    async def checkpoint(self, timeout_s: float) -> bool:
-        """Seal the open segment; drop every settled one once the stores hold it."""
+    async def checkpoint(self, timeout_s: float, *, settle_anyway: bool = False) -> bool:
+        """Seal the open segment; drop every settled one once the stores hold it.
+
+        ``settle_anyway`` (the drain) waits for the stream even with no segment to drop: what
+        the stream derives itself (the detector's exceptions) reaches both stores too."""
         async with self._lock:
             if self.journal.current_records:
                 self.journal.seal()
@@ -118,7 +121,7 @@ class IntakeGuard(Service):
                     return False
                 await asyncio.sleep(0.05)
                 waited += 0.05
-            if not sealed:
+            if not sealed and not settle_anyway:
                 return True
             if not await settle(self.offsets, timeout_s):
                 return False

@@ -54,6 +54,7 @@ class WarehouseService(Service):
         self._consumer: Any = None
         self._ch: ClickHouse | None = None
         self._writer: ClickHouseWriter | None = None
+        self._consuming: asyncio.Future[Any] | None = None
 
     async def on_start(self) -> None:
         from aiokafka import AIOKafkaConsumer
@@ -79,13 +80,29 @@ class WarehouseService(Service):
             max_poll_records=settings.clickhouse.batch_rows,
         )
         await self._consumer.start()
-        self.add_future(self._consume())
+        self._consuming = self.add_future(self._consume())
 
     async def on_stop(self) -> None:
+        # the loop ends after its current fetch (should_stop is set); what it fetched is then
+        # flushed and committed, so a stop leaves no row behind in the writer
+        if self._consuming is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(
+                    asyncio.shield(self._consuming), self.settings.clickhouse.batch_interval_s + 5
+                )
+        if self._writer is not None and self._writer.pending_rows and self._loop_done():
+            try:
+                await self._writer.flush()
+                await self._commit()
+            except StoreUnavailable as error:  # not committed: re-read at the next start
+                log.warning("warehouse: rows not flushed at stop: %s", error)
         if self._consumer is not None:
             await self._consumer.stop()
         if self._ch is not None:
             await self._ch.close()
+
+    def _loop_done(self) -> bool:
+        return self._consuming is None or self._consuming.done()
 
     async def _consume(self) -> None:
         assert self._writer is not None
