@@ -108,6 +108,9 @@ class Mix:
 LIVELY = Mix()
 #: the same kinds, fewer scans per parcel, half the parcels still on their way, some changes
 HISTORY = replace(LIVELY, in_transit=(1, 2), in_flight=0.5, changed=0.2, located=0.5)
+#: the history's kinds, one parcel per order, about ten events each: the stream the throughput
+#: and rebuild benches push through the fold
+FLOW = replace(HISTORY, two_groups=0.0, split=0.0)
 #: every order ships, in one parcel
 ONE_PARCEL = replace(LIVELY, two_groups=0.0, split=0.0, cancelled=0.0, never_shipped=0.0)
 #: one parcel per order, no trouble, never delivered (so later scans still show): the benches

@@ -18,13 +18,14 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from bench.history import generate
+from bench.orders import FLOW
 from cli.runtime.embedded import delete_prefix
 from projections.clickhouse_store import ClickHouse, ClickHouseStore, ClickHouseWriter
 from projections.rebuild import prepare_chunk, rebuild
 from projections.redis_store import RedisTimelineStore
 from wismo.settings import ClickHouseSettings, Settings
 
-EVENTS_PER_ORDER = 12
+EVENTS_PER_ORDER = 10
 
 
 async def run(
@@ -35,7 +36,7 @@ async def run(
     progress: Callable[[str], None],
 ) -> dict[str, Any]:
     orders = max(1, events // EVENTS_PER_ORDER)
-    history = generate(orders, seed=3, duplicate_share=0, malformed_share=0)
+    history = generate(orders, seed=3, duplicate_share=0, malformed_share=0, mix=FLOW)
     logged = list(history.valid_events.values())
     settings = Settings(clickhouse=ClickHouseSettings(chdb_path=chdb_path))
     ch = await ClickHouse.connect(settings)

@@ -41,7 +41,7 @@ from wismo.topics import EVENTS
 
 VARIANTS = ("kafka", "noop", "timeline", "timeline+warehouse")
 #: canonical events per generated order, about (to size a run by its events)
-EVENTS_PER_ORDER = 12
+EVENTS_PER_ORDER = 10
 
 
 #: how the generated events reach the topic (``--arrival``)
@@ -85,9 +85,10 @@ async def _produce(settings: Settings, orders: int, seed: int, arrival: str = "t
     from aiokafka import AIOKafkaProducer
 
     from bench.history import generate
+    from bench.orders import FLOW
     from streams.routing import linked
 
-    history = generate(orders, seed=seed, duplicate_share=0, malformed_share=0)
+    history = generate(orders, seed=seed, duplicate_share=0, malformed_share=0, mix=FLOW)
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka.bootstrap, linger_ms=20, max_batch_size=1 << 20
     )
