@@ -215,3 +215,48 @@ def test_make_up_piped_into_tee_stops_on_a_signal_to_its_process_group(
             os.killpg(pipeline.pid, signal.SIGKILL)
         pipeline.wait(10)
         up.cleanup()
+
+
+def _persistent_keys(client: redis.Redis, prefix: str) -> set[bytes]:
+    """Keys under ``prefix`` that do not expire within the hour (rate-limit buckets and pending
+    delivery claims do; finished orders and delivery ids are kept for days)."""
+    keys = list(client.scan_iter(f"{prefix}:*", count=1000))
+    return {key for key in keys if client.ttl(key) == -1 or client.ttl(key) > 3600}
+
+
+def test_private_redis_keeps_every_order_exception_and_index_across_a_restart(
+    tmp_path: Path,
+) -> None:
+    """With the machine's Redis skipped (``--private-redis``), a stop and a start of wismo up
+    in the same directory keep every key: orders, exceptions, links, indexes."""
+    up = UpProcess(
+        tmp_path / "run", arguments=("--demo-orders", "6", "--demo-rate", "40", "--private-redis")
+    )
+    prefix = up.env["WISMO_REDIS__KEY_PREFIX"]
+    try:
+        up.start()
+        up.wait_ready()
+        assert up.redis_url() != "redis://127.0.0.1:6379/0", "the private Redis was not used"
+        client = up.redis()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(list(client.scan_iter(f"{prefix}:*:state"))) < 6:
+            time.sleep(0.5)
+        before = _persistent_keys(client, prefix)
+        orders = {key for key in before if key.endswith(b":state")}
+        assert len(orders) >= 6
+        client.close()
+        up.signal(signal.SIGINT)
+        assert up.wait(90) == 0, up.log_tail()
+        up.arguments = ("--demo-orders", "0", "--private-redis")
+        up.start()
+        up.wait_ready()
+        client = up.redis()
+        after = _persistent_keys(client, prefix)
+        client.close()
+        assert not before - after, sorted(before - after)[:10]
+        assert {key for key in after if key.endswith(b":state")} >= orders
+    finally:
+        if up.process is not None and up.process.poll() is None:
+            up.signal(signal.SIGINT)
+            up.wait(90)
+        up.cleanup()
