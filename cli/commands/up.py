@@ -1,8 +1,12 @@
 """``wismo up``: the whole system on embedded defaults, in one process.
 
-Starts what is not configured (the Tansu broker, a Redis, the chDB path), then every role —
-normalise, timeline, warehouse, sweeper, api — in this process, and stops it all on Ctrl-C.
+Starts what is not configured (the Tansu broker, a Redis, the chDB path), replays what the
+intake journal kept from a crash, then runs every role — normalise, timeline, warehouse,
+sweeper, api — in this process. Ctrl-C, SIGTERM and SIGHUP drain and stop it all (see
+:mod:`cli.runtime.durability`); the services die with the process however it ends.
 ``--simulate-orders N`` feeds a generated, messy history of N orders through the raw topic.
+In development every registered webhook source gets the development secret, and each source's
+URL and signing scheme are printed.
 
 Once the API answers, ``wismo simulate`` traffic (``--demo-orders``, ``--demo-rate``) is posted to
 its webhooks for as long as the system runs, so the status page, the console and the SLA page
