@@ -1,0 +1,105 @@
+"""What erasure removes from an event (pure): the personal fields of docs/security.md.
+
+Personal data wismo keeps (docs/security.md, "Personal data"; docs/integrations.md for what each
+source sends): the customer's e-mail, postcodes, a scan's facility and message, payment ids and
+processor references, and free-text notes. Erasing an order drops every one of them from each of
+its events; payment ids, which identify a payment inside the order, become ``erased-payment-N``
+(numbered in order of appearance, so the fold still tells one payment from another). Any other
+free-text field that mentions an erased value (an e-mail or phone number written into a note or a
+scan message) is replaced with :data:`REDACTED`.
+
+What the SLA KPIs read is kept: times, statuses, reasons, carriers, services, amounts, cities,
+regions and countries (docs/kpis.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+REDACTED = "[erased]"
+#: payload fields dropped wherever they appear (a place, a payment, a return, an agent's note)
+DROPPED = frozenset({"customer_email", "postal_code", "facility", "note", "processor_reference"})
+#: a carrier scan's ``message`` may name whoever signed; an exception's is the detector's own
+_SCAN_DROPPED = frozenset({"message"})
+_SCANS = frozenset({"tracking.checkpoint"})
+#: free-text fields searched for an erased value (the others are ids, codes, times, amounts)
+FREE_TEXT = frozenset(
+    {
+        "customer_email", "message", "note", "reason", "failure_reason", "processor_reference",
+        "facility", "city", "region", "method", "service", "name", "sales_channel", "raw_code",
+    }
+)  # fmt: skip
+_NOT_DIGIT = re.compile(r"\D")
+MIN_PHONE_DIGITS = 6
+
+
+def phone_values(phone: str) -> list[str]:
+    """The forms of a phone number looked for: as given, and its digits alone."""
+    digits = _NOT_DIGIT.sub("", phone)
+    forms = [phone.strip()]
+    if len(digits) >= MIN_PHONE_DIGITS:
+        forms.append(digits)
+    return list(dict.fromkeys(f for f in forms if f))
+
+
+def _strings(value: Any, key: str = "") -> Iterable[tuple[str, str]]:
+    if isinstance(value, Mapping):
+        for name, item in value.items():
+            yield from _strings(item, str(name))
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item, key)
+    elif isinstance(value, str):
+        yield key, value
+
+
+def _contains(text: str, values: Sequence[str]) -> bool:
+    folded = text.casefold()
+    return any(v.casefold() in folded for v in values)
+
+
+def mentions(document: Mapping[str, Any], values: Sequence[str]) -> bool:
+    """Whether a free-text field of the event's payload holds one of ``values``."""
+    payload = document.get("payload") or {}
+    return any(key in FREE_TEXT and _contains(text, values) for key, text in _strings(payload))
+
+
+def payment_stand_ins(documents: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Payment id → its stand-in, numbered in the order the documents name them."""
+    found: dict[str, str] = {}
+    for document in documents:
+        payment = (document.get("payload") or {}).get("payment_id")
+        if isinstance(payment, str) and payment not in found:
+            found[payment] = f"erased-payment-{len(found) + 1}"
+    return found
+
+
+def _scrub(value: Any, key: str, values: Sequence[str], dropped: frozenset[str]) -> Any:
+    if isinstance(value, Mapping):
+        return {
+            name: _scrub(item, name, values, dropped)
+            for name, item in value.items()
+            if name not in dropped
+        }
+    if isinstance(value, list):
+        return [_scrub(item, key, values, dropped) for item in value]
+    if isinstance(value, str) and key in FREE_TEXT and values and _contains(value, values):
+        return REDACTED
+    return value
+
+
+def anonymise(
+    document: Mapping[str, Any], values: Sequence[str], payments: Mapping[str, str]
+) -> dict[str, Any]:
+    """The event with its personal fields dropped, payment ids replaced and any free text
+    mentioning one of ``values`` redacted (envelope fields are kept as they are)."""
+    dropped = DROPPED | (_SCAN_DROPPED if document.get("kind") in _SCANS else frozenset())
+    shaped = dict(document)
+    payload = _scrub(document.get("payload") or {}, "", values, dropped)
+    payment = payload.get("payment_id")
+    if isinstance(payment, str):
+        payload["payment_id"] = payments.get(payment, payment)
+    shaped["payload"] = payload
+    return shaped

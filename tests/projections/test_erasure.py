@@ -1,0 +1,160 @@
+"""Erasure by order id, e-mail and phone: the values are gone from every Redis key and every
+ClickHouse table, the other orders are untouched, the SLA KPIs still compute, and an audit row
+records who erased what kind of subject without the value."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime
+from typing import Any
+
+import orjson
+import pytest
+import redis.asyncio as aioredis
+
+from projections.clickhouse_store import ClickHouse, ClickHouseStore
+from projections.erasure import Erasure, Subject
+from projections.redis_store import RedisTimelineStore
+from projections.sla import SlaQuery, sla_report
+from tests.projections.conftest import REDIS_URL
+from tests.projections.synthetic import order_history
+from wismo.events import Event, parse_event
+from wismo.ids import email_hash
+
+ORDERS = 8
+PHONE = "+44 7700 900123"
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+KPIS = SlaQuery(date(2026, 1, 1), date(2026, 12, 31), ("carrier",))
+
+
+def _note(order_id: str, note: str) -> Event:
+    return parse_event(
+        orjson.dumps(
+            {
+                "event_id": f"oms:{order_id}:rma-note",
+                "source": "oms",
+                "order_id": order_id,
+                "occurred_at": "2026-03-20T10:00:00Z",
+                "schema_version": 1,
+                "kind": "return.authorized",
+                "payload": {"return_id": f"R-{order_id}", "note": note},
+            }
+        )
+    )
+
+
+def _events() -> list[Event]:
+    rng = random.Random(5)
+    events = [e for index in range(ORDERS) for e in order_history(index, rng)]
+    return [*events, _note("ORD-1", f"customer asks to be called on {PHONE} first")]
+
+
+async def _redis_text(client: aioredis.Redis, prefix: str) -> str:
+    """Every key name and value under the prefix, as one text."""
+    parts = []
+    async for raw in client.scan_iter(match=f"{prefix}:*", count=1000):
+        key = raw.decode()
+        kind = (await client.type(key)).decode()
+        value: Any = {
+            "string": client.get,
+            "hash": client.hgetall,
+            "set": client.smembers,
+            "zset": lambda k: client.zrange(k, 0, -1),
+        }[kind](key)
+        parts.append(f"{key} {await value!r}")
+    return "\n".join(parts).casefold()
+
+
+async def _clickhouse_text(ch: ClickHouse) -> str:
+    tables = [t for (t,) in await ch.rows("SHOW TABLES FROM {db}")]
+    parts = []
+    for table in tables:
+        rows = await ch.rows(f"SELECT * FROM {{db}}.{table}")
+        parts.append(repr(rows))
+    return "\n".join(parts).casefold()
+
+
+async def _stores(
+    redis_client: aioredis.Redis, redis_prefix: str, clickhouse: ClickHouse
+) -> tuple[RedisTimelineStore, Erasure]:
+    events = _events()
+    await ClickHouseStore(clickhouse).apply(events)
+    store = RedisTimelineStore(redis_client, redis_prefix, url=REDIS_URL)
+    await store.apply(events)
+    return store, Erasure(clickhouse, store)
+
+
+def _kpis(ch: ClickHouse, *sections: str) -> dict[str, Any]:
+    return sla_report(ch.client, ch.database, KPIS, sections).as_dict()
+
+
+@pytest.mark.parametrize(
+    ("subject", "erased", "order"),
+    [
+        (Subject("email", "Customer0@Example.com"), ["customer0@example.com"], "ORD-0"),
+        (Subject("phone", PHONE), [PHONE], "ORD-1"),
+        (Subject("order", "ORD-2"), ["customer2@example.com"], "ORD-2"),
+    ],
+    ids=["email", "phone", "order"],
+)
+async def test_erased_values_are_gone_from_both_stores(
+    redis_client: aioredis.Redis,
+    redis_prefix: str,
+    clickhouse: ClickHouse,
+    subject: Subject,
+    erased: list[str],
+    order: str,
+) -> None:
+    store, erasure = await _stores(redis_client, redis_prefix, clickhouse)
+    digest = email_hash(f"customer{order[4:]}@example.com")
+    wanted = [*(v.casefold() for v in erased), digest]
+    before_redis = await _redis_text(redis_client, redis_prefix)
+    before_ch = await _clickhouse_text(clickhouse)
+    for value in wanted:
+        assert value in before_redis
+        assert value in before_ch
+    kpis = await clickhouse.run(_kpis, clickhouse, "delivery", "exceptions", "returns")
+
+    report = await erasure.run(subject, "agent-7", NOW)
+
+    assert report.orders == [order]
+    assert report.events > 0
+    assert report.redis_keys > 0
+    after_redis = await _redis_text(redis_client, redis_prefix)
+    after_ch = await _clickhouse_text(clickhouse)
+    for value in wanted:
+        assert value not in after_redis
+        assert value not in after_ch
+    assert "customer5@example.com" in after_ch  # other orders untouched
+    assert email_hash("customer5@example.com") in after_redis
+    timeline = orjson.loads(await store.timeline(order) or b"")
+    assert timeline["order_number"] == str(100000 + int(order[4:]))
+    assert timeline["customer_email_sha256"] is None
+    assert await clickhouse.run(_kpis, clickhouse, "delivery", "exceptions", "returns") == kpis
+    assert (await clickhouse.run(_kpis, clickhouse, "dwell"))["dwell"]
+
+    (audit,) = await clickhouse.rows(
+        "SELECT requested_by, subject, orders, events, redis_keys FROM {db}.erasures"
+    )
+    assert audit == ("agent-7", subject.kind, [order], report.events, report.redis_keys)
+
+
+async def test_erasing_twice_changes_nothing_more(
+    redis_client: aioredis.Redis, redis_prefix: str, clickhouse: ClickHouse
+) -> None:
+    store, erasure = await _stores(redis_client, redis_prefix, clickhouse)
+    await erasure.run(Subject("order", "ORD-3"), "agent-7", NOW)
+    timeline = await store.timeline("ORD-3")
+    facts = await clickhouse.rows(
+        "SELECT count() FROM {db}.shipments FINAL WHERE order_id = 'ORD-3'"
+    )
+    assert facts == [(1,)]
+    again = await erasure.run(Subject("order", "ORD-3"), "agent-7", NOW)
+    assert again.orders == ["ORD-3"]
+    assert await store.timeline("ORD-3") == timeline
+    assert (
+        await clickhouse.rows("SELECT count() FROM {db}.shipments FINAL WHERE order_id = 'ORD-3'")
+        == facts
+    )
+    nobody = await erasure.run(Subject("email", "nobody@example.com"), "agent-7", NOW)
+    assert nobody.orders == []
