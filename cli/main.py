@@ -18,6 +18,7 @@ from cli.commands import (
     bench,
     db,
     dlq,
+    erase,
     fold,
     normalise,
     rebuild,
@@ -44,6 +45,7 @@ COMMAND_MODULES = (
     bench,
     verify,
     simulate,
+    erase,
 )
 
 

@@ -28,7 +28,13 @@ from typing import Any, Literal
 
 import orjson
 
-from projections.anonymise import anonymise, mentions, payment_stand_ins, phone_values
+from projections.anonymise import (
+    MIN_PHONE_DIGITS,
+    anonymise,
+    mentions,
+    payment_stand_ins,
+    phone_values,
+)
 from projections.clickhouse_store import COLUMNS, ClickHouse
 from projections.erasure_redis import erase_from_redis
 from projections.facts import change_rows
@@ -76,6 +82,26 @@ SETTINGS mutations_sync = 2
 class Subject:
     kind: SubjectKind
     value: str
+
+    @classmethod
+    def of(cls, kind: str, value: str) -> Subject:
+        """A subject from what a caller typed; raises :class:`ValueError` with the reason."""
+        value = value.strip()
+        if kind == "order" and value:
+            return cls("order", value)
+        if kind == "email" and "@" in value[1:-1]:
+            return cls("email", value)
+        if kind == "phone" and len(phone_values(value)) > 1:
+            return cls("phone", value)
+        if kind not in SUBJECT_KINDS:
+            raise ValueError(f"erase by one of {', '.join(SUBJECT_KINDS)}, not {kind!r}")
+        raise ValueError(
+            {
+                "order": "the order id is empty",
+                "email": "that is not an e-mail address",
+                "phone": f"a phone number needs at least {MIN_PHONE_DIGITS} digits",
+            }[kind]
+        )
 
     @property
     def values(self) -> list[str]:
