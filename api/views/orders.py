@@ -21,6 +21,7 @@ from api.keys import (
     TIMELINES,
 )
 from api.order_cache import EncodedAnswer
+from api.reread import reread
 from api.views.body import json_object
 from api.views.respond import PRIVATE_NO_CACHE, encoded, etag_for, json
 from projections.customer_order import FORMAT, customer_order, encode, public_parcel
@@ -81,6 +82,8 @@ async def stored_timeline(request: web.Request, order_id: str) -> Timeline:
 
 async def _timeline_json(request: web.Request, order_id: str) -> bytes:
     raw = await request.app[TIMELINES].timeline(order_id)
+    if raw is None:
+        raw = await reread(request.app, order_id)  # expired from Redis: from the log
     if raw is None:
         raise NotFound(f"order {order_id} is not known")
     return raw
