@@ -186,6 +186,8 @@ class Erasure:
         for order_id in await self._candidates(subject):
             logged = dict(await self.ch.rows(_ORDER_ROWS, order=order_id))
             held = [dump_event(e) for e in await self.redis.events(order_id)]
+            if not logged and not held:
+                continue  # no such order: nothing to erase, nothing to create
             if subject.kind == "email" and order_id not in await self._indexed(subject):
                 named = [*map(orjson.loads, logged.values()), *map(orjson.loads, held)]
                 if not any(mentions(d, values) for d in named):

@@ -158,3 +158,9 @@ async def test_erasing_twice_changes_nothing_more(
     )
     nobody = await erasure.run(Subject("email", "nobody@example.com"), "agent-7", NOW)
     assert nobody.orders == []
+    unknown = await erasure.run(Subject("order", "ORD-404"), "agent-7", NOW)
+    assert unknown.orders == []
+    assert await store.timeline("ORD-404") is None
+    assert await clickhouse.rows(
+        "SELECT count() FROM {db}.timelines WHERE order_id = 'ORD-404'"
+    ) == [(0,)]
