@@ -14,7 +14,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from api import guards, keys
+from api import clickhouse, guards, keys
 from api.auth import CapabilityTokens
 from api.changes import ChangeFeed
 from api.deliveries import DeliveryLedger
@@ -61,6 +61,7 @@ def create_app(
     )
     app.cleanup_ctx.append(_redis_context(redis))
     guards.install(app)
+    clickhouse.install(app)
     app.cleanup_ctx.append(_producer_context(producer))
     app.cleanup_ctx.append(_live_context)
     app.on_shutdown.append(_close_websockets)

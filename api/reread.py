@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from api.clickhouse import clickhouse
 from api.errors import NotFound, Unavailable
 from api.keys import STORE
 from projections.clickhouse_store import ClickHouseStore
@@ -20,15 +21,11 @@ from projections.restore import restore_order
 async def reread(app: web.Application, order_id: str) -> bytes | None:
     """The order's timeline refolded from the log, if it expired from Redis; ``None`` for an
     order that never was (or that the log no longer holds)."""
-    # the analytics view owns this process's ClickHouse handle; it imports the agent views,
-    # which import the order reads that call this: imported here, not at the top
-    from api.views.analytics import _clickhouse as analytics_clickhouse
-
     store = app[STORE]
     if not await store.expired(order_id):
         return None
     try:
-        ch = await analytics_clickhouse(app)
+        ch = await clickhouse(app)
     except Unavailable as error:
         raise NotFound(
             f"order {order_id} has expired from the live store and this process cannot re-read "

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from api.clickhouse import clickhouse
 from api.errors import BadRequest, Unavailable
 from api.keys import CLOCK, SETTINGS, STORE
 from api.views.agent import agent
-from api.views.analytics import _clickhouse as analytics_clickhouse
 from api.views.body import json_object
 from api.views.respond import json
 from projections.erasure import Erasure, Subject
@@ -45,7 +45,7 @@ async def erase(request: web.Request) -> web.Response:
     who = agent(request, ERASE_ROLES)
     app = request.app
     subject = subject_of(await json_object(request, app[SETTINGS].api.max_body_bytes))
-    ch = await analytics_clickhouse(app)
+    ch = await clickhouse(app)
     try:
         report = await Erasure(ch, app[STORE]).run(subject, who.agent_id, app[CLOCK]())
     except StoreError as error:

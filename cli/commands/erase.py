@@ -35,7 +35,7 @@ def register(subparsers: SubParsers) -> None:
 
 
 async def _erase(args: argparse.Namespace) -> dict[str, object]:
-    from api.views.analytics import chdb_is_open
+    from api.clickhouse import chdb_is_open
     from projections.clickhouse_store import ClickHouse
     from projections.connections import redacted, redis_client
     from projections.erasure import Erasure, Subject

@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
 from api.app import create_app
-from api.views.analytics import chdb_is_open
+from api.clickhouse import chdb_is_open
 from wismo.settings import ApiSettings, ClickHouseSettings, RedisSettings, Settings
 
 AGENT_SECRET = "analytics-tests-agent-secret-0123456789"
