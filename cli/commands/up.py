@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from wismo.settings import Settings
 
 
+RUNNING_MARKER = "up.running"
+
+
 def register(subparsers: SubParsers) -> None:
     parser = subparsers.add_parser("up", help="run everything on embedded defaults")
     parser.add_argument(
@@ -62,6 +65,7 @@ def register(subparsers: SubParsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from cli.runtime.embedded import EmbeddedServices
     from cli.runtime.journal import Journal
+    from cli.runtime.reconcile import reconcile_clickhouse
     from cli.runtime.roles import ROLE_NAMES
     from cli.runtime.roles import run as run_roles
     from wismo.settings import load_settings
@@ -77,6 +81,17 @@ def run(args: argparse.Namespace) -> int:
         replayed = asyncio.run(_replay(settings, journal))
         if replayed:
             print(f"wismo up: replayed {replayed} journaled payload(s)", file=sys.stderr)
+        # present while wismo up runs, removed once it drained: found at a start, the last run
+        # ended without draining, and ClickHouse may lack what the stream derived by itself
+        running = settings.data_dir / RUNNING_MARKER
+        if running.exists():
+            events, timelines = asyncio.run(reconcile_clickhouse(settings))
+            print(
+                f"wismo up: the last run did not drain; ClickHouse reconciled from Redis "
+                f"({events} events, {timelines} timelines)",
+                file=sys.stderr,
+            )
+        running.touch()
         print("wismo up:", file=sys.stderr)
         for line in services.started:
             print(f"  {line}", file=sys.stderr)
@@ -99,9 +114,12 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         try:
-            return run_roles(settings, ROLE_NAMES, web_port=args.web_port, journal=journal)
+            code = run_roles(settings, ROLE_NAMES, web_port=args.web_port, journal=journal)
         finally:
             stop.set()
+        if not [segment for segment in journal.segments() if journal.path(segment).stat().st_size]:
+            running.unlink(missing_ok=True)
+        return code
 
 
 async def _replay(settings: Settings, journal: Journal) -> int:

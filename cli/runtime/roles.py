@@ -133,7 +133,11 @@ def _guarded_api(ctx: StreamContext, roles: tuple[str, ...], journal: Journal) -
     api = ApiService(ctx.settings, journaled_api)
     ctx.attach(api)
     groups = up_groups(ctx.settings, group_id(ctx.settings, roles), warehouse.group_of(ctx))
-    guard = IntakeGuard(journal, Offsets(ctx.settings, groups), stop_api=api.stop)
+
+    async def flush() -> None:
+        await ctx.app.producer.flush()
+
+    guard = IntakeGuard(journal, Offsets(ctx.settings, groups, flush), stop_api=api.stop)
     ctx.attach(guard)
     return guard
 

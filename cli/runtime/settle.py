@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 #: raw → tracking → (link) events → (release of parked scans) events → timeline → warehouse
 HOPS = 6
 POLL_S = 0.25
+QUIET_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +67,21 @@ def behind(
 
 
 class Offsets:
-    """End offsets of the topics and committed offsets of the groups, from the broker."""
+    """End offsets of the topics and committed offsets of the groups, from the broker.
 
-    def __init__(self, settings: Settings, groups: tuple[Group, ...]) -> None:
+    ``flush`` (this process's stream producer) runs before each reading of the end offsets, so
+    what the process has queued but not yet sent is counted too.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        groups: tuple[Group, ...],
+        flush: Callable[[], Awaitable[Any]] | None = None,
+    ) -> None:
         self.settings = settings
         self.groups = groups
+        self.flush = flush
         self._admin: Any = None
         self._consumer: Any = None
 
@@ -101,6 +112,8 @@ class Offsets:
         ]
 
     async def ends(self) -> dict[tuple[str, int], int]:
+        if self.flush is not None:
+            await self.flush()
         ends = await self._consumer.end_offsets(self._partitions())
         return {(tp.topic, tp.partition): int(end) for tp, end in ends.items()}
 
@@ -135,6 +148,10 @@ async def settle(offsets: Offsets, timeout_s: float) -> bool:
             await asyncio.sleep(POLL_S)
         again = await offsets.ends()
         if again == ends:
-            return True
+            # quiet for a moment too: an output being sent right now would move them
+            await asyncio.sleep(QUIET_S)
+            again = await offsets.ends()
+            if again == ends:
+                return True
         ends = again
     return True

@@ -253,7 +253,8 @@ def test_private_redis_keeps_every_order_exception_and_index_across_a_restart(
         client = up.redis()
         after = _persistent_keys(client, prefix)
         client.close()
-        assert not before - after, sorted(before - after)[:10]
+        # parked scans leave when their shipment arrives (the drain may release some)
+        assert not {key for key in before - after if b":park:" not in key}, sorted(before - after)
         assert {key for key in after if key.endswith(b":state")} >= orders
     finally:
         if up.process is not None and up.process.poll() is None:
