@@ -28,6 +28,8 @@ from carriers.signatures import shared_secret_matches
 CUSTOMER_AUDIENCE = "wismo:order"
 READ_ROLES = frozenset({"viewer", "agent", "supervisor"})
 ACT_ROLES = frozenset({"agent", "supervisor"})
+#: erasing a person's data (``POST /v1/agent/erasures``) is its own role, held by no reader
+ERASE_ROLES = frozenset({"admin"})
 _ALGORITHMS = ["HS256"]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from api.auth import ERASE_ROLES
 from api.clickhouse import clickhouse
 from api.errors import BadRequest, Unavailable
 from api.keys import CLOCK, SETTINGS, STORE
@@ -19,8 +20,6 @@ from api.views.respond import json
 from projections.erasure import Erasure, Subject
 from projections.errors import StoreError
 
-#: the role that may erase (granted apart from viewer / agent / supervisor)
-ERASE_ROLES = frozenset({"admin"})
 #: body field → subject kind
 FIELDS = {"order_id": "order", "email": "email", "phone": "phone"}
 
