@@ -21,6 +21,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # in the Standard Webhooks form (whsec_ + base64 key, here of "wismo-dev-secret-change-me") so
 # the one development secret also serves the oms, wms and salesforce_om sources
 DEV_SECRET = "whsec_d2lzbW8tZGV2LXNlY3JldC1jaGFuZ2UtbWU="
+#: what production refuses as a secret: empty, the development secret, and its earlier spellings
+_NOT_SECRET = frozenset(
+    {"", DEV_SECRET, "wismo-dev-secret-change-me", "raw:wismo-dev-secret-change-me"}
+)
 
 
 class Section(BaseModel):
@@ -268,7 +272,7 @@ def development_secrets(settings: Settings) -> list[str]:
     return [
         f"{name} ({variable})"
         for name, variable, secret in named
-        if secret.get_secret_value().strip() in ("", DEV_SECRET)
+        if secret.get_secret_value().strip() in _NOT_SECRET
     ]
 
 

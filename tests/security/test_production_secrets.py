@@ -48,6 +48,15 @@ def test_production_with_real_secrets_starts() -> None:
         ),
         ({"webhook_secrets": {"dhl": (SecretStr("  "),)}}, "webhook_secrets.dhl[0]"),
         ({"api": {"agent_jwt_secret": SecretStr("")}}, "api.agent_jwt_secret"),
+        # the development secret as it was spelled before it took the Standard Webhooks form
+        (
+            {"api": {"customer_token_secret": SecretStr("wismo-dev-secret-change-me")}},
+            "api.customer_token_secret",
+        ),
+        (
+            {"webhook_secrets": {"oms": (SecretStr("raw:wismo-dev-secret-change-me"),)}},
+            "webhook_secrets.oms[0]",
+        ),
     ],
 )
 def test_each_key_left_at_the_development_secret_is_refused(
