@@ -114,12 +114,12 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         try:
-            code = run_roles(settings, ROLE_NAMES, web_port=args.web_port, journal=journal)
+            # the worker ends the process with SystemExit once it stopped
+            return run_roles(settings, ROLE_NAMES, web_port=args.web_port, journal=journal)
         finally:
             stop.set()
-        if not [segment for segment in journal.segments() if journal.path(segment).stat().st_size]:
-            running.unlink(missing_ok=True)
-        return code
+            if not any(journal.path(n).stat().st_size for n in journal.segments()):
+                running.unlink(missing_ok=True)
 
 
 async def _replay(settings: Settings, journal: Journal) -> int:

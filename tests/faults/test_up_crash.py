@@ -212,6 +212,7 @@ def test_kill_9_under_load_then_restart_loses_nothing_answered_202(tmp_path: Pat
             up.start()
             assert broker_port(up) == port, f"crash {crash}: the broker moved"
         up.wait_ready()
+        assert "ClickHouse reconciled from Redis" in up.log_path.read_text()
         sender.start(sender.pending())
         sender.join()
         sender.retry_pending(60)
@@ -252,6 +253,7 @@ def test_sigterm_under_load_drains_everything_answered_202(tmp_path: Path) -> No
         code, output = verify(up, events)
         assert code == 0, f"seed {run_seed}, {len(accepted)}/{len(posts)} accepted:\n{output}"
         assert not list((up.directory / ".wismo" / "journal").glob("*.seg")), "journal not emptied"
+        assert not (up.directory / ".wismo" / "up.running").exists(), "a drained stop is clean"
     finally:
         sender.stop.set()
         up.cleanup()
