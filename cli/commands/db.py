@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
-from cli.commands import SubParsers
+from cli.commands import SubParsers, run_on_stores
 
 
 def register(subparsers: SubParsers) -> None:
@@ -36,12 +35,8 @@ async def _migrate() -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from projections.errors import StoreError
-
-    try:
-        applied = asyncio.run(_migrate())
-    except StoreError as error:
-        print(f"wismo db migrate: {error}", file=sys.stderr)
+    applied = run_on_stores("db migrate", _migrate())
+    if applied is None:
         return 2
     for name in applied:
         print(f"applied {name}")

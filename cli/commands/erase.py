@@ -4,12 +4,11 @@ ClickHouse and Redis, with an audit record (:mod:`projections.erasure`)."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import sys
 from datetime import UTC, datetime
 
-from cli.commands import SubParsers
+from cli.commands import SubParsers, run_on_stores
 from cli.commands.rebuild import LOCAL_REDIS_URL
 
 
@@ -86,12 +85,8 @@ async def _erase(args: argparse.Namespace) -> dict[str, object]:
 def run(args: argparse.Namespace) -> int:
     import orjson
 
-    from projections.errors import StoreError
-
-    try:
-        report = asyncio.run(_erase(args))
-    except StoreError as error:
-        print(f"wismo erase: {error}", file=sys.stderr)
+    report = run_on_stores("erase", _erase(args))
+    if report is None:
         return 2
     sys.stdout.buffer.write(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
     return 0

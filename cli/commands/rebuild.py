@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import time
 
-from cli.commands import SubParsers
+from cli.commands import SubParsers, run_on_stores
 
 #: Where Redis is when none is configured: the machine's own, as the embedded launcher assumes.
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -98,12 +97,8 @@ async def _rebuild(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from projections.errors import StoreError
-
-    try:
-        summary = asyncio.run(_rebuild(args))
-    except StoreError as error:
-        print(f"wismo rebuild: {error}", file=sys.stderr)
+    summary = run_on_stores("rebuild", _rebuild(args))
+    if summary is None:
         return 2
     print(summary)
     return 0
