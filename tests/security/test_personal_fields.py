@@ -117,9 +117,7 @@ async def _answers(client: Client, settings: Settings) -> dict[str, Any]:
         "/v1/agent/search", params={"email": EMAIL}, headers=_bearer("viewer")
     )
     assert refused.status == 403  # a viewer may not search by e-mail (personal data)
-    search = await client.get(
-        "/v1/agent/search", params={"q": ORDER}, headers=_bearer("viewer")
-    )
+    search = await client.get("/v1/agent/search", params={"q": ORDER}, headers=_bearer("viewer"))
     answers["GET /v1/agent/search (viewer)"] = await search.json()
     assert answers["GET /v1/agent/search (viewer)"]["results"]
     queue = await client.get("/v1/agent/exceptions?status=open,acknowledged,resolved",
