@@ -28,7 +28,7 @@ def subject_of(document: dict[str, object]) -> Subject:
     unknown = sorted(set(document) - set(FIELDS))
     if unknown:
         raise BadRequest(f"unknown field {', '.join(unknown)}; give one of order_id, email, phone")
-    given = [(name, value) for name, value in document.items() if value is not None]
+    given = list(document.items())  # null is a value given, and not text
     if len(given) != 1:
         raise BadRequest("give exactly one of order_id, email, phone")
     ((name, value),) = given

@@ -96,7 +96,22 @@ async def test_search_by_order_number_tracking_number_email_and_id(
         assert "e-mail" in (await refused.json())["reason"]
     nothing = await client.get("/v1/agent/search?q=nobody", headers=auth("viewer"))
     assert (await nothing.json())["results"] == []
-    assert (await client.get("/v1/agent/search", headers=auth("viewer"))).status == 400
+    # the document makes every criterion optional: none given matches nothing
+    for empty in ("", "?q=&order_number=&email="):
+        answer = await client.get(f"/v1/agent/search{empty}", headers=auth("viewer"))
+        assert answer.status == 200, empty
+        assert (await answer.json())["results"] == []
+
+
+async def test_actions_refuse_null_and_empty_fields(client: Client) -> None:
+    """A field given is text: ``null`` is refused with the reason, not taken as left out."""
+    for action in ("acknowledge", "resolve"):
+        path = f"/v1/agent/exceptions/{EXCEPTION}/{action}"
+        for body in ({"order_id": None}, {"order_id": ""}, {"order_id": 7}, {"note": None}):
+            response = await client.post(path, json=body, headers=auth("agent"))
+            assert response.status == 400, (action, body)
+            field = next(iter(body))
+            assert field in (await response.json())["reason"], (action, body)
 
 
 async def test_exception_queue_filters(client: Client, store: RedisTimelineStore) -> None:

@@ -1,34 +1,72 @@
-"""Schemathesis against the live API: generated requests for every documented operation; no
-5xx, and every response (status, content type, headers, body) matches ``api/openapi.yaml``."""
+"""Schemathesis against the live API: generated requests for every documented operation, one at
+a time and then as workflows along the document's links. No 5xx; every response (status, content
+type, headers, body) matches ``api/openapi.yaml``; requests valid per the document are accepted
+and invalid ones refused (``schemathesis.toml`` holds the few per-route expectations)."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
+import redis.asyncio as aioredis
+import requests
 import schemathesis
 from aiohttp import web
 from hypothesis import HealthCheck, settings
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.config import SchemathesisConfig
 
 from api.app import create_app
 from cli.runtime.embedded import free_port
-from tests.api.conftest import API_KEY, REDIS_URL, agent_token, as_sent, make_settings
+from projections.redis_store import RedisTimelineStore
+from tests.api.conftest import (
+    API_KEY,
+    REDIS_URL,
+    agent_token,
+    as_sent,
+    example_order,
+    make_settings,
+)
 from wismo.topics import ensure_topics
 
-OPENAPI = Path(__file__).parents[2] / "api" / "openapi.yaml"
+ROOT = Path(__file__).parents[2]
+OPENAPI = ROOT / "api" / "openapi.yaml"
+CONFIG = SchemathesisConfig.from_path(ROOT / "schemathesis.toml")
 # pages are HTML for browsers, analytics needs the process holding ClickHouse
-schema = schemathesis.openapi.from_path(OPENAPI).exclude(tag="pages").exclude(tag="analytics")
+schema = (
+    schemathesis.openapi.from_path(OPENAPI, config=CONFIG)
+    .exclude(tag="pages")
+    .exclude(tag="analytics")
+)
+#: an open exception on the example order, so the queue's links lead somewhere
+EXCEPTION = "exc:late-sh2"
+
+
+def _headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {agent_token('agent')}", "X-API-Key": API_KEY}
+
+
+def _wait_for_queue(base_url: str) -> None:
+    """The agent index follows Redis through pub/sub: wait until it lists the seeded exception."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        answer = requests.get(f"{base_url}/v1/agent/exceptions", headers=_headers(), timeout=5)
+        if [row["exception_id"] for row in answer.json()["exceptions"]] == [EXCEPTION]:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the seeded exception never reached the agent queue")
 
 
 @pytest.fixture(scope="module")
 def live_api(broker: str) -> Iterator[str]:
-    """The API on a real port, in its own thread and event loop (schemathesis calls are sync)."""
+    """The API on a real port, in its own thread and event loop (schemathesis calls are sync),
+    holding the example order with its exception still open."""
     prefix = f"wismo-test-{uuid.uuid4().hex[:12]}"
     app_settings = make_settings(broker, prefix)
     port = free_port()
@@ -40,6 +78,10 @@ def live_api(broker: str) -> Iterator[str]:
         runner = web.AppRunner(create_app(app_settings), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", port).start()
+        client = aioredis.Redis.from_url(REDIS_URL)
+        store = RedisTimelineStore(client, prefix, url=REDIS_URL)
+        await store.apply([e for e in example_order() if e.kind != "exception.resolved"])
+        await client.aclose()
         return runner
 
     def serve() -> None:
@@ -53,8 +95,10 @@ def live_api(broker: str) -> Iterator[str]:
     thread = threading.Thread(target=serve, name="wismo-live-api", daemon=True)
     thread.start()
     assert started.wait(30), "the API did not start"
+    base_url = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://127.0.0.1:{port}"
+        _wait_for_queue(base_url)
+        yield base_url
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(30)
@@ -69,8 +113,43 @@ def live_api(broker: str) -> Iterator[str]:
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 def test_live_api_conforms_to_its_document(case: schemathesis.Case, live_api: str) -> None:
     skipped = as_sent(case)
-    headers = {"Authorization": f"Bearer {agent_token('agent')}", "X-API-Key": API_KEY}
-    # valid-looking data is still refused without a matching token, order or signature
-    case.call_and_validate(
-        base_url=live_api, headers=headers, excluded_checks=[positive_data_acceptance, *skipped]
+    case.call_and_validate(base_url=live_api, headers=_headers(), excluded_checks=skipped)
+
+
+class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+    """Sequences along the document's links (look-up → order → parcel, queue → acknowledge →
+    resolve → order detail, search → order detail), checked like the single calls."""
+
+    base_url = ""
+
+    def before_call(self, case: schemathesis.Case) -> None:
+        self.skipped = as_sent(case)
+
+    def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+        return {"base_url": self.base_url, "headers": _headers()}
+
+    def validate_response(
+        self,
+        response: Any,
+        case: schemathesis.Case,
+        additional_checks: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        case.validate_response(
+            response,
+            additional_checks=additional_checks,
+            excluded_checks=self.skipped,
+            transport_kwargs=kwargs,
+        )
+
+
+def test_live_api_workflows_conform_to_its_document(live_api: str) -> None:
+    Workflow.base_url = live_api
+    Workflow.run(
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=6,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        )
     )
