@@ -35,9 +35,9 @@ def _text_field(document: dict[str, Any], name: str) -> str | None:
     value = document.get(name)
     if value is None:
         return None
-    if not isinstance(value, str) or not value.strip() or len(value) > _MAX_FIELD:
+    if not isinstance(value, str) or not value or len(value) > _MAX_FIELD:
         raise BadRequest(f"{name} must be non-empty text of at most {_MAX_FIELD} characters")
-    return value.strip()
+    return value.strip()  # only spaces is well formed, and matches no order
 
 
 async def lookup(request: web.Request) -> web.Response:
@@ -56,7 +56,9 @@ async def lookup(request: web.Request) -> web.Response:
     wait = await limiter.take((limits.lookup_client, client_of(request)), per_order)
     if wait:
         raise TooManyRequests("too many look-ups; try again later", retry_after_s=wait)
-    order_id = await app[STORE].order_for_lookup(order_number, email=email, postcode=postcode)
+    blank = not order_number or "" in (email, postcode)
+    store = app[STORE]
+    order_id = None if blank else await store.order_for_lookup(order_number, email, postcode)
     if order_id is None:
         raise NotFound("no order matches that order number and e-mail or postcode")
     await limiter.give_back(per_order)

@@ -6,6 +6,7 @@ and invalid ones refused (``schemathesis.toml`` holds the few per-route expectat
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 import uuid
@@ -13,11 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import redis
 import redis.asyncio as aioredis
 import requests
 import schemathesis
+import yaml
 from aiohttp import web
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
@@ -153,3 +156,56 @@ def test_live_api_workflows_conform_to_its_document(live_api: str) -> None:
             suppress_health_check=list(HealthCheck),
         )
     )
+
+
+def _valid(fragment: str, instance: object) -> bool:
+    """Whether ``instance`` is valid per a schema of the document (``#/components/...``)."""
+    document = yaml.safe_load(OPENAPI.read_text())
+    root = {"$ref": fragment, "components": document["components"]}
+    return jsonschema.Draft202012Validator(root).is_valid(instance)
+
+
+def test_the_document_says_what_the_server_refuses() -> None:
+    """Requests once valid per the document yet refused are now invalid per the document."""
+    lookup = "#/components/schemas/LookupRequest"
+    assert not _valid(lookup, {"order_number": "1001"})
+    assert _valid(lookup, {"order_number": "1001", "postcode": " "})
+    assert _valid(lookup, {"order_number": "1001", "email": "a@example.com"})
+    document = yaml.safe_load(OPENAPI.read_text())
+    queue = document["paths"]["/v1/agent/exceptions"]["get"]["parameters"]
+    status = next(p["schema"] for p in queue if p.get("name") == "status")
+    pattern = re.compile(status["pattern"])
+    assert pattern.search("open,acknowledged")
+    assert pattern.search("resolved,")
+    assert not pattern.search("opened")
+    assert not pattern.search("open,x")
+    sla = document["paths"]["/v1/analytics/sla"]["get"]["parameters"]
+    by = re.compile(next(p["schema"]["pattern"] for p in sla if p.get("name") == "by"))
+    assert by.search("carrier, lane")
+    assert not by.search("warehouse")
+    for path in ("/v1/ws", "/v1/ws/orders/{order_id}", "/v1/ws/agent"):
+        refs = {p.get("$ref") for p in document["paths"][path]["get"]["parameters"]}
+        assert "#/components/parameters/Upgrade" in refs, path
+    action = "#/components/schemas/ActionRequest"
+    assert not _valid(action, {"order_id": None})
+    assert not _valid(action, {"order_id": ""})
+
+
+def test_the_server_does_what_the_document_says(live_api: str) -> None:
+    """Requests valid per the document are answered; invalid ones refused with a reason."""
+    agent = _headers()
+    empty = requests.get(f"{live_api}/v1/agent/search", headers=agent, timeout=5)
+    assert empty.status_code == 200
+    assert empty.json() == {"results": []}
+    spaces = {"order_number": "1001", "postcode": "  "}
+    # well formed, so past validation (400) to the guess limit (429 once the fuzzing used it up)
+    looked_up = requests.post(f"{live_api}/v1/lookup", json=spaces, timeout=5)
+    assert looked_up.status_code in {404, 429}, looked_up.text
+    plain = requests.get(f"{live_api}/v1/ws/agent", headers=agent, timeout=5)
+    assert plain.status_code == 400
+    assert "upgrade" in plain.json()["reason"]
+    for action in ("acknowledge", "resolve"):
+        url = f"{live_api}/v1/agent/exceptions/{EXCEPTION}/{action}"
+        refused = requests.post(url, json={"order_id": None}, headers=agent, timeout=5)
+        assert refused.status_code == 400, action
+        assert "order_id" in refused.json()["reason"]
