@@ -26,6 +26,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
 from api.app import create_app
+from api.errors import BadRequest
+from api.views.erasure import subject_of
 from cli.runtime.embedded import free_port
 from projections.redis_store import RedisTimelineStore
 from tests.api.conftest import (
@@ -209,3 +211,13 @@ def test_the_server_does_what_the_document_says(live_api: str) -> None:
         refused = requests.post(url, json={"order_id": None}, headers=agent, timeout=5)
         assert refused.status_code == 400, action
         assert "order_id" in refused.json()["reason"]
+
+
+@pytest.mark.parametrize(
+    "body", [{"order_id": "ORD-1", "email": None}, {"email": None}, {"order_id": None}]
+)
+def test_erasure_counts_null_as_a_field_given(body: dict[str, object]) -> None:
+    """The document allows exactly one property, a string: a null one is refused, not dropped."""
+    assert not _valid("#/components/schemas/ErasureRequest", body)
+    with pytest.raises(BadRequest):
+        subject_of(body)
