@@ -35,9 +35,13 @@ _NOT_DIGIT = re.compile(r"\D")
 MIN_PHONE_DIGITS = 6
 
 
+def phone_digits(phone: str) -> str:
+    return _NOT_DIGIT.sub("", phone)
+
+
 def phone_values(phone: str) -> list[str]:
     """The forms of a phone number looked for: as given, and its digits alone."""
-    digits = _NOT_DIGIT.sub("", phone)
+    digits = phone_digits(phone)
     forms = [phone.strip()]
     if len(digits) >= MIN_PHONE_DIGITS:
         forms.append(digits)

@@ -33,6 +33,7 @@ from projections.anonymise import (
     anonymise,
     mentions,
     payment_stand_ins,
+    phone_digits,
     phone_values,
 )
 from projections.clickhouse_store import COLUMNS, ClickHouse
@@ -91,7 +92,7 @@ class Subject:
             return cls("order", value)
         if kind == "email" and "@" in value[1:-1]:
             return cls("email", value)
-        if kind == "phone" and len(phone_values(value)) > 1:
+        if kind == "phone" and len(phone_digits(value)) >= MIN_PHONE_DIGITS:
             return cls("phone", value)
         if kind not in SUBJECT_KINDS:
             raise ValueError(f"erase by one of {', '.join(SUBJECT_KINDS)}, not {kind!r}")

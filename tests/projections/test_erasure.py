@@ -164,3 +164,21 @@ async def test_erasing_twice_changes_nothing_more(
     assert await clickhouse.rows(
         "SELECT count() FROM {db}.timelines WHERE order_id = 'ORD-404'"
     ) == [(0,)]
+
+
+@pytest.mark.parametrize(
+    ("typed", "searched"),
+    [
+        ("5551234567", ["5551234567"]),  # digits only: one form, still a phone number
+        ("+44 7700 900123", ["+44 7700 900123", "447700900123"]),
+        ("(555) 123-4567", ["(555) 123-4567", "5551234567"]),
+    ],
+)
+def test_a_phone_number_is_a_subject_however_it_is_written(typed: str, searched: list[str]) -> None:
+    assert Subject.of("phone", typed).values == searched
+
+
+@pytest.mark.parametrize("typed", ["12-34", "", "phone", "+1 (55)"])
+def test_a_phone_number_needs_enough_digits(typed: str) -> None:
+    with pytest.raises(ValueError, match="digits"):
+        Subject.of("phone", typed)
