@@ -84,11 +84,12 @@ class IndexEntries:
 
 
 def index_entries(
-    order_number: str | None, email_sha256: str | None, document: bytes | None
+    order_number: str | None, email_sha256: str | None, timeline: Mapping[str, Any] | None
 ) -> IndexEntries:
-    """The entries of a timeline; ``document`` (its JSON) only when it has exceptions."""
+    """The entries of a timeline; ``timeline`` (its JSON form, or at least what
+    :func:`exception_rows` reads of it) only when it has exceptions."""
     rows = []
-    for row in exception_rows(orjson.loads(document)) if document else []:
+    for row in exception_rows(timeline) if timeline else []:
         resolved = row.get("resolved_at")
         score = repr(datetime.fromisoformat(resolved).timestamp()) if resolved else ""
         rows.append((str(row["exception_id"]), orjson.dumps(row), score))

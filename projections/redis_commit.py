@@ -19,7 +19,7 @@ from projections.links import named_numbers
 from projections.lookup import lookup_key, timeline_tokens
 from projections.merge import OrderMerge, merge, with_order
 from projections.redis_keys import RedisKeys
-from projections.serialize import timeline_to_json
+from projections.serialize import queue_source, timeline_to_json
 from projections.store import TimelineChange
 from projections.timeline import OrderFold
 from wismo.events import Event, dump_event, parse_event
@@ -94,7 +94,8 @@ def prepare_commit(keys: RedisKeys, plan: OrderMerge, before: OrderState) -> Pre
         after.lookups = sha("\n".join(lookup_keys).encode()) if lookup_keys else b""
         if after.lookups == before.lookups:
             lookup_keys = []
-        entries = index_entries(number, email, document if timeline.exceptions else None)
+        queue = queue_source(timeline) if timeline.exceptions else None
+        entries = index_entries(number, email, queue)
         after.index = sha(
             b"\x1f".join(
                 [

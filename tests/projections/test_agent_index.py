@@ -10,10 +10,15 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from hypothesis import given
 
-from projections.agent_index import AgentIndex, ExceptionQuery, select_exceptions
+from projections.agent_index import AgentIndex, ExceptionQuery, index_entries, select_exceptions
 from projections.redis_store import RedisTimelineStore
+from projections.serialize import queue_source, timeline_to_json
+from projections.timeline import fold
+from tests.api.conftest import example_order
 from tests.projections.synthetic import order_history
+from tests.strategies import order_histories
 from wismo.events import Event, event_from_dict
 
 ORDER = "ORD-7"
@@ -149,3 +154,26 @@ async def test_changed_rows_ride_on_the_change_summary(
     announced = [[r["state"] for r in s.get("exceptions", [])] for s in received]
     assert announced == [[], ["open"], [], ["resolved"]]
     assert all(s["order_id"] == ORDER for s in received)
+
+
+@given(order_histories())
+def test_queue_rows_from_the_timeline_equal_those_from_its_json(events: list[Event]) -> None:
+    # The commit builds the queue rows from the few parts of the timeline they need
+    # (serialize.queue_source); they must be the rows of the whole JSON document, byte for byte.
+    timeline = fold(events)
+    whole = index_entries("1001", None, orjson.loads(timeline_to_json(timeline)))
+    parts = index_entries("1001", None, queue_source(timeline))
+    assert parts == whole
+    assert len(parts.rows) == len(timeline.exceptions)
+
+
+def test_queue_rows_of_the_example_order_equal_those_from_its_json() -> None:
+    # every prefix of the example order: an exception opened on a DHL parcel, then resolved
+    seen = set()
+    for upto in range(1, len(example_order()) + 1):
+        timeline = fold(example_order(upto))
+        whole = index_entries("1001", None, orjson.loads(timeline_to_json(timeline)))
+        assert index_entries("1001", None, queue_source(timeline)) == whole
+        seen |= {row for _, row, _ in whole.rows}
+    assert any(b'"carrier":"dhl"' in row and b'"state":"resolved"' in row for row in seen)
+    assert any(b'"state":"open"' in row for row in seen)
