@@ -178,7 +178,7 @@ def run_latency(args: argparse.Namespace) -> int:
 
 def run_rebuild(args: argparse.Namespace) -> int:
     from bench.rebuild import run
-    from cli.commands.rebuild import LOCAL_REDIS_URL
+    from cli.runtime.embedded import LOCAL_REDIS_URL
     from wismo.settings import load_settings
 
     load = os.getloadavg()[0]

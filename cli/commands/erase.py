@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, datetime
 
 from cli.commands import SubParsers, run_on_stores
-from cli.commands.rebuild import LOCAL_REDIS_URL
+from cli.runtime.embedded import store_settings
 
 
 def register(subparsers: SubParsers) -> None:
@@ -58,10 +58,7 @@ async def _erase(args: argparse.Namespace) -> dict[str, object]:
             raise StoreError(
                 f"no chDB database at {settings.chdb_path} (set data_dir or chdb_path)"
             )
-    if settings.redis.url is None:
-        settings = settings.model_copy(
-            update={"redis": settings.redis.model_copy(update={"url": LOCAL_REDIS_URL})}
-        )
+    settings = store_settings(settings)
     client = await redis_client(settings)
     try:
         ch = await ClickHouse.connect(settings)

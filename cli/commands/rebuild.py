@@ -9,7 +9,6 @@ import time
 from cli.commands import SubParsers, run_on_stores
 
 #: Where Redis is when none is configured: the machine's own, as the embedded launcher assumes.
-LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def register(subparsers: SubParsers) -> None:
@@ -56,17 +55,14 @@ class ProgressBar:
 
 
 async def _rebuild(args: argparse.Namespace) -> str:
+    from cli.runtime.embedded import store_settings
     from projections.clickhouse_store import ClickHouse, ClickHouseStore
     from projections.connections import redacted, redis_client
     from projections.rebuild import rebuild
     from projections.redis_store import RedisTimelineStore
     from wismo.settings import load_settings
 
-    settings = load_settings()
-    if settings.redis.url is None:
-        settings = settings.model_copy(
-            update={"redis": settings.redis.model_copy(update={"url": LOCAL_REDIS_URL})}
-        )
+    settings = store_settings(load_settings())
     client = await redis_client(settings)
     try:
         ch = await ClickHouse.connect(settings)

@@ -222,17 +222,13 @@ def _stores(text: str) -> tuple[str, ...]:
 
 
 async def _check(args: argparse.Namespace, stores: tuple[str, ...]) -> Any:
-    from cli.commands.rebuild import LOCAL_REDIS_URL
-    from cli.runtime.embedded import running_settings
+    from cli.runtime.embedded import store_settings
     from projections.verify import Reference, verify
     from wismo.settings import load_settings
 
     # what wismo up recorded in the data directory (its broker, its private Redis), else the
     # machine's Redis
-    settings = running_settings(load_settings())
-    if settings.redis.url is None:
-        redis_section = settings.redis.model_copy(update={"url": LOCAL_REDIS_URL})
-        settings = settings.model_copy(update={"redis": redis_section})
+    settings = store_settings(load_settings())
     reference = Reference.of(input_events(args))
     redis = (
         await read_redis(settings, reference, extras=not args.ignore_extra_orders)

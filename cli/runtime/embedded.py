@@ -47,6 +47,7 @@ from wismo.settings import ClickHouseSettings, KafkaSettings, RedisSettings, Set
 log = logging.getLogger(__name__)
 
 LOCAL_REDIS = ("127.0.0.1", 6379)
+LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
 READY_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 5.0
 #: where the addresses of the embedded services are recorded, under ``settings.data_dir``
@@ -329,6 +330,17 @@ def running_settings(settings: Settings) -> Settings:
     if settings.redis.url is None and "redis" in recorded:
         update["redis"] = settings.redis.model_copy(update={"url": recorded["redis"]})
     return settings.model_copy(update=update) if update else settings
+
+
+def store_settings(settings: Settings) -> Settings:
+    """The stores a command works on (``wismo verify``, ``rebuild``, ``erase``): the configured
+    ones, else what ``wismo up`` recorded (:func:`running_settings`), else the machine's Redis."""
+    settings = running_settings(settings)
+    if settings.redis.url is not None:
+        return settings
+    return settings.model_copy(
+        update={"redis": settings.redis.model_copy(update={"url": LOCAL_REDIS_URL})}
+    )
 
 
 def delete_prefix(url: str, prefix: str) -> int:
