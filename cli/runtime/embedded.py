@@ -140,13 +140,23 @@ def start_tansu(
         "--storage-engine",
         "memory://tansu/",
     ]
+    process = _start(
+        command, lambda: kafka_metadata_ok("127.0.0.1", port), "tansu", port, tie_to_process
+    )
+    return process, f"127.0.0.1:{port}"
+
+
+def _start(
+    command: list[str], ready: Callable[[], bool], name: str, port: int, tie_to_process: bool
+) -> subprocess.Popen[bytes]:
+    """Spawn a service and wait until it answers; stopped again if it never does."""
     process = _spawn(command, tie_to_process=tie_to_process)
     try:
-        _wait_until(lambda: kafka_metadata_ok("127.0.0.1", port), f"tansu on {port}", process)
+        _wait_until(ready, f"{name} on {port}", process)
     except ServiceStartError:
-        stop_process(process, "tansu")
+        stop_process(process, name)
         raise
-    return process, f"127.0.0.1:{port}"
+    return process
 
 
 def start_redis(
@@ -174,12 +184,9 @@ def start_redis(
         "--save",
         "300 1 60 1000",
     ]
-    process = _spawn(command, tie_to_process=tie_to_process)
-    try:
-        _wait_until(lambda: redis_ping("127.0.0.1", port), f"redis-server on {port}", process)
-    except ServiceStartError:
-        stop_process(process, "redis-server")
-        raise
+    process = _start(
+        command, lambda: redis_ping("127.0.0.1", port), "redis-server", port, tie_to_process
+    )
     return process, f"redis://127.0.0.1:{port}/0"
 
 
