@@ -19,7 +19,15 @@ from api.auth import ACT_ROLES
 
 #: fields that hold personal data wherever they appear in a timeline, an event or a parked scan
 PERSONAL_FIELDS = frozenset(
-    {"customer_email", "customer_email_sha256", "postal_code", "facility", "payment_id", "note"}
+    {
+        "customer_email",
+        "customer_email_sha256",
+        "customer_phone",
+        "postal_code",
+        "facility",
+        "payment_id",
+        "note",
+    }
 )
 #: ``message`` is personal in a carrier scan (it may name whoever signed), not in an exception
 _SCAN_KINDS = frozenset({"tracking.checkpoint"})

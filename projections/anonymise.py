@@ -20,7 +20,9 @@ from typing import Any
 
 REDACTED = "[erased]"
 #: payload fields dropped wherever they appear (a place, a payment, a return, an agent's note)
-DROPPED = frozenset({"customer_email", "postal_code", "facility", "note", "processor_reference"})
+DROPPED = frozenset(
+    {"customer_email", "customer_phone", "postal_code", "facility", "note", "processor_reference"}
+)
 #: a carrier scan's ``message`` may name whoever signed; an exception's is the detector's own
 _SCAN_DROPPED = frozenset({"message"})
 _SCANS = frozenset({"tracking.checkpoint"})

@@ -21,7 +21,15 @@ from projections.errors import StoreConflict, StoreUnavailable
 from projections.links import LinkIndex
 from streams.metrics import StreamMetrics
 from wismo.settings import Settings
-from wismo.topics import DEADLETTER, EVENTS, EXCEPTIONS, RAW, TIMELINE, TRACKING
+from wismo.topics import (
+    DEADLETTER,
+    EVENTS,
+    EXCEPTIONS,
+    NOTIFICATIONS,
+    RAW,
+    TIMELINE,
+    TRACKING,
+)
 
 if TYPE_CHECKING:
     from projections.redis_store import RedisTimelineStore
@@ -50,6 +58,7 @@ class Topics:
     timeline: Any
     exceptions: Any
     deadletter: Any
+    notifications: Any
 
     def by_name(self, logical: str) -> Any:
         return {
@@ -59,6 +68,7 @@ class Topics:
             TIMELINE: self.timeline,
             EXCEPTIONS: self.exceptions,
             DEADLETTER: self.deadletter,
+            NOTIFICATIONS: self.notifications,
         }[logical]
 
 
@@ -73,9 +83,8 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
             partitions=settings.kafka.partitions,
         )
 
-    return Topics(
-        *(topic(name) for name in (RAW, EVENTS, TRACKING, TIMELINE, EXCEPTIONS, DEADLETTER))
-    )
+    logical = (RAW, EVENTS, TRACKING, TIMELINE, EXCEPTIONS, DEADLETTER, NOTIFICATIONS)
+    return Topics(*(topic(name) for name in logical))
 
 
 @dataclass

@@ -119,6 +119,20 @@ class OrderDetails(Contract):
     customer_email: Annotated[str, StringConstraints(max_length=320)] | None = Field(
         default=None, description="Only its sha256 is kept in the timeline (customer lookup)."
     )
+    customer_phone: Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")] | None = (
+        Field(
+            default=None,
+            description="E.164 (+4915112345678), for delivery texts; not kept in the timeline.",
+        )
+    )
+    locale: (
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")] | None
+    ) = Field(
+        default=None, description="The customer's language (BCP 47, e.g. de-DE) for messages."
+    )
+    time_zone: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None, description="IANA zone (Europe/Berlin): quiet hours for messages."
+    )
     lines: list[OrderLine] | None = None
     delivery_groups: list[DeliveryGroup] | None = None
 

@@ -211,6 +211,101 @@ class RetentionSettings(Section):
         }
 
 
+class NotifySettings(Section):
+    """Outbound messages: the ``notify`` role (docs/notifications.md)."""
+
+    public_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="where customers reach the API: links in e-mails (status page, unsubscribe)",
+    )
+    unsubscribe_secret: SecretStr = SecretStr(DEV_SECRET)
+    email_by_default: bool = Field(
+        default=True,
+        description="e-mail the address an order was placed with unless the customer opts out; "
+        "False: only customers who subscribe on /track",
+    )
+    sms_by_default: bool = Field(
+        default=False, description="text the order's phone number unless the customer opts out"
+    )
+    smtp_host: str | None = Field(default=None, description="None: no e-mail (embedded: sink)")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    smtp_connections: int = Field(default=4, ge=1, le=64, description="pooled per process")
+    sender: str = Field(default="Deliveries <deliveries@wismo.localhost>")
+    sms_url: str | None = Field(
+        default=None,
+        description="Twilio-style Messages endpoint (POST form: To, From, Body); None: no SMS",
+    )
+    sms_account: str | None = None
+    sms_token: SecretStr | None = None
+    sms_from: str = "+15005550006"
+    templates_dir: Path | None = Field(
+        default=None, description="overrides: <name>.subject.txt, <name>.txt, <name>.html, …"
+    )
+    quiet_start_hour: int = Field(default=21, ge=0, le=23, description="recipient's local time")
+    quiet_end_hour: int = Field(default=8, ge=0, le=23)
+    default_time_zone: str = Field(default="UTC", description="when an order names none")
+    retry_horizon_s: float = Field(
+        default=86400.0, gt=0, description="a delivery is retried for this long, then failed"
+    )
+    retry_base_s: float = Field(default=5.0, gt=0)
+    retry_cap_s: float = Field(default=3600.0, gt=0)
+    endpoint_concurrency: int = Field(default=4, ge=1, description="in flight per endpoint")
+    breaker_failures: int = Field(
+        default=5, ge=1, description="consecutive failures that open an endpoint's breaker"
+    )
+    breaker_cooldown_s: float = Field(default=60.0, gt=0)
+    disable_after_s: float = Field(
+        default=86400.0, gt=0, description="failing for this long disables a subscription"
+    )
+    request_timeout_s: float = Field(default=10.0, gt=0)
+    alert_urls: tuple[SecretStr, ...] = Field(
+        default=(), description="apprise URLs for agent alerts (slack://…, msteams://…)"
+    )
+    alert_min_severity: Literal["low", "medium", "high", "critical"] = "high"
+    batch: int = Field(default=200, ge=1, description="due messages taken per dispatch round")
+    lease_s: float = Field(default=60.0, gt=0)
+    interval_s: float = Field(default=0.2, gt=0, description="idle dispatcher poll interval")
+
+
+class CarrierCredentials(Section):
+    """One polled source's API access (docs/integrations.md, "Polling")."""
+
+    base_url: str | None = Field(default=None, description="None: the vendor's production URL")
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    api_key: SecretStr | None = None
+    rate_per_s: float = Field(default=5.0, gt=0, description="shared by every poll worker")
+    daily_quota: int = Field(default=100_000, ge=0, description="0: no quota")
+
+
+class PollSettings(Section):
+    """The ``poll`` role: re-checking carriers and catching up commerce platforms."""
+
+    carriers: dict[str, CarrierCredentials] = Field(
+        default_factory=dict, description="per source (ups, fedex, usps, dhl, aftership, …)"
+    )
+    register_with: Literal["aftership", "easypost", "none"] = Field(
+        default="none",
+        description="register trackers here for shipments whose carrier is not polled directly",
+    )
+    in_transit_s: float = Field(default=4 * 3600.0, gt=0)
+    edd_day_s: float = Field(default=3600.0, gt=0, description="on the EDD day")
+    out_for_delivery_s: float = Field(default=3600.0, gt=0)
+    quiet_factor: float = Field(
+        default=2.0, ge=1, description="cadence multiplier per poll that brought nothing new"
+    )
+    max_interval_s: float = Field(default=24 * 3600.0, gt=0)
+    max_age_days: float = Field(default=30.0, gt=0, description="no polling after this age")
+    batch: int = Field(default=100, ge=1)
+    lease_s: float = Field(default=120.0, gt=0)
+    interval_s: float = Field(default=1.0, gt=0)
+    request_timeout_s: float = Field(default=15.0, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="WISMO_", env_nested_delimiter="__", frozen=True, extra="forbid"
@@ -226,6 +321,8 @@ class Settings(BaseSettings):
     thresholds: ThresholdSettings = ThresholdSettings()
     sweeper: SweeperSettings = SweeperSettings()
     retention: RetentionSettings = RetentionSettings()
+    notify: NotifySettings = NotifySettings()
+    poll: PollSettings = PollSettings()
     webhook_secrets: dict[str, tuple[SecretStr, ...]] = Field(
         default_factory=dict,
         description="per source, the live secrets (two during a rotation)",
@@ -263,6 +360,8 @@ def development_secrets(settings: Settings) -> list[str]:
             (f"api.api_keys[{i}]", "WISMO_API__API_KEYS", key)
             for i, key in enumerate(settings.api.api_keys)
         ),
+        ("notify.unsubscribe_secret", "WISMO_NOTIFY__UNSUBSCRIBE_SECRET",
+         settings.notify.unsubscribe_secret),
         *(
             (f"webhook_secrets.{source}[{i}]", "WISMO_WEBHOOK_SECRETS", secret)
             for source, secrets in settings.webhook_secrets.items()

@@ -10,6 +10,8 @@ tracking       tracking number    a tracking event not yet joined to its order, 
                                   return naming the number (the link agent's input)
 timeline       order id           a timeline update (JSON: order id, version, status, events)
 exceptions     order id           exception lifecycle events (the sweeper's output)
+notifications  order id           one outbound message's outcome: sent, failed or suppressed
+                                  (the notify role's record, kept in ClickHouse)
 deadletter     record id          a dead-letter record (:mod:`wismo.deadletter`)
 =============  =================  ==============================================================
 
@@ -34,7 +36,8 @@ TRACKING = "tracking"
 TIMELINE = "timeline"
 EXCEPTIONS = "exceptions"
 DEADLETTER = "deadletter"
-LOGICAL_TOPICS = (RAW, EVENTS, TRACKING, TIMELINE, EXCEPTIONS, DEADLETTER)
+NOTIFICATIONS = "notifications"
+LOGICAL_TOPICS = (RAW, EVENTS, TRACKING, TIMELINE, EXCEPTIONS, DEADLETTER, NOTIFICATIONS)
 
 
 class Header(StrEnum):
@@ -43,6 +46,9 @@ class Header(StrEnum):
     DELIVERY_ID = "wismo-delivery-id"
     RECEIVED_AT = "wismo-received-at"
     REPLAY_OF = "wismo-replay-of"
+    #: how a raw payload arrived: absent or ``webhook`` (pushed to the API), ``poll`` (the poll
+    #: role asked the source's API), ``sync`` (a commerce catch-up)
+    ORIGIN = "wismo-origin"
 
 
 KafkaHeaders = list[tuple[str, bytes]]
