@@ -1,0 +1,1 @@
+"""The ``notify`` role's I/O: dispatching due messages and recording their outcomes."""
