@@ -262,6 +262,11 @@ class NotifySettings(Section):
         default=86400.0, gt=0, description="failing for this long disables a subscription"
     )
     request_timeout_s: float = Field(default=10.0, gt=0)
+    webhook_private_allow: tuple[str, ...] = Field(
+        default=(),
+        description="hosts, addresses or CIDR networks outbound webhooks may target in prod "
+        "although private or loopback (refused otherwise: server-side request forgery)",
+    )
     alert_urls: tuple[SecretStr, ...] = Field(
         default=(), description="apprise URLs for agent alerts (slack://…, msteams://…)"
     )
