@@ -1,0 +1,406 @@
+"""The senders: one planned :class:`~projections.notify.model.Message` out over its channel.
+
+Each sender makes one attempt and says how it went in a :class:`SendResult`; the dispatcher
+decides what follows (a retry after backoff, a permanent failure, a disabled endpoint). A sender
+never raises for what the far side answers or for a broken connection, only for a programming
+error.
+
+- :class:`EmailSender`: SMTP through ``aiosmtplib`` over a small pool of reused connections
+  (``notify.smtp_connections``; a broken one is dropped and reopened on the next send). The
+  e-mail is ``multipart/alternative`` (text, then HTML). Its ``Message-ID`` is derived from the
+  message id alone, so a re-send after a crash carries the same one and the receiving side (and
+  the development sink) can tell. A 5xx reply is permanent, a 4xx reply or a connection error is
+  worth a retry.
+- :class:`SmsSender`: a Twilio-style ``Messages`` endpoint (POST form ``To``, ``From``, ``Body``,
+  HTTP basic auth), with the message id as Twilio's ``I-Twilio-Idempotency-Token`` so the
+  provider drops a repeat of a send whose answer was lost.
+- :class:`WebhookSender`: an integrator's endpoint, signed per the Standard Webhooks
+  specification with every secret of the subscription (two during a rotation). ``webhook-id`` is
+  the message id: the receiver's dedup key, stable across retries.
+- :class:`ChatSender`: agent alerts to team chat through ``apprise``. Its URLs hold tokens: they
+  are never logged nor put in a result.
+
+HTTP outcomes (SMS and webhooks): 2xx is delivered; 410 Gone and any other 4xx except 408 and
+429 are permanent; 408, 429, 5xx, 3xx, timeouts and connection errors are retried, with the
+``Retry-After`` the endpoint gave (seconds or an HTTP date) as the earliest next attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from typing import Any, Protocol
+
+import aiohttp
+import aiosmtplib
+
+from carriers.standard_webhooks import sign
+from projections.notify.model import Message, Subscription
+from wismo.settings import NotifySettings
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "wismo-webhooks/1"
+SMS_IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
+#: at most this much of an error answer's body goes into a result (for the delivery log)
+ERROR_TEXT_LIMIT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """How one attempt went. ``permanent``: retrying will not help (the message failed for
+    good). ``retry_after_s``: the earliest next attempt the far side asked for, if any.
+    ``provider_id``: the e-mail's Message-ID, the SMS provider's message sid."""
+
+    ok: bool
+    status_code: int | None
+    permanent: bool
+    retry_after_s: float | None
+    error: str | None
+    latency_ms: float
+    provider_id: str | None = None
+
+
+class Rendered(Protocol):
+    """What a rendered customer message offers a sender (the renderer's output)."""
+
+    @property
+    def subject(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def html(self) -> str: ...
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+def retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds from ``now`` that a ``Retry-After`` header asks for (delay-seconds or an HTTP
+    date); ``None`` when absent or unreadable. A date in the past is 0."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def http_outcome(status: int, headers: Mapping[str, str], text: str, started: float) -> SendResult:
+    """The result of an HTTP answer (see the module's docstring for what is permanent)."""
+    latency = _elapsed_ms(started)
+    if 200 <= status < 300:
+        return SendResult(True, status, False, None, None, latency)
+    permanent = 400 <= status < 500 and status not in (408, 429)
+    error = f"HTTP {status}" + (f": {text[:ERROR_TEXT_LIMIT]}" if text else "")
+    wait = None if permanent else retry_after(headers.get("Retry-After"))
+    return SendResult(False, status, permanent, wait, error, latency)
+
+
+def _transport_error(exc: BaseException, started: float) -> SendResult:
+    if isinstance(exc, TimeoutError):
+        error = "timed out"
+    else:
+        error = f"{type(exc).__name__}: {exc}"[:ERROR_TEXT_LIMIT]
+    return SendResult(False, None, False, None, error, _elapsed_ms(started))
+
+
+# ---------------------------------------------------------------------------------------------
+# E-mail
+
+
+def sender_domain(sender: str) -> str:
+    """The domain of the sender's address (the right-hand side of generated Message-IDs)."""
+    address = email.utils.parseaddr(sender)[1]
+    return address.rpartition("@")[2] or "wismo.localhost"
+
+
+def message_id_header(message_id: str, domain: str) -> str:
+    """The e-mail ``Message-ID`` of a message: a function of its id alone."""
+    return f"<{message_id}@{domain}>"
+
+
+def build_email(
+    message: Message, rendered: Rendered, headers: Mapping[str, str], sender: str
+) -> EmailMessage:
+    """The ``multipart/alternative`` e-mail of a rendered message (text first, then HTML)."""
+    mail = EmailMessage()
+    mail["From"] = sender
+    mail["To"] = message.recipient
+    mail["Subject"] = rendered.subject
+    mail["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
+    mail["Message-ID"] = message_id_header(message.message_id, sender_domain(sender))
+    for name, value in headers.items():
+        del mail[name]
+        mail[name] = value
+    mail.set_content(rendered.text)
+    mail.add_alternative(rendered.html, subtype="html")
+    return mail
+
+
+class EmailSender:
+    """SMTP over a pool of at most ``settings.smtp_connections`` reused connections."""
+
+    def __init__(self, settings: NotifySettings) -> None:
+        if settings.smtp_host is None:
+            raise ValueError("notify.smtp_host is not set: there is no SMTP server to send to")
+        self.settings = settings
+        self._envelope_from = email.utils.parseaddr(settings.sender)[1]
+        self._idle: list[aiosmtplib.SMTP] = []
+        self._open = 0
+        self._freed = asyncio.Condition()
+        self._closed = False
+
+    def _client(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        password = s.smtp_password.get_secret_value() if s.smtp_password is not None else None
+        return aiosmtplib.SMTP(
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            username=s.smtp_username,
+            password=password,
+            use_tls=s.smtp_tls,
+            start_tls=s.smtp_starttls,
+            timeout=s.request_timeout_s,
+        )
+
+    async def _acquire(self) -> aiosmtplib.SMTP | None:
+        """An idle connection, or ``None``: the caller may open a new one (a slot is held)."""
+        async with self._freed:
+            while True:
+                if self._idle:
+                    return self._idle.pop()
+                if self._open < self.settings.smtp_connections:
+                    self._open += 1
+                    return None
+                await self._freed.wait()
+
+    async def _release(self, client: aiosmtplib.SMTP | None) -> None:
+        """Give a connection back; ``None`` (or a broken one) frees its slot instead."""
+        async with self._freed:
+            if client is not None and client.is_connected and not self._closed:
+                self._idle.append(client)
+            else:
+                self._open -= 1
+                if client is not None:
+                    client.close()
+            self._freed.notify()
+
+    async def send(
+        self, message: Message, rendered: Rendered, headers: Mapping[str, str]
+    ) -> SendResult:
+        mail = build_email(message, rendered, headers, self.settings.sender)
+        provider_id = str(mail["Message-ID"])
+        started = time.perf_counter()
+        client = await self._acquire()
+        try:
+            if client is None:
+                client = self._client()
+                await client.connect()
+            await client.send_message(
+                mail, sender=self._envelope_from, recipients=[message.recipient]
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            refused = exc.recipients[0] if exc.recipients else None
+            code = refused.code if refused is not None else None
+            text = refused.message if refused is not None else str(exc)
+            return self._refused(code, text, started, provider_id)
+        except aiosmtplib.SMTPResponseException as exc:
+            return self._refused(exc.code, exc.message, started, provider_id)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            if client is not None:
+                client.close()
+            return _transport_error(exc, started)
+        finally:
+            await self._release(client)
+        return SendResult(True, 250, False, None, None, _elapsed_ms(started), provider_id)
+
+    @staticmethod
+    def _refused(code: int | None, text: str, started: float, provider_id: str) -> SendResult:
+        permanent = code is not None and 500 <= code < 600
+        error = f"SMTP {code}: {text}"[:ERROR_TEXT_LIMIT]
+        return SendResult(False, code, permanent, None, error, _elapsed_ms(started), provider_id)
+
+    async def close(self) -> None:
+        async with self._freed:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._open -= len(idle)
+        for client in idle:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                client.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP senders
+
+
+class SmsSender:
+    """A Twilio-style ``Messages`` endpoint (``notify.sms_url``), on a session the caller owns."""
+
+    def __init__(self, settings: NotifySettings, session: aiohttp.ClientSession) -> None:
+        if settings.sms_url is None:
+            raise ValueError("notify.sms_url is not set: there is no SMS provider to send to")
+        self.settings = settings
+        self._url = settings.sms_url
+        token = settings.sms_token.get_secret_value() if settings.sms_token is not None else ""
+        self._authorization = aiohttp.encode_basic_auth(settings.sms_account or "", token)
+        self._timeout = aiohttp.ClientTimeout(total=settings.request_timeout_s)
+        self._session = session
+
+    async def send(self, message: Message, body: str) -> SendResult:
+        form = {"To": message.recipient, "From": self.settings.sms_from, "Body": body}
+        headers = {
+            SMS_IDEMPOTENCY_HEADER: message.message_id,
+            "User-Agent": USER_AGENT,
+            "Authorization": self._authorization,
+        }
+        started = time.perf_counter()
+        try:
+            async with self._session.post(
+                self._url,
+                data=form,
+                headers=headers,
+                timeout=self._timeout,
+                allow_redirects=False,
+            ) as response:
+                text = await response.text()
+                result = http_outcome(response.status, response.headers, text, started)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return _transport_error(exc, started)
+        if not result.ok:
+            return result
+        sid = _json_field(text, "sid")
+        return SendResult(True, result.status_code, False, None, None, result.latency_ms, sid)
+
+    async def close(self) -> None:
+        """Nothing of its own to close: the session is the caller's."""
+
+
+def _json_field(text: str, name: str) -> str | None:
+    import orjson
+
+    try:
+        document: Any = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    value = document.get(name) if isinstance(document, dict) else None
+    return str(value) if value is not None else None
+
+
+def signed_headers(
+    message_id: str, secrets: tuple[str, ...] | list[str], body: bytes, timestamp: int
+) -> dict[str, str]:
+    """The Standard Webhooks headers of a delivery: one ``v1`` signature per secret."""
+    signature = " ".join(sign(secret, message_id, timestamp, body) for secret in secrets)
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature,
+    }
+
+
+class WebhookSender:
+    """Signed POSTs to integrators' endpoints, on a session the caller owns."""
+
+    def __init__(self, settings: NotifySettings, session: aiohttp.ClientSession) -> None:
+        self.settings = settings
+        self._timeout = aiohttp.ClientTimeout(total=settings.request_timeout_s)
+        self._session = session
+
+    async def send(self, message: Message, subscription: Subscription, body: bytes) -> SendResult:
+        headers = signed_headers(message.message_id, subscription.secrets, body, int(time.time()))
+        started = time.perf_counter()
+        try:
+            async with self._session.post(
+                subscription.url,
+                data=body,
+                headers=headers,
+                timeout=self._timeout,
+                allow_redirects=False,
+            ) as response:
+                text = "" if response.status < 300 else await response.text(errors="replace")
+                return http_outcome(response.status, response.headers, text, started)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return _transport_error(exc, started)
+
+    async def close(self) -> None:
+        """Nothing of its own to close: the session is the caller's."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Team chat
+
+
+class ChatSender:
+    """Agent alerts through ``apprise`` to ``notify.alert_urls[int(message.recipient)]``."""
+
+    def __init__(self, settings: NotifySettings) -> None:
+        self.settings = settings
+        self._targets: dict[int, Any] = {}
+
+    def _target(self, index: int) -> Any:
+        target = self._targets.get(index)
+        if target is not None:
+            return target
+        with warnings.catch_warnings():
+            # apprise loads plugins that import what the standard library deprecates (imghdr)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import apprise
+
+            target = apprise.Apprise()
+            if not target.add(self.settings.alert_urls[index].get_secret_value()):
+                raise ValueError(f"alert target {index} is not a URL apprise understands")
+        self._targets[index] = target
+        return target
+
+    async def send(self, message: Message, rendered: Rendered) -> SendResult:
+        started = time.perf_counter()
+        try:
+            index = int(message.recipient)
+            if not 0 <= index < len(self.settings.alert_urls):
+                raise IndexError(index)
+            target = self._target(index)
+        except (ValueError, IndexError):
+            error = f"no alert target {message.recipient!r} (notify.alert_urls)"
+            return SendResult(False, None, True, None, error, _elapsed_ms(started))
+        try:
+            if hasattr(target, "async_notify"):
+                sent = await target.async_notify(body=rendered.text, title=rendered.subject)
+            else:
+                sent = await asyncio.to_thread(
+                    target.notify, body=rendered.text, title=rendered.subject
+                )
+        except Exception as exc:  # apprise plugins raise what their transports raise
+            # the URL holds a token: name only the target and the kind of failure
+            log.warning("alert target %d failed: %s", index, type(exc).__name__)
+            return _transport_error(RuntimeError(type(exc).__name__), started)
+        if not sent:
+            error = f"alert target {index} did not accept the notification"
+            return SendResult(False, None, False, None, error, _elapsed_ms(started))
+        return SendResult(True, None, False, None, None, _elapsed_ms(started))
+
+    async def close(self) -> None:
+        self._targets.clear()

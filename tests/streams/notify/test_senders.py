@@ -1,0 +1,460 @@
+"""The senders against real local servers: an aiosmtpd SMTP server whose received MIME is parsed,
+aiohttp endpoints that verify Standard Webhooks signatures with the official library, answer 429,
+410 or too late, and a Twilio-shaped SMS endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from pydantic import SecretStr
+from standardwebhooks import Webhook, WebhookVerificationError
+
+from projections.notify.model import Message, NotifyChannel, Subscription
+from projections.notify.subscriptions import new_secret
+from streams.notify.senders import (
+    ChatSender,
+    EmailSender,
+    SmsSender,
+    WebhookSender,
+    retry_after,
+)
+from wismo.settings import NotifySettings
+
+T = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+def _message(
+    channel: NotifyChannel = NotifyChannel.EMAIL,
+    recipient: str = "customer1@example.com",
+    key: str = "ORD-1:shipped:email:customer1@example.com",
+) -> Message:
+    return Message(
+        key=key,
+        order_id="ORD-1",
+        channel=channel,
+        recipient=recipient,
+        kind="shipped",
+        subject="ORD-1",
+        payload={},
+        triggered_at=T,
+        due_at=T,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# SMTP
+
+
+class Collector:
+    """An aiosmtpd handler that keeps what it received; refuses recipients on request."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[Envelope, EmailMessage]] = []
+        self.refuse: dict[str, str] = {}  # recipient -> SMTP reply
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
+    ) -> str:
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        assert isinstance(envelope.content, bytes)
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self.received.append((envelope, parsed))
+        return "250 Message accepted"
+
+
+@pytest.fixture
+async def smtp_server() -> AsyncIterator[tuple[Collector, int, list[int]]]:
+    """A real SMTP server on a free port; also counts the connections it accepted."""
+    loop = asyncio.get_running_loop()
+    collector = Collector()
+    connections: list[int] = []
+
+    def factory() -> SMTP:
+        connections.append(1)
+        return SMTP(collector, hostname="test-sink", loop=loop)
+
+    server = await loop.create_server(factory, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield collector, port, connections
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def _email_settings(port: int, **more: Any) -> NotifySettings:
+    return NotifySettings(smtp_host="127.0.0.1", smtp_port=port, smtp_connections=2, **more)
+
+
+RENDERED = Rendered(
+    "Your order has shipped", "It is on its way.", "<p>It is <b>on its way</b>.</p>"
+)
+UNSUBSCRIBE = {
+    "List-Unsubscribe": "<http://127.0.0.1:8080/unsubscribe?t=abc>",
+    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+}
+
+
+async def test_an_email_is_multipart_alternative_with_a_stable_message_id(
+    smtp_server: tuple[Collector, int, list[int]],
+) -> None:
+    collector, port, connections = smtp_server
+    sender = EmailSender(_email_settings(port))
+    try:
+        first = await sender.send(_message(), RENDERED, UNSUBSCRIBE)
+        again = await sender.send(_message(), RENDERED, UNSUBSCRIBE)
+        other = await sender.send(_message(key="ORD-1:delivered:email:x"), RENDERED, UNSUBSCRIBE)
+    finally:
+        await sender.close()
+    assert first.ok
+    assert again.ok
+    assert other.ok
+    assert first.status_code == 250
+    assert first.permanent is False
+    assert len(collector.received) == 3
+    (envelope, mail), (_, resent), (_, different) = collector.received
+    assert envelope.mail_from == "deliveries@wismo.localhost"
+    assert envelope.rcpt_tos == ["customer1@example.com"]
+    assert mail.get_content_type() == "multipart/alternative"
+    parts = [part.get_content_type() for part in mail.iter_parts()]
+    assert parts == ["text/plain", "text/html"]
+    text = mail.get_body(("plain",))
+    html = mail.get_body(("html",))
+    assert text is not None
+    assert html is not None
+    assert text.get_content().strip() == "It is on its way."
+    assert "<b>on its way</b>" in html.get_content()
+    assert mail["Subject"] == "Your order has shipped"
+    assert mail["From"] == "Deliveries <deliveries@wismo.localhost>"
+    assert mail["To"] == "customer1@example.com"
+    assert mail["List-Unsubscribe"] == UNSUBSCRIBE["List-Unsubscribe"]
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # the same message sent again (a crash between sending and recording) has the same id
+    message_id = f"<{_message().message_id}@wismo.localhost>"
+    assert mail["Message-ID"] == resent["Message-ID"] == message_id == first.provider_id
+    assert different["Message-ID"] != message_id
+    # one connection carried all three (pooled, reused)
+    assert len(connections) == 1
+
+
+async def test_the_pool_opens_at_most_smtp_connections(
+    smtp_server: tuple[Collector, int, list[int]],
+) -> None:
+    collector, port, connections = smtp_server
+    sender = EmailSender(_email_settings(port))
+    try:
+        results = await asyncio.gather(
+            *(sender.send(_message(key=f"k{n}"), RENDERED, {}) for n in range(12))
+        )
+    finally:
+        await sender.close()
+    assert all(r.ok for r in results)
+    assert len(collector.received) == 12
+    assert len(connections) == 2
+
+
+async def test_smtp_5xx_is_permanent_4xx_is_retried(
+    smtp_server: tuple[Collector, int, list[int]],
+) -> None:
+    collector, port, _ = smtp_server
+    collector.refuse = {
+        "gone@example.com": "550 5.1.1 No such user",
+        "full@example.com": "452 4.2.2 Mailbox full",
+    }
+    sender = EmailSender(_email_settings(port))
+    try:
+        gone = await sender.send(_message(recipient="gone@example.com"), RENDERED, {})
+        full = await sender.send(_message(recipient="full@example.com"), RENDERED, {})
+        fine = await sender.send(_message(), RENDERED, {})  # the connection is still usable
+    finally:
+        await sender.close()
+    assert (gone.ok, gone.permanent, gone.status_code) == (False, True, 550)
+    assert (full.ok, full.permanent, full.status_code) == (False, False, 452)
+    assert gone.error is not None
+    assert "No such user" in gone.error
+    assert fine.ok
+    assert len(collector.received) == 1
+
+
+async def test_a_dead_smtp_server_is_a_retry_and_the_pool_reconnects() -> None:
+    loop = asyncio.get_running_loop()
+    collector = Collector()
+    sessions: list[SMTP] = []
+
+    def factory() -> SMTP:
+        sessions.append(SMTP(collector, hostname="test-sink", loop=loop))
+        return sessions[-1]
+
+    server = await loop.create_server(factory, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    sender = EmailSender(_email_settings(port, request_timeout_s=2.0))
+    try:
+        assert (await sender.send(_message(), RENDERED, {})).ok
+        server.close()
+        for smtp in sessions:
+            if smtp.transport is not None:
+                smtp.transport.close()
+        await server.wait_closed()
+        down = await sender.send(_message(), RENDERED, {})
+        assert (down.ok, down.permanent, down.status_code) == (False, False, None)
+        server = await loop.create_server(factory, "127.0.0.1", port)
+        back = await sender.send(_message(), RENDERED, {})
+        assert back.ok, back.error
+    finally:
+        await sender.close()
+        server.close()
+        await server.wait_closed()
+    assert len(collector.received) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP endpoints
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Callable[[str, Handler], Awaitable[str]]]:
+    """Start an aiohttp endpoint on a free port: ``url = await serve(path, handler)``."""
+    runners: list[web.AppRunner] = []
+
+    async def start(path: str, handler: Handler) -> str:
+        app = web.Application()
+        app.router.add_post(path, handler)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        runners.append(runner)
+        port = runner.addresses[0][1]
+        return f"http://127.0.0.1:{port}{path}"
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as client:
+        yield client
+
+
+def _subscription(url: str, secrets: tuple[str, ...]) -> Subscription:
+    return Subscription(
+        id="sub_test",
+        url=url,
+        event_types=("shipment.milestone",),
+        secrets=secrets,
+        created_at=T,
+        updated_at=T,
+    )
+
+
+async def test_webhooks_verify_with_either_secret_during_a_rotation(
+    serve: Callable[[str, Handler], Awaitable[str]], session: aiohttp.ClientSession
+) -> None:
+    new, old = new_secret(), new_secret()
+    seen: list[dict[str, Any]] = []
+
+    async def receiver(request: web.Request) -> web.Response:
+        body = await request.read()
+        headers = dict(request.headers)
+        verdicts = {}
+        for name, secret in (("new", new), ("old", old), ("other", new_secret())):
+            try:
+                verdicts[name] = Webhook(secret).verify(body, headers)
+            except WebhookVerificationError:
+                verdicts[name] = None
+        seen.append({"headers": headers, "verdicts": verdicts})
+        return web.Response(status=204)
+
+    url = await serve("/hooks", receiver)
+    sender = WebhookSender(NotifySettings(), session)
+    body = b'{"type":"shipment.milestone","data":{"order_id":"ORD-1"}}'
+    message = _message(NotifyChannel.WEBHOOK, "sub_test", "ORD-1:shipped:webhook:sub_test")
+    result = await sender.send(message, _subscription(url, (new, old)), body)
+    assert result.ok
+    assert result.status_code == 204
+    assert result.error is None
+    (delivery,) = seen
+    payload = {"type": "shipment.milestone", "data": {"order_id": "ORD-1"}}
+    assert delivery["verdicts"] == {"new": payload, "old": payload, "other": None}
+    headers = delivery["headers"]
+    assert headers["webhook-id"] == message.message_id
+    assert headers["Content-Type"] == "application/json"
+    assert headers["User-Agent"].startswith("wismo")
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    assert abs(int(headers["webhook-timestamp"]) - datetime.now(UTC).timestamp()) < 60
+
+
+async def test_429_is_retried_after_what_the_endpoint_asked(
+    serve: Callable[[str, Handler], Awaitable[str]], session: aiohttp.ClientSession
+) -> None:
+    answers = iter([("17", 429), ("", 503), (None, 429)])
+
+    async def busy(request: web.Request) -> web.Response:
+        wait, status = next(answers)
+        if wait is None:  # an HTTP date two minutes out
+            later = datetime.now(UTC) + timedelta(minutes=2)
+            wait = later.strftime("%a, %d %b %Y %H:%M:%S GMT")
+        headers = {"Retry-After": wait} if wait else {}
+        return web.Response(status=status, text="slow down", headers=headers)
+
+    url = await serve("/busy", busy)
+    sender = WebhookSender(NotifySettings(), session)
+    subscription = _subscription(url, (new_secret(),))
+    message = _message(NotifyChannel.WEBHOOK, "sub_test")
+    seconds = await sender.send(message, subscription, b"{}")
+    assert (seconds.ok, seconds.permanent, seconds.status_code) == (False, False, 429)
+    assert seconds.retry_after_s == 17.0
+    assert seconds.error is not None
+    assert "slow down" in seconds.error
+    unavailable = await sender.send(message, subscription, b"{}")
+    assert (unavailable.permanent, unavailable.retry_after_s) == (False, None)
+    dated = await sender.send(message, subscription, b"{}")
+    assert dated.retry_after_s is not None
+    assert 100 < dated.retry_after_s <= 120
+
+
+@pytest.mark.parametrize(
+    ("status", "permanent"), [(410, True), (404, True), (400, True), (408, False), (500, False)]
+)
+async def test_gone_and_other_client_errors_are_permanent(
+    serve: Callable[[str, Handler], Awaitable[str]],
+    session: aiohttp.ClientSession,
+    status: int,
+    permanent: bool,
+) -> None:
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response(status=status)
+
+    url = await serve("/answer", answer)
+    sender = WebhookSender(NotifySettings(), session)
+    message = _message(NotifyChannel.WEBHOOK, "sub_test")
+    result = await sender.send(message, _subscription(url, (new_secret(),)), b"{}")
+    assert (result.ok, result.status_code, result.permanent) == (False, status, permanent)
+
+
+async def test_a_timeout_is_retried_and_a_refused_connection_too(
+    serve: Callable[[str, Handler], Awaitable[str]], session: aiohttp.ClientSession
+) -> None:
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(2.0)
+        return web.Response(status=204)
+
+    url = await serve("/slow", slow)
+    sender = WebhookSender(NotifySettings(request_timeout_s=0.2), session)
+    message = _message(NotifyChannel.WEBHOOK, "sub_test")
+    late = await sender.send(message, _subscription(url, (new_secret(),)), b"{}")
+    assert (late.ok, late.permanent, late.status_code, late.error) == (
+        False,
+        False,
+        None,
+        "timed out",
+    )
+    assert 150 < late.latency_ms < 1500
+    closed = "http://127.0.0.1:9/nothing-listens"
+    refused = await sender.send(message, _subscription(closed, (new_secret(),)), b"{}")
+    assert (refused.ok, refused.permanent) == (False, False)
+
+
+def test_retry_after_reads_seconds_and_dates() -> None:
+    now = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    assert retry_after("120", now) == 120.0
+    assert retry_after(" 1.5 ", now) == 1.5
+    assert retry_after("Mon, 02 Mar 2026 08:01:00 GMT", now) == 60.0
+    assert retry_after("Mon, 02 Mar 2026 07:00:00 GMT", now) == 0.0
+    assert retry_after("soon", now) is None
+    assert retry_after(None, now) is None
+
+
+async def test_sms_posts_a_twilio_form_with_the_idempotency_token(
+    serve: Callable[[str, Handler], Awaitable[str]], session: aiohttp.ClientSession
+) -> None:
+    got: list[tuple[dict[str, str], Any]] = []
+
+    async def messages(request: web.Request) -> web.Response:
+        form = await request.post()
+        got.append((dict(request.headers), dict(form)))
+        return web.json_response({"sid": "SM123", "status": "queued"}, status=201)
+
+    url = await serve("/2010-04-01/Accounts/AC1/Messages.json", messages)
+    settings = NotifySettings(sms_url=url, sms_account="AC1", sms_token=SecretStr("tok"))
+    sender = SmsSender(settings, session)
+    message = _message(NotifyChannel.SMS, "+447700900123", "ORD-1:shipped:sms:+447700900123")
+    result = await sender.send(message, "Your order ORD-1 has shipped.")
+    assert result.ok
+    assert result.status_code == 201
+    assert result.provider_id == "SM123"
+    ((headers, form),) = got
+    assert form == {
+        "To": "+447700900123",
+        "From": settings.sms_from,
+        "Body": "Your order ORD-1 has shipped.",
+    }
+    assert headers["I-Twilio-Idempotency-Token"] == message.message_id
+    assert headers["Authorization"] == aiohttp.encode_basic_auth("AC1", "tok")
+
+
+async def test_chat_names_no_url_in_its_errors() -> None:
+    token_url = "json://127.0.0.1:9/hook?secret-token-xyz"
+    sender = ChatSender(NotifySettings(alert_urls=(SecretStr(token_url),)))
+    try:
+        rendered = Rendered("High severity exception", "Parcel lost", "")
+        failed = await sender.send(_message(NotifyChannel.CHAT, "0"), rendered)
+        missing = await sender.send(_message(NotifyChannel.CHAT, "3"), rendered)
+    finally:
+        await sender.close()
+    assert not failed.ok
+    assert not failed.permanent
+    assert failed.error is not None
+    assert "secret-token-xyz" not in failed.error
+    assert missing.permanent
+    assert missing.error is not None
+
+
+async def test_chat_delivers_through_apprise(
+    serve: Callable[[str, Handler], Awaitable[str]],
+) -> None:
+    got: list[Any] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        got.append(await request.json())
+        return web.Response(status=200)
+
+    url = await serve("/alert", hook)
+    sender = ChatSender(NotifySettings(alert_urls=(SecretStr(url.replace("http", "json", 1)),)))
+    try:
+        rendered = Rendered("High severity exception", "Parcel lost in Leeds", "")
+        result = await sender.send(_message(NotifyChannel.CHAT, "0"), rendered)
+    finally:
+        await sender.close()
+    assert result.ok, result.error
+    ((document,),) = [got]
+    assert document["title"] == "High severity exception"
+    assert document["message"] == "Parcel lost in Leeds"
