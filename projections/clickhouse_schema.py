@@ -126,6 +126,7 @@ TTL_COLUMNS = {
     "timelines": "updated_at",
     "shipments": "updated_at",
     "exceptions": "updated_at",
+    "notifications": "at",
 }
 _TABLE_TTL = re.compile(r"\bTTL (.+?)(?: SETTINGS |$)")
 

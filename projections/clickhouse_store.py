@@ -34,8 +34,10 @@ from projections.facts import (
     event_row,
 )
 from projections.merge import with_order
+from projections.notify.model import Record
 from projections.ordering import canonical_sequence, dedupe, group_by_order
 from projections.serialize import timeline_to_json
+from projections.sla_notifications import NOTIFICATION_COLUMNS, notification_row
 from projections.store import TimelineChange
 from projections.timeline import fold
 from wismo.events import Event, parse_event
@@ -49,6 +51,7 @@ COLUMNS = {
     "timelines": TIMELINE_COLUMNS,
     "shipments": SHIPMENT_COLUMNS,
     "exceptions": EXCEPTION_COLUMNS,
+    "notifications": NOTIFICATION_COLUMNS,
 }
 
 
@@ -181,6 +184,11 @@ class ClickHouseWriter:
         """Timelines and their facts (shipments, exceptions) for changed orders."""
         for table, rows in change_rows(changes).items():
             self._buffers[table] += rows
+        await self._flush_if_full()
+
+    async def add_notifications(self, records: Iterable[Record]) -> None:
+        """Notification outcomes (the notify role's records)."""
+        self._buffers["notifications"] += [notification_row(record) for record in records]
         await self._flush_if_full()
 
     async def _flush_if_full(self) -> None:

@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from projections.errors import StoreError
+from projections.sla_notifications import NOTIFICATION_SECTIONS
 
 KPI_VERSION = 1
 
@@ -196,10 +197,12 @@ class SlaReport:
         }
 
 
-SECTIONS = ("delivery", "exceptions", "returns", "dwell")
+SECTIONS = ("delivery", "exceptions", "returns", "dwell", *NOTIFICATION_SECTIONS)
 
 
 def section_sql(query: SlaQuery, section: str) -> str:
+    if section in NOTIFICATION_SECTIONS:  # over the period only: no shipment grouping
+        return NOTIFICATION_SECTIONS[section]
     return {
         "delivery": query.delivery_sql,
         "exceptions": query.exceptions_sql,

@@ -195,6 +195,9 @@ class RetentionSettings(Section):
     exceptions_days: float = Field(
         default=0.0, ge=0, description="ClickHouse TTL of exception facts (by updated_at)"
     )
+    notifications_days: float = Field(
+        default=0.0, ge=0, description="ClickHouse TTL of notification outcomes (by at)"
+    )
 
     @property
     def redis_s(self) -> int:
@@ -208,6 +211,7 @@ class RetentionSettings(Section):
             "timelines": self.timelines_days,
             "shipments": self.shipments_days,
             "exceptions": self.exceptions_days,
+            "notifications": self.notifications_days,
         }
 
 
