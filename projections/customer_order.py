@@ -282,9 +282,14 @@ def banner(timeline: Timeline) -> str | None:
     ]
     if not live:
         return None
-    worst = max(live, key=_urgency)
-    assert worst.type is not None  # kept only with a type, above
-    return customer_text(worst.type, worst.reason)
+    return exception_text(max(live, key=_urgency))
+
+
+def exception_text(exception: ExceptionView) -> str | None:
+    """The customer wording of one exception (the banner's, and the delay message's)."""
+    if exception.type is None:
+        return None
+    return customer_text(exception.type, exception.reason)
 
 
 def _urgency(exception: ExceptionView) -> tuple[int, bool, datetime]:

@@ -1,0 +1,248 @@
+"""Integrator events: what changed in an order since the last look, as webhook event types.
+
+An order's state map (``handled``, an opaque str → str hash kept per order by the ``notify``
+role) remembers what was last seen of the order's status, each parcel's tracking status, each
+exception's state, each return's status and each refund. :func:`integrator_events` compares the
+timeline with it and returns the events to send and the entries to write back, under ``w.``
+keys so they never collide with the journey's milestone keys.
+
+Event ids are deterministic: an order or parcel status carries a change counter in its entry
+(``delivered.3``: third change, now delivered), so the same timeline change planned twice (a
+redelivery, a worker that died before saving the map) yields the same ids, and a status that
+comes back later (in transit → exception → in transit) yields a new one.
+
+:func:`webhook_body` is the JSON body of a delivery, in the payload shape Standard Webhooks
+recommends: ``{"type", "timestamp", "data"}``; ``data.order_version`` is the timeline version,
+so a receiver can drop a payload older than one it already holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from projections.notify.model import Message
+from projections.timeline_model import ExceptionView, ReturnView, Timeline
+from wismo.vocab import EXCEPTION_STATE_RANK, RETURN_RANK, ExceptionState, ReturnStatus
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ORDER = "w.o"  # the order's status
+PARCEL = "w.s:"  # + shipment id: its tracking status
+EXCEPTION = "w.e:"  # + exception id: its state
+RETURN = "w.r:"  # + return id: its status
+REFUND = "w.f:"  # + refund id
+
+RETURN_EVENT = {
+    ReturnStatus.AUTHORIZED: "return.authorized",
+    ReturnStatus.IN_TRANSIT: "return.shipped",
+    ReturnStatus.RECEIVED: "return.received",
+    ReturnStatus.REJECTED: "return.rejected",
+}
+_RETURN_VALUES = frozenset(s.value for s in ReturnStatus)
+_STATE_VALUES = frozenset(s.value for s in ExceptionState)
+_EXCEPTION_STEPS = (
+    (ExceptionState.OPEN, "exception.opened"),
+    (ExceptionState.ACKNOWLEDGED, "exception.acknowledged"),
+    (ExceptionState.RESOLVED, "exception.resolved"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IntegratorEvent:
+    """One webhook event about an order. ``data`` is JSON-able."""
+
+    id: str
+    type: str
+    subject: str
+    occurred_at: datetime
+    data: dict[str, Any]
+
+
+def event_id(order_id: str, *parts: str) -> str:
+    digest = hashlib.sha256("|".join((order_id, *parts)).encode()).hexdigest()
+    return "evt_" + digest[:24]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _common(timeline: Timeline) -> dict[str, Any]:
+    return {
+        "order_id": timeline.order_id,
+        "order_number": timeline.order_number,
+        "order_version": timeline.version,
+        "status": timeline.status.value,
+        "channel": timeline.channel.value if timeline.channel else None,
+        "carriers": carriers_of(timeline),
+    }
+
+
+def carriers_of(timeline: Timeline) -> list[str]:
+    return sorted({p.carrier for p in timeline.shipments if p.carrier})
+
+
+def _changed(handled: Mapping[str, str], key: str, value: str) -> tuple[str, str] | None:
+    """The new ``value.counter`` entry when ``value`` differs from the one last seen."""
+    seen = handled.get(key)
+    if seen is None:
+        return f"{value}.1", "1"
+    last, _, counter = seen.rpartition(".")
+    if last == value:
+        return None
+    number = str(int(counter) + 1 if counter.isdigit() else 1)
+    return f"{value}.{number}", number
+
+
+class _Diff:
+    """Collects the events and new state entries of one timeline."""
+
+    def __init__(self, timeline: Timeline, handled: Mapping[str, str]) -> None:
+        self.timeline, self.handled = timeline, handled
+        self.events: list[IntegratorEvent] = []
+        self.entries: dict[str, str] = {}
+        self.at = timeline.last_event_at or timeline.placed_at or _EPOCH
+
+    def add(
+        self, kind: str, subject: str, at: datetime | None, extra: dict[str, Any], *ids: str
+    ) -> None:
+        order_id = self.timeline.order_id
+        data = _common(self.timeline) | extra
+        identity = event_id(order_id, kind, subject, *ids)
+        self.events.append(IntegratorEvent(identity, kind, subject, at or self.at, data))
+
+    def order(self) -> None:
+        status = self.timeline.status.value
+        change = _changed(self.handled, ORDER, status)
+        if change is not None:
+            self.entries[ORDER] = change[0]
+            self.add("order.status_changed", self.timeline.order_id, None, {}, status, change[1])
+
+    def parcels(self) -> None:
+        for parcel in self.timeline.shipments:
+            key = PARCEL + parcel.shipment_id
+            change = _changed(self.handled, key, parcel.status.value)
+            if change is None:
+                continue
+            self.entries[key] = change[0]
+            shipment = {
+                "shipment_id": parcel.shipment_id,
+                "carrier": parcel.carrier,
+                "tracking_number": parcel.tracking_number,
+                "tracking_status": parcel.status.value,
+                "reason": parcel.reason.value if parcel.reason else None,
+                "estimated_delivery": (
+                    parcel.estimated_delivery.isoformat() if parcel.estimated_delivery else None
+                ),
+                "delivered_at": _iso(parcel.delivered_at),
+            }
+            at = parcel.last_checkpoint_at
+            self.add(
+                "shipment.milestone",
+                parcel.shipment_id,
+                at,
+                {"shipment": shipment},
+                parcel.status.value,
+                change[1],
+            )
+
+    def exception(self, exception: ExceptionView) -> None:
+        key = EXCEPTION + exception.exception_id
+        seen = self.handled.get(key, "")
+        done = EXCEPTION_STATE_RANK[exception.state]
+        last = EXCEPTION_STATE_RANK[ExceptionState(seen)] if seen in _STATE_VALUES else -1
+        if done <= last:
+            return
+        self.entries[key] = exception.state.value
+        body = {
+            "exception": {
+                "exception_id": exception.exception_id,
+                "state": exception.state.value,
+                "type": exception.type.value if exception.type else None,
+                "severity": exception.severity.value if exception.severity else None,
+                "owner": exception.owner.value if exception.owner else None,
+                "subject": exception.subject,
+                "reason": exception.reason.value if exception.reason else None,
+                "opened_at": _iso(exception.opened_at),
+                "acknowledged_at": _iso(exception.acknowledged_at),
+                "resolved_at": _iso(exception.resolved_at),
+            }
+        }
+        times = (exception.opened_at, exception.acknowledged_at, exception.resolved_at)
+        for index, (state, kind) in enumerate(_EXCEPTION_STEPS):
+            skipped = state is ExceptionState.ACKNOWLEDGED and exception.acknowledged_at is None
+            if last < index <= done and not (skipped and index < done):
+                self.add(kind, exception.exception_id, times[index], body)
+
+    def return_leg(self, leg: ReturnView) -> None:
+        key = RETURN + leg.return_id
+        seen = self.handled.get(key)
+        last = RETURN_RANK[ReturnStatus(seen)] if seen in _RETURN_VALUES else -1
+        now = RETURN_RANK[leg.status]
+        if now <= last:
+            return
+        self.entries[key] = leg.status.value
+        body = {
+            "return": {
+                "return_id": leg.return_id,
+                "status": leg.status.value,
+                "carrier": leg.carrier,
+                "tracking_number": leg.tracking_number,
+                "lines": dict(leg.lines),
+            }
+        }
+        steps = (
+            (ReturnStatus.AUTHORIZED, leg.authorized_at),
+            (ReturnStatus.IN_TRANSIT, leg.shipped_at),
+            (ReturnStatus.RECEIVED, leg.received_at),
+            (ReturnStatus.REJECTED, leg.rejected_at),
+        )
+        for status, at in steps:
+            rank = RETURN_RANK[status]
+            if last < rank <= now and (at is not None or status is leg.status):
+                self.add(RETURN_EVENT[status], leg.return_id, at, body)
+
+    def refunds(self) -> None:
+        for refund in self.timeline.refunds:
+            key = REFUND + refund.refund_id
+            if key in self.handled:
+                continue
+            self.entries[key] = "1"
+            body = {
+                "refund": {
+                    "refund_id": refund.refund_id,
+                    "amount": str(refund.amount) if refund.amount is not None else None,
+                    "currency": refund.currency or self.timeline.currency,
+                    "return_id": refund.return_id,
+                    "full": refund.full,
+                }
+            }
+            self.add("refund.issued", refund.refund_id, refund.issued_at, body)
+
+
+def integrator_events(
+    timeline: Timeline, handled: Mapping[str, str]
+) -> tuple[list[IntegratorEvent], dict[str, str]]:
+    """The webhook events of what changed since ``handled``, and the state entries to write."""
+    diff = _Diff(timeline, handled)
+    diff.order()
+    diff.parcels()
+    for exception in timeline.exceptions:
+        diff.exception(exception)
+    for leg in timeline.returns:
+        diff.return_leg(leg)
+    diff.refunds()
+    return diff.events, diff.entries
+
+
+def webhook_body(message: Message) -> bytes:
+    """The JSON body of a webhook delivery: ``{"type", "timestamp", "data"}``."""
+    data = dict(message.payload.get("data") or {})
+    data["order_version"] = message.version
+    body = {"type": message.kind, "timestamp": message.triggered_at, "data": data}
+    return orjson.dumps(body, option=orjson.OPT_UTC_Z)
