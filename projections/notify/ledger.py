@@ -1,0 +1,559 @@
+"""The notification ledger: every planned message, its state, and what is due — in Redis.
+
+The ledger is what makes a message go out once: a message's id is derived from its idempotency
+key (:func:`~projections.notify.model.message_id_for`), and :meth:`Ledger.commit_plan` creates
+its record only if none exists, in one script with the order's ``handled`` entries. A replayed
+timeline change, a rebalance or a restarted worker plans the same ids again and commits nothing.
+
+Keys (``P`` is the prefix; the ``{notify}`` hash tag keeps them on one Redis Cluster slot)::
+
+    P:{notify}:msg:ID         hash  spec (message JSON), state, attempts, planned_at, first_try,
+                                    due, reason, error, status_code, latency_ms, provider_id,
+                                    sent_at, manual, updated (times in epoch ms)
+    P:{notify}:due            zset  message id -> when to (re)try it, epoch ms; a taken message
+                                    is pushed ``lease_s`` ahead (like the exception due index)
+    P:{notify}:handled:ORDER  hash  what the planner already handled for the order
+    P:{notify}:order:ORDER    zset  message id -> planned at (the console's per-order list)
+    P:{notify}:records        zset  outcome record JSON -> publish after (the record outbox)
+    P:{notify}:failing        hash  webhook subscription id -> failing since (epoch ms)
+    P:{notify}:hold           hash  lane (subscription|order) -> the message that must go first
+    P:{notify}:pending        zset  order id -> re-plan at (contacts not known yet)
+    P:{notify}:pending_first  hash  order id -> first deferred at
+
+States: ``queued`` → ``sending`` → ``sent`` | ``failed``, or ``queued`` → ``suppressed``;
+``sending`` back to ``queued`` on a retry. ``sent``, ``failed`` and ``suppressed`` are final:
+the ``mark_*`` scripts change nothing once a message is final (they answer ``False``), except
+:meth:`Ledger.requeue`, the manual re-send. Every final transition writes its outcome record to
+the record outbox *in the same script*, so the record is never lost and never written for a
+transition that did not happen; a publisher takes records with a lease and removes them once
+the broker has them (:meth:`take_records`, :meth:`records_done`).
+
+Message records expire ``keep_s`` after their last change (default: the retry horizon plus a
+week); ``handled`` and the per-order list are refreshed on every commit for ``handled_keep_s``
+(the order's own Redis retention, ``0`` for ever), so a change arriving late in an order's life
+still finds its milestones handled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import orjson
+import redis.asyncio as aioredis
+
+from projections.due_index import from_score, to_score
+from projections.notify.model import Message, MessageState, NotifyChannel
+
+FINAL = frozenset({MessageState.SENT, MessageState.FAILED, MessageState.SUPPRESSED})
+DEFAULT_KEEP_S = 86400.0 + 7 * 86400.0
+
+# KEYS: due, handled, order list, records, then one record key per message and suppression
+# ARGV: now, keep_s, handled_keep_s, #messages, #suppressed,
+#       per message: id, spec, due; per suppression: id, spec, reason, record; then handled pairs
+_COMMIT = """
+local now = ARGV[1]
+local keep = tonumber(ARGV[2])
+local hkeep = tonumber(ARGV[3])
+local nm, ns = tonumber(ARGV[4]), tonumber(ARGV[5])
+local a, k = 6, 5
+local new, quiet = {}, {}
+for _ = 1, nm do
+  local key, id = KEYS[k], ARGV[a]
+  if redis.call('EXISTS', key) == 0 then
+    redis.call('HSET', key, 'spec', ARGV[a + 1], 'state', 'queued', 'attempts', 0,
+      'planned_at', now, 'due', ARGV[a + 2], 'updated', now)
+    if keep > 0 then redis.call('EXPIRE', key, keep) end
+    redis.call('ZADD', KEYS[1], ARGV[a + 2], id)
+    redis.call('ZADD', KEYS[3], now, id)
+    new[#new + 1] = id
+  end
+  k, a = k + 1, a + 3
+end
+for _ = 1, ns do
+  local key, id = KEYS[k], ARGV[a]
+  if redis.call('EXISTS', key) == 0 then
+    redis.call('HSET', key, 'spec', ARGV[a + 1], 'state', 'suppressed', 'attempts', 0,
+      'planned_at', now, 'reason', ARGV[a + 2], 'updated', now)
+    if keep > 0 then redis.call('EXPIRE', key, keep) end
+    redis.call('ZADD', KEYS[3], now, id)
+    redis.call('ZADD', KEYS[4], now, ARGV[a + 3])
+    quiet[#quiet + 1] = id
+  end
+  k, a = k + 1, a + 4
+end
+if a <= #ARGV then
+  redis.call('HSET', KEYS[2], unpack(ARGV, a, #ARGV))
+end
+local list_keep = math.max(keep, hkeep)
+if hkeep > 0 then
+  if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('EXPIRE', KEYS[2], hkeep) end
+else
+  redis.call('PERSIST', KEYS[2])
+  list_keep = 0
+end
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  if list_keep > 0 then redis.call('EXPIRE', KEYS[3], list_keep)
+  else redis.call('PERSIST', KEYS[3]) end
+end
+return {new, quiet}
+"""
+
+# KEYS: a sorted set; ARGV: now, limit, lease score
+_TAKE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, member in ipairs(due) do
+  redis.call('ZADD', KEYS[1], 'XX', ARGV[3], member)
+end
+return due
+"""
+
+# KEYS: record, due, records; ARGV: id, op, now, keep_s, due ('' leave, '-' remove, else score),
+# record ('' none), then field/value pairs
+_MARK = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return 0
+end
+local op = ARGV[2]
+local final = state == 'sent' or state == 'failed' or state == 'suppressed'
+if final and op ~= 'requeue' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return 0
+end
+if op == 'sending' then redis.call('HSETNX', KEYS[1], 'first_try', ARGV[3]) end
+if op == 'requeue' then redis.call('HDEL', KEYS[1], 'first_try', 'reason', 'error') end
+if #ARGV > 6 then redis.call('HSET', KEYS[1], unpack(ARGV, 7, #ARGV)) end
+redis.call('HSET', KEYS[1], 'updated', ARGV[3])
+if tonumber(ARGV[4]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
+if ARGV[5] == '-' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+elseif ARGV[5] ~= '' then
+  redis.call('HSET', KEYS[1], 'due', ARGV[5])
+  redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
+end
+if ARGV[6] ~= '' then redis.call('ZADD', KEYS[3], ARGV[3], ARGV[6]) end
+return 1
+"""
+
+# KEYS: hold; ARGV: lane, message id
+_RELEASE = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0
+"""
+
+# KEYS: pending, pending_first; ARGV: order id, due, now
+_DEFER = """
+redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[3])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+return tonumber(redis.call('HGET', KEYS[2], ARGV[1]))
+"""
+
+
+class PlanLike(Protocol):
+    """What :meth:`Ledger.commit_plan` needs of a plan (``projections.notify.plan.Plan``)."""
+
+    @property
+    def messages(self) -> Sequence[Message]: ...
+
+    @property
+    def suppressed(self) -> Sequence[tuple[Message, str]]: ...
+
+    @property
+    def handled(self) -> Mapping[str, str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SimplePlan:
+    """A plan built outside the journey planner (agent alerts)."""
+
+    messages: Sequence[Message] = ()
+    suppressed: Sequence[tuple[Message, str]] = ()
+    handled: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """What a commit added: ids of new messages and of new suppressions."""
+
+    messages: list[str]
+    suppressed: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One message's ledger record."""
+
+    message_id: str
+    message: Message
+    state: MessageState
+    attempts: int
+    planned_at: datetime | None
+    first_try: datetime | None
+    due: datetime | None
+    reason: str | None = None
+    error: str | None = None
+    status_code: int | None = None
+    latency_ms: float | None = None
+    provider_id: str | None = None
+    sent_at: datetime | None = None
+    manual: bool = False
+    updated: datetime | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.state in FINAL
+
+
+# one message's JSON ---------------------------------------------------------------------------
+
+
+def message_to_json(message: Message) -> bytes:
+    return orjson.dumps(
+        {
+            "key": message.key,
+            "order_id": message.order_id,
+            "channel": message.channel.value,
+            "recipient": message.recipient,
+            "kind": message.kind,
+            "subject": message.subject,
+            "payload": message.payload,
+            "triggered_at": message.triggered_at.isoformat(),
+            "due_at": message.due_at.isoformat(),
+            "rank": message.rank,
+            "version": message.version,
+        },
+        option=orjson.OPT_NON_STR_KEYS,
+    )
+
+
+def message_from_json(value: bytes | str) -> Message:
+    document: dict[str, Any] = orjson.loads(value)
+    return Message(
+        key=document["key"],
+        order_id=document["order_id"],
+        channel=NotifyChannel(document["channel"]),
+        recipient=document["recipient"],
+        kind=document["kind"],
+        subject=document["subject"],
+        payload=document.get("payload") or {},
+        triggered_at=datetime.fromisoformat(document["triggered_at"]),
+        due_at=datetime.fromisoformat(document["due_at"]),
+        rank=int(document.get("rank") or 0),
+        version=int(document.get("version") or 0),
+    )
+
+
+class Ledger:
+    """The ledger on a Redis client the caller owns."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        prefix: str = "wismo",
+        *,
+        keep_s: float = DEFAULT_KEEP_S,
+        handled_keep_s: float = 0.0,
+    ) -> None:
+        self.client = client
+        self.base = f"{prefix}:{{notify}}"
+        self.due_key = f"{self.base}:due"
+        self.records_key = f"{self.base}:records"
+        self.failing_key = f"{self.base}:failing"
+        self.hold_key = f"{self.base}:hold"
+        self.pending_key = f"{self.base}:pending"
+        self.pending_first_key = f"{self.base}:pending_first"
+        self.keep_s = round(keep_s)
+        self.handled_keep_s = round(handled_keep_s)
+        self._commit: Any = client.register_script(_COMMIT)
+        self._take: Any = client.register_script(_TAKE)
+        self._mark: Any = client.register_script(_MARK)
+        self._release: Any = client.register_script(_RELEASE)
+        self._defer: Any = client.register_script(_DEFER)
+
+    def record_key(self, message_id: str) -> str:
+        return f"{self.base}:msg:{message_id}"
+
+    def handled_key(self, order_id: str) -> str:
+        return f"{self.base}:handled:{order_id}"
+
+    def order_key(self, order_id: str) -> str:
+        return f"{self.base}:order:{order_id}"
+
+    # planning ---------------------------------------------------------------------------------
+
+    async def commit_plan(
+        self,
+        order_id: str,
+        plan: PlanLike,
+        now: datetime,
+        records: Mapping[str, bytes] | None = None,
+    ) -> Committed:
+        """Create the records of the plan's messages (queued, due at their ``due_at``) and of
+        its suppressions, unless they exist, and add its handled entries — atomically.
+
+        ``records`` maps a suppressed message's id to its outcome record (written to the record
+        outbox only if the suppression is new)."""
+        records = records or {}
+        keys = [self.due_key, self.handled_key(order_id), self.order_key(order_id)]
+        keys.append(self.records_key)
+        args: list[Any] = [to_score(now), self.keep_s, self.handled_keep_s]
+        args += [len(plan.messages), len(plan.suppressed)]
+        for message in plan.messages:
+            keys.append(self.record_key(message.message_id))
+            args += [message.message_id, message_to_json(message), to_score(message.due_at)]
+        for message, reason in plan.suppressed:
+            keys.append(self.record_key(message.message_id))
+            record = records.get(message.message_id, b"")
+            args += [message.message_id, message_to_json(message), reason, record]
+        for name, value in plan.handled.items():
+            args += [name, value]
+        new, quiet = await self._commit(keys=keys, args=args)
+        return Committed([_text(x) for x in new], [_text(x) for x in quiet])
+
+    async def handled(self, order_id: str) -> dict[str, str]:
+        raw = await self.client.hgetall(self.handled_key(order_id))
+        return {_text(name): _text(value) for name, value in raw.items()}
+
+    # dispatching ------------------------------------------------------------------------------
+
+    async def take(self, now: datetime, limit: int, lease_s: float) -> list[Entry]:
+        """Up to ``limit`` messages due at ``now``, leased for ``lease_s`` seconds: another
+        dispatcher does not see them until the lease runs out (its holder died) or they are
+        rescheduled. A message whose record has expired leaves the due set."""
+        lease = to_score(now + timedelta(seconds=lease_s))
+        taken = await self._take(keys=[self.due_key], args=[to_score(now), limit, lease])
+        ids = [_text(x) for x in taken]
+        entries = await self._entries(ids)
+        gone = [i for i, entry in zip(ids, entries, strict=True) if entry is None]
+        if gone:
+            await self.client.zrem(self.due_key, *gone)
+        return [entry for entry in entries if entry is not None]
+
+    async def get(self, message_id: str) -> Entry | None:
+        (entry,) = await self._entries([message_id])
+        return entry
+
+    async def for_order(self, order_id: str, limit: int = 100) -> list[Entry]:
+        """The order's messages, newest planned first."""
+        ids: list[Any] = await self.client.zrevrange(self.order_key(order_id), 0, max(limit, 1) - 1)
+        entries = await self._entries([_text(x) for x in ids])
+        return [entry for entry in entries if entry is not None]
+
+    async def mark_sending(self, message_id: str, attempt: int, now: datetime) -> bool:
+        """An attempt starts (``first_try`` is set by the first)."""
+        fields = {"state": MessageState.SENDING.value, "attempts": attempt}
+        return await self._transition(message_id, "sending", now, fields=fields)
+
+    async def mark_sent(
+        self,
+        message_id: str,
+        now: datetime,
+        *,
+        status_code: int | None = None,
+        latency_ms: float | None = None,
+        provider_id: str | None = None,
+        record: bytes = b"",
+    ) -> bool:
+        fields: dict[str, Any] = {"state": MessageState.SENT.value, "sent_at": to_score(now)}
+        fields.update(_present(status_code=status_code, latency_ms=latency_ms))
+        fields.update(_present(provider_id=provider_id))
+        return await self._transition(
+            message_id, "sent", now, due="-", fields=fields, record=record
+        )
+
+    async def mark_retry(
+        self,
+        message_id: str,
+        due: datetime,
+        error: str,
+        now: datetime,
+        *,
+        status_code: int | None = None,
+    ) -> bool:
+        fields: dict[str, Any] = {"state": MessageState.QUEUED.value, "error": error[:500]}
+        fields.update(_present(status_code=status_code))
+        return await self._transition(
+            message_id, "retry", now, due=str(to_score(due)), fields=fields
+        )
+
+    async def mark_failed(
+        self,
+        message_id: str,
+        reason: str,
+        now: datetime,
+        *,
+        status_code: int | None = None,
+        record: bytes = b"",
+    ) -> bool:
+        fields: dict[str, Any] = {"state": MessageState.FAILED.value, "reason": reason[:500]}
+        fields.update(_present(status_code=status_code))
+        return await self._transition(
+            message_id, "failed", now, due="-", fields=fields, record=record
+        )
+
+    async def mark_suppressed(
+        self, message_id: str, reason: str, now: datetime, *, record: bytes = b""
+    ) -> bool:
+        fields = {"state": MessageState.SUPPRESSED.value, "reason": reason[:500]}
+        return await self._transition(
+            message_id, "suppressed", now, due="-", fields=fields, record=record
+        )
+
+    async def reschedule(self, message_id: str, due: datetime, now: datetime) -> bool:
+        """Try again at ``due`` without counting an attempt (breaker open, endpoint paused, an
+        earlier message of its lane still pending)."""
+        return await self._transition(message_id, "reschedule", now, due=str(to_score(due)))
+
+    async def requeue(self, message_id: str, now: datetime) -> bool:
+        """Manual re-send: queued, due now, attempts kept, the same message id (so a receiver
+        that already has it deduplicates). The retry horizon starts again."""
+        fields = {"state": MessageState.QUEUED.value, "manual": 1}
+        return await self._transition(
+            message_id, "requeue", now, due=str(to_score(now)), fields=fields
+        )
+
+    async def _transition(
+        self,
+        message_id: str,
+        op: str,
+        now: datetime,
+        *,
+        due: str = "",
+        fields: Mapping[str, Any] | None = None,
+        record: bytes = b"",
+    ) -> bool:
+        keys = [self.record_key(message_id), self.due_key, self.records_key]
+        args: list[Any] = [message_id, op, to_score(now), self.keep_s, due, record]
+        for name, value in (fields or {}).items():
+            args += [name, value]
+        return bool(await self._mark(keys=keys, args=args))
+
+    async def due_count(self) -> int:
+        count: int = await self.client.zcard(self.due_key)
+        return count
+
+    # the record outbox ------------------------------------------------------------------------
+
+    async def take_records(self, now: datetime, limit: int, lease_s: float) -> list[bytes]:
+        """Up to ``limit`` outcome records to publish, leased like messages."""
+        lease = to_score(now + timedelta(seconds=lease_s))
+        taken = await self._take(keys=[self.records_key], args=[to_score(now), limit, lease])
+        return [bytes(x) if not isinstance(x, str) else x.encode() for x in taken]
+
+    async def records_done(self, records: Sequence[bytes]) -> None:
+        if records:
+            await self.client.zrem(self.records_key, *records)
+
+    # endpoints --------------------------------------------------------------------------------
+
+    async def failing_since(self, subscription_id: str, now: datetime) -> datetime:
+        """Record a failure of the subscription; returns since when it has failed throughout."""
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(self.failing_key, subscription_id, to_score(now))
+            pipe.hget(self.failing_key, subscription_id)
+            _, since = await pipe.execute()
+        return from_score(int(since))
+
+    async def succeeded(self, subscription_id: str) -> None:
+        await self.client.hdel(self.failing_key, subscription_id)
+
+    async def holder(self, lane: str) -> str | None:
+        value = await self.client.hget(self.hold_key, lane)
+        return None if value is None else _text(value)
+
+    async def hold(self, lane: str, message_id: str) -> str:
+        """Make ``message_id`` the lane's head unless another message is; returns the head."""
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(self.hold_key, lane, message_id)
+            pipe.hget(self.hold_key, lane)
+            _, head = await pipe.execute()
+        return _text(head)
+
+    async def release(self, lane: str, message_id: str) -> None:
+        await self._release(keys=[self.hold_key], args=[lane, message_id])
+
+    # orders waiting for their contacts -------------------------------------------------------
+
+    async def defer(self, order_id: str, due: datetime, now: datetime) -> datetime:
+        """Plan ``order_id`` again at ``due``; returns when it was first deferred."""
+        first = await self._defer(
+            keys=[self.pending_key, self.pending_first_key],
+            args=[order_id, to_score(due), to_score(now)],
+        )
+        return from_score(int(first))
+
+    async def expedite(self, order_id: str, now: datetime) -> None:
+        """An order waiting for its contacts is planned at once (they just arrived)."""
+        await self.client.zadd(self.pending_key, {order_id: to_score(now)}, xx=True)
+
+    async def take_pending(self, now: datetime, limit: int, lease_s: float) -> list[str]:
+        lease = to_score(now + timedelta(seconds=lease_s))
+        taken = await self._take(keys=[self.pending_key], args=[to_score(now), limit, lease])
+        return [_text(x) for x in taken]
+
+    async def undefer(self, order_id: str) -> None:
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.zrem(self.pending_key, order_id)
+            pipe.hdel(self.pending_first_key, order_id)
+            await pipe.execute()
+
+    # reading records --------------------------------------------------------------------------
+
+    async def _entries(self, ids: Sequence[str]) -> list[Entry | None]:
+        if not ids:
+            return []
+        async with self.client.pipeline(transaction=False) as pipe:
+            for message_id in ids:
+                pipe.hgetall(self.record_key(message_id))
+            raws = await pipe.execute()
+        return [_entry(i, raw) for i, raw in zip(ids, raws, strict=True)]
+
+
+def _entry(message_id: str, raw: Mapping[Any, Any]) -> Entry | None:
+    fields = {_text(name): _text(value) for name, value in raw.items()}
+    spec = fields.get("spec")
+    if not spec:
+        return None
+    return Entry(
+        message_id=message_id,
+        message=message_from_json(spec),
+        state=MessageState(fields.get("state", MessageState.QUEUED.value)),
+        attempts=int(fields.get("attempts") or 0),
+        planned_at=_time(fields.get("planned_at")),
+        first_try=_time(fields.get("first_try")),
+        due=_time(fields.get("due")),
+        reason=fields.get("reason") or None,
+        error=fields.get("error") or None,
+        status_code=_int(fields.get("status_code")),
+        latency_ms=_float(fields.get("latency_ms")),
+        provider_id=fields.get("provider_id") or None,
+        sent_at=_time(fields.get("sent_at")),
+        manual=fields.get("manual") == "1",
+        updated=_time(fields.get("updated")),
+    )
+
+
+def _present(**values: Any) -> dict[str, Any]:
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _time(value: str | None) -> datetime | None:
+    return None if not value else from_score(int(float(value)))
+
+
+def _int(value: str | None) -> int | None:
+    return None if not value else int(float(value))
+
+
+def _float(value: str | None) -> float | None:
+    return None if not value else float(value)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
