@@ -1,5 +1,5 @@
-"""warehouse: canonical events, unlinked scans and timeline changes → ClickHouse, in its own
-consumer group.
+"""warehouse: canonical events, unlinked scans, timeline changes and notification outcomes →
+ClickHouse, in its own consumer group.
 
 It is a plain aiokafka consumer loop rather than a Faust agent for two reasons: it must commit
 its offsets *after* the ClickHouse flush (the flush runs first, then the commit, every batch),
@@ -10,6 +10,10 @@ A failed flush is retried with backoff and the offsets do not move until it succ
 writer's dedup (event ids, ``insert_deduplication_token``) makes a re-delivered batch harmless.
 A scan is logged unlinked when it is parked and again, linked, when it is released; the events
 table keeps the linked copy (``ReplacingMergeTree(linked)``).
+
+Notification records (the notify role's outcomes) go to the ``notifications`` table, where a
+record read twice counts once (``(message_id, state)``); a record that does not decode is
+dead-lettered, and its dead letter is delivered before the offsets move past it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable
+from datetime import UTC, datetime
 from typing import Any
 
 from mode import Service
@@ -25,11 +31,14 @@ from pydantic import ValidationError
 
 from projections.clickhouse_store import ClickHouse, ClickHouseWriter
 from projections.errors import StoreUnavailable
+from projections.notify.model import Record
 from projections.store import TimelineChange
 from streams.context import StreamContext
+from streams.notify.records import decode_record
 from streams.updates import decode_change
+from wismo.deadletter import DeadLetter
 from wismo.events import Event, parse_event
-from wismo.topics import EVENTS, TIMELINE, TRACKING
+from wismo.topics import DEADLETTER, EVENTS, NOTIFICATIONS, TIMELINE, TRACKING, decode_headers
 
 NAME = "warehouse"
 log = logging.getLogger(__name__)
@@ -69,7 +78,7 @@ class WarehouseService(Service):
         )
         kafka = settings.kafka
         self._consumer = AIOKafkaConsumer(
-            *(settings.topic(name) for name in (EVENTS, TRACKING, TIMELINE)),
+            *(settings.topic(name) for name in (EVENTS, TRACKING, TIMELINE, NOTIFICATIONS)),
             bootstrap_servers=kafka.bootstrap,
             group_id=self.group,
             enable_auto_commit=False,
@@ -110,14 +119,20 @@ class WarehouseService(Service):
         settings = self.settings
         timeline_topic = settings.topic(TIMELINE)
         tracking_topic = settings.topic(TRACKING)
+        notifications_topic = settings.topic(NOTIFICATIONS)
         interval = settings.clickhouse.batch_interval_s
         first_at: float | None = None
         while not self.should_stop:
             fetched = await self._consumer.getmany(timeout_ms=int(interval * 1000))
             events: list[Event] = []
             changes: list[TimelineChange] = []
+            records: list[Record] = []
+            letters: list[DeadLetter] = []
             for tp, messages in fetched.items():
                 for message in messages:
+                    if tp.topic == notifications_topic:
+                        _decode_record_into(message, records, letters)
+                        continue
                     _decode_into(
                         message.value or b"",
                         tp.topic == timeline_topic,
@@ -134,12 +149,24 @@ class WarehouseService(Service):
             if changes:
                 with contextlib.suppress(StoreUnavailable):
                     await writer.add_changes(changes)
+            if records:
+                with contextlib.suppress(StoreUnavailable):
+                    await writer.add_notifications(records)
+            if letters:  # delivered before any offset moves past the bad records
+                await self._dead_letter(letters)
             if first_at is None and fetched:
                 first_at = time.monotonic()
             full = writer.pending_rows >= settings.clickhouse.batch_rows
             if first_at is not None and (full or time.monotonic() - first_at >= interval):
                 await self._flush_then_commit(writer)
                 first_at = None
+
+    async def _dead_letter(self, letters: list[DeadLetter]) -> None:
+        deliveries: list[Awaitable[Any]] = []
+        for letter in letters:
+            self.ctx.metrics.dead_letters.labels(letter.source or "unknown").inc()
+            deliveries.append(await self.ctx.send(NAME, DEADLETTER, letter.id, letter.to_json()))
+        await asyncio.gather(*deliveries)
 
     def _count(self, events: list[Event]) -> None:
         for event in events:
@@ -192,3 +219,23 @@ def _decode_into(
     # also on the events topic, and a scan's linked copy follows there once it is linked
     if not tracking_topic or event.order_id is None:
         events.append(event)
+
+
+def _decode_record_into(message: Any, records: list[Record], letters: list[DeadLetter]) -> None:
+    """A notification record, or a dead letter saying why the bytes are not one."""
+    value = message.value or b""
+    try:
+        records.append(decode_record(value))
+    except ValueError as error:
+        letters.append(
+            DeadLetter(
+                reason=f"not a notification record: {error}",
+                source=None,
+                raw=value,
+                headers=decode_headers(message.headers),
+                failed_at=datetime.now(UTC),
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+            )
+        )
