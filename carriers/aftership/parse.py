@@ -1,8 +1,12 @@
-"""AfterShip webhook → canonical events.
+"""AfterShip webhooks and Tracking API answers → canonical events.
 
-A ``tracking_update`` or ``edd_revise`` delivery carries the whole tracking (``msg``): every
-checkpoint becomes a ``tracking.checkpoint`` (re-sent checkpoints collapse by their natural-key
-id), and the estimated delivery date it states becomes an ``edd.revised``.
+A ``tracking_update`` or ``edd_revise`` delivery carries the whole tracking (``msg``). The
+Tracking API wraps trackings in ``{"meta": {...}, "data": ...}``: ``GET /trackings/{id}`` answers
+``data.tracking`` (API versions up to 2023) or the tracking itself as ``data`` (2024 versions on),
+and ``GET /trackings`` answers ``data.trackings``. Every checkpoint becomes a
+``tracking.checkpoint`` (re-sent checkpoints collapse by their natural-key id), and the estimated
+delivery date a tracking states becomes an ``edd.revised``; the same tracking pushed and polled
+gives the same checkpoints. An answer whose ``meta.code`` is not a success is unsupported.
 """
 
 from __future__ import annotations
@@ -10,9 +14,16 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from carriers.aftership import codes
-from carriers.aftership.schema import Checkpoint, LatestEstimatedDelivery, Tracking, Webhook
+from carriers.aftership.schema import (
+    ApiResponse,
+    Checkpoint,
+    LatestEstimatedDelivery,
+    Tracking,
+    Webhook,
+)
 from carriers.base import Collector, Headers, ParseResult, Problem, ProblemCode
 from carriers.code_tables import map_code
+from carriers.decode import validate_item
 from carriers.detect import detect_carrier
 from carriers.places import place
 from carriers.times import parse_date, parse_timestamp, unreadable_time
@@ -20,6 +31,8 @@ from carriers.tracking_feed import Parcel, Shape, TrackingFeed, valid_items
 from wismo.vocab import Reason, TrackingStatus
 
 TRACKING_EVENTS = frozenset({"tracking_update", "edd_revise"})
+#: ``meta.code`` of a successful answer (v4 and 2024 versions: 200, created: 201).
+SUCCESS_CODES = frozenset({"200", "201"})
 
 # AfterShip gives checkpoint_time in the checkpoint's local time, with the offset when the
 # carrier provides one and without it otherwise; a time without an offset is read as UTC (the
@@ -29,7 +42,8 @@ FEED = TrackingFeed("aftership", carrier=None, naive_tz=UTC)
 
 
 def parse(raw: bytes, headers: Headers, received_at: datetime) -> ParseResult:
-    return FEED.parse(raw, received_at, (WEBHOOK,), "a JSON object (an AfterShip webhook)")
+    expected = "a JSON object (an AfterShip webhook or Tracking API answer)"
+    return FEED.parse(raw, received_at, (API_RESPONSE, WEBHOOK), expected)
 
 
 def _webhook(webhook: Webhook, _: str, received_at: datetime, out: Collector) -> None:
@@ -52,6 +66,40 @@ def _stated_at(webhook: Webhook, received_at: datetime) -> datetime:
     msg = webhook.msg
     updated = parse_timestamp(msg.updated_at if msg else None, UTC)
     return updated or received_at
+
+
+def _api_response(answer: ApiResponse, _: str, received_at: datetime, out: Collector) -> None:
+    """A Tracking API answer: one tracking, or a page of them; a tracking's estimate is stated
+    at its ``updated_at``, else at receipt."""
+    meta = answer.meta
+    if meta is not None and meta.code is not None and meta.code not in SUCCESS_CODES:
+        message = f"AfterShip error {meta.code} ({meta.type}): {meta.message}"
+        out.note(Problem(ProblemCode.UNSUPPORTED, message, "meta"))
+        return
+    data = answer.data
+    if data is None:
+        out.note(Problem(ProblemCode.INVALID, "missing the tracking", "data"))
+        return
+    if "trackings" in data:
+        listed = data["trackings"]
+        if not isinstance(listed, list):
+            out.note(Problem(ProblemCode.INVALID, "expected a list", "data.trackings"))
+            return
+        for where, tracking in valid_items(out, listed, Tracking, "data.trackings"):
+            _polled(tracking, where, received_at, out)
+        return
+    nested = "tracking" in data
+    where = "data.tracking" if nested else "data"
+    tracking, problem = validate_item(data["tracking"] if nested else data, Tracking, where)
+    if tracking is None:
+        out.note(problem)
+        return
+    _polled(tracking, where, received_at, out)
+
+
+def _polled(tracking: Tracking, path: str, received_at: datetime, out: Collector) -> None:
+    stated_at = parse_timestamp(tracking.updated_at, UTC) or received_at
+    add_tracking(out, tracking, received_at, stated_at, path)
 
 
 def add_tracking(
@@ -143,4 +191,5 @@ def _window(latest: LatestEstimatedDelivery | None, end: str) -> datetime | None
     return parse_timestamp(value, naive_tz=None)
 
 
+API_RESPONSE = Shape(frozenset({"meta", "data"}), ApiResponse, _api_response)
 WEBHOOK = Shape(frozenset(), Webhook, _webhook)

@@ -1,4 +1,4 @@
-"""AfterShip webhook bodies and tracking objects, as AfterShip sends them.
+"""AfterShip webhook bodies, Tracking API answers and tracking objects, as AfterShip sends them.
 
 Only the fields wismo reads are declared; everything else is ignored, so new AfterShip fields
 never break parsing. Timestamps stay strings here: :mod:`carriers.aftership.parse` decides how to
@@ -76,3 +76,20 @@ class Webhook(Lenient):
     ts: int | None = None
     is_tracking_first_tag: bool | None = None
     msg: Tracking | None = None
+
+
+class Meta(Lenient):
+    """``meta`` of a Tracking API answer: ``code`` 200/201 on success, else an error code
+    (``4004`` not found…) with its ``type`` and ``message``."""
+
+    code: str | None = None
+    type: str | None = None
+    message: str | None = None
+
+
+class ApiResponse(Lenient):
+    """A Tracking API answer, ``{"meta": {...}, "data": ...}``; ``data`` is read by shape (one
+    tracking, ``tracking`` or ``trackings``) and each tracking validated on its own."""
+
+    meta: Meta | None = None
+    data: dict[str, Any] | None = None

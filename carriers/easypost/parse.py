@@ -1,8 +1,17 @@
-"""EasyPost webhook ``Event`` → canonical events.
+"""EasyPost webhook ``Event`` and trackers API answers → canonical events.
 
-A ``tracker.created`` / ``tracker.updated`` event carries the whole tracker (``result``): every
-tracking detail becomes a ``tracking.checkpoint`` and the estimated delivery date an
-``edd.revised``. Other events (batches, refunds, invoices…) are acknowledged as unsupported.
+Three bodies carry trackers:
+
+* a webhook ``Event`` (``{"object": "Event", "result": {Tracker}}``): a ``tracker.created`` /
+  ``tracker.updated`` event carries the whole tracker; other events (batches, refunds,
+  invoices…) are acknowledged as unsupported;
+* a bare ``Tracker`` (``{"object": "Tracker", ...}``), as ``GET /v2/trackers/:id`` and
+  ``POST /v2/trackers`` answer;
+* a page of trackers, ``{"trackers": [...], "has_more": …}``, as ``GET /v2/trackers`` answers.
+
+Every tracking detail becomes a ``tracking.checkpoint`` and the estimated delivery date an
+``edd.revised``; the same tracker pushed and polled gives the same events. An API error body
+(``{"error": {"code", "message"}}``) is unsupported.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ from carriers.code_tables import map_code
 from carriers.decode import validate_item
 from carriers.detect import detect_carrier
 from carriers.easypost import codes
-from carriers.easypost.schema import Event, Tracker, TrackingDetail
+from carriers.easypost.schema import ApiError, Event, Tracker, TrackerList, TrackingDetail
 from carriers.places import place
 from carriers.times import parse_date, unreadable_time
 from carriers.tracking_feed import Parcel, Shape, TrackingFeed, valid_items
@@ -29,7 +38,8 @@ FEED = TrackingFeed("easypost", carrier=None, naive_tz=UTC)
 
 
 def parse(raw: bytes, headers: Headers, received_at: datetime) -> ParseResult:
-    return FEED.parse(raw, received_at, (EVENT,), "a JSON object (an EasyPost Event)")
+    expected = "a JSON object (an EasyPost Event, Tracker or list of trackers)"
+    return FEED.parse(raw, received_at, SHAPES, expected)
 
 
 def _event(event: Event, _: str, received_at: datetime, out: Collector) -> None:
@@ -53,6 +63,32 @@ def _event(event: Event, _: str, received_at: datetime, out: Collector) -> None:
     add_tracker(out, tracker, received_at, stated_at, "result", previous_edd=previous)
 
 
+def _tracker(tracker: Tracker, path: str, received_at: datetime, out: Collector) -> None:
+    """A bare tracker, as the trackers API answers it; its estimate is stated at its
+    ``updated_at`` (as the webhook's is), else at receipt."""
+    if tracker.object not in (None, "Tracker"):
+        message = f"object is {tracker.object!r}, not 'Tracker'"
+        out.note(Problem(ProblemCode.INVALID, message, _join(path, "object")))
+        return
+    stated_at = FEED.instant(tracker.updated_at) or received_at
+    add_tracker(out, tracker, received_at, stated_at, path)
+
+
+def _tracker_list(page: TrackerList, _: str, received_at: datetime, out: Collector) -> None:
+    """``GET /v2/trackers``: every tracker of the page (an empty page states nothing)."""
+    for where, tracker in valid_items(out, page.trackers, Tracker, "trackers"):
+        _tracker(tracker, where, received_at, out)
+
+
+def _error(body: ApiError, _: str, received_at: datetime, out: Collector) -> None:
+    error = body.error
+    out.note(Problem(ProblemCode.UNSUPPORTED, f"EasyPost error {error.code}: {error.message}"))
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
 def carrier_name(tracker: Tracker) -> str | None:
     if tracker.carrier:
         return codes.CARRIERS.get(tracker.carrier, tracker.carrier.lower())
@@ -70,10 +106,11 @@ def add_tracker(
     """The events of one EasyPost tracker (from a webhook or from the trackers API)."""
     number = tracker.tracking_code
     if not number or not number.strip():
-        out.note(Problem(ProblemCode.INVALID, "missing tracking_code", f"{path}.tracking_code"))
+        where = _join(path, "tracking_code")
+        out.note(Problem(ProblemCode.INVALID, "missing tracking_code", where))
         return
     parcel = FEED.parcel(out, number, received_at, carrier=carrier_name(tracker))
-    details = f"{path}.tracking_details"
+    details = _join(path, "tracking_details")
     for where, detail in valid_items(out, tracker.tracking_details or (), TrackingDetail, details):
         _add_detail(parcel, detail, where)
     estimate = _estimated_delivery(tracker)
@@ -129,3 +166,9 @@ def _estimated_delivery(tracker: Tracker) -> date | None:
 
 
 EVENT = Shape(frozenset(), Event, _event)
+SHAPES = (
+    Shape(frozenset({"trackers"}), TrackerList, _tracker_list),
+    Shape(frozenset({"error"}), ApiError, _error),
+    Shape(frozenset({"tracking_code", "tracking_details"}), Tracker, _tracker),
+    EVENT,
+)

@@ -1,4 +1,5 @@
-"""EasyPost ``Event`` objects (webhooks) and ``Tracker`` objects (webhook result, API reads).
+"""EasyPost ``Event`` objects (webhooks), ``Tracker`` objects (webhook result, API reads) and
+the trackers list (``GET /v2/trackers``).
 
 Only the fields wismo reads are declared; unknown fields are ignored. Tracking details stay raw
 on the tracker so one bad detail does not reject its siblings.
@@ -64,3 +65,21 @@ class Event(Lenient):
     updated_at: str | None = None
     previous_attributes: dict[str, Any] | None = None
     result: dict[str, Any] | None = None
+
+
+class TrackerList(Lenient):
+    """``GET /v2/trackers``: one page of trackers, each validated on its own."""
+
+    trackers: list[Any]
+    has_more: bool | None = None
+
+
+class ErrorDetail(Lenient):
+    code: str | None = None
+    message: str | None = None
+
+
+class ApiError(Lenient):
+    """An API error answer, ``{"error": {"code": "TRACKER.NOT_FOUND", "message": …}}``."""
+
+    error: ErrorDetail

@@ -6,6 +6,14 @@ Order topics (``orders/create``, ``orders/updated``, ``orders/cancelled``, ``ord
 delivery's dedup key is ``X-Shopify-Event-Id`` (the same across retries), else
 ``X-Shopify-Webhook-Id``. A body without a topic header (a file given to ``wismo normalise``) is
 recognised by its shape.
+
+The REST Admin API answers the same resources wrapped in their name: ``{"order": {...}}``,
+``{"orders": [...]}``, ``{"fulfillment": {...}}``, ``{"fulfillments": [...]}`` (and likewise
+``fulfillment_event(s)`` and ``refund(s)``). A wrapped body is read resource by resource, each
+as the webhook topic that carries it (an order as ``orders/updated`` unless the header names
+another order topic), so a polled resource and the same resource pushed give the same events
+(and ids). A resource always has an ``id``; a wrapper never does, which tells them apart (an
+order's own ``fulfillments`` list is never mistaken for a wrapper).
 """
 
 from __future__ import annotations
@@ -56,7 +64,11 @@ def parse(raw: bytes, headers: Headers, received_at: datetime) -> ParseResult:
     if not isinstance(body, dict):
         problem = Problem(ProblemCode.MALFORMED, "expected a JSON object (a Shopify webhook)")
         return ParseResult(problems=(problem,), delivery_id=delivery_id)
-    topic = (headers.get(TOPIC_HEADER) or "").strip().lower() or infer_topic(body)
+    header_topic = (headers.get(TOPIC_HEADER) or "").strip().lower()
+    wrapper = _wrapper(body)
+    if wrapper is not None:
+        return _wrapped(body, wrapper, header_topic, headers, received_at).result(delivery_id)
+    topic = header_topic or infer_topic(body)
     if topic is None:
         problem = Problem(ProblemCode.INVALID, f"missing the {TOPIC_HEADER} header")
         return ParseResult(problems=(problem,), delivery_id=delivery_id)
@@ -83,6 +95,60 @@ def _by_topic(
     collected = Collector()
     collected.note(Problem(ProblemCode.UNSUPPORTED, f"topic {topic!r} carries no order data"))
     return collected
+
+
+# ---------------------------------------------------------------------------------------------
+# REST Admin API answers
+
+#: The wrapper key of each REST resource → (the webhook topic that carries that resource, True
+#: when the key holds a list).
+WRAPPERS: dict[str, tuple[str, bool]] = {
+    "order": ("orders/updated", False),
+    "orders": ("orders/updated", True),
+    "fulfillment": ("fulfillments/update", False),
+    "fulfillments": ("fulfillments/update", True),
+    "fulfillment_event": ("fulfillment_events/create", False),
+    "fulfillment_events": ("fulfillment_events/create", True),
+    "refund": ("refunds/create", False),
+    "refunds": ("refunds/create", True),
+}
+
+
+def _wrapper(body: Mapping[str, Any]) -> str | None:
+    """The wrapper key of a REST Admin API answer; ``None`` for a bare resource (it has an
+    ``id``) or a body with no known wrapper."""
+    if "id" in body:
+        return None
+    return next((key for key in WRAPPERS if key in body), None)
+
+
+def _wrapped(
+    body: Mapping[str, Any], key: str, header_topic: str, headers: Headers, received_at: datetime
+) -> Collector:
+    """Every resource of a wrapped answer, read as its webhook topic, problems under its path."""
+    topic, listed = WRAPPERS[key]
+    if topic == "orders/updated" and header_topic in ORDER_TOPICS:
+        topic = header_topic
+    value = body[key]
+    collected = Collector()
+    if listed and not isinstance(value, list):
+        collected.note(Problem(ProblemCode.INVALID, "expected a list of resources", key))
+        return collected
+    items = [(f"{key}[{i}]", item) for i, item in enumerate(value)] if listed else [(key, value)]
+    for path, item in items:
+        if not isinstance(item, dict):
+            collected.note(Problem(ProblemCode.INVALID, "expected an object", path))
+            continue
+        _merge(collected, _by_topic(topic, item, headers, received_at), path)
+    return collected
+
+
+def _merge(into: Collector, part: Collector, prefix: str) -> None:
+    """``part``'s events and problems in ``into``, each problem's path under ``prefix``."""
+    into.events.extend(part.events)
+    for problem in part.problems:
+        path = f"{prefix}.{problem.path}" if problem.path else prefix
+        into.note(Problem(problem.code, problem.message, path, problem.raw_code))
 
 
 def infer_topic(body: Mapping[str, Any]) -> str | None:
