@@ -85,8 +85,8 @@ def _api_response(answer: ApiResponse, _: str, received_at: datetime, out: Colle
         if not isinstance(listed, list):
             out.note(Problem(ProblemCode.INVALID, "expected a list", "data.trackings"))
             return
-        for where, tracking in valid_items(out, listed, Tracking, "data.trackings"):
-            _polled(tracking, where, received_at, out)
+        for where, item in valid_items(out, listed, Tracking, "data.trackings"):
+            _polled(item, where, received_at, out)
         return
     nested = "tracking" in data
     where = "data.tracking" if nested else "data"
