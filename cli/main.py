@@ -26,6 +26,7 @@ from cli.commands import (
     schema,
     simulate,
     sla,
+    sync,
     up,
     verify,
 )
@@ -46,6 +47,7 @@ COMMAND_MODULES = (
     verify,
     simulate,
     erase,
+    sync,
 )
 
 
