@@ -28,6 +28,10 @@ class UnknownSource(CarrierError, KeyError):
 class TrackingApiError(CarrierError):
     """A tracking API call failed: transport error, non-2xx status or a body that is not JSON."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, status: int | None = None, retry_after_s: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        #: the answer's ``Retry-After`` in seconds (429, 503), when it gave one
+        self.retry_after_s = retry_after_s

@@ -6,7 +6,10 @@ every failure surfaces as :class:`carriers.errors.TrackingApiError`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -48,12 +51,34 @@ async def request_json(
         ) as response:
             raw = await response.read()
             status = response.status
+            retry_after = response.headers.get("Retry-After")
     except (aiohttp.ClientError, TimeoutError) as error:
         raise TrackingApiError(f"{method} {url}: {error!r}") from error
     if not 200 <= status < 300:
         excerpt = raw[:_ERROR_BODY_CHARS].decode("utf-8", "replace")
-        raise TrackingApiError(f"{method} {url}: HTTP {status}: {excerpt}", status)
+        message = f"{method} {url}: HTTP {status}: {excerpt}"
+        raise TrackingApiError(message, status, retry_after_seconds(retry_after))
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as error:
         raise TrackingApiError(f"{method} {url}: answer is not JSON", status) from error
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A ``Retry-After`` header in seconds: delta-seconds or an HTTP date (``None``: absent or
+    unreadable)."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)

@@ -35,7 +35,12 @@ class DhlClient:
     ) -> ParseResult:
         """The shipment's events and estimated delivery as canonical events; ``service``
         (``express``, ``parcel-de``…) narrows the search when a number is ambiguous."""
+        answer = await self.track_json(tracking_number, service)
+        return parse(orjson.dumps(answer), {}, received_at or datetime.now(UTC))
+
+    async def track_json(self, tracking_number: str, service: str | None = None) -> object:
+        """The API's answer as sent (the poll role publishes it as a raw payload)."""
         query = {"trackingNumber": tracking_number} | ({"service": service} if service else {})
         url = f"{self._base_url}/track/shipments?{urlencode(query)}"
-        answer = await request_json(self._session, "GET", url, headers=self._headers)
-        return parse(orjson.dumps(answer), {}, received_at or datetime.now(UTC))
+        answer: object = await request_json(self._session, "GET", url, headers=self._headers)
+        return answer

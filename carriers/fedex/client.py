@@ -46,6 +46,11 @@ class FedexClient:
         self, tracking_numbers: list[str], received_at: datetime | None = None
     ) -> ParseResult:
         """Up to 30 parcels' scans and estimated delivery as canonical events."""
+        answer = await self.track_json(tracking_numbers)
+        return parse(orjson.dumps(answer), {}, received_at or datetime.now(UTC))
+
+    async def track_json(self, tracking_numbers: list[str]) -> object:
+        """The Track API's answer as sent (the poll role publishes it as a raw payload)."""
         if not 1 <= len(tracking_numbers) <= MAX_NUMBERS:
             raise ValueError(f"FedEx tracks 1 to {MAX_NUMBERS} numbers per request")
         body = {
@@ -54,7 +59,7 @@ class FedexClient:
                 {"trackingNumberInfo": {"trackingNumber": number}} for number in tracking_numbers
             ],
         }
-        answer = await authorized_json(
+        return await authorized_json(
             self._session,
             self._tokens,
             "POST",
@@ -62,4 +67,3 @@ class FedexClient:
             headers={"x-locale": "en_US"},
             body=body,
         )
-        return parse(orjson.dumps(answer), {}, received_at or datetime.now(UTC))

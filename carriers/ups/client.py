@@ -49,11 +49,15 @@ class UpsClient:
 
     async def track(self, tracking_number: str, received_at: datetime | None = None) -> ParseResult:
         """The package's activity and scheduled delivery as canonical events."""
+        answer = await self.track_json(tracking_number)
+        return parse(orjson.dumps(answer), {}, received_at or datetime.now(UTC))
+
+    async def track_json(self, tracking_number: str) -> object:
+        """The Track API's answer as sent (the poll role publishes it as a raw payload)."""
         url = (
             f"{self._base_url}/api/track/v1/details/{quote(tracking_number, safe='')}"
             "?locale=en_US&returnSignature=false&returnMilestones=false&returnPOD=false"
         )
         # transId only has to be unique per request (UPS uses it to trace calls)
         headers = {"transId": uuid.uuid4().hex, "transactionSrc": self._source}
-        answer = await authorized_json(self._session, self._tokens, "GET", url, headers=headers)
-        return parse(orjson.dumps(answer), {}, received_at or datetime.now(UTC))
+        return await authorized_json(self._session, self._tokens, "GET", url, headers=headers)

@@ -44,8 +44,12 @@ class UspsClient:
 
     async def track(self, tracking_number: str, received_at: datetime | None = None) -> ParseResult:
         """The mail piece's scans and expected delivery as canonical events."""
+        answer = await self.track_json(tracking_number)
+        return parse(orjson.dumps(answer), {}, received_at or datetime.now(UTC))
+
+    async def track_json(self, tracking_number: str) -> object:
+        """The Tracking API's answer as sent (the poll role publishes it as a raw payload)."""
         url = (
             f"{self._base_url}/tracking/v3/tracking/{quote(tracking_number, safe='')}?expand=DETAIL"
         )
-        answer = await authorized_json(self._session, self._tokens, "GET", url, headers={})
-        return parse(orjson.dumps(answer), {}, received_at or datetime.now(UTC))
+        return await authorized_json(self._session, self._tokens, "GET", url, headers={})
