@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from api.views import agent, erasure, live, ops, orders, webhooks
+from api.views.notify import add_notify_routes
 from api.views.ui import add_ui_routes
 
 
@@ -28,4 +29,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/readyz", ops.readyz)
     app.router.add_get("/metrics", ops.metrics)
     app.router.add_get("/openapi.json", ops.openapi)
+    add_notify_routes(app)
     add_ui_routes(app)

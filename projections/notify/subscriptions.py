@@ -78,6 +78,18 @@ def preference_key(channel: NotifyChannel | str, recipient: str) -> str:
     return f"{NotifyChannel(channel).value}:{normalize_recipient(channel, recipient)}"
 
 
+def mask_recipient(channel: NotifyChannel | str, recipient: str) -> str:
+    """A recipient as shown to someone who may not see it whole: ``a***@example.com``,
+    ``+*******4567``; other channels (a subscription id, an alert target) as they are."""
+    if channel == NotifyChannel.EMAIL:
+        local, at, domain = recipient.partition("@")
+        return f"{local[:1]}***{at}{domain}" if at else "***"
+    if channel == NotifyChannel.SMS:
+        digits = _NOT_DIGIT.sub("", recipient)
+        return "+" + "*" * max(0, len(digits) - 4) + digits[-4:]
+    return recipient
+
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 

@@ -15,6 +15,7 @@ from projections.notify.subscriptions import (
     PreferenceStore,
     SubscriptionStore,
     known_event_type,
+    mask_recipient,
     new_secret,
     normalize_recipient,
     preference_key,
@@ -188,3 +189,10 @@ def test_phone_forms_normalize_to_plus_digits(raw: str) -> None:
     assert (value.startswith("+") and value[1:].isdigit()) or value == "+"
     assert normalize_recipient("sms", value) == value
     assert preference_key("sms", raw) == f"sms:{value}"
+
+
+def test_masked_recipients_keep_only_a_hint() -> None:
+    assert mask_recipient("email", "ada@example.com") == "a***@example.com"
+    assert mask_recipient(NotifyChannel.EMAIL, "nobody") == "***"
+    assert mask_recipient("sms", "+1 555 123 4567") == "+*******4567"
+    assert mask_recipient("webhook", "sub_1") == "sub_1"
