@@ -37,7 +37,7 @@ still finds its milestones handled.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -111,7 +111,8 @@ return due
 """
 
 # KEYS: record, due, records; ARGV: id, op, now, keep_s, due ('' leave, '-' remove, else score),
-# record ('' none), then field/value pairs
+# record ('' none), lease ('' any: the due score the caller took the message with), then
+# field/value pairs
 _MARK = """
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then
@@ -124,9 +125,12 @@ if final and op ~= 'requeue' then
   redis.call('ZREM', KEYS[2], ARGV[1])
   return 0
 end
+if ARGV[7] ~= '' and redis.call('ZSCORE', KEYS[2], ARGV[1]) ~= ARGV[7] then
+  return 0
+end
 if op == 'sending' then redis.call('HSETNX', KEYS[1], 'first_try', ARGV[3]) end
 if op == 'requeue' then redis.call('HDEL', KEYS[1], 'first_try', 'reason', 'error') end
-if #ARGV > 6 then redis.call('HSET', KEYS[1], unpack(ARGV, 7, #ARGV)) end
+if #ARGV > 7 then redis.call('HSET', KEYS[1], unpack(ARGV, 8, #ARGV)) end
 redis.call('HSET', KEYS[1], 'updated', ARGV[3])
 if tonumber(ARGV[4]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
 if ARGV[5] == '-' then
@@ -204,6 +208,11 @@ class Entry:
     sent_at: datetime | None = None
     manual: bool = False
     updated: datetime | None = None
+    lease: int | None = None  # the due score :meth:`Ledger.take` leased it with
+
+    @property
+    def lease_until(self) -> datetime | None:
+        return None if self.lease is None else from_score(self.lease)
 
     @property
     def final(self) -> bool:
@@ -333,7 +342,7 @@ class Ledger:
         gone = [i for i, entry in zip(ids, entries, strict=True) if entry is None]
         if gone:
             await self.client.zrem(self.due_key, *gone)
-        return [entry for entry in entries if entry is not None]
+        return [replace(entry, lease=lease) for entry in entries if entry is not None]
 
     async def get(self, message_id: str) -> Entry | None:
         (entry,) = await self._entries([message_id])
@@ -345,10 +354,24 @@ class Ledger:
         entries = await self._entries([_text(x) for x in ids])
         return [entry for entry in entries if entry is not None]
 
-    async def mark_sending(self, message_id: str, attempt: int, now: datetime) -> bool:
-        """An attempt starts (``first_try`` is set by the first)."""
+    async def mark_sending(
+        self,
+        message_id: str,
+        attempt: int,
+        now: datetime,
+        *,
+        lease: int | None = None,
+        lease_s: float | None = None,
+    ) -> bool:
+        """An attempt starts (``first_try`` is set by the first). With ``lease`` (the
+        :attr:`Entry.lease` it was taken with) only if that lease still holds — a dispatcher
+        whose lease ran out while it waited its turn finds another has the message, and does not
+        send it — and the lease is renewed for ``lease_s`` from ``now``."""
         fields = {"state": MessageState.SENDING.value, "attempts": attempt}
-        return await self._transition(message_id, "sending", now, fields=fields)
+        due = "" if lease_s is None else str(to_score(now + timedelta(seconds=lease_s)))
+        return await self._transition(
+            message_id, "sending", now, due=due, fields=fields, lease=lease
+        )
 
     async def mark_sent(
         self,
@@ -427,9 +450,11 @@ class Ledger:
         due: str = "",
         fields: Mapping[str, Any] | None = None,
         record: bytes = b"",
+        lease: int | None = None,
     ) -> bool:
         keys = [self.record_key(message_id), self.due_key, self.records_key]
-        args: list[Any] = [message_id, op, to_score(now), self.keep_s, due, record]
+        held = "" if lease is None else str(lease)
+        args: list[Any] = [message_id, op, to_score(now), self.keep_s, due, record, held]
         for name, value in (fields or {}).items():
             args += [name, value]
         return bool(await self._mark(keys=keys, args=args))

@@ -214,3 +214,19 @@ async def test_holds_failing_and_pending(redis_client: aioredis.Redis, redis_pre
     assert await ledger.take_pending(T + 6 * S, 10, 30) == ["O1"]
     await ledger.undefer("O1")
     assert await ledger.defer("O1", T + 9 * S, T + 8 * S) == T + 8 * S
+
+
+async def test_a_lease_that_ran_out_does_not_send(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    ledger = Ledger(redis_client, redis_prefix)
+    m = message(1)
+    await ledger.commit_plan("O1", SimplePlan([m]), T)
+    (slow,) = await ledger.take(T, 10, 30)
+    # the first dispatcher waited its turn past its lease; a second took the message
+    (fast,) = await ledger.take(T + 30 * S, 10, 30)
+    assert await ledger.mark_sending(m.message_id, 1, T + 30 * S, lease=fast.lease, lease_s=30)
+    assert not await ledger.mark_sending(m.message_id, 1, T + 31 * S, lease=slow.lease)
+    entry = await ledger.get(m.message_id)
+    assert entry is not None
+    assert (entry.state, entry.attempts, entry.due) == (MessageState.SENDING, 1, T + 60 * S)
