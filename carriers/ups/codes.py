@@ -100,6 +100,23 @@ ACTIVITY_CODES: CodeTable = {
     "RS": (S.RETURNING_TO_SENDER, R.CARRIER_RETURN_TO_SENDER),  # Returned to Shipper
 }
 
+#: ``deliveryInformation.location`` of a delivered package (lower-cased substring) → where it
+#: was left, when the delivery's own code says nothing more.
+DELIVERY_PLACES: tuple[tuple[str, Reason], ...] = (
+    ("neighbor", R.DELIVERED_TO_NEIGHBOUR),
+    ("receiver", R.DELIVERED_TO_RECIPIENT),
+    ("mail room", R.DELIVERED_TO_MAILROOM),
+    ("mailroom", R.DELIVERED_TO_MAILROOM),
+    ("reception", R.DELIVERED_TO_MAILROOM),
+    ("front desk", R.DELIVERED_TO_MAILROOM),
+    ("office", R.DELIVERED_TO_MAILROOM),
+    ("dock", R.DELIVERED_TO_MAILROOM),
+    ("door", R.DELIVERED_TO_SAFE_PLACE),
+    ("porch", R.DELIVERED_TO_SAFE_PLACE),
+    ("garage", R.DELIVERED_TO_SAFE_PLACE),
+    ("patio", R.DELIVERED_TO_SAFE_PLACE),
+)
+
 #: How UPS words its exceptions; checked (lower-cased substring) when no code matched.
 EXCEPTION_PHRASES: tuple[tuple[str, TrackingStatus, Reason], ...] = (
     ("receiver was not available", S.ATTEMPT_FAIL, R.CONSIGNEE_NOT_AVAILABLE),

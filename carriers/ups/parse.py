@@ -130,6 +130,7 @@ def _package(
     out: Collector,
 ) -> None:
     parcel = FEED.parcel(out, number, received_at)
+    left_at = _left_at(package)
     instants: list[tuple[datetime, Activity]] = []
     for where, activity in valid_items(out, package.activity, Activity, f"{path}.activity"):
         occurred_at = _activity_instant(activity)
@@ -143,9 +144,8 @@ def _package(
             (status.type, status.code, status.statusCode) if status else (None, None, None)
         )
         description = status.description if status else None
-        _checkpoint(
-            parcel, where, occurred_at, status_codes, description, _activity_place(activity)
-        )
+        location = _activity_place(activity)
+        _checkpoint(parcel, where, occurred_at, status_codes, description, location, left_at)
     dates = {d.type: parse_date(d.date) for d in package.deliveryDate if d.type}
     estimated = dates.get("RDD") or dates.get("SDD")
     if estimated is None or dates.get("DEL") is not None:
@@ -160,6 +160,13 @@ def _package(
         else (None, None)
     )
     parcel.estimate(path, estimated, window=window)
+
+
+def _left_at(package: Package) -> Reason | None:
+    """Where a delivered package was left, from its ``deliveryInformation.location``."""
+    information = package.deliveryInformation
+    wording = ((information.location if information else None) or "").lower()
+    return next((r for words, r in codes.DELIVERY_PLACES if wording and words in wording), None)
 
 
 def _activity_place(activity: Activity) -> Place | None:
@@ -242,10 +249,14 @@ def _checkpoint(
     status_codes: tuple[str | None, str | None, str | None],
     description: str | None,
     location: Place | None,
+    left_at: Reason | None = None,
 ) -> None:
-    """One activity: its type, code and detail code classified, then stated as a scan."""
+    """One activity: its type, code and detail code classified, then stated as a scan; a
+    delivery whose code names no place takes ``left_at`` (the package's delivery location)."""
     type_, code, detail = status_codes
     status, reason, raw_code, problem = classify(type_, code, detail, description, path)
+    if status is TrackingStatus.DELIVERED and reason is None:
+        reason = left_at
     parcel.out.note(problem)
     parcel.scan(path, occurred_at, (status, reason), raw_code, description, location)
 

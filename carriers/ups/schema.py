@@ -63,11 +63,20 @@ class DeliveryTime(UpsModel):
     endTime: str | None = None
 
 
+class DeliveryInformation(UpsModel):
+    """Where a delivered package was left (``"Front Door"``, ``"Receiver"``…). The proof of
+    delivery (``receivedBy``, ``signature.image``, ``deliveryPhoto.photo``, ``pod.content``) is
+    personal data wismo has no field for, so it is not declared and never read."""
+
+    location: str | None = None
+
+
 class Package(UpsModel):
     trackingNumber: str | None = None
     activity: list[Any] = []  # each validated on its own as an Activity
     deliveryDate: list[DeliveryDate] = []
     deliveryTime: DeliveryTime | None = None
+    deliveryInformation: DeliveryInformation | None = None
     currentStatus: Status | None = None
 
 
