@@ -26,6 +26,7 @@ changing while the simulation runs.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
 import threading
 import time
@@ -40,11 +41,32 @@ from bench.webhooks import SOURCES, Post, signed_headers
 from bench.webhooks import posts as posts_of
 
 #: what callers of the simulation use from the webhook formats
-__all__ = ["DEMO_EMAIL", "SOURCES", "Outcome", "Post", "batches", "send", "signed_headers"]
+__all__ = [
+    "DEMO_EMAIL",
+    "SOURCES",
+    "Outcome",
+    "Post",
+    "batches",
+    "dropped",
+    "send",
+    "signed_headers",
+]
 
 DEMO_EMAIL = EMAIL
 ORDER_ID = "SIM{seed}-{index:06d}"
 _WINDOW = 6  # orders told at the same time
+#: the carrier webhooks the simulator may drop on purpose: those the simulated carrier API
+#: (:mod:`bench.carrier_api`) answers for, so the poll role can heal them
+DROPPABLE = ("ups",)
+
+
+def dropped(post: Post, seed: int, share: float) -> bool:
+    """Whether the simulator drops this carrier webhook on purpose: the same deliveries for the
+    same seed, about ``share`` of the droppable ones (a re-sent delivery shares its fate)."""
+    if share <= 0 or post.malformed or post.source not in DROPPABLE:
+        return False
+    digest = hashlib.sha256(f"{seed}:drop:{post.delivery_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
 
 
 def traffic(
@@ -139,6 +161,7 @@ def _shuffle_a_little(posts: list[Post], rng: random.Random) -> None:
 class Outcome:
     statuses: Counter[int] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)
+    dropped: int = 0  # carrier webhooks not sent on purpose (:func:`dropped`)
 
     @property
     def sent(self) -> int:
@@ -146,7 +169,8 @@ class Outcome:
 
     def summary(self) -> str:
         codes = ", ".join(f"{code}: {count}" for code, count in sorted(self.statuses.items()))
-        return f"{self.sent} deliveries ({codes})"
+        lost = f"; {self.dropped} carrier webhooks dropped on purpose" if self.dropped else ""
+        return f"{self.sent} deliveries ({codes}){lost}"
 
 
 async def send(
@@ -158,9 +182,12 @@ async def send(
     outcome: Outcome | None = None,
     concurrency: int = 8,
     stop: threading.Event | None = None,
+    drop_share: float = 0.0,
+    seed: int = 0,
 ) -> Outcome:
     """POST each delivery to ``url``/v1/webhooks/<source> at about ``rate`` per second (until
-    ``stop`` is set)."""
+    ``stop`` is set), leaving out the carrier webhooks :func:`dropped` picks for ``seed`` and
+    ``drop_share``."""
     import aiohttp
 
     outcome = outcome or Outcome()
@@ -196,6 +223,9 @@ async def send(
         for n, post in enumerate(posts):
             if stop is not None and stop.is_set():
                 break
+            if dropped(post, seed, drop_share):
+                outcome.dropped += 1
+                continue
             delay = started + n * interval - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
