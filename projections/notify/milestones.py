@@ -27,7 +27,14 @@ from projections.notify.model import Milestone
 from projections.notify.quiet_hours import zone_of
 from projections.timeline_model import ExceptionView, ShipmentView, Timeline
 from wismo.payloads import is_web_url
-from wismo.vocab import ExceptionState, ExceptionType, OrderStatus, ReturnStatus
+from wismo.vocab import (
+    RETURN_STATUSES,
+    ExceptionState,
+    ExceptionType,
+    OrderStatus,
+    ReturnStatus,
+    TrackingStatus,
+)
 
 #: journey order; 0: outside the parcel journey (returns, refunds), never overtaken
 RANK: dict[Milestone, int] = {
@@ -52,6 +59,8 @@ CUSTOMER_VISIBLE = frozenset(
     }
 )
 
+#: parcel statuses after which no "arriving soon" makes sense
+_NOT_COMING = RETURN_STATUSES | {TrackingStatus.EXPIRED, TrackingStatus.DELIVERED}
 #: order statuses of an order whose every parcel arrived (returns and refunds come after)
 _COMPLETE = frozenset({OrderStatus.DELIVERED, OrderStatus.RETURNED, OrderStatus.REFUNDED})
 
@@ -148,13 +157,22 @@ def _parcel_fact(
     )
 
 
+def _on_its_way(parcel: ShipmentView) -> bool:
+    """Still heading for the customer, not yet at the door (nor going back, nor lost)."""
+    return (
+        parcel.out_for_delivery_at is None
+        and parcel.delivered_at is None
+        and parcel.status not in _NOT_COMING
+    )
+
+
 def _parcel_facts(timeline: Timeline, parcel: ShipmentView, time_zone: str | None) -> list[Fact]:
     facts = []
     shipped = parcel.shipped_at or parcel.first_scan_at
     if shipped is not None:
         facts.append(_parcel_fact(timeline, parcel, Milestone.SHIPPED, shipped))
         edd = expected_delivery(parcel)
-        if edd is not None and parcel.out_for_delivery_at is None and parcel.delivered_at is None:
+        if edd is not None and _on_its_way(parcel):
             due = arriving_soon_due(edd, time_zone)
             facts.append(_parcel_fact(timeline, parcel, Milestone.ARRIVING_SOON, due, due))
     if parcel.out_for_delivery_at is not None:

@@ -188,7 +188,10 @@ def recipients(
 # planning -------------------------------------------------------------------------------------
 
 
-def _message(timeline: Timeline, fact: Fact, recipient: Recipient, due_at: datetime) -> Message:
+def _message(
+    timeline: Timeline, fact: Fact, recipient: Recipient, due_at: datetime, extra: dict[str, Any]
+) -> Message:
+    """One journey message; ``extra``: the recipient's zone and locale, for rendering."""
     channel, address = recipient
     return Message(
         key=f"{timeline.order_id}|{fact.key}|{channel.value}|{address}",
@@ -197,7 +200,7 @@ def _message(timeline: Timeline, fact: Fact, recipient: Recipient, due_at: datet
         recipient=address,
         kind=fact.milestone.value,
         subject=fact.subject,
-        payload=dict(fact.context),
+        payload=fact.context | extra,
         triggered_at=fact.occurred_at,
         due_at=due_at,
         rank=fact.rank,
@@ -222,19 +225,22 @@ def _journey(
 ) -> None:
     zone = contacts.time_zone or settings.default_time_zone
     facts = journey(timeline, zone)
+    # a reminder for a day already begun is never sent, so it overtakes nothing either
+    facts = [f for f in facts if f.key in handled or not _too_late(f, now)]
     reached = _reached(handled) + [Reached(f.rank, f.shipment_id, f.due) for f in facts]
     all_delivered = _ALL_DELIVERED in handled or any(
         f.milestone is Milestone.ALL_DELIVERED for f in facts
     )
     done = order_complete(timeline) or DONE in handled
     told, opted_out = recipients(contacts, prefs, settings)
+    extra = {"time_zone": zone, "locale": contacts.locale}
     for fact in facts:
-        if fact.key in handled or _too_late(fact, now):
+        if fact.key in handled:
             continue
         plan.handled[fact.key] = entry(fact)
         not_before = max(now, fact.due) if fact.due is not None else now
         due_at = deliver_at(not_before, zone, settings.quiet_start_hour, settings.quiet_end_hour)
-        messages = [_message(timeline, fact, r, due_at) for r in told]
+        messages = [_message(timeline, fact, r, due_at, extra) for r in told]
         behind = _behind(
             fact.rank,
             fact.shipment_id,
@@ -250,7 +256,9 @@ def _journey(
             plan.suppressed += [(m, OVERTAKEN if behind else STALE) for m in messages]
         else:
             plan.messages += messages
-        plan.suppressed += [(_message(timeline, fact, r, due_at), OPTED_OUT) for r in opted_out]
+        plan.suppressed += [
+            (_message(timeline, fact, r, due_at, extra), OPTED_OUT) for r in opted_out
+        ]
     if done and DONE not in handled:
         plan.handled[DONE] = "1"
 
