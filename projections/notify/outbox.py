@@ -13,19 +13,26 @@ An item is a JSON object::
      "headers": {name: value}, "body": str | None, "verified": bool | None, "duplicate": bool}
 
 ``verified`` is the webhook signature check (None: not a webhook, or no secret known);
-``duplicate`` marks a repeat of a message id the sink had already received, kept so the page can
-show that a re-send happened while the first copy stays the one that counts.
+``duplicate`` marks a repeat of a message id the sink had already received (:meth:`Outbox.record`
+keeps the newest :data:`SEEN_CAP` ids per kind in ``P:{notify}:outbox:seen``): the repeat is
+listed without its content, so the page shows that a re-send happened while the first copy stays
+the one that counts.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import redis.asyncio as aioredis
 
 #: how many items the outbox keeps (the oldest fall off)
 CAP = 500
+#: how many received message ids the duplicate check remembers
+SEEN_CAP = 20_000
+#: what a duplicate's item does not repeat
+_CONTENT = ("text", "html", "body")
 
 OutboxItem = dict[str, Any]
 
@@ -35,6 +42,7 @@ class Outbox:
 
     def __init__(self, client: aioredis.Redis, prefix: str, *, cap: int = CAP) -> None:
         self.key = f"{prefix}:{{notify}}:outbox"
+        self.seen_key = f"{self.key}:seen"
         self._client = client
         self._cap = cap
 
@@ -44,6 +52,23 @@ class Outbox:
             pipe.lpush(self.key, json.dumps(item, separators=(",", ":"), default=str))
             pipe.ltrim(self.key, 0, self._cap - 1)
             await pipe.execute()
+
+    async def record(self, item: OutboxItem, dedup: str | None) -> bool:
+        """Append ``item`` flagged ``duplicate`` when ``dedup`` (a kind-qualified message id)
+        was recorded before, then without its content. Whether it was the first copy."""
+        first = True
+        if dedup:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.zadd(self.seen_key, {dedup: time.time()}, nx=True)
+                pipe.zremrangebyrank(self.seen_key, 0, -SEEN_CAP - 1)
+                added, _ = await pipe.execute()
+            first = bool(added)
+        if first:
+            await self.append({**item, "duplicate": False})
+        else:
+            repeat = {key: value for key, value in item.items() if key not in _CONTENT}
+            await self.append({**repeat, "duplicate": True})
+        return first
 
     async def recent(self, limit: int = 100) -> list[OutboxItem]:
         """The newest ``limit`` items, newest first."""
@@ -58,4 +83,4 @@ class Outbox:
         return items
 
     async def clear(self) -> None:
-        await self._client.delete(self.key)
+        await self._client.delete(self.key, self.seen_key)

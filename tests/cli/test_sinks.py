@@ -1,0 +1,212 @@
+"""The development sinks against the real senders and a real Redis: what arrives is in the outbox,
+once; a re-send is flagged as a duplicate; echo deliveries are verified with the secrets the
+sink knows (or finds on the subscriptions that target it)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiohttp
+import pytest
+import redis.asyncio as aioredis
+from pydantic import SecretStr
+
+from cli.runtime.sinks import DEV_SMS_ACCOUNT, DEV_SMS_TOKEN, Sinks, SinksThread
+from projections.notify.model import EVENT_TYPES, Message, NotifyChannel, Subscription
+from projections.notify.outbox import Outbox
+from projections.notify.subscriptions import SubscriptionStore, new_secret
+from streams.notify.senders import EmailSender, SmsSender, WebhookSender
+from tests.projections.conftest import REDIS_URL, drop_prefix
+from wismo.settings import NotifySettings
+
+T = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+def _message(channel: NotifyChannel, recipient: str, key: str) -> Message:
+    return Message(key, "ORD-7", channel, recipient, "shipped", "ORD-7", {}, T, T)
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"wismo-test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def client(prefix: str) -> AsyncIterator[aioredis.Redis]:
+    redis = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        yield redis
+    finally:
+        await drop_prefix(redis, prefix)
+        await redis.aclose()
+
+
+@pytest.fixture
+async def outbox(client: aioredis.Redis, prefix: str) -> Outbox:
+    return Outbox(client, prefix)
+
+
+@pytest.fixture
+async def sinks(outbox: Outbox) -> AsyncIterator[Sinks]:
+    running = Sinks(outbox)
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+def _settings(sinks: Sinks) -> NotifySettings:
+    return NotifySettings(
+        smtp_host="127.0.0.1",
+        smtp_port=sinks.smtp_port,
+        sms_url=sinks.sms_url(),
+        sms_account=DEV_SMS_ACCOUNT,
+        sms_token=SecretStr(DEV_SMS_TOKEN),
+    )
+
+
+async def test_the_smtp_sink_keeps_each_email_once(sinks: Sinks, outbox: Outbox) -> None:
+    sender = EmailSender(_settings(sinks))
+    message = _message(NotifyChannel.EMAIL, "c7@example.com", "ORD-7:shipped:email:c7")
+    rendered = Rendered("Shipped", "On its way.", "<p>On its <i>way</i>.</p>")
+    headers = {"List-Unsubscribe": "<http://127.0.0.1:8080/u?t=x>"}
+    try:
+        assert (await sender.send(message, rendered, headers)).ok
+        assert (await sender.send(message, rendered, headers)).ok  # a re-send after a crash
+    finally:
+        await sender.close()
+    again, first = await outbox.recent(10)
+    assert first["kind"] == "email"
+    assert first["to"] == "c7@example.com"
+    assert first["subject"] == "Shipped"
+    assert first["text"].strip() == "On its way."
+    assert "<i>way</i>" in first["html"]
+    assert first["message_id"] == f"<{message.message_id}@wismo.localhost>"
+    assert first["headers"]["List-Unsubscribe"] == headers["List-Unsubscribe"]
+    assert first["duplicate"] is False
+    assert again["duplicate"] is True
+    assert again["message_id"] == first["message_id"]
+    assert "text" not in again
+    assert "html" not in again
+    assert sinks.counts == {"email": 1, "duplicate": 1}
+
+
+async def test_the_sms_sink_answers_like_twilio_and_dedups_on_the_token(
+    sinks: Sinks, outbox: Outbox
+) -> None:
+    message = _message(NotifyChannel.SMS, "+447700900123", "ORD-7:shipped:sms:+447700900123")
+    async with aiohttp.ClientSession() as session:
+        sender = SmsSender(_settings(sinks), session)
+        first = await sender.send(message, "ORD-7 has shipped.")
+        again = await sender.send(message, "ORD-7 has shipped.")
+        other = await sender.send(
+            _message(NotifyChannel.SMS, "+447700900123", "ORD-7:delivered:sms"), "Delivered."
+        )
+        unauthenticated = await session.post(sinks.sms_url(), data={"To": "+1", "Body": "x"})
+        assert unauthenticated.status == 401
+    assert first.ok
+    assert first.status_code == 201
+    assert first.provider_id is not None
+    assert first.provider_id.startswith("SM")
+    assert again.provider_id == first.provider_id
+    assert other.provider_id != first.provider_id
+    items = await outbox.recent(10)
+    assert [(i["kind"], i["duplicate"]) for i in items] == [
+        ("sms", False),
+        ("sms", True),
+        ("sms", False),
+    ]
+    kept = items[2]
+    assert (kept["to"], kept["text"], kept["message_id"]) == (
+        "+447700900123",
+        "ORD-7 has shipped.",
+        message.message_id,
+    )
+
+
+def _subscription(url: str, secrets: tuple[str, ...]) -> Subscription:
+    return Subscription(
+        id="sub_echo", url=url, event_types=EVENT_TYPES, secrets=secrets, created_at=T, updated_at=T
+    )
+
+
+async def test_the_echo_receiver_verifies_and_dedups(sinks: Sinks, outbox: Outbox) -> None:
+    known, unknown = new_secret(), new_secret()
+    sinks.trust("known", [known])
+    body = b'{"type":"shipment.milestone","data":{"order_id":"ORD-7"}}'
+    message = _message(NotifyChannel.WEBHOOK, "sub_echo", "ORD-7:shipped:webhook:sub_echo")
+    async with aiohttp.ClientSession() as session:
+        sender = WebhookSender(NotifySettings(), session)
+        rotation = _subscription(sinks.echo_url("known"), (unknown, known))
+        assert (await sender.send(message, rotation, body)).status_code == 204
+        assert (await sender.send(message, rotation, body)).ok  # a retry: same webhook-id
+        forged = _subscription(sinks.echo_url("known"), (unknown,))
+        other = _message(NotifyChannel.WEBHOOK, "sub_echo", "ORD-7:delivered:webhook:sub_echo")
+        assert (await sender.send(other, forged, body)).ok
+        stranger = _subscription(sinks.echo_url("stranger"), (unknown,))
+        assert (await sender.send(message, stranger, body)).ok
+    anonymous, bad, repeat, good = await outbox.recent(10)
+    assert good["kind"] == "webhook"
+    assert good["to"] == "known"
+    assert good["subject"] == "shipment.milestone"
+    assert good["body"] == body.decode()
+    assert good["verified"] is True
+    assert good["message_id"] == message.message_id
+    assert good["headers"]["webhook-id"] == message.message_id
+    assert (repeat["duplicate"], repeat["verified"]) == (True, True)
+    assert (bad["duplicate"], bad["verified"]) == (False, False)
+    assert (anonymous["to"], anonymous["verified"], anonymous["duplicate"]) == (
+        "stranger",
+        None,
+        False,
+    )
+
+
+async def test_the_outbox_is_capped_and_cleared(client: aioredis.Redis, prefix: str) -> None:
+    outbox = Outbox(client, prefix, cap=3)
+    for n in range(5):
+        await outbox.record({"kind": "sms", "n": n}, f"sms:{n}")
+    assert [item["n"] for item in await outbox.recent(10)] == [4, 3, 2]
+    assert [item["n"] for item in await outbox.recent(2)] == [4, 3]
+    assert await outbox.recent(0) == []
+    assert not await outbox.record({"kind": "sms", "n": 0}, "sms:0")
+    await outbox.clear()
+    assert await outbox.recent(10) == []
+    assert await outbox.record({"kind": "sms", "n": 0}, "sms:0")  # forgotten with the rest
+
+
+async def test_the_threaded_sinks_find_secrets_on_subscriptions(
+    client: aioredis.Redis, prefix: str
+) -> None:
+    thread = SinksThread(REDIS_URL, prefix)
+    running = await asyncio.to_thread(thread.start)
+    try:
+        store = SubscriptionStore(client, prefix)
+        sub = await store.create(running.echo_url("demo"), EVENT_TYPES, now=datetime.now(UTC))
+        message = _message(NotifyChannel.WEBHOOK, sub.id, f"ORD-7:shipped:webhook:{sub.id}")
+        async with aiohttp.ClientSession() as session:
+            result = await WebhookSender(NotifySettings(), session).send(message, sub, b"{}")
+        assert result.ok
+        (item,) = await Outbox(client, prefix).recent(5)
+        assert (item["to"], item["verified"]) == ("demo", True)
+    finally:
+        await asyncio.to_thread(thread.stop)
+    # the ports are free again, and a second start may take them back
+    again = SinksThread(REDIS_URL, prefix, smtp_port=running.smtp_port, http_port=running.http_port)
+    restarted = await asyncio.to_thread(again.start)
+    try:
+        assert (restarted.smtp_port, restarted.http_port) == (running.smtp_port, running.http_port)
+    finally:
+        await asyncio.to_thread(again.stop)
