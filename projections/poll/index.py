@@ -42,15 +42,24 @@ ERROR_PREFIX = "error: "
 #: a parcel no longer scheduled (too old) keeps its last result this long for the console
 _UNSCHEDULED_TTL_S = 7 * 86400
 
-# KEYS: due, parcel; ARGV: number, score, then field/value pairs
+# KEYS: due, parcel; ARGV: number, score, keep cadence ('1'/'0'), then field/value pairs
+# (status and edd first: with keep cadence, a known parcel whose state is unchanged keeps its time)
 _SCHEDULE = """
-for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+local known = redis.call('EXISTS', KEYS[2]) == 1
+local changed = redis.call('HGET', KEYS[2], 'status') ~= ARGV[5]
+  or redis.call('HGET', KEYS[2], 'edd') ~= ARGV[7]
+for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
 redis.call('PERSIST', KEYS[2])
+if known and ARGV[3] == '1' then
+  if not changed then return 0 end
+  redis.call('HSET', KEYS[2], 'quiet_polls', 0)
+end
 redis.call('ZADD', KEYS[1], 'LT', ARGV[2], ARGV[1])
 local stored = redis.call('HGET', KEYS[2], 'next_poll_at')
 if not stored or tonumber(stored) > tonumber(ARGV[2]) then
   redis.call('HSET', KEYS[2], 'next_poll_at', ARGV[2])
 end
+return 1
 """
 
 # KEYS: due; ARGV: now (ms), limit, lease score (ms)
@@ -168,13 +177,22 @@ class PollIndex:
     def parcel_key(self, tracking_number: str) -> str:
         return f"{self._root}:parcel:{tracking_number}"
 
-    async def schedule(self, parcel: PolledParcel, at: datetime) -> None:
+    async def schedule(
+        self, parcel: PolledParcel, at: datetime, *, keep_cadence: bool = False
+    ) -> bool:
         """Record ``parcel`` (its state replaces the stored one) and poll it at ``at`` or
-        earlier."""
+        earlier; returns whether its time was set.
+
+        ``keep_cadence``: a parcel already known whose status and estimated delivery are
+        unchanged keeps its time (a timeline change that says nothing new of the parcel must
+        not undo the slower cadence its quiet polls earned); a changed one starts afresh.
+        """
         number = parcel.tracking_number
         fields = _parcel_fields(parcel)
-        args = [number, to_score(at), *(x for pair in fields.items() for x in pair)]
-        await self._call(self._schedule, [self.due_key, self.parcel_key(number)], args)
+        args = [number, to_score(at), "1" if keep_cadence else "0"]
+        args += [x for pair in fields.items() for x in pair]
+        done = await self._call(self._schedule, [self.due_key, self.parcel_key(number)], args)
+        return bool(done)
 
     async def take(self, now: datetime, limit: int, lease_s: float) -> list[PollLease]:
         """Up to ``limit`` parcels due at ``now``, leased for ``lease_s`` seconds."""
@@ -264,11 +282,11 @@ class PollIndex:
 
 
 def _parcel_fields(parcel: PolledParcel) -> dict[str, str]:
-    return {
-        "source": parcel.source,
-        "order_id": parcel.order_id or "",
+    return {  # status and edd first: the schedule script compares them by position
         "status": parcel.status or "",
         "edd": parcel.estimated_delivery.isoformat() if parcel.estimated_delivery else "",
+        "source": parcel.source,
+        "order_id": parcel.order_id or "",
         "started_at": str(to_score(parcel.started_at)) if parcel.started_at else "",
     }
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
 
 import redis.asyncio as aioredis
 
-from projections.poll.index import NEW, NOTHING_NEW, PolledParcel, PollIndex
+from projections.poll.index import NEW, NOTHING_NEW, PolledParcel, PollIndex, PollInfo
 
 T = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -117,3 +118,29 @@ async def test_forget_drops_the_parcel(redis_client: aioredis.Redis, redis_prefi
     assert not await index.request_now(PARCEL.tracking_number, T)
     assert not await index.complete(lease, polled_at=T, result=NEW, next_at=T + HOUR)
     assert await index.pending() == 0
+
+
+async def test_keep_cadence_moves_a_known_parcel_only_when_its_state_changed(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    index = PollIndex(redis_client, redis_prefix)
+    number = PARCEL.tracking_number
+    assert await index.schedule(PARCEL, T + 16 * HOUR, keep_cadence=True)  # new: scheduled
+    (lease,) = await index.take(T + 16 * HOUR, 10, LEASE_S)
+    await index.complete(lease, polled_at=T, result=NOTHING_NEW, next_at=T + 32 * HOUR)
+    assert not await index.schedule(PARCEL, T + 20 * HOUR, keep_cadence=True)
+    assert (await _info(index, number)).next_poll_at == T + 32 * HOUR
+    moved = dataclasses.replace(PARCEL, status="out_for_delivery")
+    assert await index.schedule(moved, T + 20 * HOUR, keep_cadence=True)
+    info = await _info(index, number)
+    assert (info.next_poll_at, info.quiet_polls, info.parcel.status) == (
+        T + 20 * HOUR,
+        0,
+        "out_for_delivery",
+    )
+
+
+async def _info(index: PollIndex, number: str) -> PollInfo:
+    info = await index.info(number)
+    assert info is not None
+    return info
