@@ -2,11 +2,12 @@
 
 Tests point a tracking client's ``base_url`` at it; every request is kept (method, path, query,
 headers, body) so a test can check what the client sent, and answers are served in order per
-route (the last one repeats).
+route (the last one repeats), each with optional extra headers and a delay before it.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -39,13 +40,22 @@ class Call:
 class CarrierServer:
     base_url: str = ""
     calls: list[Call] = field(default_factory=list)
-    _answers: dict[tuple[str, str], list[tuple[int, bytes]]] = field(
+    _answers: dict[tuple[str, str], list[tuple[int, bytes, dict[str, str], float]]] = field(
         default_factory=lambda: defaultdict(list)
     )
 
-    def answer(self, method: str, path: str, body: Any, status: int = 200) -> None:
+    def answer(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        status: int = 200,
+        *,
+        headers: dict[str, str] | None = None,
+        delay_s: float = 0.0,
+    ) -> None:
         raw = body if isinstance(body, bytes) else orjson.dumps(body)
-        self._answers[(method, path)].append((status, raw))
+        self._answers[(method, path)].append((status, raw, headers or {}, delay_s))
 
     def calls_to(self, path: str) -> list[Call]:
         return [call for call in self.calls if call.path == path]
@@ -64,8 +74,12 @@ class CarrierServer:
         queue = self._answers.get((request.method, request.path))
         if not queue:
             return web.json_response({"error": "no recorded answer"}, status=404)
-        status, raw = queue.pop(0) if len(queue) > 1 else queue[0]
-        return web.Response(status=status, body=raw, content_type="application/json")
+        status, raw, headers, delay_s = queue.pop(0) if len(queue) > 1 else queue[0]
+        if delay_s:
+            await asyncio.sleep(delay_s)
+        return web.Response(
+            status=status, body=raw, headers=headers, content_type="application/json"
+        )
 
 
 @asynccontextmanager
