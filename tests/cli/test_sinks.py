@@ -9,19 +9,22 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import aiohttp
 import pytest
+import redis as sync_redis
 import redis.asyncio as aioredis
 from pydantic import SecretStr
 
+from cli.runtime.embedded import EmbeddedServices, delete_prefix, read_services
 from cli.runtime.sinks import DEV_SMS_ACCOUNT, DEV_SMS_TOKEN, Sinks, SinksThread
 from projections.notify.model import EVENT_TYPES, Message, NotifyChannel, Subscription
 from projections.notify.outbox import Outbox
 from projections.notify.subscriptions import SubscriptionStore, new_secret
 from streams.notify.senders import EmailSender, SmsSender, WebhookSender
 from tests.projections.conftest import REDIS_URL, drop_prefix
-from wismo.settings import NotifySettings
+from wismo.settings import KafkaSettings, NotifySettings, RedisSettings, Settings
 
 T = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -210,3 +213,52 @@ async def test_the_threaded_sinks_find_secrets_on_subscriptions(
         assert (restarted.smtp_port, restarted.http_port) == (running.smtp_port, running.http_port)
     finally:
         await asyncio.to_thread(again.stop)
+
+
+def test_the_embedded_launcher_points_notify_at_the_sinks(tmp_path: Path, prefix: str) -> None:
+    from cli.commands.up import DEMO_SUBSCRIPTION, _with_dev_notify
+
+    requested = Settings(
+        data_dir=tmp_path,
+        kafka=KafkaSettings(bootstrap="kafka.example:9092"),
+        redis=RedisSettings(url=REDIS_URL, key_prefix=prefix),
+    )
+    try:
+        with EmbeddedServices(requested, dev_sinks=True) as services:
+            assert services.sinks is not None
+            notify = services.settings.notify
+            assert (notify.smtp_host, notify.smtp_port) == ("127.0.0.1", services.sinks.smtp_port)
+            assert notify.sms_url == services.sinks.sms_url(DEV_SMS_ACCOUNT)
+            recorded = read_services(tmp_path)
+            assert recorded["smtp_sink"] == f"127.0.0.1:{services.sinks.smtp_port}"
+            assert recorded["http_sink"] == services.sinks.http_url
+            settings, first = _with_dev_notify(services.settings, services)
+            _, again = _with_dev_notify(services.settings, services)
+            assert first is not None
+            assert again == first  # one demo subscription, however often wismo up starts
+            assert settings.notify.public_url == "http://127.0.0.1:8080"
+            ports = (services.sinks.smtp_port, services.sinks.http_port)
+        with EmbeddedServices(requested, dev_sinks=True) as services:  # the same ports again
+            assert services.sinks is not None
+            assert (services.sinks.smtp_port, services.sinks.http_port) == ports
+        configured = requested.model_copy(
+            update={
+                "notify": NotifySettings(smtp_host="mail.example", sms_url="https://sms.example")
+            }
+        )
+        with EmbeddedServices(configured, dev_sinks=True) as services:
+            assert services.settings.notify.smtp_host == "mail.example"
+            assert services.settings.notify.sms_url == "https://sms.example"
+        production = requested.model_copy(update={"environment": "prod"})
+        with EmbeddedServices(production, dev_sinks=True) as services:
+            assert services.sinks is None
+            assert services.settings.notify.smtp_host is None
+    finally:
+        client = sync_redis.Redis.from_url(REDIS_URL)
+        raw = client.hgetall(f"{prefix}:{{notify}}:subs")
+        client.close()
+        delete_prefix(REDIS_URL, prefix)
+    (sub,) = [Subscription.model_validate_json(v) for v in raw.values()]
+    assert sub.description == DEMO_SUBSCRIPTION
+    assert sub.event_types == EVENT_TYPES
+    assert sub.url.endswith("/echo/demo")
