@@ -15,7 +15,7 @@ Keys (``P`` is the prefix; the ``{notify}`` hash tag keeps them on one Redis Clu
     P:{notify}:handled:ORDER  hash  what the planner already handled for the order
     P:{notify}:order:ORDER    zset  message id -> planned at (the console's per-order list)
     P:{notify}:records        zset  outcome record JSON -> publish after (the record outbox)
-    P:{notify}:failing        hash  webhook subscription id -> failing since (epoch ms)
+    P:{notify}:failing        hash  webhook subscription id -> failing since:last failure (ms)
     P:{notify}:hold           hash  lane (subscription|order) -> the message that must go first
     P:{notify}:pending        zset  order id -> re-plan at (contacts not known yet)
     P:{notify}:pending_first  hash  order id -> first deferred at
@@ -151,6 +151,19 @@ end
 return 0
 """
 
+# KEYS: failing; ARGV: subscription id, now, gap (ms, 0: none). Values are "since:last".
+_FAILING = """
+local value = redis.call('HGET', KEYS[1], ARGV[1])
+local since = ARGV[2]
+if value then
+  local first, last = string.match(value, '^(%d+):(%d+)$')
+  local gap = tonumber(ARGV[3])
+  if first and (gap == 0 or tonumber(ARGV[2]) - tonumber(last) <= gap) then since = first end
+end
+redis.call('HSET', KEYS[1], ARGV[1], since .. ':' .. ARGV[2])
+return since
+"""
+
 # KEYS: pending, pending_first; ARGV: order id, due, now
 _DEFER = """
 redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[3])
@@ -284,6 +297,7 @@ class Ledger:
         self._mark: Any = client.register_script(_MARK)
         self._release: Any = client.register_script(_RELEASE)
         self._defer: Any = client.register_script(_DEFER)
+        self._failing: Any = client.register_script(_FAILING)
 
     def record_key(self, message_id: str) -> str:
         return f"{self.base}:msg:{message_id}"
@@ -477,12 +491,14 @@ class Ledger:
 
     # endpoints --------------------------------------------------------------------------------
 
-    async def failing_since(self, subscription_id: str, now: datetime) -> datetime:
-        """Record a failure of the subscription; returns since when it has failed throughout."""
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.hsetnx(self.failing_key, subscription_id, to_score(now))
-            pipe.hget(self.failing_key, subscription_id)
-            _, since = await pipe.execute()
+    async def failing_since(
+        self, subscription_id: str, now: datetime, *, gap_s: float = 0.0
+    ) -> datetime:
+        """Record a failure of the subscription; returns since when it has failed throughout.
+        With ``gap_s``, a failure more than ``gap_s`` after the previous one starts afresh (the
+        endpoint was not tried in between, so nothing says it failed throughout)."""
+        args = [subscription_id, to_score(now), round(gap_s * 1000)]
+        since = await self._failing(keys=[self.failing_key], args=args)
         return from_score(int(since))
 
     async def succeeded(self, subscription_id: str) -> None:

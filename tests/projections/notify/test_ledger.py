@@ -205,6 +205,8 @@ async def test_holds_failing_and_pending(redis_client: aioredis.Redis, redis_pre
     assert await ledger.failing_since("sub", T + S) == T
     await ledger.succeeded("sub")
     assert await ledger.failing_since("sub", T + 2 * S) == T + 2 * S
+    assert await ledger.failing_since("sub", T + 5 * S, gap_s=3) == T + 2 * S
+    assert await ledger.failing_since("sub", T + 9 * S, gap_s=3) == T + 9 * S
 
     assert await ledger.defer("O1", T + 5 * S, T) == T
     assert await ledger.defer("O1", T + 9 * S, T + 5 * S) == T
