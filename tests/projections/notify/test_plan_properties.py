@@ -1,0 +1,78 @@
+"""Planning properties over synthetic orders replayed event by event through the real fold:
+idempotent, never behind the journey, every message key unique, once per milestone."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench.orders import LIVELY, SLA, Mix
+from projections.notify.model import Contacts, NotifyChannel, Preferences, Subscription
+from projections.timeline import fold
+from tests.projections.notify.journeys import plan, replay, story_events
+
+T = datetime(2026, 3, 1, tzinfo=UTC)
+HOOK = Subscription.model_validate(
+    {
+        "id": "sub_1",
+        "url": "https://hooks.example/wismo",
+        "event_types": ("*",),
+        "secrets": ("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",),
+        "created_at": T,
+        "updated_at": T,
+    }
+)
+CONTACTS = Contacts(email="c@example.com", phone="+447700900123", time_zone="Europe/London")
+PREFS = Preferences({"sms:+447700900123": True, "email:other@example.com": True})
+MIXES: tuple[Mix, ...] = (LIVELY, SLA)
+# the exceptions-in-the-log mix, and troubled parcels more often than usual
+stories = st.tuples(st.integers(0, 400), st.sampled_from(MIXES))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stories, st.integers(0, 60))
+def test_planning_twice_with_the_returned_entries_plans_nothing_new(
+    case: tuple[int, Mix], cut: int
+) -> None:
+    order_id, events = story_events(*case)
+    timeline = fold(sorted(events, key=lambda e: e.occurred_at)[: cut + 1], order_id)
+    first = plan(timeline, contacts=CONTACTS, prefs=PREFS, subscriptions=(HOOK,))
+    keys = [m.key for m in first.messages] + [m.key for m, _ in first.suppressed]
+    assert len(keys) == len(set(keys))
+    second = plan(timeline, first.handled, contacts=CONTACTS, prefs=PREFS, subscriptions=(HOOK,))
+    assert second.messages == []
+    assert second.suppressed == []
+    assert all(first.handled.get(k) == v for k, v in second.handled.items())
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stories)
+def test_a_replayed_order_never_goes_back_on_a_parcel_and_tells_each_milestone_once(
+    case: tuple[int, Mix],
+) -> None:
+    order_id, events = story_events(*case)
+    handled: dict[str, str] = {}
+    sent: set[str] = set()
+    # per parcel: (rank, from when it counts) of every milestone told so far
+    told: dict[str, list[tuple[int, datetime]]] = defaultdict(list)
+    for timeline in replay(events, order_id):
+        now = timeline.last_event_at
+        assert now is not None
+        planned = plan(timeline, handled, contacts=CONTACTS, prefs=PREFS, subscriptions=(HOOK,))
+        for message in planned.messages:
+            assert message.key not in sent, "planned twice"
+            sent.add(message.key)
+            shipment = message.payload.get("shipment_id")
+            if message.channel is NotifyChannel.WEBHOOK or not message.rank or not shipment:
+                continue
+            ahead = [rank for rank, since in told[shipment] if since <= now]
+            assert message.rank >= max(ahead, default=0), (message.key, told[shipment])
+        for message in planned.messages:
+            shipment = message.payload.get("shipment_id")
+            if message.rank and shipment:
+                counts_from = message.due_at if message.kind == "arriving_soon" else now
+                told[shipment].append((message.rank, counts_from))
+        handled |= planned.handled
