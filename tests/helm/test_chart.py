@@ -26,7 +26,7 @@ import yaml
 
 from cli.runtime.roles import STREAM_ROLES
 from tests.helm.crd_schemas import SCHEMAS
-from tests.helm.settings_env import settings_env_names
+from tests.helm.settings_env import ENTRY_PREFIXES, settings_env_names, unset_by_default
 from wismo.settings import DEV_SECRET, Settings
 from wismo.topics import LOGICAL_TOPICS
 
@@ -39,9 +39,22 @@ SECRET_ENV = (
     "WISMO_API__AGENT_JWT_SECRET",
     "WISMO_API__API_KEYS",
     "WISMO_WEBHOOK_SECRETS",
+    "WISMO_NOTIFY__UNSUBSCRIBE_SECRET",
     "WISMO_REDIS__URL",
     "WISMO_CLICKHOUSE__URL",
 )
+#: secret settings a container reads only when the Secret has them (secretKeyRef optional)
+OPTIONAL_SECRET_ENV = (
+    "WISMO_NOTIFY__SMTP_PASSWORD",
+    "WISMO_NOTIFY__SMS_TOKEN",
+    "WISMO_NOTIFY__ALERT_URLS",
+)
+#: settings the chart leaves unset unless asked (their default, None, has no spelling)
+UNSET = unset_by_default() - {
+    *SECRET_ENV,
+    "WISMO_KAFKA__BOOTSTRAP",
+    "WISMO_CLICKHOUSE__CHDB_PATH",
+}
 
 EXTERNAL: dict[str, Any] = {
     "strimzi": {"enabled": False},
@@ -58,6 +71,32 @@ EXTERNAL: dict[str, Any] = {
         "agentJwtSecret": "agent-jwt-secret-from-values",
         "apiKeys": ["integrator-key-1", "integrator-key-2"],
         "webhookSecrets": {"ups": ["ups-current", "ups-next"], "shopify": ["shpss_1"]},
+        "unsubscribeSecret": "unsubscribe-secret-from-values",
+        "smtpPassword": "smtp-password-from-values",
+        "smsToken": "sms-token-from-values",
+        "alertUrls": ["slack://T000/B000/XXXX", "msteams://team/hook"],
+        "carriers": {
+            "ups": {"clientSecret": "ups-client-secret"},
+            "aftership": {"apiKey": "aftership-api-key"},
+        },
+    },
+    "settings": {
+        "notify": {
+            "public_url": "https://wismo.example.com",
+            "smtp_host": "smtp.example.internal",
+            "smtp_port": 587,
+            "smtp_username": "wismo",
+            "smtp_starttls": True,
+            "sms_url": "https://sms.example.com/2010-04-01/Accounts/AC1/Messages.json",
+            "sms_account": "AC1",
+        },
+        "poll": {
+            "carriers": {
+                "ups": {"client_id": "ups-client", "rate_per_s": 2.5},
+                "fedex": {"base_url": "https://apis-sandbox.fedex.com", "daily_quota": 1000},
+            },
+            "register_with": "aftership",
+        },
     },
 }
 HA: dict[str, Any] = {
@@ -177,7 +216,7 @@ def container_env(docs: list[dict[str, Any]], container: dict[str, Any]) -> dict
         secret = secrets.get(ref["name"])
         if secret is None:
             env[item["name"]] = f"<secret {ref['name']}/{ref['key']}>"
-        else:
+        elif ref["key"] in secret["data"] or not ref.get("optional"):
             env[item["name"]] = base64.b64decode(secret["data"][ref["key"]]).decode()
     return env
 
@@ -291,6 +330,17 @@ def test_validation_catches_a_broken_manifest(chart: helm_python.Chart) -> None:
         ({"clickhouseOperator": {"replicas": "3"}}, "/clickhouseOperator/replicas"),
         ({"clickhouseOperator": {"password": "p@ss word"}}, "/clickhouseOperator/password"),
         ({"extraEnv": [{"name": "WISMO_REDIS__URL", "value": "redis://x"}]}, "/extraEnv/0/name"),
+        (
+            {"settings": {"poll": {"carriers": {"ups": {"client_secret": "s"}}}}},
+            "/settings/poll/carriers/ups",
+        ),
+        ({"settings": {"poll": {"carriers": {"UPS!": {}}}}}, "/settings/poll/carriers"),
+        ({"settings": {"notify": {"quiet_start_hour": 24}}}, "/settings/notify/quiet_start_hour"),
+        ({"settings": {"notify": {"smtp_pasword": "x"}}}, "/settings/notify"),
+        ({"secrets": {"alertUrls": "slack://x"}}, "/secrets/alertUrls"),
+        ({"secrets": {"carriers": {"ups": {"client_secret": "s"}}}}, "/secrets/carriers/ups"),
+        ({"workers": {"roles": {"notify": {"replicas": "1"}}}}, "/workers/roles/notify"),
+        ({"topics": {"notifications": {"retentionMs": "1d"}}}, "/topics/notifications"),
         ({"unknownTopLevel": True}, "unknownTopLevel"),
     ],
 )
@@ -412,27 +462,33 @@ def test_every_setting_reaches_every_wismo_container(
     chart: helm_python.Chart, variant: str
 ) -> None:
     docs = render(chart, VARIANTS[variant])
-    expected = settings_env_names()
+    expected = settings_env_names() - UNSET
     if variant == "chdb-combined":
         expected.discard("WISMO_CLICKHOUSE__URL")  # None is how Settings says "chDB"
     checked = 0
     for workload in workloads(docs):
         for container in containers(workload):
             env = container_env(docs, container)
-            missing = expected - set(env)
+            # an optional secret the Secret does not hold is still referenced
+            referenced = {item["name"] for item in container.get("env", [])}
+            missing = expected - set(env) - referenced
             assert not missing, f"{workload['metadata']['name']}/{container['name']}: {missing}"
-            unknown = {k for k in env if k.startswith("WISMO_")} - settings_env_names()
+            unknown = {
+                k for k in env if k.startswith("WISMO_") and not k.startswith(ENTRY_PREFIXES)
+            } - settings_env_names()
             assert not unknown, unknown
             checked += 1
     assert checked >= 3
 
 
 def test_values_settings_mirror_the_settings_model(chart: helm_python.Chart) -> None:
-    """Each non-secret field has a documented default under `settings` in values.yaml."""
-    secret_or_derived = {*SECRET_ENV, "WISMO_KAFKA__BOOTSTRAP"}
+    """Each non-secret field has a documented default under `settings` in values.yaml (those
+    whose default is None: an empty value that leaves them unset)."""
+    secret_or_derived = {*SECRET_ENV, *OPTIONAL_SECRET_ENV, "WISMO_KAFKA__BOOTSTRAP"}
     expected = settings_env_names() - secret_or_derived
     cm = one(render(chart, {}), "ConfigMap", f"{RELEASE}-wismo")
-    assert expected <= set(cm["data"])
+    assert expected - UNSET <= set(cm["data"])
+    assert not UNSET & set(cm["data"])
     values_text = (CHART / "values.yaml").read_text()
     for name in expected:
         leaf = name.split("__")[-1].removeprefix("WISMO_").lower()
@@ -470,6 +526,35 @@ def test_rendered_environment_builds_valid_settings(
         assert {
             s: [v.get_secret_value() for v in vs] for s, vs in settings.webhook_secrets.items()
         } == (EXTERNAL["secrets"]["webhookSecrets"])
+        notify = settings.notify
+        assert notify.unsubscribe_secret.get_secret_value() == "unsubscribe-secret-from-values"
+        assert notify.smtp_password is not None
+        assert notify.smtp_password.get_secret_value() == "smtp-password-from-values"
+        assert notify.sms_token is not None
+        assert notify.sms_token.get_secret_value() == "sms-token-from-values"
+        assert [u.get_secret_value() for u in notify.alert_urls] == EXTERNAL["secrets"]["alertUrls"]
+        assert (notify.smtp_host, notify.smtp_port, notify.smtp_starttls) == (
+            "smtp.example.internal",
+            587,
+            True,
+        )
+        assert notify.templates_dir is None
+        carriers = settings.poll.carriers
+        assert sorted(carriers) == ["aftership", "fedex", "ups"]
+        assert carriers["ups"].client_id == "ups-client"
+        assert carriers["ups"].rate_per_s == 2.5
+        assert carriers["ups"].client_secret is not None
+        assert carriers["ups"].client_secret.get_secret_value() == "ups-client-secret"
+        assert carriers["fedex"].base_url == "https://apis-sandbox.fedex.com"
+        assert carriers["fedex"].client_secret is None
+        assert carriers["aftership"].api_key is not None
+        assert carriers["aftership"].api_key.get_secret_value() == "aftership-api-key"
+        assert settings.poll.register_with == "aftership"
+    else:
+        # generated once, like the other signing keys: prod accepts it
+        assert len(settings.notify.unsubscribe_secret.get_secret_value()) >= 32
+        assert settings.notify.smtp_host is None
+        assert settings.notify.alert_urls == ()
     if variant == "operators-ha":
         assert settings.kafka.partitions == 24
         assert settings.kafka.bootstrap == f"{RELEASE}-wismo-kafka-bootstrap.{NAMESPACE}.svc:9092"
@@ -501,16 +586,17 @@ def test_secrets_are_never_inlined(chart: helm_python.Chart, variant: str) -> No
     docs = render(chart, VARIANTS[variant])
     secret_values = {
         base64.b64decode(v).decode() for s in by_kind(docs, "Secret") for v in s["data"].values()
-    } - {"{}"}
+    } - {"{}", "[]"}
     public_text = json.dumps([d for d in docs if d["kind"] != "Secret"])
     for value in secret_values:
         assert value not in public_text
     for cm in by_kind(docs, "ConfigMap"):
-        assert not set(cm["data"]) & set(SECRET_ENV)
+        assert not set(cm["data"]) & {*SECRET_ENV, *OPTIONAL_SECRET_ENV}
+        assert not [k for k in cm["data"] if k.startswith(ENTRY_PREFIXES)]
     for workload in workloads(docs):
         for container in containers(workload):
             for item in container.get("env", []):
-                if item["name"] in SECRET_ENV:
+                if item["name"] in {*SECRET_ENV, *OPTIONAL_SECRET_ENV}:
                     assert "secretKeyRef" in item["valueFrom"], item
 
 
@@ -590,6 +676,65 @@ def test_one_deployment_per_stream_role(chart: helm_python.Chart, variant: str) 
         assert "preStop" in container["lifecycle"]
 
 
+@pytest.mark.parametrize("role", ["notify", "poll"])
+def test_notify_and_poll_run_as_their_own_deployments(chart: helm_python.Chart, role: str) -> None:
+    docs = render(chart, EXTERNAL)
+    worker = one(docs, "Deployment", f"{RELEASE}-wismo-{role}")
+    assert worker["metadata"]["labels"]["wismo.io/role"] == role
+    (container,) = worker["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["run", "--roles", role, *OPS_ARGS]
+    env = container_env(docs, container)
+    assert env["WISMO_NOTIFY__SMTP_HOST"] == "smtp.example.internal"
+    assert env["WISMO_POLL__CARRIERS__UPS__CLIENT_SECRET"] == "ups-client-secret"
+    assert json.loads(env["WISMO_POLL__CARRIERS"])["ups"] == {
+        "client_id": "ups-client",
+        "rate_per_s": 2.5,
+    }
+
+
+def test_notify_replicas_are_bounded_by_its_input_topics(chart: helm_python.Chart) -> None:
+    values = {
+        "topics": {"exceptions": {"partitions": 3}},
+        "workers": {"roles": {"notify": {"replicas": 4}}},
+    }
+    with pytest.raises(helm_python.HelmRenderError) as caught:
+        chart.render(values, name=RELEASE, namespace=NAMESPACE)
+    assert "workers.roles.notify.replicas (4) exceeds 3" in str(caught.value)
+
+
+def test_an_existing_secret_supplies_the_notify_and_carrier_secrets(
+    chart: helm_python.Chart,
+) -> None:
+    values = merge(EXISTING_SECRET, {"settings": {"poll": {"carriers": {"dhl": {}}}}})
+    docs = render(chart, values)
+    refs = {
+        item["name"]: item["valueFrom"]["secretKeyRef"]
+        for item in containers(one(docs, "Deployment", f"{RELEASE}-wismo-notify"))[0]["env"]
+        if "valueFrom" in item
+    }
+    assert refs["WISMO_NOTIFY__UNSUBSCRIBE_SECRET"] == {
+        "name": "wismo-prod-credentials",
+        "key": "WISMO_NOTIFY__UNSUBSCRIBE_SECRET",
+    }  # required: prod refuses to start without it
+    for name in (
+        *OPTIONAL_SECRET_ENV,
+        "WISMO_POLL__CARRIERS__DHL__CLIENT_SECRET",
+        "WISMO_POLL__CARRIERS__DHL__API_KEY",
+    ):
+        assert refs[name] == {"name": "wismo-prod-credentials", "key": name, "optional": True}
+
+
+def test_the_unsubscribe_secret_is_generated_once_and_kept(chart: helm_python.Chart) -> None:
+    docs = render(chart, {})
+    main = one(docs, "Secret", f"{RELEASE}-wismo")["data"]
+    hook = one(docs, "Secret", f"{RELEASE}-wismo-migrate")["data"]
+    secret = base64.b64decode(main["WISMO_NOTIFY__UNSUBSCRIBE_SECRET"]).decode()
+    assert len(secret) >= 32
+    assert main["WISMO_NOTIFY__UNSUBSCRIBE_SECRET"] == hook["WISMO_NOTIFY__UNSUBSCRIBE_SECRET"]
+    assert secret != base64.b64decode(main["WISMO_API__CUSTOMER_TOKEN_SECRET"]).decode()
+    assert "WISMO_NOTIFY__SMTP_PASSWORD" not in main  # unset: the setting stays None
+
+
 def test_chdb_mode_runs_warehouse_inside_the_single_api_pod(chart: helm_python.Chart) -> None:
     docs = render(chart, CHDB)
     api = one(docs, "Deployment", f"{RELEASE}-wismo-api")
@@ -604,7 +749,7 @@ def test_chdb_mode_runs_warehouse_inside_the_single_api_pod(chart: helm_python.C
     assert worker["spec"]["template"]["spec"]["containers"][0]["args"] == [
         "run",
         "--roles",
-        "normalise,sweeper,timeline",
+        "normalise,notify,poll,sweeper,timeline",
         *OPS_ARGS,
     ]
     assert by_kind(docs, "Job") == []

@@ -231,13 +231,21 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- if kindIs "string" . }}{{ . }}{{ else }}{{ toJson . }}{{ end }}
 {{- end }}
 
+{{/* Settings whose value is a map of entries (not a section): one variable holding JSON. */}}
+{{- define "wismo.jsonMapSettings" -}}
+{{- toJson (list "WISMO_POLL__CARRIERS") }}
+{{- end }}
+
 {{/* WISMO_<PATH>=value for every non-empty leaf of a settings map; call with
      (dict "prefix" "WISMO_" "map" .Values.settings "out" $dict). */}}
 {{- define "wismo.flattenSettings" -}}
 {{- $out := .out }}
 {{- $prefix := .prefix }}
+{{- $jsonMaps := include "wismo.jsonMapSettings" . | fromJsonArray }}
 {{- range $key, $value := .map }}
-{{- if kindIs "map" $value }}
+{{- if has (printf "%s%s" $prefix (upper $key)) $jsonMaps }}
+{{- $_ := set $out (printf "%s%s" $prefix (upper $key)) (toJson $value) }}
+{{- else if kindIs "map" $value }}
 {{- include "wismo.flattenSettings" (dict "prefix" (printf "%s%s__" $prefix (upper $key)) "map" $value "out" $out) }}
 {{- else if not (or (kindIs "invalid" $value) (and (kindIs "string" $value) (eq $value ""))) }}
 {{- $_ := set $out (printf "%s%s" $prefix (upper $key)) (include "wismo.envScalar" $value) }}
@@ -301,6 +309,22 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end }}
 {{- end }}
 {{- $_ := set $out "WISMO_WEBHOOK_SECRETS" (toJson $s.webhookSecrets) }}
+{{- $_ := set $out "WISMO_NOTIFY__UNSUBSCRIBE_SECRET" (default (include "wismo.generatedSecret" (list . "WISMO_NOTIFY__UNSUBSCRIBE_SECRET")) $s.unsubscribeSecret) }}
+{{- if $s.smtpPassword }}
+{{- $_ := set $out "WISMO_NOTIFY__SMTP_PASSWORD" $s.smtpPassword }}
+{{- end }}
+{{- if $s.smsToken }}
+{{- $_ := set $out "WISMO_NOTIFY__SMS_TOKEN" $s.smsToken }}
+{{- end }}
+{{- $_ := set $out "WISMO_NOTIFY__ALERT_URLS" (toJson (default (list) $s.alertUrls)) }}
+{{- range $source, $credentials := $s.carriers }}
+{{- if $credentials.clientSecret }}
+{{- $_ := set $out (printf "WISMO_POLL__CARRIERS__%s__CLIENT_SECRET" (upper $source)) $credentials.clientSecret }}
+{{- end }}
+{{- if $credentials.apiKey }}
+{{- $_ := set $out (printf "WISMO_POLL__CARRIERS__%s__API_KEY" (upper $source)) $credentials.apiKey }}
+{{- end }}
+{{- end }}
 {{- if .Values.valkey.enabled }}
 {{- $_ := set $out "WISMO_REDIS__URL" (printf "redis://%s.%s.svc:%d/0" (include "wismo.valkeyHost" .) .Release.Namespace (int (dig "service" "port" 6379 .Values.valkey))) }}
 {{- else }}
@@ -320,9 +344,21 @@ app.kubernetes.io/component: {{ index . 1 }}
 
 {{/* The secret settings every wismo container reads, by key. */}}
 {{- define "wismo.secretEnvKeys" -}}
-{{- $keys := list "WISMO_API__CUSTOMER_TOKEN_SECRET" "WISMO_API__AGENT_JWT_SECRET" "WISMO_API__API_KEYS" "WISMO_WEBHOOK_SECRETS" "WISMO_REDIS__URL" }}
+{{- $keys := list "WISMO_API__CUSTOMER_TOKEN_SECRET" "WISMO_API__AGENT_JWT_SECRET" "WISMO_API__API_KEYS" "WISMO_WEBHOOK_SECRETS" "WISMO_NOTIFY__UNSUBSCRIBE_SECRET" "WISMO_REDIS__URL" }}
 {{- if ne (include "wismo.clickhouseMode" .) "chdb" }}
 {{- $keys = append $keys "WISMO_CLICKHOUSE__URL" }}
+{{- end }}
+{{- toJson $keys }}
+{{- end }}
+
+{{/* Secret settings a container reads when the Secret has them (secretKeyRef optional): the
+     notify role's credentials and each polled source's. */}}
+{{- define "wismo.optionalSecretEnvKeys" -}}
+{{- $keys := list "WISMO_NOTIFY__SMTP_PASSWORD" "WISMO_NOTIFY__SMS_TOKEN" "WISMO_NOTIFY__ALERT_URLS" }}
+{{- $sources := concat (keys (default dict .Values.settings.poll.carriers)) (keys (default dict .Values.secrets.carriers)) | uniq | sortAlpha }}
+{{- range $source := $sources }}
+{{- $keys = append $keys (printf "WISMO_POLL__CARRIERS__%s__CLIENT_SECRET" (upper $source)) }}
+{{- $keys = append $keys (printf "WISMO_POLL__CARRIERS__%s__API_KEY" (upper $source)) }}
 {{- end }}
 {{- toJson $keys }}
 {{- end }}
@@ -341,6 +377,14 @@ env:
       secretKeyRef:
         name: {{ $secret }}
         key: {{ . }}
+{{- end }}
+{{- range include "wismo.optionalSecretEnvKeys" $root | fromJsonArray }}
+  - name: {{ . }}
+    valueFrom:
+      secretKeyRef:
+        name: {{ $secret }}
+        key: {{ . }}
+        optional: true
 {{- end }}
 {{- with $root.Values.extraEnv }}
 {{ toYaml . | indent 2 }}
