@@ -1,15 +1,18 @@
-"""Parsers never raise: arbitrary bytes, arbitrary JSON and recorded payloads with any part
-replaced by arbitrary JSON all come back as a ParseResult (events and/or problems)."""
+"""Parsers never raise: arbitrary bytes, arbitrary JSON, recorded payloads with any part
+replaced by arbitrary JSON, and each source's API answer shapes wrapped around arbitrary JSON or
+around any recorded part (itself with any part replaced) all come back as a ParseResult (events
+and/or problems)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from carriers.base import ParseResult, Problem, Source
@@ -111,3 +114,62 @@ def test_recorded_payloads_with_any_part_replaced_never_raise(name: str, data: A
     path = data.draw(st.sampled_from(_paths(document)))
     mutated = _replace(document, path, data.draw(JSON))
     _check(source.parse(orjson.dumps(mutated), {}, RECEIVED_AT))
+
+
+def _node(document: Any, path: tuple[Any, ...]) -> Any:
+    for step in path:
+        document = document[step]
+    return document
+
+
+#: Each source's API answer shapes, as functions of what they wrap (one resource or a list).
+API_SHAPES: dict[str, tuple[Callable[[Any], Any], ...]] = {
+    "easypost": (
+        lambda x: {"object": "Tracker", "tracking_code": x, "tracking_details": [x]},
+        lambda x: {"trackers": x, "has_more": False},
+        lambda x: {"trackers": [x, x], "has_more": True},
+        lambda x: {"error": x},
+    ),
+    "aftership": (
+        lambda x: {"meta": {"code": 200}, "data": x},
+        lambda x: {"meta": {"code": 200}, "data": {"tracking": x}},
+        lambda x: {"meta": {"code": 200}, "data": {"trackings": x}},
+        lambda x: {"meta": x, "data": {"trackings": [x]}},
+    ),
+    "shopify": (
+        lambda x: {"order": x},
+        lambda x: {"orders": x},
+        lambda x: {"orders": [x, x]},
+        lambda x: {"fulfillment": x},
+        lambda x: {"fulfillments": [x]},
+        lambda x: {"fulfillment_events": [x]},
+        lambda x: {"refunds": [x]},
+    ),
+    "salesforce_om": (
+        lambda x: {"totalSize": 1, "done": True, "records": x},
+        lambda x: {"totalSize": 2, "done": False, "nextRecordsUrl": "/q-2", "records": [x, x]},
+    ),
+    "ups": (lambda x: {"trackResponse": {"shipment": [{"inquiryNumber": x, "package": x}]}},),
+    "fedex": (lambda x: {"output": {"completeTrackResults": [{"trackResults": x}]}},),
+    "usps": (lambda x: [x, x], lambda x: {"trackingNumber": x, "trackingEvents": x}),
+    "dhl": (lambda x: {"shipments": x}, lambda x: {"shipments": [x]}),
+}
+_API_CASES = [
+    pytest.param(name, index, id=f"{name}-{index}")
+    for name, shapes in API_SHAPES.items()
+    for index in range(len(shapes))
+]
+
+
+@pytest.mark.parametrize(("name", "index"), _API_CASES)
+@settings(max_examples=20)
+@given(data=st.data())
+def test_api_shapes_around_any_part_never_raise(name: str, index: int, data: Any) -> None:
+    wrap = API_SHAPES[name][index]
+    if data.draw(st.booleans()):
+        inner = data.draw(JSON)
+    else:
+        document = data.draw(st.sampled_from(_recorded(name)))
+        inner = _node(document, data.draw(st.sampled_from(_paths(document))))
+        inner = _replace(inner, data.draw(st.sampled_from(_paths(inner))), data.draw(JSON))
+    _check(_source(name).parse(orjson.dumps(wrap(inner)), {}, RECEIVED_AT))
