@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api.views import agent, erasure, live, ops, orders, webhooks
+from api.views import agent, erasure, live, ops, orders, poll, webhooks
 from api.views.notify import add_notify_routes
 from api.views.ui import add_ui_routes
 
@@ -22,6 +22,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/agent/exceptions/{exception_id}/acknowledge", agent.acknowledge)
     app.router.add_post("/v1/agent/exceptions/{exception_id}/resolve", agent.resolve)
     app.router.add_post("/v1/agent/erasures", erasure.erase)
+    app.router.add_get("/v1/agent/parcels/{tracking_number}/poll", poll.poll_info)
+    app.router.add_post("/v1/agent/parcels/{tracking_number}/recheck", poll.recheck)
     app.router.add_get("/v1/ws", live.websocket)
     app.router.add_get("/v1/ws/orders/{order_id}", live.websocket)
     app.router.add_get("/v1/ws/agent", live.websocket)
