@@ -140,3 +140,73 @@ def test_the_old_spelling_is_an_alias(capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["normalize", "--source", "aftership", "--now", NOW, str(payload)]) == 0
     assert capsys.readouterr().out == spelled_new
     assert spelled_new.strip()
+
+
+#: API answers (polled, as each source's API returns them): (source, fixture)
+API_ANSWERS = [
+    ("easypost", "api_tracker_in_transit"),
+    ("easypost", "api_trackers_page"),
+    ("aftership", "api_get_tracking"),
+    ("aftership", "api_get_tracking_legacy"),
+    ("aftership", "api_list_trackings"),
+    ("shopify", "api_order"),
+    ("shopify", "api_orders_page"),
+    ("shopify", "api_fulfillments"),
+    ("salesforce_om", "api_query_shipments_first_page"),
+    ("ups", "track_multi_package"),
+    ("fedex", "track_several_numbers"),
+    ("usps", "tracking_v3_in_transit"),
+    ("dhl", "unified_several_shipments"),
+]
+
+
+@pytest.mark.parametrize("spelling", ["normalise", "normalize"])
+@pytest.mark.parametrize(("source", "name"), API_ANSWERS)
+def test_api_answers_print_their_expected_events(
+    capsys: pytest.CaptureFixture[str], source: str, name: str, spelling: str
+) -> None:
+    payload = HERE / source / f"{name}.json"
+    assert main([spelling, "--source", source, "--now", NOW, str(payload)]) == 0
+    out = capsys.readouterr().out
+    expected = (HERE / source / f"{name}.expected.jsonl").read_text()
+    assert _lines(out) == _lines(expected)
+    assert out.strip()
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "reported"),
+    [
+        ("easypost", "api_trackers_partly_invalid", "invalid at trackers[1]: expected an object"),
+        ("shopify", "api_orders_partly_invalid", "invalid at orders[1]: expected an object"),
+        (
+            "aftership",
+            "api_list_trackings_legacy_partly_invalid",
+            "invalid at data.trackings[0].tracking_number",
+        ),
+        ("salesforce_om", "api_query_partly_invalid", "invalid at records[0].attributes.type"),
+    ],
+)
+def test_partly_invalid_api_lists_name_the_bad_item(
+    capsys: pytest.CaptureFixture[str], source: str, name: str, reported: str
+) -> None:
+    payload = str(HERE / source / f"{name}.json")
+    assert main(["normalise", "--source", source, "--now", NOW, payload]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert reported in err
+    assert main(["normalise", "--source", source, "--now", NOW, "--skip-invalid", payload]) == 0
+    expected = (HERE / source / f"{name}.expected.jsonl").read_text()
+    assert _lines(capsys.readouterr().out) == _lines(expected) != []
+
+
+@pytest.mark.parametrize(
+    ("source", "name"), [("easypost", "api_error_not_found"), ("aftership", "api_error_not_found")]
+)
+def test_api_error_answers_print_nothing_and_say_why(
+    capsys: pytest.CaptureFixture[str], source: str, name: str
+) -> None:
+    payload = str(HERE / source / f"{name}.json")
+    assert main(["normalise", "--source", source, "--now", NOW, payload]) == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "unsupported" in err
