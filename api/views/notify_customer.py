@@ -23,8 +23,9 @@ from aiohttp import web
 
 from api.clients import client_of
 from api.errors import BadRequest, TooManyRequests
-from api.guards import LIMITS, SHARED_LIMITER
+from api.guards import SHARED_LIMITER
 from api.keys import CAPABILITIES, CLOCK, REDIS, SETTINGS
+from api.ratelimit import Limit
 from api.views.body import json_object, raw_body
 from api.views.orders import customer_token
 from api.views.respond import PRIVATE_NO_CACHE, json
@@ -34,16 +35,17 @@ from projections.notify.model import NotifyChannel
 from projections.notify.subscriptions import (
     PreferenceStore,
     mask_recipient,
-    normalize_recipient,
     preference_key,
 )
 from projections.notify.unsubscribe import read_unsubscribe_token
 
 CUSTOMER_CHANNELS = (NotifyChannel.EMAIL, NotifyChannel.SMS)
 MAX_ADDRESS = 320
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_PHONE = re.compile(r"\+?[0-9 ().-]+")
-MIN_PHONE_DIGITS, MAX_PHONE_DIGITS = 6, 15
+#: what an address must look like (``openapi.yaml`` says the same patterns)
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$"
+PHONE_PATTERN = r"^\+?[ ().-]*([0-9][ ().-]*){6,15}$"
+_EMAIL, _PHONE = re.compile(EMAIL_PATTERN), re.compile(PHONE_PATTERN)
+REF_PATTERN = r"^[0-9a-f]{16}$"
 _PAGE_HEADERS = {
     "Content-Security-Policy": POLICY,
     "Referrer-Policy": "no-referrer",
@@ -61,20 +63,18 @@ def preferences(request: web.Request) -> PreferenceStore:
 
 
 def _address(channel: NotifyChannel, value: object) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_ADDRESS:
+    if not isinstance(value, str) or not value or len(value) > MAX_ADDRESS:
         raise BadRequest(f"address must be non-empty text of at most {MAX_ADDRESS} characters")
-    value = value.strip()
     if channel is NotifyChannel.EMAIL:
-        if not _EMAIL.fullmatch(value):
+        if not _EMAIL.search(value):
             raise BadRequest("address must be an e-mail address (name@example.com)")
-        return value
-    digits = normalize_recipient(channel, value)[1:]
-    if not _PHONE.fullmatch(value) or not MIN_PHONE_DIGITS <= len(digits) <= MAX_PHONE_DIGITS:
+        return value.strip()
+    if not _PHONE.search(value):
         raise BadRequest(
-            f"address must be a phone number of {MIN_PHONE_DIGITS} to {MAX_PHONE_DIGITS} digits, "
-            "international form (+15551234567)"
+            "address must be a phone number of 6 to 15 digits in international form "
+            "(+15551234567; spaces, dots, dashes and brackets allowed)"
         )
-    return value
+    return value.strip()
 
 
 async def _state(request: web.Request, order_id: str) -> dict[str, Any]:
@@ -121,8 +121,11 @@ def _entry(key: str, subscribed: bool, source: str) -> dict[str, Any]:
 
 
 async def _take(request: web.Request) -> None:
-    limits = request.app[LIMITS]
-    wait = await request.app[SHARED_LIMITER].take((limits.tracking_client, client_of(request)))
+    """Unsubscribe links and preference changes, counted per client (every process) at the
+    public tracking rate, in their own buckets."""
+    api = request.app[SETTINGS].api
+    limit = Limit("notify-client", api.tracking_client_rate_per_s, api.tracking_client_burst)
+    wait = await request.app[SHARED_LIMITER].take((limit, client_of(request)))
     if wait:
         raise TooManyRequests("too many requests from this client", retry_after_s=wait)
 
@@ -168,8 +171,8 @@ async def change_preferences(request: web.Request) -> web.Response:
 
 
 async def _key_of_ref(request: web.Request, order_id: str, ref: object) -> str:
-    if not isinstance(ref, str) or not ref:
-        raise BadRequest("ref must be one of the refs GET answered")
+    if not isinstance(ref, str) or not re.search(REF_PATTERN, ref):
+        raise BadRequest("ref must be one of the refs GET answered (16 hex digits)")
     chosen = (await preferences(request).get(order_id)).choices
     settings = request.app[SETTINGS]
     contacts = await ContactStore(request.app[REDIS], settings.redis.key_prefix).get(order_id)

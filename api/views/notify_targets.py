@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from collections.abc import Iterable
 from urllib.parse import urlsplit
@@ -47,22 +48,30 @@ def _allowed(host: str, addresses: Iterable[IPAddress], allow: Iterable[str]) ->
     return bool(found) and all(any(a in net for net in networks) for a in found)
 
 
+_HOST_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_PORT = "(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+#: the URLs a subscription may name (``openapi.yaml`` says the same pattern): http(s), an
+#: optional user, a host name or IPv4 address (no IPv6 literal), a port from 1, printable
+#: ASCII after (percent-encode the rest)
+URL_PATTERN = (
+    "^https?://(?:[A-Za-z0-9._~%!$&'()*+,;=-]+(?::[A-Za-z0-9._~%!$&'()*+,;=-]*)?@)?"
+    f"{_HOST_LABEL}(?:\\.{_HOST_LABEL})*(?::{_PORT})?(?:[/?#][!-~]*)?$"
+)
+_URL = re.compile(URL_PATTERN)
+
+
 def url_shape(url: object) -> str:
     """The URL as given, if it is an http(s) URL with a host; else 400 with the reason."""
-    if not isinstance(url, str) or not url.strip() or len(url) > MAX_URL:
+    if not isinstance(url, str) or len(url) > MAX_URL:
         raise BadRequest(f"url must be text of at most {MAX_URL} characters")
+    if not is_web_url(url) or not _URL.search(url):
+        raise BadRequest(
+            "url must be an http:// or https:// URL with a host name or IPv4 address, an "
+            "optional port from 1 to 65535, and printable ASCII after (percent-encoded)"
+        )
     url = url.strip()
-    if not is_web_url(url):
-        raise BadRequest("url must be an http:// or https:// URL")
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as error:
-        raise BadRequest(f"url is malformed: {error}") from error
-    if not parts.hostname:
+    if not urlsplit(url).hostname:
         raise BadRequest("url names no host")
-    if port == 0:
-        raise BadRequest("url names port 0")
     return url
 
 
