@@ -11,10 +11,14 @@ from cli.commands import SubParsers
 
 
 def register(subparsers: SubParsers) -> None:
+    from projections.sla import SECTIONS
+
     parser = subparsers.add_parser(
         "sla",
-        help="print delivery KPIs for a period (docs/kpis.md)",
-        description="Delivery SLA KPIs from the ClickHouse facts, grouped as asked.",
+        help="print delivery and notification KPIs for a period (docs/kpis.md)",
+        description="Delivery SLA KPIs from the ClickHouse facts, grouped as asked, and the "
+        "notification KPIs (notify_* sections: messages and exceptions of the period, "
+        "not grouped).",
     )
     parser.add_argument(
         "--from",
@@ -31,13 +35,15 @@ def register(subparsers: SubParsers) -> None:
         help="last cohort day, inclusive",
     )
     parser.add_argument(
-        "--by", default="", help="comma-separated: carrier,service,lane,channel,week,day"
+        "--by",
+        default="",
+        help="comma-separated: carrier,service,lane,channel,week,day (shipment sections)",
     )
     parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
     parser.add_argument(
         "--section",
         action="append",
-        choices=("delivery", "exceptions", "returns", "dwell"),
+        choices=SECTIONS,
         help="only these sections (repeatable)",
     )
     parser.add_argument("--plot", type=Path, help="also write an on-time chart to this PNG")
