@@ -17,7 +17,8 @@ number alone (two carriers never share one in practice; the source is in the has
 * :meth:`PollIndex.take` leases due parcels (their score moves ``lease_s`` ahead, so another
   worker does not take them; a dead worker's parcels come back when the lease runs out).
 * :meth:`PollIndex.complete` ends a lease with the poll's result and the next poll time (kept
-  only if nobody asked for an earlier one meanwhile).
+  only if nobody asked for an earlier one meanwhile); :meth:`PollIndex.release` ends one
+  without a poll (rate limited).
 * :meth:`PollIndex.request_now` makes a known parcel due at once (a "re-check with carrier").
 * :meth:`PollIndex.forget` drops a parcel (final status).
 """
@@ -231,6 +232,14 @@ class PollIndex:
         score = "" if next_at is None else str(to_score(next_at))
         args = [number, lease.score, score, _UNSCHEDULED_TTL_S]
         args += [x for pair in fields.items() for x in pair]
+        held = await self._call(self._complete, [self.due_key, self.parcel_key(number)], args)
+        return bool(held)
+
+    async def release(self, lease: PollLease, at: datetime) -> bool:
+        """End a lease without a poll (the source's rate limit said wait): due again at ``at``,
+        or earlier if someone asked. Returns whether the lease was still held."""
+        number = lease.parcel.tracking_number
+        args = [number, lease.score, str(to_score(at)), _UNSCHEDULED_TTL_S]
         held = await self._call(self._complete, [self.due_key, self.parcel_key(number)], args)
         return bool(held)
 
