@@ -7,6 +7,8 @@ normalise   the normalise agent (raw → canonical) and the link agent (scans �
 timeline    the timeline agent (canonical events → Redis timelines → timeline topic)
 warehouse   the ClickHouse writer, its own consumer group. With chDB only one process may hold it
 sweeper     clock-driven exception detection (``streams.agents.sweeper``)
+notify      outbound messages: plans them as timelines change, sends them as they fall due
+            (``streams.agents.notify``; docs/notifications.md)
 api         the aiohttp API (``api.app.create_app``) on its own runner inside the worker
 ==========  =====================================================================================
 
@@ -31,7 +33,7 @@ from cli.runtime.api_service import ApiService
 from cli.runtime.durability import IntakeGuard
 from cli.runtime.journal import Journal, JournalingProducer
 from cli.runtime.settle import Offsets, up_groups
-from streams.agents import link, normalise, sweeper, timeline, warehouse
+from streams.agents import link, normalise, notify, sweeper, timeline, warehouse
 from streams.app import create_app, create_worker, use_uvloop
 from streams.context import StreamContext, declare_topics
 from streams.errors import UnknownRole
@@ -43,8 +45,8 @@ from wismo.topics import ensure_topics
 
 log = logging.getLogger(__name__)
 
-ROLE_NAMES = ("normalise", "timeline", "warehouse", "sweeper", "api")
-STREAM_ROLES = ("normalise", "timeline", "warehouse", "sweeper")
+ROLE_NAMES = ("normalise", "timeline", "warehouse", "sweeper", "notify", "api")
+STREAM_ROLES = ("normalise", "timeline", "warehouse", "sweeper", "notify")
 
 
 def parse_roles(text: str | Iterable[str]) -> tuple[str, ...]:
@@ -60,7 +62,7 @@ def parse_roles(text: str | Iterable[str]) -> tuple[str, ...]:
 
 
 #: Roles that are Faust agents, consuming in the app's consumer group.
-AGENT_ROLES = ("normalise", "timeline", "sweeper")
+AGENT_ROLES = ("normalise", "timeline", "sweeper", "notify")
 
 
 def group_id(settings: Settings, roles: Iterable[str]) -> str:
@@ -155,6 +157,7 @@ _ROLE_BUILDERS = {
     "timeline": timeline.register,
     "warehouse": warehouse.register,
     "sweeper": sweeper.register,
+    "notify": notify.register,
     "api": _api,
 }
 

@@ -52,10 +52,14 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
+from projections.notify.alerts import render_alert
+from projections.notify.integrator import webhook_body
 from projections.notify.ledger import Entry, Ledger
 from projections.notify.model import Message, MessageState, NotifyChannel, Subscription
 from projections.notify.plan import OVERTAKEN, overtaken
+from projections.notify.render import render_email, render_sms
 from projections.notify.retry import Breaker, retry_delay, should_give_up
+from projections.notify.unsubscribe import links_for, list_unsubscribe_headers
 from streams.notify.records import encode_record, record_for
 from streams.notify.senders import Rendered, SendResult
 from wismo.settings import NotifySettings
@@ -128,6 +132,35 @@ class Text:
     subject: str
     text: str
     html: str = ""
+
+
+class TemplateRenderer:
+    """The packaged templates (overridable from ``notify.templates_dir``), the status and
+    one-click unsubscribe links, the webhook body and the chat alert text."""
+
+    def __init__(self, settings: NotifySettings) -> None:
+        self.settings = settings
+
+    def email(self, message: Message) -> tuple[Rendered, Mapping[str, str]]:
+        links = links_for(message, self.settings)
+        rendered = render_email(
+            message,
+            sender=self.settings.sender,
+            links=links,
+            templates_dir=self.settings.templates_dir,
+        )
+        return rendered, list_unsubscribe_headers(links.unsubscribe_url)
+
+    def sms(self, message: Message) -> str:
+        links = links_for(message, self.settings)
+        return render_sms(message, links=links, templates_dir=self.settings.templates_dir)
+
+    def webhook(self, message: Message) -> bytes:
+        return webhook_body(message)
+
+    def alert(self, message: Message) -> Rendered:
+        title, body = render_alert(message)
+        return Text(title, body)
 
 
 @dataclass
