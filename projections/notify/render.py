@@ -33,6 +33,7 @@ TEMPLATES = Path(__file__).with_name("templates")
 SMS_LIMIT = 320
 CARRIER_NAMES = {"ups": "UPS", "fedex": "FedEx", "dhl": "DHL", "usps": "USPS"}
 _SPACE = re.compile(r"\s+")
+_BLANKS = re.compile(r"\n{3,}")
 _INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
 
 
@@ -116,9 +117,9 @@ def render_email(
     context = _context(message, links, sender)
     subject = _one_line(env.get_template(f"{message.kind}.subject.txt").render(context))
     context["subject"] = subject
-    text = env.get_template(f"{message.kind}.txt").render(context).strip() + "\n"
+    text = _BLANKS.sub("\n\n", env.get_template(f"{message.kind}.txt").render(context)).strip()
     html = _INLINER.inline(env.get_template(f"{message.kind}.html").render(context))
-    return RenderedEmail(subject, text, html)
+    return RenderedEmail(subject, text + "\n", html)
 
 
 def render_sms(message: Message, *, links: Links, templates_dir: Path | None = None) -> str:

@@ -1,0 +1,70 @@
+"""Agent alerts: exceptions at or above the configured severity, once per chat target."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from projections.notify.alerts import plan_alert, render_alert
+from projections.notify.model import NotifyChannel
+from wismo.events import Event, event_from_dict
+from wismo.settings import NotifySettings
+
+AT = datetime(2026, 3, 5, 14, 0, tzinfo=UTC)
+TWO_TARGETS = NotifySettings(
+    alert_urls=("slack://T000/B000/XXXX", "json://127.0.0.1:9/hook"), alert_min_severity="high"
+)
+
+
+def exception_event(kind: str = "exception.opened", **payload: Any) -> Event:
+    body = {
+        "exception_id": "exc:stalled:SH-1",
+        "type": "stalled",
+        "severity": "high",
+        "owner": "carrier",
+        "subject": "SH-1",
+        "reason": "carrier_delay",
+        "message": "No scan for 72 hours",
+    } | payload
+    if kind != "exception.opened":
+        body = {"exception_id": body["exception_id"], "automatic": True}
+    return event_from_dict(
+        {
+            "event_id": f"wismo:{kind}:exc",
+            "source": "wismo",
+            "kind": kind,
+            "order_id": "ORD-7",
+            "occurred_at": AT.isoformat(),
+            "payload": body,
+        }
+    )
+
+
+def test_an_exception_at_the_threshold_goes_to_every_target() -> None:
+    messages = plan_alert(exception_event(), TWO_TARGETS)
+    assert [m.key for m in messages] == [
+        "ORD-7|alert:exc:stalled:SH-1|chat|0",
+        "ORD-7|alert:exc:stalled:SH-1|chat|1",
+    ]
+    assert all(m.channel is NotifyChannel.CHAT for m in messages)
+    assert [m.recipient for m in messages] == ["0", "1"]
+    assert messages[0].due_at == AT
+    assert "slack" not in repr(messages)  # target URLs hold tokens: never in a message
+    title, body = render_alert(messages[0])
+    assert title == "High exception: stalled on order ORD-7"
+    assert "No scan for 72 hours" in body
+    assert "Reason: carrier delay" in body
+    assert "Subject: SH-1" in body
+
+
+@pytest.mark.parametrize(("severity", "alerts"), [("low", 0), ("medium", 0), ("critical", 2)])
+def test_only_severe_enough_exceptions_alert(severity: str, alerts: int) -> None:
+    assert len(plan_alert(exception_event(severity=severity), TWO_TARGETS)) == alerts
+
+
+def test_lifecycle_steps_and_missing_targets_alert_nobody() -> None:
+    assert plan_alert(exception_event("exception.resolved"), TWO_TARGETS) == []
+    assert plan_alert(exception_event("exception.acknowledged"), TWO_TARGETS) == []
+    assert plan_alert(exception_event(), NotifySettings()) == []
