@@ -9,6 +9,8 @@ warehouse   the ClickHouse writer, its own consumer group. With chDB only one pr
 sweeper     clock-driven exception detection (``streams.agents.sweeper``)
 notify      outbound messages: plans them as timelines change, sends them as they fall due
             (``streams.agents.notify``; docs/notifications.md)
+poll        re-checks carriers for live parcels and publishes what changed as raw payloads;
+            registers trackers (``streams.agents.poll``; docs/integrations.md, "Polling")
 api         the aiohttp API (``api.app.create_app``) on its own runner inside the worker
 ==========  =====================================================================================
 
@@ -33,7 +35,7 @@ from cli.runtime.api_service import ApiService
 from cli.runtime.durability import IntakeGuard
 from cli.runtime.journal import Journal, JournalingProducer
 from cli.runtime.settle import Offsets, up_groups
-from streams.agents import link, normalise, notify, sweeper, timeline, warehouse
+from streams.agents import link, normalise, notify, poll, sweeper, timeline, warehouse
 from streams.app import create_app, create_worker, use_uvloop
 from streams.context import StreamContext, declare_topics
 from streams.errors import UnknownRole
@@ -45,8 +47,8 @@ from wismo.topics import ensure_topics
 
 log = logging.getLogger(__name__)
 
-ROLE_NAMES = ("normalise", "timeline", "warehouse", "sweeper", "notify", "api")
-STREAM_ROLES = ("normalise", "timeline", "warehouse", "sweeper", "notify")
+ROLE_NAMES = ("normalise", "timeline", "warehouse", "sweeper", "notify", "poll", "api")
+STREAM_ROLES = ("normalise", "timeline", "warehouse", "sweeper", "notify", "poll")
 
 
 def parse_roles(text: str | Iterable[str]) -> tuple[str, ...]:
@@ -62,7 +64,7 @@ def parse_roles(text: str | Iterable[str]) -> tuple[str, ...]:
 
 
 #: Roles that are Faust agents, consuming in the app's consumer group.
-AGENT_ROLES = ("normalise", "timeline", "sweeper", "notify")
+AGENT_ROLES = ("normalise", "timeline", "sweeper", "notify", "poll")
 
 
 def group_id(settings: Settings, roles: Iterable[str]) -> str:
@@ -158,6 +160,7 @@ _ROLE_BUILDERS = {
     "warehouse": warehouse.register,
     "sweeper": sweeper.register,
     "notify": notify.register,
+    "poll": poll.register,
     "api": _api,
 }
 
