@@ -24,12 +24,15 @@ from typing import TYPE_CHECKING
 from cli.commands import SubParsers
 
 if TYPE_CHECKING:
+    from bench.carrier_api import TrackBook
     from cli.runtime.embedded import EmbeddedServices
     from cli.runtime.journal import Journal
     from wismo.settings import Settings
 
 
 RUNNING_MARKER = "up.running"
+#: the share of simulated UPS webhooks dropped on purpose, for the poll role to heal
+DROP_SHARE = 0.05
 
 
 def register(subparsers: SubParsers) -> None:
@@ -77,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         requested, use_local_redis=not args.private_redis, tie_to_process=True, dev_sinks=True
     ) as services:
         settings, demo_subscription = _with_dev_notify(services.settings, services)
+        settings, carrier_book = _with_simulated_carrier(settings, args.demo_orders > 0)
         asyncio.run(ensure_topics(settings))
         journal = Journal(settings.data_dir / "journal")
         replayed = asyncio.run(_replay(settings, journal))
@@ -108,9 +112,18 @@ def run(args: argparse.Namespace) -> int:
         _print_pages(settings, args.demo_orders > 0)
         _print_outbox(settings, services, demo_subscription)
         _print_webhooks(settings)
+        if carrier_book is not None:
+            ups = settings.poll.carriers["ups"].base_url
+            print(
+                f"  carrier    {ups} (simulated UPS Track API; {DROP_SHARE:.0%} of the UPS "
+                "webhooks are dropped on purpose, healed by polling)",
+                file=sys.stderr,
+            )
         stop = threading.Event()
         if args.demo_orders > 0:
-            _post_traffic_in_background(settings, args.demo_orders, args.demo_rate, args.seed, stop)
+            _post_traffic_in_background(
+                settings, args.demo_orders, args.demo_rate, args.seed, stop, carrier_book
+            )
         print(
             "Ctrl-C (or SIGTERM, SIGHUP) drains and stops everything; twice stops at once.",
             file=sys.stderr,
@@ -278,8 +291,35 @@ def _print_webhooks(settings: Settings) -> None:
         print(f"  {line}", file=sys.stderr)
 
 
+def _with_simulated_carrier(settings: Settings, wanted: bool) -> tuple[Settings, TrackBook | None]:
+    """In development with demo traffic and no UPS API configured: the simulated carrier Track
+    API (:mod:`bench.carrier_api`) on 127.0.0.1, UPS polling pointed at it with its development
+    client credentials, and the book of scans the traffic fills (``None``: not started)."""
+    if not wanted or settings.environment != "dev" or "ups" in settings.poll.carriers:
+        return settings, None
+    from pydantic import SecretStr
+
+    from bench.carrier_api import DEV_CLIENT_ID, DEV_CLIENT_SECRET, TrackBook, start_carrier_api
+    from wismo.settings import CarrierCredentials
+
+    book = TrackBook()
+    server = start_carrier_api(book)  # a daemon thread: it ends with the process
+    ups = CarrierCredentials(
+        base_url=server.base_url,
+        client_id=DEV_CLIENT_ID,
+        client_secret=SecretStr(DEV_CLIENT_SECRET),
+    )
+    poll = settings.poll.model_copy(update={"carriers": {**settings.poll.carriers, "ups": ups}})
+    return settings.model_copy(update={"poll": poll}), book
+
+
 def _post_traffic_in_background(
-    settings: Settings, orders: int, rate: float, seed: int, stop: threading.Event
+    settings: Settings,
+    orders: int,
+    rate: float,
+    seed: int,
+    stop: threading.Event,
+    carrier_book: TrackBook | None = None,
 ) -> None:
     from datetime import UTC, datetime
 
@@ -295,6 +335,8 @@ def _post_traffic_in_background(
         for posts in batches(orders, seed=seed, now=now, days=42.0, forever=True):
             if stop.is_set():
                 return
+            if carrier_book is not None:  # the carrier knows every scan, sent or dropped
+                carrier_book.add(posts)
             asyncio.run(
                 send(
                     base,
@@ -303,8 +345,13 @@ def _post_traffic_in_background(
                     secrets=source_secrets(settings),
                     outcome=outcome,
                     stop=stop,
+                    drop_share=DROP_SHARE if carrier_book is not None else 0.0,
+                    seed=seed,
                 )
             )
-            print(f"wismo up: simulated traffic so far: {outcome.summary()}", file=sys.stderr)
+            healed = ", healed by polling" if outcome.dropped else ""
+            print(
+                f"wismo up: simulated traffic so far: {outcome.summary()}{healed}", file=sys.stderr
+            )
 
     threading.Thread(target=feed, name="webhook-traffic", daemon=True).start()

@@ -131,3 +131,30 @@ def test_drop_decisions_are_a_function_of_seed_and_delivery(
     assert not dropped(Post("oms", b"{}", delivery_id, 1), seed, share)
     if share >= 1.0:
         assert dropped(post, seed, share)
+
+
+async def test_wismo_up_points_ups_polling_at_the_simulated_carrier(posts: list[Post]) -> None:
+    from pydantic import SecretStr
+
+    from cli.commands.up import _with_simulated_carrier
+    from wismo.settings import CarrierCredentials, PollSettings, Settings
+
+    settings, book = _with_simulated_carrier(Settings(), True)
+    assert book is not None
+    ups = settings.poll.carriers["ups"]
+    assert ups.base_url is not None
+    assert ups.client_id == DEV_CLIENT_ID
+    assert ups.client_secret is not None
+    book.add(posts)
+    number = book.numbers()[0]
+    async with aiohttp.ClientSession() as session:
+        client = UpsClient(
+            session, ups.client_id, ups.client_secret.get_secret_value(), base_url=ups.base_url
+        )
+        assert (await client.track(number)).events
+
+    # configured UPS access, production, or no demo traffic: nothing simulated
+    real = CarrierCredentials(client_id="mine", client_secret=SecretStr("s"))
+    configured = Settings(poll=PollSettings(carriers={"ups": real}))
+    assert _with_simulated_carrier(configured, True) == (configured, None)
+    assert _with_simulated_carrier(Settings(), False)[1] is None
