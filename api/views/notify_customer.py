@@ -195,8 +195,9 @@ def _page(title: str, body: str, status: int = 200) -> web.Response:
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<title>{html.escape(title)}</title><link rel="stylesheet" href="/static/style.css">'
-        f'</head><body><main class="page unsubscribe"><h1>{html.escape(title)}</h1>{body}'
-        "</main></body></html>\n"
+        '</head><body><header class="site"><a class="name" href="/track">Order tracking</a>'
+        f'</header><main id="content" class="narrow"><h1>{html.escape(title)}</h1>'
+        f'<div class="card">{body}</div></main></body></html>\n'
     )
     return web.Response(
         text=document, status=status, content_type="text/html", headers=_PAGE_HEADERS
