@@ -1,6 +1,7 @@
 // The agent console: a live exception queue (acknowledge / resolve with a note), order search,
 // and an order's full record: timeline, raw carrier events, dedup decisions, dead letters.
 import { age, agentToken, api, ApiError, el, fill, formatDateTime, LiveSocket, place, timeEl, words, wsUrl } from "/static/common.js";
+import { showCarrierChecks } from "/static/console/poll.js";
 
 const $ = (id) => document.getElementById(id);
 const TYPES = [
@@ -281,6 +282,7 @@ function renderOrder(detail) {
         el("td", {}, formatDateTime(s.delivered_at)),
         el("td", {}, place(s.destination)))))
       : el("p", { class: "muted" }, "Not shipped yet."),
+    el("div", { id: "carrier-checks", "aria-live": "polite" }),
     el("h2", {}, "Timeline (every applied event, raw carrier codes included)"),
     table("Events in canonical order", ["Occurred", "Received", "Source", "Kind", "Tracking", "Status / reason", "Raw code / message", "Event id", "Deliveries"],
       events.map((e) => {
@@ -307,6 +309,8 @@ function renderOrder(detail) {
     el("details", {}, el("summary", {}, "Timeline document (JSON)"), raw(t)),
   );
   loadDeadLetters(t.order_id);
+  const numbers = [...new Set((t.shipments || []).map((s) => s.tracking_number).filter(Boolean))];
+  showCarrierChecks($("carrier-checks"), numbers, token(), (error) => failed(error, "order-error"));
 }
 
 async function loadDeadLetters(orderId) {
