@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from carriers.base import ParseResult
 from carriers.registry import get
@@ -318,3 +320,59 @@ def test_fedex_push_and_track_api_answer_are_one_shape() -> None:
     answer = {k: v for k, v in push.items() if k != "outputMetaData"}
 
     assert _clean("fedex", answer) == _clean("fedex", push)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lists, whatever they hold
+
+
+def _list_cases() -> list[Any]:
+    """(source, the single-resource answer, the list answer, the recorded resources)."""
+    easypost = [p.values[0]["result"] for p in _easypost_trackers()]
+    aftership = [p.values[0] for p in _aftership_trackings()]
+    shopify = [
+        body
+        for body, headers in (p.values for p in _shopify_resources())
+        if headers["x-shopify-topic"] in ORDER_TOPICS - {"orders/create"}
+    ]
+    salesforce = [p.values[0] for p in _salesforce_records()]
+
+    def single(x: Any) -> Any:
+        return x
+
+    return [
+        pytest.param("easypost", single, lambda xs: {"trackers": xs}, easypost, id="easypost"),
+        pytest.param(
+            "aftership",
+            lambda x: {"meta": {"code": 200}, "data": x},
+            lambda xs: {"meta": {"code": 200}, "data": {"trackings": xs}},
+            aftership,
+            id="aftership",
+        ),
+        pytest.param(
+            "shopify", lambda x: {"order": x}, lambda xs: {"orders": xs}, shopify, id="shopify"
+        ),
+        pytest.param(
+            "salesforce_om",
+            single,
+            lambda xs: {"totalSize": len(xs), "done": True, "records": xs},
+            salesforce,
+            id="salesforce_om",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(("source", "one", "many", "resources"), _list_cases())
+@settings(max_examples=25)
+@given(data=st.data())
+def test_a_list_answer_gives_each_resources_events_in_order(
+    source: str,
+    one: Callable[[Any], Any],
+    many: Callable[[list[Any]], Any],
+    resources: list[Any],
+    data: Any,
+) -> None:
+    chosen = data.draw(st.lists(st.sampled_from(resources), max_size=6))
+    each = tuple(e for item in chosen for e in _parse(source, one(item)).events)
+
+    assert _parse(source, many(chosen)).events == each
