@@ -11,7 +11,7 @@ URLs (which hold tokens) never enter a message.
 from __future__ import annotations
 
 from projections.notify.model import Message, NotifyChannel
-from wismo.events import Event, EventKind, ExceptionOpenedEvent
+from wismo.events import Event, ExceptionOpenedEvent
 from wismo.settings import NotifySettings
 from wismo.vocab import Severity
 
@@ -21,9 +21,8 @@ _SEVERITY_RANK = {severity: rank for rank, severity in enumerate(Severity)}
 
 def plan_alert(exception_event: Event, settings: NotifySettings) -> list[Message]:
     """The chat messages an exception lifecycle event calls for (none below the threshold)."""
-    if exception_event.kind is not EventKind.EXCEPTION_OPENED:
-        return []
-    assert isinstance(exception_event, ExceptionOpenedEvent)
+    if not isinstance(exception_event, ExceptionOpenedEvent):
+        return []  # acknowledgements and resolutions: the console's feed, not the chat's
     opened = exception_event.payload
     if _SEVERITY_RANK[opened.severity] < _SEVERITY_RANK[Severity(settings.alert_min_severity)]:
         return []

@@ -101,7 +101,6 @@ def _context(message: Message, links: Links, sender: str = "") -> dict[str, Any]
         "links": links,
         "which": which,
         "sender_name": name or address,
-        "lang": (payload.get("locale") or "en").split("-")[0].split("_")[0],
     }
 
 
