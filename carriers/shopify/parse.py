@@ -65,7 +65,7 @@ def parse(raw: bytes, headers: Headers, received_at: datetime) -> ParseResult:
         problem = Problem(ProblemCode.MALFORMED, "expected a JSON object (a Shopify webhook)")
         return ParseResult(problems=(problem,), delivery_id=delivery_id)
     header_topic = (headers.get(TOPIC_HEADER) or "").strip().lower()
-    wrapper = _wrapper(body)
+    wrapper = _wrapper(body, header_topic)
     if wrapper is not None:
         return _wrapped(body, wrapper, header_topic, headers, received_at).result(delivery_id)
     topic = header_topic or infer_topic(body)
@@ -114,12 +114,17 @@ WRAPPERS: dict[str, tuple[str, bool]] = {
 }
 
 
-def _wrapper(body: Mapping[str, Any]) -> str | None:
+def _wrapper(body: Mapping[str, Any], header_topic: str) -> str | None:
     """The wrapper key of a REST Admin API answer; ``None`` for a bare resource (it has an
-    ``id``) or a body with no known wrapper."""
+    ``id``), a body with no known wrapper, or one whose topic header names another resource (a
+    field-filtered order body without its ``id`` is still an order)."""
     if "id" in body:
         return None
-    return next((key for key in WRAPPERS if key in body), None)
+    key = next((key for key in WRAPPERS if key in body), None)
+    if key is None or not header_topic:
+        return key
+    same_resource = WRAPPERS[key][0].split("/")[0] == header_topic.split("/")[0]
+    return key if same_resource else None
 
 
 def _wrapped(

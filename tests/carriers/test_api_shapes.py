@@ -243,6 +243,15 @@ def test_shopify_orders_own_fulfillments_list_is_not_a_wrapper() -> None:
     assert EventKind.ORDER_CHANGED in kinds
 
 
+def test_shopify_order_body_without_id_under_an_order_topic_is_not_a_wrapper() -> None:
+    order = orjson.loads((HERE / "shopify" / "order_updated_with_fulfillment.json").read_bytes())
+    del order["id"]
+    result = _parse("shopify", order, {"x-shopify-topic": "orders/updated"})
+
+    assert result.events == ()
+    assert [(p.code.value, p.path) for p in result.problems] == [("invalid", "id")]
+
+
 @pytest.mark.parametrize(
     ("body", "path"),
     [
