@@ -14,6 +14,11 @@ the timeline and the warehouse keeps them in ClickHouse; a copy goes to the exce
 consumers that want only those. Their ids are deterministic, so the at-least-once redelivery of
 a change, a sweep repeated after a crash or a race between the two paths adds nothing: folding
 the events back in changes the timeline once, and the second pass over it finds nothing to do.
+
+**Stalled first**: with a poll index (the ``poll`` role configured), a "stalled" exception about
+to open for a polled parcel is held back instead: the parcel is re-polled at once and the order
+checked again after :func:`recheck_grace_s`; only if it is still stalled then does the exception
+open (:func:`projections.poll.stalled.stalled_first`).
 """
 
 from __future__ import annotations
@@ -30,12 +35,16 @@ from pydantic import ValidationError
 
 from projections.due_index import DueIndex, Lease
 from projections.exception_flow import Outcome, exceptions_for_timeline, timeline_from_json
+from projections.poll.index import PollIndex
+from projections.poll.stalled import stalled_first
 from projections.store import TimelineChange
+from projections.timeline_model import Timeline
 from streams.context import TRANSIENT, StreamContext, retrying
 from streams.updates import decode_change
-from wismo.events import Event, dump_event
+from wismo.events import Event, EventKind, dump_event
 from wismo.settings import Settings
 from wismo.topics import EVENTS, EXCEPTIONS
+from wismo.vocab import ExceptionType
 
 NAME = "sweeper"
 log = logging.getLogger(__name__)
@@ -57,18 +66,28 @@ class ExceptionSweeper:
     """Both paths, on a timeline store, a due index and a way to publish events."""
 
     def __init__(
-        self, timelines: Timelines, index: DueIndex, settings: Settings, publish: Publish
+        self,
+        timelines: Timelines,
+        index: DueIndex,
+        settings: Settings,
+        publish: Publish,
+        polls: PollIndex | None = None,
     ) -> None:
         self.timelines = timelines
         self.index = index
         self.thresholds = settings.thresholds
         self.limits = settings.sweeper
         self.publish = publish
+        self.polls = polls
+        self.recheck_grace_s = recheck_grace_s(settings)
 
     async def on_changes(self, changes: Sequence[TimelineChange], now: datetime) -> list[Event]:
         """The event path: reconcile changed timelines, publish, then schedule their checks."""
         settle = self.limits.settle_s
-        outcomes = [self._reconciled(change.timeline, now, settle) for change in changes]
+        outcomes = [
+            await self._stalled_first(self._reconciled(change.timeline, now, settle), now)
+            for change in changes
+        ]
         events = [event for outcome in outcomes if outcome for event in outcome.events]
         await self.publish(events)
         await self.index.schedule_many(
@@ -84,7 +103,7 @@ class ExceptionSweeper:
             return SweepReport(0, [])
         documents = await asyncio.gather(*(self.timelines.timeline(x.order_id) for x in leases))
         outcomes: list[tuple[Lease, Outcome | None]] = [
-            (lease, None if document is None else self._reconciled(document, now))
+            (lease, await self._stalled_first(self._reconciled(document, now), now))
             for lease, document in zip(leases, documents, strict=True)
         ]
         events = [event for _, outcome in outcomes if outcome for event in outcome.events]
@@ -93,14 +112,79 @@ class ExceptionSweeper:
             await self.index.complete(lease, outcome.next_check_at if outcome else None)
         return SweepReport(len(leases), events)
 
-    def _reconciled(self, document: bytes, now: datetime, settle_s: float = 0.0) -> Outcome | None:
+    def _reconciled(
+        self, document: bytes | None, now: datetime, settle_s: float = 0.0
+    ) -> tuple[Timeline, Outcome] | None:
+        if document is None:
+            return None
         try:
             timeline = timeline_from_json(document)
         except ValidationError as error:
             # a document this version cannot read: skipped (and logged), never a crash
             log.warning("skipping a timeline that does not decode: %s", error)
             return None
-        return exceptions_for_timeline(timeline, now, self.thresholds, settle_s=settle_s)
+        return timeline, exceptions_for_timeline(timeline, now, self.thresholds, settle_s=settle_s)
+
+    async def _stalled_first(
+        self, reconciled: tuple[Timeline, Outcome] | None, now: datetime
+    ) -> Outcome | None:
+        """The outcome, less the stalled openings held back for a re-poll (checked again when
+        their grace ends)."""
+        if reconciled is None:
+            return None
+        timeline, outcome = reconciled
+        if self.polls is None:
+            return outcome
+        kept: list[Event] = []
+        holds = [outcome.next_check_at] if outcome.next_check_at else []
+        for event in outcome.events:
+            shipment = _stalled_shipment(event)
+            held = None if shipment is None else await self._recheck(timeline, shipment, event, now)
+            if held is None:
+                kept.append(event)
+            else:
+                holds.append(held)
+        return Outcome(outcome.order_id, kept, min(holds, default=None))
+
+    async def _recheck(
+        self, timeline: Timeline, shipment_id: str, opening: Event, now: datetime
+    ) -> datetime | None:
+        """Until when the opening waits for its parcels' re-polls (``None``: open now)."""
+        assert self.polls is not None
+        numbers = [
+            number
+            for shipment in timeline.shipments
+            if shipment.shipment_id == shipment_id
+            for number in {
+                shipment.tracking_number,
+                *(p.tracking_number for p in shipment.packages),
+            }
+            if number
+        ]
+        holds = []
+        for number in sorted(numbers):
+            info = await self.polls.info(number)
+            decision = stalled_first(info, opening.occurred_at, now, self.recheck_grace_s)
+            if decision.request:
+                await self.polls.request_now(number, now)
+            if decision.hold_until is not None:
+                holds.append(decision.hold_until)
+        return max(holds, default=None)
+
+
+def recheck_grace_s(settings: Settings) -> float:
+    """How long a stalled opening waits for a re-poll: the poll round that takes it, the lease
+    it must finish within, and the settling time for its events to reach the timeline."""
+    poll = settings.poll
+    return poll.interval_s + poll.lease_s + settings.sweeper.settle_s
+
+
+def _stalled_shipment(event: Event) -> str | None:
+    """The shipment a "stalled" opening is about, or ``None`` for any other event."""
+    if event.kind is not EventKind.EXCEPTION_OPENED:
+        return None
+    payload: Any = event.payload
+    return payload.subject if payload.type is ExceptionType.STALLED else None
 
 
 def latest_per_order(changes: Sequence[TimelineChange]) -> list[TimelineChange]:
@@ -131,7 +215,13 @@ def register(ctx: StreamContext) -> None:
             index = DueIndex(
                 await ctx.redis(), settings.redis.key_prefix, url=settings.redis.url or "redis"
             )
-            built.append(ExceptionSweeper(await ctx.timeline_store(), index, settings, publish))
+            polls = None
+            if settings.poll.carriers:  # the poll role re-checks parcels before they stall
+                polls = PollIndex(
+                    await ctx.redis(), settings.redis.key_prefix, url=settings.redis.url or "redis"
+                )
+            store = await ctx.timeline_store()
+            built.append(ExceptionSweeper(store, index, settings, publish, polls))
         return built[0]
 
     async def exceptions_agent(stream: Any) -> AsyncIterator[None]:
