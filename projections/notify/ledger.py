@@ -544,6 +544,24 @@ class Ledger:
             pipe.hdel(self.pending_first_key, order_id)
             await pipe.execute()
 
+    # erasure ----------------------------------------------------------------------------------
+
+    async def forget(self, order_id: str) -> int:
+        """Erasure: the order's message records (they name the recipient), its list, its
+        ``handled`` entries and its due messages go; returns the messages removed."""
+        listed: list[Any] = await self.client.zrange(self.order_key(order_id), 0, -1)
+        ids = [_text(x) for x in listed]
+        async with self.client.pipeline(transaction=True) as pipe:
+            for message_id in ids:
+                pipe.delete(self.record_key(message_id))
+            if ids:
+                pipe.zrem(self.due_key, *ids)
+            pipe.delete(self.order_key(order_id), self.handled_key(order_id))
+            pipe.zrem(self.pending_key, order_id)
+            pipe.hdel(self.pending_first_key, order_id)
+            await pipe.execute()
+        return len(ids)
+
     # reading records --------------------------------------------------------------------------
 
     async def _entries(self, ids: Sequence[str]) -> list[Entry | None]:

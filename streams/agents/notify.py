@@ -372,6 +372,11 @@ def register(ctx: StreamContext, renderer: Renderer | None = None) -> None:
 
     async def close(*_: Any, **__: Any) -> None:
         for current in built:
+            senders = current.dispatcher.senders
+            for sender in (senders.email, senders.chat):
+                closing = getattr(sender, "close", None)
+                if closing is not None:
+                    await closing()
             await current.session.close()
 
     ctx.app.on_before_shutdown.connect(close)

@@ -12,11 +12,12 @@ SMS or chat message. Each message:
    quiet hours) is ``suppressed`` with reason ``overtaken``;
 3. a webhook for a deleted or disabled subscription ``failed``; a paused one waits (rescheduled,
    no attempt counted);
-4. the endpoint's circuit breaker (one per subscription, SMTP, SMS, chat target; per process)
-   open → rescheduled after the cool-down, no attempt counted;
-5. rendered, then sent under the endpoint's concurrency limit (``subscription.max_concurrency``
-   or ``notify.endpoint_concurrency``): ``mark_sending`` first — only under the lease it was
-   taken with, which it renews — then the send;
+4. rendered (a message that cannot be rendered ``failed``, ``render: …``);
+5. under the endpoint's concurrency limit (``subscription.max_concurrency`` or
+   ``notify.endpoint_concurrency``): the endpoint's circuit breaker (one per subscription, SMTP,
+   SMS, chat target; per process) open → rescheduled after the cool-down, no attempt counted;
+   else ``mark_sending`` — only under the lease it was taken with, which it renews — then the
+   send;
 6. ``sent``; or a permanent failure (a 4xx other than 408/429, an SMTP 5xx) ``failed``; or a
    retry after :func:`~projections.notify.retry.retry_delay` (never earlier than the endpoint's
    ``Retry-After``), until ``notify.retry_horizon_s`` after the first attempt (``failed``,

@@ -232,3 +232,18 @@ async def test_a_lease_that_ran_out_does_not_send(
     entry = await ledger.get(m.message_id)
     assert entry is not None
     assert (entry.state, entry.attempts, entry.due) == (MessageState.SENDING, 1, T + 60 * S)
+
+
+async def test_forget_erases_an_orders_messages(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    ledger = Ledger(redis_client, redis_prefix)
+    await ledger.commit_plan("O1", SimplePlan([message(1)], handled={"shipped": "1"}), T)
+    await ledger.commit_plan("O2", SimplePlan([message(1, order="O2")]), T)
+    await ledger.defer("O1", T, T)
+    assert await ledger.forget("O1") == 1
+    assert await ledger.get(message(1).message_id) is None
+    assert await ledger.handled("O1") == {}
+    assert await ledger.for_order("O1") == []
+    assert [e.order_id for e in [e.message for e in await ledger.take(T, 10, 30)]] == ["O2"]
+    assert await ledger.take_pending(T, 10, 30) == []
