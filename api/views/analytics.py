@@ -1,4 +1,6 @@
-"""``GET /v1/analytics/sla``: the delivery KPIs of :mod:`projections.sla` for the SLA page.
+"""``GET /v1/analytics/sla``: the delivery KPIs of :mod:`projections.sla` for the SLA page, and
+the notification KPIs (sections ``notify_*``, :mod:`projections.sla_notifications`) for its
+notifications panel.
 
 The report runs on this process's ClickHouse handle (:mod:`api.clickhouse`): with chDB only the
 process that holds the chDB path can answer; elsewhere the answer is 503 with the reason.

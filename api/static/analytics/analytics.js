@@ -169,6 +169,67 @@ function drawVolume(byCarrier) {
   );
 }
 
+// -- Notifications panel (sections notify_* of the same report) --------------------------------
+
+function minutes(value) {
+  if (value === null || value === undefined) return "—";
+  const n = Number(value);
+  return n < 90 ? `${n.toFixed(1)} min` : `${(n / 60).toFixed(1)} h`;
+}
+
+function number(value, digits = 2) {
+  return value === null || value === undefined ? "—" : Number(value).toFixed(digits);
+}
+
+function table(caption, head, body) {
+  return el("div", { class: "table-wrap" },
+    el("table", {}, el("caption", {}, caption),
+      el("thead", {}, el("tr", {}, head.map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, body.map((row) => el("tr", {}, row.map((cell) => el("td", {}, cell)))))));
+}
+
+function drawNotifications(report) {
+  const body = $("notifications").querySelector(".body");
+  const delay = (report.notify_delay || [])[0] || {};
+  const messages = report.notify_messages || [];
+  const suppressions = report.notify_suppressions || [];
+  const webhooks = report.notify_webhooks || [];
+  const all = messages.find((r) => r.channel === "all") || {};
+  const [p50, p90] = delay.detected_to_notified_min || [null, null];
+  const facts = el("dl", { class: "facts", id: "notify-facts" },
+    el("dt", {}, "Exception detected → customer notified"),
+    el("dd", { "data-kpi": "detected_to_notified" }, `p50 ${minutes(p50)} · p90 ${minutes(p90)}`),
+    el("dt", {}, "Exceptions whose customer was told"),
+    el("dd", { "data-kpi": "notified_rate" }, `${delay.notified ?? 0} of ${delay.exceptions ?? 0} (${pct(delay.notified_rate)})`),
+    el("dt", {}, "Messages per order"),
+    el("dd", { "data-kpi": "messages_per_order" }, `${number(all.messages_per_order)} (${all.sent ?? 0} sent to ${all.orders_messaged ?? 0} orders)`),
+    el("dt", {}, "Suppressed"),
+    el("dd", { "data-kpi": "suppressed" }, String(all.suppressed ?? 0)),
+  );
+  const parts = [facts];
+  const channels = messages.filter((r) => r.channel !== "all");
+  if (channels.length) {
+    parts.push(table("Messages by channel", ["Channel", "Sent", "Failed", "Suppressed", "Per order", "Trigger → sent p50 / p90"],
+      channels.map((r) => [r.channel, String(r.sent), String(r.failed), String(r.suppressed), number(r.messages_per_order),
+        (r.trigger_to_sent_min || []).map(minutes).join(" / ")])));
+  }
+  if (suppressions.length) {
+    const top = suppressions.slice(0, 15);
+    parts.push(el("figure", { id: "chart-suppressions" }, el("figcaption", {}, "Suppressions by reason"),
+      barChart("Suppressed messages by reason", top.map((r) => ({ name: r.reason.replaceAll("_", " ").slice(0, 18), values: [r.suppressed] })), ["suppressed"], "messages"),
+      dataTable("Suppressions by reason", ["Reason", "Suppressed", "Orders"], top.map((r) => [r.reason, String(r.suppressed), String(r.orders)]))));
+  }
+  parts.push(webhooks.length
+    ? table("Webhook delivery by endpoint", ["Endpoint", "Delivered", "Failed", "Success", "Attempts per delivery", "Latency p50 / p90"],
+      webhooks.map((r) => [r.endpoint || "?", String(r.delivered), String(r.failed), pct(r.success_rate), number(r.attempts_per_delivery),
+        (r.latency_ms || []).map((v) => (v === null ? "—" : `${Number(v).toFixed(0)} ms`)).join(" / ")]))
+    : el("p", { class: "muted" }, "No webhook deliveries in this period."));
+  if (!all.sent && !all.suppressed && !all.failed && !delay.exceptions) {
+    return fill(body, el("p", { class: "muted" }, "No notifications in this period yet."));
+  }
+  fill(body, ...parts);
+}
+
 async function load() {
   const from = $("from").value;
   const to = $("to").value;
@@ -176,14 +237,16 @@ async function load() {
   $("report-error").textContent = "";
   $("report-status").textContent = "Loading…";
   try {
-    const [weekly, carriers] = await Promise.all([
+    const [weekly, carriers, notifications] = await Promise.all([
       api(`/v1/analytics/sla?from=${from}&to=${to}&by=carrier,week&section=delivery`, { token }),
       api(`/v1/analytics/sla?from=${from}&to=${to}&by=carrier&section=delivery,exceptions`, { token }),
+      api(`/v1/analytics/sla?from=${from}&to=${to}&section=notify_delay,notify_messages,notify_suppressions,notify_webhooks`, { token }),
     ]);
     drawOnTime(weekly.data.delivery);
     drawClickToDoor(carriers.data.delivery);
     drawExceptions(carriers.data.exceptions, carriers.data.delivery);
     drawVolume(carriers.data.delivery);
+    drawNotifications(notifications.data);
     const total = carriers.data.delivery.reduce((sum, r) => sum + (r.shipments || 0), 0);
     $("report-status").textContent = `${total} shipments of orders placed ${from} to ${to} (KPI definitions v${carriers.data.kpi_version}).`;
   } catch (error) {
