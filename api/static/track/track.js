@@ -1,6 +1,7 @@
 // The customer status page: look the order up (order number + e-mail or postcode), then keep
 // its view current over the websocket, polling (with the ETag) while the socket is down.
 import { api, ApiError, el, fill, formatDate, LiveSocket, place, timeEl, words, wsUrl } from "/static/common.js";
+import { OrderUpdates } from "/static/track/notify.js";
 
 const POLL_MS = 15000;
 const $ = (id) => document.getElementById(id);
@@ -9,6 +10,8 @@ const state = { orderId: null, token: null, version: -1, etag: null, socket: nul
 // that expires is replaced by looking the order up again, and the page carries on
 let credentials = null;
 let renewing = false;
+// the "Get updates" piece (track/notify.js), for the order on the page
+const updates = new OrderUpdates($("updates"), () => ({ orderId: state.orderId, token: state.token }), (error) => expired(error));
 
 // Wording and progress steps come from the server (projections/customer_order.py): this page
 // only lays them out.
@@ -185,6 +188,7 @@ function startTracking(orderId, token) {
   $("order").hidden = false;
   refresh().then(() => $("order-title").focus());
   state.socket = openSocket();
+  updates.show(orderId);
 }
 
 function openSocket() {
@@ -204,6 +208,7 @@ function stopTracking() {
   state.socket = null;
   stopPolling();
   state.orderId = null;
+  updates.hide();
   sessionStorage.removeItem("wismo.order");
 }
 
@@ -250,9 +255,30 @@ $("another").addEventListener("click", () => {
   stopTracking();
   showLookup();
 });
+// /track?tracking=<number> (the link in a parcel's messages): the public view of that parcel
+async function showParcel(number) {
+  $("lookup").hidden = true;
+  $("order").hidden = true;
+  $("parcel").hidden = false;
+  $("parcel-title").textContent = `Parcel ${number}`;
+  const problem = $("parcel-error");
+  try {
+    const { data } = await api(`/v1/tracking/${encodeURIComponent(number)}`);
+    problem.hidden = true;
+    fill($("parcel-view"), shipmentCard(data, 0, 1));
+  } catch (error) {
+    problem.hidden = false;
+    problem.textContent = error instanceof ApiError && error.status === 404
+      ? "We do not know this tracking number (yet). Please check it, or look your order up."
+      : `Sorry, something went wrong: ${error.message}`;
+  }
+  $("parcel-title").focus();
+}
+
 const params = new URLSearchParams(location.search);
 if (params.get("order")) $("order-number").value = params.get("order");
 if (params.get("email")) $("secret").value = params.get("email");
 const saved = JSON.parse(sessionStorage.getItem("wismo.order") || "null");
-if (saved && saved.orderId && saved.token) startTracking(saved.orderId, saved.token);
+if (params.get("tracking")) showParcel(params.get("tracking").trim());
+else if (saved && saved.orderId && saved.token) startTracking(saved.orderId, saved.token);
 else if (params.get("order") && params.get("email")) $("lookup-form").requestSubmit();
