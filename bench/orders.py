@@ -30,6 +30,14 @@ from wismo.events import Event, event_from_dict
 BASE = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 CARRIERS = ("ups", "fedex", "dhl", "usps")
 EMAIL = "customer{index}@example.com"
+#: UK numbers set aside for drama (Ofcom): +44 7700 900000 to 900999 reach nobody
+PHONE = "+447700900{serial:03d}"
+#: the customer's language and time zone by destination country
+CONTACT_BY_COUNTRY = {
+    "GB": ("en-GB", "Europe/London"),
+    "FR": ("fr-FR", "Europe/Paris"),
+    "DE": ("de-DE", "Europe/Berlin"),
+}
 ORDER_NUMBER = 100000  # + the order's index
 
 #: (city, country, postal code, region)
@@ -101,6 +109,8 @@ class Mix:
     changed: float = 0.0  # a partial order change (the sales channel only)
     returned: float = 0.12
     refunded: float = 0.7  # of the returns
+    phone: float = 0.6  # orders placed with a mobile number (delivery texts)
+    located_customer: float = 0.9  # orders that say the customer's language and time zone
     exception_opened: float = 0.0  # per parcel: an exception told as an event (the log's shape)
 
 
@@ -319,6 +329,7 @@ def story(
     placed_payload = {
         "order_number": f"{ORDER_NUMBER + index}",
         "customer_email": EMAIL.format(index=index),
+        **_contact(seed, index, destination, mix),
         "channel": "b2b" if rng.random() < mix.b2b else "b2c",
         "sales_channel": rng.choice(("web", "app")),
         "placed_at": placed.isoformat(),
@@ -343,6 +354,19 @@ def story(
     if delivered_any and not demo and rng.random() < mix.returned:
         _return(told, mix, lines, placed)
     return told
+
+
+def _contact(seed: int | str, index: int, destination: Place, mix: Mix) -> dict[str, str]:
+    """The order's phone number, locale and time zone, drawn from a generator of their own so
+    the rest of the story does not depend on them."""
+    rng = random.Random(f"{seed}:{index}:contact")
+    contact: dict[str, str] = {}
+    if rng.random() < mix.phone:
+        contact["customer_phone"] = PHONE.format(serial=index % 1000)
+    if rng.random() < mix.located_customer:
+        locale, time_zone = CONTACT_BY_COUNTRY.get(destination[1], ("en-GB", "Europe/London"))
+        contact["locale"], contact["time_zone"] = locale, time_zone
+    return contact
 
 
 def _place(place: Place) -> dict[str, str]:
