@@ -111,12 +111,26 @@ def read_entry(value: str) -> Reached | None:
     return Reached(int(rank), shipment or None, at)
 
 
-def _reached(handled: Mapping[str, str]) -> list[Reached]:
-    found = []
-    for key, value in handled.items():
-        if key.partition(":")[0] in _JOURNEY and (reached := read_entry(value)) is not None:
-            found.append(reached)
-    return found
+def _reached(handled: Mapping[str, str], skip: Iterable[str] = ()) -> list[Reached]:
+    """The journey milestones ``handled`` remembers (but those named in ``skip``)."""
+    skipped = set(skip)
+    return [
+        reached
+        for key, value in handled.items()
+        if key not in skipped
+        and key.partition(":")[0] in _JOURNEY
+        and (reached := read_entry(value)) is not None
+    ]
+
+
+def _moved(message: Message, handled: Mapping[str, str]) -> bool:
+    """Whether a queued reminder's expected day has moved since it was planned."""
+    own = read_entry(handled.get(fact_key(Milestone.ARRIVING_SOON, message.subject), ""))
+    return own is not None and own.due is not None and own.due != _minute(message.triggered_at)
+
+
+def _minute(at: datetime) -> datetime:
+    return datetime.fromtimestamp(at.timestamp() // 60 * 60, UTC)
 
 
 def _behind(
@@ -143,6 +157,8 @@ def overtaken(message: Message, handled: Mapping[str, str], *, now: datetime | N
     (``now``: the send time, by default the message's due time)."""
     if message.kind not in _JOURNEY:
         return False
+    if message.kind == Milestone.ARRIVING_SOON.value and _moved(message, handled):
+        return True
     return _behind(
         message.rank,
         message.payload.get("shipment_id"),
@@ -208,6 +224,13 @@ def _message(
     )
 
 
+def _reminder_moved(fact: Fact, handled: Mapping[str, str], now: datetime) -> bool:
+    if fact.due is None or fact.key not in handled or handled[fact.key] == entry(fact):
+        return False
+    old = read_entry(handled[fact.key])
+    return old is not None and old.due is not None and now < old.due
+
+
 def _too_late(fact: Fact, now: datetime) -> bool:
     """An ``arriving_soon`` reminder whose expected day has already begun."""
     return fact.due is not None and now >= fact.due + timedelta(days=1)
@@ -227,7 +250,11 @@ def _journey(
     facts = journey(timeline, zone)
     # a reminder for a day already begun is never sent, so it overtakes nothing either
     facts = [f for f in facts if f.key in handled or not _too_late(f, now)]
-    reached = _reached(handled) + [Reached(f.rank, f.shipment_id, f.due) for f in facts]
+    # a reminder not yet due whose expected day moved: its new due replaces the old one, and
+    # the queued message (planned for the old day) is dropped when due (see ``overtaken``)
+    moved = {f.key: entry(f) for f in facts if _reminder_moved(f, handled, now)}
+    plan.handled |= moved
+    reached = _reached(handled, skip=moved) + [Reached(f.rank, f.shipment_id, f.due) for f in facts]
     all_delivered = _ALL_DELIVERED in handled or any(
         f.milestone is Milestone.ALL_DELIVERED for f in facts
     )

@@ -17,7 +17,9 @@ from projections.notify.model import (
     SubscriptionFilters,
 )
 from projections.notify.plan import DONE, overtaken, plan_order, recipients
-from tests.projections.notify.journeys import SETTINGS, example, plan
+from projections.timeline import fold
+from tests.projections.notify.journeys import SETTINGS, example, example_events, plan
+from wismo.events import event_from_dict
 
 T = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -188,3 +190,31 @@ def test_webhooks_go_to_matching_active_subscriptions() -> None:
     assert body["timestamp"].endswith("Z")
     again = plan(timeline, planned.handled, subscriptions=subs)
     assert again.messages == []
+
+
+def test_a_reminder_whose_day_moved_before_it_was_due_is_dropped() -> None:
+    events = example_events()
+    upto = [e.event_id for e in events].index("wms:fo-2-shipped") + 1
+    first = plan(fold(events[:upto], "ORD-1001"))
+    reminder = next(m for m in first.messages if m.key.startswith("ORD-1001|arriving_soon:SH-2"))
+    assert reminder.due_at == datetime(2026, 3, 4, 7, 0, tzinfo=UTC)  # 08:00 in Paris
+    revised = event_from_dict(
+        {
+            "event_id": "dhl:JD014600006281230704:edd-early",
+            "source": "dhl",
+            "kind": "edd.revised",
+            "tracking_number": "JD014600006281230704",
+            "occurred_at": "2026-03-03T12:00:00Z",
+            "payload": {"estimated_delivery": "2026-03-07", "carrier": "dhl"},
+        }
+    )
+    timeline = fold([*events[:upto], revised], "ORD-1001")
+    handled = dict(first.handled)
+    later = plan(timeline, handled)
+    assert journey_keys(later.messages) == []  # once per milestone: no second reminder
+    assert later.handled["arriving_soon:SH-2"] != handled["arriving_soon:SH-2"]
+    handled |= later.handled
+    assert overtaken(reminder, handled)  # it would name the wrong day
+    other = next(m for m in first.messages if m.key.startswith("ORD-1001|arriving_soon:SH-1"))
+    assert not overtaken(other, handled)
+    assert plan(timeline, handled).handled == {}
