@@ -52,8 +52,7 @@ class AfterShipClient:
 
     async def tracking(self, tracking_id: str, received_at: datetime | None = None) -> ParseResult:
         """The tracking's checkpoints and estimated delivery as canonical events."""
-        url = f"{self._base_url}/trackings/{quote(tracking_id, safe='')}"
-        answer = await request_json(self._session, "GET", url, headers=self._headers)
+        answer = await self.tracking_json(tracking_id)
         now = received_at or datetime.now(UTC)
         tracking, problem = validate_item(_tracking_of(answer), Tracking, "data")
         if tracking is None:
@@ -62,6 +61,12 @@ class AfterShipClient:
         out = Collector()
         add_tracking(out, tracking, now, stated_at, "data")
         return out.result()
+
+    async def tracking_json(self, tracking_id: str) -> object:
+        """``GET /trackings/{id}`` as answered (the poll role publishes it as a raw payload)."""
+        url = f"{self._base_url}/trackings/{quote(tracking_id, safe='')}"
+        answer: object = await request_json(self._session, "GET", url, headers=self._headers)
+        return answer
 
 
 def _tracking_of(answer: Any) -> dict[str, Any] | None:

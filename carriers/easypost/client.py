@@ -53,9 +53,13 @@ class EasyPostClient:
 
     async def tracker(self, tracker_id: str, received_at: datetime | None = None) -> ParseResult:
         """The tracker's tracking details and estimated delivery as canonical events."""
+        return self._events(await self.tracker_json(tracker_id), received_at)
+
+    async def tracker_json(self, tracker_id: str) -> object:
+        """``GET /trackers/{id}`` as answered (the poll role publishes it as a raw payload)."""
         url = f"{self._base_url}/trackers/{quote(tracker_id, safe='')}"
-        answer = await request_json(self._session, "GET", url, headers=self._headers)
-        return self._events(answer, received_at)
+        answer: object = await request_json(self._session, "GET", url, headers=self._headers)
+        return answer
 
     @staticmethod
     def _events(answer: Any, received_at: datetime | None) -> ParseResult:
