@@ -56,7 +56,13 @@ from typing import Any, Protocol
 from projections.notify.alerts import render_alert
 from projections.notify.integrator import webhook_body
 from projections.notify.ledger import Entry, Ledger
-from projections.notify.model import Message, MessageState, NotifyChannel, Subscription
+from projections.notify.model import (
+    Message,
+    MessageState,
+    Milestone,
+    NotifyChannel,
+    Subscription,
+)
 from projections.notify.plan import OVERTAKEN, overtaken
 from projections.notify.render import render_email, render_sms
 from projections.notify.retry import Breaker, retry_delay, should_give_up
@@ -70,6 +76,8 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 Publish = Callable[[Sequence[bytes]], Awaitable[None]]
 
+#: kinds the ``overtaken`` rule can apply to (others skip reading the order's handled map)
+_JOURNEY = frozenset(m.value for m in Milestone)
 ENDPOINT_DISABLED = "endpoint disabled"
 RETRY_HORIZON = "retry horizon"
 SUBSCRIPTION_GONE = "subscription deleted"
@@ -204,6 +212,7 @@ class Dispatcher:
         self.random = rng or random.Random()
         self._breakers: dict[str, Breaker] = {}
         self._limits: dict[str, asyncio.Semaphore] = {}
+        self._round_subscriptions: dict[str, asyncio.Future[Subscription | None]] = {}
 
     # rounds -----------------------------------------------------------------------------------
 
@@ -213,6 +222,7 @@ class Dispatcher:
         now = now or self.clock()
         limits = self.settings
         entries = await self.ledger.take(now, limits.batch, limits.lease_s)
+        self._round_subscriptions = {}
         report = Report(taken=len(entries))
         lanes: dict[str, list[Entry]] = defaultdict(list)
         for entry in entries:
@@ -248,36 +258,30 @@ class Dispatcher:
 
     async def _lane(self, name: str, entries: list[Entry]) -> list[Outcome]:
         entries.sort(key=_lane_order)
+        if entries[0].message.channel is not NotifyChannel.WEBHOOK:
+            return [await self._settle(entry) for entry in entries]
+        holder = await self.ledger.holder(name)
+        if holder is not None and holder not in {entry.message_id for entry in entries}:
+            head = await self.ledger.get(holder)
+            if head is not None and not head.final:  # an earlier message still waits
+                return await self._behind(entries, head.due or self.clock())
+            await self.ledger.release(name, holder)
+            holder = None
         outcomes: list[Outcome] = []
-        webhook = entries[0].message.channel is NotifyChannel.WEBHOOK
         for index, entry in enumerate(entries):
-            if webhook and (head := await self._head(name, entry)) is not None:
-                outcomes += await self._behind(entries[index:], head)
-                return outcomes
             outcome = await self._settle(entry)
             outcomes.append(outcome)
-            if not webhook:
-                continue
             if outcome is Outcome.WAITING:
-                await self.ledger.hold(name, entry.message_id)
+                if holder != entry.message_id:
+                    await self.ledger.hold(name, entry.message_id)
                 after = await self.ledger.get(entry.message_id)
                 head_due = after.due if after is not None and after.due else self.clock()
                 outcomes += await self._behind(entries[index + 1 :], head_due)
                 return outcomes
-            if outcome is not Outcome.SKIPPED:
+            if holder == entry.message_id and outcome is not Outcome.SKIPPED:
                 await self.ledger.release(name, entry.message_id)
+                holder = None
         return outcomes
-
-    async def _head(self, lane: str, entry: Entry) -> datetime | None:
-        """When another, unfinished message holds the lane: its due time."""
-        holder = await self.ledger.holder(lane)
-        if holder is None or holder == entry.message_id:
-            return None
-        head = await self.ledger.get(holder)
-        if head is None or head.final:
-            await self.ledger.release(lane, holder)
-            return None
-        return head.due or self.clock()
 
     async def _behind(self, entries: Sequence[Entry], head_due: datetime) -> list[Outcome]:
         now = self.clock()
@@ -300,13 +304,15 @@ class Dispatcher:
                 "re-sending %s (its dispatcher stopped mid-send) under the same id",
                 entry.message_id,
             )
-        if not entry.manual and overtaken(
-            message, await self.ledger.handled(message.order_id), now=now
+        if (
+            not entry.manual
+            and message.kind in _JOURNEY
+            and overtaken(message, await self.ledger.handled(message.order_id), now=now)
         ):
             return await self._suppress(entry, OVERTAKEN, now)
         subscription = None
         if message.channel is NotifyChannel.WEBHOOK:
-            subscription = await self.subscriptions.get(message.recipient, now=now)
+            subscription = await self._subscription(message.recipient, now)
             if subscription is None:
                 return await self._fail(entry, SUBSCRIPTION_GONE, now)
             if subscription.disabled_reason or subscription.disabled_at:
@@ -387,7 +393,10 @@ class Dispatcher:
             failing_s = (at - since).total_seconds()
             if failing_s >= self.settings.disable_after_s:
                 reason = f"failing since {since.isoformat()} ({failing_s:.0f} s); last: {error}"
-                await self.subscriptions.disable(subscription.id, reason[:500], at=at)
+                disabled = await self.subscriptions.disable(subscription.id, reason[:500], at=at)
+                done: asyncio.Future[Subscription | None] = asyncio.Future()
+                done.set_result(disabled)
+                self._round_subscriptions[subscription.id] = done
                 await self.ledger.succeeded(subscription.id)  # a re-enabled endpoint starts afresh
                 log.warning("disabled webhook subscription %s: %s", subscription.id, reason)
                 return await self._fail(
@@ -467,6 +476,14 @@ class Dispatcher:
                 "at": at.isoformat(),
             },
         )
+
+    async def _subscription(self, sub_id: str, now: datetime) -> Subscription | None:
+        """The subscription, read once per round (its lanes run concurrently)."""
+        found = self._round_subscriptions.get(sub_id)
+        if found is None:
+            found = asyncio.ensure_future(self.subscriptions.get(sub_id, now=now))
+            self._round_subscriptions[sub_id] = found
+        return await asyncio.shield(found)
 
     # channels, endpoints ----------------------------------------------------------------------
 
