@@ -3,13 +3,21 @@ development outbox — against a running ``wismo up`` in headless chromium."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import redis.asyncio as aioredis
 
+from projections.notify.ledger import Ledger, SimplePlan
+from projections.notify.model import Message, NotifyChannel
+from projections.notify.subscriptions import SubscriptionStore
 from projections.notify.unsubscribe import unsubscribe_token
 from tests.browser.conftest import DEMO_EMAIL, DEMO_ORDER, System
 from wismo.settings import NotifySettings
@@ -104,3 +112,116 @@ def local(url: str, system: System) -> str:
     """A link from a message, pointed at this test's API (its public_url may name another)."""
     parts = urlsplit(url)
     return f"{system.base}{parts.path}?{parts.query}"
+
+
+# the console ------------------------------------------------------------------------------
+
+
+def in_redis(system: System, work: Callable[[aioredis.Redis], Awaitable[Any]]) -> Any:
+    """Run ``work`` on a Redis client of its own (Playwright's loop holds this thread)."""
+
+    async def run() -> Any:
+        client = aioredis.Redis.from_url("redis://127.0.0.1:6379/0")
+        try:
+            return await work(client)
+        finally:
+            await client.aclose()
+
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(lambda: asyncio.run(run())).result()
+
+
+def subscribe(system: System, token: str, description: str) -> dict[str, Any]:
+    body = {
+        "url": "http://127.0.0.1:9/nobody-listens",
+        "event_types": ["order.status_changed"],
+        "description": description,
+    }
+    status, created = system.request("POST", "/v1/notify/subscriptions", body, token=token)
+    assert status == 201, created
+    return dict(created)
+
+
+def test_the_console_lists_webhooks_pauses_resumes_and_shows_the_log(
+    page: Any, system: System
+) -> None:
+    token = system.agent_token()
+    active = subscribe(system, token, f"OMS {uuid.uuid4().hex[:6]}")
+    broken = subscribe(system, token, f"CRM {uuid.uuid4().hex[:6]}")
+    now = datetime.now(UTC)
+
+    async def seed(client: aioredis.Redis) -> None:
+        store = SubscriptionStore(client, system.prefix)
+        await store.disable(broken["id"], "HTTP 500 for 24 h", at=now)
+        for attempt, code in enumerate((500, 502), start=1):
+            entry = {
+                "message_id": "msg_demo",
+                "type": "order.status_changed",
+                "attempt": attempt,
+                "status_code": code,
+                "latency_ms": 12.0,
+                "error": f"HTTP {code}",
+                "at": now,
+            }
+            await store.record_attempt(broken["id"], entry)
+
+    in_redis(system, seed)
+    page.goto(f"{system.base}/console?token={token}#/webhooks")
+    row = page.locator(f"tr[data-subscription='{broken['id']}']")
+    row.wait_for()
+    assert row.locator("[data-state]").inner_text() == "disabled"
+    assert "HTTP 500 for 24 h" in row.inner_text()
+    row.get_by_role("button", name="Delivery log").click()
+    log = page.locator(f"[data-log='{broken['id']}'] tbody tr")
+    log.first.wait_for()
+    assert [log.nth(i).get_attribute("data-status") for i in range(log.count())] == ["502", "500"]
+    assert "12 ms" in log.first.inner_text()
+    row.get_by_role("button", name="Re-enable").click()
+    page.locator(f"tr[data-subscription='{broken['id']}'] [data-state='active']").wait_for()
+    mine = page.locator(f"tr[data-subscription='{active['id']}']")
+    mine.get_by_role("button", name="Pause").click()
+    page.locator(f"tr[data-subscription='{active['id']}'] [data-state='paused']").wait_for()
+    page.locator(f"tr[data-subscription='{active['id']}']").get_by_role(
+        "button", name="Resume"
+    ).click()
+    page.locator(f"tr[data-subscription='{active['id']}'] [data-state='active']").wait_for()
+    # a viewer sees the list, without the buttons that change it
+    page.goto(f"{system.base}/console?token={system.agent_token(('viewer',))}#/webhooks")
+    page.locator(f"tr[data-subscription='{active['id']}']").wait_for()
+    assert page.locator("#webhooks-table button[data-action='pause']").count() == 0
+
+
+def test_the_console_shows_an_orders_notifications_and_re_sends(page: Any, system: System) -> None:
+    token = system.agent_token()
+    sub = subscribe(system, token, "re-send target")
+    order_id, _ = order_and_token(system)
+    now = datetime.now(UTC)
+    message = Message(
+        key=f"{order_id}|browser-test|{uuid.uuid4().hex}",
+        order_id=order_id,
+        channel=NotifyChannel.WEBHOOK,
+        recipient=sub["id"],
+        kind="order.status_changed",
+        subject=order_id,
+        payload={},
+        triggered_at=now,
+        due_at=now,
+    )
+
+    async def seed(client: aioredis.Redis) -> None:
+        ledger = Ledger(client, system.prefix)
+        await ledger.commit_plan(order_id, SimplePlan(messages=[message]), now)
+        await ledger.mark_sending(message.message_id, 1, now)
+        await ledger.mark_failed(message.message_id, "endpoint disabled", now, status_code=500)
+
+    in_redis(system, seed)
+    page.goto(f"{system.base}/console?token={token}#/order/{order_id}")
+    row = page.locator(f"#order-notifications tr[data-message='{message.message_id}']")
+    row.wait_for()
+    assert row.get_attribute("data-state") == "failed"
+    assert "endpoint disabled" in row.inner_text()
+    row.get_by_role("button", name="Re-send").click()
+    page.locator("#notifications-status:has-text('queued')").wait_for()
+    entry = in_redis(system, lambda client: Ledger(client, system.prefix).get(message.message_id))
+    assert entry is not None
+    assert entry.manual

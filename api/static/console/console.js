@@ -2,6 +2,7 @@
 // and an order's full record: timeline, raw carrier events, dedup decisions, dead letters.
 import { age, agentToken, api, ApiError, el, fill, formatDateTime, LiveSocket, place, timeEl, words, wsUrl } from "/static/common.js";
 import { showCarrierChecks } from "/static/console/poll.js";
+import { showNotifications, showWebhooks } from "/static/console/notify.js";
 
 const $ = (id) => document.getElementById(id);
 const TYPES = [
@@ -29,7 +30,7 @@ function signedOut(message = "") {
   agentToken.clear();
   if (socket) socket.close();
   socket = null;
-  for (const id of ["queue", "order"]) $(id).hidden = true;
+  for (const id of ["queue", "order", "webhooks"]) $(id).hidden = true;
   $("logout").hidden = true;
   $("login").hidden = false;
   $("login-error").textContent = message;
@@ -283,6 +284,7 @@ function renderOrder(detail) {
         el("td", {}, place(s.destination)))))
       : el("p", { class: "muted" }, "Not shipped yet."),
     el("div", { id: "carrier-checks", "aria-live": "polite" }),
+    el("div", { id: "order-notifications" }),
     el("h2", {}, "Timeline (every applied event, raw carrier codes included)"),
     table("Events in canonical order", ["Occurred", "Received", "Source", "Kind", "Tracking", "Status / reason", "Raw code / message", "Event id", "Deliveries"],
       events.map((e) => {
@@ -311,6 +313,7 @@ function renderOrder(detail) {
   loadDeadLetters(t.order_id);
   const numbers = [...new Set((t.shipments || []).map((s) => s.tracking_number).filter(Boolean))];
   showCarrierChecks($("carrier-checks"), numbers, token(), (error) => failed(error, "order-error"));
+  showNotifications($("order-notifications"), t.order_id, token(), (error) => failed(error, "order-error"));
 }
 
 async function loadDeadLetters(orderId) {
@@ -361,7 +364,14 @@ function route() {
   $("logout").hidden = false;
   connect();
   const match = location.hash.match(/^#\/order\/(.+)$/);
-  if (match) {
+  $("webhooks").hidden = true;
+  if (location.hash === "#/webhooks") {
+    currentOrder = null;
+    $("queue").hidden = true;
+    $("order").hidden = true;
+    $("webhooks").hidden = false;
+    showWebhooks($("webhooks-body"), token(), (error) => failed(error, "queue-error")).then(() => $("webhooks-title").focus());
+  } else if (match) {
     $("queue").hidden = true;
     $("order").hidden = false;
     fill($("order-body"), el("p", { class: "muted" }, "Loading…"));
