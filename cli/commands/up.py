@@ -11,6 +11,9 @@ URL and signing scheme are printed.
 Once the API answers, ``wismo simulate`` traffic (``--demo-orders``, ``--demo-rate``) is posted to
 its webhooks for as long as the system runs, so the status page, the console and the SLA page
 have something to show; the URLs printed include a demo order and a demo agent token.
+In development the demo traffic also starts a simulated UPS Track API (:mod:`bench.carrier_api`),
+points UPS polling at it on a cadence of minutes and drops 5% of the UPS webhooks on purpose, so
+the poll role visibly heals them.
 """
 
 from __future__ import annotations
@@ -33,6 +36,10 @@ if TYPE_CHECKING:
 RUNNING_MARKER = "up.running"
 #: the share of simulated UPS webhooks dropped on purpose, for the poll role to heal
 DROP_SHARE = 0.05
+#: the poll cadence against the simulated carrier (unless configured): minutes, not hours, so
+#: the healing shows while one watches
+DEMO_CADENCE = {"in_transit_s": 60.0, "edd_day_s": 30.0, "out_for_delivery_s": 30.0}
+DEMO_MAX_INTERVAL_S = 900.0
 
 
 def register(subparsers: SubParsers) -> None:
@@ -294,7 +301,8 @@ def _print_webhooks(settings: Settings) -> None:
 def _with_simulated_carrier(settings: Settings, wanted: bool) -> tuple[Settings, TrackBook | None]:
     """In development with demo traffic and no UPS API configured: the simulated carrier Track
     API (:mod:`bench.carrier_api`) on 127.0.0.1, UPS polling pointed at it with its development
-    client credentials, and the book of scans the traffic fills (``None``: not started)."""
+    client credentials on the demo cadence (the cadence settings given stay), and the book of
+    scans the traffic fills (``None``: not started)."""
     if not wanted or settings.environment != "dev" or "ups" in settings.poll.carriers:
         return settings, None
     from pydantic import SecretStr
@@ -309,7 +317,12 @@ def _with_simulated_carrier(settings: Settings, wanted: bool) -> tuple[Settings,
         client_id=DEV_CLIENT_ID,
         client_secret=SecretStr(DEV_CLIENT_SECRET),
     )
-    poll = settings.poll.model_copy(update={"carriers": {**settings.poll.carriers, "ups": ups}})
+    given = settings.poll.model_fields_set
+    cadence: dict[str, object] = {k: v for k, v in DEMO_CADENCE.items() if k not in given}
+    if "max_interval_s" not in given:
+        cadence["max_interval_s"] = DEMO_MAX_INTERVAL_S
+    carriers = {**settings.poll.carriers, "ups": ups}
+    poll = settings.poll.model_copy(update={"carriers": carriers, **cadence})
     return settings.model_copy(update={"poll": poll}), book
 
 

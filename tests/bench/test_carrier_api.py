@@ -153,6 +153,12 @@ async def test_wismo_up_points_ups_polling_at_the_simulated_carrier(posts: list[
         )
         assert (await client.track(number)).events
 
+    # polled on the demo cadence (minutes), unless the cadence is configured
+    assert settings.poll.in_transit_s == 60.0
+    assert settings.poll.max_interval_s == 900.0
+    slow = Settings(poll=PollSettings(in_transit_s=7200.0))
+    assert _with_simulated_carrier(slow, True)[0].poll.in_transit_s == 7200.0
+
     # configured UPS access, production, or no demo traffic: nothing simulated
     real = CarrierCredentials(client_id="mine", client_secret=SecretStr("s"))
     configured = Settings(poll=PollSettings(carriers={"ups": real}))
