@@ -5,7 +5,8 @@ the plan out against the poll index and the tracker registration.
 
 A shipment's parcel is polled when its carrier maps to a source with credentials (``polled``);
 a final status or the age limit drops it. A parcel whose carrier is not polled is registered
-with the tracking aggregator (``register``) instead, while it is still live.
+with the tracking aggregator (``register_with``) instead, while it is still live, and polled
+through the aggregator's tracker when the aggregator has credentials.
 """
 
 from __future__ import annotations
@@ -53,28 +54,41 @@ class PollPlan:
 def plan_timeline(
     timeline: Timeline,
     polled: Collection[str],
-    register: bool,
+    register_with: str | None,
     now: datetime,
     settings: PollSettings,
 ) -> PollPlan:
     """The polling work ``timeline`` asks for at ``now``.
 
-    ``polled``: the sources with credentials; ``register``: whether parcels of other carriers
-    are registered with the aggregator.
+    ``polled``: the sources with credentials; ``register_with``: the aggregator parcels of other
+    carriers are registered with (``None``: none). Those are polled through the aggregator
+    (its tracker) when it is among ``polled``.
     """
     plan = PollPlan()
     for shipment in timeline.shipments:
         source = source_of_carrier(shipment.carrier) or _source_of_scans(shipment)
-        for parcel in _parcels(timeline.order_id, shipment, source or ""):
-            if source in polled:
+        if source not in polled:
+            if register_with is None:
+                continue
+            _register(plan, timeline.order_id, shipment, register_with, now, settings)
+            source = register_with
+        if source is not None and source in polled:
+            for parcel in _parcels(timeline.order_id, shipment, source):
                 _poll(plan, parcel, now, settings)
-            elif register and not (
-                is_final(parcel.status) or too_old(parcel.started_at, now, settings)
-            ):
-                plan.register.append(
-                    Registration(parcel.tracking_number, shipment.carrier, timeline.order_id)
-                )
     return plan
+
+
+def _register(
+    plan: PollPlan,
+    order_id: str,
+    shipment: ShipmentView,
+    register_with: str,
+    now: datetime,
+    settings: PollSettings,
+) -> None:
+    for parcel in _parcels(order_id, shipment, register_with):
+        if not (is_final(parcel.status) or too_old(parcel.started_at, now, settings)):
+            plan.register.append(Registration(parcel.tracking_number, shipment.carrier, order_id))
 
 
 def _poll(plan: PollPlan, parcel: PolledParcel, now: datetime, settings: PollSettings) -> None:

@@ -131,12 +131,11 @@ async def _build(ctx: StreamContext, publish: Any) -> PollRole:
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=poll.request_timeout_s))
     index = PollIndex(client, redis.key_prefix, url=url)
     bucket = PollBucket(client, redis.key_prefix, poll.carriers, url=url)
-    poller = Poller(index, bucket, tracking_apis(session, poll.carriers), poll, publish)
+    marks = RegistrationMarks(client, redis.key_prefix, REGISTERED_TTL_S, url=url)
+    apis = tracking_apis(session, poll.carriers, marks.tracker_id)
+    poller = Poller(index, bucket, apis, poll, publish)
     register = tracker_registration(session, poll.register_with, poll.carriers, source_of_carrier)
-    registrar = None
-    if register is not None:
-        marks = RegistrationMarks(client, redis.key_prefix, REGISTERED_TTL_S, url=url)
-        registrar = TrackerRegistrar(marks, register)
+    registrar = None if register is None else TrackerRegistrar(marks, register)
     return PollRole(session, index, poller, registrar)
 
 
@@ -153,7 +152,7 @@ def _changes(values: Any) -> list[TimelineChange]:
 def _plan(changes: list[TimelineChange], settings: Settings, role: PollRole) -> PollPlan:
     """One plan for a batch of changed timelines."""
     polled = set(role.poller.apis)
-    register = role.registrar is not None
+    register = settings.poll.register_with if role.registrar is not None else None
     now = datetime.now(UTC)
     plan = PollPlan()
     for change in changes:

@@ -3,7 +3,8 @@
 Each configured source with the credentials it needs becomes a :data:`Fetch`: tracking number →
 the API's JSON answer, over one shared session. UPS, FedEx and USPS use OAuth client credentials
 (each client caches its token and renews it on a 401, :mod:`carriers.oauth`); DHL an API key.
-AfterShip and EasyPost are not polled: parcels registered there come back as their webhooks.
+AfterShip and EasyPost are polled for the parcels registered with them, by their tracker id
+(kept by the registration, :class:`projections.poll.registrations.RegistrationMarks`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import aiohttp
 from carriers.aftership.client import AfterShipClient
 from carriers.dhl.client import DhlClient
 from carriers.easypost.client import EasyPostClient
+from carriers.errors import TrackingApiError
 from carriers.fedex.client import FedexClient
 from carriers.ups.client import UpsClient
 from carriers.usps.client import UspsClient
@@ -25,17 +27,28 @@ from wismo.settings import CarrierCredentials
 log = logging.getLogger(__name__)
 
 Fetch = Callable[[str], Awaitable[object]]
+#: tracking number → the aggregator's tracker id, when the parcel is registered
+TrackerLookup = Callable[[str], Awaitable[str | None]]
 #: tracking number, carrier name (or None), order id → the aggregator's tracker id
 Register = Callable[[str, str | None, str], Awaitable[str | None]]
 
 
+class NotRegistered(TrackingApiError):
+    """The parcel has no tracker with the aggregator (yet): nothing to ask it."""
+
+
 def tracking_apis(
-    session: aiohttp.ClientSession, carriers: Mapping[str, CarrierCredentials]
+    session: aiohttp.ClientSession,
+    carriers: Mapping[str, CarrierCredentials],
+    trackers: TrackerLookup | None = None,
 ) -> dict[str, Fetch]:
-    """Source → its tracking call, for every source that has what it needs."""
+    """Source → its tracking call, for every source that has what it needs (the aggregators
+    only with ``trackers``)."""
     apis: dict[str, Fetch] = {}
     for source, credentials in carriers.items():
         fetch = _fetch(session, source, credentials)
+        if fetch is None and trackers is not None:
+            fetch = _aggregator_fetch(session, source, credentials, trackers)
         if fetch is None:
             log.info("%s is not polled: no tracking API or missing credentials", source)
         else:
@@ -67,6 +80,30 @@ def _fetch(
         dhl = DhlClient(session, credentials.api_key.get_secret_value(), **_base(credentials))
         return dhl.track_json
     return None
+
+
+def _aggregator_fetch(
+    session: aiohttp.ClientSession,
+    source: str,
+    credentials: CarrierCredentials,
+    trackers: TrackerLookup,
+) -> Fetch | None:
+    if credentials.api_key is None or source not in ("aftership", "easypost"):
+        return None
+    key, base = credentials.api_key.get_secret_value(), _base(credentials)
+    read: Callable[[str], Awaitable[object]]
+    if source == "aftership":
+        read = AfterShipClient(session, key, **base).tracking_json
+    else:
+        read = EasyPostClient(session, key, **base).tracker_json
+
+    async def fetch(number: str) -> object:
+        tracker = await trackers(number)
+        if tracker is None:
+            raise NotRegistered(f"{number} has no {source} tracker id")
+        return await read(tracker)
+
+    return fetch
 
 
 #: carrier names as the aggregators spell them (others: the aggregator detects the carrier)

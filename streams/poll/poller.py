@@ -40,7 +40,7 @@ from carriers.errors import TrackingApiError
 from projections.poll.bucket import PollBucket
 from projections.poll.cadence import next_poll_at
 from projections.poll.index import ERROR_PREFIX, NEW, NOTHING_NEW, PollIndex, PollLease
-from streams.poll.apis import Fetch
+from streams.poll.apis import Fetch, NotRegistered
 from wismo.settings import PollSettings
 from wismo.topics import Header, KafkaHeaders, RawPayload
 
@@ -161,6 +161,9 @@ class Poller:
         return at, True
 
     async def _refused(self, lease: PollLease, now: datetime, error: TrackingApiError) -> str:
+        if isinstance(error, NotRegistered):  # its registration has not given a tracker id
+            await self._record(lease, now, f"{ERROR_PREFIX}not registered", lease.info.quiet_polls)
+            return "error"
         status = error.status
         if status is None or status == 429 or status >= 500:
             what = "unreachable" if status is None else f"HTTP {status}"

@@ -37,7 +37,7 @@ def test_carrier_names_map_to_polled_sources() -> None:
 
 def test_a_live_parcel_of_a_polled_carrier_is_scheduled_by_its_cadence() -> None:
     plan = plan_timeline(
-        _timeline(_shipment("UPS", "1Z1", TrackingStatus.IN_TRANSIT)), {"ups"}, False, T, SETTINGS
+        _timeline(_shipment("UPS", "1Z1", TrackingStatus.IN_TRANSIT)), {"ups"}, None, T, SETTINGS
     )
     ((parcel, at),) = plan.schedule
     assert (parcel.tracking_number, parcel.source, parcel.order_id) == ("1Z1", "ups", "O1")
@@ -53,7 +53,7 @@ def test_each_package_is_its_own_parcel() -> None:
         PackageView("F1", status=TrackingStatus.DELIVERED),
         PackageView("F2", status=TrackingStatus.OUT_FOR_DELIVERY),
     ]
-    plan = plan_timeline(_timeline(shipment), {"fedex"}, False, T, SETTINGS)
+    plan = plan_timeline(_timeline(shipment), {"fedex"}, None, T, SETTINGS)
     assert plan.forget == ["F1"]
     assert [(p.tracking_number, at) for p, at in plan.schedule] == [
         ("F2", T + timedelta(seconds=SETTINGS.out_for_delivery_s))
@@ -65,7 +65,7 @@ def test_final_or_unconfigured_parcels_are_not_scheduled() -> None:
         _shipment("UPS", "1Z1", TrackingStatus.DELIVERED),
         _shipment("USPS", "9400", TrackingStatus.IN_TRANSIT),  # no USPS credentials
     )
-    plan = plan_timeline(timeline, {"ups"}, False, T, SETTINGS)
+    plan = plan_timeline(timeline, {"ups"}, None, T, SETTINGS)
     assert (plan.schedule, plan.forget, plan.register) == ([], ["1Z1"], [])
 
 
@@ -75,6 +75,21 @@ def test_other_carriers_live_parcels_are_registered() -> None:
         _shipment("GLS", "G2", TrackingStatus.DELIVERED),
         _shipment(None, "X1", TrackingStatus.INFO_RECEIVED),
     )
-    plan = plan_timeline(timeline, {"ups"}, True, T, SETTINGS)
+    plan = plan_timeline(timeline, {"ups"}, "aftership", T, SETTINGS)
     assert plan.register == [Registration("G1", "GLS", "O1"), Registration("X1", None, "O1")]
     assert plan.schedule == []
+
+
+def test_registered_parcels_are_polled_through_the_aggregator_when_it_has_credentials() -> None:
+    timeline = _timeline(
+        _shipment("GLS", "G1", TrackingStatus.IN_TRANSIT),
+        _shipment("GLS", "G2", TrackingStatus.DELIVERED),
+        _shipment("UPS", "1Z1", TrackingStatus.IN_TRANSIT),
+    )
+    plan = plan_timeline(timeline, {"ups", "easypost"}, "easypost", T, SETTINGS)
+    assert plan.register == [Registration("G1", "GLS", "O1")]
+    assert [(p.tracking_number, p.source) for p, _ in plan.schedule] == [
+        ("G1", "easypost"),
+        ("1Z1", "ups"),
+    ]
+    assert plan.forget == ["G2"]

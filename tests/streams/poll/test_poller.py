@@ -234,3 +234,31 @@ async def test_the_shared_rate_hands_parcels_back_for_later(rig: Rig) -> None:
 
 def _raw(path: str) -> bytes:
     return (FIXTURES / path).read_bytes()
+
+
+async def test_registered_parcels_are_polled_through_the_aggregator_tracker(rig: Rig) -> None:
+    event = _recorded("easypost/delivered.json")
+    assert isinstance(event, dict)
+    trackers = {"EZ1": "trk_1"}
+
+    async def tracker_of(number: str) -> str | None:
+        return trackers.get(number)
+
+    carriers = {
+        "easypost": CarrierCredentials(api_key=SecretStr("k"), base_url=rig.server.base_url)
+    }
+    async with aiohttp.ClientSession() as session:
+        apis = tracking_apis(session, carriers, tracker_of)
+        bucket = PollBucket(rig.index.client, rig.index.due_key.split(":{")[0], carriers)
+        poller = Poller(rig.index, bucket, apis, SETTINGS, rig.publish)
+        rig.server.answer("GET", "/trackers/trk_1", event["result"])
+        await rig.index.schedule(PolledParcel("EZ1", "easypost", "O1", "in_transit"), NOW)
+        await rig.index.schedule(PolledParcel("EZ2", "easypost", "O2", "in_transit"), NOW)
+        report = await poller.poll_due(NOW)
+    assert report.outcomes == {NEW: 1, "error": 1}
+    (raw,) = rig.published
+    assert raw.headers[Header.SOURCE.value] == "easypost"
+    assert orjson.loads(raw.value) == event["result"]
+    info = await rig.info("EZ2")
+    assert info.last_result == "error: not registered"
+    assert info.next_poll_at == NOW + timedelta(seconds=SETTINGS.in_transit_s)
