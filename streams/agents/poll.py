@@ -155,6 +155,8 @@ def _plan(changes: list[TimelineChange], settings: Settings, role: PollRole) -> 
     register = settings.poll.register_with if role.registrar is not None else None
     now = datetime.now(UTC)
     plan = PollPlan()
+    if not polled and register is None:  # nothing configured: not worth decoding timelines
+        return plan
     for change in changes:
         try:
             timeline = timeline_from_json(change.timeline)
