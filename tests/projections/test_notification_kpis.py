@@ -101,7 +101,7 @@ async def test_notification_kpis_match_the_reference(
         _assert_row(webhooks[endpoint], row, endpoint)
 
 
-async def test_the_slowest_endpoint_has_the_lowest_success_rate(
+async def test_the_flakiest_endpoint_has_the_lowest_success_rate(
     loaded: tuple[ClickHouse, Generated],
 ) -> None:
     ch, _ = loaded
