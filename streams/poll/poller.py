@@ -87,10 +87,6 @@ class PollReport:
     def add(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
-    @property
-    def polled(self) -> int:
-        return sum(n for outcome, n in self.outcomes.items() if outcome != "deferred")
-
 
 class Poller:
     def __init__(
@@ -167,18 +163,24 @@ class Poller:
         status = error.status
         if status is None or status == 429 or status >= 500:
             what = "unreachable" if status is None else f"HTTP {status}"
-            return await self._transient(lease, now, what, error.retry_after_s)
+            hold = status == 429  # the source is throttling this worker, not just this parcel
+            return await self._transient(lease, now, what, error.retry_after_s, hold)
         what = f"HTTP {status}" if not 200 <= status < 300 else "answer is not JSON"
         log.warning("polling %s failed: %s", lease.parcel.tracking_number, error)
         await self._record(lease, now, ERROR_PREFIX + what, lease.info.quiet_polls)
         return "error"
 
     async def _transient(
-        self, lease: PollLease, now: datetime, what: str, retry_after_s: float | None
+        self,
+        lease: PollLease,
+        now: datetime,
+        what: str,
+        retry_after_s: float | None,
+        hold_source: bool = False,
     ) -> str:
         source = lease.parcel.source
         again = now + timedelta(seconds=retry_after_s if retry_after_s is not None else RETRY_S)
-        if what == "HTTP 429":
+        if hold_source:
             self._held_back[source] = max(again, self._held_back.get(source, again))
         log.info("polling %s: %s, again at %s", lease.parcel.tracking_number, what, again)
         await self.index.complete(lease, polled_at=now, result=ERROR_PREFIX + what, next_at=again)
