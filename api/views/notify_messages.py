@@ -19,8 +19,7 @@ from api.errors import BadRequest, Conflict, NotFound
 from api.keys import CLOCK, REDIS, SETTINGS
 from api.personal import sees_personal_data
 from api.views.agent import agent, known_parameters
-from api.views.notify_subscriptions import SUBSCRIPTION_READERS, SUBSCRIPTION_WRITERS
-from api.views.respond import json
+from api.views.notify_subscriptions import SUBSCRIPTION_READERS, SUBSCRIPTION_WRITERS, json
 from projections.notify.ledger import DEFAULT_KEEP_S, Entry, Ledger
 from projections.notify.model import MessageState, NotifyChannel
 from projections.notify.subscriptions import mask_recipient

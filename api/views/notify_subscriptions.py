@@ -21,7 +21,7 @@ from api.keys import CLOCK, REDIS, SETTINGS
 from api.views.agent import agent, known_parameters
 from api.views.body import json_object, raw_body, require_json
 from api.views.notify_targets import check_target
-from api.views.respond import json
+from api.views.respond import json as json_answer
 from projections.notify.model import Subscription
 from projections.notify.subscriptions import SubscriptionStore, known_event_type
 
@@ -39,6 +39,15 @@ MAX_LOG = 200
 FIELDS = frozenset({"url", "event_types", "filters", "description", "max_concurrency", "secret"})
 PATCHABLE = FIELDS - {"secret"}
 FILTER_FIELDS = ("channels", "carriers", "brands")
+
+
+def json(
+    document: Any, *, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    """A JSON answer no cache keeps: it may carry a signing secret or an endpoint's URL."""
+    return json_answer(
+        document, status=status, headers={"Cache-Control": "no-store"} | (headers or {})
+    )
 
 
 def subscriptions(request: web.Request) -> SubscriptionStore:
@@ -83,7 +92,7 @@ def _event_types(value: object) -> list[str]:
     if unknown:
         raise BadRequest(
             f"unknown event type(s) {', '.join(map(str, unknown))}; known: see "
-            "docs/notifications.md (a family wildcard such as return.* works too)"
+            "docs/notifications.md (a family wildcard such as return.* works too, and * for all)"
         )
     return [str(v) for v in value]
 

@@ -56,8 +56,9 @@ def new_subscription_id() -> str:
 
 
 def known_event_type(value: str) -> bool:
-    """An event type of :data:`EVENT_TYPES`, or a family wildcard such as ``return.*``."""
-    if value in EVENT_TYPES:
+    """An event type of :data:`EVENT_TYPES`, a family wildcard such as ``return.*``, or ``*``
+    (every type)."""
+    if value == "*" or value in EVENT_TYPES:
         return True
     if _WILDCARD.match(value):
         family = value[:-1]

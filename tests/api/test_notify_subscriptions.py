@@ -306,3 +306,10 @@ def test_internal_addresses() -> None:
     assert internal(ipaddress.ip_address("100.64.0.1"))
     assert not internal(ipaddress.ip_address("93.184.216.34"))
     assert not internal(ipaddress.ip_address("2606:4700::1111"))
+
+
+async def test_no_cache_keeps_subscription_answers(client: Client) -> None:
+    answer = await client.post(BASE, json=HOOK, headers=AGENT)
+    assert answer.headers["Cache-Control"] == "no-store"
+    listed = await client.get(BASE, headers=VIEWER)
+    assert listed.headers["Cache-Control"] == "no-store"

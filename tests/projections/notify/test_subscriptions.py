@@ -47,7 +47,8 @@ def test_event_types_and_family_wildcards() -> None:
     assert known_event_type("exception.*")
     assert not known_event_type("nothing.*")
     assert not known_event_type("order.deleted")
-    assert not known_event_type("*")
+    assert known_event_type("*")
+    assert not known_event_type("**")
 
 
 async def test_create_get_and_list(subs: SubscriptionStore, redis_client: aioredis.Redis) -> None:
