@@ -504,6 +504,16 @@ class Ledger:
     async def succeeded(self, subscription_id: str) -> None:
         await self.client.hdel(self.failing_key, subscription_id)
 
+    async def endpoints(self) -> tuple[dict[str, str], set[str]]:
+        """Every lane's hold and every failing subscription, in one round trip (both are small:
+        only lanes with a message waiting for a retry, only endpoints failing now)."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self.hold_key)
+            pipe.hkeys(self.failing_key)
+            holds, failing = await pipe.execute()
+        lanes = {_text(lane): _text(head) for lane, head in holds.items()}
+        return lanes, {_text(sub) for sub in failing}
+
     async def holder(self, lane: str) -> str | None:
         value = await self.client.hget(self.hold_key, lane)
         return None if value is None else _text(value)

@@ -213,6 +213,8 @@ class Dispatcher:
         self._breakers: dict[str, Breaker] = {}
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._round_subscriptions: dict[str, asyncio.Future[Subscription | None]] = {}
+        self._holds: dict[str, str] = {}  # lane -> its head, as the round began
+        self._failing: set[str] = set()  # subscriptions failing as the round began
 
     # rounds -----------------------------------------------------------------------------------
 
@@ -223,6 +225,8 @@ class Dispatcher:
         limits = self.settings
         entries = await self.ledger.take(now, limits.batch, limits.lease_s)
         self._round_subscriptions = {}
+        if any(entry.message.channel is NotifyChannel.WEBHOOK for entry in entries):
+            self._holds, self._failing = await self.ledger.endpoints()
         report = Report(taken=len(entries))
         lanes: dict[str, list[Entry]] = defaultdict(list)
         for entry in entries:
@@ -260,7 +264,7 @@ class Dispatcher:
         entries.sort(key=_lane_order)
         if entries[0].message.channel is not NotifyChannel.WEBHOOK:
             return [await self._settle(entry) for entry in entries]
-        holder = await self.ledger.holder(name)
+        holder = self._holds.get(name)
         if holder is not None and holder not in {entry.message_id for entry in entries}:
             head = await self.ledger.get(holder)
             if head is not None and not head.final:  # an earlier message still waits
@@ -383,13 +387,15 @@ class Dispatcher:
                 provider_id=result.provider_id,
                 record=encode_record(record),
             )
-            if subscription is not None:
+            if subscription is not None and subscription.id in self._failing:
+                self._failing.discard(subscription.id)
                 await self.ledger.succeeded(subscription.id)
             return Outcome.SENT
         error = result.error or "failed"
         if subscription is not None:
             gap = self.settings.retry_cap_s * 2 + self.settings.breaker_cooldown_s
             since = await self.ledger.failing_since(subscription.id, at, gap_s=gap)
+            self._failing.add(subscription.id)
             failing_s = (at - since).total_seconds()
             if failing_s >= self.settings.disable_after_s:
                 reason = f"failing since {since.isoformat()} ({failing_s:.0f} s); last: {error}"
