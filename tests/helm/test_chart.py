@@ -702,6 +702,21 @@ def test_notify_replicas_are_bounded_by_its_input_topics(chart: helm_python.Char
     assert "workers.roles.notify.replicas (4) exceeds 3" in str(caught.value)
 
 
+def test_links_in_e_mails_follow_the_ingress_unless_set(chart: helm_python.Chart) -> None:
+    def public_url(values: dict[str, Any]) -> str:
+        data: dict[str, str] = one(render(chart, values), "ConfigMap", f"{RELEASE}-wismo")["data"]
+        return data["WISMO_NOTIFY__PUBLIC_URL"]
+
+    assert public_url({}) == "http://127.0.0.1:8080"
+    assert public_url(HA) == "https://wismo.example.com"
+    assert public_url(merge(HA, {"ingress": {"tls": []}})) == "http://wismo.example.com"
+    chosen = {"settings": {"notify": {"public_url": "https://track.example.com"}}}
+    assert public_url(merge(HA, chosen)) == "https://track.example.com"
+    notes = chart.render(HA, name=RELEASE, namespace=NAMESPACE)
+    (text,) = [text for path, text in notes.items() if path.endswith("NOTES.txt")]
+    assert "Links in customer e-mails point to https://wismo.example.com." in text
+
+
 def test_an_existing_secret_supplies_the_notify_and_carrier_secrets(
     chart: helm_python.Chart,
 ) -> None:

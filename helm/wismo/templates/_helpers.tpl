@@ -253,10 +253,21 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end }}
 {{- end }}
 
+{{/* Where customers reach the API (links in e-mails): settings.notify.public_url, or, while it
+     is the development default and the Ingress is on, the Ingress's first host. */}}
+{{- define "wismo.publicUrl" -}}
+{{- $url := .Values.settings.notify.public_url }}
+{{- if and (eq $url "http://127.0.0.1:8080") .Values.ingress.enabled .Values.ingress.hosts }}
+{{- $url = printf "%s://%s" (ternary "https" "http" (not (empty .Values.ingress.tls))) (index .Values.ingress.hosts 0).host }}
+{{- end }}
+{{- $url }}
+{{- end }}
+
 {{/* The ConfigMap's data as JSON: every non-secret setting plus the derived endpoints. */}}
 {{- define "wismo.configData" -}}
 {{- $out := dict }}
 {{- include "wismo.flattenSettings" (dict "prefix" "WISMO_" "map" .Values.settings "out" $out) }}
+{{- $_ := set $out "WISMO_NOTIFY__PUBLIC_URL" (include "wismo.publicUrl" .) }}
 {{- $_ := set $out "WISMO_KAFKA__BOOTSTRAP" (include "wismo.kafkaBootstrap" .) }}
 {{- if not .Values.settings.clickhouse.chdb_path }}
 {{- $_ := set $out "WISMO_CLICKHOUSE__CHDB_PATH" (printf "%s/chdb" (trimSuffix "/" .Values.settings.data_dir)) }}
