@@ -453,3 +453,27 @@ def test_the_command_refuses_bad_arguments(capsys: pytest.CaptureFixture[str]) -
     code = main(["sync", "shopify", "--since", "2024-05-02", "--until", "2024-05-01"])
     assert code == 2
     assert "--until is before --since" in capsys.readouterr().err
+
+
+async def test_schedule_runs_again_from_the_cursor(
+    settings: Settings, redis: aioredis.Redis
+) -> None:
+    import argparse
+    import asyncio
+    import contextlib
+
+    from cli.commands.sync import _sync
+
+    async with platform() as server:
+        shopify_pages(server)
+        credentials = CarrierCredentials(base_url=server.base_url, api_key=SecretStr("t"))
+        scheduled = settings.model_copy(
+            update={"poll": settings.poll.model_copy(update={"carriers": {"shopify": credentials}})}
+        )
+        args = argparse.Namespace(platform="shopify", since=SINCE, until=None, schedule=0.3)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(_sync(scheduled, args), timeout=2.0)
+    firsts = [q for q in server.queries if "updated_at_min" in q]
+    assert len(firsts) >= 2  # the first run, then at least one more
+    assert firsts[0]["updated_at_min"] == SINCE.isoformat()
+    assert firsts[1]["updated_at_min"] == "2024-05-05T08:03:53+00:00"  # from the cursor
