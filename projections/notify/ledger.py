@@ -36,6 +36,7 @@ still finds its milestones handled.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -47,6 +48,7 @@ import redis.asyncio as aioredis
 from projections.due_index import from_score, to_score
 from projections.notify.model import Message, MessageState, NotifyChannel
 
+log = logging.getLogger(__name__)
 FINAL = frozenset({MessageState.SENT, MessageState.FAILED, MessageState.SUPPRESSED})
 DEFAULT_KEEP_S = 86400.0 + 7 * 86400.0
 
@@ -589,10 +591,17 @@ def _entry(message_id: str, raw: Mapping[Any, Any]) -> Entry | None:
     spec = fields.get("spec")
     if not spec:
         return None
+    try:
+        message = message_from_json(spec)
+        state = MessageState(fields.get("state", MessageState.QUEUED.value))
+    except (ValueError, KeyError, TypeError) as error:
+        # a record this version cannot read: left out (and out of the due set), never a crash
+        log.warning("skipping ledger record %s that does not decode: %s", message_id, error)
+        return None
     return Entry(
         message_id=message_id,
-        message=message_from_json(spec),
-        state=MessageState(fields.get("state", MessageState.QUEUED.value)),
+        message=message,
+        state=state,
         attempts=int(fields.get("attempts") or 0),
         planned_at=_time(fields.get("planned_at")),
         first_try=_time(fields.get("first_try")),

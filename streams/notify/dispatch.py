@@ -67,6 +67,7 @@ from projections.notify.plan import OVERTAKEN, overtaken
 from projections.notify.render import render_email, render_sms
 from projections.notify.retry import Breaker, retry_delay, should_give_up
 from projections.notify.unsubscribe import links_for, list_unsubscribe_headers
+from streams.context import TRANSIENT
 from streams.notify.records import encode_record, record_for
 from streams.notify.senders import Rendered, SendResult
 from wismo.settings import NotifySettings
@@ -231,10 +232,22 @@ class Dispatcher:
         lanes: dict[str, list[Entry]] = defaultdict(list)
         for entry in entries:
             lanes[_lane(entry)].append(entry)
-        settled = await asyncio.gather(*(self._lane(name, lane) for name, lane in lanes.items()))
+        settled = await asyncio.gather(
+            *(self._lane(name, lane) for name, lane in lanes.items()), return_exceptions=True
+        )
+        failure: BaseException | None = None
         for outcomes in settled:
+            if isinstance(outcomes, BaseException):
+                # one lane's trouble is not the others': its messages come back with the lease
+                if not isinstance(outcomes, Exception):
+                    raise outcomes
+                log.error("a dispatch lane failed: %r", outcomes, exc_info=outcomes)
+                failure = failure or outcomes
+                continue
             for outcome in outcomes:
                 report.outcomes[outcome] += 1
+        if isinstance(failure, TRANSIENT):
+            raise failure  # the store is away: the caller backs off
         return report
 
     async def drain(self, budget_s: float = 1.0) -> Report:

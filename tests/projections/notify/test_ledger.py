@@ -247,3 +247,14 @@ async def test_forget_erases_an_orders_messages(
     assert await ledger.for_order("O1") == []
     assert [e.order_id for e in [e.message for e in await ledger.take(T, 10, 30)]] == ["O2"]
     assert await ledger.take_pending(T, 10, 30) == []
+
+
+async def test_a_record_that_does_not_decode_leaves_the_due_set(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    ledger = Ledger(redis_client, redis_prefix)
+    good, bad = message(1), message(2)
+    await ledger.commit_plan("O1", SimplePlan([good, bad]), T)
+    await redis_client.hset(ledger.record_key(bad.message_id), "spec", b"{not json")
+    assert [e.message_id for e in await ledger.take(T, 10, 30)] == [good.message_id]
+    assert await ledger.due_count() == 1

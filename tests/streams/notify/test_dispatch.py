@@ -362,3 +362,25 @@ async def test_records_are_published_once_the_publisher_returns(env: Env) -> Non
     assert {r.state for r in records} == {MessageState.SENT}
     assert {r.channel for r in records} == {NotifyChannel.WEBHOOK}
     assert {r.endpoint for r in records} == {sub.id}
+
+
+async def test_a_sender_that_raises_fails_an_attempt_and_holds_nothing_else(env: Env) -> None:
+    sub = await env.subscription()
+    good = webhook_message(sub.id, "O1", 1, now=_now())
+    await env.plan(good)
+    broken = email_message("O2", "shipped", now=_now())
+    await env.plan(broken)
+
+    class Raising:
+        async def send(self, *_: Any) -> Any:
+            raise AssertionError("a sender bug")
+
+    dispatcher = env.dispatcher()
+    dispatcher.senders.email = Raising()  # type: ignore[assignment]
+    report = await dispatcher.dispatch()
+    assert report.outcomes[Outcome.SENT] == 1
+    assert env.receiver.accepted == [good.message_id]
+    # the sender's exception counts as a failed attempt, retried later
+    entry = await env.ledger.get(broken.message_id)
+    assert entry is not None
+    assert (entry.state, entry.attempts) == (MessageState.QUEUED, 1)
