@@ -147,7 +147,14 @@ class NotifyPlanner:
             except ValidationError as error:
                 log.warning("skipping a timeline that does not decode: %s", error)
                 continue
-            committed = await self.plan(timeline, now)
+            try:
+                committed = await self.plan(timeline, now)
+            except TRANSIENT:
+                raise  # the store is away: the batch is retried
+            except Exception:
+                # one order the planner cannot handle must not stop every other order's messages
+                log.exception("planning order %s failed; skipped", timeline.order_id)
+                continue
             queued += len(committed.messages)
         return queued
 
@@ -360,6 +367,10 @@ def register(ctx: StreamContext, renderer: Renderer | None = None) -> None:
             # leases run out and the messages come back: the next tick retries
             metrics.retries.labels("redis").inc()
             log.warning("notify round failed, retrying next tick: %s", error)
+            return
+        except Exception:
+            # a bug must not stop the timer (and the worker with it): the next tick tries again
+            log.exception("notify round failed")
             return
         if report.taken:
             log.debug("dispatched %d messages: %s", report.taken, dict(report.outcomes))
