@@ -91,10 +91,18 @@ def email_item(content: bytes, recipients: Sequence[str]) -> OutboxItem:
         str(parsed["Message-ID"]) if parsed["Message-ID"] else None,
         ", ".join(recipients) or str(parsed["To"] or ""),
         subject=str(parsed["Subject"] or ""),
-        text=text.get_content() if isinstance(text, EmailMessage) else None,
-        html=html.get_content() if isinstance(html, EmailMessage) else None,
+        text=_content(text),
+        html=_content(html),
         headers=headers,
     )
+
+
+def _content(part: object) -> str | None:
+    """A part's decoded text with the line ends a mailbox shows (LF, not the wire's CRLF)."""
+    if not isinstance(part, EmailMessage):
+        return None
+    content = part.get_content()
+    return content.replace("\r\n", "\n") if isinstance(content, str) else None
 
 
 def verify_webhook(body: bytes, headers: Mapping[str, str], secrets: Sequence[str]) -> bool:

@@ -7,10 +7,10 @@ error.
 
 - :class:`EmailSender`: SMTP through ``aiosmtplib`` over a small pool of reused connections
   (``notify.smtp_connections``; a broken one is dropped and reopened on the next send). The
-  e-mail is ``multipart/alternative`` (text, then HTML). Its ``Message-ID`` is derived from the
-  message id alone, so a re-send after a crash carries the same one and the receiving side (and
-  the development sink) can tell. A 5xx reply is permanent, a 4xx reply or a connection error is
-  worth a retry.
+  e-mail is ``multipart/alternative``, text then HTML (:func:`compose_email`). Its
+  ``Message-ID`` is derived from the message id alone, so a re-send after a crash carries the
+  same one and the receiving side (and the development sink) can tell. A 5xx reply is
+  permanent, a 4xx reply or a connection error is worth a retry.
 - :class:`SmsSender`: a Twilio-style ``Messages`` endpoint (POST form ``To``, ``From``, ``Body``,
   HTTP basic auth), with the message id as Twilio's ``I-Twilio-Idempotency-Token`` so the
   provider drops a repeat of a send whose answer was lost.
@@ -28,6 +28,7 @@ HTTP outcomes (SMS and webhooks): 2xx is delivered; 410 Gone and any other 4xx e
 from __future__ import annotations
 
 import asyncio
+import binascii
 import email.utils
 import logging
 import time
@@ -35,7 +36,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import EmailMessage
+from email.header import Header
 from typing import Any, Protocol
 
 import aiohttp
@@ -127,9 +128,17 @@ def _transport_error(exc: BaseException, started: float) -> SendResult:
 # E-mail
 
 
+def _ascii_address(address: str) -> str:
+    """``address`` with an internationalised domain written in IDNA (``xn--…``)."""
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    return f"{local}@{domain.encode('idna').decode('ascii')}"
+
+
 def sender_domain(sender: str) -> str:
     """The domain of the sender's address (the right-hand side of generated Message-IDs)."""
-    address = email.utils.parseaddr(sender)[1]
+    address = _ascii_address(email.utils.parseaddr(sender)[1])
     return address.rpartition("@")[2] or "wismo.localhost"
 
 
@@ -138,22 +147,78 @@ def message_id_header(message_id: str, domain: str) -> str:
     return f"<{message_id}@{domain}>"
 
 
-def build_email(
-    message: Message, rendered: Rendered, headers: Mapping[str, str], sender: str
-) -> EmailMessage:
-    """The ``multipart/alternative`` e-mail of a rendered message (text first, then HTML)."""
-    mail = EmailMessage()
-    mail["From"] = sender
-    mail["To"] = message.recipient
-    mail["Subject"] = rendered.subject
-    mail["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
-    mail["Message-ID"] = message_id_header(message.message_id, sender_domain(sender))
-    for name, value in headers.items():
-        del mail[name]
-        mail[name] = value
-    mail.set_content(rendered.text)
-    mail.add_alternative(rendered.html, subtype="html")
-    return mail
+_CRLF = "\r\n"
+#: RFC 5322's hard limit on a line, CRLF excluded
+_LINE_LIMIT = 998
+
+
+def _header(name: str, value: str) -> str:
+    """One header line. CR and LF in a value are dropped (no header injection); a non-ASCII
+    value is written as RFC 2047 encoded words."""
+    value = " ".join(value.replace("\r", " ").replace("\n", " ").split())
+    if not value.isascii():
+        encoded = Header(value, "utf-8", header_name=name).encode(linesep=_CRLF)
+        return f"{name}: {encoded}{_CRLF}"
+    line = f"{name}: {value}"
+    if len(line) > _LINE_LIMIT:
+        line = f"{name}: " + f"{_CRLF} ".join(value.split(" "))
+    return line + _CRLF
+
+
+def _address(value: str) -> str:
+    """An address header value: the display name quoted or encoded as needed."""
+    name, address = email.utils.parseaddr(value)
+    if not address:
+        return value
+    return email.utils.formataddr((name, _ascii_address(address)), charset="utf-8")
+
+
+def _part(content_type: str, content: str) -> str:
+    encoded = binascii.b2a_qp(content.encode(), istext=True).decode("ascii").replace("\n", _CRLF)
+    return (
+        f'Content-Type: {content_type}; charset="utf-8"{_CRLF}'
+        f"Content-Transfer-Encoding: quoted-printable{_CRLF}{_CRLF}"
+        f"{encoded}{_CRLF}"
+    )
+
+
+def compose_email(
+    message: Message,
+    rendered: Rendered,
+    headers: Mapping[str, str],
+    sender: str,
+    date: str | None = None,
+) -> tuple[str, bytes]:
+    """The ``Message-ID`` and the bytes of the ``multipart/alternative`` e-mail of a rendered
+    message: text, then HTML, each UTF-8 in quoted-printable.
+
+    Written directly rather than through :class:`email.message.EmailMessage`, whose header
+    objects cost more than the SMTP conversation itself; the tests parse the result with the
+    standard library. The boundary is derived from the message id; it starts with ``=_``, which
+    quoted-printable content can never contain (``=`` is written ``=3D``).
+    """
+    message_id = message_id_header(message.message_id, sender_domain(sender))
+    boundary = f"=_{message.message_id}"
+    lines = [
+        _header("From", _address(sender)),
+        _header("To", message.recipient),
+        _header("Subject", rendered.subject),
+        _header("Date", date or email.utils.formatdate(usegmt=True)),
+        _header("Message-ID", message_id),
+    ]
+    reserved = {"from", "to", "subject", "date", "message-id", "mime-version", "content-type"}
+    lines += [_header(n, v) for n, v in headers.items() if n.lower() not in reserved]
+    lines += [
+        f"MIME-Version: 1.0{_CRLF}",
+        f'Content-Type: multipart/alternative; boundary="{boundary}"{_CRLF}',
+        _CRLF,
+        f"--{boundary}{_CRLF}",
+        _part("text/plain", rendered.text),
+        f"--{boundary}{_CRLF}",
+        _part("text/html", rendered.html),
+        f"--{boundary}--{_CRLF}",
+    ]
+    return message_id, "".join(lines).encode("ascii")
 
 
 class EmailSender:
@@ -163,7 +228,7 @@ class EmailSender:
         if settings.smtp_host is None:
             raise ValueError("notify.smtp_host is not set: there is no SMTP server to send to")
         self.settings = settings
-        self._envelope_from = email.utils.parseaddr(settings.sender)[1]
+        self._envelope_from = _ascii_address(email.utils.parseaddr(settings.sender)[1])
         self._idle: list[aiosmtplib.SMTP] = []
         self._open = 0
         self._freed = asyncio.Condition()
@@ -207,17 +272,14 @@ class EmailSender:
     async def send(
         self, message: Message, rendered: Rendered, headers: Mapping[str, str]
     ) -> SendResult:
-        mail = build_email(message, rendered, headers, self.settings.sender)
-        provider_id = str(mail["Message-ID"])
+        provider_id, mail = compose_email(message, rendered, headers, self.settings.sender)
         started = time.perf_counter()
         client = await self._acquire()
         try:
             if client is None:
                 client = self._client()
                 await client.connect()
-            await client.send_message(
-                mail, sender=self._envelope_from, recipients=[message.recipient]
-            )
+            await client.sendmail(self._envelope_from, [message.recipient], mail)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refused = exc.recipients[0] if exc.recipients else None
             code = refused.code if refused is not None else None

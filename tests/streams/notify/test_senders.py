@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import email.utils
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import SecretStr
 from standardwebhooks import Webhook, WebhookVerificationError
 
@@ -27,6 +30,7 @@ from streams.notify.senders import (
     EmailSender,
     SmsSender,
     WebhookSender,
+    compose_email,
     retry_after,
 )
 from wismo.settings import NotifySettings
@@ -458,3 +462,69 @@ async def test_chat_delivers_through_apprise(
     ((document,),) = [got]
     assert document["title"] == "High severity exception"
     assert document["message"] == "Parcel lost in Leeds"
+
+
+# ---------------------------------------------------------------------------------------------
+# the e-mail's bytes
+
+
+def _parsed(raw: bytes) -> EmailMessage:
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+_TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\r\x00"), max_size=400)
+
+
+@given(subject=_TEXT, text=_TEXT, html=_TEXT, name=_TEXT)
+def test_the_composed_email_parses_back_to_what_was_rendered(
+    subject: str, text: str, html: str, name: str
+) -> None:
+    sender = email.utils.formataddr((name.replace("\n", " ")[:40], "news@shop.example"))
+    message_id, raw = compose_email(_message(), Rendered(subject, text, html), UNSUBSCRIBE, sender)
+    mail = _parsed(raw)
+    assert mail.get_content_type() == "multipart/alternative"
+    plain, rich = mail.get_body(("plain",)), mail.get_body(("html",))
+    assert plain is not None
+    assert rich is not None
+    # on the wire every line ends in CRLF; a mailbox gives back the text's own line ends
+    assert plain.get_content().replace("\r\n", "\n") == text
+    assert rich.get_content().replace("\r\n", "\n") == html
+    assert str(mail["Subject"]) == " ".join(subject.split())
+    assert email.utils.parseaddr(str(mail["From"]))[1] == "news@shop.example"
+    assert mail["Message-ID"] == message_id
+    assert mail["List-Unsubscribe"] == UNSUBSCRIBE["List-Unsubscribe"]
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+
+
+def test_header_values_cannot_add_headers() -> None:
+    evil = {"List-Unsubscribe": "<http://x>\r\nBcc: everyone@example.com"}
+    _, raw = compose_email(_message(), Rendered("Hi\nBcc: a@b.c", "t", "h"), evil, "a@b.c")
+    mail = _parsed(raw)
+    assert mail["Bcc"] is None
+    assert mail["Subject"] == "Hi Bcc: a@b.c"
+
+
+async def test_non_ascii_and_dot_lines_survive_the_smtp_conversation(
+    smtp_server: tuple[Collector, int, list[int]],
+) -> None:
+    collector, port, _ = smtp_server
+    settings = _email_settings(port, sender="Lieferungen Müller <lieferung@müller.example>")
+    rendered = Rendered("Ihr Paket ist unterwegs: 🚚", ".\n..\nZeile\n", "<p>Grüße</p>\n.")
+    sender = EmailSender(settings)
+    try:
+        result = await sender.send(_message(recipient="kunde@example.com"), rendered, {})
+    finally:
+        await sender.close()
+    assert result.ok, result.error
+    ((_, mail),) = collector.received
+    assert mail["Subject"] == "Ihr Paket ist unterwegs: 🚚"
+    name, address = email.utils.parseaddr(str(mail["From"]))
+    assert (name, address) == ("Lieferungen Müller", "lieferung@xn--mller-kva.example")
+    assert str(mail["Message-ID"]).endswith("@xn--mller-kva.example>")
+    plain, rich = mail.get_body(("plain",)), mail.get_body(("html",))
+    assert plain is not None
+    assert rich is not None
+    assert plain.get_content() == ".\r\n..\r\nZeile\r\n"
+    assert rich.get_content() == "<p>Grüße</p>\r\n."
