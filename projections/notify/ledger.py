@@ -28,10 +28,10 @@ the record outbox *in the same script*, so the record is never lost and never wr
 transition that did not happen; a publisher takes records with a lease and removes them once
 the broker has them (:meth:`take_records`, :meth:`records_done`).
 
-Message records expire ``keep_s`` after their last change (default: the retry horizon plus a
-week); ``handled`` and the per-order list are refreshed on every commit for ``handled_keep_s``
-(the order's own Redis retention, ``0`` for ever), so a change arriving late in an order's life
-still finds its milestones handled.
+Message records expire ``keep_s`` after their last change or, while queued, after their due
+time (default: the retry horizon plus a week); ``handled`` and the per-order list are refreshed
+on every commit for ``handled_keep_s`` (the order's own Redis retention, ``0`` for ever), so a
+change arriving late in an order's life still finds its milestones handled.
 """
 
 from __future__ import annotations
@@ -67,7 +67,9 @@ for _ = 1, nm do
   if redis.call('EXISTS', key) == 0 then
     redis.call('HSET', key, 'spec', ARGV[a + 1], 'state', 'queued', 'attempts', 0,
       'planned_at', now, 'due', ARGV[a + 2], 'updated', now)
-    if keep > 0 then redis.call('EXPIRE', key, keep) end
+    -- kept ``keep`` past its due time (an "arriving soon" reminder may be due days ahead)
+    local wait = math.max(0, math.ceil((tonumber(ARGV[a + 2]) - tonumber(now)) / 1000))
+    if keep > 0 then redis.call('EXPIRE', key, keep + wait) end
     redis.call('ZADD', KEYS[1], ARGV[a + 2], id)
     redis.call('ZADD', KEYS[3], now, id)
     new[#new + 1] = id

@@ -79,6 +79,8 @@ Publish = Callable[[Sequence[bytes]], Awaitable[None]]
 
 #: kinds the ``overtaken`` rule can apply to (others skip reading the order's handled map)
 _JOURNEY = frozenset(m.value for m in Milestone)
+#: channels whose endpoint is a provider relaying to many recipients
+_PROVIDERS = frozenset({NotifyChannel.EMAIL, NotifyChannel.SMS})
 ENDPOINT_DISABLED = "endpoint disabled"
 RETRY_HORIZON = "retry horizon"
 SUBSCRIPTION_GONE = "subscription deleted"
@@ -369,7 +371,10 @@ class Dispatcher:
                 log.exception("sending %s raised", entry.message_id)
                 result = SendResult(False, None, False, None, f"{type(error).__name__}", 0.0)
         at = self.clock()
-        breaker.record(result.ok, at)
+        # a provider refusing one address or number is working: only webhooks' refusals (a
+        # wrong URL, a broken endpoint) count against their endpoint
+        healthy = result.ok or (result.permanent and message.channel in _PROVIDERS)
+        breaker.record(healthy, at)
         if subscription is not None:
             await self._log_attempt(subscription, entry, attempt, result, at)
         return await self._after(entry, attempt, result, subscription, at)
@@ -555,7 +560,12 @@ class Dispatcher:
         limit = self._limits.get(endpoint)
         if limit is None:
             wanted = subscription.max_concurrency if subscription is not None else None
-            limit = asyncio.Semaphore(wanted or self.settings.endpoint_concurrency)
+            size = wanted or self.settings.endpoint_concurrency
+            if endpoint == NotifyChannel.EMAIL.value:
+                # no more in flight than pooled connections: an attempt must not wait for one
+                # after it started (its lease runs meanwhile)
+                size = min(size, self.settings.smtp_connections)
+            limit = asyncio.Semaphore(size)
             self._limits[endpoint] = limit
         return limit
 

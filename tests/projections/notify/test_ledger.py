@@ -258,3 +258,13 @@ async def test_a_record_that_does_not_decode_leaves_the_due_set(
     await redis_client.hset(ledger.record_key(bad.message_id), "spec", b"{not json")
     assert [e.message_id for e in await ledger.take(T, 10, 30)] == [good.message_id]
     assert await ledger.due_count() == 1
+
+
+async def test_a_message_due_far_ahead_is_kept_until_then(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    ledger = Ledger(redis_client, redis_prefix, keep_s=3600)
+    soon = message(1, due=T + timedelta(days=10))
+    await ledger.commit_plan("O1", SimplePlan([soon]), T)
+    ttl = await redis_client.ttl(ledger.record_key(soon.message_id))
+    assert 10 * 86400 < ttl <= 10 * 86400 + 3600
