@@ -47,10 +47,13 @@ import redis.asyncio as aioredis
 
 from projections.due_index import from_score, to_score
 from projections.notify.model import Message, MessageState, NotifyChannel
+from wismo.settings import Settings
 
 log = logging.getLogger(__name__)
 FINAL = frozenset({MessageState.SENT, MessageState.FAILED, MessageState.SUPPRESSED})
-DEFAULT_KEEP_S = 86400.0 + 7 * 86400.0
+#: message records are kept this long past the retry horizon (the console's delivery view)
+KEEP_AFTER_HORIZON_S = 7 * 86400.0
+DEFAULT_KEEP_S = 86400.0 + KEEP_AFTER_HORIZON_S
 
 # KEYS: due, handled, order list, records, then one record key per message and suppression
 # ARGV: now, keep_s, handled_keep_s, #messages, #suppressed,
@@ -302,6 +305,19 @@ class Ledger:
         self._release: Any = client.register_script(_RELEASE)
         self._defer: Any = client.register_script(_DEFER)
         self._failing: Any = client.register_script(_FAILING)
+
+    @classmethod
+    def from_settings(cls, client: aioredis.Redis, settings: Settings) -> Ledger:
+        """The ledger with the keeps the settings call for: message records the retry horizon
+        plus a week, ``handled`` as long as the order's own Redis retention (at least that)."""
+        keep = settings.notify.retry_horizon_s + KEEP_AFTER_HORIZON_S
+        retention = settings.retention.redis_s
+        return cls(
+            client,
+            settings.redis.key_prefix,
+            keep_s=keep,
+            handled_keep_s=max(retention, keep) if retention > 0 else 0.0,
+        )
 
     def record_key(self, message_id: str) -> str:
         return f"{self.base}:msg:{message_id}"

@@ -73,8 +73,6 @@ CONTACT_WAIT_S = 5.0
 CONTACT_GIVE_UP_S = 300.0
 #: webhook subscriptions are re-read at most this often
 SUBSCRIPTIONS_TTL_S = 3.0
-#: a record-keeping safety margin beyond the retry horizon (the console's delivery view)
-KEEP_AFTER_HORIZON_S = 7 * 86400.0
 
 _CUSTOMER = frozenset({NotifyChannel.EMAIL, NotifyChannel.SMS})
 _MILESTONES = frozenset(m.value for m in Milestone)
@@ -226,15 +224,8 @@ class NotifyPlanner:
 
 
 def ledger_for(client: Any, settings: Settings) -> Ledger:
-    """The ledger with the keeps the settings call for."""
-    keep = settings.notify.retry_horizon_s + KEEP_AFTER_HORIZON_S
-    retention = settings.retention.redis_s
-    return Ledger(
-        client,
-        settings.redis.key_prefix,
-        keep_s=keep,
-        handled_keep_s=max(retention, keep) if retention > 0 else 0.0,
-    )
+    """The ledger with the keeps the settings call for (:meth:`Ledger.from_settings`)."""
+    return Ledger.from_settings(client, settings)
 
 
 def decode_events(values: Sequence[bytes], wanted: Callable[[bytes], bool]) -> list[Event]:
