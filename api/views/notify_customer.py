@@ -59,7 +59,9 @@ def ref_of(key: str) -> str:
 
 
 def preferences(request: web.Request) -> PreferenceStore:
-    return PreferenceStore(request.app[REDIS], request.app[SETTINGS].redis.key_prefix)
+    settings = request.app[SETTINGS]
+    retention = settings.retention.redis_s  # the order's own Redis retention (0: none)
+    return PreferenceStore(request.app[REDIS], settings.redis.key_prefix, retention_s=retention)
 
 
 def _address(channel: NotifyChannel, value: object) -> str:

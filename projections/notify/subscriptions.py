@@ -8,6 +8,7 @@ the outbox:
     P:{notify}:subs:retire           hash  subscription id -> when its previous secrets stop
     P:{notify}:sub:{ID}:log          list  the newest delivery attempts, newest first (capped)
     P:{notify}:prefs:{ORDER}         hash  "email:<address>" / "sms:+<digits>" -> "1" | "0"
+                                           (expires ``retention_s`` after its last change, if set)
 
 Secrets: ``Subscription.secrets[0]`` is the newest; during a rotation the previous one follows
 it and both sign (Standard Webhooks allows several signatures) until :meth:`expire_old` or the
@@ -271,9 +272,10 @@ class SubscriptionStore:
 class PreferenceStore:
     """Customers' per-order opt-in and opt-out (a Redis client the caller owns)."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+    def __init__(self, client: aioredis.Redis, prefix: str, *, retention_s: int = 0) -> None:
         self._base = f"{prefix}:{{notify}}:prefs"
         self._client = client
+        self.retention_s = retention_s
 
     def key(self, order_id: str) -> str:
         return f"{self._base}:{order_id}"
@@ -287,7 +289,11 @@ class PreferenceStore:
     ) -> str:
         """Record a choice; returns the preference key it was stored under."""
         key = preference_key(channel, recipient)
-        await self._client.hset(self.key(order_id), key, "1" if subscribed else "0")
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.hset(self.key(order_id), key, "1" if subscribed else "0")
+            if self.retention_s > 0:  # they name the customer: kept as long as the order is
+                pipe.expire(self.key(order_id), self.retention_s)
+            await pipe.execute()
         return key
 
     async def forget(self, order_id: str) -> None:

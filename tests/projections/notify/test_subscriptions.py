@@ -197,3 +197,14 @@ def test_masked_recipients_keep_only_a_hint() -> None:
     assert mask_recipient(NotifyChannel.EMAIL, "nobody") == "***"
     assert mask_recipient("sms", "+1 555 123 4567") == "+*******4567"
     assert mask_recipient("webhook", "sub_1") == "sub_1"
+
+
+async def test_preferences_expire_with_the_orders_retention(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    kept = PreferenceStore(redis_client, redis_prefix, retention_s=3600)
+    await kept.set("o-9", "email", "ada@example.com", True)
+    assert 3590 <= await redis_client.ttl(kept.key("o-9")) <= 3600
+    forever = PreferenceStore(redis_client, redis_prefix)
+    await forever.set("o-10", "email", "ada@example.com", True)
+    assert await redis_client.ttl(forever.key("o-10")) == -1
