@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from projections.agent_index import RESOLVED_KEEP_S, index_entries
+from projections.agent_index import index_entries
 from projections.links import named_numbers
 from projections.lookup import lookup_key, timeline_tokens
 from projections.merge import OrderMerge, merge, with_order
@@ -44,6 +44,21 @@ class OrderState:
 
 
 @dataclass(slots=True)
+class IndexWrite:
+    """The agent index entries of a committed timeline, written after its commit
+    (:mod:`projections.redis_writer`): set members first, then the exception rows, then ``ix``."""
+
+    sets: list[str]
+    """The order number and e-mail hash sets that list the order."""
+    rows: list[Any]
+    """Flat (exception id, row JSON, resolved epoch or "") triples."""
+    summary: bytes
+    """The change summary, published with the rows that changed when there are rows."""
+    digest: bytes
+    """The entries' digest, stored as the state's ``ix`` once they are written."""
+
+
+@dataclass(slots=True)
 class PreparedCommit:
     """Everything a commit of one order needs, computed without Redis (so in any process)."""
 
@@ -57,6 +72,8 @@ class PreparedCommit:
     tracking_numbers: list[str]
     events: int
     """Distinct events the commit adds."""
+    index: IndexWrite | None = None
+    """Index entries that changed (none: the index already holds the timeline's)."""
 
 
 def prepare_commit(keys: RedisKeys, plan: OrderMerge, before: OrderState) -> PreparedCommit:
@@ -74,9 +91,8 @@ def prepare_commit(keys: RedisKeys, plan: OrderMerge, before: OrderState) -> Pre
     lookup_keys: list[str] = []
     number = timeline.order_number
     email = timeline.customer_email_sha256
-    script_keys = [keys.events(order_id), keys.state(order_id), keys.dups(order_id)]
+    index: IndexWrite | None = None
     head: list[Any]
-    rows: list[Any] = []
     if plan.new_ids or after.sha != before.sha:
         status = timeline.status.value
         change = TimelineChange(order_id, timeline.version, timeline.digest, status, document)
@@ -105,35 +121,31 @@ def prepare_commit(keys: RedisKeys, plan: OrderMerge, before: OrderState) -> Pre
                 ]
             )
         )
-        indexing = after.index != before.index  # else the index already holds these entries
-        if indexing:
-            script_keys += [
-                keys.index_exceptions,
-                keys.index_resolved,
-                keys.index_number(number or ""),
-                keys.index_email(email or ""),
-            ]
+        if after.index != before.index:  # else the index already holds these entries
+            sets = [keys.index_number(number)] if number else []
+            sets += [keys.index_email(email)] if email else []
             rows = [x for row in entries.rows for x in row]
+            index = IndexWrite(sets, rows, summary, after.index)
         head = [
             before.rev, document, timeline.version, timeline.digest, status, after.sha,
             after.lookups if lookup_keys else b"",
-            keys.order_channel(order_id), keys.agents_channel, summary,
-            order_id, after.index if indexing else b"", "1" if number else "",
-            "1" if email else "", RESOLVED_KEEP_S, len(entries.rows) if indexing else 0,
+            keys.order_channel(order_id), keys.agents_channel,
+            b"" if index is not None and index.rows else summary,
         ]  # fmt: skip
     else:
-        head = [before.rev, b"", 0, "", "", "", b"", "", "", "", "", b"", "", "", 0, 0]
+        head = [before.rev, b"", 0, "", "", "", b"", "", "", b""]
     dups = [x for event_id, n in plan.duplicates.items() for x in (event_id, n)]
     writes = [x for event_id, e in plan.writes.items() for x in (event_id, dump_event(e))]
     return PreparedCommit(
         order_id,
-        script_keys,
-        [*head, len(plan.duplicates), *rows, *dups, *writes],
+        [keys.events(order_id), keys.state(order_id), keys.dups(order_id)],
+        [*head, len(plan.duplicates), *dups, *writes],
         change,
         after,
         lookup_keys,
         named_numbers(plan.writes.values()),
         len(plan.new_ids),
+        index,
     )
 
 

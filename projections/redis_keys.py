@@ -1,6 +1,7 @@
 """Every Redis key and channel name of the read model, under one prefix.
 
-``P`` is the configured prefix; ``{…}`` is the Redis Cluster hash tag::
+``P`` is the configured prefix; ``{…}`` is the Redis Cluster hash tag: the keys one script or
+transaction touches share a tag, so the store runs on a Redis Cluster as on one Redis::
 
     P:{ORDER}:events           hash  event_id -> canonical event JSON (the copy dedupe prefers)
     P:{ORDER}:state            hash  rev, json, version, digest, status, sha (of json),
@@ -12,13 +13,19 @@
     P:lookup:KEY               string -> order id; KEY hashes order number + e-mail hash / postcode
     P:api:idx:number:NUMBER    set   order ids with this (normalised) order number
     P:api:idx:email:SHA256     set   order ids of this e-mail hash
-    P:api:idx:exceptions       hash  exception id -> queue row (JSON)
-    P:api:idx:resolved         zset  exception id -> resolved time (rows past the keep are dropped)
-    P:retention:due            zset  order id -> when its Redis timeline expires
-    P:retention:orders         hash  order id -> expiry record (:mod:`projections.retention`)
+    P:{idx}:exceptions         hash  exception id -> queue row (JSON)
+    P:{idx}:resolved           zset  exception id -> resolved time (rows past the keep are dropped)
+    P:{retention}:due          zset  order id -> when its Redis timeline expires
+    P:{retention}:orders       hash  order id -> expiry record (:mod:`projections.retention`)
+
+Single-key commands need no tag (lookup keys, index sets). Before Redis Cluster support the
+exception queue and the retention records lived under ``P:api:idx:exceptions``,
+``P:api:idx:resolved``, ``P:retention:due`` and ``P:retention:orders``
+(:attr:`RedisKeys.legacy`): :mod:`projections.redis_upgrade` moves them on first use.
 
 Channels: ``P:timeline:ORDER`` gets each new timeline JSON; ``P:agents`` gets a summary of every
-change (see :mod:`projections.redis_writer`).
+change (see :mod:`projections.redis_writer`). Both are classic pub/sub channels, which a Redis
+Cluster delivers to subscribers on every node.
 """
 
 from __future__ import annotations
@@ -33,10 +40,17 @@ class RedisKeys:
         self.prefix = prefix
         self.agents_channel = f"{prefix}:agents"
         index = f"{prefix}:api:idx"
-        self.index_exceptions = f"{index}:exceptions"
-        self.index_resolved = f"{index}:resolved"
-        self.retention_due = f"{prefix}:retention:due"
-        self.retention_orders = f"{prefix}:retention:orders"
+        self.index_exceptions = f"{prefix}:{{idx}}:exceptions"
+        self.index_resolved = f"{prefix}:{{idx}}:resolved"
+        self.retention_due = f"{prefix}:{{retention}}:due"
+        self.retention_orders = f"{prefix}:{{retention}}:orders"
+        #: the former name of each renamed key -> its name now (hash, zset, zset, hash)
+        self.legacy = {
+            f"{index}:exceptions": self.index_exceptions,
+            f"{index}:resolved": self.index_resolved,
+            f"{prefix}:retention:due": self.retention_due,
+            f"{prefix}:retention:orders": self.retention_orders,
+        }
         self._index = index
 
     # one order ----------------------------------------------------------------------------

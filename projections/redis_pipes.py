@@ -2,7 +2,8 @@
 
 Every part (writer, reader, link index, agent index) talks through one of these: a lost
 connection becomes :class:`~projections.errors.StoreUnavailable`, and scripts Redis no longer
-knows (after a restart or failover) are loaded again once.
+knows (after a restart or failover) are loaded again once. The client may be a Redis Cluster
+client: its pipelines split by node, so every script's keys share one hash slot.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from projections.connections import is_cluster
 from projections.errors import StoreUnavailable
 
 #: builds one pipeline: queue commands on the pipe given
@@ -38,6 +40,8 @@ class RedisPipes:
     ) -> None:
         self.client = client
         self.url = url
+        self.cluster = is_cluster(client)
+        """On a Redis Cluster a pipeline's commands on different nodes run in no set order."""
         self._sources = dict(scripts or {})
         self.shas = dict.fromkeys(self._sources, "")
 

@@ -3,8 +3,9 @@ parts with one reason to change each.
 
 - :mod:`projections.redis_keys` — every key and channel name;
 - :mod:`projections.redis_commit` — preparing a commit without Redis (fold, JSON, arguments);
-- :mod:`projections.redis_writer` — apply and bulk create: the atomic commit script, which also
-  writes the agent index and publishes the change;
+- :mod:`projections.redis_writer` — apply and bulk create: the atomic commit script on the
+  order's hash slot, which publishes the change, then the agent index
+  (:mod:`projections.redis_index`) and retention (:mod:`projections.redis_retention`);
 - :mod:`projections.redis_reader` — timelines, events, duplicate counts, customer lookup;
 - :mod:`projections.links` — the tracking-number link and parked scans;
 - :mod:`projections.agent_index` — the agent console's search and exception-queue index (reads).
@@ -22,7 +23,7 @@ from projections.redis_commit import PreparedCommit, prepare_commit, prepare_new
 from projections.redis_keys import RedisKeys
 from projections.redis_pipes import RedisPipes
 from projections.redis_reader import TimelineReader
-from projections.redis_writer import COMMIT, READ, TimelineWriter
+from projections.redis_writer import SCRIPTS, TimelineWriter
 from projections.store import TimelineChange
 from wismo.events import Event
 
@@ -61,7 +62,7 @@ class RedisTimelineStore:
         self.agent_index = AgentIndex(client, self.keys, url=url)
         self.reader = TimelineReader(RedisPipes(client, url), self.keys)
         self.writer = TimelineWriter(
-            RedisPipes(client, url, {"read": READ, "commit": COMMIT}),
+            RedisPipes(client, url, SCRIPTS),
             self.keys,
             self.links,
             cache_orders=cache_orders,

@@ -8,13 +8,15 @@ so concurrent writers and replays converge on the fold of the union. When the st
 shipments itself, linking them costs one more round trip, and dropping absorbed parked scans
 another.
 
-The commit script writes, in one atomic step: the order's new events, its timeline and state,
-its duplicate counts, the agent index entries of the new timeline (order number, e-mail hash,
-exception rows: :mod:`projections.agent_index`; only when they changed, by the ``ix`` digest in
-the state hash), and publishes the timeline on ``P:timeline:ORDER`` and a summary on
-``P:agents`` — exactly when the commit happens. (The agent index keys lie outside the order's
-hash slot: on Redis Cluster they would need a slot of their own; the store runs on one Redis
-primary.)
+The commit script writes, in one atomic step on the order's own hash slot (so it runs on a Redis
+Cluster as on one Redis): the order's new events, its timeline and state, its duplicate counts,
+the expiry of its own keys when the timeline is final (:mod:`projections.retention`), and
+publishes the timeline on ``P:timeline:ORDER`` and a summary on ``P:agents``. What lies on other
+slots follows in one more pipelined round trip, only for orders that need it: the agent index
+entries when they changed (:mod:`projections.redis_index`, which then publishes the summary with
+the exception rows that changed) and the retention records and pointer expiry
+(:mod:`projections.redis_retention`). Each follow-up is ordered so that a writer dying before it
+leaves the next commit, or the retention sweep, to complete it.
 
 Tracking events without an order go through :class:`projections.links.LinkIndex`.
 """
@@ -32,9 +34,20 @@ from projections.links import LinkIndex, named_numbers
 from projections.merge import merge, with_order
 from projections.ordering import group_by_order
 from projections.redis_commit import OrderState, PreparedCommit, prepare_commit
+from projections.redis_index import SCRIPTS as index_scripts
+from projections.redis_index import queue_digest, queue_entries
 from projections.redis_keys import RedisKeys
 from projections.redis_pipes import RedisPipes, as_bytes
-from projections.retention import MARK_EXTRA_S, SWEEP_BATCH, record_for, retention_keys
+from projections.redis_retention import SCRIPTS as retention_scripts
+from projections.redis_retention import (
+    queue_due,
+    queue_file,
+    queue_pointer_expiry,
+    sweep,
+    unfile,
+)
+from projections.redis_upgrade import adopt_legacy_keys
+from projections.retention import MARK_EXTRA_S, record_for
 from projections.store import TimelineChange
 from wismo.events import Event, parse_event
 
@@ -44,29 +57,20 @@ return {state[1] or '0', state[2] or '', state[3] or '', state[4] or '',
         redis.call('HGETALL', KEYS[1])}
 """
 
-# KEYS: events, state, dups, and when the index entries changed: index exceptions, index
-# resolved, index number set, index e-mail set.
-# ARGV: 1 expected rev, 2 json ('' when the timeline did not change), 3 version, 4 digest,
-# 5 status, 6 sha, 7 lookup digest ('' when unchanged), 8 order channel, 9 agents channel,
-# 10 agents message, 11 order id, 12 index digest ('' when the entries did not change), 13 '1'
-# when it has an order number, 14 '1' when it has an e-mail hash, 15 seconds a resolved
-# exception is kept, 16 number of exception rows, 17 number of dup pairs, then rows (id, row
-# JSON, resolved epoch or ''), dup pairs, event pairs.
+# KEYS: events, state, dups, retained mark.
+# ARGV: 1 seconds to keep a final order (0: for ever), 2 '1' when the new timeline is final,
+# 3 expected rev, 4 json ('' when the timeline did not change), 5 version, 6 digest, 7 status,
+# 8 sha, 9 lookup digest ('' when unchanged), 10 order channel, 11 agents channel, 12 change
+# summary ('' when the index step publishes it), 13 number of dup pairs, then dup pairs, event
+# pairs. Returns -1 on a stale rev, else {new rev, 1 when the order left a final state}.
 # A new order's rev starts from the server clock, so a dropped and re-created order never
-# repeats a rev a writer may still have cached.
-# Retention (projections.retention): the writer appends three keys (due zset, records hash, the
-# order's retained mark) and puts two arguments first (seconds to keep a final order, 0: for
-# ever; its expiry record JSON, '' unless the new timeline is final); they are taken off here so
-# the numbering above stands.
+# repeats a rev a writer may still have cached. A state with a time to live was on the
+# retention clock: a commit making it not final takes its own keys off it and says so.
 COMMIT = """
-local mark = table.remove(KEYS)
-local records = table.remove(KEYS)
-local due = table.remove(KEYS)
-local keep = tonumber(table.remove(ARGV, 1))
-local record = table.remove(ARGV, 1)
+local keep = tonumber(ARGV[1])
 local current = redis.call('HGET', KEYS[2], 'rev')
-if (current or '0') ~= ARGV[1] then return -1 end
-if not current and redis.call('EXISTS', mark) == 1 then
+if (current or '0') ~= ARGV[3] then return -1 end
+if not current and redis.call('EXISTS', KEYS[4]) == 1 then
   -- the order expired: what is written now is partial until it is re-read from the log
   redis.call('HSET', KEYS[2], 'partial', '1')
 end
@@ -77,91 +81,34 @@ else
   local now = redis.call('TIME')
   rev = string.format('%d', tonumber(now[1]) * 1000000 + tonumber(now[2]))
 end
-local rows = 18
-local dups = rows + 3 * tonumber(ARGV[16])
-local writes = dups + 2 * tonumber(ARGV[17])
+local dups = 14
+local writes = dups + 2 * tonumber(ARGV[13])
 for i = dups, writes - 1, 2 do redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1]) end
 for i = writes, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-if ARGV[2] == '' then
+local left = 0
+if ARGV[4] == '' then
   redis.call('HSET', KEYS[2], 'rev', rev)
 else
-  redis.call('HSET', KEYS[2], 'rev', rev, 'json', ARGV[2], 'version', ARGV[3],
-             'digest', ARGV[4], 'status', ARGV[5], 'sha', ARGV[6])
-  local changed = {}
-  if ARGV[12] ~= '' then
-    redis.call('HSET', KEYS[2], 'ix', ARGV[12])
-    if ARGV[13] ~= '' then redis.call('SADD', KEYS[6], ARGV[11]) end
-    if ARGV[14] ~= '' then redis.call('SADD', KEYS[7], ARGV[11]) end
-    local cutoff = tonumber(redis.call('TIME')[1]) - tonumber(ARGV[15])
-    for i = rows, dups - 1, 3 do
-      local resolved = ARGV[i + 2]
-      if resolved ~= '' and tonumber(resolved) < cutoff then
-        -- resolved longer ago than the keep: out of the index (announced if it was in)
-        if redis.call('HDEL', KEYS[4], ARGV[i]) == 1 then changed[#changed + 1] = ARGV[i + 1] end
-        redis.call('ZREM', KEYS[5], ARGV[i])
-      elseif redis.call('HGET', KEYS[4], ARGV[i]) ~= ARGV[i + 1] then
-        redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1])
-        if resolved ~= '' then redis.call('ZADD', KEYS[5], resolved, ARGV[i]) end
-        changed[#changed + 1] = ARGV[i + 1]
-      end
-    end
-    if dups > rows then
-      local old = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', cutoff, 'LIMIT', 0, 100)
-      if #old > 0 then
-        redis.call('HDEL', KEYS[4], unpack(old))
-        redis.call('ZREM', KEYS[5], unpack(old))
-      end
-    end
-  end
-  redis.call('PUBLISH', ARGV[8], ARGV[2])
-  local summary = ARGV[10]
-  if #changed > 0 then
-    summary = string.sub(summary, 1, -2) .. ',"exceptions":[' .. table.concat(changed, ',') .. ']}'
-  end
-  redis.call('PUBLISH', ARGV[9], summary)
-end
-if ARGV[7] ~= '' then redis.call('HSET', KEYS[2], 'lk', ARGV[7]) end
-if ARGV[2] ~= '' and keep > 0 then
-  local now = tonumber(redis.call('TIME')[1])
-  if record ~= '' then
-    for i = 1, 3 do redis.call('EXPIRE', KEYS[i], keep) end
-    for _, key in ipairs(cjson.decode(record).expire) do redis.call('EXPIRE', key, keep) end
-    redis.call('ZADD', due, now + keep, ARGV[11])
-    redis.call('HSET', records, ARGV[11], record)
-    redis.call('SET', mark, '1', 'EX', keep + @MARK_EXTRA@)
-  else
-    local old = redis.call('HGET', records, ARGV[11])
-    if old then
+  redis.call('HSET', KEYS[2], 'rev', rev, 'json', ARGV[4], 'version', ARGV[5],
+             'digest', ARGV[6], 'status', ARGV[7], 'sha', ARGV[8])
+  redis.call('PUBLISH', ARGV[10], ARGV[4])
+  if ARGV[12] ~= '' then redis.call('PUBLISH', ARGV[11], ARGV[12]) end
+  if keep > 0 then
+    if ARGV[2] == '1' then
+      for i = 1, 3 do redis.call('EXPIRE', KEYS[i], keep) end
+      redis.call('SET', KEYS[4], '1', 'EX', keep + @MARK_EXTRA@)
+    elseif redis.call('TTL', KEYS[2]) > 0 then
       for i = 1, 3 do redis.call('PERSIST', KEYS[i]) end
-      for _, key in ipairs(cjson.decode(old).expire) do redis.call('PERSIST', key) end
-      redis.call('ZREM', due, ARGV[11])
-      redis.call('HDEL', records, ARGV[11])
+      left = 1
     end
   end
 end
-if keep > 0 then
-  local now = tonumber(redis.call('TIME')[1])
-  for _, id in ipairs(redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, @SWEEP@)) do
-    local raw = redis.call('HGET', records, id)
-    if raw then
-      local gone = cjson.decode(raw)
-      if redis.call('EXISTS', gone.state) == 0 then
-        for _, key in ipairs(gone.sets) do redis.call('SREM', key, id) end
-        for _, exception in ipairs(gone.exceptions) do
-          redis.call('HDEL', gone.index[1], exception)
-          redis.call('ZREM', gone.index[2], exception)
-        end
-        for _, key in ipairs(gone.expire) do
-          if redis.call('GET', key) == id then redis.call('DEL', key) end
-        end
-      end
-    end
-    redis.call('ZREM', due, id)
-    redis.call('HDEL', records, id)
-  end
-end
-return rev
-""".replace("@MARK_EXTRA@", str(MARK_EXTRA_S)).replace("@SWEEP@", str(SWEEP_BATCH))
+if ARGV[9] ~= '' then redis.call('HSET', KEYS[2], 'lk', ARGV[9]) end
+return {rev, left}
+""".replace("@MARK_EXTRA@", str(MARK_EXTRA_S))
+
+#: every script a writer runs, by name
+SCRIPTS = {"read": READ, "commit": COMMIT, **index_scripts, **retention_scripts}
 
 _CONFLICT = -1
 MAX_ATTEMPTS = 32
@@ -179,6 +126,18 @@ class _Pending:
     state: OrderState
     released: dict[str, tuple[str, ...]]
     """Number → ids of parked scans absorbed into this order: dropped after its commit."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Committed:
+    """An order whose commit went through, for the follow-up round trip."""
+
+    prepared: PreparedCommit
+    rev: bytes
+    left: bool
+    """The commit took the order out of a final state (off the retention clock)."""
+    record: bytes
+    """Its expiry record (b"": the new timeline is not final, or retention is off)."""
 
 
 class TimelineWriter:
@@ -208,6 +167,7 @@ class TimelineWriter:
         self._continue_folds = continue_folds  # False: refold every order (a benchmark baseline)
         self._link_shipments = link_shipments
         self._retention_s = retention_s  # a final order's keys expire this long after (0: never)
+        self._adopted = False  # the keys of a former layout moved (projections.redis_upgrade)
 
     def forget(self, order_id: str) -> None:
         self._cache.pop(order_id, None)
@@ -232,19 +192,60 @@ class TimelineWriter:
 
         await self._pipes.execute(build)
 
-    def _commit_script(self, pipe: Any, p: PreparedCommit) -> None:
-        """Queue the commit script for ``p``, with the retention keys and arguments."""
+    def _commit_script(self, pipe: Any, p: PreparedCommit) -> bytes:
+        """Queue the commit script for ``p`` (and first, when the timeline is final, its expiry
+        record); returns the record (b"": none). Its replies: 1 or 2, see :func:`_replies`."""
         record = b""
         if p.change is not None:
             record = record_for(
                 self.keys, p.order_id, p.change.status, p.change.timeline, self._retention_s
             )
-        keys = [*p.keys, *retention_keys(self.keys, p.order_id)]
+        shas = self._pipes.shas
+        if record:
+            queue_file(pipe, shas, self.keys, p.order_id, self._retention_s, record)
+        keys = [*p.keys, self.keys.retained(p.order_id)]
         pipe.evalsha(
-            self._pipes.shas["commit"], len(keys), *keys, self._retention_s, record, *p.args
+            shas["commit"], len(keys), *keys, self._retention_s, "1" if record else "", *p.args
         )
+        return record
+
+    async def _adopt(self) -> None:
+        if not self._adopted:
+            await adopt_legacy_keys(self._pipes, self.keys)
+            self._adopted = True
+
+    async def _follow_up(self, committed: Sequence[_Committed], due: Sequence[bytes]) -> None:
+        """After the commits: index entries, pointer expiry, then the ``ix`` digests (see
+        :mod:`projections.redis_index`); orders leaving retention; the retention sweep."""
+        shas, keys = self._pipes.shas, self.keys
+        indexed = [c for c in committed if c.prepared.index is not None]
+        expiring = [c.record for c in committed if c.record]
+        ordered = not self._pipes.cluster  # one Redis runs a pipeline in order
+
+        def build(pipe: Any) -> None:
+            for c in indexed:
+                queue_entries(pipe, shas, keys, c.prepared)
+            for record in expiring:
+                queue_pointer_expiry(pipe, record, self._retention_s)
+            if ordered:
+                for c in indexed:
+                    queue_digest(pipe, shas, keys, c.prepared, c.rev)
+
+        if indexed or expiring:
+            await self._pipes.execute(build, scripted=True)
+        if indexed and not ordered:
+
+            def digests(pipe: Any) -> None:
+                for c in indexed:
+                    queue_digest(pipe, shas, keys, c.prepared, c.rev)
+
+            await self._pipes.execute(digests, scripted=True)
+        await unfile(self._pipes, keys, [c.prepared.order_id for c in committed if c.left])
+        if due:
+            await sweep(self._pipes, keys, due)
 
     async def apply(self, events: Sequence[Event]) -> list[TimelineChange]:
+        await self._adopt()
         by_order, unlinked = group_by_order(events)
         for event in await self.links.park(unlinked):
             by_order.setdefault(event.order_id or "", []).append(event)
@@ -305,38 +306,51 @@ class TimelineWriter:
                 commits[order_id] = prepared
                 lookups.update(dict.fromkeys(prepared.lookup_keys, order_id))
 
+        records: dict[str, bytes] = {}
+        sweeping = self._retention_s > 0
+
         def build(pipe: Any) -> None:
             for key, order_id in lookups.items():
                 pipe.set(self.keys.lookup(key), order_id)
             for order_id, plan in plans.items():
                 if order_id in commits:
-                    p = commits[order_id]
-                    self._commit_script(pipe, p)
+                    records[order_id] = self._commit_script(pipe, commits[order_id])
                 elif plan.duplicates:
                     for event_id, count in plan.duplicates.items():
                         pipe.hincrby(self.keys.dups(order_id), event_id, count)
+            if sweeping:
+                queue_due(pipe, self._pipes.shas, self.keys)
 
-        results = iter(await self._pipes.execute(build, scripted=True))
+        replies = await self._pipes.execute(build, scripted=True)
+        due = replies.pop() if sweeping else []
+        results = iter(replies)
         for _ in lookups:
             next(results)
         conflicted: list[str] = []
         done: list[str] = []
+        committed: list[_Committed] = []
         for order_id, plan in plans.items():
             if order_id not in commits:
                 for _ in plan.duplicates:
                     next(results)
                 done.append(order_id)  # nothing new: its absorbed scans are already held
                 continue
-            rev = next(results)
-            if rev == _CONFLICT:
+            if records[order_id]:
+                next(results)  # the expiry record filed
+            reply = next(results)
+            if reply == _CONFLICT:
                 conflicted.append(order_id)
                 continue
             prepared = commits[order_id]
-            prepared.after.rev = as_bytes(rev)
+            prepared.after.rev = as_bytes(reply[0])
             self._remember(order_id, prepared.after)
             done.append(order_id)
+            committed.append(
+                _Committed(prepared, prepared.after.rev, bool(reply[1]), records[order_id])
+            )
             if prepared.change is not None:
                 changes.append(prepared.change)
+        await self._follow_up(committed, due)
         await self.links.forget(_released(pending, done))
         return conflicted
 
@@ -347,6 +361,9 @@ class TimelineWriter:
         Returns the orders that already existed (without ``replace``) or changed meanwhile:
         the caller applies their events the ordinary way. Nothing is cached.
         """
+
+        await self._adopt()
+        records: list[bytes] = []
 
         def build(pipe: Any) -> None:
             for p in prepared:
@@ -364,17 +381,25 @@ class TimelineWriter:
                     pipe.set(self.keys.tracking(number), order_id)
                 for key in p.lookup_keys:
                     pipe.set(self.keys.lookup(key), order_id)
-                self._commit_script(pipe, p)
+                records.append(self._commit_script(pipe, p))
 
         results = await self._pipes.execute(build, scripted=True) if prepared else []
         per_order = (
-            int(replace) + 1 + len(p.tracking_numbers) + len(p.lookup_keys) + 1 for p in prepared
+            int(replace) + 1 + len(p.tracking_numbers) + len(p.lookup_keys) + 1 + bool(record)
+            for p, record in zip(prepared, records, strict=True)
         )
         ends = list(accumulate(per_order))
+        replies = [results[end - 1] for end in ends]
+        await self._follow_up(
+            [
+                _Committed(p, as_bytes(reply[0]), bool(reply[1]), record)
+                for p, reply, record in zip(prepared, replies, records, strict=True)
+                if reply != _CONFLICT
+            ],
+            [],
+        )
         return [
-            p.order_id
-            for p, end in zip(prepared, ends, strict=True)
-            if results[end - 1] == _CONFLICT
+            p.order_id for p, reply in zip(prepared, replies, strict=True) if reply == _CONFLICT
         ]
 
 

@@ -1,13 +1,14 @@
-"""How long an order stays in Redis: its expiry record (pure; written by the commit script).
+"""How long an order stays in Redis: its expiry record (pure; the Redis side is in the writer).
 
 An order whose timeline reaches a final state (:data:`FINAL_STATUSES`) is kept in Redis for the
 configured time after that commit (``retention.redis_days``), then its keys expire. The commit
-script (:data:`projections.redis_writer.COMMIT`) sets the expiry on the order's own keys and on the
-string keys that point at it (customer lookup keys, tracking-number links), and files the order's
-*expiry record* under ``P:retention:orders`` with its due time in ``P:retention:due``. Index entries
-that cannot carry a TTL of their own (members of the agent index's number and e-mail sets, exception
-rows) are removed by later commits, up to :data:`SWEEP_BATCH` due orders each, once the order's
-state is gone. A commit that takes the order out of a final state again clears all of that.
+script (:data:`projections.redis_writer.COMMIT`) sets the expiry on the order's own keys; the
+writer then expires the string keys that point at it (customer lookup keys, tracking-number
+links) and files the order's *expiry record* under ``P:{retention}:orders`` with its due time in
+``P:{retention}:due`` (:mod:`projections.redis_retention`). Index entries that cannot carry a TTL
+of their own (members of the agent index's number and e-mail sets, exception rows) are removed by
+later batches, up to :data:`SWEEP_BATCH` due orders each, once the order's state is gone. A commit
+that takes the order out of a final state again clears all of that.
 
 The record holds key names and ids only, never personal data in clear (the e-mail set's key names
 a SHA-256, as the index itself does).
@@ -99,11 +100,6 @@ def record_for(keys: RedisKeys, order_id: str, status: str, document: bytes, kee
     if keep_s <= 0 or not is_final(status):
         return b""
     return expiry_record(keys, order_id, document)
-
-
-def retention_keys(keys: RedisKeys, order_id: str) -> list[str]:
-    """The keys the writer appends to the commit script's own (due, records, mark)."""
-    return [keys.retention_due, keys.retention_orders, keys.retained(order_id)]
 
 
 def all_keys(keys: RedisKeys, order_id: str, documents: Iterable[Mapping[str, Any]]) -> list[str]:

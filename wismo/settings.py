@@ -47,6 +47,7 @@ class KafkaSettings(Section):
 
 class RedisSettings(Section):
     url: str | None = Field(default=None, description="redis://…; None = embedded / local")
+    cluster: bool = Field(default=False, description="the URL names a node of a Redis Cluster")
     key_prefix: str = "wismo"
     # a timeline worker keeps the events and the fold of this many recently changed orders
     # (~30 KB each), so the next event of a live order continues its fold instead of reading
