@@ -71,7 +71,9 @@ FROM (
     GROUP BY order_id, exception_id, opened_at
 )"""
 
-MESSAGES_SQL = f"""SELECT if(grouping(n.channel) = 1, 'all', n.channel) AS channel,
+#: a message counts under its channel, under ``customer`` (e-mail and SMS) and under ``all``
+_LABELS = f"arrayConcat([n.channel], if(n.channel IN ({_CUSTOMER}), ['customer'], []), ['all'])"
+MESSAGES_SQL = f"""SELECT label AS channel,
     uniqExactIf(n.message_id, n.state = 'sent') AS sent,
     uniqExactIf(n.message_id, n.state = 'failed') AS failed,
     uniqExactIf(n.message_id, n.state = 'suppressed') AS suppressed,
@@ -82,9 +84,10 @@ MESSAGES_SQL = f"""SELECT if(grouping(n.channel) = 1, 'all', n.channel) AS chann
         n.state = 'sent'
     ) AS trigger_to_sent_min
 FROM {{db}}.notifications AS n FINAL
+ARRAY JOIN {_LABELS} AS label
 WHERE {_IN_PERIOD}
-GROUP BY ROLLUP(n.channel)
-ORDER BY grouping(n.channel), channel"""
+GROUP BY label
+ORDER BY indexOf(['customer', 'all'], label), label"""
 
 SUPPRESSIONS_SQL = f"""SELECT if(n.reason = '', '(none)', n.reason) AS reason,
     uniqExact(n.message_id) AS suppressed,

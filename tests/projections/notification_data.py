@@ -148,8 +148,13 @@ def reference(data: Generated, start: datetime, end: datetime) -> dict[str, Any]
     period = [r for r in records if _in(r.at, start, end)]
     messages: dict[str, dict[str, Any]] = {}
     channels = sorted({str(r.channel) for r in period})
-    for name in ["all", *channels]:
-        mine = [r for r in period if name in ("all", str(r.channel))]
+    customer_channels = {"email", "sms"} & set(channels)
+    for name in [*channels, *(["customer"] if customer_channels else []), "all"]:
+        mine = [
+            r
+            for r in period
+            if name in ("all", str(r.channel)) or (name == "customer" and r.channel in customer)
+        ]
         sent = [r for r in mine if r.state == MessageState.SENT]
         orders = {r.order_id for r in sent}
         messages[name] = {

@@ -195,19 +195,22 @@ function drawNotifications(report) {
   const suppressions = report.notify_suppressions || [];
   const webhooks = report.notify_webhooks || [];
   const all = messages.find((r) => r.channel === "all") || {};
+  const customer = messages.find((r) => r.channel === "customer") || {};
   const [p50, p90] = delay.detected_to_notified_min || [null, null];
   const facts = el("dl", { class: "facts", id: "notify-facts" },
     el("dt", {}, "Exception detected → customer notified"),
     el("dd", { "data-kpi": "detected_to_notified" }, `p50 ${minutes(p50)} · p90 ${minutes(p90)}`),
     el("dt", {}, "Exceptions whose customer was told"),
     el("dd", { "data-kpi": "notified_rate" }, `${delay.notified ?? 0} of ${delay.exceptions ?? 0} (${pct(delay.notified_rate)})`),
-    el("dt", {}, "Messages per order"),
-    el("dd", { "data-kpi": "messages_per_order" }, `${number(all.messages_per_order)} (${all.sent ?? 0} sent to ${all.orders_messaged ?? 0} orders)`),
+    el("dt", {}, "Customer messages per order (e-mail and SMS)"),
+    el("dd", { "data-kpi": "messages_per_order" }, `${number(customer.messages_per_order)} (${customer.sent ?? 0} sent to ${customer.orders_messaged ?? 0} orders)`),
+    el("dt", {}, "All messages per order (with webhooks and alerts)"),
+    el("dd", { "data-kpi": "all_messages_per_order" }, `${number(all.messages_per_order)} (${all.sent ?? 0} sent to ${all.orders_messaged ?? 0} orders)`),
     el("dt", {}, "Suppressed"),
     el("dd", { "data-kpi": "suppressed" }, String(all.suppressed ?? 0)),
   );
   const parts = [facts];
-  const channels = messages.filter((r) => r.channel !== "all");
+  const channels = messages.filter((r) => r.channel !== "all" && r.channel !== "customer");
   if (channels.length) {
     parts.push(table("Messages by channel", ["Channel", "Sent", "Failed", "Suppressed", "Per order", "Trigger → sent p50 / p90"],
       channels.map((r) => [r.channel, String(r.sent), String(r.failed), String(r.suppressed), number(r.messages_per_order),
