@@ -12,7 +12,8 @@ Keys (``P`` is the prefix; the ``{notify}`` hash tag keeps them on one Redis Clu
                                     sent_at, manual, updated (times in epoch ms)
     P:{notify}:due            zset  message id -> when to (re)try it, epoch ms; a taken message
                                     is pushed ``lease_s`` ahead (like the exception due index)
-    P:{notify}:handled:ORDER  hash  what the planner already handled for the order
+    P:{notify}:handled:ORDER  hash  what the planner already handled for the order, and
+                                    ``_version``: the newest timeline version planned
     P:{notify}:order:ORDER    zset  message id -> planned at (the console's per-order list)
     P:{notify}:records        zset  outcome record JSON -> publish after (the record outbox)
     P:{notify}:failing        hash  webhook subscription id -> failing since:last failure (ms)
@@ -51,19 +52,26 @@ from wismo.settings import Settings
 
 log = logging.getLogger(__name__)
 FINAL = frozenset({MessageState.SENT, MessageState.FAILED, MessageState.SUPPRESSED})
+#: the field of an order's ``handled`` hash holding the newest timeline version planned
+VERSION_FIELD = "_version"
 #: message records are kept this long past the retry horizon (the console's delivery view)
 KEEP_AFTER_HORIZON_S = 7 * 86400.0
 DEFAULT_KEEP_S = 86400.0 + KEEP_AFTER_HORIZON_S
 
 # KEYS: due, handled, order list, records, then one record key per message and suppression
-# ARGV: now, keep_s, handled_keep_s, #messages, #suppressed,
+# ARGV: now, keep_s, handled_keep_s, #messages, #suppressed, version ('' none),
 #       per message: id, spec, due; per suppression: id, spec, reason, record; then handled pairs
 _COMMIT = """
 local now = ARGV[1]
 local keep = tonumber(ARGV[2])
 local hkeep = tonumber(ARGV[3])
 local nm, ns = tonumber(ARGV[4]), tonumber(ARGV[5])
-local a, k = 6, 5
+if ARGV[6] ~= '' then
+  local seen = redis.call('HGET', KEYS[2], '_version')
+  if seen and tonumber(seen) > tonumber(ARGV[6]) then return {{}, {}, 1} end
+  redis.call('HSET', KEYS[2], '_version', ARGV[6])
+end
+local a, k = 7, 5
 local new, quiet = {}, {}
 for _ = 1, nm do
   local key, id = KEYS[k], ARGV[a]
@@ -105,7 +113,7 @@ if redis.call('EXISTS', KEYS[3]) == 1 then
   if list_keep > 0 then redis.call('EXPIRE', KEYS[3], list_keep)
   else redis.call('PERSIST', KEYS[3]) end
 end
-return {new, quiet}
+return {new, quiet, 0}
 """
 
 # KEYS: a sorted set; ARGV: now, limit, lease score
@@ -207,6 +215,7 @@ class Committed:
 
     messages: list[str]
     suppressed: list[str]
+    stale: bool = False  # a newer version of the order was planned already: nothing written
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,17 +345,22 @@ class Ledger:
         plan: PlanLike,
         now: datetime,
         records: Mapping[str, bytes] | None = None,
+        *,
+        version: int | None = None,
     ) -> Committed:
         """Create the records of the plan's messages (queued, due at their ``due_at``) and of
         its suppressions, unless they exist, and add its handled entries — atomically.
 
         ``records`` maps a suppressed message's id to its outcome record (written to the record
-        outbox only if the suppression is new)."""
+        outbox only if the suppression is new). With ``version`` (the timeline version planned
+        from), a plan older than one already committed for the order commits nothing: a worker
+        that lost the order in a rebalance cannot write back what it saw of an older timeline
+        over what the newer one's plan wrote."""
         records = records or {}
         keys = [self.due_key, self.handled_key(order_id), self.order_key(order_id)]
         keys.append(self.records_key)
         args: list[Any] = [to_score(now), self.keep_s, self.handled_keep_s]
-        args += [len(plan.messages), len(plan.suppressed)]
+        args += [len(plan.messages), len(plan.suppressed), "" if version is None else version]
         for message in plan.messages:
             keys.append(self.record_key(message.message_id))
             args += [message.message_id, message_to_json(message), to_score(message.due_at)]
@@ -356,12 +370,14 @@ class Ledger:
             args += [message.message_id, message_to_json(message), reason, record]
         for name, value in plan.handled.items():
             args += [name, value]
-        new, quiet = await self._commit(keys=keys, args=args)
-        return Committed([_text(x) for x in new], [_text(x) for x in quiet])
+        new, quiet, stale = await self._commit(keys=keys, args=args)
+        return Committed([_text(x) for x in new], [_text(x) for x in quiet], bool(stale))
 
     async def handled(self, order_id: str) -> dict[str, str]:
         raw = await self.client.hgetall(self.handled_key(order_id))
-        return {_text(name): _text(value) for name, value in raw.items()}
+        entries = {_text(name): _text(value) for name, value in raw.items()}
+        entries.pop(VERSION_FIELD, None)
+        return entries
 
     # dispatching ------------------------------------------------------------------------------
 

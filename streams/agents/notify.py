@@ -178,7 +178,7 @@ class NotifyPlanner:
             )
             for message, reason in plan.suppressed
         }
-        return await self.ledger.commit_plan(order_id, plan, now, records)
+        return await self.ledger.commit_plan(order_id, plan, now, records, version=timeline.version)
 
     async def on_events(self, events: Sequence[Event], now: datetime) -> int:
         """Record contact fields; an order waiting for them is planned at once."""

@@ -11,7 +11,13 @@ import redis.asyncio as aioredis
 from hypothesis import given
 from hypothesis import strategies as st
 
-from projections.notify.ledger import Ledger, SimplePlan, message_from_json, message_to_json
+from projections.notify.ledger import (
+    Committed,
+    Ledger,
+    SimplePlan,
+    message_from_json,
+    message_to_json,
+)
 from projections.notify.model import Message, MessageState, NotifyChannel
 from tests.projections.conftest import REDIS_URL, drop_prefix
 
@@ -268,3 +274,21 @@ async def test_a_message_due_far_ahead_is_kept_until_then(
     await ledger.commit_plan("O1", SimplePlan([soon]), T)
     ttl = await redis_client.ttl(ledger.record_key(soon.message_id))
     assert 10 * 86400 < ttl <= 10 * 86400 + 3600
+
+
+async def test_a_plan_older_than_one_committed_writes_nothing(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    ledger = Ledger(redis_client, redis_prefix)
+    newer = SimplePlan([message(2)], handled={"w.o": "delivered.3"})
+    older = SimplePlan([message(1)], [(message(3), "opted_out")], {"w.o": "shipped.3"})
+    assert not (await ledger.commit_plan("O1", newer, T, version=6)).stale
+    stale = await ledger.commit_plan("O1", older, T, {message(3).message_id: b"r"}, version=5)
+    assert stale == Committed([], [], stale=True)
+    assert await ledger.handled("O1") == {"w.o": "delivered.3"}
+    assert await ledger.get(message(1).message_id) is None
+    assert await ledger.take_records(T + S, 10, 30) == []
+    again = await ledger.commit_plan("O1", SimplePlan([message(4)]), T, version=6)
+    assert again.messages == [message(4).message_id]
+    # plans without a version (alerts) are not ordered
+    assert (await ledger.commit_plan("O1", SimplePlan([message(5)]), T)).messages
