@@ -18,7 +18,7 @@ import orjson
 
 from cli.commands import SubParsers
 
-SCENARIOS = ("sla", "throughput", "latency", "hops", "reads", "fanout", "rebuild")
+SCENARIOS = ("sla", "throughput", "latency", "hops", "reads", "fanout", "rebuild", "notify")
 
 
 def register(subparsers: SubParsers) -> None:
@@ -101,6 +101,16 @@ def register(subparsers: SubParsers) -> None:
         help="the API accepts permessage-deflate (default: the api.ws_compress setting, off)",
     )
     fanout.set_defaults(handler=run_fanout)
+
+    notify = scenarios.add_parser(
+        "notify", help="e-mails and webhooks/s into the development sinks beside bare loops"
+    )
+    notify.add_argument("--events", type=int, default=3000, help="messages per phase")
+    notify.add_argument("--duration", type=float, default=20.0, help="longest a phase may take")
+    notify.add_argument("--smtp-connections", type=int, default=16, help="pooled SMTP connections")
+    notify.add_argument("--concurrency", type=int, default=16, help="webhooks in flight")
+    notify.add_argument("--repeat", type=int, default=3, help="runs per phase (best kept)")
+    notify.set_defaults(handler=run_notify)
 
     for scenario in scenarios.choices.values():
         scenario.add_argument("--json", action="store_true", help="print only the JSON summary")
@@ -234,3 +244,17 @@ def _ws_compress(flag: bool | None) -> bool:
     from wismo.settings import load_settings
 
     return load_settings().api.ws_compress
+
+
+def run_notify(args: argparse.Namespace) -> int:
+    from bench.notify import NotifyOptions, run
+
+    load = os.getloadavg()[0]
+    options = NotifyOptions(
+        messages=args.events,
+        duration_s=args.duration,
+        smtp_connections=args.smtp_connections,
+        webhook_concurrency=args.concurrency,
+        repeat=args.repeat,
+    )
+    return _report(run(options, _progress), load, args.json)

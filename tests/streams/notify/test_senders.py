@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from carriers.standard_webhooks import sign
 from projections.notify.model import Message, NotifyChannel, Subscription
 from projections.notify.subscriptions import new_secret
 from streams.notify.senders import (
@@ -32,6 +33,7 @@ from streams.notify.senders import (
     WebhookSender,
     compose_email,
     retry_after,
+    signature,
 )
 from wismo.settings import NotifySettings
 
@@ -528,3 +530,19 @@ async def test_non_ascii_and_dot_lines_survive_the_smtp_conversation(
     assert rich is not None
     assert plain.get_content() == ".\r\n..\r\nZeile\r\n"
     assert rich.get_content() == "<p>Grüße</p>\r\n."
+
+
+@given(
+    secrets=st.lists(st.binary(min_size=1, max_size=64), min_size=1, max_size=3),
+    body=st.binary(max_size=200),
+    timestamp=st.integers(0, 2**40),
+)
+def test_the_signature_is_one_sign_entry_per_secret(
+    secrets: list[bytes], body: bytes, timestamp: int
+) -> None:
+    import base64
+
+    written = ["whsec_" + base64.b64encode(key).decode() for key in secrets]
+    expected = " ".join(sign(secret, "msg_1", timestamp, body) for secret in written)
+    assert signature(written, "msg_1", timestamp, body) == expected
+    assert signature(written, "msg_1", timestamp, body) == expected  # the prepared keys again
