@@ -19,7 +19,7 @@ from projections.notify.ledger import (
     message_to_json,
 )
 from projections.notify.model import Message, MessageState, NotifyChannel
-from tests.projections.conftest import REDIS_URL, drop_prefix
+from tests.projections.conftest import REDIS_URL
 
 T = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 S = timedelta(seconds=1)
@@ -46,63 +46,78 @@ def test_a_message_round_trips_through_its_json() -> None:
     assert message_from_json(message_to_json(original)) == original
 
 
+Step = tuple[list[int], list[int], dict[str, str], int]
 plans = st.lists(
     st.tuples(
         st.lists(st.integers(0, 7), max_size=4),  # messages
         st.lists(st.integers(8, 11), max_size=2),  # suppressions
         st.dictionaries(st.sampled_from("abc"), st.sampled_from("xyz"), max_size=2),
+        st.integers(1, 4),  # the timeline version planned from
     ),
     min_size=1,
     max_size=5,
 )
 
 
-@given(plans, st.data())
-def test_commit_plan_is_idempotent_under_replay(
-    history: list[tuple[list[int], list[int], dict[str, str]]], data: st.DataObject
-) -> None:
-    # replay: any commits again, in any order, after the history
-    replays = data.draw(st.lists(st.sampled_from(history), max_size=6))
+async def _replayed(ledger: Ledger, history: list[Step], replays: list[Step]) -> None:
+    seen: set[str] = set()
+    first_state: dict[str, MessageState] = {}
+    handled: dict[str, str] = {}
+    newest = 0
+    for step, (sends, quiets, marks, version) in enumerate([*history, *replays]):
+        plan = SimplePlan(
+            [message(n) for n in sends], [(message(n), "opted out") for n in quiets], marks
+        )
+        records = {m.message_id: m.message_id.encode() for m, _ in plan.suppressed}
+        committed = await ledger.commit_plan("O1", plan, T + step * S, records, version=version)
+        assert committed.stale is (version < newest)
+        added = [*committed.messages, *committed.suppressed]
+        assert not seen & set(added), "a message committed twice"
+        seen |= set(added)
+        if committed.stale:
+            assert not added
+            continue
+        newest = version
+        for m in plan.messages:
+            first_state.setdefault(m.message_id, MessageState.QUEUED)
+        for m, _ in plan.suppressed:
+            first_state.setdefault(m.message_id, MessageState.SUPPRESSED)
+        handled.update(marks)
+    assert seen == set(first_state)
+    for message_id, state in first_state.items():
+        entry = await ledger.get(message_id)
+        assert entry is not None
+        assert entry.state is state
+    assert await ledger.handled("O1") == handled
+    queued = {i for i, s in first_state.items() if s is MessageState.QUEUED}
+    assert {e.message_id for e in await ledger.take(T + S, 100, 60)} == queued
+    quiet = {i.encode() for i, s in first_state.items() if s is MessageState.SUPPRESSED}
+    assert set(await ledger.take_records(T + 60 * S, 100, 60)) == quiet
 
-    async def scenario() -> None:
-        prefix = f"wismo-test-{uuid.uuid4().hex[:12]}"
+
+def test_commit_plan_is_idempotent_under_replay() -> None:
+    """Any history of plans, then any of them again in any order: each message is committed
+    once with its first state, handled entries are those of the plans not older than one
+    committed before them, and a stale plan commits nothing."""
+    with asyncio.Runner() as runner:
         client = aioredis.Redis.from_url(REDIS_URL)
-        ledger = Ledger(client, prefix)
-        try:
-            seen: set[str] = set()
-            first_state: dict[str, MessageState] = {}
-            handled: dict[str, str] = {}
-            for step, (sends, quiets, marks) in enumerate([*history, *replays]):
-                plan = SimplePlan(
-                    [message(n) for n in sends],
-                    [(message(n), "opted out") for n in quiets],
-                    marks,
-                )
-                records = {m.message_id: m.message_id.encode() for m, _ in plan.suppressed}
-                committed = await ledger.commit_plan("O1", plan, T + step * S, records)
-                added = [*committed.messages, *committed.suppressed]
-                assert not seen & set(added), "a message committed twice"
-                seen |= set(added)
-                for m in plan.messages:
-                    first_state.setdefault(m.message_id, MessageState.QUEUED)
-                for m, _ in plan.suppressed:
-                    first_state.setdefault(m.message_id, MessageState.SUPPRESSED)
-                handled.update(marks)
-            assert seen == set(first_state)
-            for message_id, state in first_state.items():
-                entry = await ledger.get(message_id)
-                assert entry is not None
-                assert entry.state is state
-            assert await ledger.handled("O1") == handled
-            queued = {i for i, s in first_state.items() if s is MessageState.QUEUED}
-            assert {e.message_id for e in await ledger.take(T + S, 100, 60)} == queued
-            quiet = {i.encode() for i, s in first_state.items() if s is MessageState.SUPPRESSED}
-            assert set(await ledger.take_records(T + 60 * S, 100, 60)) == quiet
-        finally:
-            await drop_prefix(client, prefix)
-            await client.aclose()
 
-    asyncio.run(scenario())
+        @given(plans, st.data())
+        def check(history: list[Step], data: st.DataObject) -> None:
+            replays = data.draw(st.lists(st.sampled_from(history), max_size=6))
+            ledger = Ledger(client, f"wismo-test-{uuid.uuid4().hex[:12]}")
+            keys = [ledger.due_key, ledger.records_key, ledger.handled_key("O1")]
+            keys += [ledger.order_key("O1")]
+            keys += [ledger.record_key(message(n).message_id) for n in range(12)]
+            try:
+                runner.run(_replayed(ledger, history, replays))
+            finally:
+                runner.run(client.delete(*keys))
+
+        try:
+            check()
+        finally:
+            runner.run(client.aclose())
 
 
 async def test_take_leases_and_the_lease_runs_out(
