@@ -197,7 +197,10 @@ class SlaReport:
         }
 
 
-SECTIONS = ("delivery", "exceptions", "returns", "dwell", *NOTIFICATION_SECTIONS)
+#: the shipment sections (grouped by ``by``): :func:`sla_report`'s default, the benchmark's report
+SECTIONS = ("delivery", "exceptions", "returns", "dwell")
+#: with the notification sections (``notify_*``): what ``wismo sla`` and the API report by default
+ALL_SECTIONS = (*SECTIONS, *NOTIFICATION_SECTIONS)
 
 
 def section_sql(query: SlaQuery, section: str) -> str:

@@ -18,7 +18,7 @@ from api.errors import BadRequest, Unavailable
 from api.views.agent import agent
 from api.views.respond import json
 from projections.errors import StoreError
-from projections.sla import SECTIONS, InvalidGrouping, SlaQuery, sla_report
+from projections.sla import ALL_SECTIONS, InvalidGrouping, SlaQuery, sla_report
 
 MAX_DAYS = 731
 #: the dates a report may cover: what ClickHouse's date types and the day after ``to`` can hold
@@ -55,10 +55,10 @@ def sla_query(request: web.Request) -> tuple[SlaQuery, tuple[str, ...]]:
         query = SlaQuery(start, end, _names(request, "by"))
     except InvalidGrouping as error:
         raise BadRequest(str(error)) from error
-    sections = _names(request, "section") or SECTIONS
-    unknown = [s for s in sections if s not in SECTIONS]
+    sections = _names(request, "section") or ALL_SECTIONS
+    unknown = [s for s in sections if s not in ALL_SECTIONS]
     if unknown:
-        raise BadRequest(f"unknown section {', '.join(unknown)}; known: {', '.join(SECTIONS)}")
+        raise BadRequest(f"unknown section {', '.join(unknown)}; known: {', '.join(ALL_SECTIONS)}")
     return query, sections
 
 

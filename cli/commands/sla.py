@@ -11,7 +11,7 @@ from cli.commands import SubParsers
 
 
 def register(subparsers: SubParsers) -> None:
-    from projections.sla import SECTIONS
+    from projections.sla import ALL_SECTIONS
 
     parser = subparsers.add_parser(
         "sla",
@@ -43,7 +43,7 @@ def register(subparsers: SubParsers) -> None:
     parser.add_argument(
         "--section",
         action="append",
-        choices=SECTIONS,
+        choices=ALL_SECTIONS,
         help="only these sections (repeatable)",
     )
     parser.add_argument("--plot", type=Path, help="also write an on-time chart to this PNG")
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from projections.clickhouse_schema import migrate
     from projections.connections import clickhouse_client
     from projections.errors import StoreError
-    from projections.sla import SECTIONS, InvalidGrouping, SlaQuery, section_sql, sla_report
+    from projections.sla import ALL_SECTIONS, InvalidGrouping, SlaQuery, section_sql, sla_report
     from projections.sla_render import plot_on_time, report_csv, report_table
     from wismo.settings import load_settings
 
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     except InvalidGrouping as error:
         print(f"wismo sla: {error}", file=sys.stderr)
         return 2
-    sections = args.section or list(SECTIONS)
+    sections = args.section or list(ALL_SECTIONS)
     if args.sql:
         for section in sections:
             print(f"-- {section}\n{section_sql(query, section)};\n")

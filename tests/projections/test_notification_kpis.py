@@ -18,7 +18,7 @@ import pytest
 from projections.clickhouse_store import ClickHouse, ClickHouseWriter
 from projections.facts import EXCEPTION_COLUMNS
 from projections.notify.model import MessageState, NotifyChannel
-from projections.sla import SECTIONS, SlaQuery, section_sql, sla_report
+from projections.sla import ALL_SECTIONS, SECTIONS, SlaQuery, section_sql, sla_report
 from projections.sla_notifications import NOTIFICATION_SECTIONS, notification_row
 from tests.projections.notification_data import (
     DAYS,
@@ -142,7 +142,8 @@ async def test_a_later_record_of_the_same_state_replaces_the_first(clickhouse: C
 
 
 def test_notification_sections_are_in_the_report_and_ignore_the_grouping() -> None:
-    assert set(NOTIFICATION_SECTIONS) <= set(SECTIONS)
+    assert set(NOTIFICATION_SECTIONS) <= set(ALL_SECTIONS)
+    assert not set(NOTIFICATION_SECTIONS) & set(SECTIONS)  # sla_report's default: shipments
     grouped = SlaQuery(date(2026, 3, 1), date(2026, 3, 2), ("carrier",))
     for section in NOTIFICATION_SECTIONS:
         assert section_sql(grouped, section) == NOTIFICATION_SECTIONS[section]
