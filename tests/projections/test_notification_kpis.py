@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from projections.clickhouse_schema import apply_ttls, current_ttl
 from projections.clickhouse_store import ClickHouse, ClickHouseWriter
 from projections.facts import EXCEPTION_COLUMNS
 from projections.notify.model import MessageState, NotifyChannel
@@ -28,6 +29,7 @@ from tests.projections.notification_data import (
     generate,
     reference,
 )
+from wismo.settings import RetentionSettings
 
 ORDERS = 300
 
@@ -155,3 +157,18 @@ def test_a_row_has_no_recipient_and_empty_text_for_absent_values() -> None:
     row = notification_row(record)
     assert f"{record.order_id}@example.com" not in repr(row)
     assert row[9:11] == ("", "")  # reason, endpoint
+
+
+async def test_notification_rows_follow_their_retention(clickhouse: ClickHouse) -> None:
+    client, database = clickhouse.client, clickhouse.database
+    kept = RetentionSettings(notifications_days=1).clickhouse_days
+    assert await clickhouse.run(apply_ttls, client, database, kept) == ["notifications"]
+    ttl = await clickhouse.run(current_ttl, client, database, "notifications")
+    assert ttl == "toDateTime(at) + toIntervalSecond(86400)"
+    writer = ClickHouseWriter(clickhouse)
+    await writer.add_notifications(generate(random.Random(2), 5).records)  # March 2026: expired
+    await writer.flush()
+    await clickhouse.run(client.command, f"OPTIMIZE TABLE {database}.notifications FINAL")
+    assert await clickhouse.rows("SELECT count() FROM {db}.notifications") == [(0,)]
+    forever = RetentionSettings().clickhouse_days
+    assert await clickhouse.run(apply_ttls, client, database, forever) == ["notifications"]
