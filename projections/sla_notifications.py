@@ -31,6 +31,18 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+#: what ``DateTime64(3, 'UTC')`` holds with room to spare: a record outside is not a real outcome
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def unstorable(record: Record) -> str | None:
+    """Why the record cannot be a row (a time ClickHouse cannot hold), or ``None``."""
+    for name, value in (("at", record.at), ("triggered_at", record.triggered_at)):
+        if not EARLIEST <= _utc(value) < LATEST:
+            return f"{name} {value.isoformat()} is outside {EARLIEST.year}..{LATEST.year}"
+    return None
+
+
 def notification_row(record: Record) -> tuple[Any, ...]:
     """The values of :data:`NOTIFICATION_COLUMNS` for one record; absent text is ``''``."""
     return (
@@ -45,7 +57,9 @@ def notification_row(record: Record) -> tuple[Any, ...]:
         min(max(record.attempts, 0), 65535),
         record.reason or "",
         record.endpoint or "",
-        record.status_code,
+        record.status_code
+        if record.status_code is not None and 0 <= record.status_code < 65536
+        else None,
         record.latency_ms,
     )
 

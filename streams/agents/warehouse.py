@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from projections.clickhouse_store import ClickHouse, ClickHouseWriter
 from projections.errors import StoreUnavailable
 from projections.notify.model import Record
+from projections.sla_notifications import unstorable
 from projections.store import TimelineChange
 from streams.context import StreamContext
 from streams.notify.records import decode_record
@@ -225,17 +226,23 @@ def _decode_record_into(message: Any, records: list[Record], letters: list[DeadL
     """A notification record, or a dead letter saying why the bytes are not one."""
     value = message.value or b""
     try:
-        records.append(decode_record(value))
-    except ValueError as error:
-        letters.append(
-            DeadLetter(
-                reason=f"not a notification record: {error}",
-                source=None,
-                raw=value,
-                headers=decode_headers(message.headers),
-                failed_at=datetime.now(UTC),
-                topic=message.topic,
-                partition=message.partition,
-                offset=message.offset,
-            )
+        record = decode_record(value)
+        problem = unstorable(record)
+    except (ValueError, TypeError, ArithmeticError) as error:  # int(inf): OverflowError
+        problem = str(error)
+    else:
+        if problem is None:
+            records.append(record)
+            return
+    letters.append(
+        DeadLetter(
+            reason=f"not a notification record: {problem}",
+            source=None,
+            raw=value,
+            headers=decode_headers(message.headers),
+            failed_at=datetime.now(UTC),
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
         )
+    )
