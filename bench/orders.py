@@ -112,6 +112,9 @@ class Mix:
     phone: float = 0.6  # orders placed with a mobile number (delivery texts)
     located_customer: float = 0.9  # orders that say the customer's language and time zone
     exception_opened: float = 0.0  # per parcel: an exception told as an event (the log's shape)
+    lanes: bool = (
+        False  # transit times and late rates by lane, weekday effects (:func:`_lane_walk`)
+    )
 
 
 #: every kind of order and trouble, as ``wismo simulate`` sends them
@@ -149,6 +152,56 @@ SLA = replace(
     returned=0.2,
     exception_opened=0.25,
 )
+#: the UK cities again, each with its region, so lanes within the UK differ
+REGIONAL_CITIES: tuple[Place, ...] = (
+    ("Leeds", "GB", "LS1 4AP", "YOR"),
+    ("Manchester", "GB", "M1 1AE", "NW"),
+    ("Bristol", "GB", "BS1 5TR", "SW"),
+    ("Glasgow", "GB", "G1 3SL", "SCT"),
+    ("Birmingham", "GB", "B2 4QA", "WM"),
+    ("Cardiff", "GB", "CF10 1EP", "WLS"),
+)
+#: a past that prediction can learn from (docs/prediction.md): four months of orders from two
+#: warehouses to regions at home and abroad, each carrier, origin and destination lane with a
+#: transit time and a late rate of its own, no Sunday deliveries, carriers quoting a flat EDD
+LANES = replace(
+    LIVELY,
+    destinations=REGIONAL_CITIES + ABROAD,
+    warehouses=2,
+    days=120.0,
+    returned=0.0,
+    lanes=True,
+)
+#: hours a carrier takes at home, ground (its quoted EDD says whole days, see :func:`_quoted`)
+CARRIER_HOURS = {"ups": 30.0, "fedex": 38.0, "dhl": 46.0, "usps": 60.0}
+CARRIER_QUOTED_DAYS = {"ups": 2, "fedex": 2, "dhl": 3, "usps": 3}
+
+
+@dataclass(frozen=True, slots=True)
+class Lane:
+    """Where a parcel goes and by which service: what its :func:`_lane_walk` depends on."""
+
+    origin: Place
+    destination: Place
+    service: str
+
+    def profile(self, carrier: str) -> tuple[float, float]:
+        """The lane's typical transit hours and late rate: properties of the world, the same for
+        every seed (each lane's own generator)."""
+        origin, destination = self.origin, self.destination
+        rng = random.Random(f"lane:{carrier}:{origin[3] or origin[1]}:{destination[3]}")
+        hours = CARRIER_HOURS.get(carrier, 48.0) + rng.uniform(0, 36)
+        if origin[1] != destination[1]:
+            hours += 12.0 if carrier == "dhl" else rng.uniform(24, 48)
+        if self.service == "express":
+            hours *= 0.6
+        return hours, rng.uniform(0.02, 0.35)
+
+
+def _quoted(carrier: str, lane: Lane, shipped: datetime) -> date:
+    """The carrier's EDD: its flat quote by service and border, blind to the lane's record."""
+    days = 1 if lane.service == "express" else CARRIER_QUOTED_DAYS.get(carrier, 3)
+    return shipped.date() + timedelta(days=days + (lane.origin[1] != lane.destination[1]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -438,11 +491,15 @@ def _fulfil(
         edd = date.fromisoformat(group["promised_delivery_date"]) + timedelta(
             days=rng.choice((0, 0, 0, 1))
         )
+        service = "express" if group["method"] == "express" else "ground"
+        lane = Lane(origin, destination_of(group), service) if mix.lanes and not demo else None
+        if lane is not None:
+            edd = _quoted(carrier, lane, shipped)
         ship_payload = {
             "shipment_id": shipment_id,
             "fulfilment_order_id": fo_id,
             "carrier": carrier,
-            "service": "express" if group["method"] == "express" else "ground",
+            "service": service,
             "tracking_number": number,
             "lines": parcel,
             "shipped_at": shipped.isoformat(),
@@ -453,7 +510,10 @@ def _fulfil(
             ship_payload["carrier_edd"] = edd.isoformat()
         told.event("wms", "fulfilment.shipped", shipped, ship_payload, f"{fo_id}:shipped:{n}")
         told.parcels.append(Parcel(order_id, shipment_id, carrier, number))
-        delivered |= _walk(told, mix, carrier, number, shipped, edd, demo and n == 0)
+        if lane is not None:
+            delivered |= _lane_walk(told, mix, carrier, number, shipped, edd, lane)
+        else:
+            delivered |= _walk(told, mix, carrier, number, shipped, edd, demo and n == 0)
         if rng.random() < mix.exception_opened:
             _exception(told, shipment_id, number, shipped)
     return delivered
@@ -514,6 +574,75 @@ def _walk(
             f"{carrier}:{number}:edd", carrier, "edd.revised", at, payload, tracking_number=number
         )
         told.tell("oms", at, [event], f"{number}:edd")
+    return delivered
+
+
+def destination_of(group: dict[str, Any]) -> Place:
+    place = group["destination"]
+    return (place["city"], place["country"], place["postal_code"], place.get("region", ""))
+
+
+def _lane_walk(
+    told: Story, mix: Mix, carrier: str, number: str, shipped: datetime, edd: date, lane: Lane
+) -> bool:
+    """The carrier scans of one parcel on a lane (the ``lanes`` mixes): the transit time is the
+    lane's typical one with noise, a day or three more at the lane's late rate or after a
+    problem, never delivered on a Sunday; the scans spread over it. The carrier revises its EDD
+    for half the parcels it knows will be late. Whether it was delivered."""
+    rng = told.rng
+    typical, late_rate = lane.profile(carrier)
+    steps: list[tuple[str, str | None]] = [("info_received", None)]
+    steps += [("in_transit", None)] * rng.randrange(mix.in_transit[0], mix.in_transit[1] + 1)
+    trouble = None
+    roll, acc = rng.random(), 0.0
+    for status, reason, share in mix.troubles:
+        acc += share
+        if roll < acc:
+            trouble = (status, reason)
+            break
+    hours = typical * rng.lognormvariate(0, 0.15)
+    if rng.random() < late_rate:
+        hours += rng.uniform(20, 72)
+    arrives = True
+    if trouble is not None:
+        steps.append(trouble)
+        hours += rng.uniform(24, 60)
+        if trouble[0] == "returning_to_sender":
+            steps += [("returning_to_sender", None), ("returned_to_sender", None)]
+            arrives = False
+        elif trouble[1] == "carrier_lost" or rng.random() < mix.stalled:
+            arrives = False
+    first = shipped + timedelta(minutes=rng.randrange(10, 90))
+    times = [first]
+    if arrives:
+        delivered_at = first + timedelta(hours=hours)
+        if delivered_at.isoweekday() == 7:  # no deliveries on Sundays
+            delivered_at += timedelta(hours=24)
+        ofd = delivered_at - timedelta(hours=rng.uniform(2, 7))
+        between = sorted(rng.uniform(0, 1) for _ in steps[1:])
+        times += [first + (ofd - first) * share for share in between]
+        steps.append(("out_for_delivery", None))
+        times.append(ofd)
+        if rng.random() >= mix.in_flight:
+            steps.append(("delivered", None))
+            times.append(delivered_at)
+        if delivered_at.date() > edd and rng.random() < 0.5:
+            at = first + (ofd - first) * 0.5
+            payload = {"estimated_delivery": delivered_at.date().isoformat(), "carrier": carrier}
+            event = _event(
+                f"{carrier}:{number}:edd", carrier, "edd.revised", at, payload,
+                tracking_number=number,
+            )  # fmt: skip
+            told.tell("oms", at, [event], f"{number}:edd")
+    else:
+        for _ in steps[1:]:
+            times.append(times[-1] + timedelta(hours=rng.uniform(2, 16)))
+    delivered = False
+    for n, ((status, reason), at) in enumerate(zip(steps, times, strict=True)):
+        if told.now is not None and at > told.now:
+            break
+        _scan(told, mix, carrier, number, at, status, reason, edd, n)
+        delivered |= status == "delivered"
     return delivered
 
 
