@@ -1,16 +1,17 @@
 """The agent console's index: orders by order number and by e-mail hash, and the exception queue.
 
-A projection of timelines, written by the timeline store's commit script in the same atomic
-step as the timeline itself (:mod:`projections.redis_writer`), so it is complete whatever API
-processes were running; API processes only read it (:class:`AgentIndex`). It is derived from
+A projection of timelines, written by the timeline store right after each commit
+(:mod:`projections.redis_index`: the commit's state keeps a digest of the entries written, set
+last, so an interrupted write is redone by the order's next commit), so it is complete whatever
+API processes were running; API processes only read it (:class:`AgentIndex`). It is derived from
 timelines only, so writing it is idempotent and order-independent.
 
-Keys (see :mod:`projections.redis_keys`)::
+Keys (see :mod:`projections.redis_keys`; the queue's two keys share the ``{idx}`` hash tag)::
 
     P:api:idx:number:NUMBER   set   order ids with this (normalised) order number
     P:api:idx:email:SHA256    set   order ids of this e-mail hash
-    P:api:idx:exceptions      hash  exception id -> row (JSON, see :func:`exception_rows`)
-    P:api:idx:resolved        zset  exception id -> resolved time; rows past the keep are dropped
+    P:{idx}:exceptions        hash  exception id -> row (JSON, see :func:`exception_rows`)
+    P:{idx}:resolved          zset  exception id -> resolved time; rows past the keep are dropped
 
 A commit that changes exception rows announces them in its change summary on ``P:agents``
 (``"exceptions": [row, …]``), which the API's websocket hub passes on to agent feeds.
@@ -28,6 +29,7 @@ import redis.asyncio as aioredis
 
 from projections.redis_keys import RedisKeys
 from projections.redis_pipes import RedisPipes, text
+from projections.redis_upgrade import adopt_legacy_keys
 from wismo.ids import email_hash
 from wismo.vocab import ExceptionState, Severity
 
@@ -153,8 +155,16 @@ class AgentIndex:
     def __init__(self, client: aioredis.Redis, prefix: str | RedisKeys, *, url: str = "redis"):
         self.keys = prefix if isinstance(prefix, RedisKeys) else RedisKeys(prefix)
         self._pipes = RedisPipes(client, url)
+        self._adopted = False
+
+    async def _adopt(self) -> None:
+        """Move the queue from its former keys once (:mod:`projections.redis_upgrade`)."""
+        if not self._adopted:
+            await adopt_legacy_keys(self._pipes, self.keys)
+            self._adopted = True
 
     async def _rows(self, exception_ids: Sequence[str]) -> dict[str, Row]:
+        await self._adopt()
         async with self._pipes.talking():
             found = await self._pipes.client.hmget(self.keys.index_exceptions, list(exception_ids))
         return {i: orjson.loads(raw) for i, raw in zip(exception_ids, found, strict=True) if raw}
@@ -163,6 +173,7 @@ class AgentIndex:
         return (await self._rows([exception_id])).get(exception_id)
 
     async def exceptions(self) -> list[Row]:
+        await self._adopt()
         async with self._pipes.talking():
             stored = await self._pipes.client.hgetall(self.keys.index_exceptions)
         return [orjson.loads(raw) for raw in stored.values()]

@@ -52,7 +52,8 @@ async def _remove(
     keys = store.keys
 
     def build(pipe: Any) -> None:
-        pipe.delete(*found["keys"])
+        for key in found["keys"]:  # one by one: on a Redis Cluster they lie on several slots
+            pipe.delete(key)
         for key in found["sets"]:
             pipe.srem(key, order_id)
         if found["exceptions"]:

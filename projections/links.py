@@ -28,7 +28,7 @@ import redis.asyncio as aioredis
 from projections.merge import with_order
 from projections.ordering import canonical_sequence
 from projections.redis_keys import RedisKeys
-from projections.redis_pipes import RedisPipes, text
+from projections.redis_pipes import RedisPipes, evalsha, text
 from wismo.events import Event, dump_event, parse_event, tracking_numbers_named
 
 _TAKE = """
@@ -176,7 +176,7 @@ class LinkIndex:
         """Take the scans parked under a number (removed), with its order when it is linked."""
         key = self.keys.parked(tracking_number)
         (flat,) = await self._pipes.execute(
-            lambda pipe: pipe.evalsha(self._pipes.shas["take"], 1, key), scripted=True
+            lambda pipe: evalsha(pipe, self._pipes.shas["take"], 1, key), scripted=True
         )
         taken = _events({text(flat[i]): flat[i + 1] for i in range(0, len(flat), 2)})
         order_id = await self.order_for(tracking_number)

@@ -23,6 +23,7 @@ from typing import Any
 from projections.agent_index import RESOLVED_KEEP_S
 from projections.redis_commit import PreparedCommit
 from projections.redis_keys import RedisKeys
+from projections.redis_pipes import evalsha
 
 # KEYS: index exceptions, index resolved.
 # ARGV: 1 agents channel, 2 change summary (JSON object), 3 seconds a resolved exception is
@@ -76,7 +77,8 @@ def queue_entries(pipe: Any, shas: dict[str, str], keys: RedisKeys, p: PreparedC
     for key in index.sets:
         pipe.sadd(key, p.order_id)
     if index.rows:
-        pipe.evalsha(
+        evalsha(
+            pipe,
             shas["index"],
             2,
             keys.index_exceptions,
@@ -93,4 +95,4 @@ def queue_digest(
 ) -> None:
     """Queue step 3."""
     if p.index is not None:
-        pipe.evalsha(shas["set_ix"], 1, keys.state(p.order_id), rev, p.index.digest)
+        evalsha(pipe, shas["set_ix"], 1, keys.state(p.order_id), rev, p.index.digest)

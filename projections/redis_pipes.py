@@ -32,6 +32,12 @@ def as_bytes(value: bytes | str) -> bytes:
     return value.encode() if isinstance(value, str) else value
 
 
+def evalsha(pipe: Any, sha: str, numkeys: int, *keys_and_args: Any) -> None:
+    """Queue a script by its SHA on a pipeline, plain or cluster (whose pipeline refuses its own
+    ``evalsha`` method but routes the raw command by the script's keys)."""
+    pipe.execute_command("EVALSHA", sha, numkeys, *keys_and_args)
+
+
 class RedisPipes:
     """Pipelines on a client the caller owns, with the named Lua ``scripts`` loaded on first use."""
 

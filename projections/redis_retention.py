@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from projections.redis_keys import RedisKeys
-from projections.redis_pipes import RedisPipes, text
+from projections.redis_pipes import RedisPipes, evalsha, text
 from projections.retention import SWEEP_BATCH
 
 # KEYS: due, records; ARGV: order id, seconds to keep, record JSON
@@ -57,13 +57,13 @@ SCRIPTS = {"file": FILE, "due": DUE, "drop_pointer": DROP_POINTER}
 
 def queue_file(pipe: Any, shas: dict[str, str], keys: RedisKeys, order_id: str, keep_s: int,
                record: bytes) -> None:  # fmt: skip
-    pipe.evalsha(
-        shas["file"], 2, keys.retention_due, keys.retention_orders, order_id, keep_s, record
+    evalsha(
+        pipe, shas["file"], 2, keys.retention_due, keys.retention_orders, order_id, keep_s, record
     )
 
 
 def queue_due(pipe: Any, shas: dict[str, str], keys: RedisKeys) -> None:
-    pipe.evalsha(shas["due"], 2, keys.retention_due, keys.retention_orders)
+    evalsha(pipe, shas["due"], 2, keys.retention_due, keys.retention_orders)
 
 
 def queue_pointer_expiry(pipe: Any, record: bytes, keep_s: int) -> None:
@@ -110,7 +110,7 @@ async def sweep(pipes: RedisPipes, keys: RedisKeys, due: Sequence[bytes | str]) 
                 pipe.hdel(keys.index_exceptions, *gone["exceptions"])
                 pipe.zrem(keys.index_resolved, *gone["exceptions"])
             for key in gone["expire"]:
-                pipe.evalsha(pipes.shas["drop_pointer"], 1, key, order_id)
+                evalsha(pipe, pipes.shas["drop_pointer"], 1, key, order_id)
 
     await pipes.execute(clean, scripted=True)
 

@@ -37,7 +37,7 @@ from projections.redis_commit import OrderState, PreparedCommit, prepare_commit
 from projections.redis_index import SCRIPTS as index_scripts
 from projections.redis_index import queue_digest, queue_entries
 from projections.redis_keys import RedisKeys
-from projections.redis_pipes import RedisPipes, as_bytes
+from projections.redis_pipes import RedisPipes, as_bytes, evalsha
 from projections.redis_retention import SCRIPTS as retention_scripts
 from projections.redis_retention import (
     queue_due,
@@ -204,8 +204,14 @@ class TimelineWriter:
         if record:
             queue_file(pipe, shas, self.keys, p.order_id, self._retention_s, record)
         keys = [*p.keys, self.keys.retained(p.order_id)]
-        pipe.evalsha(
-            shas["commit"], len(keys), *keys, self._retention_s, "1" if record else "", *p.args
+        evalsha(
+            pipe,
+            shas["commit"],
+            len(keys),
+            *keys,
+            self._retention_s,
+            "1" if record else "",
+            *p.args,
         )
         return record
 
@@ -286,7 +292,7 @@ class TimelineWriter:
         def build(pipe: Any) -> None:
             for order_id in pending:
                 keys = (self.keys.events(order_id), self.keys.state(order_id))
-                pipe.evalsha(self._pipes.shas["read"], 2, *keys)
+                evalsha(pipe, self._pipes.shas["read"], 2, *keys)
 
         replies = await self._pipes.execute(build, scripted=True)
         for (order_id, p), reply in zip(pending.items(), replies, strict=True):
@@ -369,11 +375,8 @@ class TimelineWriter:
             for p in prepared:
                 order_id = p.order_id
                 if replace:
-                    pipe.delete(
-                        self.keys.events(order_id),
-                        self.keys.state(order_id),
-                        self.keys.dups(order_id),
-                    )
+                    for key in p.keys:  # events, state, dups (a cluster pipeline deletes one)
+                        pipe.delete(key)
                     self._cache.pop(order_id, None)
                 # written whole from the log: not partial, whether or not it had expired
                 pipe.delete(self.keys.retained(order_id))
@@ -385,7 +388,7 @@ class TimelineWriter:
 
         results = await self._pipes.execute(build, scripted=True) if prepared else []
         per_order = (
-            int(replace) + 1 + len(p.tracking_numbers) + len(p.lookup_keys) + 1 + bool(record)
+            3 * int(replace) + 1 + len(p.tracking_numbers) + len(p.lookup_keys) + 1 + bool(record)
             for p, record in zip(prepared, records, strict=True)
         )
         ends = list(accumulate(per_order))

@@ -10,6 +10,12 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+from tests.cluster_fixture import (  # noqa: F401  (fixtures: a real Redis Cluster)
+    redis_cluster_client,
+    redis_cluster_store,
+    redis_cluster_url,
+)
+
 settings.register_profile(
     "ci",
     max_examples=500,

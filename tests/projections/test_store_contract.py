@@ -19,8 +19,8 @@ from projections.timeline import fold
 from tests.projections.synthetic import destination, histories, order_history, parcel_number
 from wismo.events import Event, EventKind
 
-PROJECTION_STORES = ["memory", "redis", "redis_refold", "clickhouse"]
-TIMELINE_STORES = ["memory", "redis", "redis_refold"]
+PROJECTION_STORES = ["memory", "redis", "redis_refold", "redis_cluster", "clickhouse"]
+TIMELINE_STORES = ["memory", "redis", "redis_refold", "redis_cluster"]
 
 
 @pytest.fixture(params=PROJECTION_STORES)
