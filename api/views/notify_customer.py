@@ -165,7 +165,7 @@ async def change_preferences(request: web.Request) -> web.Response:
         await store.set(order_id, channel_name, address, subscribed)
     else:
         channel_value = body.get("channel")
-        if channel_value not in {c.value for c in CUSTOMER_CHANNELS}:
+        if not isinstance(channel_value, str) or channel_value not in CUSTOMER_CHANNELS:
             raise BadRequest("channel must be email or sms")
         channel = NotifyChannel(channel_value)
         await store.set(order_id, channel, _address(channel, body.get("address")), subscribed)

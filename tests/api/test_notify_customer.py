@@ -102,6 +102,8 @@ async def test_bad_input_is_refused_with_a_reason(client: Client, settings: Sett
     auth = token_for(settings)
     cases = [
         ({"channel": "fax", "address": "1", "subscribed": True}, "channel"),
+        ({"channel": {}, "address": "000000", "subscribed": False}, "channel"),
+        ({"channel": ["sms"], "address": "000000", "subscribed": False}, "channel"),
         ({"channel": "email", "address": "nobody", "subscribed": True}, "e-mail address"),
         ({"channel": "sms", "address": "12", "subscribed": True}, "6 to 15 digits"),
         ({"channel": "sms", "address": "call me", "subscribed": True}, "phone"),
