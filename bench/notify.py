@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import email.policy
+import email.utils
 import json
 import signal
 import subprocess
@@ -187,6 +188,8 @@ def _bare_email(n: int) -> EmailMessage:
     mail["From"] = SENDER
     mail["To"] = f"customer{n}@example.com"
     mail["Subject"] = SUBJECT
+    mail["Date"] = email.utils.formatdate(usegmt=True)
+    mail["Message-ID"] = f"<bench-{n}@wismo.localhost>"
     for name, value in UNSUBSCRIBE.items():
         mail[name] = value
     mail.set_content(TEXT)
@@ -228,10 +231,13 @@ async def email_baseline(
 async def email_wismo(port: int, options: NotifySettings, bench: NotifyOptions) -> dict[str, float]:
     sender = EmailSender(options)
     rendered = _Rendered(SUBJECT, TEXT, HTML)
+    # planned before the clock starts, as the dispatcher's messages are
+    messages = [
+        _message(NotifyChannel.EMAIL, f"customer{n}@example.com", n) for n in range(bench.messages)
+    ]
 
     async def send(n: int) -> bool:
-        message = _message(NotifyChannel.EMAIL, f"customer{n}@example.com", n)
-        return (await sender.send(message, rendered, UNSUBSCRIBE)).ok
+        return (await sender.send(messages[n], rendered, UNSUBSCRIBE)).ok
 
     try:
         return await _drive(bench.messages, bench.smtp_connections, bench.duration_s, send)
@@ -268,10 +274,12 @@ async def webhook_wismo(url: str, options: NotifyOptions) -> dict[str, float]:
     )
     async with _session(options.webhook_concurrency) as session:
         sender = WebhookSender(NotifySettings(), session)
+        messages = [
+            _message(NotifyChannel.WEBHOOK, subscription.id, n) for n in range(options.messages)
+        ]
 
         async def send(n: int) -> bool:
-            message = _message(NotifyChannel.WEBHOOK, subscription.id, n)
-            return (await sender.send(message, subscription, BODY)).ok
+            return (await sender.send(messages[n], subscription, BODY)).ok
 
         return await _drive(options.messages, options.webhook_concurrency, options.duration_s, send)
 

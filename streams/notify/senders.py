@@ -31,6 +31,7 @@ import asyncio
 import base64
 import binascii
 import email.utils
+import functools
 import hashlib
 import hmac
 import logging
@@ -139,6 +140,7 @@ def _ascii_address(address: str) -> str:
     return f"{local}@{domain.encode('idna').decode('ascii')}"
 
 
+@functools.lru_cache(maxsize=64)
 def sender_domain(sender: str) -> str:
     """The domain of the sender's address (the right-hand side of generated Message-IDs)."""
     address = _ascii_address(email.utils.parseaddr(sender)[1])
@@ -168,12 +170,29 @@ def _header(name: str, value: str) -> str:
     return line + _CRLF
 
 
+@functools.lru_cache(maxsize=64)
 def _address(value: str) -> str:
     """An address header value: the display name quoted or encoded as needed."""
     name, address = email.utils.parseaddr(value)
     if not address:
         return value
     return email.utils.formataddr((name, _ascii_address(address)), charset="utf-8")
+
+
+@functools.lru_cache(maxsize=64)
+def _from_header(sender: str) -> str:
+    return _header("From", _address(sender))
+
+
+_date_cache: list[Any] = [None, ""]
+
+
+def _date_now() -> str:
+    """RFC 5322 date of this second (formatted once a second)."""
+    second = int(time.time())
+    if _date_cache[0] != second:
+        _date_cache[:] = [second, email.utils.formatdate(second, usegmt=True)]
+    return str(_date_cache[1])
 
 
 def _part(content_type: str, content: str) -> str:
@@ -203,10 +222,10 @@ def compose_email(
     message_id = message_id_header(message.message_id, sender_domain(sender))
     boundary = f"=_{message.message_id}"
     lines = [
-        _header("From", _address(sender)),
+        _from_header(sender),
         _header("To", message.recipient),
         _header("Subject", rendered.subject),
-        _header("Date", date or email.utils.formatdate(usegmt=True)),
+        _header("Date", date or _date_now()),
         _header("Message-ID", message_id),
     ]
     reserved = {"from", "to", "subject", "date", "message-id", "mime-version", "content-type"}
@@ -232,9 +251,11 @@ class EmailSender:
             raise ValueError("notify.smtp_host is not set: there is no SMTP server to send to")
         self.settings = settings
         self._envelope_from = _ascii_address(email.utils.parseaddr(settings.sender)[1])
-        self._idle: list[aiosmtplib.SMTP] = []
-        self._open = 0
-        self._freed = asyncio.Condition()
+        # the pool: an idle connection, or None for a free slot (open a connection to use it);
+        # last in, first out, so idle connections are used before new ones are opened
+        self._pool: asyncio.LifoQueue[aiosmtplib.SMTP | None] = asyncio.LifoQueue()
+        for _ in range(settings.smtp_connections):
+            self._pool.put_nowait(None)
         self._closed = False
 
     def _client(self) -> aiosmtplib.SMTP:
@@ -250,52 +271,55 @@ class EmailSender:
             timeout=s.request_timeout_s,
         )
 
-    async def _acquire(self) -> aiosmtplib.SMTP | None:
-        """An idle connection, or ``None``: the caller may open a new one (a slot is held)."""
-        async with self._freed:
-            while True:
-                if self._idle:
-                    return self._idle.pop()
-                if self._open < self.settings.smtp_connections:
-                    self._open += 1
-                    return None
-                await self._freed.wait()
-
-    async def _release(self, client: aiosmtplib.SMTP | None) -> None:
-        """Give a connection back; ``None`` (or a broken one) frees its slot instead."""
-        async with self._freed:
-            if client is not None and client.is_connected and not self._closed:
-                self._idle.append(client)
-            else:
-                self._open -= 1
-                if client is not None:
-                    client.close()
-            self._freed.notify()
+    def _release(self, client: aiosmtplib.SMTP | None, reusable: bool) -> None:
+        """Give the connection back, or close it and give back its slot."""
+        if client is not None and not (reusable and client.is_connected and not self._closed):
+            client.close()
+            client = None
+        self._pool.put_nowait(client)
 
     async def send(
         self, message: Message, rendered: Rendered, headers: Mapping[str, str]
     ) -> SendResult:
         provider_id, mail = compose_email(message, rendered, headers, self.settings.sender)
         started = time.perf_counter()
-        client = await self._acquire()
+        result = await self._attempt(message.recipient, mail, provider_id, started)
+        if result is None:  # an idle connection the server had dropped: once more, afresh
+            result = await self._attempt(message.recipient, mail, provider_id, started, True)
+        assert result is not None
+        return result
+
+    async def _attempt(
+        self, recipient: str, mail: bytes, provider_id: str, started: float, fresh: bool = False
+    ) -> SendResult | None:
+        """One SMTP transaction; ``None`` when a reused connection turned out to be closed."""
+        client = await self._pool.get()
+        if fresh and client is not None:
+            client.close()
+            client = None
+        reused = client is not None
+        reusable = False  # only a conversation that ended with a reply leaves it usable
         try:
             if client is None:
                 client = self._client()
                 await client.connect()
-            await client.sendmail(self._envelope_from, [message.recipient], mail)
+            await client.sendmail(self._envelope_from, [recipient], mail)
+            reusable = True
         except aiosmtplib.SMTPRecipientsRefused as exc:
+            reusable = True  # aiosmtplib reset the envelope
             refused = exc.recipients[0] if exc.recipients else None
             code = refused.code if refused is not None else None
             text = refused.message if refused is not None else str(exc)
             return self._refused(code, text, started, provider_id)
         except aiosmtplib.SMTPResponseException as exc:
+            reusable = True
             return self._refused(exc.code, exc.message, started, provider_id)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            if client is not None:
-                client.close()
+            if reused and isinstance(exc, aiosmtplib.SMTPServerDisconnected | ConnectionError):
+                return None
             return _transport_error(exc, started)
         finally:
-            await self._release(client)
+            self._release(client, reusable)
         return SendResult(True, 250, False, None, None, _elapsed_ms(started), provider_id)
 
     @staticmethod
@@ -305,11 +329,12 @@ class EmailSender:
         return SendResult(False, code, permanent, None, error, _elapsed_ms(started), provider_id)
 
     async def close(self) -> None:
-        async with self._freed:
-            self._closed = True
-            idle, self._idle = self._idle, []
-            self._open -= len(idle)
-        for client in idle:
+        """Quit the idle connections; one in use is closed when its send gives it back."""
+        self._closed = True
+        while not self._pool.empty():
+            client = self._pool.get_nowait()
+            if client is None:
+                continue
             try:
                 await client.quit()
             except (aiosmtplib.SMTPException, OSError, TimeoutError):

@@ -546,3 +546,31 @@ def test_the_signature_is_one_sign_entry_per_secret(
     expected = " ".join(sign(secret, "msg_1", timestamp, body) for secret in written)
     assert signature(written, "msg_1", timestamp, body) == expected
     assert signature(written, "msg_1", timestamp, body) == expected  # the prepared keys again
+
+
+async def test_an_idle_connection_the_server_dropped_is_replaced_at_once() -> None:
+    loop = asyncio.get_running_loop()
+    collector = Collector()
+    sessions: list[SMTP] = []
+
+    def factory() -> SMTP:
+        sessions.append(SMTP(collector, hostname="test-sink", loop=loop))
+        return sessions[-1]
+
+    server = await loop.create_server(factory, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    sender = EmailSender(_email_settings(port))
+    try:
+        assert (await sender.send(_message(), RENDERED, {})).ok
+        for smtp in sessions:  # the server's idle timeout
+            if smtp.transport is not None:
+                smtp.transport.close()
+        await asyncio.sleep(0.05)
+        again = await sender.send(_message(), RENDERED, {})
+        assert again.ok, again.error
+    finally:
+        await sender.close()
+        server.close()
+        await server.wait_closed()
+    assert len(collector.received) == 2
+    assert len(sessions) == 2
