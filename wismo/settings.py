@@ -316,6 +316,21 @@ class PollSettings(Section):
     request_timeout_s: float = Field(default=15.0, gt=0)
 
 
+class PredictSettings(Section):
+    """Predictive delivery: the estimate model and trending late (docs/prediction.md)."""
+
+    threshold: float = Field(
+        default=0.5, gt=0, le=1, description="P(late) at or above which a parcel trends late"
+    )
+    min_samples: int = Field(
+        default=30, ge=1, description="scans a group needs to answer; fewer: a broader group"
+    )
+    window_days: float = Field(default=90.0, gt=0, description="deliveries trained on")
+    refresh_interval_s: float = Field(
+        default=86400.0, gt=0, description="how often the model is retrained (wismo predict train)"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="WISMO_", env_nested_delimiter="__", frozen=True, extra="forbid"
@@ -333,6 +348,7 @@ class Settings(BaseSettings):
     retention: RetentionSettings = RetentionSettings()
     notify: NotifySettings = NotifySettings()
     poll: PollSettings = PollSettings()
+    predict: PredictSettings = PredictSettings()
     webhook_secrets: dict[str, tuple[SecretStr, ...]] = Field(
         default_factory=dict,
         description="per source, the live secrets (two during a rotation)",
