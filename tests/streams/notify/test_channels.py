@@ -112,7 +112,7 @@ async def test_an_sms_resent_after_a_crash_carries_the_same_token(
     async with aiohttp.ClientSession() as session:
         sender = SmsSender(settings, session)
         await sender.send(crashed, "first try")
-        taken = await ledger.take(datetime.now(UTC), 10, 0.01)
+        taken = await ledger.take(datetime.now(UTC) + timedelta(seconds=1), 10, 0.01)
         (lost,) = [e for e in taken if e.message_id == crashed.message_id]
         assert await ledger.mark_sending(lost.message_id, 1, datetime.now(UTC), lease=lost.lease)
         for message in (refused, fine):  # the others were not taken: back to their due times
