@@ -343,7 +343,7 @@ async def test_records_are_published_once_the_publisher_returns(env: Env) -> Non
     sub = await env.subscription()
     messages = [webhook_message(sub.id, f"O{i}", 1, now=_now()) for i in range(3)]
     await env.plan(*messages)
-    dispatcher = env.dispatcher(lease_s=0.3)
+    dispatcher = env.dispatcher(lease_s=1.0)
     await dispatcher.dispatch()
     published: list[bytes] = []
 
@@ -357,7 +357,7 @@ async def test_records_are_published_once_the_publisher_returns(env: Env) -> Non
         published.extend(records)
 
     assert await dispatcher.publish_records(publish) == 0  # leased by the failed attempt
-    await asyncio.sleep(0.3)  # its lease runs out
+    await asyncio.sleep(1.0)  # its lease runs out
     assert await dispatcher.publish_records(publish) == 3
     assert await dispatcher.publish_records(publish) == 0
     records = [decode_record(r) for r in published]
