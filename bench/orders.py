@@ -369,7 +369,9 @@ def story(
         {
             "group_id": f"G{n}",
             "method": "express" if n == 2 else "standard",
-            "promised_delivery_date": (placed + timedelta(days=rng.randrange(2, 5) - (n - 1)))
+            "promised_delivery_date": (
+                placed + timedelta(days=rng.randrange(2, 5) - (n - 1) + (2 if mix.lanes else 0))
+            )
             .date()
             .isoformat(),
             "ship_by": (placed + timedelta(hours=rng.randrange(20, 40))).isoformat(),
