@@ -31,6 +31,7 @@ from redis.exceptions import RedisError
 
 from api.background import stop
 from api.errors import Unavailable
+from projections.connections import is_cluster
 from projections.redis_store import RedisKeys
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ _RETRY_S = 0.5
 _POLL_S = 1.0  # how long a read waits before the stop flag is looked at (and a ping is sent)
 #: silence (not even the answer to a ping) for this long and the feed no longer counts as live
 STALE_AFTER_S = 3.0
+#: longest a watch on a Redis Cluster waits for its subscription's confirmation
+_CONFIRM_S = 2.0
 
 
 class ChangeFeed:
@@ -60,6 +63,10 @@ class ChangeFeed:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._listening = False
+        # on a Redis Cluster a publish reaches this node over the cluster bus, which may overtake
+        # a subscription still in flight: there ``watch`` waits for the confirmation
+        self._confirm = is_cluster(client)
+        self._confirming: dict[bytes, asyncio.Future[None]] = {}
 
     async def start(self) -> None:
         """Begin listening; a Redis that is down now is retried (``/readyz`` says so meanwhile)."""
@@ -76,11 +83,20 @@ class ChangeFeed:
         count = self._watched.get(order_id, 0)
         self._watched[order_id] = count + 1
         if count == 0:
+            channel = self.keys.order_channel(order_id)
+            waiter = asyncio.get_running_loop().create_future()
+            if self._confirm and self._task is not None:
+                self._confirming[channel.encode()] = waiter
             try:
-                await self.pubsub.subscribe(self.keys.order_channel(order_id))
+                await self.pubsub.subscribe(channel)
+                if channel.encode() in self._confirming:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(waiter, _CONFIRM_S)
             except (RedisError, OSError) as error:
                 self._watched.pop(order_id, None)
                 raise Unavailable("live updates are unavailable; retry shortly") from error
+            finally:
+                self._confirming.pop(channel.encode(), None)
 
     async def unwatch(self, order_id: str) -> None:
         count = self._watched.get(order_id, 0) - 1
@@ -128,6 +144,10 @@ class ChangeFeed:
             elif kind == "subscribe" and _bytes(message["channel"]) == self._agents:
                 # the first confirmation, or one after a reconnect that may have lost messages
                 self._reset(confirmed=True)
+            elif kind == "subscribe":
+                waiter = self._confirming.get(_bytes(message["channel"]))
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)
 
     def _dispatch(self, channel: bytes | str, data: bytes) -> None:
         name = channel.decode() if isinstance(channel, bytes) else channel

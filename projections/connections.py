@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from projections.errors import StoreUnavailable
 from wismo.settings import Settings
@@ -83,7 +83,7 @@ async def _cluster_client(url: str, timeout_s: float) -> aioredis.Redis:
     try:
         await cluster.initialize()
         await cluster.ping()
-    except (RedisError, OSError) as error:
+    except (RedisError, RedisClusterException, OSError) as error:
         await cluster.aclose()
         raise StoreUnavailable("Redis", redacted(url), error) from error
     return cast("aioredis.Redis", cluster)
