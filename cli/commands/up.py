@@ -232,16 +232,22 @@ DEMO_SUBSCRIPTION = "development echo receiver (kept by wismo up)"
 
 def _with_dev_notify(settings: Settings, services: EmbeddedServices) -> tuple[Settings, str | None]:
     """With the development sinks running: links in messages lead to this API (unless
-    ``notify.public_url`` is configured) and one webhook subscription with every event type
-    targets the echo receiver (created once, its URL kept current); returns its id."""
+    ``notify.public_url`` is configured), quiet hours are off (unless configured: the outbox
+    shows what the simulated orders cause whatever the hour), and one webhook subscription with
+    every event type targets the echo receiver (created once, its URL kept current); returns
+    its id."""
     if services.sinks is None:
         return settings, None
-    if "public_url" not in settings.notify.model_fields_set:
+    given = settings.notify.model_fields_set
+    update: dict[str, object] = {}
+    if "public_url" not in given:
         host = "127.0.0.1" if settings.api.host in ("0.0.0.0", "::", "") else settings.api.host
-        public = settings.notify.model_copy(
-            update={"public_url": f"http://{host}:{settings.api.port}"}
-        )
-        settings = settings.model_copy(update={"notify": public})
+        update["public_url"] = f"http://{host}:{settings.api.port}"
+    if not given & {"quiet_start_hour", "quiet_end_hour"}:
+        update |= {"quiet_start_hour": 0, "quiet_end_hour": 0}  # an empty window
+    if update:
+        notify = settings.notify.model_copy(update=update)
+        settings = settings.model_copy(update={"notify": notify})
     url = services.sinks.echo_url("demo")
     return settings, asyncio.run(_demo_subscription(settings, url))
 

@@ -2,9 +2,10 @@
 
 ``wismo up`` starts a local SMTP sink, an SMS sink and an echo webhook receiver
 (:mod:`cli.runtime.sinks`); each records what it got here, and the API's ``/outbox`` page shows it
-rendered. It is a development aid, not a delivery log: a capped Redis list (the newest
-:data:`CAP` items) under ``P:{notify}:outbox``, hash-tagged so it sits on one Redis Cluster slot
-beside the other ``notify`` keys.
+rendered. It is a development aid, not a delivery log: capped Redis lists, one per kind (the
+newest :data:`CAP` e-mails, texts and webhook deliveries under ``P:{notify}:outbox:<kind>``, so a
+flood of webhooks never pushes the e-mails out), hash-tagged so they sit on one Redis Cluster slot
+beside the other ``notify`` keys; :meth:`Outbox.recent` merges them, newest first.
 
 An item is a JSON object::
 
@@ -27,8 +28,10 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-#: how many items the outbox keeps (the oldest fall off)
+#: how many items of each kind the outbox keeps (the oldest fall off)
 CAP = 500
+#: the kinds kept apart (anything else shares one more list)
+KINDS = ("email", "sms", "webhook")
 #: how many received message ids the duplicate check remembers
 SEEN_CAP = 20_000
 #: what a duplicate's item does not repeat
@@ -38,7 +41,7 @@ OutboxItem = dict[str, Any]
 
 
 class Outbox:
-    """The capped list of received development messages (a Redis client the caller owns)."""
+    """The capped lists of received development messages (a Redis client the caller owns)."""
 
     def __init__(self, client: aioredis.Redis, prefix: str, *, cap: int = CAP) -> None:
         self.key = f"{prefix}:{{notify}}:outbox"
@@ -46,11 +49,16 @@ class Outbox:
         self._client = client
         self._cap = cap
 
+    def kind_key(self, kind: object) -> str:
+        return f"{self.key}:{kind if kind in KINDS else 'other'}"
+
     async def append(self, item: OutboxItem) -> None:
-        """Record one received message at the head; trim to the cap in the same round trip."""
+        """Record one received message at the head of its kind's list, trimmed to the cap in
+        the same round trip."""
+        key = self.kind_key(item.get("kind"))
         async with self._client.pipeline(transaction=True) as pipe:
-            pipe.lpush(self.key, json.dumps(item, separators=(",", ":"), default=str))
-            pipe.ltrim(self.key, 0, self._cap - 1)
+            pipe.lpush(key, json.dumps(item, separators=(",", ":"), default=str))
+            pipe.ltrim(key, 0, self._cap - 1)
             await pipe.execute()
 
     async def record(self, item: OutboxItem, dedup: str | None) -> bool:
@@ -70,17 +78,27 @@ class Outbox:
             await self.append({**repeat, "duplicate": True})
         return first
 
-    async def recent(self, limit: int = 100) -> list[OutboxItem]:
-        """The newest ``limit`` items, newest first."""
+    async def recent(self, limit: int = 100, kind: str | None = None) -> list[OutboxItem]:
+        """The newest ``limit`` items (of ``kind``, or of every kind), newest first."""
         if limit <= 0:
             return []
-        raw = await self._client.lrange(self.key, 0, limit - 1)
+        keys = [self.kind_key(kind)] if kind is not None else self._keys()
+        async with self._client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.lrange(key, 0, limit - 1)
+            lists = await pipe.execute()
         items: list[OutboxItem] = []
-        for entry in raw:
-            value = json.loads(entry)
-            if isinstance(value, dict):
-                items.append(value)
-        return items
+        for raw in lists:
+            for entry in raw:
+                value = json.loads(entry)
+                if isinstance(value, dict):
+                    items.append(value)
+        # each list is newest first; a stable sort keeps that order among equal times
+        items.sort(key=lambda item: str(item.get("received_at") or ""), reverse=True)
+        return items[:limit]
 
     async def clear(self) -> None:
-        await self._client.delete(self.key, self.seen_key)
+        await self._client.delete(*self._keys(), self.seen_key)
+
+    def _keys(self) -> list[str]:
+        return [self.kind_key(kind) for kind in (*KINDS, "other")]

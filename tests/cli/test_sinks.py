@@ -237,6 +237,8 @@ def test_the_embedded_launcher_points_notify_at_the_sinks(tmp_path: Path, prefix
             assert first is not None
             assert again == first  # one demo subscription, however often wismo up starts
             assert settings.notify.public_url == "http://127.0.0.1:8080"
+            quiet = (settings.notify.quiet_start_hour, settings.notify.quiet_end_hour)
+            assert quiet == (0, 0)  # no quiet hours in development unless configured
             ports = (services.sinks.smtp_port, services.sinks.http_port)
         with EmbeddedServices(requested, dev_sinks=True) as services:  # the same ports again
             assert services.sinks is not None
@@ -262,3 +264,15 @@ def test_the_embedded_launcher_points_notify_at_the_sinks(tmp_path: Path, prefix
     assert sub.description == DEMO_SUBSCRIPTION
     assert sub.event_types == EVENT_TYPES
     assert sub.url.endswith("/echo/demo")
+
+
+async def test_a_flood_of_one_kind_keeps_the_others(client: aioredis.Redis, prefix: str) -> None:
+    outbox = Outbox(client, prefix, cap=3)
+    await outbox.append({"kind": "email", "received_at": "2026-03-02T08:00:00+00:00", "n": 0})
+    for n in range(1, 6):
+        at = f"2026-03-02T08:00:0{n}+00:00"
+        await outbox.append({"kind": "webhook", "received_at": at, "n": n})
+    await outbox.append({"kind": "sms", "received_at": "2026-03-02T08:00:03.5+00:00", "n": 9})
+    assert [item["n"] for item in await outbox.recent(10)] == [5, 4, 9, 3, 0]
+    assert [item["n"] for item in await outbox.recent(2)] == [5, 4]
+    assert [item["n"] for item in await outbox.recent(10, kind="email")] == [0]
