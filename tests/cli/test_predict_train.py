@@ -1,0 +1,59 @@
+"""`wismo predict train` end to end: a history loaded by one process, trained on by the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from projections.predict.model import model_from_json
+
+ROOT = Path(__file__).parents[2]
+LOADER = """
+import sys, clickhouse_connect
+from bench.orders import LANES, stories
+from cli.runtime.predict import load_histories
+client = clickhouse_connect.get_client(interface="chdb", path=sys.argv[1])
+told = stories(int(sys.argv[2]), seed=3, mix=LANES, order_id="T-{index:06d}")
+load_histories(client, "wismo", ((s.order_id, s.events()) for s in told))
+"""
+
+
+def wismo(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "WISMO_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+
+
+def test_train_stores_the_model_and_the_file(env: dict[str, str], tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-c", LOADER, str(tmp_path / "chdb"), "300"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        timeout=300,
+    )
+    out = tmp_path / "copy.json"
+    result = wismo(
+        env, "predict", "train", "--until", "2026-08-01", "--window-days", "200", "--out", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    assert "groups, deliveries 2026-01-13 00:00 to 2026-08-01 00:00 UTC" in result.stderr
+    model = model_from_json((tmp_path / "predict" / "model.json").read_bytes())
+    assert model_from_json(out.read_bytes()) == model
+    assert model.parcels > 200
+    assert result.stderr.startswith(f"model {model.version}: {model.parcels:,} parcels")
