@@ -122,6 +122,9 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
         "WISMO_KAFKA__REBALANCE_TIMEOUT_S": "3",
         "WISMO_KAFKA__HEARTBEAT_INTERVAL_S": "0.5",
         "WISMO_CLICKHOUSE__BATCH_INTERVAL_S": "0.5",
+        # no quiet hours: the customer e-mails reach the outbox whatever the hour of the run
+        "WISMO_NOTIFY__QUIET_START_HOUR": "0",
+        "WISMO_NOTIFY__QUIET_END_HOUR": "0",
         "WISMO_LOG_LEVEL": "WARNING",
     }
     log = data / "wismo-up.log"

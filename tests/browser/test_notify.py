@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -102,10 +103,65 @@ def test_a_parcel_link_opens_the_public_parcel_view(page: Any, system: System) -
     assert DEMO_EMAIL not in page.locator("#parcel").inner_text()
 
 
+def outbox_email(system: System, to: str, within_s: float) -> dict[str, Any] | None:
+    """The newest e-mail to ``to`` in the development outbox with an unsubscribe link."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        status, found = system.request("GET", "/v1/dev/outbox?limit=500")
+        assert status == 200, found
+        for item in found["items"]:
+            headers = {k.lower(): v for k, v in (item.get("headers") or {}).items()}
+            if item["kind"] == "email" and item["to"] == to and "list-unsubscribe" in headers:
+                return dict(item)
+        time.sleep(1.0)
+    return None
+
+
+def test_subscribe_find_the_email_in_the_outbox_and_unsubscribe_from_its_link(
+    page: Any, system: System
+) -> None:
+    """The whole journey: subscribe on /track; the running notify role e-mails the order's
+    customer (the embedded SMTP sink keeps it in the outbox); its unsubscribe link, followed
+    from the outbox page, asks first and then turns those e-mails off."""
+    look_up(page, system)
+    address = f"o{uuid.uuid4().hex[:8]}@example.com"
+    page.locator("#updates-address").fill(address)
+    page.get_by_role("button", name="Get updates").click()
+    page.locator("#updates-list li[data-subscribed='true']", has_text="o***@").wait_for()
+    # the demo order's milestones e-mail its customer (and, from now on, the new address)
+    email = outbox_email(system, DEMO_EMAIL, within_s=60)
+    assert email is not None, "no e-mail with an unsubscribe link reached the outbox"
+    page.goto(f"{system.base}/outbox")
+    card = page.locator(".outbox-item.email", has_text=email["subject"] or "").first
+    card.wait_for()
+    assert card.locator("iframe[sandbox]").count() == (1 if email.get("html") else 0)
+    link = card.locator("a.unsubscribe-link")
+    href = link.get_attribute("href")
+    assert href is not None
+    assert href.startswith(system.base), f"{href} does not lead to this API"
+    link.click()
+    button = page.get_by_role("button", name="Unsubscribe")
+    button.wait_for()
+    masked = f"{DEMO_EMAIL[0]}***@example.com"
+    before = {r["address"]: r["subscribed"] for r in preferences(system)}
+    assert before.get(masked) is not False  # following the link changed nothing
+    button.click()
+    page.locator("#done").wait_for()
+    after = {r["address"]: r["subscribed"] for r in preferences(system)}
+    assert after[masked] is False
+
+
 def test_the_outbox_page_shows_what_the_sinks_received(page: Any, system: System) -> None:
     page.goto(f"{system.base}/outbox")
     page.wait_for_selector("#status:has-text('message(s)')")
     assert page.locator("#outbox-error").is_hidden()
+    status, found = system.request("GET", "/v1/dev/outbox?limit=500")
+    assert status == 200, found
+    kinds = {item["kind"] for item in found["items"]}
+    for kind in kinds:
+        page.locator(f".outbox-item[data-kind='{kind}']").first.wait_for()
+    if "webhook" in kinds:
+        assert page.locator(".outbox-item.webhook .verified").count() > 0
 
 
 def local(url: str, system: System) -> str:
