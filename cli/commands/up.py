@@ -232,10 +232,10 @@ DEMO_SUBSCRIPTION = "development echo receiver (kept by wismo up)"
 
 def _with_dev_notify(settings: Settings, services: EmbeddedServices) -> tuple[Settings, str | None]:
     """With the development sinks running: links in messages lead to this API (unless
-    ``notify.public_url`` is configured), quiet hours are off (unless configured: the outbox
-    shows what the simulated orders cause whatever the hour), and one webhook subscription with
-    every event type targets the echo receiver (created once, its URL kept current); returns
-    its id."""
+    ``notify.public_url`` is configured); unless configured, quiet hours are off and orders
+    with a phone number get texts by default (the outbox shows what the simulated orders cause,
+    whatever the hour); and one webhook subscription with every event type targets the echo
+    receiver (created once, its URL kept current). Returns its id."""
     if services.sinks is None:
         return settings, None
     given = settings.notify.model_fields_set
@@ -245,6 +245,8 @@ def _with_dev_notify(settings: Settings, services: EmbeddedServices) -> tuple[Se
         update["public_url"] = f"http://{host}:{settings.api.port}"
     if not given & {"quiet_start_hour", "quiet_end_hour"}:
         update |= {"quiet_start_hour": 0, "quiet_end_hour": 0}  # an empty window
+    if "sms_by_default" not in given:
+        update["sms_by_default"] = True
     if update:
         notify = settings.notify.model_copy(update=update)
         settings = settings.model_copy(update={"notify": notify})

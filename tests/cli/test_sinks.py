@@ -239,6 +239,7 @@ def test_the_embedded_launcher_points_notify_at_the_sinks(tmp_path: Path, prefix
             assert settings.notify.public_url == "http://127.0.0.1:8080"
             quiet = (settings.notify.quiet_start_hour, settings.notify.quiet_end_hour)
             assert quiet == (0, 0)  # no quiet hours in development unless configured
+            assert settings.notify.sms_by_default
             ports = (services.sinks.smtp_port, services.sinks.http_port)
         with EmbeddedServices(requested, dev_sinks=True) as services:  # the same ports again
             assert services.sinks is not None
