@@ -302,8 +302,8 @@ def build_model(
         level = Level(level_name)
         if samples <= 0 or (samples < min_samples and level is not Level.GLOBAL):
             continue
-        hours = tuple(float(h) for h in quantiles)
-        # guard against rounding noise from the aggregate
+        # to the stored precision (a model equals its JSON), never decreasing
+        hours = tuple(round(float(h), 3) for h in quantiles)
         hours = tuple(max(hours[: n + 1]) for n in range(len(hours)))
         groups[level][key] = Distribution(int(samples), int(parcels), hours)
     digest = hashlib.sha256(
