@@ -41,7 +41,7 @@ from projections.timeline_model import ExceptionView, Timeline
 from wismo.errors import describe_validation_error
 from wismo.events import Event, EventKind, event_from_dict
 from wismo.ids import exception_id, natural_event_id
-from wismo.settings import ThresholdSettings
+from wismo.settings import PredictSettings, ThresholdSettings
 from wismo.vocab import ExceptionState, ExceptionType
 
 DETECTOR_SOURCE = "wismo"
@@ -222,7 +222,12 @@ def timeline_from_json(document: bytes) -> Timeline:
 
 
 def exceptions_for_timeline(
-    timeline: Timeline, now: datetime, thresholds: ThresholdSettings, *, settle_s: float = 0.0
+    timeline: Timeline,
+    now: datetime,
+    thresholds: ThresholdSettings,
+    *,
+    settle_s: float = 0.0,
+    predict: PredictSettings | None = None,
 ) -> Outcome:
     """Detect, reconcile and reschedule one timeline.
 
@@ -231,7 +236,7 @@ def exceptions_for_timeline(
     paths (a replayed history's scans land just after their shipment), so a rule fired by a
     timeline that is still filling in would open and resolve an exception that never was.
     """
-    detected = detect(timeline, now, thresholds)
+    detected = detect(timeline, now, thresholds, predict)
     deferred = False
     if settle_s > 0:
         unsettled = overdue_clock_keys(timeline, now, thresholds) - _open_keys(timeline)

@@ -29,9 +29,11 @@ from projections.timeline_model import (
     ShipmentView,
     Timeline,
 )
-from wismo.settings import ThresholdSettings
+from wismo.ids import exception_id
+from wismo.settings import PredictSettings, ThresholdSettings
 from wismo.vocab import (
     RETURN_STATUSES,
+    ExceptionState,
     ExceptionType,
     FulfilmentStatus,
     Owner,
@@ -141,11 +143,20 @@ def _fixed(
 
 
 def detect(
-    timeline: Timeline, now: datetime, thresholds: ThresholdSettings
+    timeline: Timeline,
+    now: datetime,
+    thresholds: ThresholdSettings,
+    predict: PredictSettings | None = None,
 ) -> list[DetectedException]:
-    """The exceptions that should be open at ``now``: one per (subject, type), sorted by key."""
+    """The exceptions that should be open at ``now``: one per (subject, type), sorted by key.
+
+    ``predict`` holds the ``trending_late`` thresholds (defaults when ``None``)."""
     candidates = list(_event_rules(timeline, thresholds))
     candidates += [c for c in _clocks(timeline, thresholds) if c.due_at <= now]
+    # a shipment already late against its promise is not also "trending" late
+    late = {c.subject for c in candidates if c.type is ExceptionType.LATE_VS_PROMISE}
+    trends = _trending_late(timeline, predict or PredictSettings())
+    candidates += [t for t in trends if t.subject not in late]
     return _one_per_key(candidates)
 
 
@@ -322,6 +333,57 @@ def _edd_beyond_promise(shipment: ShipmentView) -> Iterator[DetectedException]:
     # only the estimate is late so far: less urgent than a promised day gone by
     kind = ExceptionType.LATE_VS_PROMISE
     yield _fixed(kind, shipment.shipment_id, since, message, severity=Severity.MEDIUM)
+
+
+def _trending_late(timeline: Timeline, predict: PredictSettings) -> Iterator[DetectedException]:
+    """wismo's own estimate says the promise will probably be missed (docs/exceptions.md).
+
+    Opens at ``predict.threshold``; an open one stays open down to ``predict.clear_threshold``
+    (hysteresis: an estimate wavering around the threshold does not open and close it in turn).
+    Gone once the parcel arrived or left the way to the customer.
+    """
+    for shipment in timeline.shipments:
+        prediction = shipment.prediction
+        if prediction is None or prediction.p_late is None or shipment.status in ARRIVED_OR_GONE:
+            continue
+        if shipment.delivered_at is not None:
+            continue
+        kind = ExceptionType.TRENDING_LATE
+        held = exception_id(timeline.order_id, kind.value, shipment.shipment_id)
+        is_open = any(
+            v.exception_id == held and v.state is not ExceptionState.RESOLVED
+            for v in timeline.exceptions
+        )
+        threshold = predict.clear_threshold if is_open else predict.threshold
+        if prediction.p_late < threshold:
+            continue
+        promised = prediction.promise or shipment.promised_delivery_date
+        why = (
+            f"{prediction.p_late:.0%} chance of arriving after the promise "
+            f"{promised.isoformat() if promised else '?'}; wismo expects "
+            f"{prediction.predicted_delivery.isoformat()} (from {prediction.samples} scans, "
+            f"{prediction.level.replace('_', ' ')} {prediction.key})"
+        )
+        yield DetectedException(
+            type=kind,
+            severity=trending_severity(prediction.p_late, timeline, predict),
+            owner=Owner.CARRIER,
+            subject=shipment.shipment_id,
+            reason=None,
+            message=f"Shipment {shipment.shipment_id} trending late: {why}",
+            customer_text=customer_text(kind, None),
+            due_at=prediction.computed_at,
+        )
+
+
+def trending_severity(p_late: float, timeline: Timeline, predict: PredictSettings) -> Severity:
+    """Low below 75 %, medium below 90 %, high above; an order worth at least
+    ``predict.high_value`` one step higher (never critical: it has not happened yet)."""
+    rank = 0 if p_late < 0.75 else 1 if p_late < 0.9 else 2
+    value = timeline.total_amount
+    if value is not None and float(value) >= predict.high_value:
+        rank = min(rank + 1, 2)
+    return (Severity.LOW, Severity.MEDIUM, Severity.HIGH)[rank]
 
 
 def _late(shipment: ShipmentView, promised: date, why: str) -> str:
@@ -514,6 +576,10 @@ _CUSTOMER_TEXT: dict[ExceptionType, str] = {
     ),
     ExceptionType.REFUND_OVERDUE: (
         "We received your return and your refund is on its way; we are making sure it is processed."
+    ),
+    ExceptionType.TRENDING_LATE: (
+        "Your parcel may arrive later than promised. It has not been delayed yet; we are "
+        "watching it and will keep this page up to date."
     ),
 }
 

@@ -32,6 +32,7 @@ from projections.timeline_model import (
     PackageView,
     PaymentStepView,
     PaymentView,
+    PredictionView,
     RefundView,
     ReturnView,
     ShipmentView,
@@ -52,6 +53,7 @@ from wismo.events import (
     PaymentEventEnvelope,
     RefundIssuedEvent,
     ReturnEventEnvelope,
+    ShipmentPredictedEvent,
     TrackingCheckpointEvent,
 )
 from wismo.ids import email_hash
@@ -98,6 +100,7 @@ CONTINUED_KINDS = frozenset(
         EventKind.EXCEPTION_RESOLVED,
         EventKind.TRACKING_CHECKPOINT,
         EventKind.EDD_REVISED,
+        EventKind.SHIPMENT_PREDICTED,
     }
 )
 
@@ -217,6 +220,8 @@ class _OrderBuilder:
         self._payments: dict[str, PaymentView] = {}
         self._refunds: dict[str, RefundView] = {}
         self._exceptions: dict[str, ExceptionView] = {}
+        #: the newest prediction per shipment id, whether or not the shipment is known yet
+        self._predictions: dict[str, PredictionView] = {}
         #: line ids the order's own events list, and the lines fulfilment orders and shipments
         #: name (with the events naming them): see :func:`unknown_lines`
         self.ordered_lines: set[str] = set()
@@ -247,6 +252,8 @@ class _OrderBuilder:
             self._refund(event)
         elif isinstance(event, ExceptionOpenedEvent | ExceptionTransitionEvent):
             self._exception(event)
+        elif isinstance(event, ShipmentPredictedEvent):
+            self._predicted(event)
 
     # order ---------------------------------------------------------------------------------
 
@@ -339,6 +346,7 @@ class _OrderBuilder:
         view = self._shipments.get(p.key)
         if view is None:
             view = self._shipments[p.key] = ShipmentView(shipment_id=p.key)
+            view.prediction = self._predictions.get(p.key)
             self.timeline.shipments.append(view)
         view.tracking_number = view.tracking_number or p.tracking_number or event.tracking_number
         view.carrier = p.carrier or view.carrier
@@ -381,6 +389,34 @@ class _OrderBuilder:
             if package.weight_kg is not None:
                 existing.weight_kg = package.weight_kg
             _merge_quantities(view.lines, package.lines)
+
+    def _predicted(self, event: ShipmentPredictedEvent) -> None:
+        """Keep the newest prediction of the shipment (latest ``as_of``, then computed, then id):
+        a maximum, so the order events arrive in does not matter."""
+        p = event.payload
+        new = PredictionView(
+            predicted_delivery=p.predicted_delivery,
+            window_start=p.window_start,
+            window_end=p.window_end,
+            p_late=p.p_late,
+            promise=p.promise,
+            level=p.basis.level,
+            key=p.basis.key,
+            samples=p.basis.samples,
+            parcels=p.basis.parcels,
+            model_version=p.model_version,
+            as_of=p.as_of,
+            computed_at=event.occurred_at,
+            event_id=event.event_id,
+            beyond_history=p.beyond_history,
+        )
+        kept = self._predictions.get(p.shipment_id)
+        if kept is not None and _prediction_rank(kept) >= _prediction_rank(new):
+            return
+        self._predictions[p.shipment_id] = new
+        shipment = self._shipments.get(p.shipment_id)
+        if shipment is not None:
+            shipment.prediction = new
 
     # money and returns ---------------------------------------------------------------------
 
@@ -464,6 +500,10 @@ class _OrderBuilder:
             target = ExceptionState.RESOLVED
         if EXCEPTION_STATE_RANK[target] > EXCEPTION_STATE_RANK[view.state]:
             view.state = target
+
+
+def _prediction_rank(view: PredictionView) -> tuple[datetime, datetime, str]:
+    return (view.as_of, view.computed_at, view.event_id)
 
 
 def _open_exception(view: ExceptionView, event: ExceptionOpenedEvent) -> None:

@@ -53,6 +53,30 @@ class EddRevision:
 
 
 @dataclass(slots=True)
+class PredictionView:
+    """wismo's latest delivery estimate for a shipment (a ``shipment.predicted`` event).
+
+    ``as_of`` is the last scan it was computed from, ``computed_at`` when; ``level``, ``key``,
+    ``samples`` and ``parcels`` say which comparable parcels it rests on.
+    """
+
+    predicted_delivery: date
+    window_start: datetime
+    window_end: datetime
+    p_late: float | None
+    promise: date | None
+    level: str
+    key: str
+    samples: int
+    parcels: int
+    model_version: str
+    as_of: datetime
+    computed_at: datetime
+    event_id: str
+    beyond_history: bool = False
+
+
+@dataclass(slots=True)
 class PackageView:
     tracking_number: str
     package_id: str | None = None
@@ -93,6 +117,7 @@ class ShipmentView:
     packages: list[PackageView] = field(default_factory=list)
     edd_history: list[EddRevision] = field(default_factory=list)
     checkpoints: list[CheckpointView] = field(default_factory=list)
+    prediction: PredictionView | None = None
 
 
 @dataclass(slots=True)

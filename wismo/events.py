@@ -27,6 +27,7 @@ from wismo.payloads import (
     PaymentEvent,
     RefundIssued,
     ReturnEvent,
+    ShipmentPredicted,
     TrackingCheckpoint,
     TrackingNumber,
     UtcDatetime,
@@ -61,6 +62,7 @@ class EventKind(StrEnum):
     EXCEPTION_OPENED = "exception.opened"
     EXCEPTION_ACKNOWLEDGED = "exception.acknowledged"
     EXCEPTION_RESOLVED = "exception.resolved"
+    SHIPMENT_PREDICTED = "shipment.predicted"
 
     @property
     def family(self) -> str:
@@ -152,6 +154,11 @@ class EddRevisedEvent(Envelope):
     payload: EddRevised
 
 
+class ShipmentPredictedEvent(Envelope):
+    kind: Literal[EventKind.SHIPMENT_PREDICTED]
+    payload: ShipmentPredicted
+
+
 class PaymentEventEnvelope(Envelope):
     kind: Literal[
         EventKind.PAYMENT_AUTHORIZED,
@@ -197,6 +204,7 @@ Event = Annotated[
     | FulfilmentShippedEvent
     | TrackingCheckpointEvent
     | EddRevisedEvent
+    | ShipmentPredictedEvent
     | PaymentEventEnvelope
     | ReturnEventEnvelope
     | RefundIssuedEvent

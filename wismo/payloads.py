@@ -281,3 +281,36 @@ class ExceptionTransition(Contract):
     by: Identifier | None = None
     note: Text | None = None
     automatic: bool = False
+
+
+class PredictionBasis(Contract):
+    """What a delivery estimate rests on: the group of comparable parcels that answered."""
+
+    level: Annotated[str, StringConstraints(max_length=32)] = Field(
+        description="How specific the group is: full, no_weekday, … global (docs/prediction.md)."
+    )
+    key: Annotated[str, StringConstraints(max_length=500)] = Field(
+        description="The group: carrier|service|origin|destination|status|days|weekday, …"
+    )
+    samples: Annotated[int, Field(ge=0)] = Field(description="Scans the group was learned from.")
+    parcels: Annotated[int, Field(ge=0)] = Field(description="Parcels those scans came from.")
+
+
+class ShipmentPredicted(Contract):
+    """wismo's own delivery estimate for a shipment, from its scans so far and a trained model."""
+
+    shipment_id: Identifier
+    tracking_number: TrackingNumber | None = None
+    predicted_delivery: date = Field(description="The median predicted delivery day (UTC).")
+    window_start: UtcDatetime = Field(description="80 % of comparable parcels arrived in the…")
+    window_end: UtcDatetime = Field(description="…window from window_start to window_end.")
+    p_late: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        default=None, description="Chance of delivery after the promise; None without one."
+    )
+    promise: date | None = Field(default=None, description="The promised day p_late refers to.")
+    basis: PredictionBasis
+    model_version: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    as_of: UtcDatetime = Field(description="The last scan (or shipping) it was computed from.")
+    beyond_history: bool = Field(
+        default=False, description="The parcel has waited longer than nearly all comparable ones."
+    )

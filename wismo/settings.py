@@ -329,6 +329,23 @@ class PredictSettings(Section):
     refresh_interval_s: float = Field(
         default=86400.0, gt=0, description="how often the model is retrained (wismo predict train)"
     )
+    clear_threshold: float = Field(
+        default=0.35,
+        ge=0,
+        le=1,
+        description="an open trending_late resolves itself once P(late) drops below this",
+    )
+    high_value: float = Field(
+        default=250.0, ge=0, description="orders worth this much rank trending_late one higher"
+    )
+    reload_s: float = Field(
+        default=300.0, gt=0, description="how often a worker looks for a newer trained model"
+    )
+    recheck_s: float = Field(
+        default=3 * 3600.0,
+        gt=0,
+        description="a promised parcel without new scans is estimated again after this long",
+    )
 
 
 class Settings(BaseSettings):

@@ -269,3 +269,4 @@ class ExceptionType(StrEnum):
     CUSTOMS_HOLD = "customs_hold"
     PAYMENT_CAPTURE_FAILED = "payment_capture_failed"
     REFUND_OVERDUE = "refund_overdue"
+    TRENDING_LATE = "trending_late"

@@ -27,8 +27,8 @@ import asyncio
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -37,9 +37,12 @@ from projections.due_index import DueIndex, Lease
 from projections.exception_flow import Outcome, exceptions_for_timeline, timeline_from_json
 from projections.poll.index import PollIndex
 from projections.poll.stalled import stalled_first
+from projections.predict.live import ModelCache, awaits_recheck, predictions_for_timeline
+from projections.predict.model import Model
 from projections.store import TimelineChange
 from projections.timeline_model import Timeline
 from streams.context import TRANSIENT, StreamContext, retrying
+from streams.predict_models import latest_model_loader
 from streams.updates import decode_change
 from wismo.events import Event, EventKind, dump_event
 from wismo.settings import Settings
@@ -72,10 +75,13 @@ class ExceptionSweeper:
         settings: Settings,
         publish: Publish,
         polls: PollIndex | None = None,
+        models: ModelCache | None = None,
     ) -> None:
         self.timelines = timelines
+        self.models = models
         self.index = index
         self.thresholds = settings.thresholds
+        self.predict = settings.predict
         self.limits = settings.sweeper
         self.publish = publish
         self.polls = polls
@@ -84,8 +90,9 @@ class ExceptionSweeper:
     async def on_changes(self, changes: Sequence[TimelineChange], now: datetime) -> list[Event]:
         """The event path: reconcile changed timelines, publish, then schedule their checks."""
         settle = self.limits.settle_s
+        model = await self._model(now)
         outcomes = [
-            await self._stalled_first(self._reconciled(change.timeline, now, settle), now)
+            await self._stalled_first(self._reconciled(change.timeline, now, settle, model), now)
             for change in changes
         ]
         events = [event for outcome in outcomes if outcome for event in outcome.events]
@@ -102,8 +109,9 @@ class ExceptionSweeper:
         if not leases:
             return SweepReport(0, [])
         documents = await asyncio.gather(*(self.timelines.timeline(x.order_id) for x in leases))
+        model = await self._model(now)
         outcomes: list[tuple[Lease, Outcome | None]] = [
-            (lease, await self._stalled_first(self._reconciled(document, now), now))
+            (lease, await self._stalled_first(self._reconciled(document, now, 0.0, model), now))
             for lease, document in zip(leases, documents, strict=True)
         ]
         events = [event for _, outcome in outcomes if outcome for event in outcome.events]
@@ -112,8 +120,15 @@ class ExceptionSweeper:
             await self.index.complete(lease, outcome.next_check_at if outcome else None)
         return SweepReport(len(leases), events)
 
+    async def _model(self, now: datetime) -> Model | None:
+        return None if self.models is None else await self.models.current(now)
+
     def _reconciled(
-        self, document: bytes | None, now: datetime, settle_s: float = 0.0
+        self,
+        document: bytes | None,
+        now: datetime,
+        settle_s: float = 0.0,
+        model: Model | None = None,
     ) -> tuple[Timeline, Outcome] | None:
         if document is None:
             return None
@@ -123,7 +138,26 @@ class ExceptionSweeper:
             # a document this version cannot read: skipped (and logged), never a crash
             log.warning("skipping a timeline that does not decode: %s", error)
             return None
-        return timeline, exceptions_for_timeline(timeline, now, self.thresholds, settle_s=settle_s)
+        outcome = exceptions_for_timeline(
+            timeline, now, self.thresholds, settle_s=settle_s, predict=self.predict
+        )
+        return timeline, self._predicted(timeline, outcome, now, model)
+
+    def _predicted(
+        self, timeline: Timeline, outcome: Outcome, now: datetime, model: Model | None
+    ) -> Outcome:
+        """The outcome plus the timeline's changed delivery estimates; a promised parcel on its
+        way is looked at again after ``predict.recheck_s`` (its chance of being late moves with
+        the clock alone)."""
+        grace = self.thresholds.late_grace_hours
+        predicted = predictions_for_timeline(timeline, model, now, grace_hours=grace)
+        check = outcome.next_check_at
+        if predicted or awaits_recheck(timeline, model):
+            recheck = now + timedelta(seconds=self.predict.recheck_s)
+            check = recheck if check is None else min(check, recheck)
+        if not predicted and check == outcome.next_check_at:
+            return outcome
+        return replace(outcome, events=[*outcome.events, *predicted], next_check_at=check)
 
     async def _stalled_first(
         self, reconciled: tuple[Timeline, Outcome] | None, now: datetime
@@ -206,7 +240,11 @@ def register(ctx: StreamContext) -> None:
         deliveries: list[Awaitable[Any]] = []
         for event in events:
             value = dump_event(event)
-            for logical in (EVENTS, EXCEPTIONS):
+            # delivery estimates are not exception events: the events topic only
+            logicals = (
+                (EVENTS,) if event.kind is EventKind.SHIPMENT_PREDICTED else (EVENTS, EXCEPTIONS)
+            )
+            for logical in logicals:
                 deliveries.append(await ctx.send(NAME, logical, event.order_id, value))
         await asyncio.gather(*deliveries)
 
@@ -221,7 +259,8 @@ def register(ctx: StreamContext) -> None:
                     await ctx.redis(), settings.redis.key_prefix, url=settings.redis.url or "redis"
                 )
             store = await ctx.timeline_store()
-            built.append(ExceptionSweeper(store, index, settings, publish, polls))
+            models = ModelCache(latest_model_loader(settings), settings.predict.reload_s)
+            built.append(ExceptionSweeper(store, index, settings, publish, polls, models))
         return built[0]
 
     async def exceptions_agent(stream: Any) -> AsyncIterator[None]:
