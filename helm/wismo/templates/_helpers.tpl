@@ -177,6 +177,9 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- if and $v.externalRedis.enabled (not $v.externalRedis.url) (not $v.secrets.existingSecret) }}
 {{- fail "externalRedis.enabled needs externalRedis.url, or WISMO_REDIS__URL in secrets.existingSecret" }}
 {{- end }}
+{{- if and $v.settings.redis.cluster $v.valkey.enabled }}
+{{- fail "settings.redis.cluster needs externalRedis (a Redis Cluster); the bundled valkey is one server" }}
+{{- end }}
 {{- if and $v.clickhouseOperator.enabled $v.externalClickhouse.enabled }}
 {{- fail "ClickHouse: enable at most one of clickhouseOperator.enabled and externalClickhouse.enabled (neither = chDB mode)" }}
 {{- end }}
