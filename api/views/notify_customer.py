@@ -17,14 +17,15 @@ import hashlib
 import html
 import re
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlencode
 
+import orjson
 from aiohttp import web
 
 from api.clients import client_of
 from api.errors import BadRequest, TooManyRequests
 from api.guards import SHARED_LIMITER
-from api.keys import CAPABILITIES, CLOCK, REDIS, SETTINGS
+from api.keys import CAPABILITIES, CLOCK, REDIS, SETTINGS, TIMELINES
 from api.ratelimit import Limit
 from api.views.body import json_object, raw_body
 from api.views.orders import customer_token
@@ -230,6 +231,15 @@ def _token_of(request: web.Request) -> tuple[str, tuple[str, NotifyChannel, str]
     return token, named
 
 
+async def _order_number(request: web.Request, order_id: str) -> str | None:
+    """The order's number as its customer knows it (None: not in Redis any more)."""
+    raw = await request.app[TIMELINES].timeline(order_id)
+    if raw is None:
+        return None
+    number = orjson.loads(raw).get("order_number")
+    return number if isinstance(number, str) and number else None
+
+
 def _what(channel: NotifyChannel, recipient: str) -> str:
     kind = "e-mails" if channel is NotifyChannel.EMAIL else "text messages"
     return f"{kind} to {mask_recipient(channel, recipient)}"
@@ -243,9 +253,10 @@ async def unsubscribe_page(request: web.Request) -> web.Response:
         return _refused(found)
     token, (order_id, channel, recipient) = found
     action = "/v1/notify/unsubscribe?token=" + quote(token, safe="")
+    number = await _order_number(request, order_id) or order_id
     body = (
         f"<p>Stop {html.escape(_what(channel, recipient))} about order "
-        f"<strong>{html.escape(order_id)}</strong>?</p>"
+        f"<strong>{html.escape(number)}</strong>?</p>"
         f'<form method="post" action="{html.escape(action)}">'
         '<input type="hidden" name="List-Unsubscribe" value="One-Click">'
         '<button type="submit" id="unsubscribe">Unsubscribe</button></form>'
@@ -267,9 +278,12 @@ async def unsubscribe(request: web.Request) -> web.Response:
             return _refused("the form says List-Unsubscribe, but not One-Click")
     _, (order_id, channel, recipient) = found
     await preferences(request).set(order_id, channel, recipient, False)
+    number = await _order_number(request, order_id)
+    page = "/track" if number is None else "/track?" + urlencode({"order": number})
     body = (
         f'<p id="done">Done: no more {html.escape(_what(channel, recipient))} about order '
-        f"<strong>{html.escape(order_id)}</strong>.</p>"
-        "<p>You can turn updates back on from the order's status page.</p>"
+        f"<strong>{html.escape(number or order_id)}</strong>.</p>"
+        f'<p>You can turn updates back on from the order\'s <a href="{html.escape(page)}">'
+        "status page</a>.</p>"
     )
     return _page("Unsubscribed", body)

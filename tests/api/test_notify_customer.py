@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import orjson
 import redis.asyncio as aioredis
 
 from api.auth import issue_customer_token
@@ -13,7 +14,8 @@ from projections.notify.contacts import ContactStore
 from projections.notify.model import Contacts, NotifyChannel
 from projections.notify.subscriptions import PreferenceStore
 from projections.notify.unsubscribe import unsubscribe_token, unsubscribe_url
-from tests.api.conftest import Client
+from projections.redis_store import RedisTimelineStore
+from tests.api.conftest import Client, example_order
 from wismo.settings import Settings
 
 ORDER = "ord-notify-1"
@@ -187,3 +189,18 @@ async def test_bad_tokens_are_a_400_page_with_the_reason(
     other_secret = unsubscribe_token("another-secret", ORDER, "email", "ada@example.com")
     forged = await client.post(unsubscribe_url("", other_secret))
     assert forged.status == 400
+
+
+async def test_the_pages_name_the_order_by_its_number(
+    client: Client, settings: Settings, store: RedisTimelineStore
+) -> None:
+    await store.apply(example_order())
+    (order_id,) = {e.order_id for e in example_order() if e.order_id}
+    timeline = orjson.loads(await store.timeline(order_id) or b"{}")
+    number = timeline["order_number"]
+    secret = settings.notify.unsubscribe_secret.get_secret_value()
+    url = unsubscribe_url("", unsubscribe_token(secret, order_id, "email", "ada@example.com"))
+    page = await (await client.get(url)).text()
+    assert f"<strong>{number}</strong>" in page
+    done = await (await client.post(url)).text()
+    assert f'href="/track?order={number}"' in done

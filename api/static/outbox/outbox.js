@@ -101,7 +101,7 @@ function webhookCard(item) {
         : el("span", { class: "meta", text: "signature not checked" });
   return [
     el("header", {}, el("span", { class: "kind webhook", text: "webhook" }), el("span", { class: "subject", text: eventType(item) }), badge, meta(item)),
-    el("pre", { class: "webhook-body", text: pretty(item.body) }),
+    el("details", {}, el("summary", { text: `Body · to ${item.to || "?"}` }), el("pre", { class: "webhook-body", text: pretty(item.body) })),
   ];
 }
 
