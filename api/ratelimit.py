@@ -103,10 +103,11 @@ return tostring(wait)
 
 
 class SharedLimiter:
-    """Token buckets in Redis under ``{prefix}:api:limit:{kind}:{digest of the key}``."""
+    """Token buckets in Redis under ``{prefix}:api:{limit}:{kind}:{digest of the key}``: one
+    Redis Cluster hash tag for all, as one call may take from several buckets at once."""
 
     def __init__(self, client: aioredis.Redis, prefix: str) -> None:
-        self.prefix = f"{prefix}:api:limit"
+        self.prefix = f"{prefix}:api:{{limit}}"
         self._script = client.register_script(_TAKE)
 
     def key(self, limit: Limit, name: str) -> str:

@@ -20,6 +20,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
 from api.changes import ChangeFeed
+from api.ratelimit import Limit, SharedLimiter
 from projections.agent_index import AgentIndex
 from projections.clickhouse_store import ClickHouse, ClickHouseStore
 from projections.connections import is_cluster, redis_client
@@ -283,3 +284,14 @@ async def _everything(client: aioredis.Redis, prefix: str) -> list[object]:
         }
         found += [raw, await read[kind](raw)]
     return found
+
+
+async def test_the_api_rate_limit_takes_from_several_buckets_at_once(
+    redis_cluster_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    limiter = SharedLimiter(redis_cluster_client, redis_prefix)
+    per_client, per_order = Limit("client", 1.0, 1), Limit("order", 1.0, 5)
+    assert await limiter.take((per_client, "10.0.0.1"), (per_order, "100001")) == 0
+    assert await limiter.take((per_client, "10.0.0.1"), (per_order, "100001")) > 0
+    await limiter.give_back((per_client, "10.0.0.1"))
+    assert await limiter.take((per_client, "10.0.0.1"), (per_order, "100001")) == 0
