@@ -70,44 +70,61 @@ def register(subparsers: SubParsers) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from wismo.settings import load_settings
+
+    settings = load_settings()
+    opened: list[Any] = []  # the client, once connected: one per process (chDB allows one)
+    while True:
+        code = _train_once(args, settings, opened)
+        if not args.schedule:
+            return code
+        time.sleep(settings.predict.refresh_interval_s)
+
+
+def _train_once(args: argparse.Namespace, settings: Any, opened: list[Any]) -> int:
+    """One training: stored unless the window holds too little (a good model is never
+    replaced by an empty one); a store that fails is said and the next round tries again."""
     from cli.runtime.predict import model_path, save_model, train, write_model_file
     from projections.clickhouse_schema import migrate
     from projections.connections import clickhouse_client
     from projections.errors import StoreError
-    from wismo.settings import load_settings
 
-    settings = load_settings()
-    window = args.window_days or settings.predict.window_days
     database = settings.clickhouse.database
+    started = time.perf_counter()
     try:
-        client = clickhouse_client(settings)
-        migrate(client, database)
-        while True:
-            started = time.perf_counter()
-            until = args.until or datetime.now(UTC)
-            model = train(
-                client,
-                database,
-                until=until,
-                window_days=window,
-                min_samples=settings.predict.min_samples,
-            )
-            save_model(client, database, model)
-            for path in {model_path(settings), *([args.out] if args.out else [])}:
-                write_model_file(path, model)
+        if not opened:
+            opened.append(clickhouse_client(settings))
+            migrate(opened[0], database)
+        client = opened[0]
+        model = train(
+            client,
+            database,
+            until=args.until or datetime.now(UTC),
+            window_days=args.window_days or settings.predict.window_days,
+            min_samples=settings.predict.min_samples,
+        )
+        if model.samples < settings.predict.min_samples:
             print(
-                f"model {model.version}: {model.parcels:,} parcels, {model.samples:,} scans, "
-                f"{model.group_count():,} groups, deliveries {model.trained_from:%Y-%m-%d %H:%M}"
-                f" to {model.trained_until:%Y-%m-%d %H:%M} UTC "
-                f"({time.perf_counter() - started:.1f} s)",
+                f"wismo predict train: {model.samples} scans of delivered parcels between "
+                f"{model.trained_from:%Y-%m-%d %H:%M} and {model.trained_until:%Y-%m-%d %H:%M}"
+                f" UTC, fewer than predict.min_samples ({settings.predict.min_samples}); "
+                "the stored model is left as it was",
                 file=sys.stderr,
             )
-            if not args.schedule:
-                return 0
-            time.sleep(settings.predict.refresh_interval_s)
+            return 1
+        save_model(client, database, model)
     except StoreError as error:
         print(f"wismo predict train: {error}", file=sys.stderr)
         return 1
+    for path in {model_path(settings), *([args.out] if args.out else [])}:
+        write_model_file(path, model)
+    print(
+        f"model {model.version}: {model.parcels:,} parcels, {model.samples:,} scans, "
+        f"{model.group_count():,} groups, deliveries {model.trained_from:%Y-%m-%d %H:%M}"
+        f" to {model.trained_until:%Y-%m-%d %H:%M} UTC ({time.perf_counter() - started:.1f} s)",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def _simulate(client: Any, database: str, orders: int, seed: int) -> None:

@@ -57,3 +57,13 @@ def test_train_stores_the_model_and_the_file(env: dict[str, str], tmp_path: Path
     assert model_from_json(out.read_bytes()) == model
     assert model.parcels > 200
     assert result.stderr.startswith(f"model {model.version}: {model.parcels:,} parcels")
+
+
+def test_too_little_history_keeps_the_stored_model(env: dict[str, str], tmp_path: Path) -> None:
+    result = wismo(env, "predict", "train", "--until", "2026-08-01")
+    assert result.returncode == 1
+    assert "0 scans of delivered parcels between 2026-05-03 00:00 and 2026-08-01 00:00" in (
+        result.stderr
+    )
+    assert "the stored model is left as it was" in result.stderr
+    assert not (tmp_path / "predict" / "model.json").exists()
