@@ -47,6 +47,8 @@ EMAIL_PATTERN = r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$"
 PHONE_PATTERN = r"^\+?[ ().-]*([0-9][ ().-]*){6,15}$"
 _EMAIL, _PHONE = re.compile(EMAIL_PATTERN), re.compile(PHONE_PATTERN)
 REF_PATTERN = r"^[0-9a-f]{16}$"
+#: addresses a customer may add to one order (each one's updates, and its opt-outs, count)
+MAX_RECIPIENTS = 5
 _PAGE_HEADERS = {
     "Content-Security-Policy": POLICY,
     "Referrer-Policy": "no-referrer",
@@ -169,7 +171,13 @@ async def change_preferences(request: web.Request) -> web.Response:
         if not isinstance(channel_value, str) or channel_value not in CUSTOMER_CHANNELS:
             raise BadRequest("channel must be email or sms")
         channel = NotifyChannel(channel_value)
-        await store.set(order_id, channel, _address(channel, body.get("address")), subscribed)
+        address = _address(channel, body.get("address"))
+        chosen = (await store.get(order_id)).choices
+        if preference_key(channel, address) not in chosen and len(chosen) >= MAX_RECIPIENTS:
+            raise BadRequest(
+                f"an order takes at most {MAX_RECIPIENTS} addresses; stop one listed to add another"
+            )
+        await store.set(order_id, channel, address, subscribed)
     return json(await _state(request, order_id), headers={"Cache-Control": PRIVATE_NO_CACHE})
 
 

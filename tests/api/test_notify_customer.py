@@ -204,3 +204,18 @@ async def test_the_pages_name_the_order_by_its_number(
     assert f"<strong>{number}</strong>" in page
     done = await (await client.post(url)).text()
     assert f'href="/track?order={number}"' in done
+
+
+async def test_an_order_takes_a_few_addresses_not_a_mailing_list(
+    client: Client, settings: Settings
+) -> None:
+    auth = token_for(settings)
+    for n in range(5):
+        body = {"channel": "email", "address": f"a{n}@example.com", "subscribed": True}
+        assert (await client.post(path(), json=body, headers=auth)).status == 200
+    sixth = {"channel": "email", "address": "a5@example.com", "subscribed": True}
+    refused = await client.post(path(), json=sixth, headers=auth)
+    assert refused.status == 400
+    assert "at most 5" in (await refused.json())["reason"]
+    again = {"channel": "email", "address": "A0@example.com", "subscribed": False}
+    assert (await client.post(path(), json=again, headers=auth)).status == 200  # a known one
