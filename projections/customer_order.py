@@ -16,12 +16,12 @@ timeline does (UTC as ``Z``).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
 
-from projections.exceptions import customer_text
+from projections.exceptions import ARRIVED_OR_GONE, customer_text
 from projections.timeline_model import (
     CheckpointView,
     ExceptionView,
@@ -30,10 +30,17 @@ from projections.timeline_model import (
     Timeline,
 )
 from wismo.payloads import Place, is_web_url
-from wismo.vocab import ExceptionState, OrderStatus, ReturnStatus, Severity, TrackingStatus
+from wismo.vocab import (
+    ExceptionState,
+    ExceptionType,
+    OrderStatus,
+    ReturnStatus,
+    Severity,
+    TrackingStatus,
+)
 
 #: changes whenever the documents below change shape, so an old ETag never validates a new body
-FORMAT = "c2"
+FORMAT = "c3"
 
 MILESTONES = (
     ("ordered", "Ordered"),
@@ -191,6 +198,7 @@ def _parcel(
         "estimated_delivery": shipment.estimated_delivery if shipment else None,
         "window_start": shipment.estimated_window_start if shipment else None,
         "window_end": shipment.estimated_window_end if shipment else None,
+        "wismo_estimate": wismo_estimate(shipment) if shipment else None,
         "shipped_at": shipped_at,
         "delivered_at": shipment.delivered_at if shipment else None,
         "destination": place(shipment.destination) if shipment else None,
@@ -220,6 +228,53 @@ def return_leg(leg: ReturnView) -> dict[str, Any]:
         reason=leg.reason,
         shipped_at=leg.shipped_at,
         checkpoints=leg.checkpoints,
+    )
+
+
+#: said beside an estimate of a parcel that is trending late (never more than the data supports)
+MAY_BE_LATE = "It may arrive later than promised."
+
+
+def _day(day: date) -> str:
+    return f"{day:%a} {day.day} {day:%b}"
+
+
+def wismo_estimate(parcel: ShipmentView, *, may_be_late: bool = False) -> dict[str, Any] | None:
+    """wismo's own estimate of a parcel, beside the carrier's: the likeliest day, the days it
+    likely falls between, and cautious words for them. ``None`` when there is nothing worth
+    showing: no estimate, the parcel arrived or turned back, a scan newer than the estimate (the
+    next one is on its way), or a parcel that waited longer than nearly every comparable one
+    (the history says little about it then)."""
+    found = parcel.prediction
+    if found is None or parcel.delivered_at is not None or parcel.status in ARRIVED_OR_GONE:
+        return None
+    anchor = parcel.last_checkpoint_at or parcel.shipped_at
+    if (anchor is not None and found.as_of < anchor) or found.beyond_history:
+        return None
+    day = found.predicted_delivery
+    earliest = min(found.window_start.astimezone(UTC).date(), day)
+    latest = max((found.window_end - timedelta(microseconds=1)).astimezone(UTC).date(), day)
+    text = f"Our estimate: {_day(day)}"
+    if earliest != latest:
+        text += f" (likely between {_day(earliest)} and {_day(latest)})"
+    if may_be_late:
+        text += f". {MAY_BE_LATE}"
+    return {
+        "date": day,
+        "earliest": earliest,
+        "latest": latest,
+        "may_be_late": may_be_late,
+        "text": text,
+    }
+
+
+def trending_late(timeline: Timeline, parcel: ShipmentView) -> bool:
+    """Whether a ``trending_late`` exception about the parcel is open (or acknowledged)."""
+    return any(
+        e.type is ExceptionType.TRENDING_LATE
+        and e.subject == parcel.shipment_id
+        and e.state is not ExceptionState.RESOLVED
+        for e in timeline.exceptions
     )
 
 
@@ -276,9 +331,16 @@ def _estimate_order(parcel: ShipmentView) -> tuple[bool, date]:
 
 
 def banner(timeline: Timeline) -> str | None:
-    """The customer wording of the most severe exception still open (or acknowledged)."""
+    """The customer wording of the most severe exception still open (or acknowledged).
+
+    ``trending_late`` is no problem yet: it is said beside wismo's estimate of the parcel
+    (:func:`wismo_estimate`), not in the banner."""
     live = [
-        e for e in timeline.exceptions if e.state != ExceptionState.RESOLVED and e.type is not None
+        e
+        for e in timeline.exceptions
+        if e.state != ExceptionState.RESOLVED
+        and e.type is not None
+        and e.type is not ExceptionType.TRENDING_LATE
     ]
     if not live:
         return None
@@ -320,7 +382,12 @@ def customer_order(timeline: Timeline) -> dict[str, Any]:
             {"name": line.name or line.sku, "quantity": line.quantity} for line in timeline.lines
         ],
         "shipments": [
-            {**shipment(s), "items": shipment_items(timeline, s)} for s in timeline.shipments
+            {
+                **shipment(s),
+                "items": shipment_items(timeline, s),
+                "wismo_estimate": wismo_estimate(s, may_be_late=trending_late(timeline, s)),
+            }
+            for s in timeline.shipments
         ],
         "returns": [
             {

@@ -232,6 +232,11 @@ class NotifySettings(Section):
     sms_by_default: bool = Field(
         default=False, description="text the order's phone number unless the customer opts out"
     )
+    warn_trending_late: bool = Field(
+        default=False,
+        description="tell customers a parcel may arrive later than promised (trending_late) "
+        "before the promise is missed",
+    )
     smtp_host: str | None = Field(default=None, description="None: no e-mail (embedded: sink)")
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_username: str | None = None

@@ -58,6 +58,8 @@ CUSTOMER_VISIBLE = frozenset(
         ExceptionType.RETURN_TO_SENDER,
     }
 )
+#: with ``notify.warn_trending_late``, customers also hear that a parcel may be late
+WARNED_TRENDING = CUSTOMER_VISIBLE | {ExceptionType.TRENDING_LATE}
 
 #: parcel statuses after which no "arriving soon" makes sense
 _NOT_COMING = RETURN_STATUSES | {TrackingStatus.EXPIRED, TrackingStatus.DELIVERED}
@@ -195,8 +197,10 @@ def parcel_of(timeline: Timeline, subject: str | None) -> ShipmentView | None:
     return next((p for p in timeline.shipments if p.fulfilment_order_id == subject), None)
 
 
-def _delay_fact(timeline: Timeline, exception: ExceptionView) -> Fact | None:
-    if exception.type not in CUSTOMER_VISIBLE or exception.state is ExceptionState.RESOLVED:
+def _delay_fact(
+    timeline: Timeline, exception: ExceptionView, visible: frozenset[ExceptionType]
+) -> Fact | None:
+    if exception.type not in visible or exception.state is ExceptionState.RESOLVED:
         return None
     parcel = parcel_of(timeline, exception.subject)
     context = _base(timeline, Milestone.DELAYED) | {
@@ -263,12 +267,18 @@ def _after_sales_facts(timeline: Timeline) -> list[Fact]:
     return facts
 
 
-def journey(timeline: Timeline, time_zone: str | None = None) -> list[Fact]:
+def journey(
+    timeline: Timeline, time_zone: str | None = None, *, warn_trending_late: bool = False
+) -> list[Fact]:
     """Every milestone the order has reached (and its ``arriving_soon`` reminders), in journey
-    order per subject. ``time_zone``: the recipient's, for the reminders' local midnight."""
+    order per subject. ``time_zone``: the recipient's, for the reminders' local midnight;
+    ``warn_trending_late``: a ``trending_late`` exception is a ``delayed`` milestone too."""
+    visible = WARNED_TRENDING if warn_trending_late else CUSTOMER_VISIBLE
     facts = [
         fact for parcel in timeline.shipments for fact in _parcel_facts(timeline, parcel, time_zone)
     ]
-    facts += [f for e in timeline.exceptions if (f := _delay_fact(timeline, e)) is not None]
+    facts += [
+        f for e in timeline.exceptions if (f := _delay_fact(timeline, e, visible)) is not None
+    ]
     facts += _after_sales_facts(timeline)
     return sorted(facts, key=lambda f: (f.rank == 0, f.rank, f.occurred_at, f.key))

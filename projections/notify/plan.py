@@ -247,7 +247,7 @@ def _journey(
     stale_after: timedelta | None,
 ) -> None:
     zone = contacts.time_zone or settings.default_time_zone
-    facts = journey(timeline, zone)
+    facts = journey(timeline, zone, warn_trending_late=settings.warn_trending_late)
     # a reminder for a day already begun is never sent, so it overtakes nothing either
     facts = [f for f in facts if f.key in handled or not _too_late(f, now)]
     # a reminder not yet due whose expected day moved: its new due replaces the old one, and

@@ -48,6 +48,8 @@ function shipmentCard(shipment, index, total) {
   const arrives = shipment.delivered_at
     ? ["Delivered", timeEl(shipment.delivered_at)]
     : ["Estimated delivery", windowText(shipment.window_start, shipment.window_end, shipment.estimated_delivery) || "not yet known"];
+  // wismo's own estimate beside the carrier's, in the server's cautious words
+  const ours = shipment.delivered_at ? null : shipment.wismo_estimate;
   const next = shipment.next_step;
   const items = shipment.items && shipment.items.length ? shipment.items : null;
   const checkpoints = shipment.checkpoints || [];
@@ -59,6 +61,7 @@ function shipmentCard(shipment, index, total) {
       el("dt", {}, "Carrier"), el("dd", {}, [shipment.carrier ? shipment.carrier.toUpperCase() : "—", shipment.service ? ` · ${shipment.service}` : ""]),
       el("dt", {}, "Tracking number"), el("dd", {}, tracking),
       el("dt", {}, arrives[0]), el("dd", { class: "arrives" }, arrives[1]),
+      ours ? [el("dt", {}, "Our estimate"), el("dd", { class: ours.may_be_late ? "ours may-be-late" : "ours" }, ours.text.replace(/^Our estimate: /, ""))] : null,
       shipment.destination ? [el("dt", {}, "Going to"), el("dd", {}, place(shipment.destination))] : null,
     ),
     items ? [el("h3", {}, "In this parcel"), el("ul", { class: "items" }, items.map((item) => el("li", {}, `${item.quantity ?? 1} × ${item.name || item.sku || "item"}`)))] : null,
