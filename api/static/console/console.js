@@ -8,7 +8,7 @@ const $ = (id) => document.getElementById(id);
 const TYPES = [
   "carrier_reported", "stalled", "late_vs_promise", "not_shipped_on_time", "label_not_scanned",
   "delivery_attempt_failed", "return_to_sender", "lost_or_damaged", "customs_hold",
-  "payment_capture_failed", "refund_overdue",
+  "payment_capture_failed", "refund_overdue", "trending_late",
 ];
 const SEVERITIES = ["critical", "high", "medium", "low"];
 const SEVERITY_RANK = { critical: 3, high: 2, medium: 1, low: 0 };
@@ -241,6 +241,20 @@ function decodeRaw(b64) {
   }
 }
 
+// wismo's own estimate of a parcel: the day, its window, the chance of missing the promise, and
+// what it rests on (the group of comparable parcels, how specific, how many scans)
+function prediction(p) {
+  if (!p) return "—";
+  const chance = p.p_late === null || p.p_late === undefined
+    ? "no promise"
+    : `${Math.round(p.p_late * 100)} % late vs ${p.promise || "promise"}`;
+  return [
+    el("div", {}, p.predicted_delivery, " ", el("span", { class: "muted" }, `(${formatDateTime(p.window_start)} – ${formatDateTime(p.window_end)})`)),
+    el("div", { "data-p-late": p.p_late ?? "" }, chance, p.beyond_history ? " · waited longer than its history" : ""),
+    el("div", { class: "muted" }, `${words(p.level)} · `, el("code", {}, p.key), ` · ${p.samples} scans of ${p.parcels} parcels · model ${p.model_version} · as of ${formatDateTime(p.as_of)}`),
+  ];
+}
+
 function renderOrder(detail) {
   const t = detail.timeline;
   const duplicates = detail.duplicates || {};
@@ -272,13 +286,14 @@ function renderOrder(detail) {
     notes.length ? [el("h2", {}, "Data quality"),
       el("ul", { "data-quality": "" }, notes.map((n) => el("li", {}, el("code", {}, n.code), " ", n.message)))] : null,
     el("h2", {}, "Shipments"),
-    (t.shipments || []).length ? table("Shipments", ["Tracking", "Carrier", "Status", "Reason", "EDD", "Shipped", "Delivered", "Destination"],
+    (t.shipments || []).length ? table("Shipments", ["Tracking", "Carrier", "Status", "Reason", "EDD", "wismo estimate", "Shipped", "Delivered", "Destination"],
       t.shipments.map((s) => el("tr", {},
         el("td", { class: "code" }, s.tracking_number || s.shipment_id || ""),
         el("td", {}, [s.carrier, s.service].filter(Boolean).join(" · ")),
         el("td", {}, el("span", { class: `pill ${s.status}` }, words(s.status))),
         el("td", {}, words(s.reason)),
         el("td", {}, s.estimated_delivery || ""),
+        el("td", { class: "prediction" }, prediction(s.prediction)),
         el("td", {}, formatDateTime(s.shipped_at)),
         el("td", {}, formatDateTime(s.delivered_at)),
         el("td", {}, place(s.destination)))))
