@@ -241,10 +241,30 @@ def test_the_console_lists_webhooks_pauses_resumes_and_shows_the_log(
         "button", name="Resume"
     ).click()
     page.locator(f"tr[data-subscription='{active['id']}'] [data-state='active']").wait_for()
+    # a new subscription from the console: its secret is shown once, then never listed
+    page.locator("#webhook-url").fill("http://127.0.0.1:9/from-the-console")
+    page.locator("#webhook-types").fill("order.status_changed, return.*")
+    page.locator("#webhook-description").fill("made in the console")
+    page.locator("#webhook-create").get_by_role("button", name="Add").click()
+    secret = page.locator("#webhook-secret code").inner_text()
+    assert secret.startswith("whsec_")
+    made = page.locator("tr[data-subscription]", has_text="made in the console")
+    made.wait_for()
+    assert "return.*" in made.inner_text()
+    made.get_by_role("button", name="Rotate secret").click()
+    page.locator("#webhook-secret", has_text="New signing secret").wait_for()
+    rotated = page.locator("#webhook-secret code").inner_text()
+    assert rotated.startswith("whsec_")
+    assert rotated != secret
+    status, listed = system.request("GET", "/v1/notify/subscriptions", token=token)
+    assert status == 200
+    assert secret not in str(listed)
+    assert rotated not in str(listed)
     # a viewer sees the list, without the buttons that change it
     page.goto(f"{system.base}/console?token={system.agent_token(('viewer',))}#/webhooks")
     page.locator(f"tr[data-subscription='{active['id']}']").wait_for()
     assert page.locator("#webhooks-table button[data-action='pause']").count() == 0
+    assert page.locator("#webhook-create").count() == 0
 
 
 def test_the_console_shows_an_orders_notifications_and_re_sends(page: Any, system: System) -> None:

@@ -124,6 +124,7 @@ export async function showWebhooks(box, token, onAuthError) {
   const writer = canChange(token);
   const status = el("p", { class: "notice", role: "status", id: "webhooks-status" });
   const logs = el("div", { id: "webhook-logs" });
+  const reveal = el("div", { id: "webhook-reveal" });
   const act = async (sub, action, button) => {
     button.disabled = true;
     try {
@@ -134,6 +135,19 @@ export async function showWebhooks(box, token, onAuthError) {
       if (line) line.textContent = `${sub.url} ${done}.`;
     } catch (error) {
       if (!refused(error, onAuthError)) status.textContent = `Could not ${action}: ${error.message}`;
+      button.disabled = false;
+    }
+  };
+  const secretShown = (title, secret, note) => revealSecret(reveal, title, secret, note);
+  const rotate = async (sub, button) => {
+    button.disabled = true;
+    try {
+      const { data: rotated } = await api(`/v1/notify/subscriptions/${encodeURIComponent(sub.id)}/rotate-secret`, { method: "POST", token, body: {} });
+      secretShown(`New signing secret for ${sub.description || sub.url}`, rotated.secret,
+        `Shown once: give it to the receiver now. The previous secret keeps signing until ${formatDateTime(rotated.previous_secret_until)}.`);
+    } catch (error) {
+      if (!refused(error, onAuthError)) status.textContent = `Could not rotate the secret: ${error.message}`;
+    } finally {
       button.disabled = false;
     }
   };
@@ -154,8 +168,53 @@ export async function showWebhooks(box, token, onAuthError) {
           el("td", {}, el("div", { class: "actions" },
             writer && sub.state === "active" ? el("button", { type: "button", class: "secondary", "data-action": "pause", onclick: (e) => act(sub, "pause", e.currentTarget) }, "Pause") : null,
             writer && sub.state !== "active" ? el("button", { type: "button", class: "secondary", "data-action": "resume", onclick: (e) => act(sub, "resume", e.currentTarget) }, sub.state === "disabled" ? "Re-enable" : "Resume") : null,
+            writer ? el("button", { type: "button", class: "secondary", "data-action": "rotate", onclick: (e) => rotate(sub, e.currentTarget) }, "Rotate secret") : null,
             el("button", { type: "button", class: "secondary", "data-action": "log", onclick: () => showLog(sub) }, "Delivery log"))))), { id: "webhooks-table" })
-      : el("p", { class: "muted" }, "No subscriptions yet (POST /v1/notify/subscriptions makes one)."),
+      : el("p", { class: "muted" }, "No subscriptions yet."),
     status,
+    reveal,
+    writer ? createForm(box, token, onAuthError) : null,
     logs);
+}
+
+function revealSecret(target, title, secret, note) {
+  if (!target) return;
+  fill(target, el("div", { class: "card", role: "status", id: "webhook-secret" },
+    el("strong", {}, title), el("p", { class: "hint" }, note),
+    el("code", { class: "secret" }, secret)));
+}
+
+// a new subscription: its secret is answered once, and shown once
+function createForm(box, token, onAuthError) {
+  const url = el("input", { id: "webhook-url", type: "url", required: true, placeholder: "https://example.com/wismo-events", maxlength: "2000" });
+  const types = el("input", { id: "webhook-types", value: "*", "aria-describedby": "webhook-types-hint" });
+  const description = el("input", { id: "webhook-description", maxlength: "500" });
+  const problem = el("div", { class: "error", role: "alert", id: "webhook-create-error" });
+  const form = el("form", { id: "webhook-create", class: "card", novalidate: true },
+    el("h2", {}, "Add a subscription"),
+    el("div", { class: "row" },
+      el("div", {}, el("label", { for: "webhook-url" }, "Endpoint URL"), url),
+      el("div", {}, el("label", { for: "webhook-types" }, "Event types"), types),
+      el("div", {}, el("label", { for: "webhook-description" }, "Description"), description),
+      el("button", { type: "submit" }, "Add")),
+    el("p", { class: "hint", id: "webhook-types-hint" }, "Comma-separated: order.status_changed, shipment.milestone, exception.*, return.*, refund.issued, or * for all."),
+    problem);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    problem.textContent = "";
+    const body = {
+      url: url.value.trim(),
+      event_types: types.value.split(",").map((t) => t.trim()).filter(Boolean),
+      ...(description.value.trim() ? { description: description.value.trim() } : {}),
+    };
+    try {
+      const { data: created } = await api("/v1/notify/subscriptions", { method: "POST", token, body });
+      await showWebhooks(box, token, onAuthError);
+      revealSecret(box.querySelector("#webhook-reveal"), `Signing secret for ${created.description || created.url}`, created.secret,
+        "Shown once: give it to the receiver now (it verifies the webhook-signature header with it).");
+    } catch (error) {
+      if (!refused(error, onAuthError)) problem.textContent = error.message;
+    }
+  });
+  return form;
 }
