@@ -195,11 +195,29 @@ def _date_now() -> str:
     return str(_date_cache[1])
 
 
-def _part(content_type: str, content: str) -> str:
-    encoded = binascii.b2a_qp(content.encode(), istext=True).decode("ascii").replace("\n", _CRLF)
+def _seven_bit(content: str, boundary: str) -> bool:
+    """Whether ``content`` can go as it is: ASCII, no bare CR or NUL, no line longer than SMTP
+    allows, and not containing the boundary."""
+    return (
+        content.isascii()
+        and "\r" not in content
+        and "\x00" not in content
+        and max(map(len, content.split("\n"))) <= _LINE_LIMIT
+        and boundary not in content
+    )
+
+
+def _part(content_type: str, content: str, boundary: str) -> str:
+    """One body part: as it is when it can (7bit), else UTF-8 in quoted-printable."""
+    if _seven_bit(content, boundary):
+        encoding, encoded = "7bit", content.replace("\n", _CRLF)
+    else:
+        encoding = "quoted-printable"
+        encoded = binascii.b2a_qp(content.encode(), istext=True).decode("ascii")
+        encoded = encoded.replace("\n", _CRLF)
     return (
         f'Content-Type: {content_type}; charset="utf-8"{_CRLF}'
-        f"Content-Transfer-Encoding: quoted-printable{_CRLF}{_CRLF}"
+        f"Content-Transfer-Encoding: {encoding}{_CRLF}{_CRLF}"
         f"{encoded}{_CRLF}"
     )
 
@@ -212,12 +230,14 @@ def compose_email(
     date: str | None = None,
 ) -> tuple[str, bytes]:
     """The ``Message-ID`` and the bytes of the ``multipart/alternative`` e-mail of a rendered
-    message: text, then HTML, each UTF-8 in quoted-printable.
+    message: text, then HTML, each as it is when it is plain ASCII with lines SMTP accepts
+    (``7bit``), else UTF-8 in quoted-printable.
 
     Written directly rather than through :class:`email.message.EmailMessage`, whose header
     objects cost more than the SMTP conversation itself; the tests parse the result with the
     standard library. The boundary is derived from the message id; it starts with ``=_``, which
-    quoted-printable content can never contain (``=`` is written ``=3D``).
+    quoted-printable content can never contain (``=`` is written ``=3D``), and a part that
+    contains it is written in quoted-printable.
     """
     message_id = message_id_header(message.message_id, sender_domain(sender))
     boundary = f"=_{message.message_id}"
@@ -235,9 +255,9 @@ def compose_email(
         f'Content-Type: multipart/alternative; boundary="{boundary}"{_CRLF}',
         _CRLF,
         f"--{boundary}{_CRLF}",
-        _part("text/plain", rendered.text),
+        _part("text/plain", rendered.text, boundary),
         f"--{boundary}{_CRLF}",
-        _part("text/html", rendered.html),
+        _part("text/html", rendered.html, boundary),
         f"--{boundary}--{_CRLF}",
     ]
     return message_id, "".join(lines).encode("ascii")

@@ -574,3 +574,19 @@ async def test_an_idle_connection_the_server_dropped_is_replaced_at_once() -> No
         await server.wait_closed()
     assert len(collector.received) == 2
     assert len(sessions) == 2
+
+
+def test_plain_ascii_goes_as_it_is_and_anything_else_in_quoted_printable() -> None:
+    boundary = f"=_{_message().message_id}"
+    cases = {
+        "Your parcel is on its way.\n": "7bit",
+        "x" * 999: "quoted-printable",  # longer than a line may be
+        "Grüße\n": "quoted-printable",
+        f"--{boundary}\nsneaky\n": "quoted-printable",
+    }
+    for text, encoding in cases.items():
+        _, raw = compose_email(_message(), Rendered("s", text, "<p>ok</p>"), {}, "a@b.c")
+        plain = _parsed(raw).get_body(("plain",))
+        assert plain is not None
+        assert plain["Content-Transfer-Encoding"] == encoding, text
+        assert plain.get_content().replace("\r\n", "\n") == text
