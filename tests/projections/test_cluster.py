@@ -28,6 +28,8 @@ from projections.due_index import DueIndex
 from projections.erasure import Erasure, Subject
 from projections.errors import StoreUnavailable
 from projections.links import LinkIndex
+from projections.merge import merge
+from projections.redis_commit import OrderState, prepare_commit
 from projections.redis_keys import RedisKeys
 from projections.redis_store import RedisTimelineStore
 from projections.retention import document_tracking_numbers
@@ -295,3 +297,30 @@ async def test_the_api_rate_limit_takes_from_several_buckets_at_once(
     assert await limiter.take((per_client, "10.0.0.1"), (per_order, "100001")) > 0
     await limiter.give_back((per_client, "10.0.0.1"))
     assert await limiter.take((per_client, "10.0.0.1"), (per_order, "100001")) == 0
+
+
+@pytest.fixture(params=["redis_client", "redis_cluster_client"])
+def one_or_cluster(request: pytest.FixtureRequest) -> aioredis.Redis:
+    client: aioredis.Redis = request.getfixturevalue(request.param)
+    return client
+
+
+async def test_a_commit_whose_index_write_never_happened_is_healed_by_the_next(
+    one_or_cluster: aioredis.Redis, redis_prefix: str
+) -> None:
+    """A worker dying right after its commit script (before the index follow-up): the order's
+    next commit, by another worker that never saw it, writes the missing entries."""
+    client = one_or_cluster
+    *history, last = order_history(7, random.Random(7))
+    dying = RedisTimelineStore(client, redis_prefix)
+    prepared = prepare_commit(dying.keys, merge("ORD-7", {}, history), OrderState())
+    writer = dying.writer  # the commit alone, as a worker killed before its follow-up sent it
+    await writer._pipes.execute(lambda pipe: writer._commit_script(pipe, prepared), scripted=True)
+    assert await dying.timeline("ORD-7") is not None
+    agents = AgentIndex(client, redis_prefix)
+    assert await agents.orders_by_number("100007") == []  # the follow-up never ran
+
+    await RedisTimelineStore(client, redis_prefix).apply([last])
+
+    assert await agents.orders_by_number("100007") == ["ORD-7"]
+    assert await agents.orders_by_email("customer7@example.com") == ["ORD-7"]
