@@ -1,0 +1,70 @@
+"""Predicted vs actual over ClickHouse (chDB), loaded the way the warehouse writes it (every event
+twice, older timeline versions too), against the numbers worked out by hand."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from projections.clickhouse_store import ClickHouse
+from projections.facts import EVENT_COLUMNS, change_rows, event_row
+from projections.predict.accuracy import AccuracyQuery, accuracy_rows
+from projections.serialize import timeline_to_json
+from projections.store import TimelineChange
+from projections.timeline import fold
+from tests.projections.predict.test_live import predicted
+from tests.projections.test_exceptions import Story, hours
+from wismo.events import Event
+
+
+def _history(order: str, carrier: str, days: list[str], delivered_h: float) -> list[Event]:
+    story = Story(order_id=order, tracking=f"1Z{order}0000").placed().fulfilment()
+    story.shipped(carrier=carrier, carrier_edd="2026-03-04")
+    story.scan(hours(3), "in_transit")
+    for n, day in enumerate(days):
+        predicted(story, 0.2, at=hours(4 + n), as_of=hours(3 + n), day=day)
+    story.scan(hours(delivered_h), "delivered")
+    predicted(story, 0.2, at=hours(delivered_h + 1), day="2026-03-20")  # after: not counted
+    return story.events
+
+
+def _change(events: list[Event]) -> TimelineChange:
+    t = fold(events)
+    return TimelineChange(t.order_id, t.version, t.digest, t.status.value, timeline_to_json(t))
+
+
+async def test_mae_by_carrier(clickhouse: ClickHouse) -> None:
+    from projections.clickhouse_store import COLUMNS
+
+    # T0 is Mon 2 Mar 08:00; delivered Thu 5 Mar (hour 74) and Fri 6 Mar (hour 98)
+    histories = [
+        _history("A1", "ups", ["2026-03-04", "2026-03-05"], 74),  # first off by 1, last exact
+        _history("A2", "ups", ["2026-03-03"], 98),  # off by 3; EDD off by 2
+        _history("B1", "dhl", ["2026-03-05"], 74),  # exact; EDD off by 1
+    ]
+    client, db = clickhouse.client, clickhouse.database
+    rows = [event_row(e) for events in histories for e in events]
+    client.insert("events", rows + rows, column_names=list(EVENT_COLUMNS), database=db)
+    changes = [_change(events[:-3]) for events in histories] + [_change(e) for e in histories]
+    for table, table_rows in change_rows(changes).items():
+        client.insert(table, table_rows, column_names=list(COLUMNS[table]), database=db)
+
+    found: list[dict[str, Any]] = await clickhouse.run(
+        accuracy_rows, client, db, AccuracyQuery(date(2026, 3, 1), date(2026, 3, 31))
+    )
+    by_carrier = {row["carrier"]: row for row in found}
+    assert set(by_carrier) == {"ups", "dhl"}
+    ups, dhl = by_carrier["ups"], by_carrier["dhl"]
+    assert (ups["shipments"], ups["predictions"]) == (2, 3)
+    assert ups["mae_first_days"] == 2.0  # (1 + 3) / 2
+    assert ups["mae_last_days"] == 1.5  # (0 + 3) / 2
+    assert ups["bias_last_days"] == 1.5  # delivered later than estimated
+    assert ups["mae_carrier_edd_days"] == 1.5  # (1 + 2) / 2
+    # the test window runs Wed 4 Mar 08:00 to Fri 6 Mar 18:00: both delivered inside it
+    assert ups["in_window"] == 1.0
+    assert (dhl["shipments"], dhl["mae_last_days"], dhl["mae_carrier_edd_days"]) == (1, 0.0, 1.0)
+    # a period without deliveries
+    none = await clickhouse.run(
+        accuracy_rows, client, db, AccuracyQuery(date(2026, 4, 1), date(2026, 4, 30))
+    )
+    assert none == []
