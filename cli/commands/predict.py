@@ -238,7 +238,8 @@ def _table(result: dict[str, Any]) -> str:
         f"history: {result['history']}",
         f"trained on deliveries in the {result['window_days']:g} days before "
         f"{result['train_until']}: {result['train']['parcels']:,} parcels, "
-        f"{result['train']['samples']:,} scans (model {result['model_version']})",
+        f"{result['train']['samples']:,} scans (model {result['model_version']}, trained in "
+        f"{result['train']['seconds']} s)",
         f"scored: {result['test']['parcels']:,} parcels shipped after, at each of their "
         f"{result['test']['samples']:,} scans",
         "",

@@ -11,6 +11,7 @@ chDB) and run synchronously, like :func:`projections.sla.sla_report`.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -203,12 +204,16 @@ def backtest(
     grace_hours: float = 0.0,
 ) -> BacktestReport:
     """Train on the deliveries before ``train_until``, score the parcels delivered after."""
+    started = time.perf_counter()
     model = train(
         client, database, until=train_until, window_days=window_days, min_samples=min_samples
     )
+    trained = time.perf_counter() - started
     medians = baseline(client, database, until=train_until, window_days=window_days)
     samples = held_out_scans(client, database, start=train_until)
-    return score(model, samples, medians, threshold=threshold, grace_hours=grace_hours)
+    report = score(model, samples, medians, threshold=threshold, grace_hours=grace_hours)
+    report.train_seconds = round(trained, 2)
+    return report
 
 
 def load_histories(

@@ -66,11 +66,16 @@ class BacktestReport:
     calibration: list[Bin] = field(default_factory=list)
     calibrated_samples: int = 0
     trending: dict[str, Any] = field(default_factory=dict)
+    train_seconds: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "model_version": self.model_version,
-            "train": {"samples": self.train_samples, "parcels": self.train_parcels},
+            "train": {
+                "samples": self.train_samples,
+                "parcels": self.train_parcels,
+                "seconds": self.train_seconds,
+            },
             "test": {"samples": self.samples, "parcels": self.parcels},
             "mae_hours": self.mae_hours,
             "compared": self.compared,
