@@ -18,6 +18,7 @@ from api.errors import BadRequest, Unavailable
 from api.views.agent import agent
 from api.views.respond import json
 from projections.errors import StoreError
+from projections.predict.accuracy import AccuracyQuery, accuracy_rows
 from projections.sla import ALL_SECTIONS, InvalidGrouping, SlaQuery, sla_report
 
 MAX_DAYS = 731
@@ -27,6 +28,7 @@ EARLIEST, LATEST = date(1970, 1, 1), date(2100, 12, 31)
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/analytics/sla", sla)
+    app.router.add_get("/v1/analytics/predictions", predictions)
 
 
 def _date(request: web.Request, name: str) -> date:
@@ -73,3 +75,20 @@ async def sla(request: web.Request) -> web.Response:
             f"the SLA report failed on ClickHouse: {error}", retry_after_s=5
         ) from error
     return json(report.as_dict())  # Cache-Control: no-store, as every agent answer (guards)
+
+
+async def predictions(request: web.Request) -> web.Response:
+    """wismo's estimates against the delivery days, per carrier (projections.predict.accuracy):
+    shipments delivered from ``from`` to ``to``."""
+    agent(request, READ_ROLES)
+    start, end = _date(request, "from"), _date(request, "to")
+    if (end - start).days > MAX_DAYS:
+        raise BadRequest(f"the period may span at most {MAX_DAYS} days")
+    ch = await clickhouse(request.app)
+    try:
+        rows = await ch.run(accuracy_rows, ch.client, ch.database, AccuracyQuery(start, end))
+    except StoreError as error:
+        raise Unavailable(
+            f"the predictions report failed on ClickHouse: {error}", retry_after_s=5
+        ) from error
+    return json({"from": start.isoformat(), "to": end.isoformat(), "carriers": rows})

@@ -233,6 +233,27 @@ function drawNotifications(report) {
   fill(body, ...parts);
 }
 
+// wismo's own delivery estimates against the delivery days (GET /v1/analytics/predictions): its
+// own request, so a report without estimates (no model trained yet) leaves the rest of the page
+async function loadPredictions(from, to, token) {
+  const body = $("predictions").querySelector(".body");
+  try {
+    const report = await api(`/v1/analytics/predictions?from=${from}&to=${to}`, { token });
+    const rows = report.data.carriers || [];
+    if (!rows.length) {
+      fill(body, el("p", { class: "muted" }, "No delivered shipment with a wismo estimate in this period."));
+      return;
+    }
+    const days = (v) => (v === null || v === undefined ? "—" : `${Number(v).toFixed(2)} d`);
+    fill(body, table("Predicted vs actual delivery day, by carrier (delivered in the period)",
+      ["Carrier", "Shipments", "Estimates", "MAE first estimate", "MAE last estimate", "Bias (late +)", "MAE carrier EDD", "In window"],
+      rows.map((r) => [r.carrier || "?", String(r.shipments), String(r.predictions), days(r.mae_first_days), days(r.mae_last_days),
+        days(r.bias_last_days), days(r.mae_carrier_edd_days), pct(r.in_window)])));
+  } catch (error) {
+    fill(body, el("p", { class: "error" }, error.message));
+  }
+}
+
 async function load() {
   const from = $("from").value;
   const to = $("to").value;
@@ -250,6 +271,7 @@ async function load() {
     drawExceptions(carriers.data.exceptions, carriers.data.delivery);
     drawVolume(carriers.data.delivery);
     drawNotifications(notifications.data);
+    loadPredictions(from, to, token);
     const total = carriers.data.delivery.reduce((sum, r) => sum + (r.shipments || 0), 0);
     $("report-status").textContent = `${total} shipments of orders placed ${from} to ${to} (KPI definitions v${carriers.data.kpi_version}).`;
   } catch (error) {

@@ -3,10 +3,20 @@ twice, older timeline versions too), against the numbers worked out by hand."""
 
 from __future__ import annotations
 
-from datetime import date
+import re
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from projections.clickhouse_store import ClickHouse
+import jwt
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
+
+from api.app import create_app
+from projections.clickhouse_schema import migrate
+from projections.clickhouse_store import COLUMNS, ClickHouse
 from projections.facts import EVENT_COLUMNS, change_rows, event_row
 from projections.predict.accuracy import AccuracyQuery, accuracy_rows
 from projections.serialize import timeline_to_json
@@ -15,6 +25,7 @@ from projections.timeline import fold
 from tests.projections.predict.test_live import predicted
 from tests.projections.test_exceptions import Story, hours
 from wismo.events import Event
+from wismo.settings import ApiSettings, ClickHouseSettings, RedisSettings, Settings
 
 
 def _history(order: str, carrier: str, days: list[str], delivered_h: float) -> list[Event]:
@@ -34,8 +45,6 @@ def _change(events: list[Event]) -> TimelineChange:
 
 
 async def test_mae_by_carrier(clickhouse: ClickHouse) -> None:
-    from projections.clickhouse_store import COLUMNS
-
     # T0 is Mon 2 Mar 08:00; delivered Thu 5 Mar (hour 74) and Fri 6 Mar (hour 98)
     histories = [
         _history("A1", "ups", ["2026-03-04", "2026-03-05"], 74),  # first off by 1, last exact
@@ -68,3 +77,54 @@ async def test_mae_by_carrier(clickhouse: ClickHouse) -> None:
         accuracy_rows, client, db, AccuracyQuery(date(2026, 4, 1), date(2026, 4, 30))
     )
     assert none == []
+
+
+SECRET = "prediction-analytics-tests-secret-0123456789"
+
+
+class _NoProducer:
+    async def send(self, *args: Any, **kwargs: Any) -> None:
+        raise AssertionError("analytics never writes to the broker")
+
+    async def stop(self) -> None:
+        return None
+
+
+async def test_the_analytics_page_request(chdb_client: Any) -> None:
+    database = f"wismo_predict_api_{uuid.uuid4().hex[:10]}"
+    migrate(chdb_client, database)
+    rows = [event_row(e) for e in _history("C1", "ups", ["2026-03-04"], 74)]
+    chdb_client.insert("events", rows, column_names=list(EVENT_COLUMNS), database=database)
+    for table, table_rows in change_rows(
+        [_change(_history("C1", "ups", ["2026-03-04"], 74))]
+    ).items():
+        chdb_client.insert(table, table_rows, column_names=list(COLUMNS[table]), database=database)
+    settings = Settings(
+        redis=RedisSettings(url="redis://127.0.0.1:6379/0", key_prefix=f"wismo-test-{database}"),
+        clickhouse=ClickHouseSettings(chdb_path=Path(chdb_client.path), database=database),
+        api=ApiSettings(agent_jwt_secret=SecretStr(SECRET)),
+    )
+    redis = aioredis.Redis.from_url("redis://127.0.0.1:6379/0")
+    script = (
+        Path(__file__).parents[3] / "api" / "static" / "analytics" / "analytics.js"
+    ).read_text()
+    (template,) = re.findall(r"api\(`(/v1/analytics/predictions\?[^`]*)`", script)
+    path = template.replace("${from}", "2026-03-01").replace("${to}", "2026-03-31")
+    exp = datetime.now(UTC) + timedelta(minutes=5)
+    token = jwt.encode({"sub": "analyst", "roles": ["viewer"], "exp": exp}, SECRET)
+    try:
+        app = create_app(settings, redis=redis, producer=_NoProducer())
+        async with TestClient(TestServer(app)) as client:
+            assert (await client.get(path)).status == 401
+            response = await client.get(path, headers={"Authorization": f"Bearer {token}"})
+            assert response.status == 200, await response.text()
+            (row,) = (await response.json())["carriers"]
+            assert (row["carrier"], row["shipments"], row["mae_last_days"]) == ("ups", 1, 1.0)
+            bad = await client.get(
+                "/v1/analytics/predictions?from=2026-03-01",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert bad.status == 400
+    finally:
+        await redis.aclose()
+        chdb_client.command(f"DROP DATABASE IF EXISTS {database}")
