@@ -19,7 +19,15 @@ import math
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 
-from projections.predict.model import Estimate, Model, estimate, model_from_json
+from projections.exceptions import ARRIVED_OR_GONE
+from projections.predict.model import (
+    Estimate,
+    Model,
+    estimate,
+    model_from_json,
+    promise_deadline,
+    status_bucket,
+)
 from projections.timeline_model import PredictionView, ShipmentView, Timeline
 from wismo.events import Event, EventKind, event_from_dict
 from wismo.ids import natural_event_id
@@ -142,13 +150,20 @@ def predictions_for_timeline(
     return events
 
 
-def awaits_recheck(timeline: Timeline, model: Model | None) -> bool:
-    """Whether the timeline has a promised shipment on its way whose chance of being late moves
-    with the clock alone (the sweeper looks at it again later)."""
+def awaits_recheck(
+    timeline: Timeline, model: Model | None, now: datetime, *, grace_hours: float = 0.0
+) -> bool:
+    """Whether the timeline has a parcel on its way, estimated, whose promised day is not over
+    yet: its chance of being late grows with the clock alone, so the sweeper looks again later
+    (after the promised day, ``late_vs_promise`` speaks instead)."""
     if model is None or timeline.cancelled:
         return False
     return any(
-        s.promised_delivery_date is not None and s.prediction is not None and s.delivered_at is None
+        s.prediction is not None
+        and s.promised_delivery_date is not None
+        and s.status not in ARRIVED_OR_GONE
+        and status_bucket(s.status) is not None
+        and now < promise_deadline(s.promised_delivery_date, grace_hours)
         for s in timeline.shipments
     )
 

@@ -152,7 +152,7 @@ class ExceptionSweeper:
         grace = self.thresholds.late_grace_hours
         predicted = predictions_for_timeline(timeline, model, now, grace_hours=grace)
         check = outcome.next_check_at
-        if predicted or awaits_recheck(timeline, model):
+        if predicted or awaits_recheck(timeline, model, now, grace_hours=grace):
             recheck = now + timedelta(seconds=self.predict.recheck_s)
             check = recheck if check is None else min(check, recheck)
         if not predicted and check == outcome.next_check_at:

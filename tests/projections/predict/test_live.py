@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from projections.exception_flow import reconcile
 from projections.exceptions import customer_text, detect
 from projections.predict.live import (
+    awaits_recheck,
     p_late_step,
     predictions_for_timeline,
 )
@@ -261,3 +262,14 @@ def test_customer_text_promises_nothing() -> None:
     text = customer_text(ExceptionType.TRENDING_LATE, None)
     assert "may arrive later than promised" in text
     assert "will arrive" not in text
+
+
+def test_the_clock_looks_again_only_until_the_promised_day_is_over() -> None:
+    story = Story().moving()
+    story.events += predictions_for_timeline(story.timeline(), MODEL, hours(4))
+    timeline = story.timeline()
+    assert awaits_recheck(timeline, MODEL, hours(5))
+    assert not awaits_recheck(timeline, None, hours(5))
+    assert not awaits_recheck(timeline, MODEL, datetime(2026, 3, 6, tzinfo=UTC))
+    delivered = story.scan(hours(20), "delivered").timeline()
+    assert not awaits_recheck(delivered, MODEL, hours(21))
