@@ -19,7 +19,7 @@ from projections.predict.live import (
 )
 from projections.predict.model import QUANTILE_LEVELS, Model, build_model
 from projections.serialize import timeline_to_json
-from projections.timeline import fold
+from projections.timeline import OrderFold, fold
 from tests.projections.test_exceptions import SHIPMENT, T0, THRESHOLDS, Story, hours
 from wismo.events import Event, EventKind
 from wismo.settings import PredictSettings
@@ -273,3 +273,18 @@ def test_the_clock_looks_again_only_until_the_promised_day_is_over() -> None:
     assert not awaits_recheck(timeline, MODEL, datetime(2026, 3, 6, tzinfo=UTC))
     delivered = story.scan(hours(20), "delivered").timeline()
     assert not awaits_recheck(delivered, MODEL, hours(21))
+
+
+@settings(max_examples=40, deadline=None)
+@given(stamps)
+def test_live_traffic_continues_the_fold_exactly(points: list[tuple[int, int, float]]) -> None:
+    """Estimates arriving after everything folded continue the fold (the timeline agent's fast
+    path) and give what folding everything from scratch gives."""
+    story = Story().moving()
+    base = list(story.events)
+    for as_of, later, p in points:
+        predicted(story, round(p, 3), at=hours(40 + as_of + later), as_of=hours(as_of))
+    continued = OrderFold.of(base)
+    new = story.events[len(base) :]
+    assert continued.extend(new)
+    assert timeline_to_json(continued.timeline) == timeline_to_json(fold(story.events))
