@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import email.policy
 import email.utils
 import json
@@ -80,6 +81,7 @@ BODY = json.dumps(
     }
 ).encode()
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+STOP_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +110,8 @@ def _message(channel: NotifyChannel, recipient: str, n: int) -> Message:
 
 
 def serve() -> None:
-    """The sink process: print the ports as one JSON line, count until SIGTERM, print counts."""
+    """The sink process: print the ports as one JSON line, count until SIGTERM (or until the
+    bench's end of its stdin closes: the bench is gone), print the counts."""
     import uvloop
 
     from cli.runtime.sinks import Sinks
@@ -117,11 +120,16 @@ def serve() -> None:
         sinks = Sinks(None)
         await sinks.start()
         stop = asyncio.Event()
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        loop.add_reader(sys.stdin.fileno(), stop.set)
         print(json.dumps({"smtp_port": sinks.smtp_port, "http_port": sinks.http_port}), flush=True)
         await stop.wait()
-        await sinks.stop()
-        print(json.dumps(dict(sinks.counts)), flush=True)
+        try:
+            await asyncio.wait_for(sinks.stop(), STOP_TIMEOUT_S)
+        finally:
+            with contextlib.suppress(BrokenPipeError):  # the bench is gone: nobody to tell
+                print(json.dumps(dict(sinks.counts)), flush=True)
 
     uvloop.run(main())
 
@@ -131,7 +139,7 @@ class SinkProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bench.notify", "serve"],
             stdout=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,  # closed when this process ends, however it ends
             text=True,
         )
         assert self.process.stdout is not None
@@ -145,7 +153,11 @@ class SinkProcess:
 
     def stop(self) -> dict[str, int]:
         self.process.send_signal(signal.SIGTERM)
-        out, _ = self.process.communicate(timeout=10)
+        try:
+            out, _ = self.process.communicate(timeout=2 * STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            out, _ = self.process.communicate()
         lines = [line for line in out.splitlines() if line.strip()]
         counts: dict[str, int] = json.loads(lines[-1]) if lines else {}
         return counts
