@@ -5,6 +5,7 @@ sink knows (or finds on the subscriptions that target it)."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -277,3 +278,22 @@ async def test_a_flood_of_one_kind_keeps_the_others(client: aioredis.Redis, pref
     assert [item["n"] for item in await outbox.recent(10)] == [5, 4, 9, 3, 0]
     assert [item["n"] for item in await outbox.recent(2)] == [5, 4]
     assert [item["n"] for item in await outbox.recent(10, kind="email")] == [0]
+
+
+@pytest.mark.parametrize("official", [True, False], ids=["standardwebhooks", "wismo's check"])
+def test_echo_verification_with_and_without_the_official_library(
+    official: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from cli.runtime.sinks import verify_webhook
+    from streams.notify.senders import signed_headers
+
+    if not official:
+        monkeypatch.setitem(sys.modules, "standardwebhooks", None)  # import fails
+    old, new = new_secret(), new_secret()
+    headers = signed_headers("msg_1", [new, old], b'{"a":1}', int(time.time()))
+    assert verify_webhook(b'{"a":1}', headers, [old])
+    assert verify_webhook(b'{"a":1}', headers, [new_secret(), new])
+    assert not verify_webhook(b'{"a":2}', headers, [old, new])
+    assert not verify_webhook(b'{"a":1}', headers, [new_secret()])
