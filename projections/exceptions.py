@@ -361,8 +361,8 @@ def _trending_late(timeline: Timeline, predict: PredictSettings) -> Iterator[Det
         why = (
             f"{prediction.p_late:.0%} chance of arriving after the promise "
             f"{promised.isoformat() if promised else '?'}; wismo expects "
-            f"{prediction.predicted_delivery.isoformat()} (from {prediction.samples} scans, "
-            f"{prediction.level.replace('_', ' ')} {prediction.key})"
+            f"{prediction.predicted_delivery.isoformat()} (from {prediction.samples} scans of "
+            f"{_comparable(prediction.level, prediction.key)})"
         )
         yield DetectedException(
             type=kind,
@@ -374,6 +374,11 @@ def _trending_late(timeline: Timeline, predict: PredictSettings) -> Iterator[Det
             customer_text=customer_text(kind, None),
             due_at=prediction.computed_at,
         )
+
+
+def _comparable(level: str, key: str) -> str:
+    """The group an estimate rests on, for agents: ``all parcels`` or ``<level> group <key>``."""
+    return "all parcels" if level == "global" else f"the {level.replace('_', ' ')} group {key}"
 
 
 def trending_severity(p_late: float, timeline: Timeline, predict: PredictSettings) -> Severity:
