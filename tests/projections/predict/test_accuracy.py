@@ -128,3 +128,26 @@ async def test_the_analytics_page_request(chdb_client: Any) -> None:
     finally:
         await redis.aclose()
         chdb_client.command(f"DROP DATABASE IF EXISTS {database}")
+
+
+async def test_workers_read_the_newest_trained_model(clickhouse: ClickHouse) -> None:
+    """The query a worker with a ClickHouse server runs (streams.predict_models)."""
+    from projections.predict.live import ModelCache
+    from projections.predict.model import model_to_json
+    from streams.predict_models import LATEST_MODEL_SQL
+    from tests.projections.predict.test_live import linear_model
+
+    assert await clickhouse.rows(LATEST_MODEL_SQL) == []
+    older, newer = linear_model(24, 120), linear_model(10, 50)
+    for at, model in ((hours(0), older), (hours(5), newer), (hours(0), older)):
+        row = [model.version, at, model.trained_from, model.trained_until, model.min_samples]
+        row += [model.samples, model.parcels, model.group_count(), model_to_json(model).decode()]
+        clickhouse.client.insert("prediction_models", [row], database=clickhouse.database)
+
+    async def load() -> str:
+        ((document,),) = await clickhouse.rows(LATEST_MODEL_SQL)
+        return str(document)
+
+    found = await ModelCache(load, refresh_s=300).current(hours(6))
+    assert found is not None
+    assert found.version == newer.version
