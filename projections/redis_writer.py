@@ -1,8 +1,9 @@
 """Writing timelines to Redis: atomic, idempotent apply; bulk create; publish; the agent index.
 
 An apply costs one round trip per batch when this writer's cache is right (the usual case for
-a partition's own writer): one pipelined commit script per changed order, assuming Redis holds
-what this writer last wrote. The commit checks ``rev`` against what was assumed (optimistic
+a partition's own writer), plus one when some order's index entries or retention changed (see
+below; two on a Redis Cluster): one pipelined commit script per changed order, assuming Redis
+holds what this writer last wrote. The commit checks ``rev`` against what was assumed (optimistic
 concurrency); an order whose assumption was stale costs one pipelined read and another commit,
 so concurrent writers and replays converge on the fold of the union. When the store links
 shipments itself, linking them costs one more round trip, and dropping absorbed parked scans
