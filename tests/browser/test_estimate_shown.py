@@ -17,8 +17,10 @@ import pytest
 from projections.customer_order import customer_order, encode
 from projections.exception_flow import reconcile
 from projections.exceptions import detect
+from projections.serialize import timeline_to_dict
 from tests.projections.predict.test_live import PREDICT, predicted
 from tests.projections.test_exceptions import ORDER, THRESHOLDS, Story, hours
+from wismo.events import event_to_dict
 
 pytestmark = pytest.mark.browser
 
@@ -81,3 +83,39 @@ def test_trending_late_is_said_with_the_estimate(page: Any) -> None:
 def test_no_estimate_no_line(page: Any) -> None:
     card = _look_up(page, customer_order(Story().moving().timeline()))
     assert card.locator("dd.ours").count() == 0
+
+
+def test_the_console_shows_the_chance_and_its_basis(page: Any) -> None:
+    story = predicted(Story().moving(), 0.62, at=hours(4), day="2026-03-06")
+    detail = {
+        "timeline": timeline_to_dict(story.timeline()),
+        "events": [event_to_dict(e) for e in story.events],
+        "duplicates": {},
+        "parked": {},
+    }
+
+    def handle(route: Any) -> None:
+        path = urlsplit(route.request.url).path
+        if path == "/console":
+            route.fulfill(path=str(STATIC / "console" / "index.html"), content_type="text/html")
+        elif path.startswith("/static/"):
+            file = STATIC / path.removeprefix("/static/")
+            kind = "text/javascript" if file.suffix == ".js" else mimetypes.guess_type(file)[0]
+            route.fulfill(path=str(file), content_type=kind or "application/octet-stream")
+        elif path == "/v1/agent/exceptions":
+            route.fulfill(json={"exceptions": []})
+        elif path == f"/v1/agent/orders/{ORDER}":
+            route.fulfill(body=encode(detail), content_type="application/json")
+        else:
+            route.fulfill(status=503, json={"reason": "not in this test"})
+
+    page.route(f"{BASE}/**", handle)
+    page.goto(f"{BASE}/console?token=agent#/order/{ORDER}")
+    cell = page.locator("td.prediction").first
+    cell.wait_for()
+    text = cell.inner_text()
+    assert "2026-03-06" in text
+    assert "62 % late vs 2026-03-05" in text
+    assert "carrier" in text
+    assert "ups|in_transit" in text
+    assert "420 scans of 90 parcels" in text
