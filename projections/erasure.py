@@ -39,6 +39,7 @@ from projections.anonymise import (
 from projections.clickhouse_store import COLUMNS, ClickHouse
 from projections.erasure_redis import erase_from_redis
 from projections.facts import change_rows
+from projections.notify.erasure import blank_recipients, forget_in_redis
 from projections.redis_pipes import as_bytes
 from projections.redis_store import RedisTimelineStore
 from projections.serialize import timeline_to_json
@@ -207,6 +208,10 @@ class Erasure:
         await self._replace_facts(plans, report.erasure_id)
         report.events = len(rewritten)
         report.redis_keys = await erase_from_redis(self.redis, plans, before, values)
+        report.redis_keys += await forget_in_redis(
+            self.redis.client, self.redis.keys.prefix, report.orders
+        )
+        await blank_recipients(self.ch, report.orders)
         await self._audit(report)
         return report
 

@@ -593,8 +593,9 @@ class Ledger:
     # erasure ----------------------------------------------------------------------------------
 
     async def forget(self, order_id: str) -> int:
-        """Erasure: the order's message records (they name the recipient), its list, its
-        ``handled`` entries and its due messages go; returns the messages removed."""
+        """Erasure: the order's message records (they name the recipient), its list and its due
+        messages go; returns the messages removed. Its ``handled`` entries stay: they hold no
+        personal data and keep a later change of the order from sending old milestones again."""
         listed: list[Any] = await self.client.zrange(self.order_key(order_id), 0, -1)
         ids = [_text(x) for x in listed]
         async with self.client.pipeline(transaction=True) as pipe:
@@ -602,7 +603,7 @@ class Ledger:
                 pipe.delete(self.record_key(message_id))
             if ids:
                 pipe.zrem(self.due_key, *ids)
-            pipe.delete(self.order_key(order_id), self.handled_key(order_id))
+            pipe.delete(self.order_key(order_id))
             pipe.zrem(self.pending_key, order_id)
             pipe.hdel(self.pending_first_key, order_id)
             await pipe.execute()

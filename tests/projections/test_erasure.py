@@ -12,10 +12,15 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from projections.clickhouse_store import ClickHouse, ClickHouseStore
+from projections.clickhouse_store import ClickHouse, ClickHouseStore, ClickHouseWriter
 from projections.erasure import Erasure, Subject
+from projections.notify.contacts import ContactStore
+from projections.notify.ledger import Ledger, SimplePlan
+from projections.notify.model import Contacts, Message, MessageState, NotifyChannel
+from projections.notify.subscriptions import PreferenceStore
 from projections.redis_store import RedisTimelineStore
 from projections.sla import SlaQuery, sla_report
+from streams.notify.records import record_for
 from tests.projections.conftest import REDIS_URL
 from tests.projections.synthetic import order_history
 from wismo.events import Event, parse_event
@@ -81,7 +86,33 @@ async def _stores(
     await ClickHouseStore(clickhouse).apply(events)
     store = RedisTimelineStore(redis_client, redis_prefix, url=REDIS_URL)
     await store.apply(events)
+    await _notified(redis_client, redis_prefix, clickhouse)
     return store, Erasure(clickhouse, store)
+
+
+async def _notified(client: aioredis.Redis, prefix: str, clickhouse: ClickHouse) -> None:
+    """What the notify role and the status page keep per order: contacts, the customer's own
+    subscription, a sent e-mail in the ledger and its record in ClickHouse."""
+    ledger, warehouse = Ledger(client, prefix), ClickHouseWriter(clickhouse)
+    for index in range(ORDERS):
+        order_id, email = f"ORD-{index}", f"customer{index}@example.com"
+        await ContactStore(client, prefix).record(order_id, Contacts(email=email), NOW)
+        await PreferenceStore(client, prefix).set(order_id, NotifyChannel.EMAIL, email, True)
+        sent = Message(
+            key=f"{order_id}|shipped:S1|email|{email}",
+            order_id=order_id,
+            channel=NotifyChannel.EMAIL,
+            recipient=email,
+            kind="shipped",
+            subject="S1",
+            payload={},
+            triggered_at=NOW,
+            due_at=NOW,
+        )
+        await ledger.commit_plan(order_id, SimplePlan([sent], handled={"shipped:S1": "1"}), NOW)
+        record = record_for(sent, MessageState.SENT, NOW, attempts=1)
+        await warehouse.add_notifications([record])
+    await warehouse.flush()
 
 
 def _kpis(ch: ClickHouse, *sections: str) -> dict[str, Any]:
@@ -137,6 +168,10 @@ async def test_erased_values_are_gone_from_both_stores(
         "SELECT requested_by, subject, orders, events, redis_keys FROM {db}.erasures"
     )
     assert audit == ("agent-7", subject.kind, [order], report.events, report.redis_keys)
+    # the notification side: nothing names the customer; what was handled stays
+    assert await ContactStore(redis_client, redis_prefix).get(order) == Contacts()
+    assert await Ledger(redis_client, redis_prefix).for_order(order) == []
+    assert await Ledger(redis_client, redis_prefix).handled(order) == {"shipped:S1": "1"}
 
 
 async def test_erasing_twice_changes_nothing_more(
