@@ -258,6 +258,12 @@ class NotifySettings(Section):
     quiet_start_hour: int = Field(default=21, ge=0, le=23, description="recipient's local time")
     quiet_end_hour: int = Field(default=8, ge=0, le=23)
     default_time_zone: str = Field(default="UTC", description="when an order names none")
+    stale_after_s: float = Field(
+        default=2 * 86400.0,
+        ge=0,
+        description="customer milestones older than this when first seen are suppressed "
+        "(stale), not sent: a new notify group reading old timelines mails no one; 0 = off",
+    )
     retry_horizon_s: float = Field(
         default=86400.0, gt=0, description="a delivery is retried for this long, then failed"
     )

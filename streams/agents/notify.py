@@ -163,7 +163,10 @@ class NotifyPlanner:
         handled = await self.ledger.handled(order_id)
         subscriptions = await self.active_subscriptions(now)
         notify = self.settings.notify
-        plan: PlanLike = plan_order(timeline, contacts, prefs, handled, subscriptions, notify, now)
+        stale = timedelta(seconds=notify.stale_after_s) if notify.stale_after_s else None
+        plan: PlanLike = plan_order(
+            timeline, contacts, prefs, handled, subscriptions, notify, now, stale_after=stale
+        )
         if contacts.email is None and timeline.customer_email_sha256 is not None:
             again = now + timedelta(seconds=self.contact_wait_s)
             first = await self.ledger.defer(order_id, again, now)

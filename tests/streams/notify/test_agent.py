@@ -94,6 +94,27 @@ async def test_a_replayed_change_plans_nothing_new(
     assert len({e.message_id for e in entries}) == len(entries)
 
 
+async def test_a_timeline_first_seen_long_after_its_milestones_mails_no_one(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    """A new notify deployment reading old timelines: the journey is suppressed as stale."""
+    planner = planner_for(redis_client, redis_prefix, SETTINGS)
+    timeline = shipped_timeline()
+    placed_at = timeline.last_event_at
+    assert placed_at is not None
+    await planner.on_events(example_events()[:1], placed_at)
+    later = placed_at + timedelta(seconds=SETTINGS.notify.stale_after_s + 3600)
+    await planner.on_changes([change(timeline)], later)
+    entries = await planner.ledger.for_order("ORD-1001", 100)
+    shipped = [
+        e
+        for e in entries
+        if e.message.channel is NotifyChannel.EMAIL and e.message.kind == "shipped"
+    ]
+    assert [e.state for e in shipped] == [MessageState.SUPPRESSED]
+    assert any(journey_entry(name) for name in await planner.ledger.handled("ORD-1001"))
+
+
 async def test_contacts_after_the_timeline_hold_the_journey_back_until_they_come(
     redis_client: aioredis.Redis, redis_prefix: str
 ) -> None:
