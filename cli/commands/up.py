@@ -234,8 +234,9 @@ def _with_dev_notify(settings: Settings, services: EmbeddedServices) -> tuple[Se
     """With the development sinks running: links in messages lead to this API (unless
     ``notify.public_url`` is configured); unless configured, quiet hours are off and orders
     with a phone number get texts by default (the outbox shows what the simulated orders cause,
-    whatever the hour); and one webhook subscription with every event type targets the echo
-    receiver (created once, its URL kept current). Returns its id."""
+    whatever the hour) and the simulated history is not stale; and one webhook subscription
+    with every event type targets the echo receiver (created once, its URL kept current).
+    Returns its id."""
     if services.sinks is None:
         return settings, None
     given = settings.notify.model_fields_set
@@ -247,6 +248,8 @@ def _with_dev_notify(settings: Settings, services: EmbeddedServices) -> tuple[Se
         update |= {"quiet_start_hour": 0, "quiet_end_hour": 0}  # an empty window
     if "sms_by_default" not in given:
         update["sms_by_default"] = True
+    if "stale_after_s" not in given:
+        update["stale_after_s"] = 0.0  # the simulated history is news to its demo customers
     if update:
         notify = settings.notify.model_copy(update=update)
         settings = settings.model_copy(update={"notify": notify})
