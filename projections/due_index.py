@@ -34,8 +34,10 @@ from projections.errors import StoreUnavailable
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
-# KEYS: due; ARGV: now (ms), limit, lease score (ms)
-_TAKE = """
+#: take up to ``limit`` members due by ``now`` and lease them (their score moves to the lease's
+#: end); the one lease script of every due set (exceptions, polls, notifications).
+#: KEYS: due; ARGV: now, limit, lease score
+TAKE_LEASED = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, member in ipairs(due) do
   redis.call('ZADD', KEYS[1], 'XX', ARGV[3], member)
@@ -86,7 +88,7 @@ class DueIndex:
         self.client = client
         self.key = f"{prefix}:{{exceptions}}:due"
         self._url = url
-        self._take: Any = client.register_script(_TAKE)
+        self._take: Any = client.register_script(TAKE_LEASED)
         self._complete: Any = client.register_script(_COMPLETE)
 
     async def schedule(self, order_id: str, at: datetime | None) -> None:

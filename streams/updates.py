@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
+
 import orjson
 
 from projections.store import TimelineChange
+
+log = logging.getLogger(__name__)
 
 
 def encode_change(change: TimelineChange) -> bytes:
@@ -39,3 +44,15 @@ def decode_change(value: bytes) -> TimelineChange:
         status=document["status"],
         timeline=timeline,
     )
+
+
+def decode_changes(values: Iterable[bytes | None]) -> list[TimelineChange]:
+    """The timeline changes among a batch's values; anything else is skipped with a warning
+    (only the timeline agent writes the topic: what does not decode is not ours)."""
+    changes: list[TimelineChange] = []
+    for value in values:
+        try:
+            changes.append(decode_change(value or b""))
+        except (KeyError, ValueError, TypeError) as error:
+            log.warning("skipping a message that is not a timeline change: %s", error)
+    return changes

@@ -46,7 +46,7 @@ from typing import Any, Protocol
 import orjson
 import redis.asyncio as aioredis
 
-from projections.due_index import from_score, to_score
+from projections.due_index import TAKE_LEASED, from_score, to_score
 from projections.notify.model import Message, MessageState, NotifyChannel
 from wismo.settings import Settings
 
@@ -114,15 +114,6 @@ if redis.call('EXISTS', KEYS[3]) == 1 then
   else redis.call('PERSIST', KEYS[3]) end
 end
 return {new, quiet, 0}
-"""
-
-# KEYS: a sorted set; ARGV: now, limit, lease score
-_TAKE = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-for _, member in ipairs(due) do
-  redis.call('ZADD', KEYS[1], 'XX', ARGV[3], member)
-end
-return due
 """
 
 # KEYS: record, due, records; ARGV: id, op, now, keep_s, due ('' leave, '-' remove, else score),
@@ -309,7 +300,7 @@ class Ledger:
         self.keep_s = round(keep_s)
         self.handled_keep_s = round(handled_keep_s)
         self._commit: Any = client.register_script(_COMMIT)
-        self._take: Any = client.register_script(_TAKE)
+        self._take: Any = client.register_script(TAKE_LEASED)
         self._mark: Any = client.register_script(_MARK)
         self._release: Any = client.register_script(_RELEASE)
         self._defer: Any = client.register_script(_DEFER)

@@ -34,7 +34,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from projections.due_index import from_score, to_score
+from projections.due_index import TAKE_LEASED, from_score, to_score
 from projections.errors import StoreUnavailable
 
 NEW = "new"
@@ -61,15 +61,6 @@ if not stored or tonumber(stored) > tonumber(ARGV[2]) then
   redis.call('HSET', KEYS[2], 'next_poll_at', ARGV[2])
 end
 return 1
-"""
-
-# KEYS: due; ARGV: now (ms), limit, lease score (ms)
-_TAKE = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-for _, member in ipairs(due) do
-  redis.call('ZADD', KEYS[1], 'XX', ARGV[3], member)
-end
-return due
 """
 
 # KEYS: due, parcel; ARGV: number, lease score, next score ('' = none), unscheduled ttl,
@@ -171,7 +162,7 @@ class PollIndex:
         self.due_key = f"{self._root}:due"
         self._url = url
         self._schedule: Any = client.register_script(_SCHEDULE)
-        self._take: Any = client.register_script(_TAKE)
+        self._take: Any = client.register_script(TAKE_LEASED)
         self._complete: Any = client.register_script(_COMPLETE)
         self._request_now: Any = client.register_script(_REQUEST_NOW)
 

@@ -59,7 +59,7 @@ from streams.context import TRANSIENT, StreamContext, retrying
 from streams.notify.dispatch import Dispatcher, Renderer, Senders, TemplateRenderer
 from streams.notify.records import decode_record, encode_record, record_for
 from streams.notify.senders import ChatSender, EmailSender, SmsSender, WebhookSender
-from streams.updates import decode_change
+from streams.updates import decode_changes
 from wismo.events import Event, EventKind, OrderChangedEvent, OrderPlacedEvent, parse_event
 from wismo.settings import Settings
 from wismo.topics import NOTIFICATIONS
@@ -299,12 +299,7 @@ def register(ctx: StreamContext, renderer: Renderer | None = None) -> None:
             settings.kafka.batch_size, within=settings.kafka.batch_timeout_s
         )
         async for batch in batches:
-            changes: list[TimelineChange] = []
-            for item in batch:
-                try:
-                    changes.append(decode_change(item.message.value or b""))
-                except (KeyError, ValueError, TypeError) as error:
-                    log.warning("skipping a message that is not a timeline change: %s", error)
+            changes = decode_changes(item.message.value for item in batch)
             if changes:
                 metrics.events_in.labels(NAME, "timeline").inc(len(changes))
                 plan = functools.partial(planner.on_changes, changes, datetime.now(UTC))

@@ -37,7 +37,7 @@ from streams.context import TRANSIENT, StreamContext, retrying
 from streams.poll.apis import tracker_registration, tracking_apis
 from streams.poll.poller import Poller
 from streams.poll.registration import TrackerRegistrar
-from streams.updates import decode_change
+from streams.updates import decode_changes
 from wismo.settings import Settings
 from wismo.topics import RAW, KafkaHeaders
 
@@ -98,7 +98,7 @@ def register(ctx: StreamContext) -> None:
             settings.kafka.batch_size, within=settings.kafka.batch_timeout_s
         )
         async for batch in batches:
-            changes = _changes(item.message.value for item in batch)
+            changes = decode_changes(item.message.value for item in batch)
             if changes:
                 metrics.events_in.labels(NAME, "timeline").inc(len(changes))
                 polling = await role()
@@ -137,16 +137,6 @@ async def _build(ctx: StreamContext, publish: Any) -> PollRole:
     register = tracker_registration(session, poll.register_with, poll.carriers, source_of_carrier)
     registrar = None if register is None else TrackerRegistrar(marks, register)
     return PollRole(session, index, poller, registrar)
-
-
-def _changes(values: Any) -> list[TimelineChange]:
-    changes: list[TimelineChange] = []
-    for value in values:
-        try:
-            changes.append(decode_change(value or b""))
-        except (KeyError, ValueError, TypeError) as error:
-            log.warning("skipping a message that is not a timeline change: %s", error)
-    return changes
 
 
 def _plan(changes: list[TimelineChange], settings: Settings, role: PollRole) -> PollPlan:

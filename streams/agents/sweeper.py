@@ -43,7 +43,7 @@ from projections.store import TimelineChange
 from projections.timeline_model import Timeline
 from streams.context import TRANSIENT, StreamContext, retrying
 from streams.predict_models import latest_model_loader
-from streams.updates import decode_change
+from streams.updates import decode_changes
 from wismo.events import Event, EventKind, dump_event
 from wismo.settings import Settings
 from wismo.topics import EVENTS, EXCEPTIONS
@@ -269,13 +269,7 @@ def register(ctx: StreamContext) -> None:
             settings.kafka.batch_size, within=settings.kafka.batch_timeout_s
         )
         async for batch in batches:
-            changes: list[TimelineChange] = []
-            for item in batch:
-                try:
-                    changes.append(decode_change(item.message.value or b""))
-                except (KeyError, ValueError, TypeError) as error:
-                    # only the timeline agent writes this topic; anything else is not ours
-                    log.warning("skipping a message that is not a timeline change: %s", error)
+            changes = decode_changes(item.message.value for item in batch)
             if changes:
                 metrics.events_in.labels(NAME, "timeline").inc(len(changes))
                 on_changes = functools.partial(
