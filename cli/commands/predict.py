@@ -13,7 +13,7 @@ import argparse
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,14 @@ def register(subparsers: SubParsers) -> None:
         action="store_true",
         help="train again every predict.refresh_interval_s, until interrupted",
     )
+    train.add_argument(
+        "--history",
+        type=int,
+        metavar="ORDERS",
+        help="learn from this many simulated orders in a temporary chDB instead of ClickHouse, "
+        "and write only the model file (what `wismo up` does when it has no model)",
+    )
+    train.add_argument("--seed", type=int, default=7, help="of the simulated history")
     train.set_defaults(handler=run_train)
 
     backtest = actions.add_parser(
@@ -73,6 +81,8 @@ def run_train(args: argparse.Namespace) -> int:
     from wismo.settings import load_settings
 
     settings = load_settings()
+    if args.history is not None:
+        return _train_simulated(args, settings)
     opened: list[Any] = []  # the client, once connected: one per process (chDB allows one)
     while True:
         code = _train_once(args, settings, opened)
@@ -122,6 +132,43 @@ def _train_once(args: argparse.Namespace, settings: Any, opened: list[Any]) -> i
         f"model {model.version}: {model.parcels:,} parcels, {model.samples:,} scans, "
         f"{model.group_count():,} groups, deliveries {model.trained_from:%Y-%m-%d %H:%M}"
         f" to {model.trained_until:%Y-%m-%d %H:%M} UTC ({time.perf_counter() - started:.1f} s)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _train_simulated(args: argparse.Namespace, settings: Any) -> int:
+    """A model of a simulated history (LANES mix), written to the model file only."""
+    import clickhouse_connect
+
+    from cli.runtime.predict import coverage, model_path, train, write_model_file
+    from projections.clickhouse_schema import migrate
+
+    database = settings.clickhouse.database
+    with tempfile.TemporaryDirectory(prefix="wismo-predict-") as scratch:
+        client = clickhouse_connect.get_client(interface="chdb", path=str(Path(scratch) / "chdb"))
+        try:
+            migrate(client, database)
+            _simulate(client, database, args.history, args.seed)
+            last = coverage(client, database).last
+            until = args.until or (last + timedelta(seconds=1) if last else datetime.now(UTC))
+            model = train(
+                client,
+                database,
+                until=until,
+                window_days=args.window_days or settings.predict.window_days,
+                min_samples=settings.predict.min_samples,
+            )
+        finally:
+            client.close()
+    if model.samples < settings.predict.min_samples:
+        print(f"wismo predict train: only {model.samples} scans simulated", file=sys.stderr)
+        return 1
+    for path in {model_path(settings), *([args.out] if args.out else [])}:
+        write_model_file(path, model)
+    print(
+        f"model {model.version} (simulated, {args.history:,} orders): {model.parcels:,} parcels, "
+        f"{model.samples:,} scans, {model.group_count():,} groups",
         file=sys.stderr,
     )
     return 0

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import subprocess
 import sys
 import threading
 from typing import TYPE_CHECKING
@@ -88,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     ) as services:
         settings, demo_subscription = _with_dev_notify(services.settings, services)
         settings, carrier_book = _with_simulated_carrier(settings, args.demo_orders > 0)
+        settings = _with_first_model(settings)
         asyncio.run(ensure_topics(settings))
         journal = Journal(settings.data_dir / "journal")
         replayed = asyncio.run(_replay(settings, journal))
@@ -165,6 +168,33 @@ def _simulate_in_background(settings: Settings, orders: int, seed: int) -> None:
         print(f"wismo up: published {sent} simulated payloads ({orders} orders)", file=sys.stderr)
 
     threading.Thread(target=feed, name="simulator", daemon=True).start()
+
+
+#: simulated orders a first delivery-estimate model learns from (about 5 s on 2 cores)
+FIRST_MODEL_ORDERS = 3000
+
+
+def _with_first_model(settings: Settings) -> Settings:
+    """Without a delivery-estimate model, train one on a simulated history in the background
+    (``wismo predict train --history``, its own process and scratch chDB) so estimates and
+    trending-late exceptions show while you watch; the sweeper then looks for it every 15 s
+    (unless ``predict.reload_s`` is configured). A configured ClickHouse server is left to
+    ``wismo predict train``."""
+    from cli.runtime.predict import model_path
+
+    if settings.clickhouse.url is not None or model_path(settings).exists():
+        return settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log = (settings.data_dir / "predict-train.log").open("ab")
+    environment = {**os.environ, "WISMO_DATA_DIR": str(settings.data_dir)}
+    command = [sys.executable, "-m", "cli.main", "predict", "train"]
+    command += ["--history", str(FIRST_MODEL_ORDERS)]
+    subprocess.Popen(command, env=environment, stdout=log, stderr=log)
+    log.close()
+    if "reload_s" in settings.predict.model_fields_set:
+        return settings
+    predict = settings.predict.model_copy(update={"reload_s": 15.0})
+    return settings.model_copy(update={"predict": predict})
 
 
 def _with_webhook_secrets(settings: Settings) -> Settings:

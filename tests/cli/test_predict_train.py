@@ -67,3 +67,15 @@ def test_too_little_history_keeps_the_stored_model(env: dict[str, str], tmp_path
     )
     assert "the stored model is left as it was" in result.stderr
     assert not (tmp_path / "predict" / "model.json").exists()
+
+
+def test_train_on_a_simulated_history_writes_the_model_file(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """What `wismo up` runs when it has no model: no ClickHouse needed, only the file."""
+    done = wismo(env, "predict", "train", "--history", "400")
+    assert done.returncode == 0, done.stderr
+    model = model_from_json((tmp_path / "predict" / "model.json").read_bytes())
+    assert model.parcels > 100
+    assert model.samples >= 30
+    assert not (tmp_path / "chdb").exists()  # a scratch chDB, not the deployment's
