@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from wismo.settings import DEV_SECRET, ApiSettings, Settings
+from wismo.settings import DEV_SECRET, ApiSettings, NotifySettings, Settings
 
 WISMO = str(Path(sys.executable).with_name("wismo"))
 REAL = "a-real-production-secret-0123456789"
@@ -28,7 +28,10 @@ def _production(**changes: Any) -> Settings:
     webhooks = {"ups": (SecretStr(REAL + "-ups"),), "oms": (SecretStr("whsec_cmVhbC1rZXk="),)}
     api |= changes.pop("api", {})
     webhooks |= changes.pop("webhook_secrets", {})
-    return Settings(environment="prod", api=ApiSettings(**api), webhook_secrets=webhooks)
+    notify = NotifySettings(unsubscribe_secret=SecretStr(REAL + "-unsubscribe"))
+    return Settings(
+        environment="prod", api=ApiSettings(**api), webhook_secrets=webhooks, notify=notify
+    )
 
 
 def test_production_with_real_secrets_starts() -> None:
