@@ -130,6 +130,7 @@ def test_the_example_order_notifies_each_message_once(
     monkeypatch.setenv("WISMO_NOTIFY__SMTP_PORT", str(servers.smtp_port))
     monkeypatch.setenv("WISMO_NOTIFY__QUIET_START_HOUR", "0")  # no quiet hours: send now
     monkeypatch.setenv("WISMO_NOTIFY__QUIET_END_HOUR", "0")
+    monkeypatch.setenv("WISMO_NOTIFY__STALE_AFTER_S", "0")  # the example order is from March
     with embedded_stack(tmp_path, partitions=2) as settings:
         asyncio.run(subscribe(settings, servers.receiver.url))
         worker = WorkerProcess(settings, "timeline,notify", tmp_path).start()
