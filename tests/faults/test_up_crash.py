@@ -59,6 +59,9 @@ QUIET_SWEEPER = {
     "WISMO_THRESHOLDS__NOT_SHIPPED_GRACE_HOURS": "100000",
     "WISMO_THRESHOLDS__REFUND_OVERDUE_DAYS": "10000",
     "WISMO_THRESHOLDS__LATE_GRACE_HOURS": "100000",
+    # no delivery-estimate model (wismo up's first one needs more samples than it has), so no
+    # wismo-made prediction events either
+    "WISMO_PREDICT__MIN_SAMPLES": "1000000000",
 }
 THRESHOLDS = ThresholdSettings(
     stalled_hours=100000,
