@@ -23,7 +23,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import redis.asyncio as aioredis
@@ -171,7 +171,7 @@ class ChangeFeed:
         self._reset(confirmed=False)
         if self._task is not None:
             await stop(self._task)
-        await self.pubsub.aclose()  # type: ignore[no-untyped-call]
+        await cast(Any, self.pubsub).aclose()  # typed in some redis releases, not in others
 
 
 def _bytes(value: bytes | str) -> bytes:
