@@ -23,6 +23,9 @@ from api.views.respond import json
 from projections.poll.index import PollIndex, PollInfo
 
 MAX_TRACKING_NUMBER = 100
+# the blanks the document's `\S` pattern means (ECMAScript's); str.strip() would also take the
+# ASCII separators \x1c-\x1f, which the document counts as characters
+_BLANKS = " \t\n\r\f\v"
 
 
 def _index(request: web.Request) -> PollIndex:
@@ -33,7 +36,7 @@ def _index(request: web.Request) -> PollIndex:
 
 
 def _tracking_number(request: web.Request) -> str:
-    number = request.match_info["tracking_number"].strip()
+    number = request.match_info["tracking_number"].strip(_BLANKS)
     if not number or len(number) > MAX_TRACKING_NUMBER:
         raise BadRequest(f"tracking_number must be 1 to {MAX_TRACKING_NUMBER} characters")
     return number

@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     ) as services:
         settings, demo_subscription = _with_dev_notify(services.settings, services)
         settings, carrier_book = _with_simulated_carrier(settings, args.demo_orders > 0)
-        settings = _with_first_model(settings)
+        settings, trainer = _with_first_model(settings)
         asyncio.run(ensure_topics(settings))
         journal = Journal(settings.data_dir / "journal")
         replayed = asyncio.run(_replay(settings, journal))
@@ -143,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
             return run_roles(settings, ROLE_NAMES, web_port=args.web_port, journal=journal)
         finally:
             stop.set()
+            _end(trainer)
             if not any(journal.path(n).stat().st_size for n in journal.segments()):
                 running.unlink(missing_ok=True)
 
@@ -174,7 +175,7 @@ def _simulate_in_background(settings: Settings, orders: int, seed: int) -> None:
 FIRST_MODEL_ORDERS = 3000
 
 
-def _with_first_model(settings: Settings) -> Settings:
+def _with_first_model(settings: Settings) -> tuple[Settings, subprocess.Popen[bytes] | None]:
     """Without a delivery-estimate model, train one on a simulated history in the background
     (``wismo predict train --history``, its own process and scratch chDB) so estimates and
     trending-late exceptions show while you watch; the sweeper then looks for it every 15 s
@@ -183,18 +184,31 @@ def _with_first_model(settings: Settings) -> Settings:
     from cli.runtime.predict import model_path
 
     if settings.clickhouse.url is not None or model_path(settings).exists():
-        return settings
+        return settings, None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log = (settings.data_dir / "predict-train.log").open("ab")
     environment = {**os.environ, "WISMO_DATA_DIR": str(settings.data_dir)}
     command = [sys.executable, "-m", "cli.main", "predict", "train"]
     command += ["--history", str(FIRST_MODEL_ORDERS)]
-    subprocess.Popen(command, env=environment, stdout=log, stderr=log)
+    trainer = subprocess.Popen(command, env=environment, stdout=log, stderr=log)
     log.close()
     if "reload_s" in settings.predict.model_fields_set:
-        return settings
+        return settings, trainer
     predict = settings.predict.model_copy(update={"reload_s": 15.0})
-    return settings.model_copy(update={"predict": predict})
+    return settings.model_copy(update={"predict": predict}), trainer
+
+
+def _end(trainer: subprocess.Popen[bytes] | None) -> None:
+    """A first model still training when wismo up stops is given up (the next start trains
+    again): nothing of wismo up outlives it."""
+    if trainer is None or trainer.poll() is not None:
+        return
+    trainer.terminate()
+    try:
+        trainer.wait(5)
+    except subprocess.TimeoutExpired:
+        trainer.kill()
+        trainer.wait()
 
 
 def _with_webhook_secrets(settings: Settings) -> Settings:

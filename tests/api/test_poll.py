@@ -102,3 +102,13 @@ async def test_a_tracking_number_too_long_is_refused(client: Client) -> None:
     response = await client.get(f"/v1/agent/parcels/{'9' * 101}/poll", headers=auth("agent"))
     assert response.status == 400
     assert "1 to 100 characters" in (await response.json())["reason"]
+
+
+async def test_a_blank_tracking_number_is_refused_and_a_separator_is_a_character(
+    client: Client,
+) -> None:
+    blank = await client.post("/v1/agent/parcels/%20%09/recheck", headers=auth("agent"))
+    assert blank.status == 400
+    # the document's pattern (`\S`, ECMAScript) counts U+001C as a character: not polled, not bad
+    separator = await client.post("/v1/agent/parcels/%1C/recheck", headers=auth("agent"))
+    assert separator.status == 404
