@@ -13,20 +13,28 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, model_validator
 
 from wismo.payloads import (
+    CancelRequest,
     Contract,
+    CustomerMessaged,
     EddRevised,
+    ExceptionAssigned,
+    ExceptionCaseOpened,
+    ExceptionEscalated,
     ExceptionOpened,
     ExceptionTransition,
     FulfilmentCreated,
     FulfilmentShipped,
     FulfilmentStep,
     Identifier,
+    NoteAdded,
     OrderCancelled,
     OrderChanged,
     OrderPlaced,
     PaymentEvent,
+    ProblemReported,
     RefundIssued,
     ReturnEvent,
+    ShipmentLinked,
     ShipmentPredicted,
     TrackingCheckpoint,
     TrackingNumber,
@@ -54,6 +62,7 @@ class EventKind(StrEnum):
     PAYMENT_FAILED = "payment.failed"
     PAYMENT_REFUNDED = "payment.refunded"
     PAYMENT_SETTLED = "payment.settled"
+    RETURN_REQUESTED = "return.requested"
     RETURN_AUTHORIZED = "return.authorized"
     RETURN_IN_TRANSIT = "return.in_transit"
     RETURN_RECEIVED = "return.received"
@@ -63,6 +72,16 @@ class EventKind(StrEnum):
     EXCEPTION_ACKNOWLEDGED = "exception.acknowledged"
     EXCEPTION_RESOLVED = "exception.resolved"
     SHIPMENT_PREDICTED = "shipment.predicted"
+    SHIPMENT_LINKED = "shipment.linked"
+    PROBLEM_REPORTED = "problem.reported"
+    CANCEL_REQUESTED = "cancel.requested"
+    CANCEL_CONFIRMED = "cancel.confirmed"
+    CANCEL_REJECTED = "cancel.rejected"
+    EXCEPTION_ASSIGNED = "exception.assigned"
+    EXCEPTION_ESCALATED = "exception.escalated"
+    EXCEPTION_CASE_OPENED = "exception.case_opened"
+    NOTE_ADDED = "note.added"
+    CUSTOMER_MESSAGED = "customer.messaged"
 
     @property
     def family(self) -> str:
@@ -172,6 +191,7 @@ class PaymentEventEnvelope(Envelope):
 
 class ReturnEventEnvelope(Envelope):
     kind: Literal[
+        EventKind.RETURN_REQUESTED,
         EventKind.RETURN_AUTHORIZED,
         EventKind.RETURN_IN_TRANSIT,
         EventKind.RETURN_RECEIVED,
@@ -195,6 +215,70 @@ class ExceptionTransitionEvent(Envelope):
     payload: ExceptionTransition
 
 
+class ShipmentLinkedEvent(Envelope):
+    kind: Literal[EventKind.SHIPMENT_LINKED]
+    payload: ShipmentLinked
+
+    @model_validator(mode="after")
+    def _names_its_number(self) -> Self:
+        if self.tracking_number not in (None, self.payload.tracking_number):
+            raise ValueError("tracking_number must be the payload's tracking_number")
+        return self
+
+
+class ProblemReportedEvent(Envelope):
+    kind: Literal[EventKind.PROBLEM_REPORTED]
+    payload: ProblemReported
+
+
+class CancelRequestEvent(Envelope):
+    kind: Literal[EventKind.CANCEL_REQUESTED, EventKind.CANCEL_CONFIRMED, EventKind.CANCEL_REJECTED]
+    payload: CancelRequest
+
+
+class ExceptionAssignedEvent(Envelope):
+    kind: Literal[EventKind.EXCEPTION_ASSIGNED]
+    payload: ExceptionAssigned
+
+
+class ExceptionEscalatedEvent(Envelope):
+    kind: Literal[EventKind.EXCEPTION_ESCALATED]
+    payload: ExceptionEscalated
+
+
+class ExceptionCaseOpenedEvent(Envelope):
+    kind: Literal[EventKind.EXCEPTION_CASE_OPENED]
+    payload: ExceptionCaseOpened
+
+
+class NoteAddedEvent(Envelope):
+    kind: Literal[EventKind.NOTE_ADDED]
+    payload: NoteAdded
+
+
+class CustomerMessagedEvent(Envelope):
+    kind: Literal[EventKind.CUSTOMER_MESSAGED]
+    payload: CustomerMessaged
+
+
+#: Kinds people cause through the API (customers on /track, agents in the console): each is
+#: the audit record of the action — who (``by``, or the customer), when, what.
+ACTION_KINDS = frozenset(
+    {
+        EventKind.PROBLEM_REPORTED,
+        EventKind.RETURN_REQUESTED,
+        EventKind.CANCEL_REQUESTED,
+        EventKind.EXCEPTION_ACKNOWLEDGED,
+        EventKind.EXCEPTION_RESOLVED,
+        EventKind.EXCEPTION_ASSIGNED,
+        EventKind.EXCEPTION_ESCALATED,
+        EventKind.NOTE_ADDED,
+        EventKind.CUSTOMER_MESSAGED,
+        EventKind.SHIPMENT_LINKED,
+    }
+)
+
+
 Event = Annotated[
     OrderPlacedEvent
     | OrderChangedEvent
@@ -209,7 +293,15 @@ Event = Annotated[
     | ReturnEventEnvelope
     | RefundIssuedEvent
     | ExceptionOpenedEvent
-    | ExceptionTransitionEvent,
+    | ExceptionTransitionEvent
+    | ShipmentLinkedEvent
+    | ProblemReportedEvent
+    | CancelRequestEvent
+    | ExceptionAssignedEvent
+    | ExceptionEscalatedEvent
+    | ExceptionCaseOpenedEvent
+    | NoteAddedEvent
+    | CustomerMessagedEvent,
     Field(discriminator="kind"),
 ]
 """Any canonical event."""
@@ -257,5 +349,7 @@ def tracking_numbers_named(event: Event) -> list[str]:
         numbers += [package.tracking_number for package in payload.packages or ()]
         return list(dict.fromkeys(numbers))
     if isinstance(event, ReturnEventEnvelope) and event.payload.tracking_number:
+        return [event.payload.tracking_number]
+    if isinstance(event, ShipmentLinkedEvent):
         return [event.payload.tracking_number]
     return []

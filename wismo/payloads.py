@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -21,7 +21,15 @@ from pydantic import (
     model_validator,
 )
 
-from wismo.vocab import Channel, ExceptionType, Owner, Reason, Severity, TrackingStatus
+from wismo.vocab import (
+    Channel,
+    ExceptionType,
+    Owner,
+    ProblemType,
+    Reason,
+    Severity,
+    TrackingStatus,
+)
 
 
 def _to_utc(value: datetime) -> datetime:
@@ -242,11 +250,17 @@ class PaymentEvent(Contract):
     failure_reason: Text | None = None
 
 
+class ReturnLine(LineQuantity):
+    """A line of a return, with the customer's reason for returning it (a request has one)."""
+
+    reason: Text | None = None
+
+
 class ReturnEvent(Contract):
-    """A return (RMA) being authorized, shipped back, received or rejected."""
+    """A return (RMA) being requested, authorized, shipped back, received or rejected."""
 
     return_id: Identifier
-    lines: list[LineQuantity] | None = None
+    lines: list[ReturnLine] | None = None
     reason: Text | None = None
     carrier: Identifier | None = None
     tracking_number: TrackingNumber | None = None
@@ -281,6 +295,101 @@ class ExceptionTransition(Contract):
     by: Identifier | None = None
     note: Text | None = None
     automatic: bool = False
+
+
+class Attachment(Contract):
+    """A file a customer attached (a photo of the problem), kept by wismo, never in the event.
+
+    ``ref`` names the stored file (random, so it cannot be guessed from the order); the bytes
+    were checked to be the image type they claim and re-encoded without metadata.
+    """
+
+    ref: Annotated[str, StringConstraints(pattern=r"^[a-f0-9]{32}\.(jpg|png|webp)$")]
+    content_type: Literal["image/jpeg", "image/png", "image/webp"]
+    size_bytes: Annotated[int, Field(ge=1, le=50_000_000)]
+    sha256: Annotated[str, StringConstraints(pattern=r"^[a-f0-9]{64}$")]
+
+
+class ProblemReported(Contract):
+    """A customer reported a problem on /track: it opens a ``customer_reported`` exception."""
+
+    exception_id: Identifier
+    problem: ProblemType
+    text: Text = Field(description="The customer's own words.")
+    subject: Identifier | None = Field(
+        default=None, description="The shipment or tracking number it concerns, if one."
+    )
+    lines: list[LineQuantity] | None = None
+    attachment: Attachment | None = None
+
+
+class CancelRequest(Contract):
+    """A customer's request to cancel lines not yet in a fulfilment order, and the OMS's answer
+    (``cancel.confirmed`` / ``cancel.rejected`` with the same ``request_id``)."""
+
+    request_id: Identifier
+    lines: list[LineQuantity] | None = None
+    reason: Text | None = None
+    note: Text | None = Field(default=None, description="The OMS's reason when it answers.")
+
+
+class ExceptionAssigned(Contract):
+    """An agent took an exception, gave it to someone, or put it back (``assignee`` null)."""
+
+    exception_id: Identifier
+    assignee: Identifier | None = None
+    by: Identifier
+
+
+class ExceptionEscalated(Contract):
+    """An agent escalated an exception to the supervisors, with a reason."""
+
+    exception_id: Identifier
+    reason: Text
+    by: Identifier
+    to: Identifier | None = Field(default=None, description="A supervisor, if one was named.")
+
+
+class ExceptionCaseOpened(Contract):
+    """A case was opened for an escalated exception in a service desk (Salesforce Service
+    Cloud)."""
+
+    exception_id: Identifier
+    system: Literal["salesforce"]
+    case_id: Identifier
+    case_number: Identifier
+    url: WebUrl | None = None
+
+
+class NoteAdded(Contract):
+    """An agent's note on the order, or on one of its exceptions: notes are never edited."""
+
+    note_id: Identifier
+    text: Text
+    by: Identifier
+    exception_id: Identifier | None = None
+
+
+class CustomerMessaged(Contract):
+    """An agent sent the customer a message from a template (the notify role delivers it)."""
+
+    message_id: Identifier
+    template: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+    by: Identifier
+    text: Text | None = Field(
+        default=None, description="The agent's words, where the template has room."
+    )
+    exception_id: Identifier | None = None
+
+
+class ShipmentLinked(Contract):
+    """An agent linked a tracking number to the order by hand: scans parked under it are
+    released onto the order."""
+
+    tracking_number: TrackingNumber
+    carrier: Identifier | None = None
+    by: Identifier
+    note: Text | None = None
 
 
 class PredictionBasis(Contract):

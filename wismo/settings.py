@@ -359,6 +359,52 @@ class PredictSettings(Section):
     )
 
 
+class SelfServiceSettings(Section):
+    """What customers may do on /track and agents in the console (docs/self-service.md)."""
+
+    return_window_days: float = Field(
+        default=30.0, ge=0, description="days after delivery a line may still be returned"
+    )
+    photo_max_bytes: int = Field(
+        default=5_000_000, ge=1000, le=20_000_000, description="largest photo a customer attaches"
+    )
+    photo_max_pixels: int = Field(
+        default=40_000_000, ge=10_000, description="width × height above which a photo is refused"
+    )
+    photo_retention_days: float = Field(
+        default=180.0, gt=0, description="days a customer's photo is kept (erasure removes it)"
+    )
+    customer_actions_per_hour: int = Field(
+        default=20, ge=1, description="reports, returns and cancel requests per order and hour"
+    )
+    agent_actions_per_minute: int = Field(
+        default=120, ge=1, description="actions per agent and minute (bulk actions count each)"
+    )
+    bulk_max: int = Field(default=200, ge=1, description="exceptions one bulk action may name")
+
+
+class CasesSettings(Section):
+    """Salesforce Service Cloud cases for escalated exceptions (docs/integrations.md, "Cases")."""
+
+    enabled: bool = False
+    instance_url: str | None = Field(
+        default=None, description="https://<your domain>.my.salesforce.com"
+    )
+    token_url: str | None = Field(
+        default=None, description="None: <instance_url>/services/oauth2/token"
+    )
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    api_version: str = Field(default="v60.0", pattern=r"^v\d+\.\d$")
+    external_id_field: str = Field(
+        default="Wismo_Exception_Id__c",
+        pattern=r"^[A-Za-z][A-Za-z0-9_]*__c$",
+        description="a Case external-id field: the upsert key that makes opening a case idempotent",
+    )
+    origin: str = Field(default="wismo", description="the Case's Origin")
+    request_timeout_s: float = Field(default=15.0, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="WISMO_", env_nested_delimiter="__", frozen=True, extra="forbid"
@@ -377,6 +423,8 @@ class Settings(BaseSettings):
     notify: NotifySettings = NotifySettings()
     poll: PollSettings = PollSettings()
     predict: PredictSettings = PredictSettings()
+    selfservice: SelfServiceSettings = SelfServiceSettings()
+    cases: CasesSettings = CasesSettings()
     webhook_secrets: dict[str, tuple[SecretStr, ...]] = Field(
         default_factory=dict,
         description="per source, the live secrets (two during a rotation)",

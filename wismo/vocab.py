@@ -193,6 +193,8 @@ class PaymentStatus(StrEnum):
 
 
 class ReturnStatus(StrEnum):
+    REQUESTED = "requested"
+    """The customer asked for it (on /track); the OMS authorises or rejects it."""
     AUTHORIZED = "authorized"
     IN_TRANSIT = "in_transit"
     RECEIVED = "received"
@@ -200,11 +202,37 @@ class ReturnStatus(StrEnum):
 
 
 RETURN_RANK: dict[ReturnStatus, int] = {
-    ReturnStatus.AUTHORIZED: 0,
-    ReturnStatus.IN_TRANSIT: 1,
-    ReturnStatus.RECEIVED: 2,
-    ReturnStatus.REJECTED: 3,
+    ReturnStatus.REQUESTED: 0,
+    ReturnStatus.AUTHORIZED: 1,
+    ReturnStatus.IN_TRANSIT: 2,
+    ReturnStatus.RECEIVED: 3,
+    ReturnStatus.REJECTED: 4,
 }
+
+
+class CancelStatus(StrEnum):
+    """A customer's request to cancel lines: asked, then confirmed or rejected by the OMS."""
+
+    REQUESTED = "requested"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+CANCEL_RANK: dict[CancelStatus, int] = {
+    CancelStatus.REQUESTED: 0,
+    CancelStatus.CONFIRMED: 1,
+    CancelStatus.REJECTED: 1,
+}
+
+
+class ProblemType(StrEnum):
+    """What a customer reports about an order on /track."""
+
+    NOT_RECEIVED = "not_received"
+    """Marked delivered, but not received."""
+    DAMAGED = "damaged"
+    WRONG_ITEM = "wrong_item"
+    MISSING_ITEMS = "missing_items"
 
 
 class FulfilmentStatus(StrEnum):
@@ -270,3 +298,5 @@ class ExceptionType(StrEnum):
     PAYMENT_CAPTURE_FAILED = "payment_capture_failed"
     REFUND_OVERDUE = "refund_overdue"
     TRENDING_LATE = "trending_late"
+    CUSTOMER_REPORTED = "customer_reported"
+    """A customer reported a problem (``problem.reported``); agents only, never the detector."""

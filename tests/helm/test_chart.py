@@ -48,6 +48,7 @@ OPTIONAL_SECRET_ENV = (
     "WISMO_NOTIFY__SMTP_PASSWORD",
     "WISMO_NOTIFY__SMS_TOKEN",
     "WISMO_NOTIFY__ALERT_URLS",
+    "WISMO_CASES__CLIENT_SECRET",
 )
 #: settings the chart leaves unset unless asked (their default, None, has no spelling)
 UNSET = unset_by_default() - {

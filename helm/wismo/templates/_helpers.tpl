@@ -330,6 +330,9 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- if $s.smsToken }}
 {{- $_ := set $out "WISMO_NOTIFY__SMS_TOKEN" $s.smsToken }}
 {{- end }}
+{{- if $s.casesClientSecret }}
+{{- $_ := set $out "WISMO_CASES__CLIENT_SECRET" $s.casesClientSecret }}
+{{- end }}
 {{- $_ := set $out "WISMO_NOTIFY__ALERT_URLS" (toJson (default (list) $s.alertUrls)) }}
 {{- range $source, $credentials := $s.carriers }}
 {{- if $credentials.clientSecret }}
@@ -368,7 +371,7 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{/* Secret settings a container reads when the Secret has them (secretKeyRef optional): the
      notify role's credentials and each polled source's. */}}
 {{- define "wismo.optionalSecretEnvKeys" -}}
-{{- $keys := list "WISMO_NOTIFY__SMTP_PASSWORD" "WISMO_NOTIFY__SMS_TOKEN" "WISMO_NOTIFY__ALERT_URLS" }}
+{{- $keys := list "WISMO_NOTIFY__SMTP_PASSWORD" "WISMO_NOTIFY__SMS_TOKEN" "WISMO_NOTIFY__ALERT_URLS" "WISMO_CASES__CLIENT_SECRET" }}
 {{- $sources := concat (keys (default dict .Values.settings.poll.carriers)) (keys (default dict .Values.secrets.carriers)) | uniq | sortAlpha }}
 {{- range $source := $sources }}
 {{- $keys = append $keys (printf "WISMO_POLL__CARRIERS__%s__CLIENT_SECRET" (upper $source)) }}
