@@ -5,8 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from api.views import agent, erasure, live, ops, orders, poll, webhooks
+from api.views.agent_work import add_agent_work_routes
+from api.views.customer_actions import add_customer_action_routes
 from api.views.notify import add_notify_routes
 from api.views.ui import add_ui_routes
+from api.views.unmatched import add_unmatched_routes
 
 
 def add_routes(app: web.Application) -> None:
@@ -32,4 +35,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/metrics", ops.metrics)
     app.router.add_get("/openapi.json", ops.openapi)
     add_notify_routes(app)
+    add_customer_action_routes(app)
+    add_agent_work_routes(app)
+    add_unmatched_routes(app)
     add_ui_routes(app)
