@@ -10,7 +10,7 @@ orphan and lands on its shipment in the first fold that knows it (invariant 6).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from projections.order_status import (
@@ -202,7 +202,7 @@ def _apply_order_side(
     return parcel_events
 
 
-def _merge_quantities(target: dict[str, int], lines: list[LineQuantity] | None) -> None:
+def _merge_quantities(target: dict[str, int], lines: Sequence[LineQuantity] | None) -> None:
     for line in lines or ():
         target[line.line_id] = line.quantity
 
