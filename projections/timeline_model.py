@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Literal
 
 from wismo.payloads import Place
 from wismo.vocab import (
+    CancelStatus,
     Channel,
     ExceptionState,
     ExceptionType,
@@ -20,6 +22,7 @@ from wismo.vocab import (
     OrderStatus,
     Owner,
     PaymentStatus,
+    ProblemType,
     Reason,
     ReturnStatus,
     Severity,
@@ -118,6 +121,8 @@ class ShipmentView:
     edd_history: list[EddRevision] = field(default_factory=list)
     checkpoints: list[CheckpointView] = field(default_factory=list)
     prediction: PredictionView | None = None
+    linked_by: str | None = None
+    """The agent who linked its tracking number to the order by hand (``shipment.linked``)."""
 
 
 @dataclass(slots=True)
@@ -176,6 +181,8 @@ class ReturnView:
     rejected_at: datetime | None = None
     lines: dict[str, int] = field(default_factory=dict)
     checkpoints: list[CheckpointView] = field(default_factory=list)
+    requested_at: datetime | None = None
+    line_reasons: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -211,6 +218,17 @@ class RefundView:
 
 
 @dataclass(slots=True)
+class CaseView:
+    """The service-desk case opened for an escalated exception (``exception.case_opened``)."""
+
+    system: str
+    case_id: str
+    case_number: str
+    url: str | None = None
+    opened_at: datetime | None = None
+
+
+@dataclass(slots=True)
 class ExceptionView:
     exception_id: str
     state: ExceptionState
@@ -227,6 +245,63 @@ class ExceptionView:
     resolved_by: str | None = None
     note: str | None = None
     automatic_resolution: bool = False
+    # a customer's report (problem.reported): the customer's own words are in ``message``
+    problem: ProblemType | None = None
+    attachment: dict[str, str | int] | None = None
+    """The customer's photo: ``ref``, ``content_type``, ``size_bytes``, ``sha256``."""
+    reported_lines: dict[str, int] = field(default_factory=dict)
+    reported_by_customer: bool = False
+    # who works on it (the latest exception.assigned; assignee None: the unassigned queue)
+    assignee: str | None = None
+    assigned_at: datetime | None = None
+    assigned_by: str | None = None
+    escalated_at: datetime | None = None
+    escalated_by: str | None = None
+    escalation_reason: str | None = None
+    escalated_to: str | None = None
+    case: CaseView | None = None
+    notes_count: int = 0
+
+
+NoteAction = Literal["note", "acknowledge", "resolve", "escalate"]
+
+
+@dataclass(slots=True)
+class NoteView:
+    """One entry of an order's note history: a ``note.added``, or the note an agent gave when
+    acknowledging, resolving or escalating an exception (``action``). Never edited."""
+
+    note_id: str
+    text: str
+    by: str | None
+    at: datetime
+    exception_id: str | None = None
+    action: NoteAction = "note"
+
+
+@dataclass(slots=True)
+class CancelRequestView:
+    """A customer's request to cancel lines, and the OMS's answer."""
+
+    request_id: str
+    status: CancelStatus = CancelStatus.REQUESTED
+    lines: dict[str, int] = field(default_factory=dict)
+    reason: str | None = None
+    requested_at: datetime | None = None
+    decided_at: datetime | None = None
+    note: str | None = None
+
+
+@dataclass(slots=True)
+class CustomerMessageView:
+    """A message an agent sent the customer from a template (``customer.messaged``)."""
+
+    message_id: str
+    template: str
+    by: str
+    at: datetime
+    text: str | None = None
+    exception_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -270,6 +345,9 @@ class Timeline:
     refunds: list[RefundView] = field(default_factory=list)
     exceptions: list[ExceptionView] = field(default_factory=list)
     data_quality: list[DataQualityNote] = field(default_factory=list)
+    notes: list[NoteView] = field(default_factory=list)
+    cancel_requests: list[CancelRequestView] = field(default_factory=list)
+    messages: list[CustomerMessageView] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     first_event_at: datetime | None = None
     last_event_at: datetime | None = None
