@@ -2,7 +2,8 @@
 
 An order's state map (``handled``, an opaque str → str hash kept per order by the ``notify``
 role) remembers what was last seen of the order's status, each parcel's tracking status, each
-exception's state, each return's status and each refund. :func:`integrator_events` compares the
+exception's state, assignee and escalation, each return's status, each cancel request's status
+and each refund. :func:`integrator_events` compares the
 timeline with it and returns the events to send and the entries to write back, under ``w.``
 keys so they never collide with the journey's milestone keys.
 
@@ -27,8 +28,15 @@ from typing import Any
 import orjson
 
 from projections.notify.model import Message
-from projections.timeline_model import ExceptionView, ReturnView, Timeline
-from wismo.vocab import EXCEPTION_STATE_RANK, RETURN_RANK, ExceptionState, ReturnStatus
+from projections.timeline_model import CancelRequestView, ExceptionView, ReturnView, Timeline
+from wismo.vocab import (
+    CANCEL_RANK,
+    EXCEPTION_STATE_RANK,
+    RETURN_RANK,
+    CancelStatus,
+    ExceptionState,
+    ReturnStatus,
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ORDER = "w.o"  # the order's status
@@ -36,14 +44,25 @@ PARCEL = "w.s:"  # + shipment id: its tracking status
 EXCEPTION = "w.e:"  # + exception id: its state
 RETURN = "w.r:"  # + return id: its status
 REFUND = "w.f:"  # + refund id
+CANCEL = "w.c:"  # + cancel request id: its status
+ASSIGNEE = "w.a:"  # + exception id: its assignee ("-": unassigned), with a change counter
+ESCALATION = "w.x:"  # + exception id: when it was (last) escalated
 
 RETURN_EVENT = {
+    ReturnStatus.REQUESTED: "return.requested",
     ReturnStatus.AUTHORIZED: "return.authorized",
     ReturnStatus.IN_TRANSIT: "return.shipped",
     ReturnStatus.RECEIVED: "return.received",
     ReturnStatus.REJECTED: "return.rejected",
 }
+CANCEL_EVENT = {
+    CancelStatus.REQUESTED: "cancel.requested",
+    CancelStatus.CONFIRMED: "cancel.confirmed",
+    CancelStatus.REJECTED: "cancel.rejected",
+}
+_UNASSIGNED = "-"
 _RETURN_VALUES = frozenset(s.value for s in ReturnStatus)
+_CANCEL_VALUES = frozenset(s.value for s in CancelStatus)
 _STATE_VALUES = frozenset(s.value for s in ExceptionState)
 _EXCEPTION_STEPS = (
     (ExceptionState.OPEN, "exception.opened"),
@@ -159,25 +178,39 @@ class _Diff:
         if done <= last:
             return
         self.entries[key] = exception.state.value
-        body = {
-            "exception": {
-                "exception_id": exception.exception_id,
-                "state": exception.state.value,
-                "type": exception.type.value if exception.type else None,
-                "severity": exception.severity.value if exception.severity else None,
-                "owner": exception.owner.value if exception.owner else None,
-                "subject": exception.subject,
-                "reason": exception.reason.value if exception.reason else None,
-                "opened_at": _iso(exception.opened_at),
-                "acknowledged_at": _iso(exception.acknowledged_at),
-                "resolved_at": _iso(exception.resolved_at),
-            }
-        }
+        body = {"exception": exception_data(exception)}
         times = (exception.opened_at, exception.acknowledged_at, exception.resolved_at)
         for index, (state, kind) in enumerate(_EXCEPTION_STEPS):
             skipped = state is ExceptionState.ACKNOWLEDGED and exception.acknowledged_at is None
             if last < index <= done and not (skipped and index < done):
                 self.add(kind, exception.exception_id, times[index], body)
+
+    def assignment(self, exception: ExceptionView) -> None:
+        """``exception.assigned`` each time the assignee changes (``null``: back in the queue);
+        an exception never assigned says nothing."""
+        key = ASSIGNEE + exception.exception_id
+        assignee = exception.assignee or _UNASSIGNED
+        if key not in self.handled and assignee == _UNASSIGNED:
+            return
+        change = _changed(self.handled, key, assignee)
+        if change is None:
+            return
+        self.entries[key] = change[0]
+        body = {"exception": exception_data(exception)}
+        at = exception.assigned_at
+        self.add("exception.assigned", exception.exception_id, at, body, assignee, change[1])
+
+    def escalation(self, exception: ExceptionView) -> None:
+        """``exception.escalated`` when it is escalated (again, after a re-open)."""
+        if exception.escalated_at is None:
+            return
+        key = ESCALATION + exception.exception_id
+        at = exception.escalated_at.isoformat()
+        if self.handled.get(key) == at:
+            return
+        self.entries[key] = at
+        body = {"exception": exception_data(exception)}
+        self.add("exception.escalated", exception.exception_id, exception.escalated_at, body, at)
 
     def return_leg(self, leg: ReturnView) -> None:
         key = RETURN + leg.return_id
@@ -194,9 +227,13 @@ class _Diff:
                 "carrier": leg.carrier,
                 "tracking_number": leg.tracking_number,
                 "lines": dict(leg.lines),
+                "reason": leg.reason,
+                "line_reasons": dict(leg.line_reasons),
+                "requested_at": _iso(leg.requested_at),
             }
         }
         steps = (
+            (ReturnStatus.REQUESTED, leg.requested_at),
             (ReturnStatus.AUTHORIZED, leg.authorized_at),
             (ReturnStatus.IN_TRANSIT, leg.shipped_at),
             (ReturnStatus.RECEIVED, leg.received_at),
@@ -206,6 +243,34 @@ class _Diff:
             rank = RETURN_RANK[status]
             if last < rank <= now and (at is not None or status is leg.status):
                 self.add(RETURN_EVENT[status], leg.return_id, at, body)
+
+    def cancel_request(self, request: CancelRequestView) -> None:
+        """``cancel.requested``, then ``cancel.confirmed`` or ``cancel.rejected`` (both, in
+        order, when first seen decided)."""
+        key = CANCEL + request.request_id
+        seen = self.handled.get(key)
+        last = CANCEL_RANK[CancelStatus(seen)] if seen in _CANCEL_VALUES else -1
+        now = CANCEL_RANK[request.status]
+        if now <= last:
+            return
+        self.entries[key] = request.status.value
+        body = {
+            "cancel": {
+                "request_id": request.request_id,
+                "status": request.status.value,
+                "lines": dict(request.lines),
+                "reason": request.reason,
+                "requested_at": _iso(request.requested_at),
+                "decided_at": _iso(request.decided_at),
+                "note": request.note,
+            }
+        }
+        if last < 0 and (request.requested_at is not None or now == 0):
+            self.add(
+                CANCEL_EVENT[CancelStatus.REQUESTED], request.request_id, request.requested_at, body
+            )
+        if now > 0:
+            self.add(CANCEL_EVENT[request.status], request.request_id, request.decided_at, body)
 
     def refunds(self) -> None:
         for refund in self.timeline.refunds:
@@ -225,6 +290,31 @@ class _Diff:
             self.add("refund.issued", refund.refund_id, refund.issued_at, body)
 
 
+def exception_data(exception: ExceptionView) -> dict[str, Any]:
+    """What a webhook says of an exception (never the customer's words nor their photo)."""
+    case = exception.case
+    return {
+        "exception_id": exception.exception_id,
+        "state": exception.state.value,
+        "type": exception.type.value if exception.type else None,
+        "severity": exception.severity.value if exception.severity else None,
+        "owner": exception.owner.value if exception.owner else None,
+        "subject": exception.subject,
+        "reason": exception.reason.value if exception.reason else None,
+        "problem": exception.problem.value if exception.problem else None,
+        "reported_by_customer": exception.reported_by_customer,
+        "lines": dict(exception.reported_lines),
+        "opened_at": _iso(exception.opened_at),
+        "acknowledged_at": _iso(exception.acknowledged_at),
+        "resolved_at": _iso(exception.resolved_at),
+        "assignee": exception.assignee,
+        "assigned_at": _iso(exception.assigned_at),
+        "escalated_at": _iso(exception.escalated_at),
+        "escalated_to": exception.escalated_to,
+        "case_number": case.case_number if case is not None else None,
+    }
+
+
 def integrator_events(
     timeline: Timeline, handled: Mapping[str, str]
 ) -> tuple[list[IntegratorEvent], dict[str, str]]:
@@ -234,8 +324,12 @@ def integrator_events(
     diff.parcels()
     for exception in timeline.exceptions:
         diff.exception(exception)
+        diff.assignment(exception)
+        diff.escalation(exception)
     for leg in timeline.returns:
         diff.return_leg(leg)
+    for request in timeline.cancel_requests:
+        diff.cancel_request(request)
     diff.refunds()
     return diff.events, diff.entries
 

@@ -44,11 +44,17 @@ EVENT_TYPES = (
     "exception.opened",
     "exception.acknowledged",
     "exception.resolved",
+    "exception.assigned",
+    "exception.escalated",
+    "return.requested",
     "return.authorized",
     "return.shipped",
     "return.received",
     "return.rejected",
     "refund.issued",
+    "cancel.requested",
+    "cancel.confirmed",
+    "cancel.rejected",
 )
 
 
