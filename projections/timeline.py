@@ -2,9 +2,10 @@
 
 The result depends only on the *set* of events: :func:`projections.ordering.canonical_sequence`
 deduplicates and sorts them, then the fold walks that sequence twice — first the order-side
-events (order, fulfilment, shipments, payments, returns, refunds, exceptions), then the parcel
-events (checkpoints, EDD revisions), which by then can be routed to the shipment or return that
-names their tracking number. A scan whose tracking number no shipment names yet is kept as an
+events (order, fulfilment, shipments, payments, returns, refunds, exceptions, and what customers
+and agents did: :mod:`projections.timeline_actions`), then, once the hand links
+(``shipment.linked``) are applied, the parcel events (checkpoints, EDD revisions), which by then
+can be routed to the shipment or return that names their tracking number. A scan whose tracking number no shipment names yet is kept as an
 orphan and lands on its shipment in the first fold that knows it (invariant 6).
 """
 
@@ -22,6 +23,14 @@ from projections.order_status import (
 )
 from projections.ordering import canonical_sequence, set_digest
 from projections.parcels import ParcelRouter
+from projections.timeline_actions import (
+    ActionHistory,
+    assigned,
+    case_opened,
+    count_notes,
+    escalated,
+    reported,
+)
 from projections.timeline_model import (
     DeliveryGroupView,
     EddRevision,
@@ -39,20 +48,28 @@ from projections.timeline_model import (
     Timeline,
 )
 from wismo.events import (
+    CancelRequestEvent,
+    CustomerMessagedEvent,
     EddRevisedEvent,
     Event,
     EventKind,
+    ExceptionAssignedEvent,
+    ExceptionCaseOpenedEvent,
+    ExceptionEscalatedEvent,
     ExceptionOpenedEvent,
     ExceptionTransitionEvent,
     FulfilmentCreatedEvent,
     FulfilmentShippedEvent,
     FulfilmentStepEvent,
+    NoteAddedEvent,
     OrderCancelledEvent,
     OrderChangedEvent,
     OrderPlacedEvent,
     PaymentEventEnvelope,
+    ProblemReportedEvent,
     RefundIssuedEvent,
     ReturnEventEnvelope,
+    ShipmentLinkedEvent,
     ShipmentPredictedEvent,
     TrackingCheckpointEvent,
 )
@@ -80,7 +97,8 @@ def fold(events: Iterable[Event], order_id: str | None = None) -> Timeline:
 
 #: Order-side kinds a fold can take after its parcel events were routed: their handlers touch
 #: nothing the parcel router reads or writes (shipments, packages, returns) and nothing
-#: :func:`link_promises` fills only once (delivery groups, fulfilment order groups).
+#: :func:`link_promises` fills only once (delivery groups, fulfilment order groups). Not here:
+#: ``return.requested`` (a new return) and ``shipment.linked`` (a new or re-targeted shipment).
 CONTINUED_KINDS = frozenset(
     {
         EventKind.ORDER_CANCELLED,
@@ -101,6 +119,15 @@ CONTINUED_KINDS = frozenset(
         EventKind.TRACKING_CHECKPOINT,
         EventKind.EDD_REVISED,
         EventKind.SHIPMENT_PREDICTED,
+        EventKind.PROBLEM_REPORTED,
+        EventKind.CANCEL_REQUESTED,
+        EventKind.CANCEL_CONFIRMED,
+        EventKind.CANCEL_REJECTED,
+        EventKind.EXCEPTION_ASSIGNED,
+        EventKind.EXCEPTION_ESCALATED,
+        EventKind.EXCEPTION_CASE_OPENED,
+        EventKind.NOTE_ADDED,
+        EventKind.CUSTOMER_MESSAGED,
     }
 )
 
@@ -145,6 +172,7 @@ class OrderFold:
             raise FoldError(f"a fold needs the events of exactly one order, got {found}")
         builder = _OrderBuilder(Timeline(order_id=order_ids.pop()))
         parcel_events = _apply_order_side(builder, sequence)
+        builder.link_shipments()
         result = cls(builder)
         result._finish(sequence, parcel_events)
         if sequence:
@@ -176,6 +204,7 @@ class OrderFold:
         timeline = self.timeline
         self._router.route(parcel_events)
         line_accounting(timeline)
+        count_notes(timeline)
         builder = self._builder
         timeline.data_quality = unknown_lines(builder.ordered_lines, builder.line_references)
         link_promises(timeline)
@@ -222,6 +251,9 @@ class _OrderBuilder:
         self._exceptions: dict[str, ExceptionView] = {}
         #: the newest prediction per shipment id, whether or not the shipment is known yet
         self._predictions: dict[str, PredictionView] = {}
+        #: hand links (``shipment.linked``) by tracking number: the latest in canonical order
+        self._links: dict[str, ShipmentLinkedEvent] = {}
+        self.history = ActionHistory(timeline)
         #: line ids the order's own events list, and the lines fulfilment orders and shipments
         #: name (with the events naming them): see :func:`unknown_lines`
         self.ordered_lines: set[str] = set()
@@ -254,6 +286,28 @@ class _OrderBuilder:
             self._exception(event)
         elif isinstance(event, ShipmentPredictedEvent):
             self._predicted(event)
+        else:
+            self._action(event)
+
+    def _action(self, event: Event) -> None:
+        """What customers and agents did (see :mod:`projections.timeline_actions`)."""
+        if isinstance(event, ProblemReportedEvent):
+            reported(self._exception_view(event.payload.exception_id), event)
+        elif isinstance(event, ExceptionAssignedEvent):
+            assigned(self._exception_view(event.payload.exception_id), event)
+        elif isinstance(event, ExceptionEscalatedEvent):
+            escalated(self._exception_view(event.payload.exception_id), event)
+            self.history.escalation_note(event)
+        elif isinstance(event, ExceptionCaseOpenedEvent):
+            case_opened(self._exception_view(event.payload.exception_id), event)
+        elif isinstance(event, NoteAddedEvent):
+            self.history.note(event)
+        elif isinstance(event, CustomerMessagedEvent):
+            self.history.message(event)
+        elif isinstance(event, CancelRequestEvent):
+            self.history.cancel(event)
+        elif isinstance(event, ShipmentLinkedEvent):
+            self._links[event.payload.tracking_number] = event
 
     # order ---------------------------------------------------------------------------------
 
@@ -390,6 +444,33 @@ class _OrderBuilder:
                 existing.weight_kg = package.weight_kg
             _merge_quantities(view.lines, package.lines)
 
+    def link_shipments(self) -> None:
+        """Apply the hand links once every order-side event is in, so a link and the shipment
+        naming its number meet whichever came first: that shipment gets the agent (and a package
+        for the number, so its scans route there); a number nothing names gets a shipment
+        ``linked:<NUMBER>`` of its own; a number a return names stays the return's."""
+        returns = {r.tracking_number for r in self.timeline.returns}
+        for number, event in sorted(self._links.items()):
+            view = self._shipment_naming(number)
+            if view is None:
+                if number in returns:
+                    continue
+                key = f"linked:{number}"
+                view = self._shipments[key] = ShipmentView(key, tracking_number=number)
+                view.prediction = self._predictions.get(key)
+                self.timeline.shipments.append(view)
+            if all(package.tracking_number != number for package in view.packages):
+                view.packages.append(PackageView(tracking_number=number))
+            view.carrier = view.carrier or event.payload.carrier
+            view.linked_by = event.payload.by
+
+    def _shipment_naming(self, number: str) -> ShipmentView | None:
+        shipments = self.timeline.shipments
+        for shipment in shipments:
+            if any(package.tracking_number == number for package in shipment.packages):
+                return shipment
+        return next((s for s in shipments if s.tracking_number == number), None)
+
     def _predicted(self, event: ShipmentPredictedEvent) -> None:
         """Keep the newest prediction of the shipment (latest ``as_of``, then computed, then id):
         a maximum, so the order events arrive in does not matter."""
@@ -446,7 +527,7 @@ class _OrderBuilder:
         status = ReturnStatus(event.kind.value.split(".", 1)[1])
         view = self._returns.get(p.return_id)
         if view is None:
-            view = self._returns[p.return_id] = ReturnView(p.return_id)
+            view = self._returns[p.return_id] = ReturnView(p.return_id, status)
             self.timeline.returns.append(view)
         if RETURN_RANK[status] >= RETURN_RANK[view.status]:
             view.status = status
@@ -455,7 +536,11 @@ class _OrderBuilder:
         view.tracking_number = p.tracking_number or view.tracking_number
         view.note = p.note or view.note
         _merge_quantities(view.lines, p.lines)
+        view.line_reasons.update(
+            {line.line_id: line.reason for line in p.lines or () if line.reason}
+        )
         stamp = {
+            ReturnStatus.REQUESTED: "requested_at",
             ReturnStatus.AUTHORIZED: "authorized_at",
             ReturnStatus.IN_TRANSIT: "shipped_at",
             ReturnStatus.RECEIVED: "received_at",
@@ -478,15 +563,19 @@ class _OrderBuilder:
 
     # exceptions ----------------------------------------------------------------------------
 
-    def _exception(self, event: ExceptionOpenedEvent | ExceptionTransitionEvent) -> None:
-        exception_id = event.payload.exception_id
+    def _exception_view(self, exception_id: str) -> ExceptionView:
         view = self._exceptions.get(exception_id)
         if view is None:
             view = self._exceptions[exception_id] = ExceptionView(exception_id, ExceptionState.OPEN)
             self.timeline.exceptions.append(view)
+        return view
+
+    def _exception(self, event: ExceptionOpenedEvent | ExceptionTransitionEvent) -> None:
+        view = self._exception_view(event.payload.exception_id)
         if isinstance(event, ExceptionOpenedEvent):
             _open_exception(view, event)
             return
+        self.history.transition_note(event)
         p = event.payload
         view.note = p.note or view.note
         if event.kind is EventKind.EXCEPTION_ACKNOWLEDGED:
