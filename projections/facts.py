@@ -31,7 +31,8 @@ SHIPMENT_COLUMNS = (
 )  # fmt: skip
 EXCEPTION_COLUMNS = (
     "order_id", "exception_id", "type", "severity", "owner", "subject", "reason", "state",
-    "message", "opened_at", "acknowledged_at", "resolved_at", "version",
+    "message", "opened_at", "acknowledged_at", "resolved_at", "version", "acknowledged_by",
+    "resolved_by", "automatic_resolution", "assignee", "escalated_at", "case_number", "problem",
 )  # fmt: skip
 
 Row = tuple[Any, ...]
@@ -139,6 +140,13 @@ def exception_rows(document: dict[str, Any]) -> list[Row]:
             _instant(e.get("acknowledged_at")),
             _instant(e.get("resolved_at")),
             document["version"],
+            e.get("acknowledged_by") or "",
+            e.get("resolved_by") or "",
+            int(bool(e.get("automatic_resolution"))),
+            e.get("assignee") or "",
+            _instant(e.get("escalated_at")),
+            (e.get("case") or {}).get("case_number") or "",
+            e.get("problem") or "",
         )
         for e in document.get("exceptions", ())
     ]

@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from projections.errors import StoreError
+from projections.sla_agents import AGENT_SECTIONS
 from projections.sla_notifications import NOTIFICATION_SECTIONS
 
 KPI_VERSION = 1
@@ -199,13 +200,16 @@ class SlaReport:
 
 #: the shipment sections (grouped by ``by``): :func:`sla_report`'s default, the benchmark's report
 SECTIONS = ("delivery", "exceptions", "returns", "dwell")
-#: with the notification sections (``notify_*``): what ``wismo sla`` and the API report by default
-ALL_SECTIONS = (*SECTIONS, *NOTIFICATION_SECTIONS)
+#: with the notification sections (``notify_*``) and the agents' response times
+#: (``agent_response``): what ``wismo sla`` and the API report by default
+ALL_SECTIONS = (*SECTIONS, *NOTIFICATION_SECTIONS, *AGENT_SECTIONS)
+#: sections over the period only: the shipment groupings (``by``) do not apply
+PERIOD_SECTIONS = NOTIFICATION_SECTIONS | AGENT_SECTIONS
 
 
 def section_sql(query: SlaQuery, section: str) -> str:
-    if section in NOTIFICATION_SECTIONS:  # over the period only: no shipment grouping
-        return NOTIFICATION_SECTIONS[section]
+    if section in PERIOD_SECTIONS:
+        return PERIOD_SECTIONS[section]
     return {
         "delivery": query.delivery_sql,
         "exceptions": query.exceptions_sql,
