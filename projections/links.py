@@ -16,6 +16,15 @@ pipelines are not transactions: every command is idempotent on its own.
 Linking and parking never strand a scan when two writers race (a shipment's writer and a
 scan's): :meth:`link` sets the link *first* and *then* reads the parking; :meth:`park` parks
 *first* and *then* reads the link again. Whichever runs second sees the other.
+
+The parked numbers are indexed for the agent console (:meth:`LinkIndex.unmatched`):
+``P:{unmatched}:first`` / ``:last`` (sorted sets: when a number was first and last parked, by
+Redis's clock) and ``P:{unmatched}:carrier``. One script parks or drops scans and updates the
+index together; a number leaves the index when its last parked scan does. On one Redis that is
+one atomic step. A Redis Cluster keeps the index on its own slot, so there the parking and the
+index are two steps of the same round trip (dropping: the index is updated once the parking is
+seen empty); they cannot disagree for long, as one number's parking has one writer at a time
+(the link agent owning its partition), and the console skips an entry whose scans are gone.
 """
 
 from __future__ import annotations
@@ -28,14 +37,51 @@ import redis.asyncio as aioredis
 from projections.merge import with_order
 from projections.ordering import canonical_sequence
 from projections.redis_keys import RedisKeys
-from projections.redis_pipes import RedisPipes, evalsha, text
+from projections.redis_pipes import RedisPipes, text
+from projections.unmatched import Cursor, UnmatchedNumber, carrier_of, matches, summarise
 from wismo.events import Event, dump_event, parse_event, tracking_numbers_named
 
-_TAKE = """
-local parked = redis.call('HGETALL', KEYS[1])
-redis.call('DEL', KEYS[1])
-return parked
+# KEYS: [the number's parking,] the index (first, last, carrier); ARGV: number, carrier, then
+# event id and scan JSON pairs. A cluster client runs the parking and the index apart.
+_PARK = """
+local n = #KEYS
+if n == 4 then
+  for i = 3, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
+end
+if n >= 3 then
+  local t = redis.call('TIME')
+  local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('ZADD', KEYS[n - 2], 'NX', ms, ARGV[1])
+  redis.call('ZADD', KEYS[n - 1], 'GT', ms, ARGV[1])
+  if ARGV[2] ~= '' then redis.call('HSET', KEYS[n], ARGV[1], ARGV[2]) end
+end
+return 1
 """
+
+# KEYS: [the number's parking,] [the index]; ARGV: number, then the event ids to drop (none:
+# take them all). Returns {1 if scans are left, the scans taken}; the number leaves the index
+# when none is left.
+_UNPARK = """
+local n = #KEYS
+local taken = {}
+if n ~= 3 then
+  if #ARGV == 1 then
+    taken = redis.call('HGETALL', KEYS[1])
+    redis.call('DEL', KEYS[1])
+  else
+    for i = 2, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
+  end
+  if redis.call('EXISTS', KEYS[1]) == 1 then return {1, taken} end
+end
+if n >= 3 then
+  redis.call('ZREM', KEYS[n - 2], ARGV[1])
+  redis.call('ZREM', KEYS[n - 1], ARGV[1])
+  redis.call('HDEL', KEYS[n], ARGV[1])
+end
+return {0, taken}
+"""
+
+_UNMATCHED_CHUNK = 200
 
 #: number → event id → scan JSON
 Parked = dict[str, dict[str, bytes]]
@@ -50,6 +96,11 @@ def _by_event_id(reply: Mapping[bytes | str, bytes] | None) -> dict[str, bytes]:
     return {text(k): v for k, v in (reply or {}).items()}
 
 
+def _eval(pipe: Any, script: str, keys: Sequence[str], *args: Any) -> None:
+    # the source each time (a few hundred bytes): nothing to load, nothing lost on a failover
+    pipe.execute_command("EVAL", script, len(keys), *keys, *args)
+
+
 def _events(held: Mapping[str, bytes]) -> list[Event]:
     return canonical_sequence(parse_event(raw) for raw in held.values())
 
@@ -61,7 +112,60 @@ class LinkIndex:
         self, client: aioredis.Redis, prefix: str | RedisKeys, *, url: str = "redis"
     ) -> None:
         self.keys = prefix if isinstance(prefix, RedisKeys) else RedisKeys(prefix)
-        self._pipes = RedisPipes(client, url, {"take": _TAKE})
+        self._pipes = RedisPipes(client, url)
+        keys = self.keys
+        self._index = (keys.unmatched_first, keys.unmatched_last, keys.unmatched_carrier)
+
+    # the parking and its index, written together ------------------------------------------
+
+    def _queue_parks(self, pipe: Any, parks: Mapping[str, Mapping[str, bytes]]) -> int:
+        """Queue parking ``parks`` (number → event id → scan JSON); returns the replies queued."""
+        queued = 0
+        for number, scans in parks.items():
+            if not scans:
+                continue
+            carrier = carrier_of(list(scans.values())[-1])
+            pairs = [part for event_id, raw in scans.items() for part in (event_id, raw)]
+            parking = self.keys.parked(number)
+            if self._pipes.cluster:  # the parking's slot and the index's are not the same
+                for event_id, raw in scans.items():
+                    pipe.hsetnx(parking, event_id, raw)
+                queued += len(scans)
+                _eval(pipe, _PARK, self._index, number, carrier)
+            else:
+                _eval(pipe, _PARK, (parking, *self._index), number, carrier, *pairs)
+            queued += 1
+        return queued
+
+    async def _unpark(self, drops: Mapping[str, Sequence[str] | None]) -> dict[str, list[Any]]:
+        """Drop the event ids given (None: every scan) of each number; returns what was taken
+        (number → flat field/value list, when taking all)."""
+        if not drops:
+            return {}
+        cluster = self._pipes.cluster
+
+        def build(pipe: Any) -> None:
+            for number, ids in drops.items():
+                keys = (
+                    (self.keys.parked(number),)
+                    if cluster
+                    else (self.keys.parked(number), *self._index)
+                )
+                _eval(pipe, _UNPARK, keys, number, *(ids or ()))
+
+        replies = await self._pipes.execute(build)
+        outcome = {
+            number: list(reply[1] or []) for number, reply in zip(drops, replies, strict=True)
+        }
+        emptied = [n for n, reply in zip(drops, replies, strict=True) if int(reply[0]) == 0]
+        if cluster and emptied:
+
+            def unindex(pipe: Any) -> None:
+                for number in emptied:
+                    _eval(pipe, _UNPARK, self._index, number)
+
+            await self._pipes.execute(unindex)
+        return outcome
 
     # batch operations (one round trip each) -------------------------------------------------
 
@@ -98,9 +202,7 @@ class LinkIndex:
         def build(pipe: Any) -> None:
             for number, order_id in links.items():
                 pipe.set(self.keys.tracking(number), order_id)
-            for number, scans in parks.items():
-                for event_id, raw in scans.items():
-                    pipe.hsetnx(self.keys.parked(number), event_id, raw)
+            self._queue_parks(pipe, parks)
 
         await self._pipes.execute(build)
 
@@ -121,15 +223,7 @@ class LinkIndex:
     async def forget(self, released: Mapping[str, Iterable[str]]) -> None:
         """Drop released scans (once they are safe elsewhere)."""
         batches = {number: list(ids) for number, ids in released.items()}
-        if not any(batches.values()):
-            return
-
-        def build(pipe: Any) -> None:
-            for number, ids in batches.items():
-                if ids:
-                    pipe.hdel(self.keys.parked(number), *ids)
-
-        await self._pipes.execute(build)
+        await self._unpark({number: ids for number, ids in batches.items() if ids})
 
     async def orders(self, numbers: Sequence[str]) -> dict[str, str]:
         """The linked numbers among ``numbers``, with their orders."""
@@ -156,15 +250,16 @@ class LinkIndex:
                 parks.setdefault(number, {})[event.event_id] = dump_event(event)
             numbers = list(parks)
 
+            queued = 0
+
             def build(pipe: Any) -> None:
-                for number, scans in parks.items():
-                    for event_id, raw in scans.items():
-                        pipe.hsetnx(self.keys.parked(number), event_id, raw)
+                nonlocal queued
+                queued = self._queue_parks(pipe, parks)
                 for number in numbers:
                     pipe.get(self.keys.tracking(number))
 
             replies = await self._pipes.execute(build)
-            late = replies[sum(len(scans) for scans in parks.values()) :]
+            late = replies[queued:]
             known |= {n: text(o) for n, o in zip(numbers, late, strict=True) if o is not None}
         return [
             with_order(e, known[e.tracking_number or ""])
@@ -174,10 +269,7 @@ class LinkIndex:
 
     async def release(self, tracking_number: str) -> list[Event]:
         """Take the scans parked under a number (removed), with its order when it is linked."""
-        key = self.keys.parked(tracking_number)
-        (flat,) = await self._pipes.execute(
-            lambda pipe: evalsha(pipe, self._pipes.shas["take"], 1, key), scripted=True
-        )
+        flat = (await self._unpark({tracking_number: None}))[tracking_number]
         taken = _events({text(flat[i]): flat[i + 1] for i in range(0, len(flat), 2)})
         order_id = await self.order_for(tracking_number)
         return [with_order(e, order_id) for e in taken] if order_id else taken
@@ -233,11 +325,73 @@ class LinkIndex:
             for name, reply in zip(names, replies, strict=True):
                 if name.endswith("}:parked"):
                     number = name[skip : -len("}:parked")]
-                    for event_id, raw in (reply or {}).items():
-                        pipe.hsetnx(self.keys.parked(number), text(event_id), raw)
+                    scans = {text(event_id): raw for event_id, raw in (reply or {}).items()}
+                    self._queue_parks(pipe, {number: scans})
                 elif reply is not None:
                     pipe.set(self.keys.tracking(name[skip:-1]), reply, nx=True)
                 pipe.delete(name)
 
         await self._pipes.execute(move)
         return len(names)
+
+    # the unmatched-scan index --------------------------------------------------------------
+
+    async def unmatched(
+        self, query: str, limit: int, after: Cursor | None = None, *, budget: int = 2000
+    ) -> tuple[list[UnmatchedNumber], Cursor | None, int]:
+        """Parked numbers matching ``query`` (normalised; see :func:`projections.unmatched.
+        matches`), newest first parked first, after the cursor: (rows, the cursor of the next
+        page or None at the end, how many numbers are parked in all).
+
+        At most ``budget`` index entries are looked at: a rare search may return fewer than
+        ``limit`` rows with a cursor to go on from.
+        """
+        client = self._pipes.client
+        first, _, carriers = self._index
+        top: str | int = "+inf" if after is None else after.first_ms
+        picked: list[tuple[str, int, str | None]] = []
+        offset, scanned, next_cursor = 0, 0, None
+        async with self._pipes.talking():
+            total = int(await client.zcard(first))
+            while len(picked) < limit:
+                chunk: list[Any] = await client.zrevrangebyscore(
+                    first, top, "-inf", start=offset, num=_UNMATCHED_CHUNK, withscores=True
+                )
+                offset += len(chunk)
+                entries: list[tuple[str, int]] = [
+                    (text(member), int(score)) for member, score in chunk
+                ]
+                entries = [e for e in entries if after is None or after.after(e[1], e[0])]
+                named = await client.hmget(carriers, [n for n, _ in entries]) if entries else []
+                for (number, ms), carrier in zip(entries, named, strict=True):
+                    scanned += 1
+                    next_cursor = Cursor(ms, number)
+                    carrier_text = None if carrier is None else text(carrier)
+                    if matches(query, number, carrier_text):
+                        picked.append((number, ms, carrier_text))
+                        if len(picked) == limit:
+                            break
+                if len(chunk) < _UNMATCHED_CHUNK and len(picked) < limit:
+                    next_cursor = None  # the end of the index
+                    break
+                if scanned >= budget:
+                    break
+        return await self._rows(picked), next_cursor, total
+
+    async def _rows(self, picked: Sequence[tuple[str, int, str | None]]) -> list[UnmatchedNumber]:
+        if not picked:
+            return []
+        last = self._index[1]
+
+        def build(pipe: Any) -> None:
+            for number, _, _ in picked:
+                pipe.hgetall(self.keys.parked(number))
+                pipe.zscore(last, number)
+
+        replies = await self._pipes.execute(build)
+        rows = []
+        for i, (number, first_ms, carrier) in enumerate(picked):
+            held, last_ms = _by_event_id(replies[2 * i]), replies[2 * i + 1]
+            if held:  # else released meanwhile
+                rows.append(summarise(number, first_ms, last_ms, carrier, held))
+        return rows

@@ -10,6 +10,9 @@ transaction touches share a tag, so the store runs on a Redis Cluster as on one 
     P:{ORDER}:retained         string  the order went on the retention clock (see below)
     P:track:{TRACKING}         string -> order id (the tracking-number link)
     P:park:{TRACKING}          hash  event_id -> scan JSON, for scans no known shipment names yet
+    P:{unmatched}:first        zset  parked tracking number -> when it was first parked (ms)
+    P:{unmatched}:last         zset  parked tracking number -> when it was last parked (ms)
+    P:{unmatched}:carrier      hash  parked tracking number -> carrier (or source) of its scans
     P:lookup:KEY               string -> order id; KEY hashes order number + e-mail hash / postcode
     P:api:idx:number:NUMBER    set   order ids with this (normalised) order number
     P:api:idx:email:SHA256     set   order ids of this e-mail hash
@@ -44,6 +47,10 @@ class RedisKeys:
         self.index_resolved = f"{prefix}:{{idx}}:resolved"
         self.retention_due = f"{prefix}:{{retention}}:due"
         self.retention_orders = f"{prefix}:{{retention}}:orders"
+        #: the unmatched-scan index (:mod:`projections.links`): one tag, so one script keeps it
+        self.unmatched_first = f"{prefix}:{{unmatched}}:first"
+        self.unmatched_last = f"{prefix}:{{unmatched}}:last"
+        self.unmatched_carrier = f"{prefix}:{{unmatched}}:carrier"
         #: the former name of each renamed key -> its name now (hash, zset, zset, hash)
         self.legacy = {
             f"{index}:exceptions": self.index_exceptions,
