@@ -52,6 +52,14 @@ _ROW_FIELDS = (
     "acknowledged_by",
     "resolved_by",
     "note",
+    "assignee",
+    "assigned_at",
+    "assigned_by",
+    "escalated_at",
+    "escalated_by",
+    "escalation_reason",
+    "escalated_to",
+    "notes_count",
 )
 
 
@@ -63,6 +71,21 @@ def _carrier_of(timeline: Mapping[str, Any], subject: str | None) -> str | None:
     return None
 
 
+def _escalation_stands(view: Mapping[str, Any]) -> bool:
+    """As :func:`projections.agent_work.escalation_stands`, on the JSON form."""
+    at = _moment(view.get("escalated_at"))
+    if at is None:
+        return False
+    return not any(
+        (later := _moment(view.get(name))) is not None and later > at
+        for name in ("resolved_at", "opened_at")
+    )
+
+
+def _moment(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
 def exception_rows(timeline: Mapping[str, Any]) -> list[Row]:
     """One queue row per exception of the timeline (its JSON form)."""
     rows = []
@@ -71,6 +94,8 @@ def exception_rows(timeline: Mapping[str, Any]) -> list[Row]:
         row["order_id"] = timeline.get("order_id")
         row["order_number"] = timeline.get("order_number")
         row["carrier"] = _carrier_of(timeline, view.get("subject"))
+        row["escalated"] = _escalation_stands(view)
+        row["case_number"] = (view.get("case") or {}).get("case_number")
         rows.append(row)
     return rows
 
@@ -98,6 +123,10 @@ def index_entries(
     return IndexEntries(order_number or None, email_sha256 or None, rows)
 
 
+#: the assignee filter that asks for the unassigned queue
+UNASSIGNED = ""
+
+
 @dataclass(frozen=True, slots=True)
 class ExceptionQuery:
     states: frozenset[str] = frozenset({ExceptionState.OPEN, ExceptionState.ACKNOWLEDGED})
@@ -107,6 +136,9 @@ class ExceptionQuery:
     min_age_s: float | None = None
     max_age_s: float | None = None
     limit: int = 100
+    assignee: str | None = None
+    """Only the exceptions of this agent (:data:`UNASSIGNED`: only those of no one)."""
+    escalated: bool | None = None
 
 
 def _age_s(row: Row, now: datetime) -> float | None:
@@ -126,6 +158,10 @@ def _matches(row: Row, query: ExceptionQuery, now: datetime) -> bool:
     ):
         if wanted and row.get(field) not in wanted:
             return False
+    if query.assignee is not None and (row.get("assignee") or "") != query.assignee:
+        return False
+    if query.escalated is not None and bool(row.get("escalated")) != query.escalated:
+        return False
     if query.min_age_s is None and query.max_age_s is None:
         return True
     age = _age_s(row, now)
@@ -147,6 +183,39 @@ def select_exceptions(rows: Iterable[Row], query: ExceptionQuery, now: datetime)
         )
     )
     return chosen[: query.limit]
+
+
+def with_age(rows: Iterable[Row], now: datetime) -> list[Row]:
+    """The rows with ``age_s``: seconds since the exception (re)opened, None when unknown."""
+    return [{**row, "age_s": _age_s(row, now)} for row in rows]
+
+
+def team_queue(rows: Iterable[Row], now: datetime) -> dict[str, Any]:
+    """The supervisors' view: every open or acknowledged exception with its assignee and age,
+    oldest first, and per assignee (None: unassigned) how many and the oldest."""
+    waiting = [row for row in rows if row.get("state") in ExceptionQuery().states]
+    dated = with_age(waiting, now)
+    dated.sort(key=lambda r: (r["age_s"] is None, -(r["age_s"] or 0), r.get("exception_id") or ""))
+    groups: dict[str | None, dict[str, Any]] = {}
+    for row in dated:
+        assignee = row.get("assignee")
+        group = groups.setdefault(
+            assignee,
+            {"assignee": assignee, "count": 0, "open": 0, "escalated": 0, "oldest_age_s": None},
+        )
+        group["count"] += 1
+        group["open"] += row.get("state") == ExceptionState.OPEN
+        group["escalated"] += bool(row.get("escalated"))
+        if group["oldest_age_s"] is None:
+            group["oldest_age_s"] = row["age_s"]
+    assignees = sorted(groups.values(), key=lambda g: (g["assignee"] is None, g["assignee"] or ""))
+    return {
+        "as_of": now.isoformat(),
+        "total": len(dated),
+        "unassigned": groups.get(None, {}).get("count", 0),
+        "assignees": assignees,
+        "exceptions": dated,
+    }
 
 
 class AgentIndex:

@@ -17,7 +17,7 @@ from api.personal import SEES_PERSONAL_DATA, for_roles, sees_personal_data
 from api.views.body import raw_body
 from api.views.orders import timeline_document
 from api.views.respond import json
-from projections.agent_index import ExceptionQuery, select_exceptions
+from projections.agent_index import UNASSIGNED, ExceptionQuery, select_exceptions, with_age
 from projections.exception_flow import AgentAction, Refusal, agent_action, timeline_from_json
 from wismo.events import event_to_dict
 from wismo.topics import route
@@ -30,7 +30,17 @@ _MAX_NOTE = 2000
 
 SEARCH_PARAMETERS = frozenset({"q", "order_number", "tracking_number", "email"})
 QUEUE_PARAMETERS = frozenset(
-    {"status", "type", "severity", "carrier", "min_age_hours", "max_age_hours", "limit"}
+    {
+        "status",
+        "type",
+        "severity",
+        "carrier",
+        "min_age_hours",
+        "max_age_hours",
+        "limit",
+        "assignee",
+        "escalated",
+    }
 )
 
 
@@ -142,7 +152,26 @@ def _number(request: web.Request, name: str, *, integer: bool = False) -> float 
     return value
 
 
-def exception_query(request: web.Request) -> ExceptionQuery:
+def _assignee(request: web.Request, agent_id: str) -> str | None:
+    """``me``, ``none`` (the unassigned queue) or an agent id."""
+    raw = request.query.get("assignee")
+    if raw is None:
+        return None
+    if not raw or len(raw) > 128:
+        raise BadRequest("assignee must be me, none or an agent id (up to 128 characters)")
+    return {"me": agent_id, "none": UNASSIGNED}.get(raw, raw)
+
+
+def _flag(request: web.Request, name: str) -> bool | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    if raw not in ("true", "false"):
+        raise BadRequest(f"{name} must be true or false")
+    return raw == "true"
+
+
+def exception_query(request: web.Request, agent_id: str = "") -> ExceptionQuery:
     states = _choices(request, "status", frozenset(ExceptionState))
     min_age, max_age = _number(request, "min_age_hours"), _number(request, "max_age_hours")
     limit = _number(request, "limit", integer=True)
@@ -156,15 +185,18 @@ def exception_query(request: web.Request) -> ExceptionQuery:
         min_age_s=None if min_age is None else min_age * 3600,
         max_age_s=None if max_age is None else max_age * 3600,
         limit=int(limit) if limit is not None else 100,
+        assignee=_assignee(request, agent_id),
+        escalated=_flag(request, "escalated"),
     )
 
 
 async def list_exceptions(request: web.Request) -> web.Response:
-    agent(request)
+    who = agent(request)
     known_parameters(request, QUEUE_PARAMETERS)
-    query = exception_query(request)
+    query = exception_query(request, who.agent_id)
     rows = await request.app[AGENT_INDEX].exceptions()
-    return json({"exceptions": select_exceptions(rows, query, request.app[CLOCK]())})
+    now = request.app[CLOCK]()
+    return json({"exceptions": with_age(select_exceptions(rows, query, now), now)})
 
 
 async def _action_body(request: web.Request) -> dict[str, Any]:
