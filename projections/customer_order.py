@@ -7,7 +7,10 @@ answer and the websocket frame alike.
 
 Nothing personal leaves here: places are reduced to city and country, raw carrier messages
 (which can name whoever signed) are replaced by wording from the status/reason vocabulary, and
-e-mail hashes, postcodes, amounts and payment details are never copied.
+e-mail hashes, postcodes, prices and payment details are never copied. The order document (for
+the holder of the order's token only) also carries what the customer asked for themselves —
+their problem reports, returns with the refund each one brought, cancel requests — and what they
+may still ask for (:mod:`projections.customer_actions`).
 
 Values are returned typed (datetimes, dates, enums); :func:`encode` writes them as the stored
 timeline does (UTC as ``Z``).
@@ -21,8 +24,10 @@ from typing import Any
 
 import orjson
 
+from projections.customer_actions import cancellable_lines, problem_types, returnable_lines
 from projections.exceptions import ARRIVED_OR_GONE, customer_text
 from projections.timeline_model import (
+    CancelRequestView,
     CheckpointView,
     ExceptionView,
     ReturnView,
@@ -30,17 +35,23 @@ from projections.timeline_model import (
     Timeline,
 )
 from wismo.payloads import Place, is_web_url
+from wismo.settings import SelfServiceSettings
 from wismo.vocab import (
+    CancelStatus,
     ExceptionState,
     ExceptionType,
     OrderStatus,
+    ProblemType,
     ReturnStatus,
     Severity,
     TrackingStatus,
 )
 
 #: changes whenever the documents below change shape, so an old ETag never validates a new body
-FORMAT = "c3"
+FORMAT = "c4"
+#: the return window the status page is told of (the settings' default; the API enforces the
+#: configured one whatever the page shows)
+RETURN_WINDOW_DAYS: float = SelfServiceSettings.model_fields["return_window_days"].default
 
 MILESTONES = (
     ("ordered", "Ordered"),
@@ -81,11 +92,39 @@ ORDER_TEXT = {
 }
 
 RETURN_TEXT = {
+    ReturnStatus.REQUESTED: "Return requested",
     ReturnStatus.AUTHORIZED: "Return accepted",
     ReturnStatus.IN_TRANSIT: "Return on its way back",
     ReturnStatus.RECEIVED: "Return received",
     ReturnStatus.REJECTED: "Return refused",
 }
+
+PROBLEM_TEXT = {
+    ProblemType.NOT_RECEIVED: "Marked delivered, but not received",
+    ProblemType.DAMAGED: "Damaged",
+    ProblemType.WRONG_ITEM: "Wrong item",
+    ProblemType.MISSING_ITEMS: "Items missing",
+}
+
+REPORT_TEXT = {
+    ExceptionState.OPEN: "Received: we will look into it",
+    ExceptionState.ACKNOWLEDGED: "We are looking into it",
+    ExceptionState.RESOLVED: "Resolved",
+}
+
+CANCEL_TEXT = {
+    CancelStatus.REQUESTED: "Cancellation requested",
+    CancelStatus.CONFIRMED: "Cancelled",
+    CancelStatus.REJECTED: "Could not be cancelled",
+}
+
+#: a return's steps; a rejected return stops where it was refused
+RETURN_STEPS_OF_A_RETURN = (
+    (ReturnStatus.REQUESTED, "Requested"),
+    (ReturnStatus.AUTHORIZED, "Accepted"),
+    (ReturnStatus.IN_TRANSIT, "On its way back"),
+    (ReturnStatus.RECEIVED, "Received"),
+)
 
 NEXT_STEP = {
     "attempt_fail": "The carrier will try again or leave a card telling you where to collect it.",
@@ -331,7 +370,8 @@ def _estimate_order(parcel: ShipmentView) -> tuple[bool, date]:
 
 
 def banner(timeline: Timeline) -> str | None:
-    """The customer wording of the most severe exception still open (or acknowledged).
+    """The customer wording of the most severe exception still open (or acknowledged), the
+    customer's own reports aside.
 
     ``trending_late`` is no problem yet: it is said beside wismo's estimate of the parcel
     (:func:`wismo_estimate`), not in the banner."""
@@ -341,6 +381,7 @@ def banner(timeline: Timeline) -> str | None:
         if e.state != ExceptionState.RESOLVED
         and e.type is not None
         and e.type is not ExceptionType.TRENDING_LATE
+        and not e.reported_by_customer  # the customer's own reports are listed as theirs
     ]
     if not live:
         return None
@@ -366,7 +407,142 @@ def status_text(timeline: Timeline) -> str:
     return ORDER_TEXT.get(timeline.status, ORDER_TEXT[OrderStatus.PLACED])
 
 
-def customer_order(timeline: Timeline) -> dict[str, Any]:
+def _named(timeline: Timeline, quantities: dict[str, int]) -> list[dict[str, Any]]:
+    names = {line.line_id: line.name or line.sku for line in timeline.lines}
+    return [
+        {"line_id": line_id, "name": names.get(line_id), "quantity": quantity}
+        for line_id, quantity in quantities.items()
+    ]
+
+
+def problem_reports(timeline: Timeline) -> list[dict[str, Any]]:
+    """The customer's own problem reports, each with its state in their words."""
+    return [
+        {
+            "exception_id": e.exception_id,
+            "problem": e.problem,
+            "problem_text": PROBLEM_TEXT[e.problem] if e.problem else None,
+            "state": e.state,
+            "state_text": REPORT_TEXT[e.state],
+            "reported_at": e.opened_at,
+            "resolved_at": e.resolved_at,
+            "text": e.message,
+            "subject": e.subject,
+            "lines": _named(timeline, e.reported_lines),
+            "photo": _photo(e.attachment),
+        }
+        for e in timeline.exceptions
+        if e.reported_by_customer
+    ]
+
+
+def _photo(attachment: dict[str, str | int] | None) -> dict[str, Any] | None:
+    if not attachment:
+        return None
+    return {"ref": attachment.get("ref"), "content_type": attachment.get("content_type")}
+
+
+def return_progress(leg: ReturnView) -> list[dict[str, Any]]:
+    """The steps of one return; a refused return's last step reached says so."""
+    rejected = leg.status is ReturnStatus.REJECTED
+    reached_at = {
+        ReturnStatus.REQUESTED: leg.requested_at,
+        ReturnStatus.AUTHORIZED: leg.authorized_at,
+        ReturnStatus.IN_TRANSIT: leg.shipped_at,
+        ReturnStatus.RECEIVED: leg.received_at,
+    }
+    steps = [s for s in RETURN_STEPS_OF_A_RETURN if s[0] is not ReturnStatus.REQUESTED]
+    if leg.requested_at is not None or leg.status is ReturnStatus.REQUESTED:
+        steps = list(RETURN_STEPS_OF_A_RETURN)
+    keys = [status for status, _ in steps]
+    current = leg.status if leg.status in keys else None
+    if rejected:
+        done_keys = [k for k in keys if reached_at[k] is not None]
+        current = done_keys[-1] if done_keys else keys[0]
+    index = keys.index(current) if current is not None else 0
+    return [
+        {
+            "step": status.value,
+            "label": f"{label}: {RETURN_TEXT[ReturnStatus.REJECTED]}"
+            if rejected and position == index
+            else label,
+            "done": position <= index,
+            "current": position == index,
+            "problem": rejected and position == index,
+            "at": reached_at[status],
+        }
+        for position, (status, label) in enumerate(steps)
+    ]
+
+
+def customer_return(timeline: Timeline, leg: ReturnView) -> dict[str, Any]:
+    """One return: its state and steps, lines with reasons, its own scans, and the refund."""
+    refunds = [r for r in timeline.refunds if r.return_id == leg.return_id]
+    amounts = [r.amount for r in refunds if r.amount is not None]
+    newest_first = sorted(leg.checkpoints, key=lambda c: c.occurred_at, reverse=True)
+    return {
+        "return_id": leg.return_id,
+        "status": leg.status,
+        "status_text": RETURN_TEXT[leg.status],
+        "progress": return_progress(leg),
+        "requested_at": leg.requested_at,
+        "lines": [
+            {**line, "reason": leg.line_reasons.get(line["line_id"])}
+            for line in _named(timeline, leg.lines)
+        ],
+        "carrier": leg.carrier,
+        "tracking_number": leg.tracking_number,
+        "checkpoints": [checkpoint(c) for c in newest_first],
+        "refund": {
+            "amount": str(sum(amounts)) if amounts else None,
+            "currency": next((r.currency for r in refunds if r.currency), None),
+            "issued_at": min(r.issued_at for r in refunds),
+        }
+        if refunds
+        else None,
+    }
+
+
+def cancel_request(timeline: Timeline, request: CancelRequestView) -> dict[str, Any]:
+    return {
+        "request_id": request.request_id,
+        "status": request.status,
+        "status_text": CANCEL_TEXT[request.status],
+        "lines": _named(timeline, request.lines),
+        "reason": request.reason,
+        "requested_at": request.requested_at,
+        "decided_at": request.decided_at,
+        "note": request.note,
+    }
+
+
+def allowed_actions(timeline: Timeline, return_window_days: float) -> dict[str, Any]:
+    """What the customer may ask for now: returnable lines (each with its most and the end of
+    its window, which the page compares with its clock), cancellable lines, problem types."""
+    names = {line.line_id: line.name or line.sku for line in timeline.lines}
+    return {
+        "returnable": [
+            {
+                "line_id": r.line_id,
+                "name": names.get(r.line_id),
+                "quantity": r.quantity,
+                "delivered_at": r.delivered_at,
+                "returnable_until": r.until,
+            }
+            for r in returnable_lines(timeline, return_window_days)
+        ],
+        "cancellable": [
+            {"line_id": c.line_id, "name": names.get(c.line_id), "quantity": c.quantity}
+            for c in cancellable_lines(timeline)
+        ],
+        "problem_types": [{"problem": p, "text": PROBLEM_TEXT[p]} for p in problem_types(timeline)],
+        "return_window_days": return_window_days,
+    }
+
+
+def customer_order(
+    timeline: Timeline, *, return_window_days: float = RETURN_WINDOW_DAYS
+) -> dict[str, Any]:
     """The ``CustomerOrder`` document: everything the order's status page shows."""
     return {
         "order_id": timeline.order_id,
@@ -389,15 +565,10 @@ def customer_order(timeline: Timeline) -> dict[str, Any]:
             }
             for s in timeline.shipments
         ],
-        "returns": [
-            {
-                "status": r.status,
-                "status_text": RETURN_TEXT[r.status],
-                "carrier": r.carrier,
-                "tracking_number": r.tracking_number,
-            }
-            for r in timeline.returns
-        ],
+        "returns": [customer_return(timeline, r) for r in timeline.returns],
+        "problems": problem_reports(timeline),
+        "cancel_requests": [cancel_request(timeline, c) for c in timeline.cancel_requests],
+        "actions": allowed_actions(timeline, return_window_days),
         "version": timeline.version,
         "updated_at": timeline.last_event_at,
     }
