@@ -103,8 +103,8 @@ def reconcile(
 
 
 def _detector_made(order_id: str, view: ExceptionView) -> bool:
-    """Exceptions opened by hand (any other id) are left to the agents."""
-    if view.type is None:
+    """Exceptions opened by hand (any other id) and customers' reports are left to the agents."""
+    if view.type in (None, ExceptionType.CUSTOMER_REPORTED) or view.reported_by_customer:
         return False
     return view.exception_id == exception_id(order_id, view.type.value, view.subject)
 

@@ -586,6 +586,10 @@ _CUSTOMER_TEXT: dict[ExceptionType, str] = {
         "Your parcel may arrive later than promised. It has not been delayed yet; we are "
         "watching it and will keep this page up to date."
     ),
+    ExceptionType.CUSTOMER_REPORTED: (
+        "Thank you for letting us know. We are looking into the problem you reported and will "
+        "contact you."
+    ),
 }
 
 _CUSTOMER_TEXT_BY_REASON: dict[Reason, str] = {

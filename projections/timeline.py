@@ -5,8 +5,9 @@ deduplicates and sorts them, then the fold walks that sequence twice — first t
 events (order, fulfilment, shipments, payments, returns, refunds, exceptions, and what customers
 and agents did: :mod:`projections.timeline_actions`), then, once the hand links
 (``shipment.linked``) are applied, the parcel events (checkpoints, EDD revisions), which by then
-can be routed to the shipment or return that names their tracking number. A scan whose tracking number no shipment names yet is kept as an
-orphan and lands on its shipment in the first fold that knows it (invariant 6).
+can be routed to the shipment or return that names their tracking number. A scan whose
+tracking number no shipment names yet is kept as an orphan and lands on its shipment in the
+first fold that knows it (invariant 6).
 """
 
 from __future__ import annotations
@@ -397,11 +398,7 @@ class _OrderBuilder:
 
     def _shipped(self, event: FulfilmentShippedEvent) -> None:
         p = event.payload
-        view = self._shipments.get(p.key)
-        if view is None:
-            view = self._shipments[p.key] = ShipmentView(shipment_id=p.key)
-            view.prediction = self._predictions.get(p.key)
-            self.timeline.shipments.append(view)
+        view = self._shipment(p.key)
         view.tracking_number = view.tracking_number or p.tracking_number or event.tracking_number
         view.carrier = p.carrier or view.carrier
         view.service = p.service or view.service
@@ -425,6 +422,14 @@ class _OrderBuilder:
             self._advance(
                 self._fulfilment_order(p.fulfilment_order_id), FulfilmentStatus.SHIPPED, event
             )
+
+    def _shipment(self, shipment_id: str) -> ShipmentView:
+        view = self._shipments.get(shipment_id)
+        if view is None:
+            view = self._shipments[shipment_id] = ShipmentView(shipment_id=shipment_id)
+            view.prediction = self._predictions.get(shipment_id)
+            self.timeline.shipments.append(view)
+        return view
 
     @staticmethod
     def _merge_packages(view: ShipmentView, event: FulfilmentShippedEvent) -> None:
@@ -455,10 +460,8 @@ class _OrderBuilder:
             if view is None:
                 if number in returns:
                     continue
-                key = f"linked:{number}"
-                view = self._shipments[key] = ShipmentView(key, tracking_number=number)
-                view.prediction = self._predictions.get(key)
-                self.timeline.shipments.append(view)
+                view = self._shipment(f"linked:{number}")
+                view.tracking_number = view.tracking_number or number
             if all(package.tracking_number != number for package in view.packages):
                 view.packages.append(PackageView(tracking_number=number))
             view.carrier = view.carrier or event.payload.carrier

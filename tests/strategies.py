@@ -2,7 +2,8 @@
 
 A history has an order with lines and a promised date, fulfilment orders, split shipments with
 one or more packages, carrier checkpoints that move forwards with the odd exception, stray and
-late scans, EDD revisions, payments, returns, refunds, exceptions and partial order changes.
+late scans, EDD revisions, payments, returns, refunds, exceptions, partial order changes, and
+what customers and agents do (reports, requests, assignments, escalations, notes, hand links).
 Event ids are unique within a history, so duplicates are made by the tests themselves.
 """
 
@@ -276,8 +277,9 @@ def order_histories(draw: st.DrawFn) -> list[Event]:
                     order_id=ORDER_ID,
                 )
             )
+    opened_at: dict[str, int] = {}
     if draw(st.booleans()):
-        opened = draw(minutes)
+        opened = opened_at["exc:1"] = draw(minutes)
         raw.append(
             _envelope(
                 ids,
@@ -303,8 +305,151 @@ def order_histories(draw: st.DrawFn) -> list[Event]:
                     "wismo",
                     kind,
                     opened + draw(st.integers(0, 600)),
-                    {"exception_id": "exc:1", "by": "agent-7"},
+                    {"exception_id": "exc:1", "by": "agent-7", **_maybe_note(draw)},
                     order_id=ORDER_ID,
                 )
             )
+    raw.extend(draw(self_service(ids, shipment_count, opened_at)))
     return [event_from_dict(item) for item in raw]
+
+
+def _maybe_note(draw: st.DrawFn) -> dict[str, str]:
+    return (
+        {"note": draw(st.sampled_from(["called the depot", "customer informed"]))}
+        if draw(st.booleans())
+        else {}
+    )
+
+
+#: the customer report the self-service events make and act on
+REPORT_ID = "cr_00112233aabbccdd"
+_AGENTS = ["agent-7", "agent-9", "lead-1"]
+
+
+def _action(ids: _Ids, source: str, kind: str, at: int, payload: dict[str, Any]) -> dict[str, Any]:
+    return _envelope(ids, source, kind, at, payload, order_id=ORDER_ID)
+
+
+@st.composite
+def self_service(
+    draw: st.DrawFn, ids: _Ids, shipment_count: int, opened_at: dict[str, int]
+) -> list[dict[str, Any]]:
+    """What customers and agents do: a report, a return and a cancel request asked on /track,
+    assignments, escalations, a service-desk case, notes, messages and a hand-linked parcel.
+
+    Agents act on exceptions the order has (``opened_at``: id → minute), after they opened."""
+    raw: list[dict[str, Any]] = []
+    if draw(st.booleans()):
+        opened_at = {**opened_at, REPORT_ID: draw(minutes)}
+        report: dict[str, Any] = {
+            "exception_id": REPORT_ID,
+            "problem": draw(st.sampled_from(["not_received", "damaged", "missing_items"])),
+            "text": "The box was empty",
+        }
+        if shipment_count:
+            report["subject"] = "SH0"
+        if draw(st.booleans()):
+            report["lines"] = [{"line_id": "L0", "quantity": 1}]
+        if draw(st.booleans()):
+            report["attachment"] = {
+                "ref": "0123456789abcdef0123456789abcdef.jpg",
+                "content_type": "image/jpeg",
+                "size_bytes": 2048,
+                "sha256": "ab" * 32,
+            }
+        raw.append(_action(ids, "customer", "problem.reported", opened_at[REPORT_ID], report))
+    if opened_at:
+        raw.extend(draw(_exception_work(ids, opened_at)))
+    for index in range(draw(st.integers(0, 3))):
+        note: dict[str, Any] = {
+            "note_id": f"n_{index:016x}",
+            "text": f"note {index}",
+            "by": draw(st.sampled_from(_AGENTS)),
+        }
+        at = draw(minutes)
+        if draw(st.booleans()) and opened_at:
+            note["exception_id"] = draw(st.sampled_from(sorted(opened_at)))
+            at += opened_at[note["exception_id"]]
+        raw.append(_action(ids, "agent", "note.added", at, note))
+    for index in range(draw(st.integers(0, 2))):
+        message = {"message_id": f"m_{index:016x}", "template": "delay_apology", "by": "agent-7"}
+        raw.append(_action(ids, "agent", "customer.messaged", draw(minutes), message))
+    raw.extend(draw(_cancel_request(ids)))
+    raw.extend(draw(_return_request(ids)))
+    if draw(st.booleans()):
+        number = draw(st.sampled_from(["1ZSTRAY00000", "1ZTEST00000"]))
+        link: dict[str, Any] = {"tracking_number": number, "by": draw(st.sampled_from(_AGENTS))}
+        if draw(st.booleans()):
+            link["carrier"] = "ups"
+        raw.append(_action(ids, "agent", "shipment.linked", draw(minutes), link))
+    return raw
+
+
+@st.composite
+def _exception_work(draw: st.DrawFn, ids: _Ids, opened_at: dict[str, int]) -> list[dict[str, Any]]:
+    """Assignments, escalations and a service-desk case, each after its exception opened."""
+    raw: list[dict[str, Any]] = []
+    targets = sorted(opened_at)
+    after = st.integers(0, 60 * 24 * 3)
+    for _ in range(draw(st.integers(0, 3))):
+        assignee = draw(st.sampled_from([None, *_AGENTS]))
+        target = draw(st.sampled_from(targets))
+        payload: dict[str, Any] = {"exception_id": target, "by": draw(st.sampled_from(_AGENTS))}
+        if assignee is not None:
+            payload["assignee"] = assignee
+        at = opened_at[target] + draw(after)
+        raw.append(_action(ids, "agent", "exception.assigned", at, payload))
+    for index in range(draw(st.integers(0, 2))):
+        target = draw(st.sampled_from(targets))
+        escalation: dict[str, Any] = {
+            "exception_id": target,
+            "reason": f"no answer from the carrier ({index})",
+            "by": draw(st.sampled_from(_AGENTS)),
+        }
+        if draw(st.booleans()):
+            escalation["to"] = "lead-1"
+        at = opened_at[target] + draw(after)
+        raw.append(_action(ids, "agent", "exception.escalated", at, escalation))
+    if draw(st.integers(0, 3)) == 0:
+        target = draw(st.sampled_from(targets))
+        case = {
+            "exception_id": target,
+            "system": "salesforce",
+            "case_id": "5003000000D8cuI",
+            "case_number": "00001026",
+            "url": "https://example.my.salesforce.com/5003000000D8cuI",
+        }
+        at = opened_at[target] + draw(after)
+        raw.append(_action(ids, "servicecloud", "exception.case_opened", at, case))
+    return raw
+
+
+@st.composite
+def _cancel_request(draw: st.DrawFn, ids: _Ids) -> list[dict[str, Any]]:
+    if not draw(st.booleans()):
+        return []
+    asked = draw(minutes)
+    request = {"request_id": "cq_0011223344556677", "lines": [{"line_id": "L0", "quantity": 1}]}
+    raw = [_action(ids, "customer", "cancel.requested", asked, {**request, "reason": "too slow"})]
+    for kind in draw(
+        st.lists(st.sampled_from(["cancel.confirmed", "cancel.rejected"]), max_size=2)
+    ):
+        answer = {"request_id": request["request_id"], "note": "already packed"}
+        raw.append(_action(ids, "oms", kind, asked + draw(st.integers(0, 600)), answer))
+    return raw
+
+
+@st.composite
+def _return_request(draw: st.DrawFn, ids: _Ids) -> list[dict[str, Any]]:
+    if not draw(st.booleans()):
+        return []
+    asked = draw(minutes)
+    line = {"line_id": "L0", "quantity": 1, "reason": draw(st.sampled_from(["too big", "broken"]))}
+    raw = [
+        _action(ids, "customer", "return.requested", asked, {"return_id": "RR1", "lines": [line]})
+    ]
+    later = ["return.authorized", "return.rejected", "return.in_transit"]
+    for kind in later[: draw(st.integers(0, 3))]:
+        payload = {"return_id": "RR1", "tracking_number": "1ZRETURN0001"}
+        raw.append(_action(ids, "oms", kind, asked + draw(st.integers(0, 900)), payload))
+    return raw
