@@ -19,6 +19,10 @@ into the order's state map (``handled``). Rules:
 * **quiet hours** in the recipient's zone (the order's, else ``default_time_zone``): the message
   is due at their end; ``arriving_soon`` is due at its own time, never before.
 
+Messages agents sent the customer from the console (:mod:`~projections.notify.agent_messages`)
+go to the same recipients, once per (message, channel, recipient): e-mail at once, SMS after quiet
+hours, never stale nor overtaken.
+
 Webhook messages are one per (integrator event, matching subscription) and are due at once.
 
 :func:`overtaken` is the same rule at send time: a message queued behind quiet hours is dropped
@@ -35,6 +39,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from projections.notify.agent_messages import (
+    AGENT_TEMPLATES,
+    UNKNOWN_TEMPLATE,
+    agent_message,
+    handled_key,
+    pending,
+)
 from projections.notify.integrator import IntegratorEvent, carriers_of, integrator_events
 from projections.notify.milestones import RANK, Fact, fact_key, journey, order_complete
 from projections.notify.model import (
@@ -290,6 +301,35 @@ def _journey(
         plan.handled[DONE] = "1"
 
 
+def _agent_messages(
+    plan: Plan,
+    timeline: Timeline,
+    contacts: Contacts,
+    prefs: Preferences,
+    handled: Mapping[str, str],
+    settings: NotifySettings,
+    now: datetime,
+) -> None:
+    """Messages agents sent the customer (:mod:`~projections.notify.agent_messages`): e-mail at
+    once, SMS after quiet hours; never stale, never overtaken."""
+    zone = contacts.time_zone or settings.default_time_zone
+    told, opted_out = recipients(contacts, prefs, settings)
+    extra = {"time_zone": zone, "locale": contacts.locale}
+    sms_due = deliver_at(now, zone, settings.quiet_start_hour, settings.quiet_end_hour)
+    for sent in pending(timeline, handled):
+        plan.handled[handled_key(sent.message_id)] = "1"
+        for recipient in told:
+            due = sms_due if recipient[0] is NotifyChannel.SMS else now
+            message = agent_message(timeline, sent, recipient, due, extra)
+            if sent.template in AGENT_TEMPLATES:
+                plan.messages.append(message)
+            else:
+                plan.suppressed.append((message, UNKNOWN_TEMPLATE))
+        plan.suppressed += [
+            (agent_message(timeline, sent, r, now, extra), OPTED_OUT) for r in opted_out
+        ]
+
+
 def _type_matches(wanted: Iterable[str], kind: str) -> bool:
     for pattern in wanted:
         if pattern in ("*", kind) or (pattern.endswith(".*") and kind.startswith(pattern[:-1])):
@@ -359,5 +399,6 @@ def plan_order(
     """
     plan = Plan()
     _journey(plan, timeline, contacts, prefs, handled, settings, now, stale_after)
+    _agent_messages(plan, timeline, contacts, prefs, handled, settings, now)
     _webhooks(plan, timeline, handled, subscriptions, now)
     return plan

@@ -16,9 +16,9 @@ Agents in the process's consumer group:
 
 Contacts and timeline travel on different topics, so a timeline can be planned before the
 order's contacts are known. When the timeline has a customer e-mail (its hash) but the contact
-store has no address yet, the journey part of the plan is held back — its milestones are *not*
-marked handled — and the order is planned again ``CONTACT_WAIT_S`` later (at once when the
-contacts arrive), for up to ``CONTACT_GIVE_UP_S``; webhooks go out meanwhile.
+store has no address yet, the customer part of the plan (the journey and agents' messages) is
+held back — *not* marked handled — and the order is planned again ``CONTACT_WAIT_S`` later (at
+once when the contacts arrive), for up to ``CONTACT_GIVE_UP_S``; webhooks go out meanwhile.
 
 Transient Redis failures are retried (``streams.context.retrying``), never dropped: every step
 is idempotent, so a batch retried after a partial write commits nothing twice.
@@ -39,6 +39,7 @@ import aiohttp
 from pydantic import ValidationError
 
 from projections.exception_flow import timeline_from_json
+from projections.notify.agent_messages import is_agent_entry
 from projections.notify.alerts import plan_alert
 from projections.notify.contacts import ContactStore
 from projections.notify.ledger import Committed, Ledger, PlanLike, SimplePlan
@@ -85,8 +86,9 @@ class Timelines(Protocol):
 
 
 def journey_entry(name: str) -> bool:
-    """Whether a ``handled`` entry is a customer journey's (not an integrator event's)."""
-    return name == DONE or name.partition(":")[0] in _MILESTONES
+    """Whether a ``handled`` entry is a customer message's — the journey's or an agent's — not
+    an integrator event's."""
+    return name == DONE or name.partition(":")[0] in _MILESTONES or is_agent_entry(name)
 
 
 def without_journey(plan: PlanLike) -> SimplePlan:
