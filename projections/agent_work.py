@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -36,6 +36,8 @@ from wismo.errors import describe_validation_error
 from wismo.events import Event, EventKind, event_from_dict
 from wismo.ids import digest
 from wismo.vocab import ExceptionState
+
+_TICK = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +142,10 @@ def assign(
     content = (assignee, current, view.assigned_at)
     natural = (*_key(kind, timeline.order_id, exc_id, actor, key), *(() if key else content))
     payload = {"exception_id": exc_id, "assignee": assignee, "by": actor.agent_id}
+    # strictly after the assignment it replaces, so the fold's "latest wins" sees it so
+    replaced = view.assigned_at + _TICK if view.assigned_at is not None else None
     return _event(
-        kind, timeline.order_id, natural, payload, now=now, after=(view.opened_at, view.assigned_at)
+        kind, timeline.order_id, natural, payload, now=now, after=(view.opened_at, replaced)
     )
 
 
