@@ -6,8 +6,8 @@ Each function takes the order's timeline and what the agent asked for, and answe
   ``note.added``, ``customer.messaged``) — the audit record of the action: ``by`` and
   ``occurred_at`` say who and when;
 * a :class:`~projections.exception_flow.Refusal` with its HTTP status: 404 the exception is not
-  the order's, 409 it is resolved (or escalated already), 403 the actor may not do this, 422 the
-  request cannot become a valid event;
+  the order's (or there is no such message template), 409 it is resolved (or escalated
+  already), 403 the actor may not do this, 422 the request cannot become a valid event;
 * :class:`Unchanged` — what was asked is already so (a repeated take or escalation): nothing to
   write, so a double click that arrives after the first click was folded is still one event.
 
@@ -31,6 +31,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from projections.exception_flow import AGENT_SOURCE, AgentAction, Refusal, agent_action
+from projections.notify.agent_messages import AGENT_TEMPLATES, AgentTemplate
 from projections.timeline_model import ExceptionView, Timeline
 from wismo.errors import describe_validation_error
 from wismo.events import Event, EventKind, event_from_dict
@@ -224,14 +225,16 @@ def message_customer(
     exception_id: str | None,
     actor: Actor,
     now: datetime,
-    templates: frozenset[str] | None = None,
+    templates: Mapping[str, AgentTemplate] = AGENT_TEMPLATES,
     key: str | None = None,
 ) -> Event | Refusal:
-    """A message to the customer from ``template`` (one of ``templates`` when they are known);
-    the notify role delivers it."""
-    if templates is not None and template not in templates:
+    """A message to the customer from one of ``templates``; the notify role delivers it."""
+    chosen = templates.get(template)
+    if chosen is None:
         known = ", ".join(sorted(templates)) or "none"
         return Refusal(404, f"there is no message template {template}; known: {known}")
+    if chosen.needs_text and not text:
+        return Refusal(422, f"the template {template} needs your words (text)")
     view = _target(timeline, exception_id)
     if isinstance(view, Refusal):
         return view

@@ -44,6 +44,7 @@ from projections.agent_work import (
     message_customer,
 )
 from projections.exception_flow import AgentAction, Refusal, timeline_from_json
+from projections.notify.agent_messages import AGENT_TEMPLATES
 from projections.timeline_model import Timeline
 from wismo.events import Event
 from wismo.topics import route
@@ -60,7 +61,6 @@ _ID_CHARS = 128
 _TEMPLATE_CHARS = 64
 #: a character that is blank neither here (``str.strip``) nor in the document (ECMA ``\s``)
 _SOMETHING = re.compile(r"[^\s\x1c-\x1f\x85\ufeff]")
-_TEMPLATE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")
 _BULK_ACTIONS: frozenset[AgentAction] = frozenset({"acknowledge", "resolve"})
 
@@ -258,8 +258,6 @@ async def message_order_customer(request: web.Request) -> web.Response:
     template = body.get("template")
     if not isinstance(template, str) or not 1 <= len(template) <= _TEMPLATE_CHARS:
         raise BadRequest(f"template must name a message template (up to {_TEMPLATE_CHARS})")
-    if not _TEMPLATE.fullmatch(template):
-        raise NotFound(f"there is no message template {template}")
     text = _text(body, "text", _TEXT_CHARS)
     exception_id = _text(body, "exception_id", _ID_CHARS)
     await _allowed(request, who)
@@ -359,6 +357,16 @@ async def read_team_queue(request: web.Request) -> web.Response:
     return json(team_queue(rows, request.app[CLOCK]()))
 
 
+async def message_templates(request: web.Request) -> web.Response:
+    """The templates an agent may send the customer (the console's picker)."""
+    agent(request)
+    templates = [
+        {"name": t.name, "label": t.label, "needs_text": t.needs_text}
+        for t in AGENT_TEMPLATES.values()
+    ]
+    return json({"templates": templates})
+
+
 def add_agent_work_routes(app: web.Application) -> None:
     """The agent-work routes (``api/openapi.yaml`` describes each)."""
     app.router.add_post("/v1/agent/exceptions/bulk", bulk)
@@ -367,3 +375,4 @@ def add_agent_work_routes(app: web.Application) -> None:
     app.router.add_post("/v1/agent/orders/{order_id}/notes", add_order_note)
     app.router.add_post("/v1/agent/orders/{order_id}/messages", message_order_customer)
     app.router.add_get("/v1/agent/team-queue", read_team_queue)
+    app.router.add_get("/v1/agent/message-templates", message_templates)

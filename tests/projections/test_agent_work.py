@@ -26,6 +26,7 @@ from projections.agent_work import (
     message_customer,
 )
 from projections.exception_flow import Refusal, agent_action
+from projections.notify.agent_messages import AgentTemplate
 from projections.serialize import queue_source
 from projections.timeline import fold
 from projections.timeline_model import Timeline
@@ -183,7 +184,7 @@ def test_notes_are_appended_with_deterministic_ids() -> None:
 
 
 def test_a_customer_message_names_a_known_template() -> None:
-    templates = frozenset({"agent_update"})
+    templates = {"agent_update": AgentTemplate("agent_update", "An update")}
     sent = event(
         message_customer(
             timeline(), "agent_update", "On its way", exception_id=EXC, actor=ALICE, now=NOW,
@@ -204,6 +205,11 @@ def test_a_customer_message_names_a_known_template() -> None:
     )
     assert isinstance(unknown, Refusal)
     assert unknown.status == 404
+    wordless = message_customer(
+        timeline(), "agent_need_info", None, exception_id=None, actor=ALICE, now=NOW
+    )
+    assert isinstance(wordless, Refusal)
+    assert wordless.status == 422
 
 
 # ---- bulk ---------------------------------------------------------------------------------
