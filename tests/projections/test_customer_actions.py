@@ -36,32 +36,36 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 WINDOW = 30.0
 
 
-def _event(event_id: str, kind: str, at: datetime, payload: dict[str, Any]) -> Event:
+def _event(
+    event_id: str, kind: str, at: datetime, payload: dict[str, Any], order: str = ORDER
+) -> Event:
     return event_from_dict(
         {
-            "event_id": event_id,
+            "event_id": f"{event_id}:{order}",
             "source": "test",
             "kind": kind,
-            "order_id": ORDER,
+            "order_id": order,
             "occurred_at": at.isoformat(),
             "payload": payload,
         }
     )
 
 
-def placed(lines: dict[str, int]) -> Event:
+def placed(lines: dict[str, int], order: str = ORDER) -> Event:
     return _event(
         "oms:placed",
         "order.placed",
         T0,
         {
-            "order_number": "S-1",
+            "order_number": f"S-{order}",
+            "customer_email": "self@example.com",
             "lines": [{"line_id": i, "name": f"item {i}", "quantity": q} for i, q in lines.items()],
         },
+        order,
     )
 
 
-def shipped(n: int, lines: dict[str, int], at: datetime) -> list[Event]:
+def shipped(n: int, lines: dict[str, int], at: datetime, order: str = ORDER) -> list[Event]:
     fulfilment = f"FO-{n}"
     quantities = [{"line_id": i, "quantity": q} for i, q in lines.items()]
     return [
@@ -70,6 +74,7 @@ def shipped(n: int, lines: dict[str, int], at: datetime) -> list[Event]:
             "fulfilment.created",
             at - timedelta(hours=1),
             {"fulfilment_order_id": fulfilment, "lines": quantities},
+            order,
         ),
         _event(
             f"wms:{fulfilment}:shipped",
@@ -82,17 +87,18 @@ def shipped(n: int, lines: dict[str, int], at: datetime) -> list[Event]:
                 "tracking_number": f"1ZSELF{n:04d}",
                 "lines": quantities,
             },
+            order,
         ),
     ]
 
 
-def delivered(n: int, at: datetime) -> Event:
+def delivered(n: int, at: datetime, order: str = ORDER) -> Event:
     return event_from_dict(
         {
             "event_id": f"ups:1ZSELF{n:04d}:D",
             "source": "ups",
             "kind": "tracking.checkpoint",
-            "order_id": ORDER,
+            "order_id": order,
             "tracking_number": f"1ZSELF{n:04d}",
             "occurred_at": at.isoformat(),
             "payload": {"status": "delivered", "carrier": "ups"},
@@ -100,8 +106,15 @@ def delivered(n: int, at: datetime) -> Event:
     )
 
 
-def delivered_order(lines: dict[str, int], at: datetime = T0 + timedelta(days=2)) -> list[Event]:
-    return [placed(lines), *shipped(1, lines, at - timedelta(days=1)), delivered(1, at)]
+def delivered_order(
+    lines: dict[str, int], at: datetime = T0 + timedelta(days=2), order: str = ORDER, n: int = 1
+) -> list[Event]:
+    """An order whose one parcel (number ``n``) holding every line was delivered ``at``."""
+    return [
+        placed(lines, order),
+        *shipped(n, lines, at - timedelta(days=1), order),
+        delivered(n, at, order),
+    ]
 
 
 def payload_id(event: Event, name: str) -> str:
