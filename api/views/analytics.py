@@ -1,6 +1,7 @@
-"""``GET /v1/analytics/sla``: the delivery KPIs of :mod:`projections.sla` for the SLA page, and
-the notification KPIs (sections ``notify_*``, :mod:`projections.sla_notifications`) for its
-notifications panel.
+"""``GET /v1/analytics/sla``: the delivery KPIs of :mod:`projections.sla` for the SLA page, the
+notification KPIs (sections ``notify_*``, :mod:`projections.sla_notifications`) for its
+notifications panel, and the agents' response times (section ``agent_response``,
+:mod:`projections.sla_agents`) for its agent-response panel.
 
 The report runs on this process's ClickHouse handle (:mod:`api.clickhouse`): with chDB only the
 process that holds the chDB path can answer; elsewhere the answer is 503 with the reason.

@@ -233,6 +233,41 @@ function drawNotifications(report) {
   fill(body, ...parts);
 }
 
+// -- Agent response panel (section agent_response of the same report) -------------------------
+
+function p5090(pair) {
+  const [p50, p90] = pair || [null, null];
+  return `${minutes(p50)} / ${minutes(p90)}`;
+}
+
+function drawAgentResponse(rows) {
+  const body = $("agent-response").querySelector(".body");
+  const all = rows.find((r) => r.scope === "all") || {};
+  if (!all.exceptions) {
+    return fill(body, el("p", { class: "muted" }, "No exceptions opened in this period yet."));
+  }
+  const facts = el("dl", { class: "facts", id: "agent-facts" },
+    el("dt", {}, "Time to acknowledge (p50 / p90)"),
+    el("dd", { "data-kpi": "time_to_acknowledge" }, p5090(all.time_to_acknowledge_min)),
+    el("dt", {}, "Time to resolve by an agent (p50 / p90)"),
+    el("dd", { "data-kpi": "time_to_resolve" }, p5090(all.time_to_resolve_min)),
+    el("dt", {}, "Exceptions opened"),
+    el("dd", { "data-kpi": "exceptions" }, `${all.exceptions}: ${all.acknowledged} acknowledged, ${all.resolved_by_agent} resolved by an agent, ${all.resolved_automatically} resolved automatically, ${all.unresolved} unresolved, ${all.escalated} escalated`),
+  );
+  const byType = rows.filter((r) => r.scope === "type");
+  const byAgent = rows.filter((r) => r.scope === "agent");
+  const parts = [facts,
+    table("By exception type", ["Type", "Opened", "Acknowledged", "Resolved by agent", "Resolved automatically", "Unresolved", "Escalated", "To acknowledge p50 / p90", "To resolve p50 / p90"],
+      byType.map((r) => [(r.type || "?").replaceAll("_", " "), String(r.exceptions), String(r.acknowledged), String(r.resolved_by_agent),
+        String(r.resolved_automatically), String(r.unresolved), String(r.escalated), p5090(r.time_to_acknowledge_min), p5090(r.time_to_resolve_min)]))];
+  parts.push(byAgent.length
+    ? el("div", { id: "agent-table" }, table("By agent (automatic resolutions left out)", ["Agent", "Exceptions", "Acknowledged", "Resolved", "Escalated", "To acknowledge p50 / p90", "To resolve p50 / p90"],
+      byAgent.map((r) => [r.agent, String(r.exceptions), String(r.acknowledged), String(r.resolved_by_agent), String(r.escalated),
+        p5090(r.time_to_acknowledge_min), p5090(r.time_to_resolve_min)])))
+    : el("p", { class: "muted" }, "No agent has acknowledged or resolved an exception opened in this period."));
+  fill(body, ...parts);
+}
+
 // wismo's own delivery estimates against the delivery days (GET /v1/analytics/predictions): its
 // own request, so a report without estimates (no model trained yet) leaves the rest of the page
 async function loadPredictions(from, to, token) {
@@ -264,13 +299,14 @@ async function load() {
     const [weekly, carriers, notifications] = await Promise.all([
       api(`/v1/analytics/sla?from=${from}&to=${to}&by=carrier,week&section=delivery`, { token }),
       api(`/v1/analytics/sla?from=${from}&to=${to}&by=carrier&section=delivery,exceptions`, { token }),
-      api(`/v1/analytics/sla?from=${from}&to=${to}&section=notify_delay,notify_messages,notify_suppressions,notify_webhooks`, { token }),
+      api(`/v1/analytics/sla?from=${from}&to=${to}&section=notify_delay,notify_messages,notify_suppressions,notify_webhooks,agent_response`, { token }),
     ]);
     drawOnTime(weekly.data.delivery);
     drawClickToDoor(carriers.data.delivery);
     drawExceptions(carriers.data.exceptions, carriers.data.delivery);
     drawVolume(carriers.data.delivery);
     drawNotifications(notifications.data);
+    drawAgentResponse(notifications.data.agent_response || []);
     loadPredictions(from, to, token);
     const total = carriers.data.delivery.reduce((sum, r) => sum + (r.shipments || 0), 0);
     $("report-status").textContent = `${total} shipments of orders placed ${from} to ${to} (KPI definitions v${carriers.data.kpi_version}).`;
