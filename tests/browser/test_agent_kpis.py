@@ -22,7 +22,9 @@ def _open_exception(system: System, token: str) -> dict[str, Any]:
     while time.monotonic() < deadline:
         status, body = system.request("GET", "/v1/agent/exceptions", token=token)
         assert status == 200, body
-        found = [e for e in body["exceptions"] if e["state"] == "open" and e.get("opened_at")]
+        found: list[dict[str, Any]] = [
+            e for e in body["exceptions"] if e["state"] == "open" and e.get("opened_at")
+        ]
         if found:
             return found[0]
         time.sleep(1)
