@@ -19,10 +19,16 @@ from typing import Any
 
 import orjson
 
+from projections.exception_flow import AGENT_SOURCE
 from projections.ordering import canonical_sequence
-from wismo.events import TrackingCheckpointEvent, parse_event
+from wismo.events import Event, EventKind, TrackingCheckpointEvent, event_from_dict, parse_event
+from wismo.ids import natural_event_id
+from wismo.payloads import ShipmentLinked
 
-_CURSOR = re.compile(r"(0|[1-9][0-9]{0,15}):(\S{1,64})")
+#: when the last number listed was first parked (ms), and that number in hex of its UTF-8
+#: (any number, in a form a query string and a JSON Schema pattern both keep as it is)
+CURSOR_PATTERN = r"(0|[1-9][0-9]{0,15})-((?:[0-9a-f]{2}){1,256})"
+_CURSOR = re.compile(CURSOR_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +41,7 @@ class Cursor:
     number: str
 
     def encode(self) -> str:
-        return f"{self.first_ms}:{self.number}"
+        return f"{self.first_ms}-{self.number.encode().hex()}"
 
     def after(self, first_ms: int, number: str) -> bool:
         """Whether an entry comes after this cursor in the listing order."""
@@ -45,7 +51,9 @@ class Cursor:
 def decode_cursor(text: str) -> Cursor | None:
     """The cursor a previous page returned, or None when ``text`` is not one."""
     found = _CURSOR.fullmatch(text)
-    return None if found is None else Cursor(int(found[1]), found[2])
+    if found is None:
+        return None
+    return Cursor(int(found[1]), bytes.fromhex(found[2]).decode("utf-8", "replace"))
 
 
 def normalise_query(q: str) -> str:
@@ -123,3 +131,39 @@ def carrier_of(raw: bytes) -> str:
     payload = document.get("payload")
     named = payload.get("carrier") if isinstance(payload, dict) else None
     return str(named or document.get("source") or "")
+
+
+def link_by_hand(
+    order_id: str,
+    tracking_number: str,
+    *,
+    by: str,
+    carrier: str | None,
+    note: str | None,
+    idempotency_key: str | None,
+    now: datetime,
+) -> Event:
+    """An agent's ``shipment.linked``: the number's scans belong to ``order_id``.
+
+    The id is a hash of the link, the agent and the client's idempotency key (else the request's
+    content), so a double click or a retried request is one event. Raises ``ValidationError``
+    for a payload the contract refuses (a tracking number too short, a blank carrier…).
+    """
+    kind = EventKind.SHIPMENT_LINKED.value
+    given: dict[str, Any] = {"tracking_number": tracking_number, "by": by}
+    given |= {name: value for name, value in (("carrier", carrier), ("note", note)) if value}
+    payload = ShipmentLinked.model_validate(given)
+    number = payload.tracking_number  # as the contract normalises it
+    said = ("key", idempotency_key) if idempotency_key else ("content", carrier, note)
+    return event_from_dict(
+        {
+            "event_id": natural_event_id(AGENT_SOURCE, kind, order_id, number, by, *said),
+            "source": AGENT_SOURCE,
+            "kind": kind,
+            "order_id": order_id,
+            "tracking_number": number,
+            "occurred_at": now.isoformat(),
+            "received_at": now.isoformat(),
+            "payload": payload.model_dump(mode="json", exclude_none=True),
+        }
+    )
