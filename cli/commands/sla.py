@@ -15,10 +15,11 @@ def register(subparsers: SubParsers) -> None:
 
     parser = subparsers.add_parser(
         "sla",
-        help="print delivery and notification KPIs for a period (docs/kpis.md)",
-        description="Delivery SLA KPIs from the ClickHouse facts, grouped as asked, and the "
-        "notification KPIs (notify_* sections: messages and exceptions of the period, "
-        "not grouped).",
+        help="print delivery, notification and agent-response KPIs for a period (docs/kpis.md)",
+        description="Delivery SLA KPIs from the ClickHouse facts, grouped as asked, the "
+        "notification KPIs (notify_* sections: messages and exceptions of the period) and the "
+        "agents' response times (agent_response: exceptions opened in the period, by type and "
+        "by agent); these last are not grouped.",
     )
     parser.add_argument(
         "--from",

@@ -112,6 +112,7 @@ def test_the_default_table_has_every_notification_section(env: dict[str, str]) -
         "notify_messages:",
         "notify_suppressions:",
         "notify_webhooks:",
+        "agent_response:",
     ):
         assert section in result.stdout
     assert "detected_to_notified_min" in result.stdout
