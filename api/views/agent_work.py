@@ -277,7 +277,7 @@ async def message_order_customer(request: web.Request) -> web.Response:
 
 def _bulk_request(body: dict[str, Any], most: int) -> tuple[AgentAction, list[str], str | None]:
     action: AgentAction = body.get("action")  # type: ignore[assignment]  # checked next
-    if action not in _BULK_ACTIONS:
+    if not isinstance(action, str) or action not in _BULK_ACTIONS:
         raise BadRequest("action must be acknowledge or resolve")
     ids = body.get("exception_ids")
     if not isinstance(ids, list) or not 1 <= len(ids) <= most:
