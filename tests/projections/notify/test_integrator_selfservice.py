@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from projections.notify.integrator import integrator_events
 from projections.notify.model import EVENT_TYPES
 from projections.notify.subscriptions import known_event_type
+from projections.timeline import fold
 from projections.timeline_model import (
     CancelRequestView,
     CaseView,
@@ -20,7 +21,8 @@ from projections.timeline_model import (
     ReturnView,
     Timeline,
 )
-from tests.projections.notify.journeys import example
+from tests.projections.notify.journeys import example, example_events
+from wismo.events import Event, event_from_dict
 from wismo.vocab import CancelStatus, ExceptionState, ExceptionType, ProblemType, ReturnStatus
 
 T0 = datetime(2026, 3, 9, 10, 0, tzinfo=UTC)
@@ -208,3 +210,43 @@ def test_a_cancel_request_is_told_at_most_once_per_step_whatever_is_seen(
     assert len(told) == len(set(told))
     assert told[0] == "cancel.requested"
     assert len([k for k in told if k != "cancel.requested"]) <= 1
+
+
+def _event(n: int, kind: str, payload: dict[str, object], minute: int, source: str) -> Event:
+    at = (T0 + timedelta(days=3, minutes=minute)).isoformat()
+    return event_from_dict(
+        {"event_id": f"self-{n}", "source": source, "kind": kind, "order_id": "ORD-1001",
+         "occurred_at": at, "received_at": at, "payload": payload}
+    )  # fmt: skip
+
+
+def test_through_the_fold_each_action_becomes_its_webhook_event_once() -> None:
+    report = "cr_0000000000000001"
+    actions = [
+        _event(1, "return.requested", {"return_id": "rr_0000000000000001",
+               "lines": [{"line_id": "L1", "quantity": 1, "reason": "too small"}]}, 0, "customer"),
+        _event(2, "cancel.requested", {"request_id": "cq_0000000000000001",
+               "lines": [{"line_id": "L2", "quantity": 1}]}, 1, "customer"),
+        _event(3, "problem.reported", {"exception_id": report, "problem": "damaged",
+               "text": "crushed", "lines": [{"line_id": "L1", "quantity": 1}]}, 2, "customer"),
+        _event(4, "exception.assigned", {"exception_id": report, "assignee": "ana",
+               "by": "ana"}, 3, "agent"),
+        _event(5, "exception.escalated", {"exception_id": report, "reason": "a second one",
+               "by": "ana"}, 4, "agent"),
+        _event(6, "cancel.rejected", {"request_id": "cq_0000000000000001",
+               "note": "already shipped"}, 60, "oms"),
+    ]  # fmt: skip
+    handled: dict[str, str] = {}
+    told: list[tuple[str, str]] = []
+    before = example_events()
+    for n in range(len(actions) + 1):
+        told += _told(fold(before + actions[:n], "ORD-1001"), handled)
+    mine = [t for t in told if t[1].startswith(("rr_", "cq_", "cr_"))]
+    assert mine == [
+        ("return.requested", "rr_0000000000000001"),
+        ("cancel.requested", "cq_0000000000000001"),
+        ("exception.opened", report),
+        ("exception.assigned", report),
+        ("exception.escalated", report),
+        ("cancel.rejected", "cq_0000000000000001"),
+    ]
