@@ -311,6 +311,32 @@ class LinkIndex:
                     found = []
         return moved + (await self._adopt(found, len(legacy)) if found else 0)
 
+    async def index_parked(self, batch: int = 500) -> int:
+        """Index the numbers parked before the unmatched-scan index existed; returns how many
+        parkings were looked at. Idempotent (an entry already there keeps its times); run by the
+        link agent before it consumes."""
+        prefix = self.keys.parked("")[:-2]  # P:park:
+        seen = 0
+        found: list[str] = []
+        async with self._pipes.talking():
+            async for key in self._pipes.client.scan_iter(match=f"{prefix}{{*}}", count=1000):
+                found.append(text(key)[len(prefix) + 1 : -1])
+                if len(found) >= batch:
+                    seen += await self._index_numbers(found)
+                    found = []
+        return seen + (await self._index_numbers(found) if found else 0)
+
+    async def _index_numbers(self, numbers: list[str]) -> int:
+        _, held = await self.lookup((), numbers)
+
+        def build(pipe: Any) -> None:
+            for number, scans in held.items():
+                _eval(pipe, _PARK, self._index, number, carrier_of(list(scans.values())[-1]))
+
+        if held:
+            await self._pipes.execute(build)
+        return len(numbers)
+
     async def _adopt(self, names: list[str], skip: int) -> int:
         def read(pipe: Any) -> None:
             for name in names:

@@ -16,7 +16,7 @@ from projections.unmatched import CURSOR_PATTERN, Cursor, decode_cursor, matches
 from streams.agents.link import link_batch
 from streams.metrics import StreamMetrics
 from tests.streams.link_stream import Sink, scan, shipment
-from wismo.events import Event, event_from_dict
+from wismo.events import Event, dump_event, event_from_dict
 
 BACKENDS = ["redis_client", "redis_cluster_client"]
 
@@ -159,3 +159,29 @@ def test_a_number_answers_its_own_prefixes_and_its_carrier(
         assert matches(normalise_query(number[:end].lower()), number, carrier)
     if carrier is not None:
         assert matches(normalise_query(carrier.upper()), number, carrier)
+
+
+async def test_numbers_parked_before_the_index_existed_are_indexed_once_looked_for(
+    client: aioredis.Redis, redis_prefix: str
+) -> None:
+    index = LinkIndex(client, redis_prefix)
+    await index.park([scan("1ZOLD0001", "ups:old").event])
+    rows, _, _ = await index.unmatched("", 10)
+    first = rows[0].first_parked_at
+    for key in index.keys.unmatched_first, index.keys.unmatched_last, index.keys.unmatched_carrier:
+        await client.delete(key)  # as before the index existed
+    await client.hset(
+        index.keys.parked("1ZOLD0002"),
+        "dhl:x",
+        dump_event(dhl_scan("1ZOLD0002", "dhl:x", "in_transit", 1)),
+    )
+    assert await index.unmatched("", 10) == ([], None, 0)
+    assert await index.index_parked(batch=1) == 2
+    await index.index_parked()
+    rows, _, total = await index.unmatched("", 10)
+    assert total == 2
+    assert {(r.tracking_number, r.carrier) for r in rows} == {
+        ("1ZOLD0001", "ups"),
+        ("1ZOLD0002", "dhl"),
+    }
+    assert all(r.first_parked_at >= first for r in rows)
