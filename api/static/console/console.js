@@ -1,14 +1,16 @@
-// The agent console: a live exception queue (acknowledge / resolve with a note), order search,
-// and an order's full record: timeline, raw carrier events, dedup decisions, dead letters.
+// The agent console: a live exception queue (acknowledge / resolve with a note; assignment,
+// escalation and bulk actions from work.js), order search, and an order's full record:
+// timeline, raw carrier events, dedup decisions, dead letters, notes and customer messages.
 import { age, agentToken, api, ApiError, el, fill, formatDateTime, LiveSocket, place, timeEl, words, wsUrl } from "/static/common.js";
 import { showCarrierChecks } from "/static/console/poll.js";
 import { showNotifications, showWebhooks } from "/static/console/notify.js";
+import { assigneeCell, shownBy, Work } from "/static/console/work.js";
 
 const $ = (id) => document.getElementById(id);
 const TYPES = [
   "carrier_reported", "stalled", "late_vs_promise", "not_shipped_on_time", "label_not_scanned",
   "delivery_attempt_failed", "return_to_sender", "lost_or_damaged", "customs_hold",
-  "payment_capture_failed", "refund_overdue", "trending_late",
+  "payment_capture_failed", "refund_overdue", "trending_late", "customer_reported",
 ];
 const SEVERITIES = ["critical", "high", "medium", "low"];
 const SEVERITY_RANK = { critical: 3, high: 2, medium: 1, low: 0 };
@@ -18,6 +20,7 @@ let socket = null;
 let wasDown = false;
 let currentOrder = null;
 let orderReload = null;
+let teamReload = null;
 
 for (const type of TYPES) $("f-type").append(el("option", { value: type }, words(type)));
 for (const severity of SEVERITIES) $("f-severity").append(el("option", { value: severity }, severity));
@@ -30,12 +33,24 @@ function signedOut(message = "") {
   agentToken.clear();
   if (socket) socket.close();
   socket = null;
-  for (const id of ["queue", "order", "webhooks"]) $(id).hidden = true;
+  for (const id of ["queue", "order", "webhooks", "team"]) $(id).hidden = true;
   $("logout").hidden = true;
   $("login").hidden = false;
   $("login-error").textContent = message;
   $("token").focus();
 }
+
+const work = new Work({
+  token: () => token(),
+  onError: (error, box) => failed(error, box),
+  onSent: (ids) => {
+    for (const id of ids) pending.add(id);
+    renderQueue();
+    if (currentOrder) scheduleOrderReload();
+    // the change comes back on the live feed; without it, ask again shortly
+    setTimeout(() => { if (ids.some((id) => pending.has(id))) loadQueue(); }, 4000);
+  },
+});
 
 function failed(error, box) {
   if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
@@ -54,6 +69,7 @@ function filters() {
     carrier: $("f-carrier").value,
     minAgeH: Number($("f-age").value),
     state: $("f-state").value,
+    who: $("f-who").value,
   };
 }
 
@@ -63,6 +79,7 @@ function visible(row, f, now) {
   if (f.severity && row.severity !== f.severity) return false;
   if (f.carrier && row.carrier !== f.carrier) return false;
   if (f.state && row.state !== f.state) return false;
+  if (!shownBy(row, f.who, work.me)) return false;
   if (f.minAgeH) {
     const opened = Date.parse(row.opened_at || "");
     if (Number.isNaN(opened) || now - opened < f.minAgeH * 3600000) return false;
@@ -77,6 +94,7 @@ function actionButtons(row) {
       ? el("button", { type: "button", class: "secondary", "data-action": "acknowledge", disabled: busy, onclick: () => openAction(row, "acknowledge") }, "Acknowledge")
       : null,
     el("button", { type: "button", class: "secondary", "data-action": "resolve", disabled: busy, onclick: () => openAction(row, "resolve") }, "Resolve"),
+    busy ? null : work.buttons(row),
   );
 }
 
@@ -92,6 +110,7 @@ function renderQueue(freshId = null) {
   const shown = [...rows.values()].filter((r) => visible(r, f, now)).sort((a, b) =>
     (SEVERITY_RANK[b.severity] ?? -1) - (SEVERITY_RANK[a.severity] ?? -1)
     || (a.opened_at || "").localeCompare(b.opened_at || ""));
+  const me = work.me;
   fill($("queue-table").tBodies[0], ...shown.map((row) => el("tr", {
     "data-exception": row.exception_id, class: row.exception_id === freshId ? "fresh" : null,
   },
@@ -101,8 +120,11 @@ function renderQueue(freshId = null) {
   el("td", {}, row.carrier || "—"),
   el("td", { title: row.opened_at || "" }, age(row.opened_at, now)),
   el("td", {}, el("span", { class: `pill ${row.state}` }, pending.has(row.exception_id) ? "saving…" : row.state)),
+  assigneeCell(row, me),
   el("td", {}, row.message || "", row.note ? el("div", { class: "muted" }, `Note: ${row.note}`) : null),
-  el("td", {}, actionButtons(row)))));
+  el("td", {}, actionButtons(row)),
+  work.checkbox(row))));
+  work.shown(shown.map((row) => row.exception_id));
   $("queue-count").textContent = `${shown.length} shown of ${[...rows.values()].filter((r) => r.state !== "resolved").length} open or acknowledged`;
 }
 
@@ -120,6 +142,7 @@ function onFrame(frame) {
     renderQueue();
   } else if (frame.type === "exception") {
     upsert(frame.exception, true);
+    if (!$("team").hidden) scheduleTeamReload();
   } else if (frame.type === "order_changed") {
     if (currentOrder && frame.order_id === currentOrder) scheduleOrderReload();
   } else if (frame.type === "error") {
@@ -273,7 +296,7 @@ function renderOrder(detail) {
       el("dt", {}, "Events"), el("dd", {}, `${detail.events.length} applied, ${Object.values(duplicates).reduce((a, b) => a + b, 0)} duplicate deliveries ignored`),
     )),
     el("h2", {}, "Exceptions"),
-    exceptions.length ? table("Exceptions of this order", ["Severity", "Type", "State", "Opened", "Message", "Who / note", "Actions"],
+    exceptions.length ? table("Exceptions of this order", ["Severity", "Type", "State", "Opened", "Message", "Who / note", "Assignment and notes", "Actions"],
       exceptions.map((e) => el("tr", { "data-exception": e.exception_id },
         el("td", {}, el("span", { class: `pill ${e.severity}` }, e.severity)),
         el("td", {}, words(e.type), e.reason ? el("div", { class: "muted" }, words(e.reason)) : null),
@@ -281,8 +304,10 @@ function renderOrder(detail) {
         el("td", {}, timeEl(e.opened_at)),
         el("td", {}, e.message || ""),
         el("td", {}, [e.acknowledged_by, e.resolved_by].filter(Boolean).join(" / "), e.note ? el("div", { class: "muted" }, e.note) : null),
+        el("td", {}, work.exceptionWork(t, e)),
         el("td", {}, e.state === "resolved" ? "" : actionButtons(e)))))
       : el("p", { class: "muted" }, "None."),
+    work.orderWork(t),
     notes.length ? [el("h2", {}, "Data quality"),
       el("ul", { "data-quality": "" }, notes.map((n) => el("li", {}, el("code", {}, n.code), " ", n.message)))] : null,
     el("h2", {}, "Shipments"),
@@ -362,6 +387,11 @@ async function loadOrder(orderId) {
   }
 }
 
+function scheduleTeamReload() {
+  clearTimeout(teamReload);
+  teamReload = setTimeout(() => { if (!$("team").hidden) work.showTeam($("team-body")); }, 400);
+}
+
 function scheduleOrderReload() {
   clearTimeout(orderReload);
   const orderId = currentOrder;
@@ -380,7 +410,15 @@ function route() {
   connect();
   const match = location.hash.match(/^#\/order\/(.+)$/);
   $("webhooks").hidden = true;
-  if (location.hash === "#/webhooks") {
+  $("team").hidden = true;
+  $("team-link").hidden = !work.me.supervisor;
+  if (location.hash === "#/team") {
+    currentOrder = null;
+    $("queue").hidden = true;
+    $("order").hidden = true;
+    $("team").hidden = false;
+    work.showTeam($("team-body")).then(() => $("team-title").focus());
+  } else if (location.hash === "#/webhooks") {
     currentOrder = null;
     $("queue").hidden = true;
     $("order").hidden = true;
