@@ -144,8 +144,9 @@ def cancellable_lines(timeline: Timeline) -> list[Cancellable]:
     """Lines no fulfilment order or parcel holds yet, less what is cancelled or asked to be."""
     if timeline.cancelled:
         return []
-    holders = [f.lines for f in timeline.fulfilment_orders] + [
-        _parcel_lines(timeline, p) for p in timeline.shipments
+    holders = [set(_parcel_lines(timeline, p)) for p in timeline.shipments] + [
+        _fulfilment_lines(timeline, f.fulfilment_order_id, f.lines)
+        for f in timeline.fulfilment_orders
     ]
     if any(not lines for lines in holders):
         return []  # a fulfilment order or parcel that names no lines may hold any of them
@@ -161,6 +162,19 @@ def cancellable_lines(timeline: Timeline) -> list[Cancellable]:
         if left > 0:
             found.append(Cancellable(line.line_id, left))
     return found
+
+
+def _fulfilment_lines(timeline: Timeline, fulfilment_id: str, lines: dict[str, int]) -> set[str]:
+    """The lines a fulfilment order holds: its own, or (known only from a shipment that named
+    it) its parcels'."""
+    if lines:
+        return set(lines)
+    return {
+        line_id
+        for parcel in timeline.shipments
+        if parcel.fulfilment_order_id == fulfilment_id
+        for line_id in parcel.lines
+    }
 
 
 def _cancel_quantities(timeline: Timeline, statuses: Iterable[CancelStatus]) -> dict[str, int]:

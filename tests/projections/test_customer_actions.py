@@ -302,6 +302,25 @@ def test_only_lines_in_no_fulfilment_order_may_be_cancelled() -> None:
     assert view["actions"]["cancellable"][0]["quantity"] == 3
 
 
+def test_a_fulfilment_order_known_from_its_shipment_holds_the_shipments_lines() -> None:
+    events = [
+        placed({"L1": 1, "L2": 1}),
+        _event(
+            "wms:shipped-only",
+            "fulfilment.shipped",
+            T0 + timedelta(hours=3),
+            {
+                "shipment_id": "SH-9",
+                "fulfilment_order_id": "FO-9",
+                "carrier": "ups",
+                "tracking_number": "1ZSELF0009",
+                "lines": [{"line_id": "L1", "quantity": 1}],
+            },
+        ),
+    ]
+    assert [c.line_id for c in cancellable_lines(fold(events))] == ["L2"]
+
+
 def test_a_fulfilment_order_without_lines_may_hold_any_line() -> None:
     events = [
         placed({"L1": 1}),

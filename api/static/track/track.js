@@ -2,6 +2,7 @@
 // its view current over the websocket, polling (with the ETag) while the socket is down.
 import { api, ApiError, el, fill, formatDate, LiveSocket, place, timeEl, words, wsUrl } from "/static/common.js";
 import { OrderUpdates } from "/static/track/notify.js";
+import { OrderActions } from "/static/track/actions.js";
 
 const POLL_MS = 15000;
 const $ = (id) => document.getElementById(id);
@@ -12,6 +13,8 @@ let credentials = null;
 let renewing = false;
 // the "Get updates" piece (track/notify.js), for the order on the page
 const updates = new OrderUpdates($("updates"), () => ({ orderId: state.orderId, token: state.token }), (error) => expired(error));
+// report a problem, return or cancel items, and each request's state (track/actions.js)
+const actions = new OrderActions($("actions"), () => ({ orderId: state.orderId, token: state.token }), (error) => expired(error));
 
 // Wording and progress steps come from the server (projections/customer_order.py): this page
 // only lays them out.
@@ -103,9 +106,7 @@ function render(view) {
   const shipments = view.shipments || [];
   fill($("shipments"), ...shipments.map((s, i) => shipmentCard(s, i, shipments.length)));
   fill($("unshipped"), shipments.length || view.cancelled ? "" : el("p", { class: "card" }, "We are preparing your order; tracking appears here as soon as it ships."));
-  for (const leg of view.returns || []) {
-    $("unshipped").append(el("p", { class: "card" }, `Return: ${leg.status_text}`, leg.tracking_number ? ` · ${leg.carrier || ""} ${leg.tracking_number}` : ""));
-  }
+  actions.render(view);
 }
 
 function setLive(on) {
@@ -212,6 +213,7 @@ function stopTracking() {
   stopPolling();
   state.orderId = null;
   updates.hide();
+  actions.hide();
   sessionStorage.removeItem("wismo.order");
 }
 

@@ -1,0 +1,245 @@
+// The status page's self-service piece: report a problem (with a photo), ask to return delivered
+// items or to cancel items not yet being prepared, and follow each request's state. What may be
+// asked for, and every wording, comes from the order document (projections/customer_order.py);
+// the server checks everything again. Each form sends an Idempotency-Key, so a double click or
+// a retry after a network error is one request.
+import { ApiError, el, fill, formatDate, place, timeEl } from "/static/common.js";
+
+// the server's defaults (selfservice.photo_max_bytes, the accepted types); it enforces its own
+const PHOTO_MAX_BYTES = 5000000;
+const PHOTO_TYPES = ["image/jpeg", "image/png", "image/webp"];
+const RETURN_REASONS = ["Does not fit", "Damaged or faulty", "Not as described", "Wrong item sent", "Changed my mind", "Other"];
+
+function newKey() {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function reasonOf(error) {
+  if (error instanceof ApiError && error.status === 429) return "Too many requests for this order just now. Please try again later.";
+  return error.message || "Sorry, something went wrong.";
+}
+
+export class OrderActions {
+  // root: the section to fill; current(): {orderId, token}; onAuthError(error): token trouble
+  constructor(root, current, onAuthError) {
+    this.root = root;
+    this.current = current;
+    this.onAuthError = onAuthError;
+    this.shape = null;
+    this.keys = {};
+    this.requests = el("div", { id: "requests" });
+    this.forms = el("div", { id: "action-forms" });
+    this.status = el("p", { id: "actions-status", class: "notice", role: "status", "aria-live": "polite" });
+    fill(this.root, el("h2", { id: "actions-title" }, "Need help with this order?"), this.status, this.requests, this.forms);
+  }
+
+  hide() {
+    this.root.hidden = true;
+    this.shape = null;
+  }
+
+  async send(path, body, form) {
+    const { orderId, token } = this.current();
+    this.keys[form] ||= newKey();
+    const headers = { Accept: "application/json", Authorization: `Bearer ${token}`, "Idempotency-Key": this.keys[form] };
+    if (!(body instanceof FormData)) headers["Content-Type"] = "application/json";
+    const response = await fetch(`/v1/orders/${encodeURIComponent(orderId)}/${path}`, {
+      method: "POST", headers, body: body instanceof FormData ? body : JSON.stringify(body), cache: "no-store",
+    });
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      const error = new ApiError(response.status, data);
+      if (response.status === 401 || response.status === 403) this.onAuthError(error);
+      throw error;
+    }
+    delete this.keys[form]; // the next submission is a new request
+    return data;
+  }
+
+  render(view) {
+    this.root.hidden = false;
+    this.renderRequests(view);
+    const actions = view.actions || {};
+    const now = Date.now();
+    const returnable = (actions.returnable || []).filter((line) => Date.parse(line.returnable_until) >= now);
+    const shape = JSON.stringify([actions.problem_types, returnable, actions.cancellable]);
+    if (shape === this.shape) return; // keep what the customer is typing
+    this.shape = shape;
+    fill(this.forms,
+      this.problemForm(actions.problem_types || []),
+      this.returnForm(returnable),
+      this.cancelForm(actions.cancellable || []));
+  }
+
+  // the requests made, with their state ---------------------------------------------------
+
+  renderRequests(view) {
+    const problems = view.problems || [];
+    const returns = view.returns || [];
+    const cancels = view.cancel_requests || [];
+    const { orderId, token } = this.current();
+    fill(this.requests,
+      problems.length ? [el("h3", {}, "Problems you reported"), el("ul", { id: "problems-list", class: "requests" }, problems.map((p) => el("li", { "data-exception": p.exception_id, "data-state": p.state },
+        el("strong", {}, p.problem_text || "Problem"), " ",
+        el("span", { class: `pill report ${p.state}` }, p.state_text),
+        p.reported_at ? el("div", { class: "hint" }, "Reported ", timeEl(p.reported_at)) : null,
+        p.text ? el("p", {}, p.text) : null,
+        p.photo ? el("img", { class: "photo", alt: "The photo you sent", src: `/v1/orders/${encodeURIComponent(orderId)}/photos/${encodeURIComponent(p.photo.ref)}?token=${encodeURIComponent(token)}` }) : null)))] : null,
+      returns.length ? [el("h3", {}, "Returns"), el("ul", { id: "returns-list", class: "requests" }, returns.map((r) => this.returnItem(r)))] : null,
+      cancels.length ? [el("h3", {}, "Cancellation requests"), el("ul", { id: "cancels-list", class: "requests" }, cancels.map((c) => el("li", { "data-request": c.request_id, "data-status": c.status },
+        el("span", { class: `pill cancel ${c.status}` }, c.status_text), " ",
+        (c.lines || []).map((line) => `${line.quantity} × ${line.name || line.line_id}`).join(", "),
+        c.note ? el("div", { class: "hint" }, c.note) : null)))] : null,
+    );
+  }
+
+  returnItem(leg) {
+    const refund = leg.refund;
+    return el("li", { "data-return": leg.return_id || "", "data-status": leg.status },
+      el("span", { class: `pill return ${leg.status}` }, leg.status_text), " ",
+      (leg.lines || []).map((line) => `${line.quantity} × ${line.name || line.line_id}${line.reason ? ` (${line.reason})` : ""}`).join(", "),
+      el("ol", { class: "progress", "aria-label": "Return progress" }, (leg.progress || []).map((step) => el("li", {
+        class: [step.done ? "done" : "", step.current ? "current" : "", step.problem ? "problem" : ""].join(" ").trim(),
+        "aria-current": step.current ? "step" : null,
+      }, step.label))),
+      leg.tracking_number ? el("div", {}, `Sent back with ${(leg.carrier || "").toUpperCase()} `, el("span", { class: "code" }, leg.tracking_number)) : null,
+      (leg.checkpoints || []).length ? el("ol", { class: "history" }, leg.checkpoints.map((c) => el("li", {}, el("strong", {}, c.description), " · ", timeEl(c.at), c.location ? ` · ${place(c.location)}` : ""))) : null,
+      refund ? el("p", { class: "refund" }, "Refunded", refund.amount ? ` ${refund.amount} ${refund.currency || ""}`.trimEnd() : "", " on ", formatDate(refund.issued_at)) : null,
+    );
+  }
+
+  // the forms -----------------------------------------------------------------------------
+
+  problemForm(types) {
+    if (!types.length) return null;
+    const error = el("div", { id: "problem-error", class: "error", role: "alert" });
+    const photo = el("input", { id: "problem-photo", name: "photo", type: "file", accept: PHOTO_TYPES.join(","), "aria-describedby": "problem-photo-hint" });
+    const form = el("form", { id: "problem-form", class: "card action", novalidate: true, "aria-labelledby": "problem-title" },
+      el("h3", { id: "problem-title" }, "Report a problem"),
+      el("label", { for: "problem-type" }, "What went wrong"),
+      el("select", { id: "problem-type", name: "problem" }, types.map((t) => el("option", { value: t.problem }, t.text))),
+      el("label", { for: "problem-text" }, "Tell us more"),
+      el("textarea", { id: "problem-text", name: "text", rows: "3", maxlength: "2000", required: true }),
+      el("label", { for: "problem-photo" }, "Photo (optional)"),
+      el("p", { class: "hint", id: "problem-photo-hint" }, "A JPEG, PNG or WebP image of up to 5 MB."),
+      photo, error,
+      el("div", { class: "actions" }, el("button", { type: "submit", id: "problem-submit" }, "Send report")));
+    form.addEventListener("submit", (event) => this.report(event, form, error));
+    return form;
+  }
+
+  async report(event, form, error) {
+    event.preventDefault();
+    error.textContent = "";
+    const text = form.querySelector("#problem-text");
+    const file = form.querySelector("#problem-photo").files[0];
+    if (!text.value.trim()) {
+      error.textContent = "Please tell us what happened.";
+      text.focus();
+      return;
+    }
+    if (file && !PHOTO_TYPES.includes(file.type)) {
+      error.textContent = "The photo must be a JPEG, PNG or WebP image.";
+      form.querySelector("#problem-photo").focus();
+      return;
+    }
+    if (file && file.size > PHOTO_MAX_BYTES) {
+      error.textContent = "The photo is larger than 5 MB; please choose a smaller one.";
+      form.querySelector("#problem-photo").focus();
+      return;
+    }
+    const body = new FormData();
+    body.append("problem", form.querySelector("#problem-type").value);
+    body.append("text", text.value.trim());
+    if (file) body.append("photo", file, file.name);
+    await this.submit(form, error, "problems", body, "problem", "Thank you: your report was sent. Its state shows above.");
+  }
+
+  quantityRows(prefix, lines, withReason) {
+    return lines.map((line, index) => el("fieldset", { class: "line", "data-line": line.line_id },
+      el("legend", {}, `${line.name || line.line_id} (up to ${line.quantity})`),
+      el("label", { for: `${prefix}-qty-${index}` }, "Quantity"),
+      el("input", { id: `${prefix}-qty-${index}`, type: "number", min: "0", max: String(line.quantity), value: "0", inputmode: "numeric", "data-line": line.line_id, "data-max": String(line.quantity) }),
+      withReason ? [el("label", { for: `${prefix}-reason-${index}` }, "Reason"),
+        el("select", { id: `${prefix}-reason-${index}` }, RETURN_REASONS.map((r) => el("option", { value: r }, r)))] : null,
+      line.returnable_until ? el("p", { class: "hint" }, "Returnable until ", formatDate(line.returnable_until)) : null,
+    ));
+  }
+
+  chosen(form, prefix, withReason) {
+    const lines = [];
+    for (const input of form.querySelectorAll(`input[id^="${prefix}-qty-"]`)) {
+      const quantity = Number(input.value);
+      if (!quantity) continue;
+      if (!Number.isInteger(quantity) || quantity < 0 || quantity > Number(input.dataset.max)) {
+        throw new Error(`Choose a whole number from 0 to ${input.dataset.max}.`);
+      }
+      const line = { line_id: input.dataset.line, quantity };
+      if (withReason) line.reason = form.querySelector(`#${input.id.replace("-qty-", "-reason-")}`).value;
+      lines.push(line);
+    }
+    if (!lines.length) throw new Error("Choose how many of at least one item.");
+    return lines;
+  }
+
+  returnForm(lines) {
+    if (!lines.length) return null;
+    const error = el("div", { id: "return-error", class: "error", role: "alert" });
+    const form = el("form", { id: "return-form", class: "card action", novalidate: true, "aria-labelledby": "return-title" },
+      el("h3", { id: "return-title" }, "Return items"),
+      this.quantityRows("return", lines, true), error,
+      el("div", { class: "actions" }, el("button", { type: "submit", id: "return-submit" }, "Request return")));
+    form.addEventListener("submit", (event) => this.ask(event, form, error, "return"));
+    return form;
+  }
+
+  cancelForm(lines) {
+    if (!lines.length) return null;
+    const error = el("div", { id: "cancel-error", class: "error", role: "alert" });
+    const form = el("form", { id: "cancel-form", class: "card action", novalidate: true, "aria-labelledby": "cancel-title" },
+      el("h3", { id: "cancel-title" }, "Cancel items"),
+      el("p", { class: "hint" }, "Items we have not started preparing yet can still be cancelled."),
+      this.quantityRows("cancel", lines, false),
+      el("label", { for: "cancel-reason" }, "Reason (optional)"),
+      el("input", { id: "cancel-reason", maxlength: "500" }), error,
+      el("div", { class: "actions" }, el("button", { type: "submit", id: "cancel-submit" }, "Request cancellation")));
+    form.addEventListener("submit", (event) => this.ask(event, form, error, "cancel"));
+    return form;
+  }
+
+  async ask(event, form, error, kind) {
+    event.preventDefault();
+    error.textContent = "";
+    let lines;
+    try {
+      lines = this.chosen(form, kind, kind === "return");
+    } catch (problem) {
+      error.textContent = problem.message;
+      form.querySelector("input").focus();
+      return;
+    }
+    if (kind === "return") {
+      await this.submit(form, error, "returns", { lines }, "return", "Your return request was sent. Its progress shows above.");
+    } else {
+      const reason = form.querySelector("#cancel-reason").value.trim();
+      await this.submit(form, error, "cancellations", reason ? { lines, reason } : { lines }, "cancel", "Your cancellation request was sent. Its state shows above.");
+    }
+  }
+
+  async submit(form, error, path, body, name, done) {
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      await this.send(path, body, name);
+      form.reset();
+      this.status.textContent = done;
+    } catch (problem) {
+      error.textContent = reasonOf(problem);
+      button.focus();
+    } finally {
+      button.disabled = false;
+    }
+  }
+}
