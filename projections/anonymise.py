@@ -2,13 +2,16 @@
 
 Personal data wismo keeps (docs/security.md, "Personal data"; docs/integrations.md for what each
 source sends): the customer's e-mail, postcodes, a scan's facility and message, payment ids and
-processor references, and free-text notes. Erasing an order drops every one of them from each of
-its events; payment ids, which identify a payment inside the order, become ``erased-payment-N``
-(numbered in order of appearance, so the fold still tells one payment from another). Any other
+processor references, free-text notes, and the words and photos of customers' actions (a
+problem's text and photo, the reasons of return and cancel requests) and of agents' (notes,
+escalation reasons, message texts). Erasing an order drops every one of them from each of its
+events (a required one, such as a problem's text, becomes :data:`REDACTED`); payment ids,
+which identify a payment inside the order, become ``erased-payment-N`` (numbered in order of
+appearance, so the fold still tells one payment from another). Any other
 free-text field that mentions an erased value (an e-mail or phone number written into a note or a
 scan message) is replaced with :data:`REDACTED`.
 
-What the SLA KPIs read is kept: times, statuses, reasons, carriers, services, amounts, cities,
+What the SLA KPIs read is kept: times, statuses, reason codes, carriers, services, amounts, cities,
 regions and countries (docs/kpis.md).
 """
 
@@ -26,11 +29,24 @@ DROPPED = frozenset(
 #: a carrier scan's ``message`` may name whoever signed; an exception's is the detector's own
 _SCAN_DROPPED = frozenset({"message"})
 _SCANS = frozenset({"tracking.checkpoint"})
+#: by kind: people's own words and photos — dropped (optional) or redacted (required fields)
+_DROPPED_BY_KIND: dict[str, frozenset[str]] = {
+    "problem.reported": frozenset({"attachment"}),
+    "return.requested": frozenset({"reason"}),  # the request's and each line's
+    "cancel.requested": frozenset({"reason"}),
+    "customer.messaged": frozenset({"text"}),
+}
+_REDACTED_BY_KIND: dict[str, frozenset[str]] = {
+    "problem.reported": frozenset({"text"}),
+    "note.added": frozenset({"text"}),
+    "exception.escalated": frozenset({"reason"}),
+}
 #: free-text fields searched for an erased value (the others are ids, codes, times, amounts)
 FREE_TEXT = frozenset(
     {
         "customer_email", "message", "note", "reason", "failure_reason", "processor_reference",
         "facility", "city", "region", "method", "service", "name", "sales_channel", "raw_code",
+        "text",
     }
 )  # fmt: skip
 _NOT_DIGIT = re.compile(r"\D")
@@ -82,16 +98,20 @@ def payment_stand_ins(documents: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     return found
 
 
-def _scrub(value: Any, key: str, values: Sequence[str], dropped: frozenset[str]) -> Any:
+def _scrub(
+    value: Any, key: str, values: Sequence[str], dropped: frozenset[str], redacted: frozenset[str]
+) -> Any:
     if isinstance(value, Mapping):
         return {
-            name: _scrub(item, name, values, dropped)
+            name: _scrub(item, name, values, dropped, redacted)
             for name, item in value.items()
             if name not in dropped
         }
     if isinstance(value, list):
-        return [_scrub(item, key, values, dropped) for item in value]
-    if isinstance(value, str) and key in FREE_TEXT and values and _contains(value, values):
+        return [_scrub(item, key, values, dropped, redacted) for item in value]
+    if isinstance(value, str) and (
+        key in redacted or (key in FREE_TEXT and values and _contains(value, values))
+    ):
         return REDACTED
     return value
 
@@ -101,9 +121,12 @@ def anonymise(
 ) -> dict[str, Any]:
     """The event with its personal fields dropped, payment ids replaced and any free text
     mentioning one of ``values`` redacted (envelope fields are kept as they are)."""
-    dropped = DROPPED | (_SCAN_DROPPED if document.get("kind") in _SCANS else frozenset())
+    kind = str(document.get("kind"))
+    dropped = DROPPED | (_SCAN_DROPPED if kind in _SCANS else frozenset())
+    dropped |= _DROPPED_BY_KIND.get(kind, frozenset())
+    redacted = _REDACTED_BY_KIND.get(kind, frozenset())
     shaped = dict(document)
-    payload = _scrub(document.get("payload") or {}, "", values, dropped)
+    payload = _scrub(document.get("payload") or {}, "", values, dropped, redacted)
     payment = payload.get("payment_id")
     if isinstance(payment, str):
         payload["payment_id"] = payments.get(payment, payment)
