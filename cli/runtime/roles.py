@@ -35,7 +35,7 @@ from cli.runtime.api_service import ApiService
 from cli.runtime.durability import IntakeGuard
 from cli.runtime.journal import Journal, JournalingProducer
 from cli.runtime.settle import Offsets, up_groups
-from streams.agents import link, normalise, notify, poll, sweeper, timeline, warehouse
+from streams.agents import cases, link, normalise, notify, poll, sweeper, timeline, warehouse
 from streams.app import create_app, create_worker, use_uvloop
 from streams.context import StreamContext, declare_topics
 from streams.errors import UnknownRole
@@ -119,6 +119,11 @@ def _normalise(ctx: StreamContext) -> None:
     link.register(ctx)
 
 
+def _notify(ctx: StreamContext) -> None:
+    notify.register(ctx)
+    cases.register(ctx)  # Salesforce cases for escalations, when settings.cases.enabled
+
+
 def _api(ctx: StreamContext) -> None:
     ctx.attach(ApiService(ctx.settings, create_api))
 
@@ -159,7 +164,7 @@ _ROLE_BUILDERS = {
     "timeline": timeline.register,
     "warehouse": warehouse.register,
     "sweeper": sweeper.register,
-    "notify": notify.register,
+    "notify": _notify,
     "poll": poll.register,
     "api": _api,
 }
