@@ -316,8 +316,9 @@ async def _demo_subscription(settings: Settings, url: str) -> str:
         now = datetime.now(UTC)
         for sub in await store.all(now=now):
             if sub.description == DEMO_SUBSCRIPTION:
-                if sub.url != url:
-                    await store.update(sub.id, now=now, url=url)
+                # a data directory from an older release: the new event types join it too
+                if sub.url != url or sub.event_types != EVENT_TYPES:
+                    await store.update(sub.id, now=now, url=url, event_types=EVENT_TYPES)
                 return sub.id
         created = await store.create(url, EVENT_TYPES, description=DEMO_SUBSCRIPTION, now=now)
         return created.id
