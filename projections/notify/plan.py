@@ -46,6 +46,7 @@ from projections.notify.agent_messages import (
     handled_key,
     pending,
 )
+from projections.notify.alerts import report_alerts
 from projections.notify.integrator import IntegratorEvent, carriers_of, integrator_events
 from projections.notify.milestones import RANK, Fact, fact_key, journey, order_complete
 from projections.notify.model import (
@@ -330,6 +331,25 @@ def _agent_messages(
         ]
 
 
+def _report_alerts(
+    plan: Plan,
+    timeline: Timeline,
+    handled: Mapping[str, str],
+    settings: NotifySettings,
+    now: datetime,
+    stale_after: timedelta | None,
+) -> None:
+    """Team-chat alerts of customer reports (:func:`~projections.notify.alerts.report_alerts`);
+    a report older than ``stale_after`` is suppressed (``stale``) like old journey news."""
+    messages, marked = report_alerts(timeline, handled, settings, now)
+    plan.handled |= dict.fromkeys(marked, "1")
+    for message in messages:
+        if stale_after is not None and now - message.triggered_at > stale_after:
+            plan.suppressed.append((message, STALE))
+        else:
+            plan.messages.append(message)
+
+
 def _type_matches(wanted: Iterable[str], kind: str) -> bool:
     for pattern in wanted:
         if pattern in ("*", kind) or (pattern.endswith(".*") and kind.startswith(pattern[:-1])):
@@ -400,5 +420,6 @@ def plan_order(
     plan = Plan()
     _journey(plan, timeline, contacts, prefs, handled, settings, now, stale_after)
     _agent_messages(plan, timeline, contacts, prefs, handled, settings, now)
+    _report_alerts(plan, timeline, handled, settings, now, stale_after)
     _webhooks(plan, timeline, handled, subscriptions, now)
     return plan
