@@ -42,6 +42,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from api.changes import ChangeFeed
 from api.metrics import ApiMetrics
+from api.personal import minimal
 from projections.customer_order import customer_order, encode
 from projections.exception_flow import timeline_from_json
 from projections.timeline_model import Timeline
@@ -74,6 +75,8 @@ class Connection:
     subscribe_grace_s: float = _NEVER
     orders: dict[str, int] = field(default_factory=dict)  # order id -> last version sent
     agent_filter: AgentFilter | None = None
+    #: the agent feed may show it personal data (else :func:`api.personal.minimal` frames)
+    personal: bool = True
     #: subscription ("order:<id>" or "agents") -> when its token expires, in loop time
     expiries: dict[str, float] = field(default_factory=dict)
     deadline: float = _NEVER  # the earliest expiry
@@ -346,13 +349,15 @@ class Hub:
             self._to_agents({"type": "exception", "exception": row})
 
     def _to_agents(self, document: dict[str, Any]) -> None:
-        frame: bytes | None = None
+        frames: dict[bool, bytes] = {}  # encoded once per kind of reader
         arrived = time.perf_counter()
         for connection in list(self._agents):
             if connection.agent_filter is not None and not connection.agent_filter(document):
                 continue
-            frame = frame or orjson.dumps(document)
-            self._offer(connection, frame, arrived, supersedes=False)
+            personal = connection.personal
+            if personal not in frames:
+                frames[personal] = orjson.dumps(document if personal else minimal(document))
+            self._offer(connection, frames[personal], arrived, supersedes=False)
 
     def _offer(
         self, connection: Connection, frame: bytes, arrived: float, *, supersedes: bool

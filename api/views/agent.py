@@ -196,7 +196,8 @@ async def list_exceptions(request: web.Request) -> web.Response:
     query = exception_query(request, who.agent_id)
     rows = await request.app[AGENT_INDEX].exceptions()
     now = request.app[CLOCK]()
-    return json({"exceptions": with_age(select_exceptions(rows, query, now), now)})
+    selected = with_age(select_exceptions(rows, query, now), now)
+    return json({"exceptions": for_roles(selected, who.roles)})  # viewers: no personal data
 
 
 async def _action_body(request: web.Request) -> dict[str, Any]:

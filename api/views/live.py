@@ -34,6 +34,7 @@ from api.auth import READ_ROLES, agent_from_token, authorize_order, bearer
 from api.clients import client_of
 from api.errors import ApiError, BadRequest, Forbidden, NotFound, TooManyRequests, Unavailable
 from api.keys import AGENT_INDEX, CLOCK, HUB, SETTINGS, STORE
+from api.personal import for_roles, sees_personal_data
 from api.ws import Connection, origin_allowed
 from projections.agent_index import ExceptionQuery, select_exceptions
 from projections.exception_flow import timeline_from_json
@@ -208,7 +209,8 @@ async def _subscribe_agents(
 
     hub = app[HUB]
     hub.grant(connection, "agents", _expires_at(token))
+    connection.personal = sees_personal_data(agent.roles)
     hub.watch_agents(connection, wanted)
     rows = select_exceptions(await app[AGENT_INDEX].exceptions(), query, app[CLOCK]())
     hub.send(connection, {"type": "subscribed", "feed": "agents", "agent": agent.agent_id})
-    hub.send(connection, {"type": "exceptions", "exceptions": rows})
+    hub.send(connection, {"type": "exceptions", "exceptions": for_roles(rows, agent.roles)})
