@@ -418,13 +418,33 @@ def test_what_is_offered_can_be_asked_for_once_and_no_more(
     shipped_lines = {line_id for f in timeline.fulfilment_orders for line_id in f.lines} | {
         line_id for s in timeline.shipments for line_id in s.lines
     }
-    for cancellable in cancellable_lines(timeline):
-        assert cancellable.line_id not in shipped_lines
+    offered = {c.line_id: c.quantity for c in cancellable_lines(timeline)}
+    assert not set(offered) & shipped_lines
+    if offered:
+        cancel = [(line_id, data.draw(st.integers(1, most))) for line_id, most in offered.items()]
+        too_many = [(line_id, most + 1) for line_id, most in offered.items()]
+        refused(cancel_requested(timeline, too_many, None, key=None, now=now), 422)
+        request = accepted(cancel_requested(timeline, cancel, None, key=None, now=now))
+        left = {c.line_id: c.quantity for c in cancellable_lines(fold([*events, request]))}
+        for line_id, quantity in cancel:
+            assert left.get(line_id, 0) == offered[line_id] - quantity
+        answer = data.draw(st.sampled_from(["cancel.confirmed", "cancel.rejected"]))
+        decided = _event(
+            "oms:answer", answer, now, {"request_id": payload_id(request, "request_id")}
+        )
+        after = {
+            c.line_id: c.quantity for c in cancellable_lines(fold([*events, request, decided]))
+        }
+        assert after == (offered if answer == "cancel.rejected" else left)
     held, done = in_returns(timeline), delivered_lines(timeline)
     open_now = returnable_at(timeline, now, WINDOW)
-    for offered in returnable_lines(timeline, WINDOW):
-        assert 1 <= offered.quantity <= done[offered.line_id][0] - held.get(offered.line_id, 0)
-        assert (offered.line_id in open_now) == (now <= offered.until)
+    for returnable in returnable_lines(timeline, WINDOW):
+        assert (
+            1
+            <= returnable.quantity
+            <= done[returnable.line_id][0] - held.get(returnable.line_id, 0)
+        )
+        assert (returnable.line_id in open_now) == (now <= returnable.until)
     if not open_now:
         return
     asked = [
