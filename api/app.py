@@ -129,7 +129,8 @@ async def _live_context(app: web.Application) -> AsyncIterator[None]:
             hub.on_exceptions(rows)
 
     feed.summary_handlers.append(exceptions)
-    hub = Hub(feed, app[keys.METRICS], settings.api.ws_queue_size)
+    window = settings.selfservice.return_window_days
+    hub = Hub(feed, app[keys.METRICS], settings.api.ws_queue_size, window)
     app[keys.CHANGES], app[keys.AGENT_INDEX] = feed, store.agent_index
     app[keys.HUB] = hub
     await feed.start()

@@ -43,7 +43,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from api.changes import ChangeFeed
 from api.metrics import ApiMetrics
 from api.personal import minimal
-from projections.customer_order import customer_order, encode
+from projections.customer_order import RETURN_WINDOW_DAYS, customer_order, encode
 from projections.exception_flow import timeline_from_json
 from projections.timeline_model import Timeline
 
@@ -149,14 +149,16 @@ class Connection:
                 self.transport.abort()
 
 
-def order_frame(order_id: str, timeline: Timeline) -> bytes:
+def order_frame(
+    order_id: str, timeline: Timeline, return_window_days: float = RETURN_WINDOW_DAYS
+) -> bytes:
     """The ``order`` frame: the same ``CustomerOrder`` document ``GET /v1/orders/{id}`` answers."""
     return encode(
         {
             "type": "order",
             "order_id": order_id,
             "version": timeline.version,
-            "view": customer_order(timeline),
+            "view": customer_order(timeline, return_window_days=return_window_days),
         }
     )
 
@@ -174,10 +176,17 @@ def origin_allowed(origin: str | None, host: str | None, allowed: Iterable[str])
 
 
 class Hub:
-    def __init__(self, feed: ChangeFeed, metrics: ApiMetrics, queue_size: int) -> None:
+    def __init__(
+        self,
+        feed: ChangeFeed,
+        metrics: ApiMetrics,
+        queue_size: int,
+        return_window_days: float = RETURN_WINDOW_DAYS,
+    ) -> None:
         self.feed = feed
         self.metrics = metrics
         self.queue_size = queue_size
+        self.return_window_days = return_window_days  # what the order frames offer to return
         self.connections: set[Connection] = set()
         self._per_client: dict[str, int] = {}
         self._by_order: dict[str, set[Connection]] = {}
@@ -313,7 +322,8 @@ class Hub:
         """Send a snapshot unless the connection already has this version or a later one."""
         if timeline.version > connection.orders.get(order_id, -1):
             connection.orders[order_id] = timeline.version
-            self._offer(connection, order_frame(order_id, timeline), 0.0, supersedes=True)
+            frame = order_frame(order_id, timeline, self.return_window_days)
+            self._offer(connection, frame, 0.0, supersedes=True)
 
     def watch_agents(self, connection: Connection, wanted: AgentFilter) -> None:
         connection.agent_filter = wanted
@@ -335,7 +345,8 @@ class Hub:
             log.warning("undecodable timeline for %s", order_id)
             return
         version = timeline.version
-        frame = order_frame(order_id, timeline)  # encoded once for every watcher
+        # encoded once for every watcher
+        frame = order_frame(order_id, timeline, self.return_window_days)
         for connection in list(watchers):
             if version > connection.orders.get(order_id, -1):
                 connection.orders[order_id] = version

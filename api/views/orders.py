@@ -111,7 +111,8 @@ async def read_order(request: web.Request) -> web.Response:
 
 async def customer_document(request: web.Request, order_id: str) -> EncodedAnswer:
     timeline = await stored_timeline(request, order_id)
-    body = encode(customer_order(timeline))
+    window = request.app[SETTINGS].selfservice.return_window_days
+    body = encode(customer_order(timeline, return_window_days=window))
     return EncodedAnswer.of(etag_for(timeline, "customer", FORMAT), body, PRIVATE_NO_CACHE)
 
 

@@ -9,6 +9,7 @@ import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from aiohttp import FormData
 from PIL import Image
@@ -31,12 +32,16 @@ from wismo.topics import EVENTS, ensure_topics
 
 A, B, LATE, OPEN = "ORD-A", "ORD-B", "ORD-LATE", "ORD-OPEN"
 PER_HOUR = 6
+WINDOW_DAYS = 10.0
 
 
 @pytest.fixture
 async def settings(broker: str, prefix: str) -> Settings:
     limits = SelfServiceSettings(
-        photo_max_bytes=200_000, photo_max_pixels=1_000_000, customer_actions_per_hour=PER_HOUR
+        photo_max_bytes=200_000,
+        photo_max_pixels=1_000_000,
+        customer_actions_per_hour=PER_HOUR,
+        return_window_days=WINDOW_DAYS,
     )
     chosen = make_settings(broker, prefix).model_copy(update={"selfservice": limits})
     await ensure_topics(chosen)
@@ -85,6 +90,20 @@ def form(photo: bytes | None, content_type: str = "image/jpeg", **fields: str) -
 
 
 RETURN = {"lines": [{"line_id": "L1", "quantity": 1, "reason": "too small"}]}
+
+
+@pytest.mark.usefixtures("orders")
+async def test_the_order_offers_returns_inside_the_configured_window(client: Client) -> None:
+    rest = await (await client.get(f"/v1/orders/{A}", headers=auth(A))).json()
+    token = auth(A)["Authorization"].removeprefix("Bearer ")
+    async with client.ws_connect(f"/v1/ws/orders/{A}?token={token}") as ws:
+        while (frame := orjson.loads((await ws.receive(timeout=10)).data))["type"] != "order":
+            pass
+    for view in (rest, frame["view"]):
+        assert view["actions"]["return_window_days"] == WINDOW_DAYS
+        (first, *_) = view["actions"]["returnable"]
+        until, at = (datetime.fromisoformat(first[k]) for k in ("returnable_until", "delivered_at"))
+        assert until - at == timedelta(days=WINDOW_DAYS)
 
 
 @pytest.mark.usefixtures("orders")
