@@ -29,6 +29,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from projections.redis_keys import RedisKeys
 from wismo.settings import SelfServiceSettings
 
 #: what Pillow calls each accepted format -> (content type, extension)
@@ -117,10 +118,10 @@ class PhotoStore:
         self.ttl_s = max(1, round(retention_days * 86400))
 
     def key(self, ref: str) -> str:
-        return f"{self.prefix}:photo:{{{ref}}}"
+        return RedisKeys(self.prefix).photo(ref)
 
     def order_key(self, order_id: str) -> str:
-        return f"{self.prefix}:{{{order_id}}}:photos"
+        return RedisKeys(self.prefix).photos(order_id)
 
     async def keep(self, order_id: str, photo: CleanPhoto) -> dict[str, Any]:
         """Store ``photo`` for ``order_id`` (once: the same photo again gets its first ref) and

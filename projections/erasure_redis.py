@@ -1,10 +1,11 @@
 """The Redis half of an erasure (:mod:`projections.erasure`): drop an order and everything that
 points at it, then write it again from its anonymised events.
 
-Removed: the order's own keys (events, state, duplicate counts, retention mark), its customer
-lookup keys, its agent index entries (number and e-mail-hash set members, exception rows), its
-retention record; scans still parked under its tracking numbers are anonymised in place. The
-order is then created afresh (:meth:`~projections.redis_writer.TimelineWriter.create` with
+Removed: the order's own keys (events, state, duplicate counts, retention mark), the customer's
+photos of it (those the order lists and those its reports name), its customer lookup keys, its
+agent index entries (number and e-mail-hash set members, exception rows), its retention record;
+scans still parked under its tracking numbers are anonymised in place. The order is then created
+afresh (:meth:`~projections.redis_writer.TimelineWriter.create` with
 ``replace``), which writes its index entries again from the anonymised timeline and publishes
 it, so API processes drop cached views. A writer that still caches the order finds its ``rev``
 changed and reads it again before its next commit.
@@ -43,7 +44,22 @@ def _entries(store: RedisTimelineStore, order_id: str, before: Sequence[bytes]) 
         "sets": sorted({k for d in documents for k in set_keys(keys, d)}),
         "exceptions": sorted({i for d in documents for i in exception_ids(d)}),
         "numbers": sorted({n for d in documents for n in document_tracking_numbers(d)}),
+        "photos": sorted({ref for d in documents for ref in _attached(d)}),
     }
+
+
+def _attached(document: Mapping[str, Any]) -> list[str]:
+    """The photo refs a timeline's customer reports name."""
+    exceptions = document.get("exceptions") or ()
+    return [str(e["attachment"]["ref"]) for e in exceptions if e.get("attachment")]
+
+
+async def _photo_keys(store: RedisTimelineStore, order_id: str, named: list[str]) -> list[str]:
+    """The keys of the order's photos: its list, and each photo it lists or its reports name."""
+    keys = store.keys
+    listed = await store.client.hvals(keys.photos(order_id))
+    refs = sorted({*named, *(text(ref) for ref in listed or ())})
+    return [keys.photos(order_id), *(keys.photo(ref) for ref in refs)]
 
 
 async def _remove(
@@ -100,6 +116,7 @@ async def erase_from_redis(
     removed = 0
     for plan in plans:
         found = _entries(store, plan.order_id, before.get(plan.order_id, ()))
+        found["keys"] += await _photo_keys(store, plan.order_id, found.pop("photos"))
         count, parked = await _remove(pipes, store, plan.order_id, found)
         removed += count
         if parked:

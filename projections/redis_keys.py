@@ -8,6 +8,8 @@ transaction touches share a tag, so the store runs on a Redis Cluster as on one 
                                      lk (of the lookup keys), ix (of the agent index entries)
     P:{ORDER}:dups             hash  event_id -> re-deliveries recognised and ignored
     P:{ORDER}:retained         string  the order went on the retention clock (see below)
+    P:{ORDER}:photos           hash  sha256 -> REF: the customer's photos of the order
+    P:photo:{REF}              hash  a photo's bytes and type (:mod:`api.photos`), expiring
     P:track:{TRACKING}         string -> order id (the tracking-number link)
     P:park:{TRACKING}          hash  event_id -> scan JSON, for scans no known shipment names yet
     P:{unmatched}:first        zset  parked tracking number -> when it was first parked (ms)
@@ -73,6 +75,12 @@ class RedisKeys:
 
     def retained(self, order_id: str) -> str:
         return f"{self.prefix}:{{{order_id}}}:retained"
+
+    def photos(self, order_id: str) -> str:
+        return f"{self.prefix}:{{{order_id}}}:photos"
+
+    def photo(self, ref: str) -> str:
+        return f"{self.prefix}:photo:{{{ref}}}"
 
     def order_channel(self, order_id: str) -> str:
         return f"{self.prefix}:timeline:{order_id}"

@@ -12,6 +12,7 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
+from api.photos import CleanPhoto, PhotoStore
 from projections.clickhouse_store import ClickHouse, ClickHouseStore, ClickHouseWriter
 from projections.erasure import Erasure, Subject
 from projections.notify.contacts import ContactStore
@@ -23,7 +24,7 @@ from projections.sla import SlaQuery, sla_report
 from streams.notify.records import record_for
 from tests.projections.conftest import REDIS_URL
 from tests.projections.synthetic import order_history
-from wismo.events import Event, parse_event
+from wismo.events import Event, event_from_dict, parse_event
 from wismo.ids import email_hash
 
 ORDERS = 8
@@ -199,6 +200,42 @@ async def test_erasing_twice_changes_nothing_more(
     assert await clickhouse.rows(
         "SELECT count() FROM {db}.timelines WHERE order_id = 'ORD-404'"
     ) == [(0,)]
+
+
+async def test_an_orders_photos_and_what_its_customer_wrote_go(
+    redis_client: aioredis.Redis, redis_prefix: str, clickhouse: ClickHouse
+) -> None:
+    store, erasure = await _stores(redis_client, redis_prefix, clickhouse)
+    photos = PhotoStore(redis_client, redis_prefix, retention_days=30)
+    clean = CleanPhoto(b"JPEG bytes", "image/jpeg", "jpg", "ab" * 32)
+    attachment = await photos.keep("ORD-4", clean)
+    unsent = await photos.keep("ORD-4", CleanPhoto(b"other", "image/jpeg", "jpg", "cd" * 32))
+    words = "the parcel was left with ZYXWVQ next door"
+    report = {
+        "event_id": "customer:report-4",
+        "source": "customer",
+        "kind": "problem.reported",
+        "order_id": "ORD-4",
+        "occurred_at": "2026-03-21T10:00:00Z",
+        "payload": {
+            "exception_id": "cr_0123456789abcdef",
+            "problem": "not_received",
+            "text": words,
+            "attachment": attachment,
+        },
+    }
+    await store.apply([event_from_dict(report)])
+    assert words.casefold() in await _redis_text(redis_client, redis_prefix)
+
+    await erasure.run(Subject("order", "ORD-4"), "agent-7", NOW)
+
+    assert await photos.get(attachment["ref"]) is None
+    assert await photos.get(unsent["ref"]) is None  # uploaded, never sent: it goes too
+    assert not await redis_client.exists(photos.order_key("ORD-4"))
+    assert words.casefold() not in await _redis_text(redis_client, redis_prefix)
+    timeline = orjson.loads(await store.timeline("ORD-4") or b"")
+    (reported,) = [e for e in timeline["exceptions"] if e["type"] == "customer_reported"]
+    assert (reported["problem"], reported["attachment"]) == ("not_received", None)
 
 
 @pytest.mark.parametrize(
