@@ -49,8 +49,7 @@ from wismo.vocab import (
 
 #: changes whenever the documents below change shape, so an old ETag never validates a new body
 FORMAT = "c4"
-#: the return window the status page is told of (the settings' default; the API enforces the
-#: configured one whatever the page shows)
+#: the return window when none is given (the settings' default; the API passes the configured one)
 RETURN_WINDOW_DAYS: float = SelfServiceSettings.model_fields["return_window_days"].default
 
 MILESTONES = (

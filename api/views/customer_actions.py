@@ -69,6 +69,9 @@ MAX_ID = 128
 MAX_LINES = 100
 MAX_KEY = 200
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+#: a character that is not blank, as the document's patterns say it (JSON Schema's \s is
+#: ECMAScript's, which has U+FEFF; Python's has U+001C-U+001F and U+0085, which the pattern adds)
+_VISIBLE = re.compile(r"[^\s\ufeff]")
 #: the fields of a problem report besides the photo, each a short text part
 _PROBLEM_FIELDS = frozenset({"problem", "text", "subject", "lines"})
 _FIELD_BYTES = 64 * 1024
@@ -91,7 +94,7 @@ def add_customer_action_routes(app: web.Application) -> None:
 def _text(value: object, name: str, limit: int, *, required: bool = True) -> str | None:
     if value is None and not required:
         return None
-    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+    if not isinstance(value, str) or not _VISIBLE.search(value) or len(value) > limit:
         raise BadRequest(f"{name} must be non-empty text of at most {limit} characters")
     return value.strip()
 
