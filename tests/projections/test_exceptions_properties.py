@@ -13,7 +13,7 @@ from projections.exceptions import DetectedException, detect, next_check_at
 from projections.ordering import canonical_sequence
 from projections.timeline import fold
 from projections.timeline_model import Timeline
-from tests.strategies import BASE, ORDER_ID, order_histories
+from tests.strategies import BASE, ORDER_ID, REPORT_ID, order_histories
 from wismo.events import Event, event_from_dict
 from wismo.ids import exception_id
 from wismo.settings import ThresholdSettings
@@ -204,3 +204,17 @@ def test_a_clock_walking_through_the_history_keeps_the_lifecycle_consistent(
     shuffled = data.draw(st.permutations([*everything, *everything[::2]]))
     assert fold(shuffled, ORDER_ID).exceptions == fold(everything, ORDER_ID).exceptions
     assert canonical_sequence(shuffled) == canonical_sequence(everything)
+
+
+@given(scene=scenes(), limits=thresholds)
+def test_the_lifecycle_never_touches_a_customer_report(
+    scene: tuple[list[Event], datetime], limits: ThresholdSettings
+) -> None:
+    history, now = scene
+    timeline = fold(history, ORDER_ID)
+    touched = {
+        getattr(e.payload, "exception_id", None)
+        for e in reconcile(timeline, detect(timeline, now, limits), now)
+    }
+    assert REPORT_ID not in touched
+    assert ExceptionType.CUSTOMER_REPORTED not in {d.type for d in detect(timeline, now, limits)}
