@@ -23,6 +23,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -61,9 +62,6 @@ CANCEL_EVENT = {
     CancelStatus.REJECTED: "cancel.rejected",
 }
 _UNASSIGNED = "-"
-_RETURN_VALUES = frozenset(s.value for s in ReturnStatus)
-_CANCEL_VALUES = frozenset(s.value for s in CancelStatus)
-_STATE_VALUES = frozenset(s.value for s in ExceptionState)
 _EXCEPTION_STEPS = (
     (ExceptionState.OPEN, "exception.opened"),
     (ExceptionState.ACKNOWLEDGED, "exception.acknowledged"),
@@ -170,14 +168,25 @@ class _Diff:
                 change[1],
             )
 
+    def progress(
+        self, key: str, status: StrEnum, ranks: Mapping[Any, int]
+    ) -> tuple[int, int] | None:
+        """(rank last seen or -1, rank now) of a status that only moves forward, recorded under
+        ``key``; ``None`` when it is no further than what ``key`` last saw."""
+        seen = self.handled.get(key)
+        last = next((rank for known, rank in ranks.items() if known.value == seen), -1)
+        now = ranks[status]
+        if now <= last:
+            return None
+        self.entries[key] = status.value
+        return last, now
+
     def exception(self, exception: ExceptionView) -> None:
         key = EXCEPTION + exception.exception_id
-        seen = self.handled.get(key, "")
-        done = EXCEPTION_STATE_RANK[exception.state]
-        last = EXCEPTION_STATE_RANK[ExceptionState(seen)] if seen in _STATE_VALUES else -1
-        if done <= last:
+        moved = self.progress(key, exception.state, EXCEPTION_STATE_RANK)
+        if moved is None:
             return
-        self.entries[key] = exception.state.value
+        last, done = moved
         body = {"exception": exception_data(exception)}
         times = (exception.opened_at, exception.acknowledged_at, exception.resolved_at)
         for index, (state, kind) in enumerate(_EXCEPTION_STEPS):
@@ -213,13 +222,10 @@ class _Diff:
         self.add("exception.escalated", exception.exception_id, exception.escalated_at, body, at)
 
     def return_leg(self, leg: ReturnView) -> None:
-        key = RETURN + leg.return_id
-        seen = self.handled.get(key)
-        last = RETURN_RANK[ReturnStatus(seen)] if seen in _RETURN_VALUES else -1
-        now = RETURN_RANK[leg.status]
-        if now <= last:
+        moved = self.progress(RETURN + leg.return_id, leg.status, RETURN_RANK)
+        if moved is None:
             return
-        self.entries[key] = leg.status.value
+        last, now = moved
         body = {
             "return": {
                 "return_id": leg.return_id,
@@ -247,13 +253,10 @@ class _Diff:
     def cancel_request(self, request: CancelRequestView) -> None:
         """``cancel.requested``, then ``cancel.confirmed`` or ``cancel.rejected`` (both, in
         order, when first seen decided)."""
-        key = CANCEL + request.request_id
-        seen = self.handled.get(key)
-        last = CANCEL_RANK[CancelStatus(seen)] if seen in _CANCEL_VALUES else -1
-        now = CANCEL_RANK[request.status]
-        if now <= last:
+        moved = self.progress(CANCEL + request.request_id, request.status, CANCEL_RANK)
+        if moved is None:
             return
-        self.entries[key] = request.status.value
+        last, now = moved
         body = {
             "cancel": {
                 "request_id": request.request_id,
