@@ -121,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
             _simulate_in_background(settings, args.simulate_orders, args.seed)
         _print_pages(settings, args.demo_orders > 0)
         _print_outbox(settings, services, demo_subscription)
+        if (oms := _with_simulated_oms(settings)) is not None:
+            print(f"  oms        {oms} (simulated OMS: answers cancel requests)", file=sys.stderr)
         _print_webhooks(settings)
         if carrier_book is not None:
             ups = settings.poll.carriers["ups"].base_url
@@ -352,6 +354,16 @@ def _print_webhooks(settings: Settings) -> None:
         hint = "per source, from WISMO_WEBHOOK_SECRETS"
     for line in guide_lines(base, hint):
         print(f"  {line}", file=sys.stderr)
+
+
+def _with_simulated_oms(settings: Settings) -> str | None:
+    """In development, the simulated OMS (:mod:`bench.oms`): subscribed to ``cancel.requested``,
+    it confirms or rejects each cancel request made on /track a few seconds later. Its URL."""
+    if settings.environment != "dev":
+        return None
+    from bench.oms import run_beside_wismo_up
+
+    return run_beside_wismo_up(settings).url
 
 
 def _with_simulated_carrier(settings: Settings, wanted: bool) -> tuple[Settings, TrackBook | None]:
