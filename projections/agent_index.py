@@ -190,12 +190,15 @@ def with_age(rows: Iterable[Row], now: datetime) -> list[Row]:
     return [{**row, "age_s": _age_s(row, now)} for row in rows]
 
 
-def team_queue(rows: Iterable[Row], now: datetime) -> dict[str, Any]:
+def team_queue(rows: Iterable[Row], now: datetime, *, by_assignee: bool = False) -> dict[str, Any]:
     """The supervisors' view: every open or acknowledged exception with its assignee and age,
-    oldest first, and per assignee (None: unassigned) how many and the oldest."""
+    oldest first (``by_assignee``: grouped by assignee, unassigned last, each oldest first), and
+    per assignee (None: unassigned) how many and the oldest."""
     waiting = [row for row in rows if row.get("state") in ExceptionQuery().states]
     dated = with_age(waiting, now)
     dated.sort(key=lambda r: (r["age_s"] is None, -(r["age_s"] or 0), r.get("exception_id") or ""))
+    if by_assignee:  # stable: oldest first within each assignee
+        dated.sort(key=lambda r: (r.get("assignee") is None, r.get("assignee") or ""))
     groups: dict[str | None, dict[str, Any]] = {}
     for row in dated:
         assignee = row.get("assignee")

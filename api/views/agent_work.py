@@ -183,6 +183,7 @@ async def assign_exception(request: web.Request) -> web.Response:
     who, actor = _actor(request)
     exception_id = request.match_info["exception_id"]
     body = await _body(request, frozenset({"assignee", "order_id"}))
+    key = _idempotency_key(request)
     if "assignee" not in body:
         raise BadRequest("assignee is required: an agent id, me, or null")
     assignee = None if body["assignee"] is None else _text(body, "assignee", _ID_CHARS)
@@ -196,7 +197,7 @@ async def assign_exception(request: web.Request) -> web.Response:
         assignee,
         actor=actor,
         now=request.app[CLOCK](),
-        key=_idempotency_key(request),
+        key=key,
     )
     return await _answer(
         request,
@@ -213,6 +214,7 @@ async def escalate_exception(request: web.Request) -> web.Response:
     who, actor = _actor(request)
     exception_id = request.match_info["exception_id"]
     body = await _body(request, frozenset({"reason", "to", "order_id"}))
+    key = _idempotency_key(request)
     reason = _required(body, "reason", _TEXT_CHARS)
     to = _text(body, "to", _ID_CHARS)
     order_id = await _order_of(request, exception_id, _order_id(body))
@@ -224,7 +226,7 @@ async def escalate_exception(request: web.Request) -> web.Response:
         to,
         actor=actor,
         now=request.app[CLOCK](),
-        key=_idempotency_key(request),
+        key=key,
     )
     return await _answer(
         request, outcome, "escalate", order_id=order_id, exception_id=exception_id, by=who.agent_id
@@ -235,6 +237,7 @@ async def add_order_note(request: web.Request) -> web.Response:
     who, actor = _actor(request)
     order_id = request.match_info["order_id"]
     body = await _body(request, frozenset({"text", "exception_id"}))
+    key = _idempotency_key(request)
     text = _required(body, "text", _TEXT_CHARS)
     exception_id = _text(body, "exception_id", _ID_CHARS)
     await _allowed(request, who)
@@ -244,7 +247,7 @@ async def add_order_note(request: web.Request) -> web.Response:
         exception_id=exception_id,
         actor=actor,
         now=request.app[CLOCK](),
-        key=_idempotency_key(request),
+        key=key,
     )
     return await _answer(
         request, outcome, "note", order_id=order_id, exception_id=exception_id, by=who.agent_id
@@ -255,6 +258,7 @@ async def message_order_customer(request: web.Request) -> web.Response:
     who, actor = _actor(request)
     order_id = request.match_info["order_id"]
     body = await _body(request, frozenset({"template", "text", "exception_id"}))
+    key = _idempotency_key(request)
     template = body.get("template")
     if not isinstance(template, str) or not 1 <= len(template) <= _TEMPLATE_CHARS:
         raise BadRequest(f"template must name a message template (up to {_TEMPLATE_CHARS})")
@@ -268,7 +272,7 @@ async def message_order_customer(request: web.Request) -> web.Response:
         exception_id=exception_id,
         actor=actor,
         now=request.app[CLOCK](),
-        key=_idempotency_key(request),
+        key=key,
     )
     return await _answer(
         request, outcome, "message", order_id=order_id, exception_id=exception_id, by=who.agent_id
@@ -352,9 +356,13 @@ def _refused(exception_id: str, status: int, reason: str) -> dict[str, Any]:
 
 async def read_team_queue(request: web.Request) -> web.Response:
     agent(request, SUPERVISOR_ROLES)
-    known_parameters(request, frozenset())
+    known_parameters(request, frozenset({"sort"}))
+    sort = request.query.get("sort", "age")
+    if sort not in ("age", "assignee"):
+        raise BadRequest("sort must be age or assignee")
     rows = await request.app[AGENT_INDEX].exceptions()
-    return json(team_queue(rows, request.app[CLOCK]()))
+    now = request.app[CLOCK]()
+    return json(team_queue(rows, now, by_assignee=sort == "assignee"))
 
 
 async def message_templates(request: web.Request) -> web.Response:

@@ -260,6 +260,9 @@ async def test_the_team_queue_is_for_supervisors(client: Client, store: RedisTim
     assert queue["assignees"][0]["assignee"] is None
     assert queue["exceptions"][0]["exception_id"] == EXC
     assert queue["exceptions"][0]["age_s"] > 0
+    by_assignee = await client.get("/v1/agent/team-queue?sort=assignee", headers=SUE)
+    assert [r["exception_id"] for r in (await by_assignee.json())["exceptions"]] == [EXC]
+    assert (await client.get("/v1/agent/team-queue?sort=name", headers=SUE)).status == 400
 
 
 async def test_actions_are_rate_limited_per_agent(

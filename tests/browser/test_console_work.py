@@ -128,6 +128,9 @@ def test_two_consoles_work_exceptions_together(browser: Any, system: System) -> 
             assert line.locator("td").first.inner_text().endswith(("min", "h", "d"))
             counts = s.locator('#team-counts tr[data-assignee="agent-a"]').inner_text()
             assert "1" in counts
+            s.get_by_label("Sort by").select_option("assignee")
+            s.locator("#team-table caption", has_text="By assignee").wait_for()
+            assert "agent-a" in line.locator("td.assignee").inner_text()
 
         # back in the queue, bob resolves both at once; alice's queue loses them live
         b.evaluate("location.hash = '#/queue'")

@@ -296,3 +296,5 @@ def test_team_queue_oldest_first_with_counts_per_assignee() -> None:
         ("bob", 1, 1, 30 * 3600.0),
         (None, 2, 1, 5.5 * 3600),
     ]
+    grouped = team_queue(_rows(), NOW, by_assignee=True)["exceptions"]
+    assert [r["exception_id"] for r in grouped] == ["a1", "b1", "u2", "u1"]

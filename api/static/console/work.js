@@ -62,6 +62,7 @@ export class Work {
     this.onSent = onSent; // (exception ids) the action is on its way
     this.selected = new Set();
     this.templates = null;
+    this.teamSort = "age";
   }
 
   get me() {
@@ -330,7 +331,7 @@ export class Work {
   async showTeam(box) {
     let data;
     try {
-      ({ data } = await api("/v1/agent/team-queue", { token: this.token() }));
+      ({ data } = await api(`/v1/agent/team-queue?sort=${this.teamSort}`, { token: this.token() }));
     } catch (error) {
       if (error instanceof ApiError && error.status === 403) {
         fill(box, el("p", { class: "error" }, "The team queue is for supervisors."));
@@ -340,8 +341,12 @@ export class Work {
       return;
     }
     const now = Date.parse(data.as_of) || Date.now();
+    const sort = el("select", { id: "team-sort", onchange: () => { this.teamSort = sort.value; this.showTeam(box); } },
+      el("option", { value: "age", selected: this.teamSort === "age" }, "oldest first"),
+      el("option", { value: "assignee", selected: this.teamSort === "assignee" }, "assignee, then oldest"));
     fill(box,
       el("p", { class: "notice", id: "team-summary" }, `${data.total} open or acknowledged, ${data.unassigned} unassigned`),
+      el("div", { class: "card row" }, el("div", {}, el("label", { for: "team-sort" }, "Sort by"), sort)),
       el("div", { class: "table-wrap" }, el("table", { id: "team-counts" },
         el("caption", {}, "Per assignee"),
         el("thead", {}, el("tr", {}, ["Assignee", "Exceptions", "Open", "Escalated", "Oldest waiting"].map((h) => el("th", { scope: "col" }, h)))),
@@ -350,7 +355,7 @@ export class Work {
           el("td", { class: "num" }, g.count), el("td", { class: "num" }, g.open), el("td", { class: "num" }, g.escalated),
           el("td", {}, g.oldest_age_s === null ? "" : age(new Date(now - g.oldest_age_s * 1000).toISOString(), now))))))),
       el("div", { class: "table-wrap" }, el("table", { id: "team-table" },
-        el("caption", {}, "Oldest first"),
+        el("caption", {}, this.teamSort === "assignee" ? "By assignee, oldest first" : "Oldest first"),
         el("thead", {}, el("tr", {}, ["Waiting", "Assignee", "Severity", "Type", "Order", "State", "Actions"].map((h) => el("th", { scope: "col" }, h)))),
         el("tbody", {}, data.exceptions.map((row) => el("tr", { "data-exception": row.exception_id },
           el("td", { title: row.opened_at || "" }, age(row.opened_at, now)),
