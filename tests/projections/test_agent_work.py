@@ -4,6 +4,7 @@ of them; the supervisors' team queue and the queue's assignee / escalation filte
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -85,6 +86,35 @@ def test_who_may_assign_and_what_the_fold_makes_of_it(
         assert assigned.payload.by == actor.agent_id
         (view,) = fold([*history(), *_assignments(before), assigned], ORDER).exceptions
         assert (view.assignee, view.assigned_by) == (wanted, actor.agent_id)
+
+
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from([ALICE, BOB, SUPERVISOR]),
+            PEOPLE,
+            st.integers(-3600, 3600),  # each API process's clock may be off
+        ),
+        max_size=8,
+    ),
+    order=st.randoms(use_true_random=False),
+)
+def test_the_latest_accepted_assignment_wins_whatever_the_clocks_and_arrival_order(
+    steps: list[tuple[Actor, str | None, int]], order: Any
+) -> None:
+    made: list[Event] = []
+    expected: str | None = None
+    for actor, wanted, skew in steps:
+        outcome = assign(
+            timeline(*made), EXC, wanted, actor=actor, now=NOW + timedelta(seconds=skew)
+        )
+        if isinstance(outcome, Refusal | Unchanged):
+            continue
+        made.append(outcome)
+        expected = wanted
+    arrived = list(made)
+    order.shuffle(arrived)
+    assert fold([*history(), *arrived], ORDER).exceptions[0].assignee == expected
 
 
 def _assignments(t: Timeline) -> list[Event]:
