@@ -18,7 +18,18 @@ import orjson
 
 from cli.commands import SubParsers
 
-SCENARIOS = ("sla", "throughput", "latency", "hops", "reads", "fanout", "rebuild", "notify")
+SCENARIOS = (
+    "sla",
+    "throughput",
+    "latency",
+    "hops",
+    "reads",
+    "fanout",
+    "rebuild",
+    "notify",
+    "scale",
+    "memory",
+)
 
 
 def register(subparsers: SubParsers) -> None:
@@ -111,6 +122,23 @@ def register(subparsers: SubParsers) -> None:
     notify.add_argument("--concurrency", type=int, default=16, help="webhooks in flight")
     notify.add_argument("--repeat", type=int, default=3, help="runs per phase (best kept)")
     notify.set_defaults(handler=run_notify)
+
+    scale = scenarios.add_parser(
+        "scale", help="1, 2 and 4 timeline processes in one consumer group, against one"
+    )
+    scale.add_argument("--events", type=int, default=50_000, help="about this many events")
+    scale.add_argument("--partitions", type=int, default=8)
+    scale.add_argument("--workers", default="1,2,4", help="worker processes per run, in order")
+    scale.add_argument(
+        "--duration", type=float, default=600.0, help="longest a single run may take (s)"
+    )
+    scale.set_defaults(handler=run_scale)
+
+    memory = scenarios.add_parser(
+        "memory", help="Redis bytes per live order, by key family (MEMORY USAGE, INFO memory)"
+    )
+    memory.add_argument("--orders", type=int, default=5_000, help="orders folded")
+    memory.set_defaults(handler=run_memory)
 
     for scenario in scenarios.choices.values():
         scenario.add_argument("--json", action="store_true", help="print only the JSON summary")
@@ -258,3 +286,24 @@ def run_notify(args: argparse.Namespace) -> int:
         repeat=args.repeat,
     )
     return _report(run(options, _progress), load, args.json)
+
+
+def run_scale(args: argparse.Namespace) -> int:
+    from bench.scale import ScaleOptions, run
+    from bench.throughput import EVENTS_PER_ORDER
+
+    load = os.getloadavg()[0]
+    options = ScaleOptions(
+        orders=max(1, args.events // EVENTS_PER_ORDER),
+        partitions=args.partitions,
+        workers=tuple(int(n) for n in args.workers.split(",") if n.strip()),
+        timeout_s=args.duration,
+    )
+    return _report(run(options, _progress), load, args.json)
+
+
+def run_memory(args: argparse.Namespace) -> int:
+    from bench.memory import MemoryOptions, run
+
+    load = os.getloadavg()[0]
+    return _report(run(MemoryOptions(orders=args.orders), _progress), load, args.json)
