@@ -313,18 +313,25 @@ class LinkIndex:
 
     async def index_parked(self, batch: int = 500) -> int:
         """Index the numbers parked before the unmatched-scan index existed; returns how many
-        parkings were looked at. Idempotent (an entry already there keeps its times); run by the
-        link agent before it consumes."""
+        parkings were looked at (0 once done: a marker says so). Idempotent (an entry already
+        there keeps its times); run by the link agent before it consumes."""
         prefix = self.keys.parked("")[:-2]  # P:park:
+        client = self._pipes.client
+        async with self._pipes.talking():
+            if await client.exists(self.keys.unmatched_indexed):
+                return 0
         seen = 0
         found: list[str] = []
         async with self._pipes.talking():
-            async for key in self._pipes.client.scan_iter(match=f"{prefix}{{*}}", count=1000):
+            async for key in client.scan_iter(match=f"{prefix}{{*}}", count=1000):
                 found.append(text(key)[len(prefix) + 1 : -1])
                 if len(found) >= batch:
                     seen += await self._index_numbers(found)
                     found = []
-        return seen + (await self._index_numbers(found) if found else 0)
+        seen += await self._index_numbers(found) if found else 0
+        async with self._pipes.talking():
+            await client.set(self.keys.unmatched_indexed, "1")
+        return seen
 
     async def _index_numbers(self, numbers: list[str]) -> int:
         _, held = await self.lookup((), numbers)

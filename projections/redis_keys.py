@@ -15,6 +15,7 @@ transaction touches share a tag, so the store runs on a Redis Cluster as on one 
     P:{unmatched}:first        zset  parked tracking number -> when it was first parked (ms)
     P:{unmatched}:last         zset  parked tracking number -> when it was last parked (ms)
     P:{unmatched}:carrier      hash  parked tracking number -> carrier (or source) of its scans
+    P:{unmatched}:indexed      string  set once the parkings older than the index are indexed
     P:lookup:KEY               string -> order id; KEY hashes order number + e-mail hash / postcode
     P:api:idx:number:NUMBER    set   order ids with this (normalised) order number
     P:api:idx:email:SHA256     set   order ids of this e-mail hash
@@ -53,6 +54,7 @@ class RedisKeys:
         self.unmatched_first = f"{prefix}:{{unmatched}}:first"
         self.unmatched_last = f"{prefix}:{{unmatched}}:last"
         self.unmatched_carrier = f"{prefix}:{{unmatched}}:carrier"
+        self.unmatched_indexed = f"{prefix}:{{unmatched}}:indexed"  # older parkings indexed
         #: the former name of each renamed key -> its name now (hash, zset, zset, hash)
         self.legacy = {
             f"{index}:exceptions": self.index_exceptions,
