@@ -8,7 +8,8 @@ timeline    the timeline agent (canonical events → Redis timelines → timelin
 warehouse   the ClickHouse writer, its own consumer group. With chDB only one process may hold it
 sweeper     clock-driven exception detection (``streams.agents.sweeper``)
 notify      outbound messages: plans them as timelines change, sends them as they fall due
-            (``streams.agents.notify``; docs/notifications.md)
+            (``streams.agents.notify``; docs/notifications.md); with ``cases.enabled``, a
+            Salesforce case per escalation (``streams.agents.cases``; integrations.md, "Cases")
 poll        re-checks carriers for live parcels and publishes what changed as raw payloads;
             registers trackers (``streams.agents.poll``; docs/integrations.md, "Polling")
 api         the aiohttp API (``api.app.create_app``) on its own runner inside the worker
