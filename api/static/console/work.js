@@ -10,7 +10,8 @@ const $ = (id) => document.getElementById(id);
 export function whoAmI(token) {
   try {
     const part = token.split(".")[1].replaceAll("-", "+").replaceAll("_", "/");
-    const claims = JSON.parse(atob(part.padEnd(Math.ceil(part.length / 4) * 4, "=")));
+    const bytes = Uint8Array.from(atob(part.padEnd(Math.ceil(part.length / 4) * 4, "=")), (c) => c.charCodeAt(0));
+    const claims = JSON.parse(new TextDecoder().decode(bytes));
     const roles = Array.isArray(claims.roles) ? claims.roles : [];
     return { id: String(claims.sub || ""), roles, supervisor: roles.includes("supervisor"), acts: roles.includes("agent") || roles.includes("supervisor") };
   } catch {
