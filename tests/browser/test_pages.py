@@ -243,10 +243,10 @@ def test_the_console_shows_a_new_exception_live_and_takes_it_through(
     severities = page.locator("#queue-table tbody tr td:first-child")
     assert all(t == "high" for t in severities.all_inner_texts())
     page.get_by_label("Severity").select_option("")
-    page.get_by_label("Carrier").select_option("ups")
+    page.get_by_label("Carrier", exact=True).select_option("ups")
     carriers = page.locator("#queue-table tbody tr td:nth-child(4)").all_inner_texts()
     assert set(carriers) <= {"ups"}
-    page.get_by_label("Carrier").select_option("")
+    page.get_by_label("Carrier", exact=True).select_option("")
     page.evaluate("window.__sameDocument = true")
     order_id, posts = _order_with_weather_delay(datetime.now(UTC).strftime("%H%M%S%f"))
     post_webhooks(system, posts)
