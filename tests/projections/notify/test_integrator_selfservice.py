@@ -250,3 +250,21 @@ def test_through_the_fold_each_action_becomes_its_webhook_event_once() -> None:
         ("exception.escalated", report),
         ("cancel.rejected", "cq_0000000000000001"),
     ]
+
+
+@given(st.lists(st.sampled_from([None, "ana", "bo"]), min_size=1, max_size=8))
+def test_each_change_of_assignee_is_told_once_with_its_own_id(assignees: list[str | None]) -> None:
+    handled = {"w.e:" + _report().exception_id: "open"}
+    told: list[tuple[str | None, str]] = []
+    for n, assignee in enumerate(assignees):
+        view = _report(assignee=assignee, assigned_at=T0 + timedelta(minutes=n))
+        events, entries = integrator_events(_order(exceptions=[view]), handled)
+        handled |= entries
+        assigned = [e for e in events if e.type == "exception.assigned"]
+        told += [(e.data["exception"]["assignee"], e.id) for e in assigned]
+    changes: list[str | None] = []
+    for assignee in assignees:
+        if (changes[-1] if changes else None) != assignee:
+            changes.append(assignee)
+    assert [who for who, _ in told] == changes
+    assert len({event_id for _, event_id in told}) == len(told)
