@@ -257,9 +257,9 @@ function drawAgentResponse(rows) {
   const byType = rows.filter((r) => r.scope === "type");
   const byAgent = rows.filter((r) => r.scope === "agent");
   const parts = [facts,
-    table("By exception type", ["Type", "Opened", "Acknowledged", "Resolved by agent", "Resolved automatically", "Unresolved", "Escalated", "To acknowledge p50 / p90", "To resolve p50 / p90"],
-      byType.map((r) => [(r.type || "?").replaceAll("_", " "), String(r.exceptions), String(r.acknowledged), String(r.resolved_by_agent),
-        String(r.resolved_automatically), String(r.unresolved), String(r.escalated), p5090(r.time_to_acknowledge_min), p5090(r.time_to_resolve_min)]))];
+    table("By exception type", ["Type", "Opened", "Acknowledged", "Resolved: agent / auto", "Escalated", "To acknowledge p50 / p90", "To resolve p50 / p90"],
+      byType.map((r) => [(r.type || "?").replaceAll("_", " "), String(r.exceptions), String(r.acknowledged),
+        `${r.resolved_by_agent} / ${r.resolved_automatically}`, String(r.escalated), p5090(r.time_to_acknowledge_min), p5090(r.time_to_resolve_min)]))];
   parts.push(byAgent.length
     ? el("div", { id: "agent-table" }, table("By agent (automatic resolutions left out)", ["Agent", "Exceptions", "Acknowledged", "Resolved", "Escalated", "To acknowledge p50 / p90", "To resolve p50 / p90"],
       byAgent.map((r) => [r.agent, String(r.exceptions), String(r.acknowledged), String(r.resolved_by_agent), String(r.escalated),
