@@ -21,6 +21,7 @@ const section = el("section", { id: "unmatched", hidden: true, "aria-labelledby"
       el("input", { id: "unmatched-q", maxlength: "64", placeholder: "e.g. 1Z999 or dhl" })),
     el("button", { type: "submit" }, "Search")),
   el("div", { id: "unmatched-error", class: "error", role: "alert" }),
+  el("p", { id: "unmatched-count", class: "muted" }),
   el("p", { id: "unmatched-status", class: "notice", role: "status", "aria-live": "polite" }),
   el("div", { id: "unmatched-body" }),
   el("div", { class: "actions" },
@@ -117,7 +118,7 @@ async function load(more = false) {
     cursor = data.next_cursor;
     $("unmatched-error").textContent = "";
     $("unmatched-more").hidden = cursor === null;
-    if (!more) $("unmatched-status").textContent = `${data.total} number(s) parked in all.`;
+    $("unmatched-count").textContent = `${data.total} number(s) parked in all.`;
     render();
   } catch (error) {
     failed(error);
