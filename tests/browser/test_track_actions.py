@@ -25,7 +25,8 @@ WITHIN_MS = 20_000
 
 @pytest.fixture(scope="module")
 def order(system: System) -> dict[str, str]:
-    """A new order: L1 and L2 in a delivered UPS parcel, L3 not in any fulfilment order yet."""
+    """A new order: L1 and L2 in a delivered UPS parcel, L4 in a parcel on its way, L3 in no
+    fulfilment order yet."""
     tag = datetime.now(UTC).strftime("%H%M%S%f")
     now = datetime.now(UTC).replace(microsecond=0)
     order_id, number, tracking = f"SELF-{tag}", f"S{tag}", f"1Z999SS1{tag[:10]}"
@@ -33,6 +34,7 @@ def order(system: System) -> dict[str, str]:
         {"line_id": "L1", "name": "Tent", "quantity": 1},
         {"line_id": "L2", "name": "Sleeping bag", "quantity": 2},
         {"line_id": "L3", "name": "Camping stove", "quantity": 1},
+        {"line_id": "L4", "name": "Lantern", "quantity": 1},
     ]
     placed = {
         "event_id": f"oms:{order_id}:placed",
@@ -54,12 +56,24 @@ def order(system: System) -> dict[str, str]:
             "lines": [{"line_id": "L1", "quantity": 1}, {"line_id": "L2", "quantity": 2}],
         },
     }
+    second = {
+        **shipped,
+        "event_id": f"wms:{order_id}:shipped-2",
+        "payload": {
+            "shipment_id": f"SH2-{tag}",
+            "fulfilment_order_id": f"FO2-{tag}",
+            "carrier": "ups",
+            "tracking_number": f"{tracking}2",
+            "lines": [{"line_id": "L4", "quantity": 1}],
+        },
+    }
     delivered = ups_alert(tracking, now - timedelta(hours=1), "delivered", None, date.today())
     post_webhooks(
         system,
         [
             Post("oms", orjson.dumps(placed), f"self-{tag}-placed", 0),
             Post("wms", orjson.dumps(shipped), f"self-{tag}-shipped", 0),
+            Post("wms", orjson.dumps(second), f"self-{tag}-shipped-2", 0),
             Post("ups", delivered, f"self-{tag}-delivered", 0),
         ],
     )
@@ -96,6 +110,7 @@ def test_report_a_problem_with_a_photo_and_see_its_state(
 ) -> None:
     open_order(page, system, order)
     page.get_by_label("What went wrong").select_option("damaged")
+    page.get_by_label("Which parcel").select_option(order["tracking"])
     page.get_by_label("Tell us more").fill("The tent poles arrived bent.")
     # the page checks type and size before sending
     page.get_by_label("Photo (optional)").set_input_files(
@@ -116,6 +131,8 @@ def test_report_a_problem_with_a_photo_and_see_its_state(
     photo.wait_for()
     page.wait_for_function("document.querySelector('#problems-list img.photo').naturalWidth > 0")
     assert photo.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [40, 30]
+    (reported,) = system.customer_view(order["number"], EMAIL)["problems"]
+    assert reported["subject"] == order["tracking"]
 
 
 def test_request_a_return_and_see_it_listed(

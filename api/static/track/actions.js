@@ -64,11 +64,12 @@ export class OrderActions {
     const actions = view.actions || {};
     const now = Date.now();
     const returnable = (actions.returnable || []).filter((line) => Date.parse(line.returnable_until) >= now);
-    const shape = JSON.stringify([actions.problem_types, returnable, actions.cancellable]);
+    const parcels = (view.shipments || []).map((s) => s.tracking_number).filter(Boolean);
+    const shape = JSON.stringify([actions.problem_types, parcels, returnable, actions.cancellable]);
     if (shape === this.shape) return; // keep what the customer is typing
     this.shape = shape;
     fill(this.forms,
-      this.problemForm(actions.problem_types || []),
+      this.problemForm(actions.problem_types || [], parcels),
       this.returnForm(returnable),
       this.cancelForm(actions.cancellable || []));
   }
@@ -112,14 +113,22 @@ export class OrderActions {
 
   // the forms -----------------------------------------------------------------------------
 
-  problemForm(types) {
+  problemForm(types, parcels) {
     if (!types.length) return null;
+    // with several parcels, which one it is about (the agents see it)
+    const which = parcels.length > 1 ? [
+      el("label", { for: "problem-parcel" }, "Which parcel"),
+      el("select", { id: "problem-parcel", name: "subject" },
+        el("option", { value: "" }, "The whole order"),
+        parcels.map((number, index) => el("option", { value: number }, `Parcel ${index + 1} of ${parcels.length} (${number})`))),
+    ] : null;
     const error = el("div", { id: "problem-error", class: "error", role: "alert" });
     const photo = el("input", { id: "problem-photo", name: "photo", type: "file", accept: PHOTO_TYPES.join(","), "aria-describedby": "problem-photo-hint" });
     const form = el("form", { id: "problem-form", class: "card action", novalidate: true, "aria-labelledby": "problem-title" },
       el("h3", { id: "problem-title" }, "Report a problem"),
       el("label", { for: "problem-type" }, "What went wrong"),
       el("select", { id: "problem-type", name: "problem" }, types.map((t) => el("option", { value: t.problem }, t.text))),
+      which,
       el("label", { for: "problem-text" }, "Tell us more"),
       el("textarea", { id: "problem-text", name: "text", rows: "3", maxlength: "2000", required: true }),
       el("label", { for: "problem-photo" }, "Photo (optional)"),
@@ -153,6 +162,8 @@ export class OrderActions {
     const body = new FormData();
     body.append("problem", form.querySelector("#problem-type").value);
     body.append("text", text.value.trim());
+    const parcel = form.querySelector("#problem-parcel");
+    if (parcel && parcel.value) body.append("subject", parcel.value);
     if (file) body.append("photo", file, file.name);
     await this.submit(form, error, "problems", body, "problem", "Thank you: your report was sent. Its state shows above.");
   }
