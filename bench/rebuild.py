@@ -2,9 +2,10 @@
 
 A simulated history of about ``events`` events (:mod:`bench.history`, scans unlinked as carriers
 send them) is written to a fresh chDB log, then ``rebuild --replace`` folds it into a fresh Redis
-key prefix, once per ``workers`` count (0: in this process). Baseline in the same run: preparing
-every order's commit (parse, fold, encode) with no Redis at all — the CPU work the rebuild
-cannot avoid — so each rebuild reads as a ratio of it.
+key prefix, once per ``workers`` count (0: in this process; else that many processes folding and
+writing while this one reads the log). Baseline in the same run: preparing every order's commit
+(parse, fold, encode) in this process with no Redis at all — the CPU work the rebuild cannot
+avoid — so each rebuild reads as a ratio of it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from bench.history import generate
 from bench.orders import FLOW
 from cli.runtime.embedded import delete_prefix
 from projections.clickhouse_store import ClickHouse, ClickHouseStore, ClickHouseWriter
-from projections.rebuild import prepare_chunk, rebuild
+from projections.rebuild import rebuild
+from projections.rebuild_workers import StoreRecipe, prepare_chunk
 from projections.redis_store import RedisTimelineStore
 from wismo.settings import ClickHouseSettings, Settings
 
@@ -57,9 +59,10 @@ async def run(
         try:
             for count in workers:
                 prefix = f"wismo-bench-{uuid.uuid4().hex[:8]}"
-                progress(f"rebuild --replace with {count} preparing processes")
+                progress(f"rebuild --replace with {count} rebuilding processes")
                 store = RedisTimelineStore(client, prefix)
-                report = await rebuild(log, store, replace=True, workers=count)
+                recipe = StoreRecipe(redis_url, prefix)
+                report = await rebuild(log, store, replace=True, workers=count, recipe=recipe)
                 delete_prefix(redis_url, prefix)
                 name = f"rebuild_workers{count}"
                 summary[f"{name}_events"] = report.events

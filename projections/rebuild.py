@@ -1,12 +1,16 @@
 """Recompute Redis timelines from the ClickHouse event log, in bulk, with the same fold.
 
 The log holds every event (invariant 7), so folding it into Redis again converges on exactly
-what the live path built: the same merge plan, fold and commit script are used. The bulk path
-prepares each order's commit — parse, fold, serialise: the CPU work — in worker processes and
-creates the orders in pipelined batches. An order Redis already holds (a merging rebuild while
-workers run) or that changed meanwhile is applied the ordinary, idempotent way instead, so
-events Redis holds and the log does not yet are kept. ``replace=True`` first drops each order's
-Redis state, for when Redis holds something the log disproves.
+what the live path built: the same merge plan, fold and commit script are used. Orders are
+created in pipelined batches (:func:`projections.rebuild_workers.write_chunk`); an order Redis
+already holds (a merging rebuild while workers run) or that changed meanwhile is applied the
+ordinary, idempotent way instead, so events Redis holds and the log does not yet are kept.
+``replace=True`` first drops each order's Redis state, for when Redis holds something the log
+disproves.
+
+With ``workers`` processes this process only reads the log and hands out chunks of whole
+orders; each worker folds *and writes* its chunks on a Redis connection of its own
+(:mod:`projections.rebuild_workers`).
 """
 
 from __future__ import annotations
@@ -15,18 +19,24 @@ import asyncio
 import multiprocessing
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 from projections.clickhouse_store import ClickHouseStore
-from projections.merge import with_order
-from projections.redis_store import PreparedCommit, RedisTimelineStore, prepare_new_order
-from wismo.events import parse_event
+from projections.errors import StoreError
+from projections.rebuild_workers import (
+    Chunk,
+    ChunkCounts,
+    StoreRecipe,
+    write_chunk,
+    write_in_worker,
+)
+from projections.redis_store import RedisTimelineStore
 
 Progress = Callable[[int, int], None]
 """Called with (events done, orders done) after each batch."""
-Chunk = list[tuple[str, list[str]]]
 
 
 @dataclass(slots=True)
@@ -41,34 +51,10 @@ class RebuildReport:
     def events_per_s(self) -> float:
         return self.events / self.seconds if self.seconds else 0.0
 
-
-def prepare_chunk(prefix: str, chunk: Chunk) -> list[PreparedCommit]:
-    return [prepare_new_order(prefix, order_id, documents) for order_id, documents in chunk]
-
-
-async def _write(
-    redis: RedisTimelineStore,
-    chunk: Chunk,
-    prepared: Sequence[PreparedCommit],
-    replace: bool,
-    report: RebuildReport,
-) -> None:
-    existing = set(await redis.create(prepared, replace=replace))
-    for commit in prepared:
-        if commit.order_id not in existing:
-            report.events += commit.events
-            report.changed += commit.change is not None
-    if existing:
-        events = [
-            with_order(parse_event(document), order_id)
-            for order_id, documents in chunk
-            if order_id in existing
-            for document in documents
-        ]
-        report.changed += len(await redis.apply(events))
-        await redis.writer.complete(existing)  # an order that had expired is whole again
-        report.events += len({event.event_id for event in events})
-    report.orders += len(chunk)
+    def add(self, counts: ChunkCounts) -> None:
+        self.orders += counts.orders
+        self.events += counts.events
+        self.changed += counts.changed
 
 
 async def rebuild(
@@ -79,30 +65,37 @@ async def rebuild(
     replace: bool = False,
     batch_events: int = 5000,
     workers: int = 0,
+    recipe: StoreRecipe | None = None,
     progress: Progress | None = None,
 ) -> RebuildReport:
-    """Refold every order (or one) of the log into Redis; ``workers`` processes (0: inline)."""
+    """Refold every order (or one) of the log into Redis.
+
+    ``workers`` processes (0: in this process) each open the store ``recipe`` describes, which
+    must be the one ``redis`` is.
+    """
     report = RebuildReport()
     loop = asyncio.get_running_loop()
-    pool: Executor | None = None
+    pool: ProcessPoolExecutor | None = None
     if workers:
+        if recipe is None:
+            raise ValueError("rebuilding processes need the recipe of the store they write to")
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-    in_flight: deque[tuple[Chunk, asyncio.Future[list[PreparedCommit]]]] = deque()
+    in_flight: deque[Awaitable[ChunkCounts]] = deque()
 
     async def settle_one() -> None:
-        chunk, future = in_flight.popleft()
-        await _write(redis, chunk, await future, replace, report)
+        try:
+            report.add(await in_flight.popleft())
+        except BrokenProcessPool as error:
+            raise StoreError(f"a rebuilding process died: {error}") from error
         if progress is not None:
             progress(report.events, report.orders)
 
     async def submit(chunk: Chunk) -> None:
-        if pool is None:
-            future = loop.create_future()
-            future.set_result(prepare_chunk(redis.keys.prefix, chunk))
+        if pool is None or recipe is None:
+            in_flight.append(write_chunk(redis, chunk, replace))
         else:
-            future = loop.run_in_executor(pool, prepare_chunk, redis.keys.prefix, chunk)
-        in_flight.append((chunk, future))
-        while len(in_flight) > 2 * max(workers, 0):
+            in_flight.append(loop.run_in_executor(pool, write_in_worker, recipe, chunk, replace))
+        while len(in_flight) > 2 * workers:
             await settle_one()
 
     try:
@@ -119,6 +112,9 @@ async def rebuild(
         while in_flight:
             await settle_one()
     finally:
+        for pending in in_flight:  # coroutines never awaited (an error cut the rebuild short)
+            if asyncio.iscoroutine(pending):
+                pending.close()
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     report.seconds = time.perf_counter() - report.started

@@ -8,8 +8,6 @@ import time
 
 from cli.commands import SubParsers, run_on_stores
 
-#: Where Redis is when none is configured: the machine's own, as the embedded launcher assumes.
-
 
 def register(subparsers: SubParsers) -> None:
     parser = subparsers.add_parser(
@@ -28,8 +26,8 @@ def register(subparsers: SubParsers) -> None:
         "--workers",
         type=int,
         default=0,
-        help="processes preparing the timelines (default 0: in this process; helps only "
-        "with idle cores)",
+        help="processes folding and writing the timelines while this one reads the log "
+        "(default 0: all in this process; helps only with idle cores)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run)
@@ -59,6 +57,7 @@ async def _rebuild(args: argparse.Namespace) -> str:
     from projections.clickhouse_store import ClickHouse, ClickHouseStore
     from projections.connections import redacted, redis_client
     from projections.rebuild import rebuild
+    from projections.rebuild_workers import StoreRecipe
     from projections.redis_store import RedisTimelineStore
     from wismo.settings import load_settings
 
@@ -74,10 +73,14 @@ async def _rebuild(args: argparse.Namespace) -> str:
                 url=redacted(settings.redis.url or ""),
                 retention_s=settings.retention.redis_s,
             )
+            recipe = StoreRecipe.of(
+                settings, settings.redis.key_prefix, retention_s=settings.retention.redis_s
+            )
             progress = None if args.quiet else ProgressBar(await log.count_events())
             report = await rebuild(
                 log, redis, order_id=args.order, replace=args.replace,
-                batch_events=args.batch, workers=args.workers, progress=progress,
+                batch_events=args.batch, workers=args.workers, recipe=recipe,
+                progress=progress,
             )  # fmt: skip
         finally:
             await ch.close()

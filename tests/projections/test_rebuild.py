@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 
 from projections.clickhouse_store import ClickHouse, ClickHouseStore, ClickHouseWriter
 from projections.rebuild import RebuildReport, rebuild
+from projections.rebuild_workers import StoreRecipe
 from projections.redis_store import RedisTimelineStore
 from tests.projections.conftest import REDIS_URL, drop_prefix
 from tests.projections.synthetic import order_history
@@ -61,7 +62,8 @@ async def _live_then_rebuild(
     order_ids = [f"ORD-{i}" for i in range(orders)]
 
     rebuilt = RedisTimelineStore(redis_client, f"{prefix}:rebuilt")
-    report = await rebuild(ClickHouseStore(clickhouse), rebuilt, workers=workers)
+    recipe = StoreRecipe(REDIS_URL, f"{prefix}:rebuilt")
+    report = await rebuild(ClickHouseStore(clickhouse), rebuilt, workers=workers, recipe=recipe)
 
     assert report.orders == orders
     assert report.events == len({e.event_id for e in stream})

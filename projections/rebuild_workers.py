@@ -1,0 +1,100 @@
+"""Rebuilding processes: each folds whole orders *and writes them to Redis itself*.
+
+The reading process only streams the log (with chDB it is the one process that may open it) and
+hands out chunks of whole orders; a worker parses, folds, encodes and commits them on a Redis
+connection of its own and sends back nothing but counts. So the parent neither re-encodes nor
+writes, and no prepared commit crosses a process boundary. An order is in exactly one chunk, so
+workers never write the same order's keys.
+
+A worker opens its store once, from the picklable :class:`StoreRecipe` each chunk comes with,
+and keeps it and its event loop for every chunk it is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from projections.connections import redacted, redis_client
+from projections.errors import StoreError
+from projections.merge import with_order
+from projections.redis_store import PreparedCommit, RedisTimelineStore, prepare_new_order
+from wismo.events import parse_event
+from wismo.settings import RedisSettings, Settings
+
+Chunk = list[tuple[str, list[str]]]
+"""Whole orders: (order id, the JSON of each of its logged events, copies included)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreRecipe:
+    """How a rebuilding process opens the same Redis store as its parent (picklable)."""
+
+    url: str
+    prefix: str
+    retention_s: int = 0
+    cluster: bool = False
+
+    @classmethod
+    def of(cls, settings: Settings, prefix: str, retention_s: int = 0) -> StoreRecipe:
+        if settings.redis.url is None:
+            raise ValueError("rebuilding processes need the Redis URL")
+        return cls(settings.redis.url, prefix, retention_s, settings.redis.cluster)
+
+    async def open(self) -> RedisTimelineStore:
+        settings = Settings(redis=RedisSettings(url=self.url, cluster=self.cluster))
+        client = await redis_client(settings)
+        url = redacted(self.url)
+        return RedisTimelineStore(client, self.prefix, url=url, retention_s=self.retention_s)
+
+
+@dataclass(slots=True)
+class ChunkCounts:
+    """What writing one chunk did (summed into the rebuild's report)."""
+
+    orders: int = 0
+    events: int = 0
+    changed: int = 0
+
+
+def prepare_chunk(prefix: str, chunk: Chunk) -> list[PreparedCommit]:
+    return [prepare_new_order(prefix, order_id, documents) for order_id, documents in chunk]
+
+
+async def write_chunk(redis: RedisTimelineStore, chunk: Chunk, replace: bool) -> ChunkCounts:
+    """Create the chunk's orders; an order Redis already holds (or that changed meanwhile) is
+    applied the ordinary, idempotent way instead, so what Redis holds and the log not is kept."""
+    prepared: Sequence[PreparedCommit] = prepare_chunk(redis.keys.prefix, chunk)
+    counts = ChunkCounts(orders=len(chunk))
+    existing = set(await redis.create(prepared, replace=replace))
+    for commit in prepared:
+        if commit.order_id not in existing:
+            counts.events += commit.events
+            counts.changed += commit.change is not None
+    if existing:
+        events = [
+            with_order(parse_event(document), order_id)
+            for order_id, documents in chunk
+            if order_id in existing
+            for document in documents
+        ]
+        counts.changed += len(await redis.apply(events))
+        await redis.writer.complete(existing)  # an order that had expired is whole again
+        counts.events += len({event.event_id for event in events})
+    return counts
+
+
+_opened: dict[StoreRecipe, tuple[asyncio.AbstractEventLoop, RedisTimelineStore]] = {}
+
+
+def write_in_worker(recipe: StoreRecipe, chunk: Chunk, replace: bool) -> ChunkCounts:
+    """Fold and write ``chunk`` in a pool process, on the store ``recipe`` opens there once."""
+    try:
+        if recipe not in _opened:
+            loop = asyncio.new_event_loop()
+            _opened[recipe] = (loop, loop.run_until_complete(recipe.open()))
+        loop, store = _opened[recipe]
+        return loop.run_until_complete(write_chunk(store, chunk, replace))
+    except StoreError as error:  # its subclasses take arguments that do not survive pickling
+        raise StoreError(str(error)) from None
