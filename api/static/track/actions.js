@@ -59,19 +59,21 @@ export class OrderActions {
   }
 
   render(view) {
-    this.root.hidden = false;
     this.renderRequests(view);
     const actions = view.actions || {};
     const now = Date.now();
     const returnable = (actions.returnable || []).filter((line) => Date.parse(line.returnable_until) >= now);
     const parcels = (view.shipments || []).map((s) => s.tracking_number).filter(Boolean);
     const shape = JSON.stringify([actions.problem_types, parcels, returnable, actions.cancellable]);
-    if (shape === this.shape) return; // keep what the customer is typing
-    this.shape = shape;
-    fill(this.forms,
-      this.problemForm(actions.problem_types || [], parcels),
-      this.returnForm(returnable),
-      this.cancelForm(actions.cancellable || []));
+    if (shape !== this.shape) { // else keep what the customer is typing
+      this.shape = shape;
+      fill(this.forms,
+        this.problemForm(actions.problem_types || [], parcels),
+        this.returnForm(returnable),
+        this.cancelForm(actions.cancellable || []));
+    }
+    // nothing asked for and nothing to ask for (yet): no section
+    this.root.hidden = !(this.forms.childElementCount || this.requests.childElementCount);
   }
 
   // the requests made, with their state ---------------------------------------------------
