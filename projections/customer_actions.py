@@ -95,8 +95,11 @@ def delivered_lines(timeline: Timeline) -> dict[str, tuple[int, datetime]]:
         times = [p.delivered_at for p in parcels]
         if all(times):
             last = max(t for t in times if t is not None)
-            left = [line for line in timeline.lines if not line.cancelled_quantity]
-            return {line.line_id: (_ordered(line.quantity), last) for line in left}
+            left = {
+                line.line_id: _ordered(line.quantity) - line.cancelled_quantity
+                for line in timeline.lines
+            }
+            return {line_id: (quantity, last) for line_id, quantity in left.items() if quantity > 0}
         return {}
     for parcel, lines in named:
         if parcel.delivered_at is None:

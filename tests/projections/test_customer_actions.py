@@ -167,6 +167,23 @@ def test_a_delivered_line_is_returnable_inside_the_window_only() -> None:
     )
 
 
+def test_parcels_that_name_no_lines_deliver_every_line_not_cancelled() -> None:
+    events = [
+        placed({"L1": 3, "L2": 1}),
+        _event("oms:cancel", "order.cancelled", T0, {"lines": [{"line_id": "L1", "quantity": 1}]}),
+        _event(
+            "wms:shipped",
+            "fulfilment.shipped",
+            T0 + timedelta(hours=2),
+            {"shipment_id": "SH-1", "carrier": "ups", "tracking_number": "1ZSELF0001"},
+        ),
+    ]
+    assert returnable_lines(fold(events), WINDOW) == []  # not delivered yet
+    events.append(delivered(1, T0 + timedelta(days=1)))
+    offered = {r.line_id: r.quantity for r in returnable_lines(fold(events), WINDOW)}
+    assert offered == {"L1": 2, "L2": 1}
+
+
 def test_a_line_not_delivered_is_not_returnable() -> None:
     events = [placed({"L1": 1, "L2": 1}), *shipped(1, {"L1": 1}, T0 + timedelta(days=1))]
     timeline = fold(events)
