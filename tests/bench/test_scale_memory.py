@@ -1,0 +1,95 @@
+"""``wismo bench scale`` and ``wismo bench memory`` at a tiny size, and how keys are grouped.
+
+The runs check that what the scenarios report was really measured (every event counted by the
+workers of one consumer group, every order's keys found), never their speed or size.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from bench.memory import family, summarise
+from cli.main import main
+
+P = "wismo-bench-abc"
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        (f"{P}:{{ORD-000001}}:events", "order:events"),
+        (f"{P}:{{ORD-000001}}:state", "order:state"),
+        (f"{P}:{{ORD-000001}}:contacts", "order:contacts"),
+        (f"{P}:track:{{1Z999AA10123456784}}", "track"),
+        (f"{P}:park:{{1Z999AA10123456784}}", "park"),
+        (f"{P}:lookup:5f2a", "lookup"),
+        (f"{P}:api:idx:email:ab12", "agent-search:email"),
+        (f"{P}:api:idx:number:1001", "agent-search:number"),
+        (f"{P}:{{idx}}:exceptions", "idx:exceptions"),
+        (f"{P}:{{retention}}:due", "retention:due"),
+        (f"{P}:{{notify}}:msg:m-1", "notify:msg"),
+        (f"{P}:{{notify}}:outbox:email", "notify:outbox"),
+        (f"{P}:{{poll}}:parcel:1Z999AA10123456784", "poll:parcel"),
+    ],
+)
+def test_every_key_falls_in_its_family(key: str, expected: str) -> None:
+    assert family(P, key) == expected
+
+
+def test_the_development_sinks_are_left_out_of_the_per_order_figure() -> None:
+    families = {
+        "order:events": (10, 10_000, 0),
+        "lookup": (20, 2_000, 0),
+        "notify:outbox": (3, 5_000, 0),
+    }
+    summary = summarise(10, 100, families, used_delta=20_000)
+    assert summary["bytes_per_order_memory_usage"] == 1_200
+    assert summary["bytes_per_order_used_memory"] == 1_500
+    assert summary["keys_per_order"] == 3.0
+    assert summary["dev_sink_bytes_excluded"] == 5_000
+    assert "family notify:outbox" not in summary
+
+
+def bench(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
+    assert main(["bench", *args, "--json"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    summary: dict[str, Any] = orjson.loads(lines[-1])
+    assert summary["load_1m_before"] >= 0
+    return summary
+
+
+@pytest.mark.slow
+def test_scale_counts_every_event_across_the_members_of_one_group(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    summary = bench(capsys, "scale", "--events", "1000", "--workers", "1,2", "--partitions", "4")
+    events = summary["events"]
+    assert events > 0
+    for workers in (1, 2):
+        # every event went through the group (a rebalance may repeat a few: at least once)
+        assert summary[f"workers_{workers}_events_counted"] >= events
+        per_worker = summary[f"workers_{workers}_per_worker_events"]
+        assert len(per_worker) == workers
+        assert all(n > 0 for n in per_worker)  # both members of the group had partitions
+        assert summary[f"workers_{workers}_events_per_s"] > 0
+        assert summary[f"workers_{workers}_worker_cpu_us_per_event"] > 0
+    assert summary["workers_1_to_one_worker"] == 1.0
+
+
+@pytest.mark.slow
+def test_memory_finds_the_keys_of_every_order(capsys: pytest.CaptureFixture[str]) -> None:
+    summary = bench(capsys, "memory", "--orders", "40")
+    assert summary["orders"] == 40
+    keys = {
+        name.removeprefix("family "): int(value.split()[0])
+        for name, value in summary.items()
+        if name.startswith("family ")
+    }
+    for name in ("order:events", "order:state", "agent-search:number"):
+        assert keys[name] == 40, keys  # one per order
+    assert keys["lookup"] >= 40  # one per order number and e-mail or postcode
+    assert summary["bytes_per_order_memory_usage"] > 1_000
+    assert summary["bytes_per_order_used_memory"] > 0
