@@ -213,6 +213,8 @@ async def _action_body(request: web.Request) -> dict[str, Any]:
     # a field given is text (null is not "left out": the document says string)
     if "note" in body and (not isinstance(body["note"], str) or len(body["note"]) > _MAX_NOTE):
         raise BadRequest(f"note must be text of at most {_MAX_NOTE} characters")
+    if "note" in body and not body["note"].strip():
+        del body["note"]  # a blank note is no note (the event's text is never blank)
     if "order_id" in body and (not isinstance(body["order_id"], str) or not body["order_id"]):
         raise BadRequest("order_id must be non-empty text")
     return body

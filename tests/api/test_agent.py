@@ -264,3 +264,19 @@ async def test_orders_committed_while_no_api_process_ran_are_searchable_and_queu
     await store.apply(resolution)  # no API process running
     async with TestClient(TestServer(create_app(settings))) as later:
         assert await queue(later) == []
+
+
+async def test_a_blank_note_is_no_note(
+    client: Client, store: RedisTimelineStore, settings: Settings
+) -> None:
+    await store.apply(open_exception_history())
+    response = await client.post(
+        f"/v1/agent/exceptions/{EXCEPTION}/acknowledge",
+        json={"note": "\r\n ", "order_id": ORDER},
+        headers=auth("agent"),
+    )
+    assert response.status == 202
+    (record,) = await read_topic(settings, EVENTS)
+    event = parse_event(record.value)
+    assert event.kind == "exception.acknowledged"
+    assert event.payload.note is None
