@@ -1,7 +1,8 @@
 """The ``cases`` agent in a real worker (``wismo run --roles timeline,notify``) on the embedded
 broker, against the local Salesforce of :mod:`tests.streams.salesforce_fake`: an escalation
 ends with one ``exception.case_opened`` on the events topic and the case number on the
-exception, even when the worker is killed right after and started again."""
+exception, even when the worker is killed right after and started again; what Salesforce refuses
+for good is a dead letter with the reason, and the escalations after it are still handled."""
 
 from __future__ import annotations
 
@@ -21,12 +22,13 @@ from projections.exception_flow import timeline_from_json
 from projections.redis_store import RedisTimelineStore
 from tests.api.conftest import example_order, read_topic
 from tests.streams.harness import WorkerProcess, embedded_stack, group_lag, wait_until
-from tests.streams.salesforce_fake import API, FIELD, FakeSalesforce
+from tests.streams.salesforce_fake import API, FIELD, INVALID_FIELD, FakeSalesforce, Reply
 from tests.streams.test_cases import escalation
 from tests.streams.test_sweeper_broker import send
+from wismo.deadletter import DeadLetter
 from wismo.events import parse_event
 from wismo.settings import CasesSettings, Settings
-from wismo.topics import EVENTS
+from wismo.topics import DEADLETTER, EVENTS
 
 pytestmark = pytest.mark.slow
 
@@ -64,6 +66,10 @@ class Salesforce:
 def salesforce() -> Iterator[Salesforce]:
     with Salesforce() as running:
         yield running
+
+
+def dead_letters(settings: Settings) -> list[DeadLetter]:
+    return [DeadLetter.from_json(r.value) for r in asyncio.run(read_topic(settings, DEADLETTER))]
 
 
 def case_events(settings: Settings) -> list[str]:
@@ -122,8 +128,20 @@ def test_an_escalation_opens_one_case_through_a_restart(
                 workers=(worker,),
             )
             assert shown, worker.log_tail()
+            assert len(case_events(settings)) == 1  # through the kill and the restart
+            assert len(salesforce.fake.upserts) == 1
+            # Salesforce refuses the next one for good: a dead letter, and the partition moves on
+            salesforce.fake.queued.append(Reply(400, INVALID_FIELD))
+            asyncio.run(send(settings, [escalation("exc:refused"), escalation(by="lead-1")]))
+            refused = wait_until(lambda: bool(dead_letters(settings)), 60, workers=(worker,))
+            assert refused, worker.log_tail()
+            again = wait_until(lambda: len(salesforce.fake.upserts) == 2, 30, workers=(worker,))
+            assert again, worker.log_tail()  # the escalation after it was handled
         finally:
             worker.stop()
-        assert len(case_events(settings)) == 1
-    assert len(salesforce.fake.upserts) == 1
-    assert salesforce.fake.tokens_issued == 1
+        # a second escalation of the same exception updates its case: the same event again
+        assert len(set(case_events(settings))) == 1
+        (letter,) = dead_letters(settings)
+    assert "INVALID_FIELD" in letter.reason
+    assert "exc:refused" in letter.reason
+    assert salesforce.fake.tokens_issued == 2  # one per worker process, reused within it
