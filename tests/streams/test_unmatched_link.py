@@ -68,8 +68,9 @@ async def until(check: Any, within_s: float, what: str) -> Any:
 
 async def scenario(settings: Settings) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {agent_token('agent', sub='agent-3')}"}
-    async with TestClient(TestServer(create_app(settings))) as client:
-        store = client.server.app[STORE]
+    app = create_app(settings)
+    async with TestClient(TestServer(app)) as client:
+        store = app[STORE]
         await produce(settings, [*example_order(), *lost_scans()])
 
         async def listed() -> list[Any]:
