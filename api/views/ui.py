@@ -18,8 +18,9 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 PAGES = ("track", "console", "analytics")
 
 #: same origin only: scripts, styles, the API and its websockets; no inline script, no framing
+#: (blob: images: a customer's photo the console fetched with the agent's token)
 POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 _PAGE_HEADERS = {

@@ -133,6 +133,20 @@ def test_report_a_problem_with_a_photo_and_see_its_state(
     assert photo.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [40, 30]
     (reported,) = system.customer_view(order["number"], EMAIL)["problems"]
     assert reported["subject"] == order["tracking"]
+    # an agent sees the report in the console and opens its photo (fetched with the agent's token)
+    page.goto(
+        f"{system.base}/console?token={system.agent_token(('agent',))}#/order/{order['order_id']}"
+    )
+    row = page.locator("tr[data-exception]", has_text="Customer report: Damaged")
+    row.wait_for(timeout=WITHIN_MS)
+    assert "The tent poles arrived bent." in row.inner_text()
+    row.get_by_role("button", name="Show photo").click()
+    shown = row.get_by_alt_text("The photo the customer sent")
+    shown.wait_for()
+    page.wait_for_function(
+        "document.querySelector('img[alt=\"The photo the customer sent\"]').naturalWidth > 0"
+    )
+    assert shown.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [40, 30]
 
 
 def test_request_a_return_and_see_it_listed(

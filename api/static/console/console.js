@@ -278,6 +278,25 @@ function prediction(p) {
   ];
 }
 
+/** The photo a customer attached to a report: fetched with the agent's token, shown inline. */
+function photoButton(attachment) {
+  const button = el("button", { type: "button", class: "secondary" }, "Show photo");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const response = await fetch(`/v1/agent/photos/${encodeURIComponent(attachment.ref)}`, {
+        headers: { Authorization: `Bearer ${token()}` }, cache: "no-store",
+      });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const url = URL.createObjectURL(await response.blob());
+      button.replaceWith(el("img", { class: "photo", src: url, alt: "The photo the customer sent" }));
+    } catch (error) {
+      button.replaceWith(el("span", { class: "error" }, `Photo unavailable: ${error.message}`));
+    }
+  });
+  return button;
+}
+
 function renderOrder(detail) {
   const t = detail.timeline;
   const duplicates = detail.duplicates || {};
@@ -302,7 +321,8 @@ function renderOrder(detail) {
         el("td", {}, words(e.type), e.reason ? el("div", { class: "muted" }, words(e.reason)) : null),
         el("td", {}, el("span", { class: `pill ${e.state}` }, e.state)),
         el("td", {}, timeEl(e.opened_at)),
-        el("td", {}, e.message || ""),
+        el("td", {}, e.message || "", e.problem ? el("div", { class: "muted" }, `Customer report: ${words(e.problem)}`) : null,
+          e.attachment ? photoButton(e.attachment) : null),
         el("td", {}, [e.acknowledged_by, e.resolved_by].filter(Boolean).join(" / "), e.note ? el("div", { class: "muted" }, e.note) : null),
         el("td", {}, work.exceptionWork(t, e)),
         el("td", {}, e.state === "resolved" ? "" : actionButtons(e)))))
