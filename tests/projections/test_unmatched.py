@@ -3,18 +3,23 @@ Redis Cluster, kept in step with parking and releasing by the link agent and by 
 
 from __future__ import annotations
 
+import asyncio
 import re
+import uuid
 from collections import Counter
+from itertools import pairwise
 
 import pytest
 import redis.asyncio as aioredis
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from projections.links import LinkIndex
 from projections.unmatched import CURSOR_PATTERN, Cursor, decode_cursor, matches, normalise_query
 from streams.agents.link import link_batch
+from streams.linking import Tracked
 from streams.metrics import StreamMetrics
+from tests.projections.conftest import REDIS_URL, drop_prefix
 from tests.streams.link_stream import Sink, scan, shipment
 from wismo.events import Event, dump_event, event_from_dict
 
@@ -185,3 +190,45 @@ async def test_numbers_parked_before_the_index_existed_are_indexed_once_looked_f
         ("1ZOLD0002", "dhl"),
     }
     assert all(r.first_parked_at >= first for r in rows)
+
+
+# --- property: the index lists exactly what is parked, whatever the stream and its batching ---
+
+NUMBERS = ["1ZT000A", "1ZT000B", "1ZT000C"]
+message = st.one_of(
+    st.tuples(st.just("scan"), st.sampled_from(NUMBERS), st.integers(0, 7)),
+    st.tuples(st.just("ship"), st.sampled_from(NUMBERS), st.sampled_from(["O1", "O2"])),
+)
+
+
+def tracked(kind: str, number: str, detail: int | str) -> Tracked:
+    if kind == "scan":
+        return scan(number, f"ups:{number}:{detail}")  # repeated ids are redeliveries
+    return shipment(number, f"{detail}-{number}")
+
+
+async def index_after(batches: list[list[Tracked]]) -> tuple[dict[str, int], dict[str, int]]:
+    """(number → scans listed by the index, number → scans parked) after the batches."""
+    client = aioredis.Redis.from_url(REDIS_URL)
+    index = LinkIndex(client, f"wismo-test-{uuid.uuid4().hex[:12]}")
+    try:
+        for batch in batches:
+            await link_batch(index, batch, Sink(), StreamMetrics())
+        rows, _, total = await index.unmatched("", 200)
+        assert total == len(rows)
+        _, parked = await index.lookup((), NUMBERS)
+        return {r.tracking_number: r.scans for r in rows}, {n: len(s) for n, s in parked.items()}
+    finally:
+        await drop_prefix(client, index.keys.prefix)
+        await client.aclose()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(message, max_size=25), st.lists(st.integers(0, 25), max_size=4))
+def test_the_index_lists_exactly_the_parked_numbers(
+    messages: list[tuple[str, str, int | str]], cuts: list[int]
+) -> None:
+    stream = [tracked(*m) for m in messages]
+    bounds = sorted({0, len(stream), *(c for c in cuts if c < len(stream))})
+    listed, parked = asyncio.run(index_after([stream[a:b] for a, b in pairwise(bounds)]))
+    assert listed == parked
