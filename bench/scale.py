@@ -351,11 +351,16 @@ def summarise(options: ScaleOptions, events: int, outcomes: Sequence[Outcome]) -
         "arrival": options.arrival,
     }
     one = next((o for o in outcomes if o.workers == 1), None)
+    runs: dict[int, int] = {}
     for outcome in outcomes:
         row = outcome.row()
         if one is not None and one.events_per_s:
             row["to_one_worker"] = round(outcome.events_per_s / one.events_per_s, 3)
+        # a configuration run again (``--workers 1,2,4,1``) gets its own keys
+        runs[outcome.workers] = runs.get(outcome.workers, 0) + 1
+        again = runs[outcome.workers]
+        name = f"workers_{outcome.workers}" + (f"_run{again}" if again > 1 else "")
         for key, value in row.items():
-            summary[f"workers_{outcome.workers}_{key}"] = value
+            summary[f"{name}_{key}"] = value
     summary["cpus_available"] = len(os.sched_getaffinity(0))
     return summary

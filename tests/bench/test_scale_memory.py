@@ -12,6 +12,8 @@ import orjson
 import pytest
 
 from bench.memory import family, summarise
+from bench.scale import Outcome, ScaleOptions
+from bench.scale import summarise as scale_summary
 from cli.main import main
 
 P = "wismo-bench-abc"
@@ -51,6 +53,20 @@ def test_the_development_sinks_are_left_out_of_the_per_order_figure() -> None:
     assert summary["keys_per_order"] == 3.0
     assert summary["dev_sink_bytes_excluded"] == 5_000
     assert "family notify:outbox" not in summary
+
+
+def outcome(workers: int, events: float, seconds: float) -> Outcome:
+    return Outcome(workers, events, seconds, 0.0, events, events * 4e-4, 0.0, 0.0, 2 * seconds)
+
+
+def test_scale_compares_each_run_with_the_first_single_worker() -> None:
+    runs = [outcome(1, 1000, 2.0), outcome(2, 1000, 1.0), outcome(1, 1000, 4.0)]
+    summary = scale_summary(ScaleOptions(workers=(1, 2, 1)), 1000, runs)
+    assert summary["workers_1_events_per_s"] == 500.0
+    assert summary["workers_2_to_one_worker"] == 2.0
+    assert summary["workers_1_run2_to_one_worker"] == 0.5  # a run again keeps its own keys
+    assert summary["workers_2_worker_cpu_us_per_event"] == 400.0
+    assert summary["workers_2_machine_cores_busy"] == 2.0
 
 
 def bench(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
