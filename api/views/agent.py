@@ -10,10 +10,20 @@ import orjson
 from aiohttp import web
 
 from api.auth import ACT_ROLES, READ_ROLES, Agent, agent_from_token, bearer
-from api.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, Unprocessable
+from api.errors import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    TooManyRequests,
+    Unprocessable,
+)
+from api.guards import SHARED_LIMITER
 from api.kafka import write
 from api.keys import AGENT_INDEX, CLOCK, PRODUCER, SETTINGS, STORE
 from api.personal import SEES_PERSONAL_DATA, for_roles, sees_personal_data
+from api.ratelimit import Limit
 from api.views.body import raw_body
 from api.views.orders import timeline_document
 from api.views.respond import json
@@ -26,6 +36,9 @@ from wismo.vocab import ExceptionState, ExceptionType, Severity
 _REFUSALS: dict[int, type[ApiError]] = {404: NotFound, 409: Conflict, 422: Unprocessable}
 _MAX_LIMIT = 1000
 _MAX_NOTE = 2000
+#: a character that is blank neither here (``str.strip``) nor in the document (ECMA ``\s``)
+NOT_BLANK = re.compile(r"[^\s\x1c-\x1f\x85\ufeff]")
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")
 
 
 SEARCH_PARAMETERS = frozenset({"q", "order_number", "tracking_number", "email"})
@@ -51,6 +64,32 @@ def known_parameters(request: web.Request, allowed: frozenset[str]) -> None:
         raise BadRequest(
             f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(allowed))}"
         )
+
+
+def idempotency_key(request: web.Request) -> str | None:
+    """The client's ``Idempotency-Key`` header (1 to 128 visible ASCII characters), if any."""
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise BadRequest("Idempotency-Key must be 1 to 128 visible ASCII characters")
+    return key
+
+
+def _action_limit(request: web.Request) -> Limit:
+    per_minute = request.app[SETTINGS].selfservice.agent_actions_per_minute
+    return Limit("agent-actions", per_minute / 60, per_minute)
+
+
+async def take_action(request: web.Request, who: Agent) -> float:
+    """One action of ``who`` from the bucket every agent action shares: 0 when allowed, else
+    the seconds until the next one is."""
+    return await request.app[SHARED_LIMITER].take((_action_limit(request), who.agent_id))
+
+
+async def action_allowed(request: web.Request, who: Agent) -> None:
+    """429 with Retry-After once ``who`` used up ``selfservice.agent_actions_per_minute``."""
+    wait = await take_action(request, who)
+    if wait:
+        raise TooManyRequests(f"too many actions by {who.agent_id}", retry_after_s=wait)
 
 
 def agent(request: web.Request, needs: frozenset[str] = READ_ROLES) -> Agent:
@@ -225,6 +264,7 @@ async def _act(request: web.Request, action: AgentAction) -> web.Response:
     app = request.app
     exception_id = request.match_info["exception_id"]
     body = await _action_body(request)
+    await action_allowed(request, who)
     row = await app[AGENT_INDEX].exception(exception_id)
     order_id = body.get("order_id") or (row or {}).get("order_id")
     if not order_id:

@@ -11,7 +11,6 @@ takes one per exception). Answers: 202 with the event's id once it is on the bro
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from aiohttp import web
@@ -23,14 +22,18 @@ from api.errors import (
     Conflict,
     Forbidden,
     NotFound,
-    TooManyRequests,
     Unprocessable,
 )
-from api.guards import SHARED_LIMITER
 from api.kafka import write
 from api.keys import AGENT_INDEX, CLOCK, PRODUCER, SETTINGS, STORE
-from api.ratelimit import Limit
-from api.views.agent import agent, known_parameters
+from api.views.agent import (
+    NOT_BLANK,
+    action_allowed,
+    agent,
+    idempotency_key,
+    known_parameters,
+    take_action,
+)
 from api.views.body import json_object
 from api.views.respond import json
 from projections.agent_index import team_queue
@@ -59,9 +62,6 @@ _REFUSALS: dict[int, type[ApiError]] = {
 _TEXT_CHARS = 2000
 _ID_CHARS = 128
 _TEMPLATE_CHARS = 64
-#: a character that is blank neither here (``str.strip``) nor in the document (ECMA ``\s``)
-_SOMETHING = re.compile(r"[^\s\x1c-\x1f\x85\ufeff]")
-_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")
 _BULK_ACTIONS: frozenset[AgentAction] = frozenset({"acknowledge", "resolve"})
 
 
@@ -77,7 +77,7 @@ def _required(body: dict[str, Any], name: str, limit: int) -> str:
     if name not in body:
         raise BadRequest(f"{name} is required")
     value = body[name]
-    if not isinstance(value, str) or len(value) > limit or not _SOMETHING.search(value):
+    if not isinstance(value, str) or len(value) > limit or not NOT_BLANK.search(value):
         raise BadRequest(f"{name} must be text of at most {limit} characters, not blank")
     return value.strip()
 
@@ -92,35 +92,12 @@ async def _body(request: web.Request, known: frozenset[str]) -> dict[str, Any]:
     return body
 
 
-def _idempotency_key(request: web.Request) -> str | None:
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
-        raise BadRequest("Idempotency-Key must be 1 to 128 visible ASCII characters")
-    return key
-
-
 # ---- who, how often -------------------------------------------------------------------------
 
 
 def _actor(request: web.Request) -> tuple[Agent, Actor]:
     who = agent(request, ACT_ROLES)
     return who, Actor(who.agent_id, bool(who.roles & SUPERVISOR_ROLES))
-
-
-def _limit(request: web.Request) -> Limit:
-    per_minute = request.app[SETTINGS].selfservice.agent_actions_per_minute
-    return Limit("agent-actions", per_minute / 60, per_minute)
-
-
-async def _take(request: web.Request, who: Agent) -> float:
-    """One action of ``who``: 0 when allowed, else the seconds until the next one is."""
-    return await request.app[SHARED_LIMITER].take((_limit(request), who.agent_id))
-
-
-async def _allowed(request: web.Request, who: Agent) -> None:
-    wait = await _take(request, who)
-    if wait:
-        raise TooManyRequests(f"too many actions by {who.agent_id}", retry_after_s=wait)
 
 
 # ---- the order acted on ---------------------------------------------------------------------
@@ -183,14 +160,14 @@ async def assign_exception(request: web.Request) -> web.Response:
     who, actor = _actor(request)
     exception_id = request.match_info["exception_id"]
     body = await _body(request, frozenset({"assignee", "order_id"}))
-    key = _idempotency_key(request)
+    key = idempotency_key(request)
     if "assignee" not in body:
         raise BadRequest("assignee is required: an agent id, me, or null")
     assignee = None if body["assignee"] is None else _text(body, "assignee", _ID_CHARS)
     if assignee == "me":
         assignee = who.agent_id
     order_id = await _order_of(request, exception_id, _order_id(body))
-    await _allowed(request, who)
+    await action_allowed(request, who)
     outcome = assign(
         await _timeline(request, order_id),
         exception_id,
@@ -214,11 +191,11 @@ async def escalate_exception(request: web.Request) -> web.Response:
     who, actor = _actor(request)
     exception_id = request.match_info["exception_id"]
     body = await _body(request, frozenset({"reason", "to", "order_id"}))
-    key = _idempotency_key(request)
+    key = idempotency_key(request)
     reason = _required(body, "reason", _TEXT_CHARS)
     to = _text(body, "to", _ID_CHARS)
     order_id = await _order_of(request, exception_id, _order_id(body))
-    await _allowed(request, who)
+    await action_allowed(request, who)
     outcome = escalate(
         await _timeline(request, order_id),
         exception_id,
@@ -237,10 +214,10 @@ async def add_order_note(request: web.Request) -> web.Response:
     who, actor = _actor(request)
     order_id = request.match_info["order_id"]
     body = await _body(request, frozenset({"text", "exception_id"}))
-    key = _idempotency_key(request)
+    key = idempotency_key(request)
     text = _required(body, "text", _TEXT_CHARS)
     exception_id = _text(body, "exception_id", _ID_CHARS)
-    await _allowed(request, who)
+    await action_allowed(request, who)
     outcome = add_note(
         await _timeline(request, order_id),
         text,
@@ -258,13 +235,13 @@ async def message_order_customer(request: web.Request) -> web.Response:
     who, actor = _actor(request)
     order_id = request.match_info["order_id"]
     body = await _body(request, frozenset({"template", "text", "exception_id"}))
-    key = _idempotency_key(request)
+    key = idempotency_key(request)
     template = body.get("template")
     if not isinstance(template, str) or not 1 <= len(template) <= _TEMPLATE_CHARS:
         raise BadRequest(f"template must name a message template (up to {_TEMPLATE_CHARS})")
     text = _text(body, "text", _TEXT_CHARS)
     exception_id = _text(body, "exception_id", _ID_CHARS)
-    await _allowed(request, who)
+    await action_allowed(request, who)
     outcome = message_customer(
         await _timeline(request, order_id),
         template,
@@ -287,7 +264,7 @@ def _bulk_request(body: dict[str, Any], most: int) -> tuple[AgentAction, list[st
     if not isinstance(ids, list) or not 1 <= len(ids) <= most:
         raise BadRequest(f"exception_ids must list 1 to {most} exception ids")
     for value in ids:
-        if not isinstance(value, str) or len(value) > _ID_CHARS or not _SOMETHING.search(value):
+        if not isinstance(value, str) or len(value) > _ID_CHARS or not NOT_BLANK.search(value):
             raise BadRequest(f"exception_ids must be text of at most {_ID_CHARS} characters")
     note = body.get("note")
     if "note" in body and (not isinstance(note, str) or len(note) > _TEXT_CHARS):
@@ -307,7 +284,7 @@ async def bulk(request: web.Request) -> web.Response:
     read: dict[str, Timeline | None] = {}
     wait = 0.0
     for exception_id in ids:
-        wait = wait or await _take(request, who)
+        wait = wait or await take_action(request, who)
         if wait:  # the bucket is empty: the rest wait too
             reason = f"too many actions by {who.agent_id}; retry in {wait:.0f} s"
             refused[exception_id] = _refused(exception_id, 429, reason)

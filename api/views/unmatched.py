@@ -19,13 +19,17 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from api.auth import ACT_ROLES, Agent
-from api.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unprocessable
-from api.guards import SHARED_LIMITER
+from api.auth import ACT_ROLES
+from api.errors import BadRequest, Conflict, NotFound, Unprocessable
 from api.kafka import write
 from api.keys import CLOCK, PRODUCER, SETTINGS, STORE
-from api.ratelimit import Limit
-from api.views.agent import agent, known_parameters
+from api.views.agent import (
+    NOT_BLANK,
+    action_allowed,
+    agent,
+    idempotency_key,
+    known_parameters,
+)
 from api.views.body import json_object
 from api.views.respond import json
 from projections.unmatched import decode_cursor, link_by_hand, normalise_query
@@ -38,10 +42,7 @@ _DEFAULT_LIMIT = 50
 _MAX_LIMIT = 200
 _QUERY_CHARS = 64
 _LIMIT = re.compile(r"[1-9][0-9]{0,2}")
-_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")
 _FIELD_CHARS = {"order_id": 128, "carrier": 128, "note": 2000}
-#: a character that is blank neither here (``str.strip``) nor in the document (ECMA ``\s``)
-_SOMETHING = re.compile(r"[^\s\x1c-\x1f\x85\ufeff]")
 #: a tracking number as the console shows them (the document's pattern)
 _NUMBER = re.compile(r"[A-Za-z0-9-]{4,64}")
 
@@ -82,10 +83,8 @@ async def link_number(request: web.Request) -> web.Response:
     if not _NUMBER.fullmatch(request.match_info["tracking_number"]):
         raise BadRequest("the tracking number must be 4 to 64 letters, digits or dashes")
     body = await _link_body(request)
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
-        raise BadRequest("Idempotency-Key must be 1 to 128 visible ASCII characters")
-    await _allowed(request, who)
+    key = idempotency_key(request)
+    await action_allowed(request, who)
     order_id = body["order_id"]
     if await app[STORE].timeline(order_id) is None:
         raise NotFound(f"order {order_id} is not known")
@@ -127,15 +126,7 @@ async def _link_body(request: web.Request) -> dict[str, Any]:
     for name, most in _FIELD_CHARS.items():
         value = body.get(name)
         if name in body and (
-            not isinstance(value, str) or len(value) > most or not _SOMETHING.search(value)
+            not isinstance(value, str) or len(value) > most or not NOT_BLANK.search(value)
         ):
             raise BadRequest(f"{name} must be text of at most {most} characters, not blank")
     return {name: value.strip() for name, value in body.items()}
-
-
-async def _allowed(request: web.Request, who: Agent) -> None:
-    per_minute = request.app[SETTINGS].selfservice.agent_actions_per_minute
-    limit = Limit("agent-actions", per_minute / 60, per_minute)  # the bucket of every action
-    wait = await request.app[SHARED_LIMITER].take((limit, who.agent_id))
-    if wait:
-        raise TooManyRequests(f"too many actions by {who.agent_id}", retry_after_s=wait)

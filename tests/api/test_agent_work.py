@@ -292,3 +292,8 @@ async def test_actions_are_rate_limited_per_agent(
             ("refused", 404),
             ("refused", 429),
         ]
+        # acknowledge and resolve draw on the same bucket: Bob has used his three
+        resolve = f"/v1/agent/exceptions/{EXC}/resolve"
+        refused = await client.post(resolve, json={"order_id": ORDER}, headers=BOB)
+        assert refused.status == 429
+        assert refused.headers["Retry-After"]
