@@ -37,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.orders import EMAIL, LIVELY, malformed, story
-from bench.webhooks import SOURCES, Post, signed_headers
+from bench.webhooks import SOURCES, Post, signed_headers, ups_alert
 from bench.webhooks import posts as posts_of
 
 #: what callers of the simulation use from the webhook formats
@@ -250,6 +250,22 @@ def wait_for_api(url: str, stop: threading.Event, timeout_s: float = 120.0) -> b
         except (urllib.error.URLError, OSError):
             stop.wait(0.5)
     return False
+
+
+def stray_scans(count: int, *, seed: int, now: datetime) -> list[Post]:
+    """Carrier scans of ``count`` parcels no order names (a label printed by hand, a shipment
+    the warehouse never reported): they park, wait in the console's Unmatched scans, and an
+    agent links each to its order by hand. Two scans each, a day apart."""
+    posts: list[Post] = []
+    for n in range(count):
+        digest = hashlib.sha256(f"{seed}:stray:{n}".encode()).hexdigest()
+        number = f"1ZSTRAY{int(digest[:12], 16) % 10**10:010d}"
+        edd = (now + timedelta(days=2)).date()
+        for step, status in enumerate(("info_received", "in_transit")):
+            at = now - timedelta(days=1 - step, hours=n)
+            body = ups_alert(number, at, status, None, edd)
+            posts.append(Post("ups", body, f"sim-stray-{seed}-{n}-{step}", -1))
+    return posts
 
 
 def batches(

@@ -394,6 +394,10 @@ def _with_simulated_carrier(settings: Settings, wanted: bool) -> tuple[Settings,
     return settings.model_copy(update={"poll": poll}), book
 
 
+#: parcels whose scans no order names, for the console's Unmatched scans (linked by hand)
+STRAY_PARCELS = 3
+
+
 def _post_traffic_in_background(
     settings: Settings,
     orders: int,
@@ -404,7 +408,7 @@ def _post_traffic_in_background(
 ) -> None:
     from datetime import UTC, datetime
 
-    from bench.simulate import Outcome, batches, send, source_secrets, wait_for_api
+    from bench.simulate import Outcome, batches, send, source_secrets, stray_scans, wait_for_api
 
     base = f"http://{settings.api.host}:{settings.api.port}"
 
@@ -413,9 +417,13 @@ def _post_traffic_in_background(
             return
         outcome = Outcome()
         now = datetime.now(UTC)
+        strays = stray_scans(STRAY_PARCELS, seed=seed, now=now)
         for posts in batches(orders, seed=seed, now=now, days=42.0, forever=True):
             if stop.is_set():
                 return
+            for n, scan in enumerate(strays):  # early on: the Unmatched scans list has some
+                posts.insert(min(len(posts), 12 * (n + 1)), scan)
+            strays = []
             if carrier_book is not None:  # the carrier knows every scan, sent or dropped
                 carrier_book.add(posts)
             asyncio.run(

@@ -84,3 +84,16 @@ def test_an_agent_links_a_parked_number_to_its_order(page: Any, system: System) 
 
     shipment = _until(on_the_order, "the released scan on the order", system)
     assert shipment["linked_by"] == "browser-test"
+
+
+def test_wismo_up_sends_some_parcels_no_order_names(system: System) -> None:
+    """The simulated traffic has stray parcels, so the list has something to link in a demo."""
+    agent = system.agent_token(("agent",))
+
+    def strays() -> list[dict[str, Any]]:
+        status, body = system.request("GET", "/v1/agent/unmatched?q=1ZSTRAY", token=agent)
+        assert status == 200, body
+        return [row for row in body["numbers"] if row["tracking_number"].startswith("1ZSTRAY")]
+
+    found = _until(strays, "a stray parcel of the simulated traffic", system)
+    assert all(row["scans"] >= 1 for row in found)
