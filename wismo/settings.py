@@ -370,7 +370,9 @@ class SelfServiceSettings(Section):
         default=5_000_000, ge=1000, le=20_000_000, description="largest photo a customer attaches"
     )
     photo_max_pixels: int = Field(
-        default=40_000_000, ge=10_000, description="width times height above which a photo is refused"
+        default=40_000_000,
+        ge=10_000,
+        description="width times height above which a photo is refused",
     )
     photo_retention_days: float = Field(
         default=180.0, gt=0, description="days a customer's photo is kept (erasure removes it)"
