@@ -49,29 +49,55 @@ async def run(
         log = ClickHouseStore(ch)
         documents = [item async for item in log.order_documents()]
         progress("baseline: preparing every order's commit without Redis")
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         prepared = prepare_chunk("bench", documents)
-        prepare_s = time.perf_counter() - started
+        prepare_s, prepare_cpu = time.perf_counter() - started, time.process_time() - cpu
         counted = sum(p.events for p in prepared)
         summary: dict[str, Any] = {"scenario": "rebuild", "events": counted, "orders": orders}
         summary["prepare_events_per_s"] = round(counted / prepare_s, 1)
+        summary["prepare_cpu_us_per_event"] = round(prepare_cpu / counted * 1e6, 1)
         client = aioredis.Redis.from_url(redis_url)
         try:
             for count in workers:
-                prefix = f"wismo-bench-{uuid.uuid4().hex[:8]}"
                 progress(f"rebuild --replace with {count} rebuilding processes")
-                store = RedisTimelineStore(client, prefix)
-                recipe = StoreRecipe(redis_url, prefix)
-                report = await rebuild(log, store, replace=True, workers=count, recipe=recipe)
-                delete_prefix(redis_url, prefix)
-                name = f"rebuild_workers{count}"
-                summary[f"{name}_events"] = report.events
-                summary[f"{name}_events_per_s"] = round(report.events_per_s, 1)
-                summary[f"{name}_to_prepare"] = round(
-                    report.events_per_s / summary["prepare_events_per_s"], 3
-                )
+                summary.update(await _rebuild_once(log, client, redis_url, count, counted))
         finally:
             await client.aclose()
+        for name, value in list(summary.items()):
+            if name.endswith("_events_per_s") and name != "prepare_events_per_s":
+                ratio = name.replace("_events_per_s", "_to_prepare")
+                summary[ratio] = round(value / summary["prepare_events_per_s"], 3)
     finally:
         await ch.close()
     return summary
+
+
+async def _redis_cpu_s(client: aioredis.Redis) -> float:
+    """CPU seconds the Redis server has used (all its clients': the machine's Redis is shared)."""
+    info = await client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+async def _rebuild_once(
+    log: ClickHouseStore, client: aioredis.Redis, redis_url: str, workers: int, events: int
+) -> dict[str, float]:
+    """One ``rebuild --replace`` into a fresh prefix: its rate and the CPU per event of each part
+    (this reading process, the folding and writing — here when ``workers`` is 0 —, Redis)."""
+    prefix = f"wismo-bench-{uuid.uuid4().hex[:8]}"
+    store = RedisTimelineStore(client, prefix)
+    recipe = StoreRecipe(redis_url, prefix)
+    redis_cpu, own_cpu = await _redis_cpu_s(client), time.process_time()
+    report = await rebuild(log, store, replace=True, workers=workers, recipe=recipe)
+    own_cpu = time.process_time() - own_cpu
+    redis_cpu = await _redis_cpu_s(client) - redis_cpu
+    delete_prefix(redis_url, prefix)
+    reading = own_cpu - (0.0 if workers else report.writing_cpu_s)
+    name = f"rebuild_workers{workers}"
+    per_event = 1e6 / events
+    return {
+        f"{name}_events": report.events,
+        f"{name}_events_per_s": round(report.events_per_s, 1),
+        f"{name}_reading_cpu_us_per_event": round(reading * per_event, 1),
+        f"{name}_writing_cpu_us_per_event": round(report.writing_cpu_s * per_event, 1),
+        f"{name}_redis_cpu_us_per_event": round(redis_cpu * per_event, 1),
+    }

@@ -121,7 +121,9 @@ async def test_wismo_rebuild_command(tmp_path: Path, redis_prefix: str) -> None:
     }
 
     one = await asyncio.to_thread(_wismo, "rebuild", "--order", "ORD-7", env=env)
-    everything = await asyncio.to_thread(_wismo, "rebuild", "--replace", env=env)
+    everything = await asyncio.to_thread(
+        _wismo, "rebuild", "--replace", "--workers", "2", "--batch", "100", env=env
+    )
 
     assert one.returncode == 0, one.stderr
     assert one.stdout.startswith("rebuilt 1 orders from ")
