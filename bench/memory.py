@@ -48,6 +48,8 @@ UNREACHABLE = "http://127.0.0.1:9"
 KEEP_POLLING_DAYS = 36_500.0
 #: how long the key count and memory must stand still before measuring (s)
 SETTLED_S = 6.0
+#: a relative change of used_memory that still counts as standing still
+MEMORY_TOLERANCE = 0.005
 
 
 @dataclass(frozen=True)
@@ -170,13 +172,18 @@ def _settle(
         time.sleep(1.0)
         missing = missing_timelines(client, keys, order_ids)
         now = (int(client.dbsize()), used_memory(client))
-        if missing or now != last:
+        # client buffers move used_memory a little while nothing is written: a tolerance
+        if missing or last is None or now[0] != last[0] or _moved(now[1], last[1]):
             last, still_since = now, time.monotonic()
             continue
         if time.monotonic() - still_since >= SETTLED_S:
             progress(f"settled: {now[0]} keys, {now[1]:,} bytes used")
             return
     raise RuntimeError(f"not settled in {options.timeout_s:.0f}s: {last}")
+
+
+def _moved(now: int, then: int) -> bool:
+    return abs(now - then) > MEMORY_TOLERANCE * then
 
 
 def summarise(
