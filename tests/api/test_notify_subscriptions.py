@@ -7,16 +7,19 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+import yaml
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
 from api.app import create_app
 from api.errors import BadRequest
 from api.views.notify_targets import check_target, internal
+from projections.notify.model import EVENT_TYPES
 from projections.notify.subscriptions import SubscriptionStore
 from tests.api.conftest import Client, agent_token
 from wismo.settings import NotifySettings, Settings
@@ -313,3 +316,16 @@ async def test_no_cache_keeps_subscription_answers(client: Client) -> None:
     assert answer.headers["Cache-Control"] == "no-store"
     listed = await client.get(BASE, headers=VIEWER)
     assert listed.headers["Cache-Control"] == "no-store"
+
+
+async def test_the_self_service_event_types_can_be_subscribed(client: Client) -> None:
+    wanted = ["return.requested", "cancel.*", "exception.assigned", "exception.escalated"]
+    created = await make(client, HOOK | {"event_types": wanted})
+    assert created["event_types"] == wanted
+
+
+def test_the_document_names_every_event_type_and_family() -> None:
+    document = yaml.safe_load((Path(__file__).parents[2] / "api" / "openapi.yaml").read_text())
+    named = set(document["components"]["schemas"]["NotifyEventType"]["enum"])
+    families = {kind.split(".")[0] + ".*" for kind in EVENT_TYPES}
+    assert named == set(EVENT_TYPES) | families | {"*"}
