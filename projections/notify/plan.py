@@ -23,6 +23,10 @@ Messages agents sent the customer from the console (:mod:`~projections.notify.ag
 go to the same recipients, once per (message, channel, recipient): e-mail at once, SMS after quiet
 hours, never stale nor overtaken.
 
+A customer's report at or above ``alert_min_severity`` becomes a team-chat alert per target
+(:func:`~projections.notify.alerts.report_alerts`): reports open their exception in the fold,
+never on the exceptions topic the other alerts come from.
+
 Webhook messages are one per (integrator event, matching subscription) and are due at once.
 
 :func:`overtaken` is the same rule at send time: a message queued behind quiet hours is dropped
