@@ -8,6 +8,14 @@ for tracking, the link agent for events, the timeline agent — after the Redis 
 timeline), all on this host's clock, so the differences are the hops: POST → raw, normalise,
 link, timeline. What follows the commit (Redis publish → API → websocket) is what ``wismo bench
 latency`` adds on top.
+
+Inside each hop the worker records spans (:class:`streams.batching.HopSpans`, switched on for
+this run only): per agent, the time from the record's creation by its producer to its fetch by
+the worker's consumer thread (``fetch``: the producer's send, the broker, the fetch), from there
+to its receipt on the agents' event loop (``handover``), from there into the agent's buffer
+(``stream``: Faust's conductor and stream), from there to the batch handed to the agent
+(``batch_wait``), and from then to the batch done, its Redis work and its sends acknowledged
+(``work``), over the records the agent took while the scans were being posted.
 """
 
 from __future__ import annotations
@@ -19,13 +27,17 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
+
+import orjson
 
 from bench import stack
 from bench.latency import LIVE_FROM, scan_webhook, setup_parcels
 from bench.orders import Parcel
 from bench.stats import Progress, percentiles
 from bench.wire import open_http
+from streams.batching import SPANS_ENV
 from wismo.settings import Settings
 from wismo.topics import EVENTS, RAW, TIMELINE, TRACKING
 
@@ -38,6 +50,17 @@ HOPS: tuple[tuple[str, str | None, str], ...] = (
     ("post_to_commit", None, TIMELINE),
 )
 SETTLE_S = 3.0  # after the last POST, before the topics are read back
+#: the agents whose spans are summarised, in hop order
+AGENTS = ("normalise", "link", "timeline")
+#: (span, from, to): indexes into a span record (record timestamp, fetched, received,
+#: buffered, taken, done)
+SPANS: tuple[tuple[str, int, int], ...] = (
+    ("fetch", 0, 1),
+    ("handover", 1, 2),
+    ("stream", 2, 3),
+    ("batch_wait", 3, 4),
+    ("work", 4, 5),
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +86,38 @@ def hop_summary(
         ]
         summary.update(percentiles(samples, f"{name}_"))
     return summary
+
+
+def span_summary(lines: list[dict[str, Any]], since: float, until: float) -> dict[str, Any]:
+    """Per agent, percentiles of each span over the records of batches taken in
+    [``since``, ``until``], and the batch sizes."""
+    summary: dict[str, Any] = {}
+    for agent in AGENTS:
+        rows: list[tuple[float | None, ...]] = []
+        sizes: list[int] = []
+        for line in lines:
+            if line["agent"] != agent or not since <= line["taken"] <= until:
+                continue
+            sizes.append(len(line["records"]))
+            rows += [(*r, line["taken"], line["done"]) for r in line["records"]]
+        for span, start, end in SPANS:
+            samples = [
+                row[end] - row[start]  # type: ignore[operator]
+                for row in rows
+                if row[start] is not None and row[end] is not None
+            ]
+            summary.update(percentiles(samples, f"{agent}_{span}_"))
+        sizes.sort()
+        summary[f"{agent}_batches"] = len(sizes)
+        summary[f"{agent}_batch_p50"] = sizes[len(sizes) // 2] if sizes else None
+        summary[f"{agent}_batch_max"] = sizes[-1] if sizes else None
+    return summary
+
+
+def _read_spans(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
 
 
 async def _post(
@@ -118,23 +173,28 @@ async def _stamps(settings: Settings, run: str) -> dict[str, dict[int, float]]:
 
 
 def run(options: HopsOptions, progress: Progress) -> dict[str, Any]:
-    with (
-        stack.embedded(batch_timeout_s=options.batch_timeout_s) as bench,
-        stack.running(bench, ("normalise", "timeline", "api")),
-    ):
-        settings = bench.settings
-        progress(f"folding {options.orders} orders through the worker")
-        parcels = asyncio.run(setup_parcels(settings, options.orders))
-        run_id = uuid.uuid4().hex[:8]
-        progress(f"posting {options.events} scans at {options.rate:g}/s, one at a time")
-        posted = asyncio.run(_post(settings, options, parcels, run_id))
-        time.sleep(SETTLE_S)
-        progress("reading the topics back")
-        stamps = asyncio.run(_stamps(settings, run_id))
+    with stack.embedded(batch_timeout_s=options.batch_timeout_s) as bench:
+        spans_file = bench.scratch / "spans.jsonl"
+        with stack.running(
+            bench, ("normalise", "timeline", "api"), worker_env={SPANS_ENV: str(spans_file)}
+        ):
+            settings = bench.settings
+            progress(f"folding {options.orders} orders through the worker")
+            parcels = asyncio.run(setup_parcels(settings, options.orders))
+            run_id = uuid.uuid4().hex[:8]
+            progress(f"posting {options.events} scans at {options.rate:g}/s, one at a time")
+            since = time.time()
+            posted = asyncio.run(_post(settings, options, parcels, run_id))
+            until = time.time()
+            time.sleep(SETTLE_S)
+            progress("reading the topics back")
+            stamps = asyncio.run(_stamps(settings, run_id))
+        spans = span_summary(_read_spans(spans_file), since, until)
     return {
         "scenario": "hops",
         "orders": options.orders,
         "target_rate": options.rate,
         "batch_timeout_s": settings.kafka.batch_timeout_s,
         **hop_summary(posted, stamps),
+        **spans,
     }

@@ -18,7 +18,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,12 +123,15 @@ class Server:
         return f"{self.name} exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}"
 
 
-def start(stack: Stack, name: str, command: Sequence[str]) -> Server:
+def start(
+    stack: Stack, name: str, command: Sequence[str], env: Mapping[str, str] | None = None
+) -> Server:
+    """Start ``python command`` on the stack's settings (plus ``env``), its output logged."""
     log = stack.scratch / f"{name}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, *command],
-            env=process_env(stack.settings),
+            env={**process_env(stack.settings), **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=out,
@@ -150,14 +153,18 @@ def wait_http(server: Server, port: int, path: str = "/healthz") -> None:
 
 
 @contextmanager
-def running(stack: Stack, roles: Sequence[str] = ("api",)) -> Iterator[dict[str, Server]]:
-    """The API (``wismo api``) and, if asked, one worker with the other roles."""
+def running(
+    stack: Stack, roles: Sequence[str] = ("api",), worker_env: Mapping[str, str] | None = None
+) -> Iterator[dict[str, Server]]:
+    """The API (``wismo api``) and, if asked, one worker with the other roles (its environment
+    plus ``worker_env``)."""
     with ExitStack() as stop:
         servers: dict[str, Server] = {}
         workers = [role for role in roles if role != "api"]
         if workers:
             command = ["-m", "cli.main", "run", "--roles", ",".join(workers)]
-            worker = start(stack, "worker", [*command, "--web-port", str(free_port())])
+            command += ["--web-port", str(free_port())]
+            worker = start(stack, "worker", command, worker_env)
             stop.callback(stop_process, worker.process, "worker")
             servers["worker"] = worker
         if "api" in roles:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -19,6 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from projections.errors import StoreConflict, StoreUnavailable
 from projections.links import LinkIndex
+from streams.batching import HopSpans, take_ready
 from streams.metrics import StreamMetrics
 from wismo.settings import Settings
 from wismo.topics import (
@@ -93,10 +94,17 @@ class StreamContext:
     app: faust.App
     topics: Topics
     metrics: StreamMetrics = field(default_factory=StreamMetrics)
+    spans: HopSpans | None = field(default_factory=HopSpans.from_environment)
+    """Where each hop's messages wait (``wismo bench hops``); ``None``: not recorded."""
     _redis: Redis | None = field(default=None, init=False)
     _store: RedisTimelineStore | None = field(default=None, init=False)
     _links: LinkIndex | None = field(default=None, init=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+
+    def batches(self, stream: Any, agent: str) -> AsyncIterator[list[Any]]:
+        """The agent's batches of Faust events (:func:`streams.batching.take_ready`): what is
+        buffered as soon as the agent is free, at most ``settings.kafka.batch_size``."""
+        return take_ready(stream, self.settings.kafka.batch_size, agent=agent, spans=self.spans)
 
     async def redis(self) -> Redis:
         async with self._lock:

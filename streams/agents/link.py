@@ -46,9 +46,7 @@ def register(ctx: StreamContext) -> None:
         index = await ctx.links()
         await retrying(index.adopt_legacy, metrics, "redis")  # keys of before December 2026
         await retrying(index.index_parked, metrics, "redis")  # parked before the index existed
-        batches = stream.take_events(
-            settings.kafka.batch_size, within=settings.kafka.batch_timeout_s
-        )
+        batches = ctx.batches(stream, NAME)
         async for batch in batches:
             metrics.batch_size.labels(NAME).observe(len(batch))
             tracked: list[Tracked] = []

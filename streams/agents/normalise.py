@@ -18,13 +18,10 @@ NAME = "normalise"
 
 
 def register(ctx: StreamContext) -> None:
-    settings = ctx.settings
     metrics = ctx.metrics
 
     async def normalise_agent(stream: Any) -> AsyncIterator[None]:
-        batches = stream.take_events(
-            settings.kafka.batch_size, within=settings.kafka.batch_timeout_s
-        )
+        batches = ctx.batches(stream, NAME)
         async for batch in batches:
             metrics.batch_size.labels(NAME).observe(len(batch))
             now = datetime.now(UTC)

@@ -36,9 +36,7 @@ def register(ctx: StreamContext) -> None:
 
     async def timeline_agent(stream: Any) -> AsyncIterator[None]:
         store = await ctx.timeline_store()
-        batches = stream.take_events(
-            settings.kafka.batch_size, within=settings.kafka.batch_timeout_s
-        )
+        batches = ctx.batches(stream, NAME)
         async for batch in batches:
             metrics.batch_size.labels(NAME).observe(len(batch))
             events, rejected = _decode(batch)

@@ -1,0 +1,128 @@
+"""The agents' batches (:func:`streams.batching.take_ready`) on Faust's own test transport: what
+is buffered goes to the agent as soon as it asks, the next batch fills while it works, never more
+than the maximum, and a batch is acknowledged only once the agent is done with it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import faust
+import orjson
+import pytest
+
+from streams.batching import HopSpans, take_ready
+
+MAX = 4
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.batches: list[list[bytes]] = []
+        self.acked_when_taken: list[list[bool]] = []
+        self.events: list[Any] = []
+        self.first_taken = asyncio.Event()
+        self.release_first = asyncio.Event()
+
+
+def _app(spans: HopSpans | None, recorder: Recorder, fail_on: bytes | None = None) -> Any:
+    app = faust.App(
+        "test-batching", broker="kafka://127.0.0.1:1", autodiscover=False, web_enabled=False
+    )
+    topic = app.topic("in", value_serializer="raw")
+
+    async def agent(stream: Any) -> AsyncIterator[None]:
+        async for batch in take_ready(stream, MAX, agent="test", spans=spans):
+            values = [e.value for e in batch]
+            recorder.batches.append(values)
+            recorder.acked_when_taken.append([e.message.acked for e in batch])
+            recorder.events += batch
+            if len(recorder.batches) == 1:
+                recorder.first_taken.set()
+                await recorder.release_first.wait()  # the agent is busy with its first batch
+            if fail_on in values:
+                raise RuntimeError("the agent failed on this batch")
+            yield None
+
+    return app.agent(topic, name="test-batching")(agent)
+
+
+async def _put_while_busy(recorder: Recorder, context: Any, later: int) -> None:
+    first = asyncio.create_task(context.put(b"0"))
+    await asyncio.wait_for(recorder.first_taken.wait(), 5)
+    puts = [asyncio.create_task(context.put(str(n).encode())) for n in range(1, later + 1)]
+    for _ in range(50):  # let the stream buffer what it can while the agent is busy
+        await asyncio.sleep(0)
+    recorder.release_first.set()
+    await asyncio.wait_for(asyncio.gather(first, *puts), 5)
+    await asyncio.sleep(0.05)
+
+
+def test_the_next_batch_fills_while_the_agent_works_and_never_exceeds_the_maximum() -> None:
+    recorder = Recorder()
+    agent = _app(None, recorder)
+
+    async def main() -> None:
+        async with agent.test_context() as context:
+            await _put_while_busy(recorder, context, later=9)
+
+    asyncio.run(main())
+    assert recorder.batches[0] == [b"0"]  # handed over alone: no window to wait for
+    # what came while the agent worked on the first batch was buffered meanwhile
+    assert recorder.batches[1] == [b"1", b"2", b"3", b"4"]
+    assert all(len(batch) <= MAX for batch in recorder.batches)
+    assert [v for batch in recorder.batches for v in batch] == [str(n).encode() for n in range(10)]
+
+
+def test_a_batch_is_acknowledged_only_once_the_agent_asks_for_the_next() -> None:
+    recorder = Recorder()
+    agent = _app(None, recorder)
+
+    async def main() -> None:
+        async with agent.test_context() as context:
+            await _put_while_busy(recorder, context, later=3)
+
+    asyncio.run(main())
+    assert all(not acked for batch in recorder.acked_when_taken for acked in batch)
+    # each batch was acknowledged when the agent came back for more
+    assert len(recorder.batches) >= 2
+    assert all(e.message.acked for e in recorder.events)
+
+
+def test_a_batch_the_agent_fails_on_stays_unacknowledged() -> None:
+    recorder = Recorder()
+    agent = _app(None, recorder, fail_on=b"2")
+
+    async def main() -> None:
+        async with agent.test_context() as context:
+            with pytest.raises(RuntimeError):
+                await _put_while_busy(recorder, context, later=3)
+
+    asyncio.run(main())
+    failed = next(i for i, batch in enumerate(recorder.batches) if b"2" in batch)
+    start = sum(len(batch) for batch in recorder.batches[:failed])
+    assert start > 0
+    assert all(e.message.acked for e in recorder.events[:start])
+    assert not any(e.message.acked for e in recorder.events[start:])
+
+
+def test_spans_record_each_batch_and_its_messages(tmp_path: Path) -> None:
+    recorder = Recorder()
+    spans = HopSpans(tmp_path / "spans.jsonl")
+    agent = _app(spans, recorder)
+
+    async def main() -> None:
+        async with agent.test_context() as context:
+            await _put_while_busy(recorder, context, later=3)
+
+    asyncio.run(main())
+    lines = [orjson.loads(line) for line in (tmp_path / "spans.jsonl").read_bytes().splitlines()]
+    # a batch is recorded when the agent comes back for another
+    assert [len(line["records"]) for line in lines] == [len(b) for b in recorder.batches]
+    for line in lines:
+        assert line["agent"] == "test"
+        assert line["taken"] <= line["done"]
+        for _timestamp, _fetched, _received, buffered in line["records"]:
+            assert buffered <= line["taken"]
