@@ -230,7 +230,11 @@ def _jsonable(value: Any) -> Any:
 
 def section_rows(client: Any, database: str, query: SlaQuery, section: str) -> list[dict[str, Any]]:
     """Run one section's SQL on a clickhouse-connect client (blocking)."""
-    sql = section_sql(query, section).replace("{db}", database)
+    return query_rows(client, section_sql(query, section).replace("{db}", database), query)
+
+
+def query_rows(client: Any, sql: str, query: SlaQuery) -> list[dict[str, Any]]:
+    """A report section's rows: ``sql`` run with the period of ``query`` (blocking)."""
     result = client.query(sql, parameters=query.parameters)
     names = list(result.column_names)
     return [
@@ -240,10 +244,28 @@ def section_rows(client: Any, database: str, query: SlaQuery, section: str) -> l
 
 
 def sla_report(
-    client: Any, database: str, query: SlaQuery, sections: Sequence[str] = SECTIONS
+    client: Any,
+    database: str,
+    query: SlaQuery,
+    sections: Sequence[str] = SECTIONS,
+    *,
+    kept: bool = True,
 ) -> SlaReport:
-    """The KPI report for a period (blocking: call it on the ClickHouse thread)."""
+    """The KPI report for a period (blocking: call it on the ClickHouse thread).
+
+    The shipment sections come from the kept aggregates (:mod:`projections.sla_aggregates`,
+    brought up to date first: the same numbers as the SQL above); ``kept=False`` runs that SQL.
+    """
+    from projections import sla_aggregates  # it builds on this module's groupings
+
+    kept = kept and any(section in sla_aggregates.AGGREGATED_SECTIONS for section in sections)
+    if kept:
+        sla_aggregates.refresh(client, database)
     report = SlaReport(query)
     for section in sections:
-        report.sections[section] = section_rows(client, database, query, section)
+        if kept and section in sla_aggregates.AGGREGATED_SECTIONS:
+            sql = sla_aggregates.section_sql(query, section).replace("{db}", database)
+            report.sections[section] = query_rows(client, sql, query)
+        else:
+            report.sections[section] = section_rows(client, database, query, section)
     return report
