@@ -270,24 +270,25 @@ def section_sql(query: SlaQuery, section: str) -> str:
     }[section](query)
 
 
+#: per bucket: what its current generation covers and when it was last written to; beside it
+#: the time, when rows were last deleted from the facts (a part a mutation rewrote is newer than
+#: its blocks) and whether a mutation is still running
 _STATE = f"""SELECT toUInt16(number) AS bucket,
     toUnixTimestamp64Milli(g.covered) AS covered_ms,
-    toUnixTimestamp64Milli(d.marked) AS marked_ms
+    toUnixTimestamp64Milli(d.marked) AS marked_ms,
+    (SELECT toUnixTimestamp(max(modification_time)) * 1000 FROM system.parts
+     WHERE database = {{name:String}} AND table = 'shipments' AND active
+       AND data_version > max_block_number) AS rewritten_ms,
+    (SELECT count() FROM system.mutations
+     WHERE database = {{name:String}} AND table = 'shipments' AND NOT is_done) AS running,
+    toUnixTimestamp64Milli(now64(3)) AS now_ms,
+    toUnixTimestamp64Micro(now64(6)) AS now_us
 FROM numbers({BUCKETS}) AS n
 LEFT JOIN (SELECT bucket, argMax(covered, gen) AS covered FROM {{db}}.sla_rollup_buckets
            GROUP BY bucket) AS g ON g.bucket = n.number
 LEFT JOIN (SELECT bucket, max(at) AS marked FROM {{db}}.sla_dirty GROUP BY bucket) AS d
     ON d.bucket = n.number
 SETTINGS join_use_nulls = 1"""
-#: when rows were last deleted from the facts (a part rewritten by a mutation is newer than its
-#: blocks), and whether a mutation is still running
-_MUTATED = """SELECT
-    (SELECT toUnixTimestamp(max(modification_time)) * 1000 FROM system.parts
-     WHERE database = {db:String} AND table = 'shipments' AND active
-       AND data_version > max_block_number),
-    (SELECT count() FROM system.mutations
-     WHERE database = {db:String} AND table = 'shipments' AND NOT is_done)"""
-_NOW = "SELECT toUnixTimestamp64Milli(now64(3)), toUnixTimestamp64Micro(now64(6))"
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,15 +299,24 @@ class Refresh:
     generation: int | None
 
 
-def dirty_buckets(
-    client: Any, database: str, *, now_ms: int, max_age_s: float = MAX_AGE_S
-) -> list[int]:
-    """The buckets whose kept states may differ from ``shipments FINAL`` now."""
-    rows = client.query(_STATE.replace("{db}", database)).result_rows
-    rewritten_ms, running = client.query(_MUTATED, parameters={"db": database}).result_rows[0]
-    mutated_ms = now_ms if running else int(rewritten_ms or 0)
+@dataclass(frozen=True, slots=True)
+class Dirty:
+    """The buckets whose kept states may differ from ``shipments FINAL``, and the time they were
+    found (ClickHouse's clock)."""
+
+    buckets: list[int]
+    now_ms: int
+    now_us: int
+
+
+def dirty_buckets(client: Any, database: str, *, max_age_s: float = MAX_AGE_S) -> Dirty:
+    """The buckets to recompute now (one query)."""
+    sql = _STATE.replace("{db}", database)
+    rows = client.query(sql, parameters={"name": database}).result_rows
+    now_ms, now_us = int(rows[0][5]), int(rows[0][6])
     dirty = []
-    for bucket, covered_ms, marked_ms in rows:
+    for bucket, covered_ms, marked_ms, rewritten_ms, running, _, _ in rows:
+        mutated_ms = now_ms if running else int(rewritten_ms or 0)
         if covered_ms is None:
             stale = marked_ms is not None
         else:
@@ -317,23 +327,23 @@ def dirty_buckets(
             )
         if stale:
             dirty.append(int(bucket))
-    return dirty
+    return Dirty(dirty, now_ms, now_us)
 
 
 def refresh(
     client: Any, database: str, *, margin_s: float = MARGIN_S, max_age_s: float = MAX_AGE_S
 ) -> Refresh:
     """Recompute the dirty buckets' states from ``shipments FINAL`` (blocking)."""
-    now_ms, now_us = client.query(_NOW).result_rows[0]
-    buckets = dirty_buckets(client, database, now_ms=int(now_ms), max_age_s=max_age_s)
+    dirty = dirty_buckets(client, database, max_age_s=max_age_s)
+    buckets = dirty.buckets
     if not buckets:
         return Refresh((), None)
     # a generation later than any earlier refresh's, and apart from a concurrent one's
-    generation = int(now_us) * 1000 + secrets.randbelow(1000)
+    generation = dirty.now_us * 1000 + secrets.randbelow(1000)
     parameters = {"buckets": buckets, "gen": generation}
     for sql in REFRESH_SQL.values():
         client.command(sql.replace("{db}", database), parameters=parameters)
-    covered_ms = int(now_ms) - round(margin_s * 1000)
+    covered_ms = dirty.now_ms - round(margin_s * 1000)
     client.command(
         f"INSERT INTO {database}.sla_rollup_buckets (bucket, gen, covered) "
         "SELECT arrayJoin({buckets:Array(UInt16)}), {gen:UInt64}, "

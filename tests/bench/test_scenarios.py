@@ -133,3 +133,12 @@ def test_sla_reports_over_copies_of_generated_orders() -> None:
     assert summary["orders"] > 100
     assert len(summary["report_runs_s"]) == 2
     assert summary["report_vs_baseline"] is not None
+    # every query behind the analytics page, from the kept aggregates and in plain SQL
+    assert summary["refresh_s"] > 0
+    assert summary["plain_report_median_s"] > 0
+    assert {"delivery_by_carrier_week", "exceptions_by_carrier", "predictions"} <= set(
+        summary["page"]
+    )
+    for query in summary["page"].values():
+        assert 0 < query["p50_ms"] <= query["p95_ms"]
+        assert 0 < query["plain_p50_ms"] <= query["plain_p95_ms"]
