@@ -38,6 +38,9 @@ def register(subparsers: SubParsers) -> None:
     sla = scenarios.add_parser("sla", help="the full SLA report over N events in chDB")
     sla.add_argument("--events", type=int, default=10_000_000)
     sla.add_argument("--repeats", type=int, default=5)
+    sla.add_argument(
+        "--page-repeats", type=int, default=20, help="runs of each analytics-page query (p95)"
+    )
     sla.add_argument("--data-dir", type=Path, help="chDB directory (default: a fresh temp dir)")
     sla.set_defaults(handler=run_sla)
 
@@ -164,7 +167,7 @@ def run_sla(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="wismo-bench-") as scratch:
         path = args.data_dir or Path(scratch) / "chdb"
         client = clickhouse_connect.get_client(interface="chdb", path=str(path))
-        result = run(client, "bench", args.events, args.repeats, _progress)
+        result = run(client, "bench", args.events, args.repeats, _progress, args.page_repeats)
         client.close()
     print_summary(result.summary(), args.json)
     return 0

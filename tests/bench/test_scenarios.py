@@ -125,7 +125,7 @@ def test_sla_reports_over_copies_of_generated_orders() -> None:
     # chDB allows one engine per process: the scenario runs in a process of its own
     done = subprocess.run(
         [sys.executable, "-m", "cli.main", "bench", "sla", "--events", "3000", "--repeats", "2",
-         "--json"],
+         "--page-repeats", "3", "--json"],
         capture_output=True, text=True, timeout=300, check=True,
     )  # fmt: skip
     summary = orjson.loads(done.stdout.strip().splitlines()[-1])
