@@ -6,9 +6,12 @@ filling while the agent works on the previous batch (its processor blocks until 
 consumed), so the agent's work and Faust's per-message machinery add up on the one event loop.
 
 :func:`take_ready` hands the agent the messages buffered so far the moment it asks for a batch
-and at least one is there; while the agent works on a batch, the stream keeps filling the next
-one (up to ``max_``, then it waits). Under light load a batch is one message and adds no wait;
-under heavy load batches grow by themselves to what arrived during the previous batch's work.
+and at least one is there, together with those already waiting in the stream's queue; while the
+agent works on a batch, the stream keeps filling the next one (up to ``max_``, then it waits).
+Under light load a batch is one message and adds no wait. When several messages came while the
+agent worked on the previous batch, it is behind: then the batch fills for up to ``fill_s`` more
+(or until ``max_``), so that the batch's fixed costs (Redis and broker round trips) are spread
+over more messages, as Faust's fixed window did, but only when nothing is gained by hurrying.
 
 The guarantee stays at-least-once: a batch's messages are acknowledged (so their offsets may be
 committed) only when the agent comes back for the next batch, that is after it finished the
@@ -25,6 +28,7 @@ the agent (the batch wait) → batch done (the agent's work and its sends' ackno
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -32,6 +36,10 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
+
+#: messages found waiting when the agent asks for a batch that show it is behind (see
+#: :func:`take_ready`'s ``fill_s``)
+BEHIND = 2
 
 #: the environment variable naming the file :class:`HopSpans` appends to (unset: no spans)
 SPANS_ENV = "WISMO_SPANS_FILE"
@@ -103,13 +111,19 @@ def _stamp_fetches(spans: HopSpans) -> None:
 
 
 async def take_ready(
-    stream: Any, max_: int, *, agent: str = "", spans: HopSpans | None = None
+    stream: Any,
+    max_: int,
+    *,
+    fill_s: float = 0.0,
+    agent: str = "",
+    spans: HopSpans | None = None,
 ) -> AsyncIterator[list[Any]]:
     """Batches of up to ``max_`` Faust events from ``stream``: whatever is buffered when the
     agent asks, waiting only while nothing is (see the module's documentation)."""
     events: list[Any] = []
     buffered: list[float] = []
     ready = asyncio.Event()
+    full = asyncio.Event()
     room = asyncio.Event()
     room.set()
     track = spans is not None
@@ -125,7 +139,12 @@ async def take_ready(
         if track:
             buffered.append(time.time())
         ready.set()
+        if len(events) >= max_:
+            full.set()
         return value
+
+    queue = getattr(stream.channel, "queue", None)
+    pending = queue.qsize if queue is not None else (lambda: 0)
 
     acks_enabled = stream.enable_acks
     stream.enable_acks = False  # acknowledged below, once the agent is done with the batch
@@ -137,6 +156,18 @@ async def take_ready(
                 ready.clear()
                 await ready.wait()  # a stopping worker cancels the agent here
                 continue
+            # messages already delivered to the stream join the batch (not those still to come):
+            # under load batches grow to what the consumer holds, at no wait when it is idle
+            for _ in range(max_):
+                if len(events) >= max_ or not pending():
+                    break
+                await asyncio.sleep(0)
+            if fill_s > 0 and BEHIND <= len(events) < max_:
+                # several came while the agent worked: it is behind, and a fuller batch spreads
+                # the batch's fixed costs (round trips) over more messages
+                full.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(full.wait(), fill_s)
             batch, events = events, []
             stamps, buffered = buffered, []
             room.set()

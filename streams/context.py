@@ -103,8 +103,16 @@ class StreamContext:
 
     def batches(self, stream: Any, agent: str) -> AsyncIterator[list[Any]]:
         """The agent's batches of Faust events (:func:`streams.batching.take_ready`): what is
-        buffered as soon as the agent is free, at most ``settings.kafka.batch_size``."""
-        return take_ready(stream, self.settings.kafka.batch_size, agent=agent, spans=self.spans)
+        buffered as soon as the agent is free, at most ``settings.kafka.batch_size``, filling
+        for up to ``settings.kafka.batch_timeout_s`` when the agent is behind."""
+        kafka = self.settings.kafka
+        return take_ready(
+            stream,
+            kafka.batch_size,
+            fill_s=kafka.batch_timeout_s,
+            agent=agent,
+            spans=self.spans,
+        )
 
     async def redis(self) -> Redis:
         async with self._lock:
