@@ -94,6 +94,21 @@ def measure_keys(client: redis.Redis, prefix: str) -> dict[str, tuple[int, int, 
     return {name: (count, size, expiring) for name, (count, size, expiring) in totals.items()}
 
 
+def index_entries(client: redis.Redis, prefix: str, names: Iterable[str]) -> dict[str, int]:
+    """Entries (fields or members) of each one-key index, e.g. ``idx:exceptions`` -> its rows."""
+    found: dict[str, int] = {}
+    for key in client.scan_iter(match=f"{prefix}:{{*}}:*", count=1000):
+        name = family(prefix, key.decode())
+        if name not in names or name.startswith("order:"):
+            continue
+        answer = client.type(key)
+        kind = answer.decode() if isinstance(answer, bytes) else str(answer)
+        length = {"hash": client.hlen, "zset": client.zcard, "set": client.scard}.get(kind)
+        if length is not None:
+            found[name] = int(length(key))
+    return found
+
+
 def used_memory(client: redis.Redis) -> int:
     info: dict[str, Any] = client.info("memory")
     return int(info["used_memory"])
@@ -150,8 +165,14 @@ def run(options: MemoryOptions, progress: Callable[[str], None]) -> dict[str, An
                 stop_process(worker.process, "worker")
             families = measure_keys(client, prefix)
             after = used_memory(client)
+            single = [name for name, (count, _, _) in families.items() if count == 1]
+            entries = index_entries(client, prefix, single)
             client.close()
-    return summarise(options.orders, events, families, after - before)
+    summary = summarise(options.orders, events, families, after - before)
+    for name, count in sorted(entries.items()):
+        size = families[name][1]
+        summary[f"index {name}"] = f"{count} entries, {size / max(count, 1):.0f} B each"
+    return summary
 
 
 def _settle(
