@@ -35,7 +35,7 @@ from typing import Any
 
 from bench.stack import Server, Stack, bench_settings, start
 from bench.throughput import arrival_order
-from cli.runtime.embedded import EmbeddedServices, delete_prefix, free_port, stop_process
+from cli.runtime.embedded import EmbeddedServices, delete_prefix, free_port
 from wismo.settings import Settings
 from wismo.topics import EVENTS, ensure_topics
 
@@ -293,10 +293,12 @@ def measure(
             per_worker=last.counts,
         )
     finally:
+        # the measurement is taken and the run's keys and topics are thrown away: no need to
+        # wait for an orderly shutdown of each worker
         for server in servers:
-            server.process.terminate()
+            server.process.kill()
         for server in servers:
-            stop_process(server.process, server.name)
+            server.process.wait()
 
 
 @contextmanager
