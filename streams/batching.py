@@ -8,10 +8,11 @@ consumed), so the agent's work and Faust's per-message machinery add up on the o
 :func:`take_ready` hands the agent the messages buffered so far the moment it asks for a batch
 and at least one is there, together with those already waiting in the stream's queue; while the
 agent works on a batch, the stream keeps filling the next one (up to ``max_``, then it waits).
-Under light load a batch is one message and adds no wait. When several messages came while the
-agent worked on the previous batch, it is behind: then the batch fills for up to ``fill_s`` more
-(or until ``max_``), so that the batch's fixed costs (Redis and broker round trips) are spread
-over more messages, as Faust's fixed window did, but only when nothing is gained by hurrying.
+Under light load a batch is one message and adds no wait. When the partition holds many more
+records than the batch (the consumer's lag), the agent is behind: then the batch fills for up
+to ``fill_s`` more (or until ``max_``), so that the batch's fixed costs (Redis and broker round
+trips) are spread over more messages, as Faust's fixed window did, but only when nothing is
+gained by hurrying.
 
 The guarantee stays at-least-once: a batch's messages are acknowledged (so their offsets may be
 committed) only when the agent comes back for the next batch, that is after it finished the
@@ -37,9 +38,10 @@ from typing import IO, Any
 
 import orjson
 
-#: messages found waiting when the agent asks for a batch that show it is behind (see
-#: :func:`take_ready`'s ``fill_s``)
-BEHIND = 2
+#: records still in the partition after a batch's last message that show the agent is behind
+#: (see :func:`take_ready`'s ``fill_s``); at hundreds of messages a second an agent that keeps up
+#: finds only a few
+BEHIND = 64
 
 #: the environment variable naming the file :class:`HopSpans` appends to (unset: no spans)
 SPANS_ENV = "WISMO_SPANS_FILE"
@@ -110,6 +112,16 @@ def _stamp_fetches(spans: HopSpans) -> None:
     thread._fetch_records = stamped  # type: ignore[method-assign]
 
 
+def _lag(stream: Any, event: Any) -> int:
+    """Records after ``event``'s in its partition, as of the consumer's last fetch."""
+    message = event.message
+    try:
+        highwater = stream.app.consumer.highwater(message.tp)
+    except Exception:  # no consumer (a test transport) or the partition was just revoked
+        return 0
+    return int(highwater) - message.offset - 1 if highwater is not None else 0
+
+
 async def take_ready(
     stream: Any,
     max_: int,
@@ -162,8 +174,8 @@ async def take_ready(
                 if len(events) >= max_ or not pending():
                     break
                 await asyncio.sleep(0)
-            if fill_s > 0 and BEHIND <= len(events) < max_:
-                # several came while the agent worked: it is behind, and a fuller batch spreads
+            if fill_s > 0 and len(events) < max_ and _lag(stream, events[-1]) >= BEHIND:
+                # the partition holds many more: the agent is behind, and a fuller batch spreads
                 # the batch's fixed costs (round trips) over more messages
                 full.clear()
                 with contextlib.suppress(TimeoutError):

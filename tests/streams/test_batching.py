@@ -7,13 +7,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import faust
 import orjson
 import pytest
 
-from streams.batching import HopSpans, take_ready
+from streams import batching
+from streams.batching import BEHIND, HopSpans, take_ready
 
 MAX = 4
 
@@ -27,14 +29,19 @@ class Recorder:
         self.release_first = asyncio.Event()
 
 
-def _app(spans: HopSpans | None, recorder: Recorder, fail_on: bytes | None = None) -> Any:
+def _app(
+    spans: HopSpans | None,
+    recorder: Recorder,
+    fail_on: bytes | None = None,
+    fill_s: float = 0.0,
+) -> Any:
     app = faust.App(
         "test-batching", broker="kafka://127.0.0.1:1", autodiscover=False, web_enabled=False
     )
     topic = app.topic("in", value_serializer="raw")
 
     async def agent(stream: Any) -> AsyncIterator[None]:
-        async for batch in take_ready(stream, MAX, agent="test", spans=spans):
+        async for batch in take_ready(stream, MAX, fill_s=fill_s, agent="test", spans=spans):
             values = [e.value for e in batch]
             recorder.batches.append(values)
             recorder.acked_when_taken.append([e.message.acked for e in batch])
@@ -126,3 +133,38 @@ def test_spans_record_each_batch_and_its_messages(tmp_path: Path) -> None:
         assert line["taken"] <= line["done"]
         for _timestamp, _fetched, _received, buffered in line["records"]:
             assert buffered <= line["taken"]
+
+
+def test_an_agent_behind_its_partition_fills_its_batch_an_idle_one_does_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def run(lag: int) -> list[list[bytes]]:
+        recorder = Recorder()
+        recorder.release_first.set()  # the agent is never busy
+        agent = _app(None, recorder, fill_s=2.0)
+        monkeypatch.setattr(batching, "_lag", lambda stream, event: lag)
+        async with agent.test_context() as context:
+            first = asyncio.create_task(context.put(b"0"))
+            for _ in range(20):
+                await asyncio.sleep(0)
+            await asyncio.gather(first, *(context.put(str(n).encode()) for n in range(1, 4)))
+            await asyncio.sleep(0.05)
+        return recorder.batches
+
+    assert asyncio.run(run(0))[0] == [b"0"]  # keeping up: taken at once
+    # behind: the batch waited (well under its 2 s) until it was full
+    assert asyncio.run(run(BEHIND))[0] == [b"0", b"1", b"2", b"3"]
+
+
+def test_the_lag_is_what_the_partition_holds_after_the_message() -> None:
+    class Consumer:
+        def highwater(self, tp: object) -> int:
+            return 100
+
+    class Broken:
+        def highwater(self, tp: object) -> int:
+            raise RuntimeError("consumer not started")
+
+    event = SimpleNamespace(message=SimpleNamespace(tp="t", offset=10))
+    assert batching._lag(SimpleNamespace(app=SimpleNamespace(consumer=Consumer())), event) == 89
+    assert batching._lag(SimpleNamespace(app=SimpleNamespace(consumer=Broken())), event) == 0
