@@ -253,14 +253,14 @@ def sla_report(
 ) -> SlaReport:
     """The KPI report for a period (blocking: call it on the ClickHouse thread).
 
-    The shipment sections come from the kept aggregates (:mod:`projections.sla_aggregates`,
-    brought up to date first: the same numbers as the SQL above); ``kept=False`` runs that SQL.
+    The shipment sections come from the kept aggregates (:mod:`projections.sla_aggregates`: the
+    same numbers as the SQL above) when they are up to date or may be brought up to date now,
+    else, and with ``kept=False``, from that SQL.
     """
     from projections import sla_aggregates  # it builds on this module's groupings
 
     kept = kept and any(section in sla_aggregates.AGGREGATED_SECTIONS for section in sections)
-    if kept:
-        sla_aggregates.refresh(client, database)
+    kept = kept and sla_aggregates.up_to_date(client, database)
     report = SlaReport(query)
     for section in sections:
         if kept and section in sla_aggregates.AGGREGATED_SECTIONS:

@@ -27,8 +27,11 @@ A bucket is dirty when, since its current generation was computed:
 - rows were deleted from ``shipments`` (a mutation such as an erasure: every bucket);
 - the generation is older than ``max_age_s`` (rows a retention TTL removed in a merge).
 
-:func:`refresh` recomputes the dirty buckets (one ``FINAL`` read restricted to them) and records
-their generation; the report reads only each bucket's current generation.
+:func:`refresh` recomputes the dirty buckets (``FINAL`` reads restricted to them) and records
+their generation; the report reads only each bucket's current generation. A refresh costs about
+one plain read of the facts whatever the number of dirty buckets (the facts are sorted by order
+id, not by bucket), so a report (:func:`up_to_date`) refreshes at most every
+``REFRESH_EVERY_S`` and otherwise, while a bucket is dirty, runs the plain SQL.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ AGGREGATED_SECTIONS = ("delivery", "exceptions", "returns", "dwell")
 MARGIN_S = 1.0
 #: generations older than this are recomputed (retention TTLs remove rows in merges, unseen)
 MAX_AGE_S = 3600.0
+#: a report recomputes dirty buckets at most this often; in between, the plain SQL answers
+REFRESH_EVERY_S = 10.0
 
 _ANCHOR = "ifNull(s.placed_at, s.shipped_at)"
 _BUCKET = f"cityHash64(s.order_id) % {BUCKETS}"
@@ -307,6 +312,8 @@ class Dirty:
     buckets: list[int]
     now_ms: int
     now_us: int
+    #: when the latest refresh began (0: never)
+    refreshed_ms: int
 
 
 def dirty_buckets(client: Any, database: str, *, max_age_s: float = MAX_AGE_S) -> Dirty:
@@ -314,8 +321,9 @@ def dirty_buckets(client: Any, database: str, *, max_age_s: float = MAX_AGE_S) -
     sql = _STATE.replace("{db}", database)
     rows = client.query(sql, parameters={"name": database}).result_rows
     now_ms, now_us = int(rows[0][5]), int(rows[0][6])
-    dirty = []
+    dirty, refreshed_ms = [], 0
     for bucket, covered_ms, marked_ms, rewritten_ms, running, _, _ in rows:
+        refreshed_ms = max(refreshed_ms, covered_ms or 0)
         mutated_ms = now_ms if running else int(rewritten_ms or 0)
         if covered_ms is None:
             stale = marked_ms is not None
@@ -327,14 +335,35 @@ def dirty_buckets(client: Any, database: str, *, max_age_s: float = MAX_AGE_S) -
             )
         if stale:
             dirty.append(int(bucket))
-    return Dirty(dirty, now_ms, now_us)
+    return Dirty(dirty, now_ms, now_us, refreshed_ms)
+
+
+def up_to_date(client: Any, database: str, *, every_s: float = REFRESH_EVERY_S) -> bool:
+    """Whether the kept aggregates answer a report now: no bucket is dirty, or none was
+    recomputed in the last ``every_s`` and the dirty ones are now (blocking).
+
+    A refresh costs about one plain read of the facts, so under steady writes a report pays it
+    at most every ``every_s``; the reports in between run the plain SQL.
+    """
+    dirty = dirty_buckets(client, database)
+    if not dirty.buckets:
+        return True
+    if dirty.refreshed_ms + (every_s + MARGIN_S) * 1000 > dirty.now_ms:
+        return False
+    _recompute(client, database, dirty, MARGIN_S)
+    return True
 
 
 def refresh(
     client: Any, database: str, *, margin_s: float = MARGIN_S, max_age_s: float = MAX_AGE_S
 ) -> Refresh:
     """Recompute the dirty buckets' states from ``shipments FINAL`` (blocking)."""
-    dirty = dirty_buckets(client, database, max_age_s=max_age_s)
+    return _recompute(
+        client, database, dirty_buckets(client, database, max_age_s=max_age_s), margin_s
+    )
+
+
+def _recompute(client: Any, database: str, dirty: Dirty, margin_s: float) -> Refresh:
     buckets = dirty.buckets
     if not buckets:
         return Refresh((), None)

@@ -10,6 +10,7 @@ SQL, row for row and value for value, and only the touched buckets are recompute
 from __future__ import annotations
 
 import random
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -56,6 +57,8 @@ class Facts:
     def reports(self, by: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
         """(kept, plain) reports of every shipment section over the year."""
         query = SlaQuery(START, END, by)
+        sla_aggregates.refresh(self.client, self.database, margin_s=0)
+        assert sla_aggregates.up_to_date(self.client, self.database)  # no bucket is dirty
         kept = sla_report(self.client, self.database, query).as_dict()
         plain = sla_report(self.client, self.database, query, kept=False).as_dict()
         return kept, plain
@@ -106,6 +109,20 @@ def test_only_the_buckets_written_to_are_recomputed(facts: Facts) -> None:
     assert sla_aggregates.refresh(facts.client, facts.database, margin_s=0).buckets == (bucket,)
     kept, plain = facts.reports(("carrier",))
     assert kept == plain
+
+
+def test_reports_between_refreshes_run_the_plain_sql(facts: Facts) -> None:
+    sla_aggregates.refresh(facts.client, facts.database, margin_s=0)
+    order_id, history = next(iter(facts.histories.items()))
+    _write(facts.client, facts.database, [_change(history, order_id)])
+    # refreshed a moment ago: a report does not pay another refresh yet
+    assert not sla_aggregates.up_to_date(facts.client, facts.database)
+    assert sla_aggregates.dirty_buckets(facts.client, facts.database).buckets
+    # once the interval has passed, it does
+    assert sla_aggregates.up_to_date(facts.client, facts.database, every_s=-10)
+    query = SlaQuery(START, END, ("carrier",))
+    plain = sla_report(facts.client, facts.database, query, kept=False).as_dict()
+    assert sla_report(facts.client, facts.database, query).as_dict() == plain
 
 
 def _moved(history: list[Event]) -> tuple[list[Event], list[Event]]:
@@ -166,6 +183,10 @@ def test_deleted_facts_leave_the_kept_report(facts: Facts) -> None:
         parameters={"orders": gone},
     )
     before = facts.shipments()
+    assert set(sla_aggregates.dirty_buckets(facts.client, facts.database).buckets) == set(
+        range(sla_aggregates.BUCKETS)
+    )
+    time.sleep(2)  # a part's time is in whole seconds: a second after, the deletion is covered
     kept, plain = facts.reports(("carrier",))
     assert kept == plain
     assert sum(row["shipments"] for row in kept["delivery"]) == before
