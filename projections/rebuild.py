@@ -60,13 +60,22 @@ class RebuildReport:
         self.writing_cpu_s += counts.cpu_s
 
 
-def _forkserver() -> multiprocessing.context.ForkServerContext:
-    """Processes forked from one clean server that imported the fold once (a spawned process
-    would import it again, about half a CPU second each); never forked from this process,
-    whose ClickHouse engine runs threads."""
+def forkserver() -> multiprocessing.context.ForkServerContext:
+    """Rebuilding processes are forked from one clean server that imported the fold once (a
+    spawned process would import it again, about half a CPU second each); never forked from
+    this process, whose ClickHouse engine runs threads. Started on first use, or by
+    :func:`start_forkserver`."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["projections.rebuild_workers"])
     return context
+
+
+def start_forkserver() -> None:
+    """Start the server rebuilding processes are forked from now (it lives as long as this
+    process), so that a rebuild timed afterwards does not include its start."""
+    first = forkserver().Process(target=time.sleep, args=(0,))  # forked once it has imported
+    first.start()
+    first.join()
 
 
 async def rebuild(
@@ -91,7 +100,7 @@ async def rebuild(
     if workers:
         if recipe is None:
             raise ValueError("rebuilding processes need the recipe of the store they write to")
-        pool = ProcessPoolExecutor(workers, mp_context=_forkserver())
+        pool = ProcessPoolExecutor(workers, mp_context=forkserver())
     in_flight: deque[Awaitable[ChunkCounts]] = deque()
 
     async def settle_one() -> None:
