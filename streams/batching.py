@@ -8,11 +8,11 @@ consumed), so the agent's work and Faust's per-message machinery add up on the o
 :func:`take_ready` hands the agent the messages buffered so far the moment it asks for a batch
 and at least one is there, together with those already waiting in the stream's queue; while the
 agent works on a batch, the stream keeps filling the next one (up to ``max_``, then it waits).
-Under light load a batch is one message and adds no wait. When the partition holds many more
-records than the batch (the consumer's lag), the agent is behind: then the batch fills for up
-to ``fill_s`` more (or until ``max_``), so that the batch's fixed costs (Redis and broker round
-trips) are spread over more messages, as Faust's fixed window did, but only when nothing is
-gained by hurrying.
+Under light load a batch is one message and adds no wait. When the agent is not keeping up —
+messages were already waiting when it asked, or its partition holds many more records than the
+batch (the consumer's lag) — the batch fills for up to ``fill_s`` more (or until ``max_``), so
+that the batch's fixed costs (Redis and broker round trips) are spread over more messages, as
+Faust's fixed window did, but only when nothing is gained by hurrying.
 
 The guarantee stays at-least-once: a batch's messages are acknowledged (so their offsets may be
 committed) only when the agent comes back for the next batch, that is after it finished the
@@ -39,8 +39,8 @@ from typing import IO, Any
 import orjson
 
 #: records still in the partition after a batch's last message that show the agent is behind
-#: (see :func:`take_ready`'s ``fill_s``); at hundreds of messages a second an agent that keeps up
-#: finds only a few
+#: (see :func:`take_ready`'s ``fill_s``); at hundreds of messages a second an agent that keeps
+#: up finds only a few
 BEHIND = 64
 
 #: the environment variable naming the file :class:`HopSpans` appends to (unset: no spans)
@@ -163,10 +163,12 @@ async def take_ready(
     stream.add_processor(add_to_buffer)
     stream._enable_passive(stream.channel.__aiter__())
     try:
+        idle = True  # the agent waited for this batch's first message
         while not stream.should_stop:
             if not events:
                 ready.clear()
                 await ready.wait()  # a stopping worker cancels the agent here
+                idle = True
                 continue
             # messages already delivered to the stream join the batch (not those still to come):
             # under load batches grow to what the consumer holds, at no wait when it is idle
@@ -174,12 +176,14 @@ async def take_ready(
                 if len(events) >= max_ or not pending():
                     break
                 await asyncio.sleep(0)
-            if fill_s > 0 and len(events) < max_ and _lag(stream, events[-1]) >= BEHIND:
-                # the partition holds many more: the agent is behind, and a fuller batch spreads
-                # the batch's fixed costs (round trips) over more messages
+            behind = not idle or _lag(stream, events[-1]) >= BEHIND
+            if fill_s > 0 and behind and len(events) < max_:
+                # messages were waiting for the agent: it is not keeping up, and a fuller batch
+                # spreads the batch's fixed costs (round trips) over more messages
                 full.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(full.wait(), fill_s)
+            idle = False
             batch, events = events, []
             stamps, buffered = buffered, []
             room.set()

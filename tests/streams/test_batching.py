@@ -141,7 +141,7 @@ def test_an_agent_behind_its_partition_fills_its_batch_an_idle_one_does_not(
     async def run(lag: int) -> list[list[bytes]]:
         recorder = Recorder()
         recorder.release_first.set()  # the agent is never busy
-        agent = _app(None, recorder, fill_s=2.0)
+        agent = _app(None, recorder, fill_s=0.3)
         monkeypatch.setattr(batching, "_lag", lambda stream, event: lag)
         async with agent.test_context() as context:
             first = asyncio.create_task(context.put(b"0"))
@@ -152,7 +152,7 @@ def test_an_agent_behind_its_partition_fills_its_batch_an_idle_one_does_not(
         return recorder.batches
 
     assert asyncio.run(run(0))[0] == [b"0"]  # keeping up: taken at once
-    # behind: the batch waited (well under its 2 s) until it was full
+    # behind: the batch waited (under its 0.3 s) until it was full
     assert asyncio.run(run(BEHIND))[0] == [b"0", b"1", b"2", b"3"]
 
 
