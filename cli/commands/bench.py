@@ -76,7 +76,9 @@ def register(subparsers: SubParsers) -> None:
     )
     rebuilding.add_argument("--events", type=int, default=100_000, help="about this many events")
     rebuilding.add_argument(
-        "--workers", default="0,2", help="preparing processes per run, comma-separated"
+        "--workers",
+        default="0,2,4",
+        help="rebuilding processes per run, comma-separated (a repeated count runs again)",
     )
     rebuilding.set_defaults(handler=run_rebuild)
 
