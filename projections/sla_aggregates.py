@@ -146,10 +146,10 @@ def _kept_dimensions() -> str:
 
 
 _KEYS = "bucket, day, " + ", ".join(_KEPT)
-_SOURCE = (
-    "FROM {db}.shipments AS s FINAL\n"
-    f"WHERE {_BUCKET} IN {{buckets:Array(UInt16)}} AND {_ANCHOR} IS NOT NULL"
-)
+#: the buckets are picked before FINAL merges the versions: the bucket is a function of the order
+#: id, a sorting-key column all versions of a row share, so a whole key is kept or dropped
+_PICK = f"PREWHERE {_BUCKET} IN {{buckets:Array(UInt16)}}"
+_SOURCE = f"FROM {{db}}.shipments AS s FINAL\n{_PICK}\nWHERE {_ANCHOR} IS NOT NULL"
 _HEAD = f"SELECT toUInt16({_BUCKET}) AS bucket, {{gen:UInt64}} AS gen, "
 
 #: recompute each table's states for some buckets under a new generation
@@ -166,7 +166,7 @@ REFRESH_SQL = {
         "    groupUniqArray(reinterpretAsUInt128(sipHash128(s.order_id))) AS orders\n"
         "FROM {db}.shipments AS s FINAL\n"
         "ARRAY JOIN s.exception_types AS type, s.exception_reasons AS reason\n"
-        f"WHERE {_BUCKET} IN {{buckets:Array(UInt16)}} AND {_ANCHOR} IS NOT NULL\n"
+        f"{_PICK}\nWHERE {_ANCHOR} IS NOT NULL\n"
         f"GROUP BY {_KEYS}, type, reason"
     ),
     "sla_rollup_dwell": (
@@ -176,7 +176,7 @@ REFRESH_SQL = {
         "FROM {db}.shipments AS s FINAL\n"
         "ARRAY JOIN s.stay_places AS facility, s.stay_arrived AS arrived, "
         "s.stay_departed AS departed\n"
-        f"WHERE {_BUCKET} IN {{buckets:Array(UInt16)}}\n"
+        f"{_PICK}\n"
         "GROUP BY bucket, day, carrier, facility"
     ),
 }
