@@ -5,7 +5,7 @@ than the maximum, and a batch is acknowledged only once the agent is done with i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -18,6 +18,18 @@ from streams import batching
 from streams.batching import BEHIND, HopSpans, take_ready
 
 MAX = 4
+APPS: list[Any] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_consumer_loops() -> Iterator[None]:
+    """Faust's stream creates the app's consumer, whose thread has an event loop of its own that
+    the test context never starts nor closes."""
+    yield
+    while APPS:
+        consumer = APPS.pop()._consumer
+        if consumer is not None:
+            consumer._thread.thread_loop.close()
 
 
 class Recorder:
@@ -38,6 +50,7 @@ def _app(
     app = faust.App(
         "test-batching", broker="kafka://127.0.0.1:1", autodiscover=False, web_enabled=False
     )
+    APPS.append(app)
     topic = app.topic("in", value_serializer="raw")
 
     async def agent(stream: Any) -> AsyncIterator[None]:
@@ -69,9 +82,9 @@ async def _put_while_busy(recorder: Recorder, context: Any, later: int) -> None:
 
 def test_the_next_batch_fills_while_the_agent_works_and_never_exceeds_the_maximum() -> None:
     recorder = Recorder()
-    agent = _app(None, recorder)
 
     async def main() -> None:
+        agent = _app(None, recorder)
         async with agent.test_context() as context:
             await _put_while_busy(recorder, context, later=9)
 
@@ -85,9 +98,9 @@ def test_the_next_batch_fills_while_the_agent_works_and_never_exceeds_the_maximu
 
 def test_a_batch_is_acknowledged_only_once_the_agent_asks_for_the_next() -> None:
     recorder = Recorder()
-    agent = _app(None, recorder)
 
     async def main() -> None:
+        agent = _app(None, recorder)
         async with agent.test_context() as context:
             await _put_while_busy(recorder, context, later=3)
 
@@ -100,9 +113,9 @@ def test_a_batch_is_acknowledged_only_once_the_agent_asks_for_the_next() -> None
 
 def test_a_batch_the_agent_fails_on_stays_unacknowledged() -> None:
     recorder = Recorder()
-    agent = _app(None, recorder, fail_on=b"2")
 
     async def main() -> None:
+        agent = _app(None, recorder, fail_on=b"2")
         async with agent.test_context() as context:
             with pytest.raises(RuntimeError):
                 await _put_while_busy(recorder, context, later=3)
@@ -118,9 +131,9 @@ def test_a_batch_the_agent_fails_on_stays_unacknowledged() -> None:
 def test_spans_record_each_batch_and_its_messages(tmp_path: Path) -> None:
     recorder = Recorder()
     spans = HopSpans(tmp_path / "spans.jsonl")
-    agent = _app(spans, recorder)
 
     async def main() -> None:
+        agent = _app(spans, recorder)
         async with agent.test_context() as context:
             await _put_while_busy(recorder, context, later=3)
 
@@ -166,5 +179,6 @@ def test_the_lag_is_what_the_partition_holds_after_the_message() -> None:
             raise RuntimeError("consumer not started")
 
     event = SimpleNamespace(message=SimpleNamespace(tp="t", offset=10))
-    assert batching._lag(SimpleNamespace(app=SimpleNamespace(consumer=Consumer())), event) == 89
-    assert batching._lag(SimpleNamespace(app=SimpleNamespace(consumer=Broken())), event) == 0
+    assert batching._lag(SimpleNamespace(app=SimpleNamespace(_consumer=Consumer())), event) == 89
+    assert batching._lag(SimpleNamespace(app=SimpleNamespace(_consumer=Broken())), event) == 0
+    assert batching._lag(SimpleNamespace(app=SimpleNamespace(_consumer=None)), event) == 0
