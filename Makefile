@@ -27,7 +27,7 @@ test: lint
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/pytest
 
 bench: install
-	for scenario in throughput latency hops reads fanout sla rebuild; do $(BIN)/wismo bench $$scenario || exit 1; done
+	for scenario in throughput latency hops reads fanout sla rebuild scale memory; do $(BIN)/wismo bench $$scenario || exit 1; done
 
 format: install
 	$(BIN)/ruff check --fix .
