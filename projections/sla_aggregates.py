@@ -28,9 +28,10 @@ A bucket is dirty when, since its current generation was computed:
 - the generation is older than ``max_age_s`` (rows a retention TTL removed in a merge).
 
 :func:`refresh` recomputes the dirty buckets (``FINAL`` reads restricted to them) and records
-their generation; the report reads only each bucket's current generation. A refresh costs about
-one plain read of the facts whatever the number of dirty buckets (the facts are sorted by order
-id, not by bucket), so a report (:func:`up_to_date`) refreshes at most every
+their generation; the report reads only each bucket's current generation. The facts are sorted by
+order id, not by bucket, so a refresh still reads every order id, and merges and aggregates the
+dirty buckets' rows only: one bucket of eight costs about a third of a refresh of all, and more
+than the plain SQL of one section. So a report (:func:`up_to_date`) refreshes at most every
 ``REFRESH_EVERY_S`` and otherwise, while a bucket is dirty, runs the plain SQL.
 """
 
@@ -342,7 +343,7 @@ def up_to_date(client: Any, database: str, *, every_s: float = REFRESH_EVERY_S) 
     """Whether the kept aggregates answer a report now: no bucket is dirty, or none was
     recomputed in the last ``every_s`` and the dirty ones are now (blocking).
 
-    A refresh costs about one plain read of the facts, so under steady writes a report pays it
+    A refresh costs more than a plain read of the facts, so under steady writes a report pays it
     at most every ``every_s``; the reports in between run the plain SQL.
     """
     dirty = dirty_buckets(client, database)
