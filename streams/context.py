@@ -19,7 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from projections.errors import StoreConflict, StoreUnavailable
 from projections.links import LinkIndex
-from streams.batching import HopSpans, take_ready
+from streams.batching import HopSpans, take_window
 from streams.metrics import StreamMetrics
 from wismo.settings import Settings
 from wismo.topics import (
@@ -102,16 +102,12 @@ class StreamContext:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     def batches(self, stream: Any, agent: str) -> AsyncIterator[list[Any]]:
-        """The agent's batches of Faust events (:func:`streams.batching.take_ready`): what is
-        buffered as soon as the agent is free, at most ``settings.kafka.batch_size``, filling
-        for up to ``settings.kafka.batch_timeout_s`` when the agent is behind."""
+        """The agent's batches of Faust events: up to ``settings.kafka.batch_size`` within
+        ``settings.kafka.batch_timeout_s`` (:func:`streams.batching.take_window`), with their
+        spans recorded when ``wismo bench hops`` asks."""
         kafka = self.settings.kafka
-        return take_ready(
-            stream,
-            kafka.batch_size,
-            fill_s=kafka.batch_timeout_s,
-            agent=agent,
-            spans=self.spans,
+        return take_window(
+            stream, kafka.batch_size, kafka.batch_timeout_s, agent=agent, spans=self.spans
         )
 
     async def redis(self) -> Redis:

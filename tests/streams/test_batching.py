@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from streams import batching
-from streams.batching import BEHIND, HopSpans, take_ready
+from streams.batching import BEHIND, HopSpans, take_ready, take_window
 
 MAX = 4
 APPS: list[Any] = []
@@ -138,6 +138,7 @@ def test_spans_record_each_batch_and_its_messages(tmp_path: Path) -> None:
             await _put_while_busy(recorder, context, later=3)
 
     asyncio.run(main())
+    spans.close()
     lines = [orjson.loads(line) for line in (tmp_path / "spans.jsonl").read_bytes().splitlines()]
     # a batch is recorded when the agent comes back for another
     assert [len(line["records"]) for line in lines] == [len(b) for b in recorder.batches]
@@ -182,3 +183,32 @@ def test_the_lag_is_what_the_partition_holds_after_the_message() -> None:
     assert batching._lag(SimpleNamespace(app=SimpleNamespace(_consumer=Consumer())), event) == 89
     assert batching._lag(SimpleNamespace(app=SimpleNamespace(_consumer=Broken())), event) == 0
     assert batching._lag(SimpleNamespace(app=SimpleNamespace(_consumer=None)), event) == 0
+
+
+def test_the_agents_window_batches_record_their_spans(tmp_path: Path) -> None:
+    spans = HopSpans(tmp_path / "spans.jsonl")
+    batches: list[list[bytes]] = []
+
+    async def main() -> None:
+        app = faust.App(
+            "test-window", broker="kafka://127.0.0.1:1", autodiscover=False, web_enabled=False
+        )
+        APPS.append(app)
+
+        async def agent(stream: Any) -> AsyncIterator[None]:
+            async for batch in take_window(stream, MAX, 0.01, agent="test", spans=spans):
+                batches.append([e.value for e in batch])
+                yield None
+
+        window = app.agent(app.topic("in", value_serializer="raw"), name="test-window")(agent)
+        async with window.test_context() as context:
+            for n in range(3):
+                await context.put(str(n).encode())
+            await asyncio.sleep(0.05)
+
+    asyncio.run(main())
+    spans.close()
+    lines = [orjson.loads(line) for line in (tmp_path / "spans.jsonl").read_bytes().splitlines()]
+    assert [v for batch in batches for v in batch] == [b"0", b"1", b"2"]
+    assert [len(line["records"]) for line in lines] == [len(batch) for batch in batches]
+    assert all(line["agent"] == "test" and line["taken"] <= line["done"] for line in lines)
