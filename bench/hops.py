@@ -15,7 +15,9 @@ the worker's consumer thread (``fetch``: the producer's send, the broker, the fe
 to its receipt on the agents' event loop (``handover``), from there into the agent's buffer
 (``stream``: Faust's conductor and stream), from there to the batch handed to the agent
 (``batch_wait``), and from then to the batch done, its Redis work and its sends acknowledged
-(``work``), over the records the agent took while the scans were being posted.
+(``work``), over the records the agent took while the scans were being posted. With Faust's
+batch window (:func:`streams.batching.take_window`, the agents' batching) the buffering moment
+is not seen: ``stream`` then runs to the hand-over and holds the window, ``batch_wait`` is 0.
 """
 
 from __future__ import annotations
