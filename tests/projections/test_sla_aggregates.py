@@ -202,3 +202,26 @@ def test_the_migration_buckets_orders_as_the_code_does() -> None:
     (migration,) = [m for m in migrations() if m.name == "0015_sla_rollup.sql"]
     assert f"cityHash64(order_id) % {sla_aggregates.BUCKETS})" in migration.sql
     assert f"numbers({sla_aggregates.BUCKETS})" in migration.sql
+
+
+class _ReadOnly:
+    """A client whose user may read but not write (``readonly=1`` in ClickHouse)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def query(self, *args: Any, **kwargs: Any) -> Any:
+        return self.client.query(*args, **kwargs)
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("Code: 164. DB::Exception: Cannot execute query in readonly mode")
+
+
+def test_a_read_only_user_gets_the_plain_report(facts: Facts) -> None:
+    order_id, history = next(iter(facts.histories.items()))
+    _write(facts.client, facts.database, [_change(history, order_id)])
+    reader = _ReadOnly(facts.client)
+    assert not sla_aggregates.up_to_date(reader, facts.database, every_s=-10)
+    query = SlaQuery(START, END, ("carrier",))
+    plain = sla_report(facts.client, facts.database, query, kept=False).as_dict()
+    assert sla_report(reader, facts.database, query).as_dict() == plain
