@@ -27,7 +27,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,29 +146,9 @@ async def produce(settings: Settings, messages: Sequence[tuple[bytes, bytes]]) -
 
 async def committed_lag(settings: Settings, group: str) -> int:
     """Events of the topic not yet committed by ``group``."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-    from aiokafka.admin import AIOKafkaAdminClient
+    from cli.runtime.settle import group_lag
 
-    topic = settings.topic(EVENTS)
-    partitions = [TopicPartition(topic, p) for p in range(settings.kafka.partitions)]
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap)
-    await admin.start()
-    await consumer.start()
-    try:
-        committed: Mapping[Any, Any] = await admin.list_consumer_group_offsets(
-            group, partitions=partitions
-        )
-        ends = await consumer.end_offsets(partitions)
-    finally:
-        await consumer.stop()
-        await admin.close()
-    lag = 0
-    for tp, end in ends.items():
-        meta = committed.get(tp)
-        offset = getattr(meta, "offset", -1) if meta is not None else -1
-        lag += max(end - max(offset, 0), 0)
-    return lag
+    return await group_lag(settings, group, (EVENTS,))
 
 
 def processed(port: int) -> float:

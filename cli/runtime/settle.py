@@ -132,6 +132,19 @@ class Offsets:
         return found
 
 
+async def group_lag(settings: Settings, group: str, logical_topics: tuple[str, ...]) -> int:
+    """Messages of ``logical_topics`` not yet committed by consumer group ``group``."""
+    offsets = Offsets(settings, (Group(group, logical_topics),))
+    await offsets.start()
+    try:
+        done = (await offsets.committed()).get(group, {})
+        ends = await offsets.ends()
+    finally:
+        await offsets.stop()
+    # Tansu may report a commit past the end
+    return sum(max(end - max(done.get(tp, -1), 0), 0) for tp, end in ends.items())
+
+
 async def settle(offsets: Offsets, timeout_s: float) -> bool:
     """Wait until everything on the broker now has been carried into the stores (see the
     module's docstring); False if ``timeout_s`` passed first."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cli.runtime.embedded import EmbeddedServices, delete_prefix, free_port
+from cli.runtime.settle import group_lag  # noqa: F401 - the harness offers it to the tests
 from projections.serialize import timeline_to_json
 from projections.timeline import fold
 from wismo.events import Event
@@ -135,33 +136,6 @@ def wait_until(
                 raise AssertionError(f"worker {worker.roles} died:\n{worker.log_tail()}")
         time.sleep(every_s)
     return check()
-
-
-async def group_lag(settings: Settings, group: str, logical_topics: tuple[str, ...]) -> int:
-    """Messages of ``logical_topics`` not yet committed by consumer group ``group``."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    topics = [settings.topic(name) for name in logical_topics]
-    partitions = [TopicPartition(t, p) for t in topics for p in range(settings.kafka.partitions)]
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap)
-    await admin.start()
-    await consumer.start()
-    try:
-        committed: Mapping[TopicPartition, object] = await admin.list_consumer_group_offsets(
-            group, partitions=partitions
-        )
-        ends = await consumer.end_offsets(partitions)
-    finally:
-        await consumer.stop()
-        await admin.close()
-    lag = 0
-    for tp, end in ends.items():
-        meta = committed.get(tp)
-        offset = getattr(meta, "offset", -1) if meta is not None else -1
-        lag += max(end - max(offset, 0), 0)  # Tansu may report a commit past the end
-    return lag
 
 
 def expected_timelines(by_order: Mapping[str, list[Event]]) -> dict[str, bytes]:
