@@ -29,7 +29,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from projections.exception_flow import Refusal
-from projections.timeline_model import ShipmentView, Timeline
+from projections.order_status import shipped_lines
+from projections.timeline_model import Timeline
 from wismo.errors import describe_validation_error
 from wismo.events import Event, EventKind, event_from_dict
 from wismo.ids import digest, natural_event_id
@@ -72,15 +73,6 @@ class ProblemRequest:
 # eligibility -------------------------------------------------------------------------------
 
 
-def _parcel_lines(timeline: Timeline, parcel: ShipmentView) -> dict[str, int]:
-    if parcel.lines:
-        return parcel.lines
-    for fulfilment in timeline.fulfilment_orders:
-        if fulfilment.fulfilment_order_id == parcel.fulfilment_order_id:
-            return fulfilment.lines
-    return {}
-
-
 def _ordered(quantity: int | None) -> int:
     return 1 if quantity is None else quantity
 
@@ -90,7 +82,7 @@ def delivered_lines(timeline: Timeline) -> dict[str, tuple[int, datetime]]:
     known = {line.line_id for line in timeline.lines}
     delivered: dict[str, tuple[int, datetime]] = {}
     parcels = timeline.shipments
-    named = [(p, _parcel_lines(timeline, p)) for p in parcels]
+    named = [(p, shipped_lines(timeline, p)) for p in parcels]
     if parcels and not any(lines for _, lines in named):
         times = [p.delivered_at for p in parcels]
         if all(times):
@@ -147,7 +139,7 @@ def cancellable_lines(timeline: Timeline) -> list[Cancellable]:
     """Lines no fulfilment order or parcel holds yet, less what is cancelled or asked to be."""
     if timeline.cancelled:
         return []
-    holders = [set(_parcel_lines(timeline, p)) for p in timeline.shipments] + [
+    holders = [set(shipped_lines(timeline, p)) for p in timeline.shipments] + [
         _fulfilment_lines(timeline, f.fulfilment_order_id, f.lines)
         for f in timeline.fulfilment_orders
     ]

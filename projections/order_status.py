@@ -24,7 +24,8 @@ _IN_FLIGHT_STATUS: dict[TrackingStatus, OrderStatus] = {
 _CLOSED_FULFILMENT = frozenset({FulfilmentStatus.REJECTED, FulfilmentStatus.CANCELLED})
 
 
-def _shipped_lines(timeline: Timeline, shipment: ShipmentView) -> dict[str, int]:
+def shipped_lines(timeline: Timeline, shipment: ShipmentView) -> dict[str, int]:
+    """The lines a shipment carries: its own list, else its fulfilment order's."""
     if shipment.lines:
         return shipment.lines
     for fulfilment in timeline.fulfilment_orders:
@@ -39,7 +40,7 @@ def line_accounting(timeline: Timeline) -> None:
     for line in timeline.lines:
         line.shipped_quantity = line.returned_quantity = 0
     for shipment in timeline.shipments:
-        for line_id, quantity in _shipped_lines(timeline, shipment).items():
+        for line_id, quantity in shipped_lines(timeline, shipment).items():
             if line_id in lines:
                 lines[line_id].shipped_quantity += quantity
     for returned in timeline.returns:
@@ -86,7 +87,7 @@ def _all_lines_cancelled(timeline: Timeline) -> bool:
 
 def _all_shipped(timeline: Timeline) -> bool:
     known = [line for line in timeline.lines if line.quantity is not None]
-    has_line_detail = any(_shipped_lines(timeline, s) for s in timeline.shipments)
+    has_line_detail = any(shipped_lines(timeline, s) for s in timeline.shipments)
     if known and has_line_detail:
         return all(
             line.shipped_quantity >= (line.quantity or 0) - line.cancelled_quantity
