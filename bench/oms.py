@@ -217,13 +217,7 @@ async def _subscription(settings: Any, url: str) -> tuple[str, ...]:
     client = await redis_client(settings)
     try:
         store = SubscriptionStore(client, settings.redis.key_prefix)
-        now = datetime.now(UTC)
-        for sub in await store.all(now=now):
-            if sub.description == DESCRIPTION:
-                if sub.url != url or sub.event_types != EVENT_TYPES:
-                    await store.update(sub.id, now=now, url=url, event_types=EVENT_TYPES)
-                return sub.secrets
-        made = await store.create(url, EVENT_TYPES, description=DESCRIPTION, now=now)
+        made = await store.ensure(DESCRIPTION, url, EVENT_TYPES, now=datetime.now(UTC))
         return made.secrets
     finally:
         await client.aclose()

@@ -315,15 +315,8 @@ async def _demo_subscription(settings: Settings, url: str) -> str:
     client = aioredis.Redis.from_url(settings.redis.url)
     try:
         store = SubscriptionStore(client, settings.redis.key_prefix)
-        now = datetime.now(UTC)
-        for sub in await store.all(now=now):
-            if sub.description == DEMO_SUBSCRIPTION:
-                # a data directory from an older release: the new event types join it too
-                if sub.url != url or sub.event_types != EVENT_TYPES:
-                    await store.update(sub.id, now=now, url=url, event_types=EVENT_TYPES)
-                return sub.id
-        created = await store.create(url, EVENT_TYPES, description=DEMO_SUBSCRIPTION, now=now)
-        return created.id
+        demo = await store.ensure(DEMO_SUBSCRIPTION, url, EVENT_TYPES, now=datetime.now(UTC))
+        return demo.id
     finally:
         await client.aclose()
 

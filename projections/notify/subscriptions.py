@@ -169,6 +169,20 @@ class SubscriptionStore:
         await self._client.hset(self.key, sub.id, sub.model_dump_json())
         return sub
 
+    async def ensure(
+        self, description: str, url: str, event_types: Iterable[str], *, now: datetime
+    ) -> Subscription:
+        """The subscription ``description`` names, made once; its URL and event types kept as
+        given (a subscription an older release made gets new event types)."""
+        wanted = tuple(dict.fromkeys(event_types))
+        for sub in await self.all(now=now):
+            if sub.description == description:
+                if sub.url == url and sub.event_types == wanted:
+                    return sub
+                updated = await self.update(sub.id, now=now, url=url, event_types=wanted)
+                return updated or sub
+        return await self.create(url, wanted, description=description, now=now)
+
     async def _replace(
         self, sub: Subscription, changes: Mapping[str, Any], now: datetime, *, retire: bool = False
     ) -> Subscription:
