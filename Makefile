@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install up test lint format bench clean
+.PHONY: install up test lint format bench clean messages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,18 @@ test: lint
 
 bench: install
 	for scenario in throughput latency hops reads fanout sla rebuild scale memory; do $(BIN)/wismo bench $$scenario || exit 1; done
+
+# after a text of the status page or a message changed: re-extract, merge into every language,
+# then translate the new entries (tests/test_catalogs.py names what is missing)
+messages: install
+	for domain in page messages; do \
+	  $(BIN)/pybabel extract -q -F wismo/locales/$$domain.cfg -o wismo/locales/$$domain.pot --no-location --omit-header . || exit 1; \
+	  for lang in de fr es nl; do \
+	    po=wismo/locales/$$lang/LC_MESSAGES/$$domain.po; \
+	    if [ -f $$po ]; then $(BIN)/pybabel update -q -D $$domain -i wismo/locales/$$domain.pot -l $$lang -o $$po --no-fuzzy-matching --omit-header; \
+	    else $(BIN)/pybabel init -q -D $$domain -i wismo/locales/$$domain.pot -l $$lang -o $$po; fi || exit 1; \
+	  done; \
+	done
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -317,6 +317,8 @@ class _OrderBuilder:
         t.order_number = p.order_number or t.order_number
         t.channel = p.channel or t.channel
         t.sales_channel = p.sales_channel or t.sales_channel
+        t.brand = p.brand or t.brand
+        t.locale = p.locale or t.locale
         t.currency = p.currency or t.currency
         t.total_amount = p.total_amount if p.total_amount is not None else t.total_amount
         if p.customer_email:

@@ -326,6 +326,8 @@ class Timeline:
     order_number: str | None = None
     channel: Channel | None = None
     sales_channel: str | None = None
+    brand: str | None = None
+    locale: str | None = None
     placed_at: datetime | None = None
     currency: str | None = None
     total_amount: Decimal | None = None

@@ -121,6 +121,10 @@ class OrderDetails(Contract):
     )
     channel: Channel | None = None
     sales_channel: Text | None = Field(default=None, description="web, app, store, marketplace…")
+    brand: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")] | None = Field(
+        default=None,
+        description="The brand id; set by the source or from the brand's channels (brands.md).",
+    )
     placed_at: UtcDatetime | None = None
     currency: Currency | None = None
     total_amount: Amount | None = None

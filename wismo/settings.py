@@ -408,6 +408,53 @@ class CasesSettings(Section):
     request_timeout_s: float = Field(default=15.0, gt=0)
 
 
+_COLOUR = r"^#[0-9a-fA-F]{6}$"
+_LOCALE = r"^[a-z]{2,3}$"
+
+
+class I18nSettings(Section):
+    """Languages of the status page, e-mails and SMS (docs/brands.md)."""
+
+    default_locale: str = Field(
+        default="en", pattern=_LOCALE, description="when neither order, brand nor browser says"
+    )
+    locales: tuple[str, ...] = Field(
+        default=("en", "de", "fr", "es", "nl"), description="languages offered (catalogs exist)"
+    )
+
+
+class BrandSettings(Section):
+    """One brand or market of the retailer: how its page and messages look, which orders are
+    its own, and the secrets its sources sign with (docs/brands.md)."""
+
+    name: str = Field(min_length=1, max_length=80)
+    logo_url: str | None = Field(default=None, description="https URL or /path of the logo")
+    primary_color: str = Field(default="#1f4e79", pattern=_COLOUR)
+    accent_color: str = Field(default="#f2a900", pattern=_COLOUR)
+    support_email: str | None = None
+    support_phone: str | None = None
+    support_url: str | None = None
+    locale: str = Field(
+        default="en", pattern=_LOCALE, description="language when the order names none"
+    )
+    time_zone: str | None = Field(default=None, description="IANA zone when the order names none")
+    return_window_days: float | None = Field(
+        default=None, ge=0, description="None: selfservice.return_window_days"
+    )
+    sender: str | None = Field(default=None, description="e-mail From; None: notify.sender")
+    sms_from: str | None = Field(default=None, description="None: notify.sms_from")
+    templates_dir: Path | None = Field(
+        default=None, description="message templates over notify.templates_dir and the packaged"
+    )
+    channels: tuple[str, ...] = Field(
+        default=(), description="sales channels (order.sales_channel) whose orders are this brand's"
+    )
+    webhook_secrets: dict[str, tuple[SecretStr, ...]] = Field(
+        default_factory=dict,
+        description="per source: a webhook signed with one of these belongs to this brand",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="WISMO_", env_nested_delimiter="__", frozen=True, extra="forbid"
@@ -428,6 +475,11 @@ class Settings(BaseSettings):
     predict: PredictSettings = PredictSettings()
     selfservice: SelfServiceSettings = SelfServiceSettings()
     cases: CasesSettings = CasesSettings()
+    i18n: I18nSettings = I18nSettings()
+    brands: dict[str, BrandSettings] = Field(
+        default_factory=dict,
+        description="brand id (lowercase, as on orders) → its configuration; empty: one unbranded",
+    )
     webhook_secrets: dict[str, tuple[SecretStr, ...]] = Field(
         default_factory=dict,
         description="per source, the live secrets (two during a rotation)",
@@ -470,6 +522,12 @@ def development_secrets(settings: Settings) -> list[str]:
         *(
             (f"webhook_secrets.{source}[{i}]", "WISMO_WEBHOOK_SECRETS", secret)
             for source, secrets in settings.webhook_secrets.items()
+            for i, secret in enumerate(secrets)
+        ),
+        *(
+            (f"brands.{brand}.webhook_secrets.{source}[{i}]", "WISMO_BRANDS", secret)
+            for brand, config in settings.brands.items()
+            for source, secrets in config.webhook_secrets.items()
             for i, secret in enumerate(secrets)
         ),
     ]  # fmt: skip
