@@ -139,6 +139,12 @@ class CapabilityTokens:
 class Agent:
     agent_id: str
     roles: frozenset[str]
+    #: the brands this agent may see (the token's ``brands`` claim); None: every brand
+    brands: frozenset[str] | None = None
+
+    def sees(self, brand: str | None) -> bool:
+        """Whether this agent may see an order of ``brand`` (None: an unbranded order)."""
+        return self.brands is None or (brand is not None and brand in self.brands)
 
 
 def agent_from_token(secret: SecretStr, token: str | None, needs: frozenset[str]) -> Agent:
@@ -154,10 +160,18 @@ def agent_from_token(secret: SecretStr, token: str | None, needs: frozenset[str]
         )
     except jwt.InvalidTokenError as error:
         raise Unauthorized(f"invalid agent token: {error}") from error
-    roles = claims.get("roles", [])
+    roles, brands = claims.get("roles", []), claims.get("brands")
     if not isinstance(roles, list) or not isinstance(claims["sub"], str):
         raise Unauthorized("invalid agent token: sub must be text and roles a list")
-    agent = Agent(claims["sub"], frozenset(r for r in roles if isinstance(r, str)))
+    if brands is not None and not (
+        isinstance(brands, list) and all(isinstance(b, str) for b in brands)
+    ):
+        raise Unauthorized("invalid agent token: brands must be a list of brand ids")
+    agent = Agent(
+        claims["sub"],
+        frozenset(r for r in roles if isinstance(r, str)),
+        None if brands is None else frozenset(brands),
+    )
     if not agent.roles & needs:
         raise Forbidden(f"needs one of the roles {', '.join(sorted(needs))}")
     return agent
