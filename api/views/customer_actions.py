@@ -51,6 +51,7 @@ from projections.customer_actions import (
 )
 from projections.exception_flow import Refusal
 from projections.timeline_model import Timeline
+from wismo.brands import return_window_days
 from wismo.events import Event
 from wismo.ids import digest
 from wismo.topics import route
@@ -325,10 +326,10 @@ async def request_return(request: web.Request) -> web.Response:
         ReturnLineRequest(line["line_id"], line["quantity"], line["reason"])
         for line in _lines(body.get("lines"), reasons=True)
     ]
-    window = app[SETTINGS].selfservice.return_window_days
 
     async def build(timeline: Timeline, key: str | None) -> Event | Refusal:
         now = app[CLOCK]()
+        window = return_window_days(app[SETTINGS], timeline.brand)
         return return_requested(timeline, lines, key=key, now=now, window_days=window)
 
     fingerprint = orjson.dumps([[r.line_id, r.quantity, r.reason] for r in lines])

@@ -25,9 +25,9 @@ from tests.api.conftest import (
     make_settings,
     read_topic,
 )
-from tests.projections.test_customer_actions import delivered_order, placed, shipped
+from tests.projections.test_customer_actions import _event, delivered_order, placed, shipped
 from wismo.events import Event, parse_event
-from wismo.settings import SelfServiceSettings, Settings
+from wismo.settings import BrandSettings, SelfServiceSettings, Settings
 from wismo.topics import EVENTS, ensure_topics
 
 A, B, LATE, OPEN = "ORD-A", "ORD-B", "ORD-LATE", "ORD-OPEN"
@@ -43,7 +43,11 @@ async def settings(broker: str, prefix: str) -> Settings:
         customer_actions_per_hour=PER_HOUR,
         return_window_days=WINDOW_DAYS,
     )
-    chosen = make_settings(broker, prefix).model_copy(update={"selfservice": limits})
+    # one brand keeps returns open longer than the shop's own window
+    brands = {"longer": BrandSettings(name="Longer Returns", return_window_days=60)}
+    chosen = make_settings(broker, prefix).model_copy(
+        update={"selfservice": limits, "brands": brands}
+    )
     await ensure_topics(chosen)
     return chosen
 
@@ -288,3 +292,23 @@ async def test_an_order_takes_a_few_requests_an_hour(client: Client) -> None:
     assert (
         await client.post(f"/v1/orders/{A}/problems", json=report, headers=auth(A))
     ).status == 202
+
+
+BRANDED = "ORD-BRANDED"
+
+
+@pytest.mark.usefixtures("orders")
+async def test_a_brand_s_own_return_window_decides(
+    client: Client, store: RedisTimelineStore
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    delivered_long_ago = delivered_order({"L1": 1}, now - timedelta(days=45), BRANDED, 15)
+    stated = _event("oms:brand", "order.changed", now, {"brand": "longer"}, BRANDED)
+    await store.apply([*delivered_long_ago, stated])
+    # 45 days after delivery: closed under the shop's 10 days, open under the brand's 60
+    accepted = await client.post(
+        f"/v1/orders/{BRANDED}/returns", json=RETURN, headers=auth(BRANDED)
+    )
+    assert accepted.status == 202, await accepted.text()
+    late = await client.post(f"/v1/orders/{LATE}/returns", json=RETURN, headers=auth(LATE))
+    assert late.status == 409
