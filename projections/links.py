@@ -81,6 +81,14 @@ end
 return {0, taken}
 """
 
+# KEYS: a pointer (tracking number or lookup key → order); ARGV: the order. Written only when
+# it names another order: an unchanged pointer keeps its time to live (a final order's pointers
+# are on the retention clock, and a merge that re-states them must not take them off it).
+_POINT = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1
+"""
+
 _UNMATCHED_CHUNK = 200
 
 #: number → event id → scan JSON
@@ -99,6 +107,12 @@ def _by_event_id(reply: Mapping[bytes | str, bytes] | None) -> dict[str, bytes]:
 def _eval(pipe: Any, script: str, keys: Sequence[str], *args: Any) -> None:
     # the source each time (a few hundred bytes): nothing to load, nothing lost on a failover
     pipe.execute_command("EVAL", script, len(keys), *keys, *args)
+
+
+def point(pipe: Any, key: str, order_id: str) -> None:
+    """Queue setting a pointer to ``order_id``, keeping its time to live when it already
+    pointed there (one reply)."""
+    _eval(pipe, _POINT, (key,), order_id)
 
 
 def _events(held: Mapping[str, bytes]) -> list[Event]:
@@ -201,7 +215,7 @@ class LinkIndex:
 
         def build(pipe: Any) -> None:
             for number, order_id in links.items():
-                pipe.set(self.keys.tracking(number), order_id)
+                point(pipe, self.keys.tracking(number), order_id)
             self._queue_parks(pipe, parks)
 
         await self._pipes.execute(build)
@@ -213,7 +227,7 @@ class LinkIndex:
 
         def build(pipe: Any) -> None:
             for number, order_id in links.items():
-                pipe.set(self.keys.tracking(number), order_id)
+                point(pipe, self.keys.tracking(number), order_id)
                 pipe.hgetall(self.keys.parked(number))
 
         replies = await self._pipes.execute(build)

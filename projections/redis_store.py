@@ -73,8 +73,10 @@ class RedisTimelineStore:
 
     # writing -----------------------------------------------------------------------------
 
-    async def apply(self, events: Sequence[Event]) -> list[TimelineChange]:
-        return await self.writer.apply(events)
+    async def apply(
+        self, events: Sequence[Event], *, count_duplicates: bool = True
+    ) -> list[TimelineChange]:
+        return await self.writer.apply(events, count_duplicates=count_duplicates)
 
     async def create(self, prepared: Sequence[PreparedCommit], *, replace: bool) -> list[str]:
         return await self.writer.create(prepared, replace=replace)

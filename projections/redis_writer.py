@@ -31,7 +31,7 @@ from itertools import accumulate
 from typing import Any
 
 from projections.errors import StoreConflict
-from projections.links import LinkIndex, named_numbers
+from projections.links import LinkIndex, named_numbers, point
 from projections.merge import merge, with_order
 from projections.ordering import group_by_order
 from projections.redis_commit import OrderState, PreparedCommit, prepare_commit
@@ -108,8 +108,15 @@ if ARGV[9] ~= '' then redis.call('HSET', KEYS[2], 'lk', ARGV[9]) end
 return {rev, left}
 """.replace("@MARK_EXTRA@", str(MARK_EXTRA_S))
 
+# KEYS: state, retained mark. An order written whole from the log is not partial: its expiry
+# mark goes, unless the order is still there (then the create conflicts and merges, and a final
+# order keeps its place on the retention clock).
+UNMARK = """
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) end
+"""
+
 #: every script a writer runs, by name
-SCRIPTS = {"read": READ, "commit": COMMIT, **index_scripts, **retention_scripts}
+SCRIPTS = {"read": READ, "commit": COMMIT, "unmark": UNMARK, **index_scripts, **retention_scripts}
 
 _CONFLICT = -1
 MAX_ATTEMPTS = 32
@@ -251,7 +258,11 @@ class TimelineWriter:
         if due:
             await sweep(self._pipes, keys, due)
 
-    async def apply(self, events: Sequence[Event]) -> list[TimelineChange]:
+    async def apply(
+        self, events: Sequence[Event], *, count_duplicates: bool = True
+    ) -> list[TimelineChange]:
+        """Apply ``events``; copies of events an order holds count in its ``dups`` unless
+        ``count_duplicates`` is off (a merging rebuild re-reads every logged event once)."""
         await self._adopt()
         by_order, unlinked = group_by_order(events)
         for event in await self.links.park(unlinked):
@@ -267,7 +278,7 @@ class TimelineWriter:
                 await self._link(pending)
             changes: list[TimelineChange] = []
             for _ in range(MAX_ATTEMPTS):
-                conflicted = await self._commit(pending, changes)
+                conflicted = await self._commit(pending, changes, count_duplicates)
                 if not conflicted:
                     return changes
                 pending = {order_id: pending[order_id] for order_id in conflicted}
@@ -301,10 +312,13 @@ class TimelineWriter:
             p.state = OrderState(reply[0], reply[1], reply[2], reply[3], _pairs(reply[4]))
 
     async def _commit(
-        self, pending: dict[str, _Pending], changes: list[TimelineChange]
+        self, pending: dict[str, _Pending], changes: list[TimelineChange], count_dups: bool
     ) -> list[str]:
         """Write every order that gained something; returns the orders that lost a race."""
         plans = {o: merge(o, p.state.events, p.incoming) for o, p in pending.items()}
+        if not count_dups:
+            for plan in plans.values():
+                plan.duplicates.clear()
         commits: dict[str, PreparedCommit] = {}
         lookups: dict[str, str] = {}
         for order_id, plan in plans.items():
@@ -318,7 +332,7 @@ class TimelineWriter:
 
         def build(pipe: Any) -> None:
             for key, order_id in lookups.items():
-                pipe.set(self.keys.lookup(key), order_id)
+                point(pipe, self.keys.lookup(key), order_id)
             for order_id, plan in plans.items():
                 if order_id in commits:
                     records[order_id] = self._commit_script(pipe, commits[order_id])
@@ -380,11 +394,12 @@ class TimelineWriter:
                         pipe.delete(key)
                     self._cache.pop(order_id, None)
                 # written whole from the log: not partial, whether or not it had expired
-                pipe.delete(self.keys.retained(order_id))
+                keys = (self.keys.state(order_id), self.keys.retained(order_id))
+                evalsha(pipe, self._pipes.shas["unmark"], 2, *keys)
                 for number in p.tracking_numbers:
-                    pipe.set(self.keys.tracking(number), order_id)
+                    point(pipe, self.keys.tracking(number), order_id)
                 for key in p.lookup_keys:
-                    pipe.set(self.keys.lookup(key), order_id)
+                    point(pipe, self.keys.lookup(key), order_id)
                 records.append(self._commit_script(pipe, p))
 
         results = await self._pipes.execute(build, scripted=True) if prepared else []

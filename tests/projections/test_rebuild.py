@@ -84,6 +84,41 @@ async def test_rebuild_matches_the_live_projection(
     assert (again.events, again.changed) == (first.events, 0)
 
 
+async def test_a_merging_rebuild_keeps_final_orders_on_the_retention_clock(
+    clickhouse: ClickHouse, redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    stream = live_stream(120, seed=9)
+    store = RedisTimelineStore(redis_client, f"{redis_prefix}:kept", retention_s=86_400)
+    async with ClickHouseWriter(clickhouse, batch_rows=20_000) as writer:
+        await store.apply(stream)
+        await writer.add_events(stream)
+    keys = store.keys
+
+    async def clock() -> dict[str, int]:
+        """Every key of the store with a time to live, and that time (rounded to an hour)."""
+        found: dict[str, int] = {}
+        async for key in redis_client.scan_iter(match=f"{redis_prefix}:kept:*", count=1000):
+            ttl = await redis_client.ttl(key)
+            if ttl > 0:
+                found[key.decode()] = round(ttl / 3600)
+        return found
+
+    async def dups() -> dict[str, dict[bytes, bytes]]:
+        order_ids = [f"ORD-{i}" for i in range(120)]
+        return {o: await redis_client.hgetall(keys.dups(o)) for o in order_ids}
+
+    before, dups_before = await clock(), await dups()
+    retained = [k for k in before if k.endswith(":retained")]
+    assert retained, "the stream delivers some orders: their keys are on the clock"
+    assert any(":lookup:" in k for k in before)
+    assert any(":track:" in k for k in before)
+
+    again = await rebuild(ClickHouseStore(clickhouse), store)  # no replace: a merge
+    assert again.changed == 0
+    assert await clock() == before  # no key left the clock, none lost its mark
+    assert await dups() == dups_before
+
+
 @pytest.mark.slow
 async def test_rebuild_of_100k_events_matches_the_live_projection(
     clickhouse: ClickHouse, redis_client: aioredis.Redis, redis_prefix: str
