@@ -1,7 +1,8 @@
 """What erasure removes from an event (pure): the personal fields of docs/security.md.
 
 Personal data wismo keeps (docs/security.md, "Personal data"; docs/integrations.md for what each
-source sends): the customer's e-mail, postcodes, a scan's facility and message, payment ids and
+source sends): the customer's e-mail, postcodes, a delivery group's masked address, a scan's
+facility and message, a delivery's signed-by name and proof-of-delivery link, payment ids and
 processor references, free-text notes, and the words and photos of customers' actions (a
 problem's text and photo, the reasons of return and cancel requests) and of agents' (notes,
 escalation reasons, message texts). Erasing an order drops every one of them from each of its
@@ -24,8 +25,11 @@ from typing import Any
 REDACTED = "[erased]"
 #: payload fields dropped wherever they appear (a place, a payment, a return, an agent's note)
 DROPPED = frozenset(
-    {"customer_email", "customer_phone", "postal_code", "facility", "note", "processor_reference"}
-)
+    {
+        "customer_email", "customer_phone", "postal_code", "facility", "note",
+        "processor_reference", "signed_by", "proof_of_delivery_url", "address_masked",
+    }
+)  # fmt: skip
 #: a carrier scan's ``message`` may name whoever signed; an exception's is the detector's own
 _SCAN_DROPPED = frozenset({"message"})
 _SCANS = frozenset({"tracking.checkpoint"})

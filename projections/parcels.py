@@ -37,6 +37,8 @@ def checkpoint_view(event: TrackingCheckpointEvent) -> CheckpointView:
         location=p.location,
         carrier=p.carrier,
         estimated_delivery=p.estimated_delivery,
+        signed_by=p.signed_by,
+        proof_of_delivery_url=p.proof_of_delivery_url,
     )
 
 
@@ -149,8 +151,19 @@ def _settle_shipment(shipment: ShipmentView) -> None:
         if not collapsed or collapsed[-1].estimated_delivery != revision.estimated_delivery:
             collapsed.append(revision)
     shipment.edd_history = collapsed
+    delivered = [c for c in shipment.checkpoints if c.status is TrackingStatus.DELIVERED]
+    shipment.signed_by = _newest(delivered, "signed_by")
+    shipment.proof_of_delivery_url = _newest(delivered, "proof_of_delivery_url")
     if collapsed:
         shipment.carrier_edd_first = collapsed[0].estimated_delivery
         shipment.estimated_delivery = collapsed[-1].estimated_delivery
         shipment.estimated_window_start = collapsed[-1].window_start
         shipment.estimated_window_end = collapsed[-1].window_end
+
+
+def _newest(delivered: list[CheckpointView], name: str) -> str | None:
+    """The ``name`` field of the newest delivered scan that has one (by instant, then id, so
+    the order the scans arrived in does not matter)."""
+    said = [c for c in delivered if getattr(c, name) is not None]
+    newest = max(said, key=lambda c: (c.occurred_at, c.event_id), default=None)
+    return None if newest is None else str(getattr(newest, name))

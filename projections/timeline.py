@@ -354,6 +354,7 @@ class _OrderBuilder:
         view.ship_by = group.ship_by or view.ship_by
         view.destination = group.destination or view.destination
         view.line_ids = group.line_ids if group.line_ids is not None else view.line_ids
+        view.address_masked = group.address_masked or view.address_masked
         dates = [
             g.promised_delivery_date for g in self._groups.values() if g.promised_delivery_date
         ]

@@ -43,6 +43,8 @@ class CheckpointView:
     location: Place | None
     carrier: str | None
     estimated_delivery: date | None
+    signed_by: str | None = None
+    proof_of_delivery_url: str | None = None
 
 
 @dataclass(slots=True)
@@ -123,6 +125,10 @@ class ShipmentView:
     prediction: PredictionView | None = None
     linked_by: str | None = None
     """The agent who linked its tracking number to the order by hand (``shipment.linked``)."""
+    signed_by: str | None = None
+    """Who signed for it: from its newest delivered scan that names someone."""
+    proof_of_delivery_url: str | None = None
+    """The carrier's proof-of-delivery photo or document, from its newest delivered scan."""
 
 
 @dataclass(slots=True)
@@ -145,6 +151,7 @@ class DeliveryGroupView:
     ship_by: datetime | None = None
     destination: Place | None = None
     line_ids: list[str] | None = None
+    address_masked: str | None = None
 
 
 @dataclass(slots=True)

@@ -86,6 +86,10 @@ def checkpoints(
             payload["location"] = {"city": "Leeds", "country": "GB"}
         if draw(st.integers(0, 4)) == 0:
             payload["estimated_delivery"] = (date(2026, 3, 5) + timedelta(days=index)).isoformat()
+        if status is TrackingStatus.DELIVERED and draw(st.booleans()):
+            payload["signed_by"] = draw(st.sampled_from(["J. Doe", "Front desk", "NEIGHBOUR"]))
+        if status is TrackingStatus.DELIVERED and draw(st.booleans()):
+            payload["proof_of_delivery_url"] = f"https://pod.example.com/{tracking_number}/{index}"
         keys: dict[str, Any] = {"tracking_number": tracking_number}
         if linked:
             keys["order_id"] = ORDER_ID
@@ -132,6 +136,7 @@ def order_histories(draw: st.DrawFn) -> list[Event]:
                 "delivery_groups": [
                     {
                         "group_id": "G1",
+                        "address_masked": "J. D•••, 12•• Main St, 10115 Berlin, DE",
                         "promised_delivery_date": promised.isoformat(),
                         "line_ids": [line["line_id"] for line in lines],
                     }

@@ -52,6 +52,16 @@ def _web_url(value: str) -> str:
 WebUrl = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_web_url)]
 
 
+def _https_url(value: str) -> str:
+    if not value.strip().lower().startswith("https://") or not is_web_url(value):
+        raise ValueError("must be an https:// URL")
+    return value.strip()
+
+
+#: a link to a carrier's proof-of-delivery photo or document: https only
+HttpsUrl = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_https_url)]
+
+
 def _normalise_tracking_number(value: str) -> str:
     return "".join(value.split()).upper()
 
@@ -111,6 +121,11 @@ class DeliveryGroup(Contract):
     ship_by: UtcDatetime | None = None
     destination: Place | None = None
     line_ids: list[Identifier] | None = None
+    address_masked: Annotated[str, StringConstraints(max_length=300)] | None = Field(
+        default=None,
+        description="The shipping address partly masked (carriers/masking.py): never the full "
+        "name or street.",
+    )
 
 
 class OrderDetails(Contract):
@@ -233,6 +248,12 @@ class TrackingCheckpoint(Contract):
     message: Annotated[str, StringConstraints(max_length=2000)] | None = None
     location: Place | None = None
     estimated_delivery: date | None = None
+    signed_by: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = Field(
+        default=None, description="Who signed for a delivery, as the carrier wrote it."
+    )
+    proof_of_delivery_url: HttpsUrl | None = Field(
+        default=None, description="The carrier's proof-of-delivery photo or document."
+    )
 
 
 class EddRevised(Contract):
