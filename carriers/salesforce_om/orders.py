@@ -18,6 +18,7 @@ from typing import Any
 from carriers.base import Collector, Problem, ProblemCode
 from carriers.build import built
 from carriers.decode import validate_item
+from carriers.masking import masked_address
 from carriers.places import place
 from carriers.salesforce_om import codes
 from carriers.salesforce_om.build import Context, instant, modified_at, whole
@@ -159,6 +160,13 @@ def _group(group: OrderDeliveryGroupSummary, lines: list[OrderItemSummary]) -> d
         "destination": place(
             city=group.DeliverToCity,
             postal_code=group.DeliverToPostalCode,
+            country=group.DeliverToCountryCode or group.DeliverToCountry,
+        ),
+        "address_masked": masked_address(
+            name=group.DeliverToName,
+            street=group.DeliverToStreet,
+            postal_code=group.DeliverToPostalCode,
+            city=group.DeliverToCity,
             country=group.DeliverToCountryCode or group.DeliverToCountry,
         ),
         "line_ids": [

@@ -67,6 +67,8 @@ class OrderItemSummary(SfRecord):
 
 class OrderDeliveryGroupSummary(SfRecord):
     OrderSummaryId: str | None = None
+    DeliverToName: str | None = None  # name and street are read only to be masked
+    DeliverToStreet: str | None = None
     DeliverToCity: str | None = None
     DeliverToPostalCode: str | None = None
     DeliverToCountry: str | None = None

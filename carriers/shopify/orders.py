@@ -18,6 +18,7 @@ from typing import Any
 from carriers.base import Collector, Headers, Problem, ProblemCode
 from carriers.build import built
 from carriers.decode import validate_item
+from carriers.masking import masked_address
 from carriers.places import place
 from carriers.shopify import codes
 from carriers.shopify.build import instant, positive_lines, shopify_event
@@ -130,16 +131,26 @@ def _delivery_groups(order: Order) -> list[dict[str, Any]] | None:
     address = order.shipping_address
     if shipping is None and address is None:
         return None
-    destination = None
+    destination = masked = None
     if address is not None:
         destination = place(
             city=address.city, postal_code=address.zip, country=address.country_code
+        )
+        masked = masked_address(
+            first_name=address.first_name,
+            last_name=address.last_name,
+            name=address.name,
+            street=address.address1,
+            postal_code=address.zip,
+            city=address.city,
+            country=address.country_code or address.country,
         )
     group = {
         "group_id": (shipping.id if shipping else None) or "shipping",
         "method": text(shipping.title or shipping.code) if shipping else None,
         "destination": destination,
         "line_ids": _shipped_line_ids(order),
+        "address_masked": masked,
     }
     return [{k: v for k, v in group.items() if v is not None}]
 

@@ -18,8 +18,13 @@ class Lenient(BaseModel):
 
 
 class Address(Lenient):
-    """A shipping address or fulfilment destination: only what locates a parcel coarsely."""
+    """A shipping address or fulfilment destination: what locates a parcel coarsely, and the
+    name and first street line, read only to be masked (:mod:`carriers.masking`)."""
 
+    first_name: str | None = None
+    last_name: str | None = None
+    name: str | None = None
+    address1: str | None = None
     city: str | None = None
     zip: str | None = None
     country_code: str | None = None
