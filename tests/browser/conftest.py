@@ -17,7 +17,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -211,6 +211,15 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
         page.screenshot(path=str(SHOTS / f"{request.node.name}.png"), full_page=True)
         context.close()
     assert not errors, f"script errors on the page: {errors}"
+
+
+@pytest.fixture
+def axe() -> Callable[[Any], list[dict[str, Any]]]:
+    """``axe(page)``: the serious and critical accessibility violations of what the page
+    shows now (tests/browser/axe.py; ``describe`` words them for an assertion)."""
+    from tests.browser.axe import axe_violations
+
+    return axe_violations
 
 
 def post_webhooks(system: System, posts: list[Any]) -> None:
