@@ -7,6 +7,7 @@ problem naming the item.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -24,11 +25,31 @@ from wismo.events import (
     event_from_dict,
 )
 from wismo.ids import natural_event_id, source_event_id
-from wismo.payloads import EddRevised, Place, TrackingCheckpoint
+from wismo.payloads import EddRevised, Place, TrackingCheckpoint, is_https_url
 from wismo.vocab import Reason, TrackingStatus
 
 MAX_RAW_CODE = 200
 MAX_MESSAGE = 2000
+MAX_SIGNED_BY = 100
+MAX_PROOF_URL = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Proof:
+    """A carrier's proof of delivery as it sent it: who signed, a link to the photo or
+    document. Anything unusable (not a string, not an ``https://`` link, too long a link) is
+    left out rather than failing the scan."""
+
+    signed_by: object = None
+    url: object = None
+
+    def fields(self) -> dict[str, str | None]:
+        url = text(self.url)
+        https = url is not None and len(url) <= MAX_PROOF_URL and is_https_url(url)
+        return {
+            "signed_by": text(self.signed_by, MAX_SIGNED_BY),
+            "proof_of_delivery_url": url if https else None,
+        }
 
 
 def built(make: Callable[[], Event], path: str) -> tuple[Event | None, Problem | None]:
@@ -86,13 +107,15 @@ def checkpoint_event(
     received_at: datetime,
     source_id: str | None = None,
     order_id: str | None = None,
+    proof: Proof | None = None,
 ) -> TrackingCheckpointEvent:
     """One carrier scan as a canonical event.
 
     Its id is the source's own checkpoint id when it has one, else a hash of the natural key
     (tracking number, instant, raw code, location): the same scan delivered by a retry, a second
     webhook or a poll collapses to one event. The message is not part of the key, so a scan
-    whose wording changes between deliveries is still one scan.
+    whose wording changes between deliveries is still one scan; so is its ``proof`` of delivery
+    (kept only on a delivery).
     Raises :class:`ValueError` when the values cannot form a valid event.
     """
     event_id = _event_id(
@@ -112,6 +135,7 @@ def checkpoint_event(
         message=text(message, MAX_MESSAGE),
         location=location,
         estimated_delivery=estimated_delivery,
+        **(proof.fields() if proof and status is TrackingStatus.DELIVERED else {}),
     )
     envelope = _envelope(source, event_id, order_id, tracking_number, occurred_at, received_at)
     return TrackingCheckpointEvent(kind=EventKind.TRACKING_CHECKPOINT, payload=payload, **envelope)

@@ -17,7 +17,7 @@ from datetime import date, datetime, tzinfo
 from typing import Any, Generic
 
 from carriers.base import Collector, ParseResult, ProblemCode, failed
-from carriers.build import built, checkpoint_event, edd_event
+from carriers.build import Proof, built, checkpoint_event, edd_event
 from carriers.decode import Model, load_json, validate_item
 from carriers.times import parse_timestamp
 from wismo.payloads import Place
@@ -136,9 +136,11 @@ class Parcel:
         message: str | None,
         location: Place | None,
         carrier: str | None = None,
+        proof: Proof | None = None,
     ) -> None:
         """A ``tracking.checkpoint``. A scan says nothing about the delivery date (that is the
-        estimate's job), so the same scan pushed and polled gives the same event."""
+        estimate's job), so the same scan pushed and polled gives the same event; a delivery
+        may carry the carrier's ``proof`` of it."""
         self.newest = max(self.newest or occurred_at, occurred_at)
         status, reason = mapped
         self.out.add(
@@ -156,6 +158,7 @@ class Parcel:
                     estimated_delivery=None,
                     received_at=self.received_at,
                     order_id=self.order_id,
+                    proof=proof,
                 ),
                 path,
             )

@@ -52,8 +52,13 @@ def _web_url(value: str) -> str:
 WebUrl = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_web_url)]
 
 
+def is_https_url(value: str) -> bool:
+    """An https link (a proof-of-delivery photo is shown to customers: never plain http)."""
+    return is_web_url(value) and value.strip()[:6].lower() == "https:"
+
+
 def _https_url(value: str) -> str:
-    if not value.strip().lower().startswith("https://") or not is_web_url(value):
+    if not is_https_url(value):
         raise ValueError("must be an https:// URL")
     return value.strip()
 

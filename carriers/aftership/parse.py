@@ -22,6 +22,7 @@ from carriers.aftership.schema import (
     Webhook,
 )
 from carriers.base import Collector, Headers, ParseResult, Problem, ProblemCode
+from carriers.build import Proof
 from carriers.code_tables import map_code
 from carriers.decode import validate_item
 from carriers.detect import detect_carrier
@@ -113,8 +114,9 @@ def add_tracking(
     carrier = tracking.slug or detect_carrier(number)
     parcel = FEED.parcel(out, number, received_at, carrier=carrier, order_id=tracking.order_id)
     checkpoints = valid_items(out, tracking.checkpoints or (), Checkpoint, f"{path}.checkpoints")
+    proof = Proof(signed_by=tracking.signed_by)
     for where, checkpoint in checkpoints:
-        _add_checkpoint(parcel, checkpoint, where)
+        _add_checkpoint(parcel, checkpoint, where, proof)
     estimate = _estimated_delivery(tracking)
     if estimate is not None:
         day, said_by = estimate
@@ -123,7 +125,7 @@ def add_tracking(
         parcel.estimate(path, day, stated_at=stated_at, window=window, reason=said_by)
 
 
-def _add_checkpoint(parcel: Parcel, checkpoint: Checkpoint, where: str) -> None:
+def _add_checkpoint(parcel: Parcel, checkpoint: Checkpoint, where: str, proof: Proof) -> None:
     occurred_at = FEED.instant(checkpoint.checkpoint_time)
     if occurred_at is None:
         parcel.out.note(unreadable_time(checkpoint.checkpoint_time, f"{where}.checkpoint_time"))
@@ -139,7 +141,8 @@ def _add_checkpoint(parcel: Parcel, checkpoint: Checkpoint, where: str) -> None:
     )
     raw_code = checkpoint.subtag or checkpoint.tag
     message = checkpoint.message or checkpoint.subtag_message
-    parcel.scan(where, occurred_at, (status, reason), raw_code, message, location, checkpoint.slug)
+    mapped = (status, reason)
+    parcel.scan(where, occurred_at, mapped, raw_code, message, location, checkpoint.slug, proof)
 
 
 def _facility(checkpoint: Checkpoint) -> str | None:

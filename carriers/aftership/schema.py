@@ -66,6 +66,7 @@ class Tracking(Lenient):
     aftership_estimated_delivery_date: EstimatedDeliveryDate | None = None
     latest_estimated_delivery: LatestEstimatedDelivery | None = None
     checkpoints: list[Any] | None = None
+    signed_by: str | None = None  # who signed for the delivery
 
 
 class Webhook(Lenient):

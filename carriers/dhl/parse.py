@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from carriers.base import Collector, Headers, ParseResult, Problem, ProblemCode
+from carriers.build import Proof
 from carriers.code_tables import unmapped
 from carriers.dhl import codes
 from carriers.dhl.schema import ProblemDetails, Shipment, TrackingEvent, TrackingResponse
@@ -81,6 +82,20 @@ def _location(event: TrackingEvent) -> Place | None:
     )
 
 
+def _proof(shipment: Shipment) -> Proof | None:
+    """The shipment's proof of delivery: the signer's name, the POD document (else the
+    signature) link."""
+    pod = shipment.details.proofOfDelivery if shipment.details else None
+    if pod is None:
+        return None
+    signer = pod.signed
+    named = " ".join(p for p in (signer.givenName, signer.familyName) if p) if signer else ""
+    return Proof(
+        signed_by=(signer.name if signer else None) or named or None,
+        url=pod.documentUrl or pod.signatureUrl,
+    )
+
+
 def _shipment(
     number: str,
     shipment: Shipment,
@@ -89,6 +104,7 @@ def _shipment(
     out: Collector,
 ) -> None:
     parcel = FEED.parcel(out, number, received_at)
+    proof = _proof(shipment)
     delivered = False
     for where, event in valid_items(out, shipment.events, TrackingEvent, f"{path}.events"):
         occurred_at = _instant(event)
@@ -99,7 +115,8 @@ def _shipment(
         delivered = delivered or status is TrackingStatus.DELIVERED
         out.note(problem)
         message = event.description or event.status
-        parcel.scan(where, occurred_at, (status, reason), raw_code, message, _location(event))
+        mapped = (status, reason)
+        parcel.scan(where, occurred_at, mapped, raw_code, message, _location(event), proof=proof)
     frame = shipment.estimatedDeliveryTimeFrame
     estimated = (
         parse_date(shipment.estimatedTimeOfDelivery)

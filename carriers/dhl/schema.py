@@ -53,8 +53,28 @@ class TimeFrame(DhlModel):
     estimatedThrough: str | None = None
 
 
+class Signer(DhlModel):
+    name: str | None = None
+    givenName: str | None = None
+    familyName: str | None = None
+
+
+class ProofOfDelivery(DhlModel):
+    """Who signed (``signed``) and links to the signature and the POD document."""
+
+    timestamp: str | None = None
+    signatureUrl: str | None = None
+    documentUrl: str | None = None
+    signed: Signer | None = None
+
+
+class Details(DhlModel):
+    proofOfDelivery: ProofOfDelivery | None = None
+
+
 class Shipment(DhlModel):
     id: str | None = None
+    details: Details | None = None
     shipmentTrackingNumber: str | None = None
     service: str | None = None
     estimatedTimeOfDelivery: str | None = None

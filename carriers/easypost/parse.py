@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from carriers.base import Collector, Headers, ParseResult, Problem, ProblemCode
+from carriers.build import Proof
 from carriers.code_tables import map_code
 from carriers.decode import validate_item
 from carriers.detect import detect_carrier
@@ -112,7 +113,7 @@ def add_tracker(
     parcel = FEED.parcel(out, number, received_at, carrier=carrier_name(tracker))
     details = _join(path, "tracking_details")
     for where, detail in valid_items(out, tracker.tracking_details or (), TrackingDetail, details):
-        _add_detail(parcel, detail, where)
+        _add_detail(parcel, detail, where, Proof(signed_by=tracker.signed_by))
     estimate = _estimated_delivery(tracker)
     if estimate is not None:
         was = parse_date(previous_edd) if isinstance(previous_edd, str) else None
@@ -120,7 +121,7 @@ def add_tracker(
         parcel.estimate(path, estimate, stated_at=stated_at, reason=reason)
 
 
-def _add_detail(parcel: Parcel, detail: TrackingDetail, where: str) -> None:
+def _add_detail(parcel: Parcel, detail: TrackingDetail, where: str, proof: Proof) -> None:
     occurred_at = FEED.instant(detail.datetime)
     if occurred_at is None:
         parcel.out.note(unreadable_time(detail.datetime, f"{where}.datetime"))
@@ -136,7 +137,7 @@ def _add_detail(parcel: Parcel, detail: TrackingDetail, where: str) -> None:
         detail.status if not detail.status_detail else f"{detail.status}:{detail.status_detail}"
     )
     message = detail.message or detail.description
-    parcel.scan(where, occurred_at, mapped, raw_code, message, location)
+    parcel.scan(where, occurred_at, mapped, raw_code, message, location, proof=proof)
 
 
 def _status(

@@ -52,6 +52,7 @@ class Tracker(Lenient):
     shipment_id: str | None = None
     tracking_details: list[Any] | None = None
     carrier_detail: CarrierDetail | None = None
+    signed_by: str | None = None  # who signed for the delivery
 
 
 class Event(Lenient):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from carriers.base import Collector, Headers, ParseResult, Problem, ProblemCode
+from carriers.build import Proof
 from carriers.code_tables import unmapped
 from carriers.fedex import codes
 from carriers.fedex.schema import ScanEvent, TrackResponse, TrackResult
@@ -97,6 +98,8 @@ def _result(
     out: Collector,
 ) -> None:
     parcel = FEED.parcel(out, number, received_at)
+    details = result.deliveryDetails
+    proof = Proof(signed_by=details.receivedByName) if details else None
     for where, scan in valid_items(out, result.scanEvents, ScanEvent, f"{path}.scanEvents"):
         occurred_at = FEED.instant(scan.date)
         if occurred_at is None:
@@ -108,7 +111,8 @@ def _result(
         out.note(problem)
         wording = (scan.eventDescription, scan.exceptionDescription)
         message = " - ".join(part for part in wording if part)
-        parcel.scan(where, occurred_at, (status, reason), raw_code, message, _location(scan))
+        mapped = (status, reason)
+        parcel.scan(where, occurred_at, mapped, raw_code, message, _location(scan), proof=proof)
     _estimate(parcel, result, path)
 
 

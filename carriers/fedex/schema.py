@@ -67,6 +67,7 @@ class Error(FedexModel):
 class DeliveryDetails(FedexModel):
     locationDescription: str | None = None  # where it was left: "Front Porch", "Mailroom"…
     locationType: str | None = None
+    receivedByName: str | None = None  # who signed for a delivered parcel
 
 
 class TrackResult(FedexModel):

@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 
 from carriers.base import Collector, Headers, ParseResult, Problem, ProblemCode
+from carriers.build import Proof
 from carriers.code_tables import unmapped
 from carriers.places import place
 from carriers.times import parse_date, parse_offset, unreadable_time
@@ -131,6 +132,8 @@ def _package(
 ) -> None:
     parcel = FEED.parcel(out, number, received_at)
     left_at = _left_at(package)
+    information = package.deliveryInformation
+    proof = Proof(signed_by=information.receivedBy) if information else None
     instants: list[tuple[datetime, Activity]] = []
     for where, activity in valid_items(out, package.activity, Activity, f"{path}.activity"):
         occurred_at = _activity_instant(activity)
@@ -145,7 +148,7 @@ def _package(
         )
         description = status.description if status else None
         location = _activity_place(activity)
-        _checkpoint(parcel, where, occurred_at, status_codes, description, location, left_at)
+        _checkpoint(parcel, where, occurred_at, status_codes, description, location, left_at, proof)
     dates = {d.type: parse_date(d.date) for d in package.deliveryDate if d.type}
     estimated = dates.get("RDD") or dates.get("SDD")
     if estimated is None or dates.get("DEL") is not None:
@@ -250,15 +253,17 @@ def _checkpoint(
     description: str | None,
     location: Place | None,
     left_at: Reason | None = None,
+    proof: Proof | None = None,
 ) -> None:
     """One activity: its type, code and detail code classified, then stated as a scan; a
-    delivery whose code names no place takes ``left_at`` (the package's delivery location)."""
+    delivery whose code names no place takes ``left_at`` (the package's delivery location),
+    and ``proof`` (who signed for the package)."""
     type_, code, detail = status_codes
     status, reason, raw_code, problem = classify(type_, code, detail, description, path)
     if status is TrackingStatus.DELIVERED and reason is None:
         reason = left_at
     parcel.out.note(problem)
-    parcel.scan(path, occurred_at, (status, reason), raw_code, description, location)
+    parcel.scan(path, occurred_at, (status, reason), raw_code, description, location, proof=proof)
 
 
 SHAPES = (

@@ -64,11 +64,12 @@ class DeliveryTime(UpsModel):
 
 
 class DeliveryInformation(UpsModel):
-    """Where a delivered package was left (``"Front Door"``, ``"Receiver"``…). The proof of
-    delivery (``receivedBy``, ``signature.image``, ``deliveryPhoto.photo``, ``pod.content``) is
-    personal data wismo has no field for, so it is not declared and never read."""
+    """Where a delivered package was left (``"Front Door"``, ``"Receiver"``…) and who signed
+    for it (``receivedBy``). UPS sends the signature and photo as inline images
+    (``signature.image``, ``deliveryPhoto.photo``, ``pod.content``), not links: not read."""
 
     location: str | None = None
+    receivedBy: str | None = None
 
 
 class Package(UpsModel):

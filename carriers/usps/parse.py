@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from carriers.base import Collector, Headers, ParseResult, Problem, ProblemCode
+from carriers.build import Proof
 from carriers.code_tables import unmapped
 from carriers.places import place
 from carriers.times import parse_date, parse_offset, unreadable_time
@@ -79,7 +80,9 @@ def _piece(details: TrackingDetails, path: str, received_at: datetime, out: Coll
             # domestic scans leave the country blank
             country=event.eventCountry or ("US" if event.eventState else None),
         )
-        parcel.scan(where, occurred_at, (status, reason), code, event.eventType, location)
+        proof = Proof(signed_by=text(event.name) or text(event.firm))
+        mapped = (status, reason)
+        parcel.scan(where, occurred_at, mapped, code, event.eventType, location, proof=proof)
     estimated = (
         parse_date(details.expectedDeliveryDate)
         or parse_date(details.expectedDeliveryTimeStamp)

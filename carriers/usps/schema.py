@@ -34,6 +34,8 @@ class TrackingEvent(UspsModel):
     eventCountry: str | None = None
     actionCode: str | None = None
     reasonCode: str | None = None
+    name: str | None = None  # who signed for a delivery
+    firm: str | None = None  # the business that did
 
 
 class TrackingDetails(UspsModel):
