@@ -30,6 +30,7 @@ from typing import Any
 from projections.customer_order import status_text
 from projections.notify.model import Message, NotifyChannel
 from projections.timeline_model import CustomerMessageView, Timeline
+from wismo.i18n import N_
 from wismo.vocab import ProblemType
 
 #: the state-map key prefix of a planned agent message (``agent:<message id>``)
@@ -57,12 +58,13 @@ AGENT_TEMPLATES: dict[str, AgentTemplate] = {
     )
 }
 
-#: how a message speaks of the customer's reported problem ("we are sorry that …")
+#: how a message speaks of the customer's reported problem ("we are sorry that …"); English
+#: msgids of the ``messages`` catalog, translated when rendered
 PROBLEM_WORDING = {
-    ProblemType.NOT_RECEIVED: "your parcel was marked delivered but did not reach you",
-    ProblemType.DAMAGED: "your order arrived damaged",
-    ProblemType.WRONG_ITEM: "you received the wrong item",
-    ProblemType.MISSING_ITEMS: "items were missing from your order",
+    ProblemType.NOT_RECEIVED: N_("your parcel was marked delivered but did not reach you"),
+    ProblemType.DAMAGED: N_("your order arrived damaged"),
+    ProblemType.WRONG_ITEM: N_("you received the wrong item"),
+    ProblemType.MISSING_ITEMS: N_("items were missing from your order"),
 }
 
 
@@ -104,7 +106,8 @@ def agent_message(
     due_at: datetime,
     extra: Mapping[str, Any],
 ) -> Message:
-    """One agent message to one recipient; ``extra``: the recipient's zone and locale."""
+    """One agent message to one recipient; ``extra``: the recipient's zone and locale and the
+    order's brand."""
     channel, address = recipient
     return Message(
         key=f"{timeline.order_id}|{handled_key(sent.message_id)}|{channel.value}|{address}",

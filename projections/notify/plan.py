@@ -223,7 +223,8 @@ def recipients(
 def _message(
     timeline: Timeline, fact: Fact, recipient: Recipient, due_at: datetime, extra: dict[str, Any]
 ) -> Message:
-    """One journey message; ``extra``: the recipient's zone and locale, for rendering."""
+    """One journey message; ``extra``: the recipient's zone and locale and the order's brand,
+    for rendering."""
     channel, address = recipient
     return Message(
         key=f"{timeline.order_id}|{fact.key}|{channel.value}|{address}",
@@ -276,7 +277,7 @@ def _journey(
     )
     done = order_complete(timeline) or DONE in handled
     told, opted_out = recipients(contacts, prefs, settings)
-    extra = {"time_zone": zone, "locale": contacts.locale}
+    extra = {"time_zone": zone, "locale": contacts.locale, "brand": timeline.brand}
     for fact in facts:
         if fact.key in handled:
             continue
@@ -319,7 +320,7 @@ def _agent_messages(
     once, SMS after quiet hours; never stale, never overtaken."""
     zone = contacts.time_zone or settings.default_time_zone
     told, opted_out = recipients(contacts, prefs, settings)
-    extra = {"time_zone": zone, "locale": contacts.locale}
+    extra = {"time_zone": zone, "locale": contacts.locale, "brand": timeline.brand}
     sms_due = deliver_at(now, zone, settings.quiet_start_hour, settings.quiet_end_hour)
     for sent in pending(timeline, handled):
         plan.handled[handled_key(sent.message_id)] = "1"
@@ -371,7 +372,8 @@ def subscribed(subscription: Subscription, event: IntegratorEvent, timeline: Tim
     channel = timeline.channel.value if timeline.channel else None
     if filters.channels and channel not in filters.channels:
         return False
-    # brands are not modelled yet: a brand filter cannot exclude anything
+    if filters.brands and timeline.brand not in filters.brands:
+        return False
     return not filters.carriers or bool(set(filters.carriers) & set(carriers_of(timeline)))
 
 

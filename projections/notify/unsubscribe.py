@@ -88,19 +88,30 @@ def unsubscribe_url(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}/v1/notify/unsubscribe?token={token}"
 
 
-def status_url(public_url: str, *, order_number: str | None, tracking_number: str | None) -> str:
-    """The status page of a parcel (by tracking number) or else of the order (by number)."""
+def status_url(
+    public_url: str,
+    *,
+    order_number: str | None,
+    tracking_number: str | None,
+    brand: str | None = None,
+) -> str:
+    """The status page of a parcel (by tracking number) or else of the order (by number), in
+    the order's brand's look when it has one."""
     base = f"{public_url.rstrip('/')}/track"
+    query: dict[str, str] = {}
     if tracking_number:
-        return f"{base}?{urlencode({'tracking': tracking_number}, quote_via=quote)}"
-    if order_number:
-        return f"{base}?{urlencode({'order': order_number}, quote_via=quote)}"
-    return base
+        query["tracking"] = tracking_number
+    elif order_number:
+        query["order"] = order_number
+    if brand:
+        query["brand"] = brand
+    return f"{base}?{urlencode(query, quote_via=quote)}" if query else base
 
 
 def links_for(message: Message, settings: NotifySettings) -> Links:
     """The status and unsubscribe links of a customer message (its payload names the order
-    number and, for a parcel's message, the parcel's tracking number)."""
+    number and, for a parcel's message, the parcel's tracking number; a branded order's status
+    link names its brand)."""
     payload = message.payload
     parcel = payload.get("parcel") or {}
     token = unsubscribe_token(
@@ -114,6 +125,7 @@ def links_for(message: Message, settings: NotifySettings) -> Links:
             settings.public_url,
             order_number=payload.get("order_number"),
             tracking_number=parcel.get("tracking_number"),
+            brand=payload.get("brand"),
         ),
         unsubscribe_url=unsubscribe_url(settings.public_url, token),
     )

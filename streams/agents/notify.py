@@ -41,6 +41,7 @@ from pydantic import ValidationError
 from projections.exception_flow import timeline_from_json
 from projections.notify.agent_messages import is_agent_entry
 from projections.notify.alerts import plan_alert
+from projections.notify.branding import sms_from_of
 from projections.notify.contacts import ContactStore
 from projections.notify.ledger import Committed, Ledger, PlanLike, SimplePlan
 from projections.notify.model import (
@@ -290,7 +291,7 @@ def register(ctx: StreamContext, renderer: Renderer | None = None) -> None:
                     settings.notify,
                     senders,
                     subscriptions,
-                    renderer or TemplateRenderer(settings.notify),
+                    renderer or TemplateRenderer(settings.notify, settings),
                 )
                 built.append(_Role(planner, dispatcher, session))
             return built[0]
@@ -389,7 +390,9 @@ def build_senders(settings: Settings, session: aiohttp.ClientSession) -> Senders
     notify = settings.notify
     return Senders(
         email=EmailSender(notify) if notify.smtp_host else None,
-        sms=SmsSender(notify, session) if notify.sms_url else None,
+        sms=SmsSender(notify, session, lambda m: sms_from_of(settings, m.payload.get("brand")))
+        if notify.sms_url
+        else None,
         webhook=WebhookSender(notify, session),
         chat=ChatSender(notify) if notify.alert_urls else None,
     )

@@ -54,6 +54,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from projections.notify.alerts import render_alert
+from projections.notify.branding import voice
 from projections.notify.integrator import webhook_body
 from projections.notify.ledger import Entry, Ledger
 from projections.notify.model import (
@@ -70,7 +71,7 @@ from projections.notify.unsubscribe import links_for, list_unsubscribe_headers
 from streams.context import TRANSIENT
 from streams.notify.records import encode_record, record_for
 from streams.notify.senders import Rendered, SendResult
-from wismo.settings import NotifySettings
+from wismo.settings import NotifySettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -147,25 +148,41 @@ class Text:
 
 
 class TemplateRenderer:
-    """The packaged templates (overridable from ``notify.templates_dir``), the status and
-    one-click unsubscribe links, the webhook body and the chat alert text."""
+    """The packaged templates (overridable from the brand's and ``notify.templates_dir``) in
+    the message's language, the status and one-click unsubscribe links, the webhook body and
+    the chat alert text. ``app``: the whole configuration (brands, languages); without it, a
+    default one around ``settings``."""
 
-    def __init__(self, settings: NotifySettings) -> None:
+    def __init__(self, settings: NotifySettings, app: Settings | None = None) -> None:
         self.settings = settings
+        self.app = app if app is not None else Settings(notify=settings)
 
     def email(self, message: Message) -> tuple[Rendered, Mapping[str, str]]:
+        """The e-mail and its headers: RFC 8058 unsubscribe, ``Content-Language`` and the
+        brand's ``From`` (the sender uses it for the envelope too)."""
+        speaking = voice(self.app, message.payload)
         links = links_for(message, self.settings)
         rendered = render_email(
             message,
-            sender=self.settings.sender,
+            sender=speaking.sender,
             links=links,
-            templates_dir=self.settings.templates_dir,
+            templates_dir=speaking.templates,
+            lang=speaking.lang,
+            look=speaking.look,
         )
-        return rendered, list_unsubscribe_headers(links.unsubscribe_url)
+        headers = list_unsubscribe_headers(links.unsubscribe_url)
+        return rendered, headers | {"From": speaking.sender, "Content-Language": speaking.lang}
 
     def sms(self, message: Message) -> str:
+        speaking = voice(self.app, message.payload)
         links = links_for(message, self.settings)
-        return render_sms(message, links=links, templates_dir=self.settings.templates_dir)
+        return render_sms(
+            message,
+            links=links,
+            templates_dir=speaking.templates,
+            lang=speaking.lang,
+            look=speaking.look,
+        )
 
     def webhook(self, message: Message) -> bytes:
         return webhook_body(message)

@@ -37,7 +37,7 @@ import hmac
 import logging
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.header import Header
@@ -301,16 +301,32 @@ class EmailSender:
     async def send(
         self, message: Message, rendered: Rendered, headers: Mapping[str, str]
     ) -> SendResult:
-        provider_id, mail = compose_email(message, rendered, headers, self.settings.sender)
+        """One e-mail; a ``From`` in ``headers`` (the brand's sender) is its From and envelope
+        sender, else ``notify.sender``."""
+        sender = headers.get("From") or self.settings.sender
+        envelope = (
+            self._envelope_from
+            if sender == self.settings.sender
+            else _ascii_address(email.utils.parseaddr(sender)[1])
+        )
+        provider_id, mail = compose_email(message, rendered, headers, sender)
         started = time.perf_counter()
-        result = await self._attempt(message.recipient, mail, provider_id, started)
+        result = await self._attempt(envelope, message.recipient, mail, provider_id, started)
         if result is None:  # an idle connection the server had dropped: once more, afresh
-            result = await self._attempt(message.recipient, mail, provider_id, started, True)
+            result = await self._attempt(
+                envelope, message.recipient, mail, provider_id, started, True
+            )
         assert result is not None
         return result
 
     async def _attempt(
-        self, recipient: str, mail: bytes, provider_id: str, started: float, fresh: bool = False
+        self,
+        envelope: str,
+        recipient: str,
+        mail: bytes,
+        provider_id: str,
+        started: float,
+        fresh: bool = False,
     ) -> SendResult | None:
         """One SMTP transaction; ``None`` when a reused connection turned out to be closed."""
         client = await self._pool.get()
@@ -323,7 +339,7 @@ class EmailSender:
             if client is None:
                 client = self._client()
                 await client.connect()
-            await client.sendmail(self._envelope_from, [recipient], mail)
+            await client.sendmail(envelope, [recipient], mail)
             reusable = True
         except aiosmtplib.SMTPRecipientsRefused as exc:
             reusable = True  # aiosmtplib reset the envelope
@@ -366,9 +382,15 @@ class EmailSender:
 
 
 class SmsSender:
-    """A Twilio-style ``Messages`` endpoint (``notify.sms_url``), on a session the caller owns."""
+    """A Twilio-style ``Messages`` endpoint (``notify.sms_url``), on a session the caller owns.
+    ``from_number``: the sender number of a message (its brand's); ``notify.sms_from`` without."""
 
-    def __init__(self, settings: NotifySettings, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self,
+        settings: NotifySettings,
+        session: aiohttp.ClientSession,
+        from_number: Callable[[Message], str] | None = None,
+    ) -> None:
         if settings.sms_url is None:
             raise ValueError("notify.sms_url is not set: there is no SMS provider to send to")
         self.settings = settings
@@ -377,9 +399,11 @@ class SmsSender:
         self._authorization = aiohttp.encode_basic_auth(settings.sms_account or "", token)
         self._timeout = aiohttp.ClientTimeout(total=settings.request_timeout_s)
         self._session = session
+        self._from_number = from_number
 
     async def send(self, message: Message, body: str) -> SendResult:
-        form = {"To": message.recipient, "From": self.settings.sms_from, "Body": body}
+        sender = self._from_number(message) if self._from_number else self.settings.sms_from
+        form = {"To": message.recipient, "From": sender, "Body": body}
         headers = {
             SMS_IDEMPOTENCY_HEADER: message.message_id,
             "User-Agent": USER_AGENT,

@@ -1,0 +1,91 @@
+"""Whose voice a customer message speaks in: its language and its brand's look and sender.
+
+The language is the order's locale (its contacts), else the brand's, else
+``settings.i18n.default_locale``, negotiated against ``settings.i18n.locales``. A message of a
+configured brand is sent from the brand's ``sender`` / ``sms_from``, rendered from the brand's
+``templates_dir`` first, then ``notify.templates_dir``, then the packaged templates, and its
+layout shows the brand's name, logo, colours and support contact; an unbranded message (no
+brand, or one not configured) keeps the plain look and the ``notify`` sender.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wismo.brands import brand_config, brand_locale
+from wismo.i18n import negotiate
+from wismo.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Voice:
+    """How one message is rendered and sent: ``look`` is None for an unbranded message."""
+
+    lang: str
+    sender: str
+    sms_from: str
+    templates: tuple[Path, ...]
+    look: dict[str, Any] | None = None
+
+
+def message_language(settings: Settings, locale: str | None, brand: str | None) -> str:
+    """The order's locale, else the brand's, else the default — among the offered languages."""
+    return negotiate(
+        [locale, brand_locale(settings, brand)], settings.i18n.locales, settings.i18n.default_locale
+    )
+
+
+def absolute_url(public_url: str, url: str | None) -> str | None:
+    """``url`` as a link a mail client can follow: a ``/path`` joined to ``public_url``."""
+    if not url:
+        return None
+    if url.startswith("/") and not url.startswith("//"):
+        return public_url.rstrip("/") + url
+    return url
+
+
+def brand_look(settings: Settings, brand: str | None) -> dict[str, Any] | None:
+    """What the layout shows of a configured brand (None: unbranded)."""
+    config = brand_config(settings, brand)
+    if config is None:
+        return None
+    return {
+        "id": brand,
+        "name": config.name,
+        "logo_url": absolute_url(settings.notify.public_url, config.logo_url),
+        "primary_color": config.primary_color,
+        "accent_color": config.accent_color,
+        "support_email": config.support_email,
+        "support_phone": config.support_phone,
+        "support_url": config.support_url,
+    }
+
+
+def sender_of(settings: Settings, brand: str | None) -> str:
+    """The e-mail ``From`` of a brand's messages (``notify.sender`` when it names none)."""
+    config = brand_config(settings, brand)
+    return (config.sender if config is not None else None) or settings.notify.sender
+
+
+def sms_from_of(settings: Settings, brand: str | None) -> str:
+    """The SMS sender number of a brand's messages (``notify.sms_from`` when it names none)."""
+    config = brand_config(settings, brand)
+    return (config.sms_from if config is not None else None) or settings.notify.sms_from
+
+
+def voice(settings: Settings, payload: dict[str, Any]) -> Voice:
+    """The language, sender, template directories and look of a message with ``payload``."""
+    brand = payload.get("brand")
+    notify = settings.notify
+    config = brand_config(settings, brand)
+    dirs = [config.templates_dir] if config is not None and config.templates_dir else []
+    dirs += [notify.templates_dir] if notify.templates_dir is not None else []
+    return Voice(
+        lang=message_language(settings, payload.get("locale"), brand),
+        sender=sender_of(settings, brand),
+        sms_from=sms_from_of(settings, brand),
+        templates=tuple(dirs),
+        look=brand_look(settings, brand),
+    )
