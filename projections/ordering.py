@@ -36,10 +36,18 @@ def sort_key(event: Event) -> tuple[datetime, int, str]:
     return (event.occurred_at, milestone_rank(event), event.event_id)
 
 
-def _preference(event: Event) -> tuple[bool, datetime, bytes]:
-    """Which copy of a re-delivered event is kept: the first received, then by content."""
+def _preference(event: Event) -> tuple[bool, bool, datetime, bytes]:
+    """Which copy of a re-delivered event is kept: one carrying a proof of delivery (a scan
+    pushed without it, then polled with it, is one scan), then the first received, then by
+    content."""
     received = event.received_at.replace(tzinfo=None) if event.received_at else _MAX
-    return (event.received_at is None, received, dump_event(event))
+    return (not _has_proof(event), event.received_at is None, received, dump_event(event))
+
+
+def _has_proof(event: Event) -> bool:
+    if not isinstance(event, TrackingCheckpointEvent):
+        return False
+    return event.payload.signed_by is not None or event.payload.proof_of_delivery_url is not None
 
 
 def dedupe(events: Iterable[Event]) -> dict[str, Event]:

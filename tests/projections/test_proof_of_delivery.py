@@ -3,6 +3,7 @@ the order of arrival, and dropped by erasure."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from hypothesis import given
@@ -120,3 +121,14 @@ def test_the_proof_does_not_depend_on_arrival_order(history: list[Event], seed: 
         for s in fold(shuffled, order_id=ORDER_ID).shipments
     }
     assert sorted(kept, key=str) == sorted(again.values(), key=str)
+
+
+def test_a_scan_pushed_without_proof_then_polled_with_it_keeps_the_proof() -> None:
+    pushed = _scan(4, "delivered")
+    pushed = pushed.model_copy(update={"received_at": pushed.occurred_at})
+    polled = _scan(4, "delivered", signed_by="J. DOE").model_copy(
+        update={"received_at": pushed.occurred_at + timedelta(hours=1)}
+    )
+    assert pushed.event_id == polled.event_id
+    for history in ([*HISTORY[:4], pushed, polled], [*HISTORY[:4], polled, pushed]):
+        assert fold(history, order_id=ORDER_ID).shipments[0].signed_by == "J. DOE"
