@@ -5,6 +5,7 @@ aiohttp endpoints that verify Standard Webhooks signatures with the official lib
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email
 import email.policy
 import email.utils
@@ -590,3 +591,48 @@ def test_plain_ascii_goes_as_it_is_and_anything_else_in_quoted_printable() -> No
         assert plain is not None
         assert plain["Content-Transfer-Encoding"] == encoding, text
         assert plain.get_content().replace("\r\n", "\n") == text
+
+
+async def test_a_brands_from_header_is_the_emails_from_and_envelope_sender(
+    smtp_server: tuple[Collector, int, list[int]],
+) -> None:
+    collector, port, _ = smtp_server
+    sender = EmailSender(_email_settings(port))
+    brand_from = "Kaffeehaus Berg <versand@kaffeeberg.example>"
+    try:
+        branded = await sender.send(_message(), RENDERED, UNSUBSCRIBE | {"From": brand_from})
+        plain = await sender.send(_message(), RENDERED, UNSUBSCRIBE)
+    finally:
+        await sender.close()
+    assert branded.ok
+    assert plain.ok
+    (first_envelope, first), (second_envelope, second) = collector.received
+    assert first_envelope.mail_from == "versand@kaffeeberg.example"
+    assert first["From"] == brand_from
+    assert len(first.get_all("From") or []) == 1
+    assert first["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert first["Message-ID"].endswith("@kaffeeberg.example>")
+    assert second_envelope.mail_from == "deliveries@wismo.localhost"
+    assert second["From"] == NotifySettings().sender
+
+
+async def test_an_sms_goes_from_the_number_its_brand_names(
+    serve: Callable[[str, Handler], Awaitable[str]], session: aiohttp.ClientSession
+) -> None:
+    forms: list[Any] = []
+
+    async def messages(request: web.Request) -> web.Response:
+        forms.append(dict(await request.post()))
+        return web.json_response({"sid": "SM1"}, status=201)
+
+    url = await serve("/Messages.json", messages)
+    settings = NotifySettings(sms_url=url)
+    numbers = {"kaffeeberg": "+4930999"}
+    sender = SmsSender(
+        settings, session, lambda m: numbers.get(m.payload.get("brand") or "", settings.sms_from)
+    )
+    plain = _message(NotifyChannel.SMS, "+447700900123", "k1")
+    branded = dataclasses.replace(plain, key="k2", payload={"brand": "kaffeeberg"})
+    assert (await sender.send(branded, "Hallo")).ok
+    assert (await sender.send(plain, "Hello")).ok
+    assert [form["From"] for form in forms] == ["+4930999", settings.sms_from]
