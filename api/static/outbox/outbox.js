@@ -42,8 +42,13 @@ function unsubscribeLink(headers) {
 }
 
 function meta(item) {
+  // the brand's sender (e-mail From, SMS number) and the message's language (Content-Language)
+  const from = item.kind === "webhook" ? null : header(item.headers, "From");
+  const lang = header(item.headers, "Content-Language");
   return [
+    from ? el("span", { class: "meta", text: `from ${from}` }) : null,
     el("span", { class: "meta", text: `to ${item.to || "?"}` }),
+    lang ? el("span", { class: "meta lang", text: `language ${lang}` }) : null,
     el("span", { class: "meta", text: when(item.received_at) }),
     item.message_id ? el("span", { class: "meta", text: item.message_id }) : null,
     item.duplicate ? el("span", { class: "duplicate", text: "repeat of a message already received" }) : null,
