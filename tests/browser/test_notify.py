@@ -162,6 +162,10 @@ def test_the_outbox_page_shows_what_the_sinks_received(page: Any, system: System
         page.locator(f".outbox-item[data-kind='{kind}']").first.wait_for()
     if "webhook" in kinds:
         assert page.locator(".outbox-item.webhook .verified").count() > 0
+    if "email" in kinds:  # each e-mail names its sender and its language
+        card = page.locator(".outbox-item.email").first
+        assert card.locator(".meta.lang").inner_text().startswith("language ")
+        assert card.locator(".meta", has_text="from ").count() == 1
 
 
 def local(url: str, system: System) -> str:
