@@ -90,7 +90,7 @@ def test_every_message_renders_in_every_language_without_english(
     left = [
         fragment
         for fragment in _english_fragments(lang)
-        if fragment in email.subject or fragment in email.text or fragment in sms
+        if any(fragment in part for part in (email.subject, email.text, email.html, sms))
     ]
     assert not left, f"English left in the {lang} {message.kind} message: {left}"
     assert "Your replacement" not in email.subject  # the agent's own words stay in the body
@@ -248,3 +248,15 @@ def test_a_brands_templates_win_over_notifys_which_win_over_the_packaged(tmp_pat
     assert renderer.email(SAMPLES["shipped"])[0].subject == "Shop: 1001"
     assert "Gute Nachrichten" in renderer.email(branded)[0].text  # the rest packaged
     assert voice(settings, branded.payload).templates == (brand_dir, notify_dir)
+
+
+@pytest.mark.parametrize("kind", sorted(set(SAMPLES) - {"delayed"}))  # delayed: the page's text
+def test_a_german_message_has_no_short_english_word_either(kind: str) -> None:
+    email = render_email(
+        SAMPLES[kind], sender="Versand <versand@shop.example>", links=LINKS, lang="de"
+    )
+    sms = render_sms(SAMPLES[kind], links=LINKS, lang="de")
+    for body in (email.subject, email.text, sms):
+        words = set(re.findall(r"[A-Za-z]+", body.replace(LINKS.status_url, "")))
+        english = {"your", "Your", "Order", "order", "Track", "Carrier", "Expected", "parcel"}
+        assert not words & english, (kind, body)
