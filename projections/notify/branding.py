@@ -4,16 +4,18 @@ The language is the order's locale (its contacts), else the brand's, else
 ``settings.i18n.default_locale``, negotiated against ``settings.i18n.locales``. A message of a
 configured brand is sent from the brand's ``sender`` / ``sms_from``, rendered from the brand's
 ``templates_dir`` first, then ``notify.templates_dir``, then the packaged templates, and its
-layout shows the brand's name, logo, colours and support contact; an unbranded message (no
-brand, or one not configured) keeps the plain look and the ``notify`` sender.
+layout shows the brand's name, logo, colours and support contact; the brand's time zone stands
+in for an order that names none. An unbranded message (no brand, or one not configured) keeps
+the plain look and the ``notify`` sender.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from projections.notify.model import Contacts
 from wismo.brands import brand_config, brand_locale
 from wismo.i18n import negotiate
 from wismo.settings import Settings
@@ -73,6 +75,14 @@ def sms_from_of(settings: Settings, brand: str | None) -> str:
     """The SMS sender number of a brand's messages (``notify.sms_from`` when it names none)."""
     config = brand_config(settings, brand)
     return (config.sms_from if config is not None else None) or settings.notify.sms_from
+
+
+def with_brand_zone(settings: Settings, contacts: Contacts, brand: str | None) -> Contacts:
+    """``contacts`` with the brand's time zone when the order names none (quiet hours, dates)."""
+    config = brand_config(settings, brand)
+    if contacts.time_zone or config is None or not config.time_zone:
+        return contacts
+    return replace(contacts, time_zone=config.time_zone)
 
 
 def voice(settings: Settings, payload: dict[str, Any]) -> Voice:

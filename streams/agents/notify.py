@@ -41,7 +41,7 @@ from pydantic import ValidationError
 from projections.exception_flow import timeline_from_json
 from projections.notify.agent_messages import is_agent_entry
 from projections.notify.alerts import plan_alert
-from projections.notify.branding import sms_from_of
+from projections.notify.branding import sms_from_of, with_brand_zone
 from projections.notify.contacts import ContactStore
 from projections.notify.ledger import Committed, Ledger, PlanLike, SimplePlan
 from projections.notify.model import (
@@ -161,7 +161,7 @@ class NotifyPlanner:
 
     async def plan(self, timeline: Timeline, now: datetime) -> Committed:
         order_id = timeline.order_id
-        contacts = await self.contacts.get(order_id)
+        contacts = with_brand_zone(self.settings, await self.contacts.get(order_id), timeline.brand)
         prefs: Preferences = await self.preferences.get(order_id)
         handled = await self.ledger.handled(order_id)
         subscriptions = await self.active_subscriptions(now)

@@ -16,8 +16,14 @@ from babel.messages.pofile import read_po
 
 from projections.notify import render
 from projections.notify.agent_messages import AGENT_TEMPLATES
-from projections.notify.branding import message_language, sender_of, sms_from_of, voice
-from projections.notify.model import Message, NotifyChannel
+from projections.notify.branding import (
+    message_language,
+    sender_of,
+    sms_from_of,
+    voice,
+    with_brand_zone,
+)
+from projections.notify.model import Contacts, Message, NotifyChannel
 from projections.notify.render import SMS_LIMIT, render_email, render_sms
 from projections.notify.unsubscribe import Links, links_for
 from streams.notify.dispatch import TemplateRenderer
@@ -260,3 +266,16 @@ def test_a_german_message_has_no_short_english_word_either(kind: str) -> None:
         words = set(re.findall(r"[A-Za-z]+", body.replace(LINKS.status_url, "")))
         english = {"your", "Your", "Order", "order", "Track", "Carrier", "Expected", "parcel"}
         assert not words & english, (kind, body)
+
+
+def test_the_brands_time_zone_stands_in_for_an_order_without_one() -> None:
+    berlin = BRANDED.model_copy(
+        update={
+            "brands": {"kaffeeberg": KAFFEEBERG.model_copy(update={"time_zone": "Europe/Berlin"})}
+        }
+    )
+    assert with_brand_zone(berlin, Contacts(), "kaffeeberg").time_zone == "Europe/Berlin"
+    own = Contacts(time_zone="Europe/Paris")
+    assert with_brand_zone(berlin, own, "kaffeeberg").time_zone == "Europe/Paris"
+    assert with_brand_zone(berlin, Contacts(), None).time_zone is None
+    assert with_brand_zone(BRANDED, Contacts(), "kaffeeberg").time_zone is None  # it names none
