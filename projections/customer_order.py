@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
+from babel.dates import format_date
 
 from projections.customer_actions import cancellable_lines, problem_types, returnable_lines
 from projections.exceptions import ARRIVED_OR_GONE, customer_text
@@ -34,6 +35,7 @@ from projections.timeline_model import (
     ShipmentView,
     Timeline,
 )
+from wismo.i18n import N_, SOURCE_LOCALE, babel_locale, translations
 from wismo.payloads import Place, is_web_url
 from wismo.settings import SelfServiceSettings
 from wismo.vocab import (
@@ -48,106 +50,112 @@ from wismo.vocab import (
 )
 
 #: changes whenever the documents below change shape, so an old ETag never validates a new body
-FORMAT = "c4"
+FORMAT = "c5"
 #: the return window when none is given (the settings' default; the API passes the configured one)
 RETURN_WINDOW_DAYS: float = SelfServiceSettings.model_fields["return_window_days"].default
 
 MILESTONES = (
-    ("ordered", "Ordered"),
-    ("shipped", "Shipped"),
-    ("out_for_delivery", "Out for delivery"),
-    ("delivered", "Delivered"),
+    ("ordered", N_("Ordered")),
+    ("shipped", N_("Shipped")),
+    ("out_for_delivery", N_("Out for delivery")),
+    ("delivered", N_("Delivered")),
 )
 
 STATUS_TEXT = {
-    "unknown": "Update from the carrier",
-    "pending": "Waiting for the carrier",
-    "info_received": "Label created, waiting for the parcel",
-    "in_transit": "On its way",
-    "exception": "Delayed",
-    "attempt_fail": "Delivery attempted",
-    "out_for_delivery": "Out for delivery",
-    "available_for_pickup": "Ready for pickup",
-    "delivered": "Delivered",
-    "expired": "No recent updates",
-    "returning_to_sender": "Returning to the sender",
-    "returned_to_sender": "Returned to the sender",
+    "unknown": N_("Update from the carrier"),
+    "pending": N_("Waiting for the carrier"),
+    "info_received": N_("Label created, waiting for the parcel"),
+    "in_transit": N_("On its way"),
+    "exception": N_("Delayed"),
+    "attempt_fail": N_("Delivery attempted"),
+    "out_for_delivery": N_("Out for delivery"),
+    "available_for_pickup": N_("Ready for pickup"),
+    "delivered": N_("Delivered"),
+    "expired": N_("No recent updates"),
+    "returning_to_sender": N_("Returning to the sender"),
+    "returned_to_sender": N_("Returned to the sender"),
 }
 
 ORDER_TEXT = {
-    OrderStatus.PLACED: "Received",
-    OrderStatus.PROCESSING: "Being prepared",
-    OrderStatus.PARTIALLY_SHIPPED: "Partly on its way",
-    OrderStatus.SHIPPED: "On its way",
-    OrderStatus.IN_TRANSIT: "On its way",
-    OrderStatus.OUT_FOR_DELIVERY: "Out for delivery",
-    OrderStatus.AVAILABLE_FOR_PICKUP: "Ready for pickup",
-    OrderStatus.EXCEPTION: "Delayed",
-    OrderStatus.PARTIALLY_DELIVERED: "Partly delivered",
-    OrderStatus.DELIVERED: "Delivered",
-    OrderStatus.CANCELLED: "Cancelled",
-    OrderStatus.RETURNED: "Returned",
-    OrderStatus.REFUNDED: "Refunded",
+    OrderStatus.PLACED: N_("Received"),
+    OrderStatus.PROCESSING: N_("Being prepared"),
+    OrderStatus.PARTIALLY_SHIPPED: N_("Partly on its way"),
+    OrderStatus.SHIPPED: N_("On its way"),
+    OrderStatus.IN_TRANSIT: N_("On its way"),
+    OrderStatus.OUT_FOR_DELIVERY: N_("Out for delivery"),
+    OrderStatus.AVAILABLE_FOR_PICKUP: N_("Ready for pickup"),
+    OrderStatus.EXCEPTION: N_("Delayed"),
+    OrderStatus.PARTIALLY_DELIVERED: N_("Partly delivered"),
+    OrderStatus.DELIVERED: N_("Delivered"),
+    OrderStatus.CANCELLED: N_("Cancelled"),
+    OrderStatus.RETURNED: N_("Returned"),
+    OrderStatus.REFUNDED: N_("Refunded"),
 }
 
 RETURN_TEXT = {
-    ReturnStatus.REQUESTED: "Return requested",
-    ReturnStatus.AUTHORIZED: "Return accepted",
-    ReturnStatus.IN_TRANSIT: "Return on its way back",
-    ReturnStatus.RECEIVED: "Return received",
-    ReturnStatus.REJECTED: "Return refused",
+    ReturnStatus.REQUESTED: N_("Return requested"),
+    ReturnStatus.AUTHORIZED: N_("Return accepted"),
+    ReturnStatus.IN_TRANSIT: N_("Return on its way back"),
+    ReturnStatus.RECEIVED: N_("Return received"),
+    ReturnStatus.REJECTED: N_("Return refused"),
 }
 
 PROBLEM_TEXT = {
-    ProblemType.NOT_RECEIVED: "Marked delivered, but not received",
-    ProblemType.DAMAGED: "Damaged",
-    ProblemType.WRONG_ITEM: "Wrong item",
-    ProblemType.MISSING_ITEMS: "Items missing",
+    ProblemType.NOT_RECEIVED: N_("Marked delivered, but not received"),
+    ProblemType.DAMAGED: N_("Damaged"),
+    ProblemType.WRONG_ITEM: N_("Wrong item"),
+    ProblemType.MISSING_ITEMS: N_("Items missing"),
 }
 
 REPORT_TEXT = {
-    ExceptionState.OPEN: "Received: we will look into it",
-    ExceptionState.ACKNOWLEDGED: "We are looking into it",
-    ExceptionState.RESOLVED: "Resolved",
+    ExceptionState.OPEN: N_("Received: we will look into it"),
+    ExceptionState.ACKNOWLEDGED: N_("We are looking into it"),
+    ExceptionState.RESOLVED: N_("Resolved"),
 }
 
 CANCEL_TEXT = {
-    CancelStatus.REQUESTED: "Cancellation requested",
-    CancelStatus.CONFIRMED: "Cancelled",
-    CancelStatus.REJECTED: "Could not be cancelled",
+    CancelStatus.REQUESTED: N_("Cancellation requested"),
+    CancelStatus.CONFIRMED: N_("Cancelled"),
+    CancelStatus.REJECTED: N_("Could not be cancelled"),
 }
 
 #: a return's steps; a rejected return stops where it was refused
 RETURN_STEPS_OF_A_RETURN = (
-    (ReturnStatus.REQUESTED, "Requested"),
-    (ReturnStatus.AUTHORIZED, "Accepted"),
-    (ReturnStatus.IN_TRANSIT, "On its way back"),
-    (ReturnStatus.RECEIVED, "Received"),
+    (ReturnStatus.REQUESTED, N_("Requested")),
+    (ReturnStatus.AUTHORIZED, N_("Accepted")),
+    (ReturnStatus.IN_TRANSIT, N_("On its way back")),
+    (ReturnStatus.RECEIVED, N_("Received")),
 )
 
 NEXT_STEP = {
-    "attempt_fail": "The carrier will try again or leave a card telling you where to collect it.",
-    "available_for_pickup": "Your parcel is waiting for you at the pickup point shown below.",
-    "exception": "We are on it with the carrier; this page updates as soon as they tell us more.",
-    "expired": "The carrier has not sent news for a while; we are chasing them.",
-    "returning_to_sender": "The parcel is on its way back to us; we will contact you about a "
-    "refund or a new delivery.",
-    "returned_to_sender": "The parcel came back to us; we will contact you about a refund or a "
-    "new delivery.",
+    "attempt_fail": N_(
+        "The carrier will try again or leave a card telling you where to collect it."
+    ),
+    "available_for_pickup": N_("Your parcel is waiting for you at the pickup point shown below."),
+    "exception": N_(
+        "We are on it with the carrier; this page updates as soon as they tell us more."
+    ),
+    "expired": N_("The carrier has not sent news for a while; we are chasing them."),
+    "returning_to_sender": N_(
+        "The parcel is on its way back to us; we will contact you about a refund or a new delivery."
+    ),
+    "returned_to_sender": N_(
+        "The parcel came back to us; we will contact you about a refund or a new delivery."
+    ),
 }
 
 FORWARD_STEPS = (
-    ("ordered", "Ordered"),
-    ("shipped", "Shipped"),
-    ("in_transit", "In transit"),
-    ("out_for_delivery", "Out for delivery"),
-    ("delivered", "Delivered"),
+    ("ordered", N_("Ordered")),
+    ("shipped", N_("Shipped")),
+    ("in_transit", N_("In transit")),
+    ("out_for_delivery", N_("Out for delivery")),
+    ("delivered", N_("Delivered")),
 )
 RETURN_STEPS = (
-    ("ordered", "Ordered"),
-    ("shipped", "Shipped"),
-    ("returning", "Returning to sender"),
-    ("returned", "Returned"),
+    ("ordered", N_("Ordered")),
+    ("shipped", N_("Shipped")),
+    ("returning", N_("Returning to sender")),
+    ("returned", N_("Returned")),
 )
 #: how far a parcel status has come on the forward path (index into FORWARD_STEPS)
 _REACHED = {
@@ -169,11 +177,16 @@ _SEVERITY = {s: rank for rank, s in enumerate(Severity)}
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
-def describe(status: str | None) -> str:
-    return STATUS_TEXT.get(status or "unknown", STATUS_TEXT["unknown"])
+def _(lang: str, text: str) -> str:
+    """``text`` (an English msgid of the ``page`` domain) in ``lang``."""
+    return translations("page", lang).gettext(text)
 
 
-def progress(status: str | None) -> list[dict[str, Any]]:
+def describe(status: str | None, lang: str = SOURCE_LOCALE) -> str:
+    return _(lang, STATUS_TEXT.get(status or "unknown", STATUS_TEXT["unknown"]))
+
+
+def progress(status: str | None, lang: str = SOURCE_LOCALE) -> list[dict[str, Any]]:
     """The steps of a parcel's journey, the one it is at marked ``current`` (and ``problem``
     when it is stuck there, its label then saying why)."""
     status = status or "pending"
@@ -184,7 +197,10 @@ def progress(status: str | None) -> list[dict[str, Any]]:
     return [
         {
             "step": key,
-            "label": f"{label}: {describe(status)}" if index == reached and problem else label,
+            "label": _(lang, STEP_PROBLEM)
+            % {"step": _(lang, label), "status": describe(status, lang)}
+            if index == reached and problem
+            else _(lang, label),
             "done": index <= reached,
             "current": index == reached,
             "problem": index == reached and problem,
@@ -201,12 +217,12 @@ def place(value: Place | None) -> dict[str, str] | None:
     return kept or None
 
 
-def checkpoint(point: CheckpointView) -> dict[str, Any]:
+def checkpoint(point: CheckpointView, lang: str = SOURCE_LOCALE) -> dict[str, Any]:
     return {
         "at": point.occurred_at,
         "status": point.status,
         "reason": point.reason,
-        "description": describe(point.status),
+        "description": describe(point.status, lang),
         "location": place(point.location),
     }
 
@@ -220,6 +236,7 @@ def _parcel(
     shipped_at: datetime | None,
     checkpoints: list[CheckpointView],
     shipment: ShipmentView | None = None,
+    lang: str = SOURCE_LOCALE,
 ) -> dict[str, Any]:
     newest_first = sorted(checkpoints, key=lambda c: c.occurred_at, reverse=True)
     return {
@@ -228,11 +245,12 @@ def _parcel(
         "service": shipment.service if shipment else None,
         # events are checked on the way in; this also keeps out a link stored before that
         "tracking_url": _link(shipment.tracking_url) if shipment else None,
+        "proof": _proof(shipment),
         "status": status,
         "reason": reason,
-        "description": describe(status),
-        "progress": progress(status),
-        "next_step": NEXT_STEP.get(status or ""),
+        "description": describe(status, lang),
+        "progress": progress(status, lang),
+        "next_step": _(lang, NEXT_STEP[status]) if status in NEXT_STEP else None,
         "estimated_delivery": shipment.estimated_delivery if shipment else None,
         "window_start": shipment.estimated_window_start if shipment else None,
         "window_end": shipment.estimated_window_end if shipment else None,
@@ -240,11 +258,21 @@ def _parcel(
         "shipped_at": shipped_at,
         "delivered_at": shipment.delivered_at if shipment else None,
         "destination": place(shipment.destination) if shipment else None,
-        "checkpoints": [checkpoint(c) for c in newest_first],
+        "checkpoints": [checkpoint(c, lang) for c in newest_first],
     }
 
 
-def shipment(parcel: ShipmentView, tracking_number: str | None = None) -> dict[str, Any]:
+def _proof(parcel: ShipmentView | None) -> dict[str, Any] | None:
+    """Who signed for a delivered parcel and the carrier's proof-of-delivery link, if sent."""
+    if parcel is None:
+        return None
+    url = _link(parcel.proof_of_delivery_url)
+    return {"signed_by": parcel.signed_by, "url": url} if parcel.signed_by or url else None
+
+
+def shipment(
+    parcel: ShipmentView, tracking_number: str | None = None, lang: str = SOURCE_LOCALE
+) -> dict[str, Any]:
     """One parcel as the ``Shipment`` schema has it (``tracking_number``: one of its packages)."""
     return _parcel(
         tracking_number=tracking_number or parcel.tracking_number,
@@ -254,10 +282,11 @@ def shipment(parcel: ShipmentView, tracking_number: str | None = None) -> dict[s
         shipped_at=parcel.shipped_at,
         checkpoints=parcel.checkpoints,
         shipment=parcel,
+        lang=lang,
     )
 
 
-def return_leg(leg: ReturnView) -> dict[str, Any]:
+def return_leg(leg: ReturnView, lang: str = SOURCE_LOCALE) -> dict[str, Any]:
     """A return parcel as the public ``Shipment`` schema has it."""
     return _parcel(
         tracking_number=leg.tracking_number,
@@ -266,18 +295,28 @@ def return_leg(leg: ReturnView) -> dict[str, Any]:
         reason=leg.reason,
         shipped_at=leg.shipped_at,
         checkpoints=leg.checkpoints,
+        lang=lang,
     )
 
 
 #: said beside an estimate of a parcel that is trending late (never more than the data supports)
-MAY_BE_LATE = "It may arrive later than promised."
+MAY_BE_LATE = N_("It may arrive later than promised.")
+#: a step where the parcel is stuck, and why
+STEP_PROBLEM = N_("%(step)s: %(status)s")
+#: a short day in each language's own order ("Tue 3 Mar", "Di. 3. März", "mar. 3 mars")
+_DAY_FORMAT = {"de": "EEE d. MMM"}
+ESTIMATE = N_("Our estimate: %(day)s")
+ESTIMATE_BETWEEN = N_("Our estimate: %(day)s (likely between %(earliest)s and %(latest)s)")
 
 
-def _day(day: date) -> str:
-    return f"{day:%a} {day.day} {day:%b}"
+def _day(day: date, lang: str = SOURCE_LOCALE) -> str:
+    """A day as the page words it ("Tue 3 Mar", "Di., 3. März")."""
+    return format_date(day, _DAY_FORMAT.get(lang, "EEE d MMM"), locale=babel_locale(lang))
 
 
-def wismo_estimate(parcel: ShipmentView, *, may_be_late: bool = False) -> dict[str, Any] | None:
+def wismo_estimate(
+    parcel: ShipmentView, *, may_be_late: bool = False, lang: str = SOURCE_LOCALE
+) -> dict[str, Any] | None:
     """wismo's own estimate of a parcel, beside the carrier's: the likeliest day, the days it
     likely falls between, and cautious words for them. ``None`` when there is nothing worth
     showing: no estimate, the parcel arrived or turned back, a scan newer than the estimate (the
@@ -292,11 +331,16 @@ def wismo_estimate(parcel: ShipmentView, *, may_be_late: bool = False) -> dict[s
     day = found.predicted_delivery
     earliest = min(found.window_start.astimezone(UTC).date(), day)
     latest = max((found.window_end - timedelta(microseconds=1)).astimezone(UTC).date(), day)
-    text = f"Our estimate: {_day(day)}"
     if earliest != latest:
-        text += f" (likely between {_day(earliest)} and {_day(latest)})"
+        text = _(lang, ESTIMATE_BETWEEN) % {
+            "day": _day(day, lang),
+            "earliest": _day(earliest, lang),
+            "latest": _day(latest, lang),
+        }
+    else:
+        text = _(lang, ESTIMATE) % {"day": _day(day, lang)}
     if may_be_late:
-        text += f". {MAY_BE_LATE}"
+        text += f". {_(lang, MAY_BE_LATE)}"
     return {
         "date": day,
         "earliest": earliest,
@@ -335,7 +379,7 @@ def _first(values: Iterable[datetime | None]) -> datetime | None:
     return min((v for v in values if v), default=None)
 
 
-def milestones(timeline: Timeline) -> list[dict[str, Any]]:
+def milestones(timeline: Timeline, lang: str = SOURCE_LOCALE) -> list[dict[str, Any]]:
     parcels = timeline.shipments
     delivered = [s.delivered_at for s in parcels]
     reached: dict[str, datetime | None] = {
@@ -347,7 +391,12 @@ def milestones(timeline: Timeline) -> list[dict[str, Any]]:
     if reached["delivered"] and not reached["out_for_delivery"]:
         reached["out_for_delivery"] = reached["delivered"]
     return [
-        {"name": name, "label": label, "done": reached[name] is not None, "at": reached[name]}
+        {
+            "name": name,
+            "label": _(lang, label),
+            "done": reached[name] is not None,
+            "at": reached[name],
+        }
         for name, label in MILESTONES
     ]
 
@@ -368,7 +417,7 @@ def _estimate_order(parcel: ShipmentView) -> tuple[bool, date]:
     return parcel.estimated_delivery is not None, parcel.estimated_delivery or date.min
 
 
-def banner(timeline: Timeline) -> str | None:
+def banner(timeline: Timeline, lang: str = SOURCE_LOCALE) -> str | None:
     """The customer wording of the most severe exception still open (or acknowledged), the
     customer's own reports aside.
 
@@ -384,14 +433,15 @@ def banner(timeline: Timeline) -> str | None:
     ]
     if not live:
         return None
-    return exception_text(max(live, key=_urgency))
+    return exception_text(max(live, key=_urgency), lang)
 
 
-def exception_text(exception: ExceptionView) -> str | None:
-    """The customer wording of one exception (the banner's, and the delay message's)."""
+def exception_text(exception: ExceptionView, lang: str = SOURCE_LOCALE) -> str | None:
+    """The customer wording of one exception (the banner's, and the delay message's): the
+    English reason text is the msgid, in the ``page`` domain."""
     if exception.type is None:
         return None
-    return customer_text(exception.type, exception.reason)
+    return _(lang, customer_text(exception.type, exception.reason))
 
 
 def _urgency(exception: ExceptionView) -> tuple[int, bool, datetime]:
@@ -400,10 +450,10 @@ def _urgency(exception: ExceptionView) -> tuple[int, bool, datetime]:
     return rank, opened is not None, opened or _EARLIEST
 
 
-def status_text(timeline: Timeline) -> str:
+def status_text(timeline: Timeline, lang: str = SOURCE_LOCALE) -> str:
     if timeline.cancelled:
-        return ORDER_TEXT[OrderStatus.CANCELLED]
-    return ORDER_TEXT.get(timeline.status, ORDER_TEXT[OrderStatus.PLACED])
+        return _(lang, ORDER_TEXT[OrderStatus.CANCELLED])
+    return _(lang, ORDER_TEXT.get(timeline.status, ORDER_TEXT[OrderStatus.PLACED]))
 
 
 def _named(timeline: Timeline, quantities: dict[str, int]) -> list[dict[str, Any]]:
@@ -414,15 +464,15 @@ def _named(timeline: Timeline, quantities: dict[str, int]) -> list[dict[str, Any
     ]
 
 
-def problem_reports(timeline: Timeline) -> list[dict[str, Any]]:
+def problem_reports(timeline: Timeline, lang: str = SOURCE_LOCALE) -> list[dict[str, Any]]:
     """The customer's own problem reports, each with its state in their words."""
     return [
         {
             "exception_id": e.exception_id,
             "problem": e.problem,
-            "problem_text": PROBLEM_TEXT[e.problem] if e.problem else None,
+            "problem_text": _(lang, PROBLEM_TEXT[e.problem]) if e.problem else None,
             "state": e.state,
-            "state_text": REPORT_TEXT[e.state],
+            "state_text": _(lang, REPORT_TEXT[e.state]),
             "reported_at": e.opened_at,
             "resolved_at": e.resolved_at,
             "text": e.message,
@@ -441,7 +491,7 @@ def _photo(attachment: dict[str, str | int] | None) -> dict[str, Any] | None:
     return {"ref": attachment.get("ref"), "content_type": attachment.get("content_type")}
 
 
-def return_progress(leg: ReturnView) -> list[dict[str, Any]]:
+def return_progress(leg: ReturnView, lang: str = SOURCE_LOCALE) -> list[dict[str, Any]]:
     """The steps of one return; a refused return's last step reached says so."""
     rejected = leg.status is ReturnStatus.REJECTED
     reached_at = {
@@ -462,9 +512,10 @@ def return_progress(leg: ReturnView) -> list[dict[str, Any]]:
     return [
         {
             "step": status.value,
-            "label": f"{label}: {RETURN_TEXT[ReturnStatus.REJECTED]}"
+            "label": _(lang, STEP_PROBLEM)
+            % {"step": _(lang, label), "status": _(lang, RETURN_TEXT[ReturnStatus.REJECTED])}
             if rejected and position == index
-            else label,
+            else _(lang, label),
             "done": position <= index,
             "current": position == index,
             "problem": rejected and position == index,
@@ -474,7 +525,9 @@ def return_progress(leg: ReturnView) -> list[dict[str, Any]]:
     ]
 
 
-def customer_return(timeline: Timeline, leg: ReturnView) -> dict[str, Any]:
+def customer_return(
+    timeline: Timeline, leg: ReturnView, lang: str = SOURCE_LOCALE
+) -> dict[str, Any]:
     """One return: its state and steps, lines with reasons, its own scans, and the refund."""
     refunds = [r for r in timeline.refunds if r.return_id == leg.return_id]
     amounts = [r.amount for r in refunds if r.amount is not None]
@@ -482,8 +535,8 @@ def customer_return(timeline: Timeline, leg: ReturnView) -> dict[str, Any]:
     return {
         "return_id": leg.return_id,
         "status": leg.status,
-        "status_text": RETURN_TEXT[leg.status],
-        "progress": return_progress(leg),
+        "status_text": _(lang, RETURN_TEXT[leg.status]),
+        "progress": return_progress(leg, lang),
         "requested_at": leg.requested_at,
         "lines": [
             {**line, "reason": leg.line_reasons.get(line["line_id"])}
@@ -491,7 +544,7 @@ def customer_return(timeline: Timeline, leg: ReturnView) -> dict[str, Any]:
         ],
         "carrier": leg.carrier,
         "tracking_number": leg.tracking_number,
-        "checkpoints": [checkpoint(c) for c in newest_first],
+        "checkpoints": [checkpoint(c, lang) for c in newest_first],
         "refund": {
             "amount": str(sum(amounts)) if amounts else None,
             "currency": next((r.currency for r in refunds if r.currency), None),
@@ -502,11 +555,13 @@ def customer_return(timeline: Timeline, leg: ReturnView) -> dict[str, Any]:
     }
 
 
-def cancel_request(timeline: Timeline, request: CancelRequestView) -> dict[str, Any]:
+def cancel_request(
+    timeline: Timeline, request: CancelRequestView, lang: str = SOURCE_LOCALE
+) -> dict[str, Any]:
     return {
         "request_id": request.request_id,
         "status": request.status,
-        "status_text": CANCEL_TEXT[request.status],
+        "status_text": _(lang, CANCEL_TEXT[request.status]),
         "lines": _named(timeline, request.lines),
         "reason": request.reason,
         "requested_at": request.requested_at,
@@ -515,7 +570,9 @@ def cancel_request(timeline: Timeline, request: CancelRequestView) -> dict[str, 
     }
 
 
-def allowed_actions(timeline: Timeline, return_window_days: float) -> dict[str, Any]:
+def allowed_actions(
+    timeline: Timeline, return_window_days: float, lang: str = SOURCE_LOCALE
+) -> dict[str, Any]:
     """What the customer may ask for now: returnable lines (each with its most and the end of
     its window, which the page compares with its clock), cancellable lines, problem types."""
     names = {line.line_id: line.name or line.sku for line in timeline.lines}
@@ -534,54 +591,69 @@ def allowed_actions(timeline: Timeline, return_window_days: float) -> dict[str, 
             {"line_id": c.line_id, "name": names.get(c.line_id), "quantity": c.quantity}
             for c in cancellable_lines(timeline)
         ],
-        "problem_types": [{"problem": p, "text": PROBLEM_TEXT[p]} for p in problem_types(timeline)],
+        "problem_types": [
+            {"problem": p, "text": _(lang, PROBLEM_TEXT[p])} for p in problem_types(timeline)
+        ],
         "return_window_days": return_window_days,
     }
 
 
 def customer_order(
-    timeline: Timeline, *, return_window_days: float = RETURN_WINDOW_DAYS
+    timeline: Timeline,
+    *,
+    return_window_days: float = RETURN_WINDOW_DAYS,
+    lang: str = SOURCE_LOCALE,
+    brand: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The ``CustomerOrder`` document: everything the order's status page shows."""
+    """The ``CustomerOrder`` document: everything the order's status page shows, worded in
+    ``lang``; ``brand`` is the order's public brand block (``wismo.brands.public_brand``)."""
+    masked = [g.address_masked for g in timeline.delivery_groups if g.address_masked]
     return {
+        "lang": lang,
+        "brand": brand,
+        "address_masked": masked[0] if masked else None,
         "order_id": timeline.order_id,
         "order_number": timeline.order_number,
         "status": timeline.status,
-        "status_text": status_text(timeline),
+        "status_text": status_text(timeline, lang),
         "placed_at": timeline.placed_at,
         "cancelled": timeline.cancelled,
-        "milestones": milestones(timeline),
+        "milestones": milestones(timeline, lang),
         "delivery": delivery_window(timeline),
-        "banner": banner(timeline),
+        "banner": banner(timeline, lang),
         "items": [
             {"name": line.name or line.sku, "quantity": line.quantity} for line in timeline.lines
         ],
         "shipments": [
             {
-                **shipment(s),
+                **shipment(s, lang=lang),
                 "items": shipment_items(timeline, s),
-                "wismo_estimate": wismo_estimate(s, may_be_late=trending_late(timeline, s)),
+                "wismo_estimate": wismo_estimate(
+                    s, may_be_late=trending_late(timeline, s), lang=lang
+                ),
             }
             for s in timeline.shipments
         ],
-        "returns": [customer_return(timeline, r) for r in timeline.returns],
-        "problems": problem_reports(timeline),
-        "cancel_requests": [cancel_request(timeline, c) for c in timeline.cancel_requests],
-        "actions": allowed_actions(timeline, return_window_days),
+        "returns": [customer_return(timeline, r, lang) for r in timeline.returns],
+        "problems": problem_reports(timeline, lang),
+        "cancel_requests": [cancel_request(timeline, c, lang) for c in timeline.cancel_requests],
+        "actions": allowed_actions(timeline, return_window_days, lang),
         "version": timeline.version,
         "updated_at": timeline.last_event_at,
     }
 
 
-def public_parcel(timeline: Timeline, tracking_number: str) -> dict[str, Any] | None:
+def public_parcel(
+    timeline: Timeline, tracking_number: str, lang: str = SOURCE_LOCALE
+) -> dict[str, Any] | None:
     """The public ``Shipment`` document of one parcel: no order details at all."""
     for parcel in timeline.shipments:
         numbers = {parcel.tracking_number} | {p.tracking_number for p in parcel.packages}
         if tracking_number in numbers:
-            return shipment(parcel, tracking_number)
+            return shipment(parcel, tracking_number, lang)
     for leg in timeline.returns:
         if leg.tracking_number == tracking_number:
-            return return_leg(leg)
+            return return_leg(leg, lang)
     return None
 
 
