@@ -130,7 +130,7 @@ async def _live_context(app: web.Application) -> AsyncIterator[None]:
 
     feed.summary_handlers.append(exceptions)
     window = settings.selfservice.return_window_days
-    hub = Hub(feed, app[keys.METRICS], settings.api.ws_queue_size, window)
+    hub = Hub(feed, app[keys.METRICS], settings.api.ws_queue_size, window, settings)
     app[keys.CHANGES], app[keys.AGENT_INDEX] = feed, store.agent_index
     app[keys.HUB] = hub
     await feed.start()

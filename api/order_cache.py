@@ -42,6 +42,10 @@ class EncodedAnswer:
         return cls(etag, body, CIMultiDictProxy(full), CIMultiDictProxy(validators))
 
 
+#: the most variants (reader languages) kept of one order
+_VARIANTS = 8
+
+
 @dataclass(frozen=True, slots=True)
 class Fill:
     """A permit to store what a read is about to fetch (see :meth:`OrderCache.begin`)."""
@@ -49,10 +53,12 @@ class Fill:
     order_id: str
     epoch: int
     seq: int
+    variant: str = ""
 
 
 class OrderCache:
-    """Order id → :class:`EncodedAnswer`, least recently used dropped past ``size`` (0: off).
+    """Order id → its :class:`EncodedAnswer` per variant (the reader's language preference),
+    least recently used orders dropped past ``size`` (0: off).
 
     ``live`` tells whether the change feed delivers every change right now.
     """
@@ -60,7 +66,7 @@ class OrderCache:
     def __init__(self, size: int, live: Callable[[], bool]) -> None:
         self.size = size
         self._live = live
-        self._entries: OrderedDict[str, EncodedAnswer] = OrderedDict()
+        self._entries: OrderedDict[str, dict[str, EncodedAnswer]] = OrderedDict()
         self._epoch = 0  # bumped by every reset: fills begun before it are refused
         self._seq = 0  # bumped by every invalidation
         self._reading: dict[str, int] = {}  # order → reads in flight
@@ -79,12 +85,12 @@ class OrderCache:
         """How many times the cache was reset."""
         return self._epoch
 
-    def get(self, order_id: str) -> EncodedAnswer | None:
+    def get(self, order_id: str, variant: str = "") -> EncodedAnswer | None:
         if not self._live():
             if self._entries:
                 self.reset()
             return None
-        entry = self._entries.get(order_id)
+        entry = self._entries.get(order_id, {}).get(variant)
         if entry is None:
             self.misses += 1
             return None
@@ -92,12 +98,12 @@ class OrderCache:
         self.hits += 1
         return entry
 
-    def begin(self, order_id: str) -> Fill | None:
+    def begin(self, order_id: str, variant: str = "") -> Fill | None:
         """Before asking Redis: ``None`` when what comes back must not be kept."""
         if not self.size or not self._live():
             return None
         self._reading[order_id] = self._reading.get(order_id, 0) + 1
-        return Fill(order_id, self._epoch, self._seq)
+        return Fill(order_id, self._epoch, self._seq, variant)
 
     def finish(self, fill: Fill | None, answer: EncodedAnswer | None) -> None:
         """After Redis answered (``answer``) or failed (None): keeps it unless overtaken."""
@@ -113,7 +119,10 @@ class OrderCache:
             self._touched.pop(order_id, None)
         if answer is None or fill.epoch != self._epoch or touched > fill.seq or not self._live():
             return
-        self._entries[order_id] = answer
+        variants = self._entries.setdefault(order_id, {})
+        if len(variants) >= _VARIANTS and fill.variant not in variants:
+            variants.pop(next(iter(variants)))
+        variants[fill.variant] = answer
         self._entries.move_to_end(order_id)
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)

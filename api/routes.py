@@ -18,6 +18,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/lookup", orders.lookup)
     app.router.add_get("/v1/orders/{order_id}", orders.read_order)
     app.router.add_get("/v1/tracking/{tracking_number}", orders.track)
+    app.router.add_get("/v1/brands/{brand}", orders.brand)
+    app.router.add_get("/v1/i18n/{lang}", orders.page_texts)
     app.router.add_get("/v1/agent/orders/{order_id}", agent.order_detail)
     app.router.add_get("/v1/agent/orders/{order_id}/dead-letters", agent.dead_letters)
     app.router.add_get("/v1/agent/search", agent.search)

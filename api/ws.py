@@ -41,11 +41,14 @@ import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from api.changes import ChangeFeed
+from api.customer_view import customer_view, reader_language
 from api.metrics import ApiMetrics
 from api.personal import minimal
 from projections.customer_order import RETURN_WINDOW_DAYS, customer_order, encode
 from projections.exception_flow import timeline_from_json
 from projections.timeline_model import Timeline
+from wismo.i18n import SHIPPED, SOURCE_LOCALE
+from wismo.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,8 @@ class Connection:
     client: str = ""
     subscribe_grace_s: float = _NEVER
     orders: dict[str, int] = field(default_factory=dict)  # order id -> last version sent
+    #: order id -> the language its subscriber asked for (``lang`` of the subscribe message)
+    langs: dict[str, str | None] = field(default_factory=dict)
     agent_filter: AgentFilter | None = None
     #: the agent feed may show it personal data (else :func:`api.personal.minimal` frames)
     personal: bool = True
@@ -150,16 +155,21 @@ class Connection:
 
 
 def order_frame(
-    order_id: str, timeline: Timeline, return_window_days: float = RETURN_WINDOW_DAYS
+    order_id: str,
+    timeline: Timeline,
+    return_window_days: float = RETURN_WINDOW_DAYS,
+    *,
+    lang: str = SOURCE_LOCALE,
+    settings: Settings | None = None,
 ) -> bytes:
-    """The ``order`` frame: the same ``CustomerOrder`` document ``GET /v1/orders/{id}`` answers."""
+    """The ``order`` frame: the same ``CustomerOrder`` document ``GET /v1/orders/{id}`` answers
+    (in ``lang``; with the brand and its return window when ``settings`` are given)."""
+    if settings is not None:
+        view = customer_view(settings, timeline, lang)
+    else:
+        view = customer_order(timeline, return_window_days=return_window_days, lang=lang)
     return encode(
-        {
-            "type": "order",
-            "order_id": order_id,
-            "version": timeline.version,
-            "view": customer_order(timeline, return_window_days=return_window_days),
-        }
+        {"type": "order", "order_id": order_id, "version": timeline.version, "view": view}
     )
 
 
@@ -182,8 +192,10 @@ class Hub:
         metrics: ApiMetrics,
         queue_size: int,
         return_window_days: float = RETURN_WINDOW_DAYS,
+        settings: Settings | None = None,
     ) -> None:
         self.feed = feed
+        self.settings = settings  # brands and languages of the order frames
         self.metrics = metrics
         self.queue_size = queue_size
         self.return_window_days = return_window_days  # what the order frames offer to return
@@ -292,8 +304,11 @@ class Hub:
 
     # subscriptions --------------------------------------------------------------------------
 
-    async def watch_order(self, connection: Connection, order_id: str, version: int) -> None:
+    async def watch_order(
+        self, connection: Connection, order_id: str, version: int, lang: str | None = None
+    ) -> None:
         """Listen first, then the caller reads the current state: no change falls in between."""
+        connection.langs[order_id] = lang
         if order_id in connection.orders:
             connection.orders[order_id] = max(connection.orders[order_id], version)
             return
@@ -306,6 +321,7 @@ class Hub:
 
     async def unwatch_order(self, connection: Connection, order_id: str) -> None:
         self.revoke(connection, f"order:{order_id}")
+        connection.langs.pop(order_id, None)
         if connection.orders.pop(order_id, None) is None:
             return
         if not connection.orders:
@@ -322,8 +338,20 @@ class Hub:
         """Send a snapshot unless the connection already has this version or a later one."""
         if timeline.version > connection.orders.get(order_id, -1):
             connection.orders[order_id] = timeline.version
-            frame = order_frame(order_id, timeline, self.return_window_days)
+            frame = self._order_frame(order_id, timeline, self._language(connection, timeline))
             self._offer(connection, frame, 0.0, supersedes=True)
+
+    def _language(self, connection: Connection, timeline: Timeline) -> str:
+        """The language a subscriber reads the order in (see :mod:`api.customer_view`)."""
+        asked = connection.langs.get(timeline.order_id)
+        if self.settings is None:
+            return asked if asked in SHIPPED else SOURCE_LOCALE
+        return reader_language(self.settings, timeline, asked, None)
+
+    def _order_frame(self, order_id: str, timeline: Timeline, lang: str) -> bytes:
+        return order_frame(
+            order_id, timeline, self.return_window_days, lang=lang, settings=self.settings
+        )
 
     def watch_agents(self, connection: Connection, wanted: AgentFilter) -> None:
         connection.agent_filter = wanted
@@ -345,12 +373,15 @@ class Hub:
             log.warning("undecodable timeline for %s", order_id)
             return
         version = timeline.version
-        # encoded once for every watcher
-        frame = order_frame(order_id, timeline, self.return_window_days)
+        # built and encoded once per language for every watcher
+        frames: dict[str, bytes] = {}
         for connection in list(watchers):
             if version > connection.orders.get(order_id, -1):
                 connection.orders[order_id] = version
-                self._offer(connection, frame, arrived, supersedes=True)
+                lang = self._language(connection, timeline)
+                if lang not in frames:
+                    frames[lang] = self._order_frame(order_id, timeline, lang)
+                self._offer(connection, frames[lang], arrived, supersedes=True)
 
     def on_summary(self, summary: dict[str, Any]) -> None:
         self._to_agents({"type": "order_changed", **summary})

@@ -103,7 +103,8 @@ def _from_url(request: web.Request) -> dict[str, Any]:
     token = query.get("token") or bearer(request.headers)
     if "order_id" in request.match_info or "order_id" in query:
         order_id = request.match_info.get("order_id") or query["order_id"]
-        return {"order_id": order_id, "token": token, "version": query.get("version")}
+        version, lang = query.get("version"), query.get("lang")
+        return {"order_id": order_id, "token": token, "version": version, "lang": lang}
     if request.path.endswith("/agent") or query.get("feed") == "agents":
         filters: dict[str, Any] = {"orders": query.get("orders") in ("1", "true")}
         filters |= {name: query[name].split(",") for name in _FILTERS if query.get(name)}
@@ -135,7 +136,8 @@ async def _subscribe(request: web.Request, connection: Connection, message: dict
         await _subscribe_agents(request, connection, token, message.get("filters") or {})
     elif isinstance(message.get("order_id"), str):
         version = _version(message.get("version"))
-        await _subscribe_order(request, connection, message["order_id"], token, version)
+        lang = message.get("lang") if isinstance(message.get("lang"), str) else None
+        await _subscribe_order(request, connection, message["order_id"], token, version, lang)
     else:
         raise BadRequest('subscribe needs an "order_id" or "feed": "agents"')
 
@@ -153,7 +155,12 @@ def _version(value: Any) -> int:
 
 
 async def _subscribe_order(
-    request: web.Request, connection: Connection, order_id: str, token: str | None, version: int
+    request: web.Request,
+    connection: Connection,
+    order_id: str,
+    token: str | None,
+    version: int,
+    lang: str | None = None,
 ) -> None:
     app = request.app
     hub = app[HUB]
@@ -161,7 +168,7 @@ async def _subscribe_order(
     if order_id not in connection.orders and len(connection.orders) >= MAX_ORDERS_PER_CONNECTION:
         raise BadRequest(f"at most {MAX_ORDERS_PER_CONNECTION} orders per connection")
     hub.grant(connection, f"order:{order_id}", _expires_at(token))
-    await hub.watch_order(connection, order_id, version)
+    await hub.watch_order(connection, order_id, version, lang)
     raw = await app[STORE].timeline(order_id)
     if raw is None:
         raise NotFound(f"order {order_id} is not known")

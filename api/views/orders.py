@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ from aiohttp import web
 
 from api.auth import bearer, issue_customer_token
 from api.clients import client_of
+from api.customer_view import customer_view, parcel_view, preference, reader_language
 from api.errors import BadRequest, NotFound, TooManyRequests
 from api.guards import LIMITS, SHARED_LIMITER
 from api.keys import (
@@ -21,12 +23,15 @@ from api.keys import (
     TIMELINES,
 )
 from api.order_cache import EncodedAnswer
+from api.page_texts import page_labels
 from api.reread import reread
 from api.views.body import json_object
 from api.views.respond import PRIVATE_NO_CACHE, encoded, etag_for, json
-from projections.customer_order import FORMAT, customer_order, encode, public_parcel
+from projections.customer_order import FORMAT, encode
 from projections.exception_flow import timeline_from_json
 from projections.timeline_model import Timeline
+from wismo.brands import public_brand
+from wismo.i18n import SHIPPED, language
 
 _MAX_FIELD = 320
 
@@ -49,6 +54,7 @@ async def lookup(request: web.Request) -> web.Response:
     document = await json_object(request, settings.api.max_body_bytes)
     order_number = _text_field(document, "order_number")
     email, postcode = _text_field(document, "email"), _text_field(document, "postcode")
+    brand = _text_field(document, "brand")
     if order_number is None or (email is None and postcode is None):
         raise BadRequest("give order_number and either email or postcode")
     limits, limiter = app[LIMITS], app[SHARED_LIMITER]
@@ -59,6 +65,11 @@ async def lookup(request: web.Request) -> web.Response:
     blank = not order_number or "" in (email, postcode)
     store = app[STORE]
     order_id = None if blank else await store.order_for_lookup(order_number, email, postcode)
+    if order_id is not None and brand is not None:
+        # the page of one brand finds none of another's orders (nor unbranded ones)
+        found = await stored_timeline(request, order_id)
+        if found.brand != brand:
+            order_id = None
     if order_id is None:
         raise NotFound("no order matches that order number and e-mail or postcode")
     await limiter.give_back(per_order)
@@ -99,9 +110,10 @@ async def read_order(request: web.Request) -> web.Response:
     order_id = request.match_info["order_id"]
     app[CAPABILITIES].authorize(customer_token(request), order_id, app[CLOCK]())
     cache = app[ORDER_CACHE]
-    answer = cache.get(order_id)
+    variant = _preference(request)
+    answer = cache.get(order_id, variant)
     if answer is None:
-        fill = cache.begin(order_id)
+        fill = cache.begin(order_id, variant)
         try:
             answer = await customer_document(request, order_id)
         finally:
@@ -111,9 +123,21 @@ async def read_order(request: web.Request) -> web.Response:
 
 async def customer_document(request: web.Request, order_id: str) -> EncodedAnswer:
     timeline = await stored_timeline(request, order_id)
-    window = request.app[SETTINGS].selfservice.return_window_days
-    body = encode(customer_order(timeline, return_window_days=window))
-    return EncodedAnswer.of(etag_for(timeline, "customer", FORMAT), body, PRIVATE_NO_CACHE)
+    settings = request.app[SETTINGS]
+    lang = _language(request, timeline)
+    body = encode(customer_view(settings, timeline, lang))
+    return EncodedAnswer.of(etag_for(timeline, "customer", FORMAT, lang), body, PRIVATE_NO_CACHE)
+
+
+def _preference(request: web.Request) -> str:
+    settings = request.app[SETTINGS]
+    return preference(settings, request.query.get("lang"), request.headers.get("Accept-Language"))
+
+
+def _language(request: web.Request, timeline: Timeline) -> str:
+    """The reader's language: ``?lang=`` > the order's locale > Accept-Language > the brand's."""
+    explicit, accept = request.query.get("lang"), request.headers.get("Accept-Language")
+    return reader_language(request.app[SETTINGS], timeline, explicit, accept)
 
 
 async def track(request: web.Request) -> web.Response:
@@ -126,8 +150,31 @@ async def track(request: web.Request) -> web.Response:
     number = request.match_info["tracking_number"]
     order_id = await request.app[STORE].order_for_tracking(number)
     timeline = await stored_timeline(request, order_id) if order_id else None
-    parcel = public_parcel(timeline, number) if timeline else None
+    lang = _language(request, timeline) if timeline else ""
+    parcel = parcel_view(timeline, number, lang) if timeline else None
     if timeline is None or parcel is None:
         raise NotFound(f"tracking number {number} is not known")
-    etag = etag_for(timeline, "tracking", FORMAT, number)
+    etag = etag_for(timeline, "tracking", FORMAT, lang, number)
     return encoded(request, EncodedAnswer.of(etag, encode(parcel), "public, no-cache"))
+
+
+async def brand(request: web.Request) -> web.Response:
+    """Public: what the status page shows of a brand (name, logo, colours, support, locale)."""
+    block = public_brand(request.app[SETTINGS], request.match_info["brand"])
+    if block is None:
+        raise NotFound("no such brand")
+    body = encode(block)
+    return encoded(request, EncodedAnswer.of(_content_tag(body), body, "public, max-age=300"))
+
+
+async def page_texts(request: web.Request) -> web.Response:
+    """Public: the status page's own labels in one language (404 for one wismo does not ship)."""
+    lang = language(request.match_info["lang"])
+    if lang is None or lang not in SHIPPED or lang != request.match_info["lang"]:
+        raise NotFound("no such language")
+    body = encode({"lang": lang, "labels": page_labels(lang)})
+    return encoded(request, EncodedAnswer.of(_content_tag(body), body, "public, max-age=300"))
+
+
+def _content_tag(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
