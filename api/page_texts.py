@@ -32,7 +32,42 @@ LABELS: dict[str, str] = {
     "delivery_address": N_("Delivery address"),
     "track_at_carrier": N_("Track on the carrier's website"),
     "support": N_("Need help? Contact us"),
-    "not_found": N_("We could not find that order. Check the number and try again."),
+    "proof_link": N_("See the carrier's proof of delivery"),
+    "delivery_progress": N_("Delivery progress"),
+    "done": N_("done"),
+    "parcel_of": N_("Parcel %(index)s of %(total)s"),
+    "your_parcel": N_("Your parcel"),
+    "not_yet_known": N_("not yet known"),
+    "delivered": N_("Delivered"),
+    "estimated_delivery": N_("Estimated delivery"),
+    "carrier": N_("Carrier"),
+    "our_estimate": N_("Our estimate"),
+    "going_to": N_("Going to"),
+    "in_this_parcel": N_("In this parcel"),
+    "item": N_("item"),
+    "history": N_("History"),
+    "no_scans": N_("No scans from the carrier yet."),
+    "problem_banner": N_("There is a problem with your delivery"),
+    "status": N_("Status"),
+    "ordered": N_("Ordered"),
+    "promised_by": N_("Promised by"),
+    "last_updated": N_("Last updated"),
+    "milestones_reached": N_("Milestones reached"),
+    "items": N_("Items"),
+    "preparing": N_("We are preparing your order; tracking appears here as soon as it ships."),
+    "live_on": N_("Live: this page updates by itself"),
+    "live_polling": N_("Checking for updates every %(seconds)s s"),
+    "updated": N_("Updated"),
+    "lookup_missing": N_("Please enter your order number and your e-mail address or postcode."),
+    "lookup_not_found": N_(
+        "We could not find an order with that number and e-mail address or postcode. "
+        "Please check both and try again."
+    ),
+    "too_many": N_("Too many attempts. Please wait a minute and try again."),
+    "went_wrong": N_("Sorry, something went wrong:"),
+    "tracking_unknown": N_(
+        "We do not know this tracking number (yet). Please check it, or look your order up."
+    ),
 }
 
 

@@ -1,11 +1,125 @@
 // The customer status page: look the order up (order number + e-mail or postcode), then keep
 // its view current over the websocket, polling (with the ETag) while the socket is down.
-import { api, ApiError, el, fill, formatDate, LiveSocket, place, timeEl, words, wsUrl } from "/static/common.js";
+import { api, ApiError, el, fill, LiveSocket, place, timeEl, words, wsUrl } from "/static/common.js";
 import { OrderUpdates } from "/static/track/notify.js";
 import { OrderActions } from "/static/track/actions.js";
 
 const POLL_MS = 15000;
 const $ = (id) => document.getElementById(id);
+const LANGS = ["en", "de", "fr", "es", "nl"];
+const params = new URLSearchParams(location.search);
+
+// Languages: the page's labels come from /v1/i18n/{lang} (api/page_texts.py), the order's words
+// from the view itself; the English below is only the fallback while they load.
+const i18n = { lang: null, labels: {}, brand: params.get("brand") || null };
+const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+
+function t(key, fallback, values = {}) {
+  const text = i18n.labels[key] || fallback;
+  return text.replace(/%\((\w+)\)s/g, (_, name) => String(values[name] ?? ""));
+}
+
+function chosenLanguage() {
+  const wanted = params.get("lang") || localStorage.getItem("wismo.lang");
+  return LANGS.includes(wanted) ? wanted : null;
+}
+
+async function loadLabels(lang) {
+  try {
+    const { data } = await api(`/v1/i18n/${encodeURIComponent(lang)}`);
+    i18n.labels = data.labels || {};
+  } catch {
+    i18n.labels = {};
+  }
+  i18n.lang = lang;
+  document.documentElement.lang = lang;
+  $("lang").value = lang;
+  for (const node of document.querySelectorAll("[data-t]")) {
+    node.dataset.fallback ??= node.textContent;
+    if (node.id === "brand-name" && i18n.brandBlock) continue;
+    node.textContent = t(node.dataset.t, node.dataset.fallback);
+  }
+}
+
+// only the reader's explicit choice is sent: otherwise the server picks (the order's locale, then
+// Accept-Language, then the brand's), and the labels follow the language the view came in
+function langQuery(prefix = "?", fallback = null) {
+  const lang = chosenLanguage() || fallback;
+  return lang ? `${prefix}lang=${encodeURIComponent(lang)}` : "";
+}
+
+function localDate(value) {
+  if (!value) return "";
+  const day = /^\d{4}-\d{2}-\d{2}$/.test(value);
+  const when = new Date(day ? `${value}T12:00:00Z` : value);
+  if (Number.isNaN(when.getTime())) return "";
+  const options = { weekday: "short", day: "numeric", month: "short", timeZone: day ? "UTC" : zone };
+  return new Intl.DateTimeFormat(i18n.lang || undefined, options).format(when);
+}
+
+function localDateTime(value) {
+  const when = value ? new Date(value) : null;
+  if (!when || Number.isNaN(when.getTime())) return "";
+  return new Intl.DateTimeFormat(i18n.lang || undefined, {
+    day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZone: zone,
+  }).format(when);
+}
+
+const localTime = (value) => timeEl(value, localDateTime);
+
+// the relative luminance contrast of two #rrggbb colours (WCAG 2)
+function contrast(a, b) {
+  const lum = (hex) => {
+    const [r, g, b2] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255)
+      .map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b2;
+  };
+  const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+  return (x + 0.05) / (y + 0.05);
+}
+
+// a brand's look: logo (alt = its name), colours kept only where white text stays readable
+function applyBrand(block) {
+  if (!block || !block.id) return;
+  i18n.brandBlock = block;
+  i18n.brand = i18n.brand || block.id;
+  const name = $("brand-name");
+  name.textContent = block.name;
+  const logo = $("brand-logo");
+  if (block.logo_url) {
+    logo.src = block.logo_url;
+    logo.alt = block.name;
+    logo.hidden = false;
+    name.classList.add("sr-only");
+  }
+  $("home").href = `/track?brand=${encodeURIComponent(block.id)}`;
+  const root = document.documentElement.style;
+  const colour = /^#[0-9a-fA-F]{6}$/;
+  for (const [prop, value] of [["--brand", block.primary_color], ["--brand-accent", block.accent_color]]) {
+    if (value && colour.test(value) && contrast(value, "#ffffff") >= 4.5) root.setProperty(prop, value);
+  }
+  if (block.primary_color && colour.test(block.primary_color) && contrast(block.primary_color, "#ffffff") >= 4.5) {
+    document.querySelector("header.site").style.background = block.primary_color;
+  }
+  const support = $("support");
+  const links = [];
+  if (block.support_email) links.push(el("a", { href: `mailto:${block.support_email}` }, block.support_email));
+  if (block.support_phone) links.push(el("a", { href: `tel:${block.support_phone.replace(/\s+/g, "")}` }, block.support_phone));
+  if (block.support_url && /^https?:/.test(block.support_url)) links.push(el("a", { href: block.support_url, rel: "noopener noreferrer" }, block.support_url));
+  if (links.length) {
+    fill(support, el("strong", {}, t("support", "Need help? Contact us")), " ", ...links.flatMap((a, i) => (i ? [" · ", a] : [a])));
+    support.hidden = false;
+  }
+}
+
+async function loadBrand(id) {
+  try {
+    const { data } = await api(`/v1/brands/${encodeURIComponent(id)}`);
+    applyBrand(data);
+  } catch {
+    i18n.brand = null; // an unknown brand: the plain page
+  }
+}
 const state = { orderId: null, token: null, version: -1, etag: null, socket: null, poll: null, view: null };
 // what the customer typed to look the order up, kept in this page only (never stored): a token
 // that expires is replaced by looking the order up again, and the page carries on
@@ -20,7 +134,7 @@ const actions = new OrderActions($("actions"), () => ({ orderId: state.orderId, 
 // only lays them out.
 
 function progress(shipment) {
-  const list = el("ol", { class: "progress", "aria-label": "Delivery progress" });
+  const list = el("ol", { class: "progress", "aria-label": t("delivery_progress", "Delivery progress") });
   for (const step of shipment.progress || []) {
     const classes = [];
     if (step.done) classes.push("done");
@@ -31,26 +145,28 @@ function progress(shipment) {
       class: classes.join(" "),
       "data-step": step.step,
       "aria-current": step.current ? "step" : null,
-    }, step.label, step.done ? el("span", { class: "sr-only" }, " (done)") : null));
+    }, step.label, step.done ? el("span", { class: "sr-only" }, ` (${t("done", "done")})`) : null));
   }
   return list;
 }
 
 function windowText(start, end, estimated) {
-  const a = formatDate(start || estimated);
-  const b = formatDate(end || estimated);
+  const a = localDate(start || estimated);
+  const b = localDate(end || estimated);
   if (!a && !b) return "";
   return a === b || !b ? a : `${a} – ${b}`;
 }
 
 function shipmentCard(shipment, index, total) {
-  const title = total > 1 ? `Parcel ${index + 1} of ${total}` : "Your parcel";
+  const title = total > 1 ? t("parcel_of", "Parcel %(index)s of %(total)s", { index: index + 1, total }) : t("your_parcel", "Your parcel");
+  const unknown = t("not_yet_known", "not yet known");
   const tracking = shipment.tracking_url
-    ? el("a", { href: shipment.tracking_url, rel: "noopener noreferrer", target: "_blank" }, shipment.tracking_number || "")
-    : el("span", { class: "code" }, shipment.tracking_number || "not yet known");
+    ? el("a", { href: shipment.tracking_url, rel: "noopener noreferrer", target: "_blank", title: t("track_at_carrier", "Track on the carrier's website") }, shipment.tracking_number || "")
+    : el("span", { class: "code" }, shipment.tracking_number || unknown);
   const arrives = shipment.delivered_at
-    ? ["Delivered", timeEl(shipment.delivered_at)]
-    : ["Estimated delivery", windowText(shipment.window_start, shipment.window_end, shipment.estimated_delivery) || "not yet known"];
+    ? [t("delivered", "Delivered"), localTime(shipment.delivered_at)]
+    : [t("estimated_delivery", "Estimated delivery"), windowText(shipment.window_start, shipment.window_end, shipment.estimated_delivery) || unknown];
+  const proof = shipment.proof;
   // wismo's own estimate beside the carrier's, in the server's cautious words
   const ours = shipment.delivered_at ? null : shipment.wismo_estimate;
   const next = shipment.next_step;
@@ -61,28 +177,37 @@ function shipmentCard(shipment, index, total) {
     progress(shipment),
     next ? el("p", { class: "notice" }, next) : null,
     el("dl", { class: "facts" },
-      el("dt", {}, "Carrier"), el("dd", {}, [shipment.carrier ? shipment.carrier.toUpperCase() : "—", shipment.service ? ` · ${shipment.service}` : ""]),
-      el("dt", {}, "Tracking number"), el("dd", {}, tracking),
+      el("dt", {}, t("carrier", "Carrier")), el("dd", {}, [shipment.carrier ? shipment.carrier.toUpperCase() : "—", shipment.service ? ` · ${shipment.service}` : ""]),
+      el("dt", {}, t("tracking_number", "Tracking number")), el("dd", {}, tracking),
       el("dt", {}, arrives[0]), el("dd", { class: "arrives" }, arrives[1]),
-      ours ? [el("dt", {}, "Our estimate"), el("dd", { class: ours.may_be_late ? "ours may-be-late" : "ours" }, ours.text.replace(/^Our estimate: /, ""))] : null,
-      shipment.destination ? [el("dt", {}, "Going to"), el("dd", {}, place(shipment.destination))] : null,
+      ours ? [el("dt", {}, t("our_estimate", "Our estimate")), el("dd", { class: ours.may_be_late ? "ours may-be-late" : "ours" }, ours.text.replace(/^[^:]*:\s*/, ""))] : null,
+      shipment.destination ? [el("dt", {}, t("going_to", "Going to")), el("dd", {}, place(shipment.destination))] : null,
+      proof && proof.signed_by ? [el("dt", {}, t("proof_of_delivery", "Proof of delivery")), el("dd", { class: "signed-by" }, t("signed_by", "Signed for by %(name)s", { name: proof.signed_by }))] : null,
+      proof && proof.url ? [el("dt", { class: proof.signed_by ? "sr-only" : "" }, t("proof_of_delivery", "Proof of delivery")), el("dd", {}, el("a", { class: "proof", href: proof.url, rel: "noopener noreferrer", target: "_blank" }, t("proof_link", "See the carrier's proof of delivery")))] : null,
     ),
-    items ? [el("h3", {}, "In this parcel"), el("ul", { class: "items" }, items.map((item) => el("li", {}, `${item.quantity ?? 1} × ${item.name || item.sku || "item"}`)))] : null,
-    el("h3", {}, "History"),
+    items ? [el("h3", {}, t("in_this_parcel", "In this parcel")), el("ul", { class: "items" }, items.map((item) => el("li", {}, `${item.quantity ?? 1} × ${item.name || item.sku || t("item", "item")}`)))] : null,
+    el("h3", {}, t("history", "History")),
     checkpoints.length
       ? el("ol", { class: "history" }, checkpoints.map((c) => el("li", {},
         el("div", {}, el("strong", {}, c.description), c.reason ? ` (${words(c.reason)})` : ""),
-        el("div", {}, timeEl(c.at), c.location ? el("span", { class: "where" }, ` · ${place(c.location)}`) : null))))
-      : el("p", { class: "muted" }, "No scans from the carrier yet."),
+        el("div", {}, localTime(c.at), c.location ? el("span", { class: "where" }, ` · ${place(c.location)}`) : null))))
+      : el("p", { class: "muted" }, t("no_scans", "No scans from the carrier yet.")),
   );
 }
 
 function render(view) {
   state.view = view;
-  $("order-title").textContent = `Order ${view.order_number || view.order_id}`;
+  if (view.lang && view.lang !== i18n.lang && LANGS.includes(view.lang) && !chosenLanguage()) {
+    loadLabels(view.lang).then(() => state.view === view && render(view));
+  }
+  if (view.brand && (!i18n.brandBlock || i18n.brandBlock.id !== view.brand.id)) applyBrand(view.brand);
+  $("order-title").textContent = `${t("order", "Order")} ${view.order_number || view.order_id}`;
+  const address = $("address");
+  address.hidden = !view.address_masked;
+  if (view.address_masked) fill(address, el("strong", {}, `${t("delivery_address", "Delivery address")}: `), view.address_masked);
   const banner = $("banner");
   if (view.banner) {
-    fill(banner, el("strong", {}, "There is a problem with your delivery"), view.banner);
+    fill(banner, el("strong", {}, t("problem_banner", "There is a problem with your delivery")), " ", view.banner);
     banner.hidden = false;
   } else {
     banner.hidden = true;
@@ -92,27 +217,27 @@ function render(view) {
   const milestones = view.milestones || [];
   fill($("summary"),
     el("dl", { class: "facts" },
-      el("dt", {}, "Status"), el("dd", { id: "order-status", "data-status": view.status || "" }, view.status_text),
-      el("dt", {}, "Ordered"), el("dd", {}, view.placed_at ? timeEl(view.placed_at) : "—"),
-      delivery.promised ? [el("dt", {}, "Promised by"), el("dd", {}, formatDate(delivery.promised))] : null,
-      estimated ? [el("dt", {}, "Estimated delivery"), el("dd", { id: "estimate" }, estimated)] : null,
-      el("dt", {}, "Last updated"), el("dd", { id: "updated" }, view.updated_at ? timeEl(view.updated_at) : "—"),
+      el("dt", {}, t("status", "Status")), el("dd", { id: "order-status", "data-status": view.status || "" }, view.status_text),
+      el("dt", {}, t("ordered", "Ordered")), el("dd", {}, view.placed_at ? localTime(view.placed_at) : "—"),
+      delivery.promised ? [el("dt", {}, t("promised_by", "Promised by")), el("dd", {}, localDate(delivery.promised))] : null,
+      estimated ? [el("dt", {}, t("estimated_delivery", "Estimated delivery")), el("dd", { id: "estimate" }, estimated)] : null,
+      el("dt", {}, t("last_updated", "Last updated")), el("dd", { id: "updated" }, view.updated_at ? localTime(view.updated_at) : "—"),
     ),
-    milestones.length ? el("p", { class: "sr-only" }, `Milestones reached: ${milestones.filter((m) => m.done).map((m) => m.label).join(", ") || "none"}`) : null,
+    milestones.length ? el("p", { class: "sr-only" }, `${t("milestones_reached", "Milestones reached")}: ${milestones.filter((m) => m.done).map((m) => m.label).join(", ") || "—"}`) : null,
     view.items && view.items.length
-      ? [el("h2", {}, "Items"), el("ul", { class: "items" }, view.items.map((item) => el("li", {}, `${item.quantity ?? 1} × ${item.name || "item"}`)))]
+      ? [el("h2", {}, t("items", "Items")), el("ul", { class: "items" }, view.items.map((item) => el("li", {}, `${item.quantity ?? 1} × ${item.name || t("item", "item")}`)))]
       : null,
   );
   const shipments = view.shipments || [];
   fill($("shipments"), ...shipments.map((s, i) => shipmentCard(s, i, shipments.length)));
-  fill($("unshipped"), shipments.length || view.cancelled ? "" : el("p", { class: "card" }, "We are preparing your order; tracking appears here as soon as it ships."));
+  fill($("unshipped"), shipments.length || view.cancelled ? "" : el("p", { class: "card" }, t("preparing", "We are preparing your order; tracking appears here as soon as it ships.")));
   actions.render(view);
 }
 
 function setLive(on) {
   const live = $("live");
   live.classList.toggle("on", on);
-  live.textContent = on ? "Live: this page updates by itself" : `Checking for updates every ${POLL_MS / 1000} s`;
+  live.textContent = on ? t("live_on", "Live: this page updates by itself") : t("live_polling", "Checking for updates every %(seconds)s s", { seconds: POLL_MS / 1000 });
   if (on) stopPolling();
   else startPolling();
 }
@@ -159,7 +284,7 @@ async function renew() {
 
 async function refresh() {
   try {
-    const { status, data, etag } = await api(`/v1/orders/${encodeURIComponent(state.orderId)}`, { token: state.token, etag: state.etag });
+    const { status, data, etag } = await api(`/v1/orders/${encodeURIComponent(state.orderId)}${langQuery()}`, { token: state.token, etag: state.etag });
     if (status === 304) return;
     state.etag = etag;
     if (data.version === undefined || data.version === null || data.version >= state.version) {
@@ -178,7 +303,7 @@ function onFrame(frame) {
     state.version = frame.version;
     $("order-error").textContent = "";
     render(frame.view);
-    $("announce").textContent = `Updated: ${frame.view.status_text}`;
+    $("announce").textContent = `${t("updated", "Updated")}: ${frame.view.status_text}`;
   } else if (frame.type === "error") {
     if (frame.error === "unauthorized") expired(new ApiError(401, frame));
   }
@@ -197,7 +322,7 @@ function startTracking(orderId, token) {
 
 function openSocket() {
   return new LiveSocket(
-    () => wsUrl(`/v1/ws/orders/${encodeURIComponent(state.orderId)}?token=${encodeURIComponent(state.token)}${state.version >= 0 ? `&version=${state.version}` : ""}`),
+    () => wsUrl(`/v1/ws/orders/${encodeURIComponent(state.orderId)}?token=${encodeURIComponent(state.token)}${state.version >= 0 ? `&version=${state.version}` : ""}${langQuery("&", state.view && state.view.lang)}`),
     onFrame,
     (on, code) => {
       if (code === 4440) renew();
@@ -231,11 +356,11 @@ async function lookup(event) {
   const errorBox = $("lookup-error");
   errorBox.textContent = "";
   if (!number || !secret) {
-    errorBox.textContent = "Please enter your order number and your e-mail address or postcode.";
+    errorBox.textContent = t("lookup_missing", "Please enter your order number and your e-mail address or postcode.");
     (number ? $("secret") : $("order-number")).focus();
     return;
   }
-  const body = { order_number: number, ...(secret.includes("@") ? { email: secret } : { postcode: secret }) };
+  const body = { order_number: number, ...(secret.includes("@") ? { email: secret } : { postcode: secret }), ...(i18n.brand ? { brand: i18n.brand } : {}) };
   const button = $("lookup-submit");
   button.disabled = true;
   try {
@@ -244,10 +369,10 @@ async function lookup(event) {
     startTracking(data.order_id, data.token);
   } catch (error) {
     errorBox.textContent = error instanceof ApiError && error.status === 404
-      ? "We could not find an order with that number and e-mail address or postcode. Please check both and try again."
+      ? t("lookup_not_found", "We could not find an order with that number and e-mail address or postcode. Please check both and try again.")
       : error instanceof ApiError && error.status === 429
-        ? "Too many attempts. Please wait a minute and try again."
-        : `Sorry, something went wrong: ${error.message}`;
+        ? t("too_many", "Too many attempts. Please wait a minute and try again.")
+        : `${t("went_wrong", "Sorry, something went wrong:")} ${error.message}`;
     $("order-number").focus();
   } finally {
     button.disabled = false;
@@ -265,22 +390,43 @@ async function showParcel(number) {
   $("lookup").hidden = true;
   $("order").hidden = true;
   $("parcel").hidden = false;
-  $("parcel-title").textContent = `Parcel ${number}`;
+  $("parcel-title").textContent = `${t("parcel", "Parcel")} ${number}`;
+  state.parcel = number;
   const problem = $("parcel-error");
   try {
-    const { data } = await api(`/v1/tracking/${encodeURIComponent(number)}`);
+    const { data } = await api(`/v1/tracking/${encodeURIComponent(number)}${langQuery()}`);
     problem.hidden = true;
     fill($("parcel-view"), shipmentCard(data, 0, 1));
   } catch (error) {
     problem.hidden = false;
     problem.textContent = error instanceof ApiError && error.status === 404
-      ? "We do not know this tracking number (yet). Please check it, or look your order up."
-      : `Sorry, something went wrong: ${error.message}`;
+      ? t("tracking_unknown", "We do not know this tracking number (yet). Please check it, or look your order up.")
+      : `${t("went_wrong", "Sorry, something went wrong:")} ${error.message}`;
   }
   $("parcel-title").focus();
 }
 
-const params = new URLSearchParams(location.search);
+// the switcher: remembered, and the order (or parcel) on the page is read again in that language
+$("lang").addEventListener("change", async () => {
+  const lang = $("lang").value;
+  if (!LANGS.includes(lang)) return;
+  localStorage.setItem("wismo.lang", lang);
+  params.delete("lang");
+  await loadLabels(lang);
+  if (state.orderId) {
+    state.etag = null;
+    state.version = -1;
+    if (state.socket) state.socket.close();
+    state.socket = openSocket();
+    await refresh();
+  } else if (state.parcel && !$("parcel").hidden) {
+    await showParcel(state.parcel);
+  }
+});
+
+const startLang = chosenLanguage() || (navigator.languages || [navigator.language]).map((l) => (l || "").slice(0, 2)).find((l) => LANGS.includes(l)) || "en";
+await loadLabels(startLang);
+if (i18n.brand) await loadBrand(i18n.brand);
 if (params.get("order")) $("order-number").value = params.get("order");
 if (params.get("email")) $("secret").value = params.get("email");
 const saved = JSON.parse(sessionStorage.getItem("wismo.order") || "null");
