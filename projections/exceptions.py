@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
+from projections.customer_texts import CUSTOMER_TEXT, CUSTOMER_TEXT_BY_REASON
 from projections.timeline_model import (
     CheckpointView,
     PackageView,
@@ -540,97 +541,9 @@ def _clocks(timeline: Timeline, thresholds: ThresholdSettings) -> list[DetectedE
 
 # what the customer reads -------------------------------------------------------------------
 
-_CUSTOMER_TEXT: dict[ExceptionType, str] = {
-    ExceptionType.CARRIER_REPORTED: (
-        "The carrier reported a problem with your parcel. We are following it up and will "
-        "update you here."
-    ),
-    ExceptionType.STALLED: (
-        "Your parcel has not been scanned by the carrier for a while. We have asked the carrier "
-        "to check on it."
-    ),
-    ExceptionType.LATE_VS_PROMISE: (
-        "Your parcel is running late against the date we promised. We are on it and will keep "
-        "this page up to date."
-    ),
-    ExceptionType.NOT_SHIPPED_ON_TIME: (
-        "Your order is taking longer than planned to leave our warehouse. We will update you "
-        "as soon as it ships."
-    ),
-    ExceptionType.LABEL_NOT_SCANNED: (
-        "Your parcel is packed but the carrier has not scanned it yet. We are checking the "
-        "hand-over."
-    ),
-    ExceptionType.DELIVERY_ATTEMPT_FAILED: (
-        "The carrier could not deliver your parcel. Check the carrier's notice to rearrange "
-        "delivery or collect it."
-    ),
-    ExceptionType.RETURN_TO_SENDER: (
-        "Your parcel is being returned to us. We will contact you about a new delivery or a refund."
-    ),
-    ExceptionType.LOST_OR_DAMAGED: (
-        "Something went wrong with your parcel in transit. We will contact you about a "
-        "replacement or a refund."
-    ),
-    ExceptionType.CUSTOMS_HOLD: (
-        "Your parcel is held at customs. We will let you know if anything is needed from you."
-    ),
-    ExceptionType.PAYMENT_CAPTURE_FAILED: (
-        "We could not take payment for your order. Please update your payment details so we "
-        "can ship it."
-    ),
-    ExceptionType.REFUND_OVERDUE: (
-        "We received your return and your refund is on its way; we are making sure it is processed."
-    ),
-    ExceptionType.TRENDING_LATE: (
-        "Your parcel may arrive later than promised. It has not been delayed yet; we are "
-        "watching it and will keep this page up to date."
-    ),
-    ExceptionType.CUSTOMER_REPORTED: (
-        "Thank you for letting us know. We are looking into the problem you reported and will "
-        "contact you."
-    ),
-}
-
-_CUSTOMER_TEXT_BY_REASON: dict[Reason, str] = {
-    Reason.CONSIGNEE_ADDRESS_INCORRECT: (
-        "The carrier could not find the delivery address. Please contact us to confirm it."
-    ),
-    Reason.CONSIGNEE_ADDRESS_INCOMPLETE: (
-        "The delivery address is incomplete. Please contact us to complete it."
-    ),
-    Reason.CONSIGNEE_MOVED: "The carrier says the recipient has moved. Please contact us.",
-    Reason.CONSIGNEE_REFUSED: (
-        "The parcel was refused at delivery. Contact us if this was not intended."
-    ),
-    Reason.CONSIGNEE_PAYMENT_REQUIRED: (
-        "A payment is due before the carrier can deliver. Please follow the carrier's notice."
-    ),
-    Reason.CUSTOMS_DUTIES_DUE: (
-        "Import duties are due before customs releases your parcel. Please follow the "
-        "carrier's instructions to pay them."
-    ),
-    Reason.CUSTOMS_DOCUMENTS_REQUIRED: (
-        "Customs needs documents to release your parcel. We will contact you if we need "
-        "anything from you."
-    ),
-    Reason.WEATHER_DELAY: "Bad weather is delaying your parcel. It will move as soon as it can.",
-    Reason.WEATHER_NATURAL_DISASTER: (
-        "A natural disaster is disrupting deliveries in the area. Your parcel will move as soon "
-        "as it is safe."
-    ),
-    Reason.CONSIGNEE_NOT_AVAILABLE: (
-        "The carrier found nobody to receive your parcel. Check the carrier's notice to "
-        "rearrange delivery."
-    ),
-    Reason.CONSIGNEE_BUSINESS_CLOSED: (
-        "The business was closed at delivery. The carrier will try again on the next working day."
-    ),
-}
-
 
 def customer_text(kind: ExceptionType, reason: Reason | None) -> str:
     """What the status page tells the customer (the next step), by type and reason."""
-    if reason is not None and reason in _CUSTOMER_TEXT_BY_REASON:
-        return _CUSTOMER_TEXT_BY_REASON[reason]
-    return _CUSTOMER_TEXT[kind]
+    if reason is not None and reason in CUSTOMER_TEXT_BY_REASON:
+        return CUSTOMER_TEXT_BY_REASON[reason]
+    return CUSTOMER_TEXT[kind]
