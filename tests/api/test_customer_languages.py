@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+import api.ws
+from api.customer_view import customer_view
 from api.keys import ORDER_CACHE
 from api.page_texts import LABELS
 from projections.redis_store import RedisTimelineStore
@@ -151,3 +153,42 @@ async def test_page_labels_of_an_unknown_language(client: Client) -> None:
     assert english["labels"] == LABELS
     for lang in ("xx", "de-AT", "../en"):
         assert (await client.get(f"/v1/i18n/{lang}")).status == 404
+
+
+async def test_websocket_frames_in_each_subscribers_language(
+    client: Client, store: RedisTimelineStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = order_of("northwind")
+    await store.apply(events[:-1])
+    found = await (await client.post("/v1/lookup", json=LOOKUP)).json()
+    token = found["token"]
+    built: list[str] = []
+
+    def counted(settings: Settings, timeline: Any, lang: str) -> dict[str, Any]:
+        built.append(lang)
+        return customer_view(settings, timeline, lang)
+
+    monkeypatch.setattr(api.ws, "customer_view", counted)
+    path = f"/v1/ws/orders/{ORDER}?token={token}"
+    async with (
+        client.ws_connect(f"{path}&lang=de") as first,
+        client.ws_connect(f"{path}&lang=de") as second,
+        client.ws_connect(f"{path}&lang=fr") as third,
+        client.ws_connect(path) as plain,
+    ):
+        sockets = {"de": first, "de2": second, "fr": third, "en": plain}
+        for ws in sockets.values():
+            assert (await ws.receive_json(timeout=5))["type"] == "subscribed"
+            assert (await ws.receive_json(timeout=5))["type"] == "order"
+        built.clear()
+        await store.apply(events[-1:])
+        frames = {name: await ws.receive_json(timeout=5) for name, ws in sockets.items()}
+    assert {name: frame["view"]["lang"] for name, frame in frames.items()} == {
+        "de": "de",
+        "de2": "de",
+        "fr": "fr",
+        "en": "en",  # the brand's language when the subscriber names none
+    }
+    assert sorted(built) == ["de", "en", "fr"]  # one view per language, not per subscriber
+    english = translations("page", "fr").gettext(frames["en"]["view"]["status_text"])
+    assert frames["fr"]["view"]["status_text"] == english
