@@ -49,6 +49,7 @@ OPTIONAL_SECRET_ENV = (
     "WISMO_NOTIFY__SMS_TOKEN",
     "WISMO_NOTIFY__ALERT_URLS",
     "WISMO_CASES__CLIENT_SECRET",
+    "WISMO_BRANDS",
 )
 #: settings the chart leaves unset unless asked (their default, None, has no spelling)
 UNSET = unset_by_default() - {
@@ -80,8 +81,17 @@ EXTERNAL: dict[str, Any] = {
             "ups": {"clientSecret": "ups-client-secret"},
             "aftership": {"apiKey": "aftership-api-key"},
         },
+        "brands": {
+            "northwind": {
+                "name": "Northwind Outfitters",
+                "channels": ["web", "app"],
+                "webhook_secrets": {"shopify": ["shpss_northwind"]},
+            },
+            "kaffeeberg": {"name": "Kaffeehaus Berg", "locale": "de"},
+        },
     },
     "settings": {
+        "i18n": {"default_locale": "de", "locales": ["de", "en"]},
         "notify": {
             "public_url": "https://wismo.example.com",
             "smtp_host": "smtp.example.internal",
@@ -540,6 +550,14 @@ def test_rendered_environment_builds_valid_settings(
             True,
         )
         assert notify.templates_dir is None
+        assert sorted(settings.brands) == ["kaffeeberg", "northwind"]
+        northwind = settings.brands["northwind"]
+        assert northwind.channels == ("web", "app")
+        assert [s.get_secret_value() for s in northwind.webhook_secrets["shopify"]] == [
+            "shpss_northwind"
+        ]
+        assert settings.brands["kaffeeberg"].locale == "de"
+        assert (settings.i18n.default_locale, settings.i18n.locales) == ("de", ("de", "en"))
         carriers = settings.poll.carriers
         assert sorted(carriers) == ["aftership", "fedex", "ups"]
         assert carriers["ups"].client_id == "ups-client"
@@ -552,6 +570,7 @@ def test_rendered_environment_builds_valid_settings(
         assert carriers["aftership"].api_key.get_secret_value() == "aftership-api-key"
         assert settings.poll.register_with == "aftership"
     else:
+        assert settings.brands == {}
         # generated once, like the other signing keys: prod accepts it
         assert len(settings.notify.unsubscribe_secret.get_secret_value()) >= 32
         assert settings.notify.smtp_host is None

@@ -323,6 +323,9 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end }}
 {{- end }}
 {{- $_ := set $out "WISMO_WEBHOOK_SECRETS" (toJson $s.webhookSecrets) }}
+{{- if $s.brands }}
+{{- $_ := set $out "WISMO_BRANDS" (toJson $s.brands) }}
+{{- end }}
 {{- $_ := set $out "WISMO_NOTIFY__UNSUBSCRIBE_SECRET" (default (include "wismo.generatedSecret" (list . "WISMO_NOTIFY__UNSUBSCRIBE_SECRET")) $s.unsubscribeSecret) }}
 {{- if $s.smtpPassword }}
 {{- $_ := set $out "WISMO_NOTIFY__SMTP_PASSWORD" $s.smtpPassword }}
@@ -369,9 +372,10 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end }}
 
 {{/* Secret settings a container reads when the Secret has them (secretKeyRef optional): the
-     notify role's credentials and each polled source's. */}}
+     notify role's credentials, the brands (they hold webhook secrets) and each polled
+     source's. */}}
 {{- define "wismo.optionalSecretEnvKeys" -}}
-{{- $keys := list "WISMO_NOTIFY__SMTP_PASSWORD" "WISMO_NOTIFY__SMS_TOKEN" "WISMO_NOTIFY__ALERT_URLS" "WISMO_CASES__CLIENT_SECRET" }}
+{{- $keys := list "WISMO_NOTIFY__SMTP_PASSWORD" "WISMO_NOTIFY__SMS_TOKEN" "WISMO_NOTIFY__ALERT_URLS" "WISMO_CASES__CLIENT_SECRET" "WISMO_BRANDS" }}
 {{- $sources := concat (keys (default dict .Values.settings.poll.carriers)) (keys (default dict .Values.secrets.carriers)) | uniq | sortAlpha }}
 {{- range $source := $sources }}
 {{- $keys = append $keys (printf "WISMO_POLL__CARRIERS__%s__CLIENT_SECRET" (upper $source)) }}
