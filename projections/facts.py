@@ -20,19 +20,20 @@ EVENT_COLUMNS = (
     "event_id", "kind", "source", "order_id", "tracking_number", "links", "occurred_at",
     "received_at", "raw_ref", "event_json", "linked",
 )  # fmt: skip
-TIMELINE_COLUMNS = ("order_id", "version", "digest", "status", "timeline_json")
+TIMELINE_COLUMNS = ("order_id", "version", "digest", "status", "timeline_json", "brand")
 SHIPMENT_COLUMNS = (
     "order_id", "shipment_id", "tracking_number", "carrier", "service", "channel",
     "sales_channel", "origin_country", "origin_region", "origin_city", "destination_country",
     "destination_region", "destination_city", "status", "reason", "placed_at", "promised_date",
     "carrier_edd_first", "carrier_edd_last", "shipped_at", "first_scan_at", "out_for_delivery_at",
     "first_attempt_at", "delivered_at", "returned_at", "failed_attempts", "exceptions_total",
-    "exceptions_open", "version", *SLA_COLUMNS,
+    "exceptions_open", "version", *SLA_COLUMNS, "brand",
 )  # fmt: skip
 EXCEPTION_COLUMNS = (
     "order_id", "exception_id", "type", "severity", "owner", "subject", "reason", "state",
     "message", "opened_at", "acknowledged_at", "resolved_at", "version", "acknowledged_by",
     "resolved_by", "automatic_resolution", "assignee", "escalated_at", "case_number", "problem",
+    "brand",
 )  # fmt: skip
 
 Row = tuple[Any, ...]
@@ -54,13 +55,19 @@ def event_row(event: Event) -> Row:
     )
 
 
-def timeline_row(change: TimelineChange) -> Row:
+def brand(document: dict[str, Any]) -> str:
+    """The order's brand as the fact tables hold it: ``''`` for an unbranded order."""
+    return str(document.get("brand") or "")
+
+
+def timeline_row(change: TimelineChange, document: dict[str, Any]) -> Row:
     return (
         change.order_id,
         change.version,
         change.digest,
         change.status,
         change.timeline.decode(),
+        brand(document),
     )
 
 
@@ -119,6 +126,7 @@ def shipment_rows(document: dict[str, Any]) -> list[Row]:
                 sum(1 for e in mine if e.get("state") != "resolved"),
                 document["version"],
                 *sla_columns(document, s),
+                brand(document),
             )
         )
     return rows
@@ -147,6 +155,7 @@ def exception_rows(document: dict[str, Any]) -> list[Row]:
             _instant(e.get("escalated_at")),
             (e.get("case") or {}).get("case_number") or "",
             e.get("problem") or "",
+            brand(document),
         )
         for e in document.get("exceptions", ())
     ]
@@ -157,7 +166,7 @@ def change_rows(changes: Sequence[TimelineChange]) -> dict[str, list[Row]]:
     tables: dict[str, list[Row]] = {"timelines": [], "shipments": [], "exceptions": []}
     for change in changes:
         document = orjson.loads(change.timeline)
-        tables["timelines"].append(timeline_row(change))
+        tables["timelines"].append(timeline_row(change, document))
         tables["shipments"] += shipment_rows(document)
         tables["exceptions"] += exception_rows(document)
     return tables

@@ -106,6 +106,27 @@ DELIVERY_KPIS: dict[str, str] = {
 }
 
 _PERIOD = f"{_ANCHOR} >= {{start:Date}} AND {_ANCHOR} < {{end:Date}}"
+#: the brand filter (bound parameter ``brands``): over a fact table's ``brand`` column
+_BRANDS = "{brands:Array(String)}"
+#: a notification has no brand of its own: it is its order's
+_ORDER_OF_BRANDS = f"SELECT order_id FROM {{db}}.timelines FINAL WHERE brand IN {_BRANDS}"
+#: the period conditions of the period sections (projections.sla_notifications, sla_agents),
+#: each preceded by its table's brand filter when a report is for some brands
+_PERIOD_BRANDED = {
+    "e.opened_at >= {start:Date}": f"e.brand IN {_BRANDS} AND e.opened_at >= {{start:Date}}",
+    "n.at >= {start:Date}": f"n.order_id IN ({_ORDER_OF_BRANDS}) AND n.at >= {{start:Date}}",
+}
+
+
+def branded(sql: str) -> str:
+    """A period section's SQL restricted to the orders of the brands in ``{brands}``."""
+    found = False
+    for period, restricted in _PERIOD_BRANDED.items():
+        found = found or period in sql
+        sql = sql.replace(period, restricted)
+    if not found:
+        raise ValueError("a period section without a known period condition")
+    return sql
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +134,8 @@ class SlaQuery:
     start: date
     end: date  # inclusive
     by: tuple[str, ...] = ()
+    #: only the orders of these brands (``''``: unbranded orders); None: every order
+    brands: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.by if name not in DIMENSIONS]
@@ -123,8 +146,18 @@ class SlaQuery:
             raise InvalidGrouping(f"the period ends ({self.end}) before it starts ({self.start})")
 
     @property
-    def parameters(self) -> dict[str, date]:
-        return {"start": self.start, "end": self.end + timedelta(days=1)}
+    def parameters(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"start": self.start, "end": self.end + timedelta(days=1)}
+        if self.brands is not None:
+            found["brands"] = sorted(self.brands)
+        return found
+
+    @property
+    def where(self) -> str:
+        """The shipment sections' condition: the cohort period, and the brands if any."""
+        if self.brands is None:
+            return _PERIOD
+        return f"s.brand IN {_BRANDS} AND {_PERIOD}"
 
     def _dims(self) -> tuple[str, str]:
         select = "".join(f"{DIMENSIONS[name]} AS {name}, " for name in self.by)
@@ -143,7 +176,7 @@ class SlaQuery:
         kpis = ",\n    ".join(f"{sql} AS {name}" for name, sql in DELIVERY_KPIS.items())
         return (
             f"SELECT {select}\n    {kpis}\nFROM {{db}}.shipments AS s FINAL\n"
-            f"WHERE {_PERIOD}\n{self._grouped(group)}"
+            f"WHERE {self.where}\n{self._grouped(group)}"
         )
 
     def exceptions_sql(self) -> str:
@@ -154,7 +187,7 @@ class SlaQuery:
             "uniqExact(s.order_id) AS orders\n"
             "FROM {db}.shipments AS s FINAL\n"
             "ARRAY JOIN s.exception_types AS type, s.exception_reasons AS reason\n"
-            f"WHERE {_PERIOD}\n{self._grouped(group, ['type', 'reason'])}"
+            f"WHERE {self.where}\n{self._grouped(group, ['type', 'reason'])}"
         )
 
     def returns_sql(self) -> str:
@@ -166,19 +199,20 @@ class SlaQuery:
             "    returned_orders / nullIf(delivered_orders, 0) AS return_rate,\n"
             "    quantilesExactInclusiveArray(0.5, 0.9)(s.refund_waits_h) AS return_to_refund_h\n"
             "FROM {db}.shipments AS s FINAL\n"
-            f"WHERE s.first_of_order = 1 AND {_PERIOD}\n{self._grouped(group)}"
+            f"WHERE s.first_of_order = 1 AND {self.where}\n{self._grouped(group)}"
         )
 
     def dwell_sql(self) -> str:
         """Dwell per carrier facility: first scan at a place until the first scan elsewhere."""
         hours = _hours("arrived", "departed")
+        brands = "" if self.brands is None else f"s.brand IN {_BRANDS} AND "
         return (
             "SELECT s.carrier AS carrier, facility, count() AS stays,\n"
             f"    quantilesExactInclusive(0.5, 0.9)({hours}) AS dwell_h\n"
             "FROM {db}.shipments AS s FINAL\n"
             "ARRAY JOIN s.stay_places AS facility, s.stay_arrived AS arrived, "
             "s.stay_departed AS departed\n"
-            "WHERE arrived >= {start:Date} AND arrived < {end:Date}\n"
+            f"WHERE {brands}arrived >= {{start:Date}} AND arrived < {{end:Date}}\n"
             "GROUP BY carrier, facility ORDER BY carrier, facility"
         )
 
@@ -194,6 +228,7 @@ class SlaReport:
             "from": self.query.start.isoformat(),
             "to": self.query.end.isoformat(),
             "by": list(self.query.by),
+            "brands": None if self.query.brands is None else sorted(self.query.brands),
             **self.sections,
         }
 
@@ -209,7 +244,8 @@ PERIOD_SECTIONS = NOTIFICATION_SECTIONS | AGENT_SECTIONS
 
 def section_sql(query: SlaQuery, section: str) -> str:
     if section in PERIOD_SECTIONS:
-        return PERIOD_SECTIONS[section]
+        sql = PERIOD_SECTIONS[section]
+        return sql if query.brands is None else branded(sql)
     return {
         "delivery": query.delivery_sql,
         "exceptions": query.exceptions_sql,
@@ -259,6 +295,8 @@ def sla_report(
     """
     from projections import sla_aggregates  # it builds on this module's groupings
 
+    # the kept states are brand-blind: a report for some brands reads the facts (docs/kpis.md)
+    kept = kept and query.brands is None
     kept = kept and any(section in sla_aggregates.AGGREGATED_SECTIONS for section in sections)
     kept = kept and sla_aggregates.up_to_date(client, database)
     report = SlaReport(query)

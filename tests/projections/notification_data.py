@@ -204,6 +204,6 @@ def exception_rows(data: Generated) -> list[tuple[Any, ...]]:
         for version, state in ((1, "open"), (2, "resolved")):
             rows.append(
                 (e.order_id, e.exception_id, "delayed", "medium", "carrier", "SHP-1", "weather",
-                 state, "", e.opened_at, None, None, version, "", "", 0, "", None, "", "")
+                 state, "", e.opened_at, None, None, version, "", "", 0, "", None, "", "", "")
             )  # fmt: skip
     return rows

@@ -17,13 +17,35 @@ from typing import Any
 from bench.orders import SLA, story
 from wismo.events import Event
 
+#: the brands the orders take in turn (None: an unbranded order)
+BRANDS: tuple[str | None, ...] = ("northwind", "kaffeeberg", None)
+
+
+def order_brand(index: int) -> str | None:
+    return BRANDS[index % len(BRANDS)]
+
+
+def _branded(event: Event, brand: str | None) -> Event:
+    if brand is None or event.kind.value != "order.placed":
+        return event
+    payload = event.payload.model_copy(update={"brand": brand})
+    return event.model_copy(update={"payload": payload})
+
 
 def order_history(rng: random.Random, index: int) -> list[Event]:
     """Order ``SLA-<index>``: the generator's story in its ``SLA`` mix (lanes abroad, business
     orders, split parcels, every trouble, returns and refunds, exceptions in the log), drawn from
-    ``rng``; scans unlinked, as carriers send them."""
+    ``rng``; scans unlinked, as carriers send them. Its order.placed names the brand
+    :func:`order_brand` gives it."""
     told = story(index, seed=rng.randrange(1 << 32), mix=SLA, order_id="SLA-{index:05d}")
-    return told.events()
+    return [_branded(event, order_brand(index)) for event in told.events()]
+
+
+def of_brands(
+    timelines: Iterable[dict[str, Any]], brands: frozenset[str] | None
+) -> list[dict[str, Any]]:
+    """The timelines a report for ``brands`` covers (None: all; ``''``: unbranded orders)."""
+    return [t for t in timelines if brands is None or (t.get("brand") or "") in brands]
 
 
 # --- the reference ----------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from tests.projections.sla_data import (
     delivery_reference,
     dwell_reference,
     exceptions_reference,
+    of_brands,
     order_history,
     percentiles,
     returns_reference,
@@ -188,3 +189,63 @@ def test_unknown_grouping_is_refused() -> None:
 def test_percentiles_interpolate_linearly() -> None:
     assert percentiles([1, 2, 3, 4, 10], (0.5, 0.9)) == [3, pytest.approx(7.6)]
     assert percentiles([], (0.5,)) == [None]
+
+
+BRAND_SETS = [frozenset({"northwind"}), frozenset({"kaffeeberg", ""})]
+
+
+def _brand_ids(brands: frozenset[str]) -> str:
+    return "+".join(sorted(b or "unbranded" for b in brands))
+
+
+@pytest.mark.parametrize("brands", BRAND_SETS, ids=_brand_ids)
+@pytest.mark.parametrize("by", [(), ("carrier",)], ids=lambda by: ",".join(by) or "total")
+def test_per_brand_kpis_match_the_reference_of_those_brands(
+    loaded: Loaded, brands: frozenset[str], by: tuple[str, ...]
+) -> None:
+    assert {t.get("brand") for t in loaded.timelines} == {"northwind", "kaffeeberg", None}
+    query = SlaQuery(START, END, by, brands)
+    report = sla_report(loaded.client, loaded.database, query, ["delivery", "exceptions"])
+    mine = of_brands(loaded.timelines, brands)
+    _assert_matches(report.sections["delivery"], delivery_reference(mine, START, END, by), by)
+    _assert_matches(
+        report.sections["exceptions"],
+        exceptions_reference(mine, START, END, by),
+        (*by, "type", "reason"),
+    )
+    assert sum(r["shipments"] for r in report.sections["delivery"]) == sum(
+        len(t["shipments"]) for t in mine
+    )
+
+
+@pytest.mark.parametrize("brands", BRAND_SETS, ids=_brand_ids)
+def test_per_brand_returns_and_dwell_match_the_reference(
+    loaded: Loaded, brands: frozenset[str]
+) -> None:
+    query = SlaQuery(START, END, (), brands)
+    report = sla_report(loaded.client, loaded.database, query, ["returns", "dwell"])
+    mine = of_brands(loaded.timelines, brands)
+    orders = {t["order_id"] for t in mine}
+    events = [e for e in loaded.events if e.order_id in orders]
+    _assert_matches(report.sections["returns"], returns_reference(mine, events, START, END, ()), ())
+    numbers = {s.get("tracking_number") for t in mine for s in t["shipments"]} - {None}
+    scans = [e for e in loaded.events if e.tracking_number in numbers]
+    _assert_matches(
+        report.sections["dwell"], dwell_reference(scans, START, END), ("carrier", "facility")
+    )
+
+
+def test_the_brands_together_make_the_whole(loaded: Loaded) -> None:
+    whole = sla_report(loaded.client, loaded.database, SlaQuery(START, END), ["delivery"])
+    parts = [
+        sla_report(loaded.client, loaded.database, SlaQuery(START, END, (), frozenset({b})))
+        for b in ("northwind", "kaffeeberg", "")
+    ]
+    assert all(p.sections["delivery"][0]["shipments"] > 0 for p in parts)
+    assert (
+        sum(p.sections["delivery"][0]["shipments"] for p in parts)
+        == (whole.sections["delivery"][0]["shipments"])
+    )
+    nobody = SlaQuery(START, END, ("carrier",), frozenset({"nobody"}))
+    report = sla_report(loaded.client, loaded.database, nobody, ["delivery", "exceptions"])
+    assert report.sections == {"delivery": [], "exceptions": []}
