@@ -13,17 +13,26 @@ class WebhookSecretError(ValueError):
 
 
 def secret_problems(settings: Settings) -> list[str]:
-    """``webhook_secrets.<source>[i] (WISMO_WEBHOOK_SECRETS): <why>`` for each malformed secret
+    """``webhook_secrets.<source>[i] (WISMO_WEBHOOK_SECRETS): <why>`` (or
+    ``brands.<id>.webhook_secrets.<source>[i] (WISMO_BRANDS): <why>``) for each malformed secret
     of a registered source."""
+    configured = [
+        ("webhook_secrets", "WISMO_WEBHOOK_SECRETS", settings.webhook_secrets),
+        *(
+            (f"brands.{brand}.webhook_secrets", "WISMO_BRANDS", config.webhook_secrets)
+            for brand, config in settings.brands.items()
+        ),
+    ]
     found = []
-    for name, secrets in settings.webhook_secrets.items():
-        if name not in registry.names():
-            continue
-        source = registry.get(name)
-        for i, secret in enumerate(secrets):
-            problem = source.secret_problem(secret.get_secret_value())
-            if problem is not None:
-                found.append(f"webhook_secrets.{name}[{i}] (WISMO_WEBHOOK_SECRETS): {problem}")
+    for setting, variable, by_source in configured:
+        for name, secrets in by_source.items():
+            if name not in registry.names():
+                continue
+            source = registry.get(name)
+            for i, secret in enumerate(secrets):
+                problem = source.secret_problem(secret.get_secret_value())
+                if problem is not None:
+                    found.append(f"{setting}.{name}[{i}] ({variable}): {problem}")
     return found
 
 

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from wismo.events import Event, EventKind
 from wismo.settings import BrandSettings, Settings
+
+#: The HTTP header the API adds to a raw record when a brand's webhook secret verified it (any
+#: copy the sender sent is dropped at the edge); it travels on the raw topic as
+#: ``http-x-wismo-signed-brand``, so a replay from raw finds the same signing brand.
+SIGNED_BRAND_HEADER = "x-wismo-signed-brand"
+#: the order events that carry an order's brand
+BRANDED_KINDS = frozenset({EventKind.ORDER_PLACED, EventKind.ORDER_CHANGED})
 
 
 def brand_config(settings: Settings, brand: str | None) -> BrandSettings | None:
@@ -38,6 +46,23 @@ def resolve_brand(
 ) -> str | None:
     """An order's brand: stated by its source, else the signing brand, else by channel."""
     return stated or signed_by or brand_of_channel(settings, sales_channel)
+
+
+def stamp_brand(settings: Settings, event: Event, signed_by: str | None = None) -> Event:
+    """``event`` with its order's brand (:func:`resolve_brand`) when it is an order.placed or
+    order.changed that states none; every other event, and one already stating a brand, as is."""
+    if event.kind not in BRANDED_KINDS:
+        return event
+    payload = event.payload
+    stated = getattr(payload, "brand", None)
+    if stated:
+        return event
+    brand = resolve_brand(
+        settings, signed_by=signed_by, sales_channel=getattr(payload, "sales_channel", None)
+    )
+    if brand is None:
+        return event
+    return event.model_copy(update={"payload": payload.model_copy(update={"brand": brand})})
 
 
 def public_brand(settings: Settings, brand: str | None) -> dict[str, Any] | None:

@@ -12,11 +12,17 @@ exactly what was sent) and answered 202 once the broker has it.
 Only the HTTP headers the parsers read travel with the raw payload (:data:`FORWARDED_HEADERS`):
 signatures, credentials, tokens and keys never reach Kafka, and so neither the dead letters
 nor ClickHouse.
+
+A delivery verifies against its source's global secrets and against every brand's secrets for
+that source (docs/brands.md). When a brand's secret verified it, the API itself adds
+:data:`wismo.brands.SIGNED_BRAND_HEADER` naming that brand (a copy the sender sent never passes
+the edge), and the normalise agent gives the order that brand unless the payload states one.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,7 +32,15 @@ from aiohttp import web
 from api.auth import check_api_key
 from api.clients import client_of
 from api.deliveries import Claim
-from api.errors import ApiError, BadRequest, NotFound, TooManyRequests, Unauthorized, Unavailable
+from api.errors import (
+    ApiError,
+    BadRequest,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+    Unavailable,
+    Unprocessable,
+)
 from api.kafka import write
 from api.keys import CLOCK, DELIVERIES, METRICS, PRODUCER, SETTINGS, WEBHOOK_LIMITER
 from api.ratelimit import RateLimiter
@@ -35,7 +49,10 @@ from api.views.respond import json
 from carriers import registry
 from carriers.base import ParseResult, Problem, Source
 from carriers.canonical import parse_feed
+from wismo.brands import BRANDED_KINDS, SIGNED_BRAND_HEADER, stamp_brand
+from wismo.events import Event
 from wismo.ids import digest
+from wismo.settings import Settings
 from wismo.topics import RAW, RawPayload, route
 
 #: The only HTTP headers written with a raw payload: those the parsers read (delivery ids,
@@ -95,6 +112,7 @@ class _Delivery:
     received_at: datetime
     content_type: str
     result: ParseResult
+    signed_by: str | None = None
 
     @property
     def delivery_id(self) -> str:
@@ -102,13 +120,16 @@ class _Delivery:
         return self.result.delivery_id or f"body:{digest(self.raw.hex())}"
 
     def payload(self) -> RawPayload:
+        forwarded = {k: v for k, v in self.headers.items() if k in FORWARDED_HEADERS}
+        if self.signed_by is not None:
+            forwarded[SIGNED_BRAND_HEADER] = self.signed_by
         return RawPayload(
             source=self.source,
             body=self.raw,
             received_at=self.received_at,
             content_type=self.content_type,
             delivery_id=self.delivery_id,
-            http_headers={k: v for k, v in self.headers.items() if k in FORWARDED_HEADERS},
+            http_headers=forwarded,
         )
 
 
@@ -126,18 +147,53 @@ async def receive_webhook(request: web.Request) -> web.Response:
     return response
 
 
+def _secret_sets(settings: Settings, name: str) -> list[tuple[str | None, list[str]]]:
+    """The secrets a delivery of source ``name`` may be signed with: the global ones (brand
+    None) first, then each brand's."""
+    sets: list[tuple[str | None, list[str]]] = []
+    for brand, secrets in [
+        (None, settings.webhook_secrets.get(name, ())),
+        *(
+            (brand, config.webhook_secrets.get(name, ()))
+            for brand, config in settings.brands.items()
+        ),
+    ]:
+        if secrets:
+            sets.append((brand, [s.get_secret_value() for s in secrets]))
+    return sets
+
+
+def _verify(
+    source: Source,
+    sets: list[tuple[str | None, list[str]]],
+    raw: bytes,
+    headers: dict[str, str],
+    now: datetime,
+) -> tuple[Problem | None, str | None]:
+    """(None, signing brand) for the first set that verifies, else (the global set's problem or
+    the first one's, None)."""
+    first: Problem | None = None
+    for brand, secrets in sets:
+        problem = source.verify(raw, headers, secrets, now)
+        if problem is None:
+            return None, brand
+        first = first or problem
+    return first, None
+
+
 async def _authentic(request: web.Request, name: str, source: Source) -> _Delivery:
     """Content type, size, signature, then the source's rate limit and a parse."""
     app = request.app
     settings = app[SETTINGS]
-    secrets = [s.get_secret_value() for s in settings.webhook_secrets.get(name, ())]
-    if not secrets:
+    sets = _secret_sets(settings, name)
+    if not sets:
         raise Unauthorized(f"no webhook secret is configured for {name}")
     require_json(request)
     raw = await raw_body(request, settings.api.max_body_bytes)
     headers = {k.lower(): v for k, v in request.headers.items()}
+    headers.pop(SIGNED_BRAND_HEADER, None)  # only the API says which brand signed
     now = app[CLOCK]()
-    problem = source.verify(raw, headers, secrets, now)
+    problem, signed_by = _verify(source, sets, raw, headers, now)
     if problem is not None:
         wait = app[FAILURE_LIMITER].take(client_of(request))
         if wait:
@@ -149,7 +205,7 @@ async def _authentic(request: web.Request, name: str, source: Source) -> _Delive
     result = _parse(source, raw, headers, now)
     if result.fatal:
         raise BadRequest(result.reason(), details=_problems(result.problems))
-    return _Delivery(name, raw, headers, now, request.content_type, result)
+    return _Delivery(name, raw, headers, now, request.content_type, result, signed_by)
 
 
 async def _write_once(request: web.Request, delivery: _Delivery) -> web.Response:
@@ -178,8 +234,18 @@ async def _write_once(request: web.Request, delivery: _Delivery) -> web.Response
     return json(body, status=202)
 
 
+def _unknown_brands(settings: Settings, events: Iterable[Event]) -> set[str]:
+    """Brands stated by order events that are not configured (none when no brand is)."""
+    if not settings.brands:
+        return set()
+    stated = (getattr(e.payload, "brand", None) for e in events if e.kind in BRANDED_KINDS)
+    return {brand for brand in stated if brand and brand not in settings.brands}
+
+
 async def receive_events(request: web.Request) -> web.Response:
-    """Canonical events, one or a batch, all-or-nothing: any invalid event refuses the batch."""
+    """Canonical events, one or a batch, all-or-nothing: any invalid event refuses the batch, and
+    an order event stating a brand that is not configured (while brands are) is refused 422. A
+    stated brand is kept as stated; one stating none gets its brand from its sales channel."""
     app = request.app
     settings = app[SETTINGS]
     check_api_key(settings.api.api_keys, request.headers)
@@ -192,10 +258,17 @@ async def receive_events(request: web.Request) -> web.Response:
         raise BadRequest(
             f"{len(result.events)} events; at most {settings.api.events_max_batch} per request"
         )
+    unknown = _unknown_brands(settings, result.events)
+    if unknown:
+        raise Unprocessable(
+            f"unknown brand {', '.join(sorted(unknown))}: not one of the configured brands"
+            " (docs/brands.md)",
+            details=[{"brand": brand} for brand in sorted(unknown)],
+        )
     messages = [
         (settings.topic(out.topic), out.key.encode(), out.value, None)
         for event in result.events
-        for out in route(event)
+        for out in route(stamp_brand(settings, event))
     ]
     await write(app[PRODUCER], messages)
     body = {"status": "accepted", "event_ids": [e.event_id for e in result.events]}
