@@ -39,6 +39,11 @@ CONTACT_BY_COUNTRY = {
     "DE": ("de-DE", "Europe/Berlin"),
 }
 ORDER_NUMBER = 100000  # + the order's index
+#: the demo brands of ``wismo up``: (brand, its sales channels, (locale, weight) of its orders)
+DEMO_BRANDS: tuple[tuple[str, tuple[str, ...], tuple[tuple[str, float], ...]], ...] = (
+    ("northwind", ("web", "app"), (("en-GB", 0.7), ("fr-FR", 0.1), ("es-ES", 0.1), ("nl-NL", 0.1))),
+    ("kaffeeberg", ("kaffeeberg-web",), (("de-DE", 0.75), ("nl-NL", 0.125), ("fr-FR", 0.125))),
+)
 
 #: (city, country, postal code, region)
 Place = tuple[str, str, str, str]
@@ -115,6 +120,7 @@ class Mix:
     lanes: bool = (
         False  # transit times and late rates by lane, weekday effects (:func:`_lane_walk`)
     )
+    branded: bool = False  # each order one of the :data:`DEMO_BRANDS`' (channel, brand, locale)
 
 
 #: every kind of order and trouble, as ``wismo simulate`` sends them
@@ -393,11 +399,17 @@ def story(
         "lines": lines,
         "delivery_groups": delivery_groups,
     }
+    branded = branding(seed, index) if mix.branded else {}
+    placed_payload |= branded
     told.event("oms", "order.placed", placed, placed_payload, f"{told.order_id}:placed")
     _pay(told, mix, placed, total, demo)
     if not demo and rng.random() < mix.changed:  # a partial change: only the sales channel is said
         at = placed + timedelta(minutes=2)
-        told.event("oms", "order.changed", at, {"sales_channel": "app"}, f"{told.order_id}:changed")
+        change = {"sales_channel": "app"}
+        if branded:  # the brand's last channel, said with the brand
+            brand = branded["brand"]
+            change = {"sales_channel": {b: c for b, c, _ in DEMO_BRANDS}[brand][-1], "brand": brand}
+        told.event("oms", "order.changed", at, change, f"{told.order_id}:changed")
     if not demo and rng.random() < mix.cancelled:  # cancelled before anything shipped
         at = placed + timedelta(hours=rng.uniform(0.5, 6))
         cancel = {"reason": "customer_request"}
@@ -422,6 +434,15 @@ def _contact(seed: int | str, index: int, destination: Place, mix: Mix) -> dict[
         locale, time_zone = CONTACT_BY_COUNTRY.get(destination[1], ("en-GB", "Europe/London"))
         contact["locale"], contact["time_zone"] = locale, time_zone
     return contact
+
+
+def branding(seed: int | str, index: int) -> dict[str, str]:
+    """The order's brand, its sales channel and locale (about half each brand), drawn from a
+    generator of their own so the rest of the story does not depend on them."""
+    rng = random.Random(f"{seed}:{index}:brand")
+    brand, channels, locales = DEMO_BRANDS[rng.random() < 0.5]
+    (locale,) = rng.choices([loc for loc, _ in locales], [w for _, w in locales])
+    return {"brand": brand, "sales_channel": rng.choice(channels), "locale": locale}
 
 
 def _place(place: Place) -> dict[str, str]:

@@ -80,12 +80,13 @@ def traffic(
     duplicate_share: float = 0.08,
     late_share: float = 0.05,
     malformed_share: float = 0.01,
+    branded: bool = False,
 ) -> list[Post]:
     """The deliveries of ``orders`` orders, in the order they are sent (see the module doc)."""
     rng = random.Random(f"{seed}:traffic:{first_index}")
     # placed up to two hours ago: every order has begun its story
     start = now - timedelta(hours=days * 24)
-    mix = replace(LIVELY, days=max(0.0, days - 2 / 24))
+    mix = replace(LIVELY, days=max(0.0, days - 2 / 24), branded=branded)
     queues: list[list[Post]] = []
     late: list[Post] = []
     for index in range(first_index, first_index + orders):
@@ -269,16 +270,29 @@ def stray_scans(count: int, *, seed: int, now: datetime) -> list[Post]:
 
 
 def batches(
-    orders: int, *, seed: int, now: datetime, days: float, forever: bool
+    orders: int,
+    *,
+    seed: int,
+    now: datetime,
+    days: float,
+    forever: bool,
+    branded: bool = False,
 ) -> Iterator[list[Post]]:
-    """The first ``orders`` orders (the demo order first), then, if asked, more of them forever."""
-    yield traffic(orders, seed=seed, now=now, days=days)
+    """The first ``orders`` orders (the demo order first), then, if asked, more of them forever;
+    ``branded``: each order one of the demo brands' (:data:`bench.orders.DEMO_BRANDS`)."""
+    yield traffic(orders, seed=seed, now=now, days=days, branded=branded)
     first = orders
     while forever:
         batch = max(1, orders // 4)
         # later batches are new orders placed recently, told up to the moment they are sent
         yield traffic(
-            batch, seed=seed, now=datetime.now(UTC), days=3.0, first_index=first, demo=False
+            batch,
+            seed=seed,
+            now=datetime.now(UTC),
+            days=3.0,
+            first_index=first,
+            demo=False,
+            branded=branded,
         )
         first += batch
 

@@ -178,3 +178,15 @@ export const agentToken = {
   set: (token) => sessionStorage.setItem("wismo.agent", token),
   clear: () => sessionStorage.removeItem("wismo.agent"),
 };
+
+// a link that signs in (`wismo up` prints `/console#token=<jwt>`): the token goes to the tab's
+// storage and leaves the address bar (and the history) at once
+(() => {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const token = fragment.get("token");
+  if (!token) return;
+  agentToken.set(token);
+  fragment.delete("token");
+  const rest = fragment.toString();
+  history.replaceState(null, "", location.pathname + location.search + (rest ? `#${rest}` : ""));
+})();

@@ -42,6 +42,31 @@ DROP_SHARE = 0.05
 #: the healing shows while one watches
 DEMO_CADENCE = {"in_transit_s": 60.0, "edd_day_s": 30.0, "out_for_delivery_s": 30.0}
 DEMO_MAX_INTERVAL_S = 900.0
+#: the brands ``wismo up`` shows when none are configured (their orders: bench.orders.DEMO_BRANDS)
+DEMO_BRANDS: dict[str, dict[str, object]] = {
+    "northwind": {
+        "name": "Northwind Outfitters",
+        "logo_url": "/static/brands/northwind.svg",
+        "primary_color": "#1d3557",
+        "accent_color": "#e76f51",
+        "support_email": "help@northwind.example",
+        "sender": "Northwind Outfitters <orders@northwind.example>",
+        "locale": "en",
+        "time_zone": "Europe/London",
+        "channels": ["web", "app"],
+    },
+    "kaffeeberg": {
+        "name": "Kaffeehaus Berg",
+        "logo_url": "/static/brands/kaffeeberg.svg",
+        "primary_color": "#4b2e2a",
+        "accent_color": "#c8a165",
+        "support_email": "service@kaffeeberg.example",
+        "sender": "Kaffeehaus Berg <bestellung@kaffeeberg.example>",
+        "locale": "de",
+        "time_zone": "Europe/Berlin",
+        "channels": ["kaffeeberg-web"],
+    },
+}
 
 
 def register(subparsers: SubParsers) -> None:
@@ -84,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     from wismo.settings import load_settings
     from wismo.topics import ensure_topics
 
-    requested = _with_webhook_secrets(load_settings())
+    requested = _with_demo_brands(_with_webhook_secrets(load_settings()))
     with EmbeddedServices(
         requested, use_local_redis=not args.private_redis, tie_to_process=True, dev_sinks=True
     ) as services:
@@ -119,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
         )
         if args.simulate_orders > 0:
             _simulate_in_background(settings, args.simulate_orders, args.seed)
-        _print_pages(settings, args.demo_orders > 0)
+        _print_pages(settings, args.demo_orders > 0, args.seed)
         _print_outbox(settings, services, demo_subscription)
         if (oms := _with_simulated_oms(settings)) is not None:
             print(f"  oms        {oms} (simulated OMS: answers cancel requests)", file=sys.stderr)
@@ -230,6 +255,16 @@ def _with_webhook_secrets(settings: Settings) -> Settings:
     return settings.model_copy(update={"webhook_secrets": secrets})
 
 
+def _with_demo_brands(settings: Settings) -> Settings:
+    """The two demo brands (:data:`DEMO_BRANDS`), unless brands are configured."""
+    if settings.brands:
+        return settings
+    from wismo.settings import BrandSettings
+
+    brands = {brand: BrandSettings.model_validate(config) for brand, config in DEMO_BRANDS.items()}
+    return settings.model_copy(update={"brands": brands})
+
+
 def demo_agent_token(settings: Settings, days: int = 7) -> str:
     """A supervisor token for the console, signed with the configured agent secret."""
     import warnings
@@ -253,23 +288,38 @@ def demo_agent_token(settings: Settings, days: int = 7) -> str:
         )
 
 
-def _print_pages(settings: Settings, with_demo_order: bool) -> None:
+def _print_pages(settings: Settings, with_demo_order: bool, seed: int = 0) -> None:
     from urllib.parse import quote
 
     from bench.simulate import DEMO_EMAIL
 
     base = f"http://{settings.api.host}:{settings.api.port}"
     print(f"  status     {base}/track", file=sys.stderr)
+    for brand_id, brand in settings.brands.items():
+        lang = "" if brand.locale == settings.i18n.default_locale else f"&lang={brand.locale}"
+        print(f"    {brand_id:<10} {base}/track?brand={brand_id}{lang}", file=sys.stderr)
     if with_demo_order:
         email = DEMO_EMAIL.format(index=0)
-        print(f"    demo     {base}/track?order=100000&email={quote(email)}", file=sys.stderr)
+        order = f"{base}/track?order=100000&email={quote(email)}"
+        if (brand_of_demo := _demo_order_brand(settings, seed)) is not None:
+            order += f"&brand={brand_of_demo}"
+        print(f"    demo     {order}", file=sys.stderr)
     if settings.environment == "dev":
         token = demo_agent_token(settings)
-        print(f"  console    {base}/console?token={token}", file=sys.stderr)
-        print(f"    agent token (7 days): {token}", file=sys.stderr)
+        print(f"  console    {base}/console#token={token}", file=sys.stderr)
+        print(f"  analytics  {base}/analytics#token={token}", file=sys.stderr)
     else:
         print(f"  console    {base}/console", file=sys.stderr)
-    print(f"  analytics  {base}/analytics", file=sys.stderr)
+        print(f"  analytics  {base}/analytics", file=sys.stderr)
+
+
+def _demo_order_brand(settings: Settings, seed: int) -> str | None:
+    """The brand of the demo order (index 0) when the demo brands are configured."""
+    from bench.orders import DEMO_BRANDS, branding
+
+    if set(settings.brands) != {brand for brand, _, _ in DEMO_BRANDS}:
+        return None
+    return branding(seed, 0)["brand"]
 
 
 #: the description that marks the webhook subscription ``wismo up`` keeps on the echo receiver
@@ -401,6 +451,7 @@ def _post_traffic_in_background(
 ) -> None:
     from datetime import UTC, datetime
 
+    from bench.orders import DEMO_BRANDS
     from bench.simulate import Outcome, batches, send, source_secrets, stray_scans, wait_for_api
 
     base = f"http://{settings.api.host}:{settings.api.port}"
@@ -411,7 +462,8 @@ def _post_traffic_in_background(
         outcome = Outcome()
         now = datetime.now(UTC)
         strays = stray_scans(STRAY_PARCELS, seed=seed, now=now)
-        for posts in batches(orders, seed=seed, now=now, days=42.0, forever=True):
+        branded = set(settings.brands) == {brand for brand, _, _ in DEMO_BRANDS}
+        for posts in batches(orders, seed=seed, now=now, days=42.0, forever=True, branded=branded):
             if stop.is_set():
                 return
             for n, scan in enumerate(strays):  # early on: the Unmatched scans list has some
