@@ -4,6 +4,7 @@
 // the server checks everything again. Each form sends an Idempotency-Key, so a double click or
 // a retry after a network error is one request.
 import { ApiError, el, fill, formatDate, place, timeEl } from "/static/common.js";
+import { t } from "/static/track/labels.js";
 
 // the server's defaults (selfservice.photo_max_bytes, the accepted types); it enforces its own
 const PHOTO_MAX_BYTES = 5000000;
@@ -32,7 +33,7 @@ export class OrderActions {
     this.requests = el("div", { id: "requests" });
     this.forms = el("div", { id: "action-forms" });
     this.status = el("p", { id: "actions-status", class: "notice", role: "status", "aria-live": "polite" });
-    fill(this.root, el("h2", { id: "actions-title" }, "Need help with this order?"), this.status, this.requests, this.forms);
+    fill(this.root, el("h2", { id: "actions-title" }, t("help_title", "Need help with this order?")), this.status, this.requests, this.forms);
   }
 
   hide() {
@@ -84,14 +85,14 @@ export class OrderActions {
     const cancels = view.cancel_requests || [];
     const { orderId, token } = this.current();
     fill(this.requests,
-      problems.length ? [el("h3", {}, "Problems you reported"), el("ul", { id: "problems-list", class: "requests" }, problems.map((p) => el("li", { "data-exception": p.exception_id, "data-state": p.state },
+      problems.length ? [el("h3", {}, t("your_problems", "Problems you reported")), el("ul", { id: "problems-list", class: "requests" }, problems.map((p) => el("li", { "data-exception": p.exception_id, "data-state": p.state },
         el("strong", {}, p.problem_text || "Problem"), " ",
         el("span", { class: `pill report ${p.state}` }, p.state_text),
         p.reported_at ? el("div", { class: "hint" }, "Reported ", timeEl(p.reported_at)) : null,
         p.text ? el("p", {}, p.text) : null,
         p.photo ? el("img", { class: "photo", alt: "The photo you sent", src: `/v1/orders/${encodeURIComponent(orderId)}/photos/${encodeURIComponent(p.photo.ref)}?token=${encodeURIComponent(token)}` }) : null)))] : null,
-      returns.length ? [el("h3", {}, "Returns"), el("ul", { id: "returns-list", class: "requests" }, returns.map((r) => this.returnItem(r)))] : null,
-      cancels.length ? [el("h3", {}, "Cancellation requests"), el("ul", { id: "cancels-list", class: "requests" }, cancels.map((c) => el("li", { "data-request": c.request_id, "data-status": c.status },
+      returns.length ? [el("h3", {}, t("returns", "Returns")), el("ul", { id: "returns-list", class: "requests" }, returns.map((r) => this.returnItem(r)))] : null,
+      cancels.length ? [el("h3", {}, t("cancel_requests", "Cancellation requests")), el("ul", { id: "cancels-list", class: "requests" }, cancels.map((c) => el("li", { "data-request": c.request_id, "data-status": c.status },
         el("span", { class: `pill cancel ${c.status}` }, c.status_text), " ",
         (c.lines || []).map((line) => `${line.quantity} × ${line.name || line.line_id}`).join(", "),
         c.note ? el("div", { class: "hint" }, c.note) : null)))] : null,
@@ -103,7 +104,7 @@ export class OrderActions {
     return el("li", { "data-return": leg.return_id || "", "data-status": leg.status },
       el("span", { class: `pill return ${leg.status}` }, leg.status_text), " ",
       (leg.lines || []).map((line) => `${line.quantity} × ${line.name || line.line_id}${line.reason ? ` (${line.reason})` : ""}`).join(", "),
-      el("ol", { class: "progress", "aria-label": "Return progress" }, (leg.progress || []).map((step) => el("li", {
+      el("ol", { class: "progress", "aria-label": t("return_progress", "Return progress") }, (leg.progress || []).map((step) => el("li", {
         class: [step.done ? "done" : "", step.current ? "current" : "", step.problem ? "problem" : ""].join(" ").trim(),
         "aria-current": step.current ? "step" : null,
       }, step.label))),
@@ -119,24 +120,24 @@ export class OrderActions {
     if (!types.length) return null;
     // with several parcels, which one it is about (the agents see it)
     const which = parcels.length > 1 ? [
-      el("label", { for: "problem-parcel" }, "Which parcel"),
+      el("label", { for: "problem-parcel" }, t("which_parcel", "Which parcel")),
       el("select", { id: "problem-parcel", name: "subject" },
-        el("option", { value: "" }, "The whole order"),
+        el("option", { value: "" }, t("whole_order", "The whole order")),
         parcels.map((number, index) => el("option", { value: number }, `Parcel ${index + 1} of ${parcels.length} (${number})`))),
     ] : null;
     const error = el("div", { id: "problem-error", class: "error", role: "alert" });
     const photo = el("input", { id: "problem-photo", name: "photo", type: "file", accept: PHOTO_TYPES.join(","), "aria-describedby": "problem-photo-hint" });
     const form = el("form", { id: "problem-form", class: "card action", novalidate: true, "aria-labelledby": "problem-title" },
-      el("h3", { id: "problem-title" }, "Report a problem"),
-      el("label", { for: "problem-type" }, "What went wrong"),
+      el("h3", { id: "problem-title" }, t("report_problem", "Report a problem")),
+      el("label", { for: "problem-type" }, t("what_went_wrong", "What went wrong")),
       el("select", { id: "problem-type", name: "problem" }, types.map((t) => el("option", { value: t.problem }, t.text))),
       which,
-      el("label", { for: "problem-text" }, "Tell us more"),
+      el("label", { for: "problem-text" }, t("tell_us_more", "Tell us more")),
       el("textarea", { id: "problem-text", name: "text", rows: "3", maxlength: "2000", required: true }),
-      el("label", { for: "problem-photo" }, "Photo (optional)"),
+      el("label", { for: "problem-photo" }, t("photo_optional", "Photo (optional)")),
       el("p", { class: "hint", id: "problem-photo-hint" }, "A JPEG, PNG or WebP image of up to 5 MB."),
       photo, error,
-      el("div", { class: "actions" }, el("button", { type: "submit", id: "problem-submit" }, "Send report")));
+      el("div", { class: "actions" }, el("button", { type: "submit", id: "problem-submit" }, t("send_report", "Send report"))));
     form.addEventListener("submit", (event) => this.report(event, form, error));
     return form;
   }
@@ -201,9 +202,9 @@ export class OrderActions {
     if (!lines.length) return null;
     const error = el("div", { id: "return-error", class: "error", role: "alert" });
     const form = el("form", { id: "return-form", class: "card action", novalidate: true, "aria-labelledby": "return-title" },
-      el("h3", { id: "return-title" }, "Return items"),
+      el("h3", { id: "return-title" }, t("return_items", "Return items")),
       this.quantityRows("return", lines, true), error,
-      el("div", { class: "actions" }, el("button", { type: "submit", id: "return-submit" }, "Request return")));
+      el("div", { class: "actions" }, el("button", { type: "submit", id: "return-submit" }, t("request_return", "Request return"))));
     form.addEventListener("submit", (event) => this.ask(event, form, error, "return"));
     return form;
   }
@@ -212,12 +213,12 @@ export class OrderActions {
     if (!lines.length) return null;
     const error = el("div", { id: "cancel-error", class: "error", role: "alert" });
     const form = el("form", { id: "cancel-form", class: "card action", novalidate: true, "aria-labelledby": "cancel-title" },
-      el("h3", { id: "cancel-title" }, "Cancel items"),
-      el("p", { class: "hint" }, "Items we have not started preparing yet can still be cancelled."),
+      el("h3", { id: "cancel-title" }, t("cancel_items", "Cancel items")),
+      el("p", { class: "hint" }, t("cancel_hint", "Items we have not started preparing yet can still be cancelled.")),
       this.quantityRows("cancel", lines, false),
-      el("label", { for: "cancel-reason" }, "Reason (optional)"),
+      el("label", { for: "cancel-reason" }, t("reason_optional", "Reason (optional)")),
       el("input", { id: "cancel-reason", maxlength: "500" }), error,
-      el("div", { class: "actions" }, el("button", { type: "submit", id: "cancel-submit" }, "Request cancellation")));
+      el("div", { class: "actions" }, el("button", { type: "submit", id: "cancel-submit" }, t("request_cancel", "Request cancellation"))));
     form.addEventListener("submit", (event) => this.ask(event, form, error, "cancel"));
     return form;
   }

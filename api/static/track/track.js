@@ -3,6 +3,7 @@
 import { api, ApiError, el, fill, LiveSocket, place, timeEl, words, wsUrl } from "/static/common.js";
 import { OrderUpdates } from "/static/track/notify.js";
 import { OrderActions } from "/static/track/actions.js";
+import { i18n, t } from "/static/track/labels.js";
 
 const POLL_MS = 15000;
 const $ = (id) => document.getElementById(id);
@@ -11,13 +12,8 @@ const params = new URLSearchParams(location.search);
 
 // Languages: the page's labels come from /v1/i18n/{lang} (api/page_texts.py), the order's words
 // from the view itself; the English below is only the fallback while they load.
-const i18n = { lang: null, labels: {}, brand: params.get("brand") || null };
+i18n.brand = params.get("brand") || null;
 const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-
-function t(key, fallback, values = {}) {
-  const text = i18n.labels[key] || fallback;
-  return text.replace(/%\((\w+)\)s/g, (_, name) => String(values[name] ?? ""));
-}
 
 function chosenLanguage() {
   const wanted = params.get("lang") || localStorage.getItem("wismo.lang");
