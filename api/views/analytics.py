@@ -13,9 +13,10 @@ from datetime import date
 
 from aiohttp import web
 
-from api.auth import READ_ROLES
+from api.auth import READ_ROLES, Agent
 from api.clickhouse import clickhouse
-from api.errors import BadRequest, Unavailable
+from api.errors import BadRequest, NotFound, Unavailable
+from api.keys import SETTINGS
 from api.views.agent import agent
 from api.views.respond import json
 from projections.errors import StoreError
@@ -50,12 +51,30 @@ def _names(request: web.Request, name: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for v in values if v))
 
 
-def sla_query(request: web.Request) -> tuple[SlaQuery, tuple[str, ...]]:
+def report_brands(asked: tuple[str, ...], who: Agent) -> frozenset[str] | None:
+    """The brands a report covers: those asked (``?brand=``), else every brand the agent sees
+    (None: every order, for an agent without a brand restriction). A restricted agent asking for
+    a brand outside their own gets 404, as for an order of that brand (no oracle)."""
+    if not asked:
+        return who.brands
+    if who.brands is not None and not set(asked) <= who.brands:
+        raise NotFound("no such brand")
+    return frozenset(asked)
+
+
+def brand_options(request: web.Request, who: Agent) -> list[dict[str, str]]:
+    """The configured brands this agent may report on (the page's brand select)."""
+    brands = request.app[SETTINGS].brands
+    return [{"id": b, "name": brands[b].name} for b in sorted(brands) if who.sees(b)]
+
+
+def sla_query(request: web.Request, who: Agent) -> tuple[SlaQuery, tuple[str, ...]]:
     start, end = _date(request, "from"), _date(request, "to")
     if (end - start).days > MAX_DAYS:
         raise BadRequest(f"the period may span at most {MAX_DAYS} days")
+    brands = report_brands(_names(request, "brand"), who)
     try:
-        query = SlaQuery(start, end, _names(request, "by"))
+        query = SlaQuery(start, end, _names(request, "by"), brands)
     except InvalidGrouping as error:
         raise BadRequest(str(error)) from error
     sections = _names(request, "section") or ALL_SECTIONS
@@ -66,8 +85,8 @@ def sla_query(request: web.Request) -> tuple[SlaQuery, tuple[str, ...]]:
 
 
 async def sla(request: web.Request) -> web.Response:
-    agent(request, READ_ROLES)
-    query, sections = sla_query(request)
+    who = agent(request, READ_ROLES)
+    query, sections = sla_query(request, who)
     ch = await clickhouse(request.app)
     try:
         report = await ch.run(sla_report, ch.client, ch.database, query, sections)
@@ -75,7 +94,8 @@ async def sla(request: web.Request) -> web.Response:
         raise Unavailable(
             f"the SLA report failed on ClickHouse: {error}", retry_after_s=5
         ) from error
-    return json(report.as_dict())  # Cache-Control: no-store, as every agent answer (guards)
+    answer = {**report.as_dict(), "brand_options": brand_options(request, who)}
+    return json(answer)  # Cache-Control: no-store, as every agent answer (guards)
 
 
 async def predictions(request: web.Request) -> web.Response:

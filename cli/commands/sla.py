@@ -40,6 +40,11 @@ def register(subparsers: SubParsers) -> None:
         default="",
         help="comma-separated: carrier,service,lane,channel,week,day (shipment sections)",
     )
+    parser.add_argument(
+        "--brand",
+        action="append",
+        help="only the orders of this brand (repeatable; '' for unbranded orders; default all)",
+    )
     parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
     parser.add_argument(
         "--section",
@@ -63,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     from wismo.settings import load_settings
 
     try:
-        query = SlaQuery(args.start, args.end, tuple(n for n in args.by.split(",") if n))
+        brands = None if args.brand is None else frozenset(b.strip() for b in args.brand)
+        query = SlaQuery(args.start, args.end, tuple(n for n in args.by.split(",") if n), brands)
     except InvalidGrouping as error:
         print(f"wismo sla: {error}", file=sys.stderr)
         return 2
