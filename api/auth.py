@@ -41,13 +41,18 @@ def _customer_key(secret: SecretStr) -> bytes:
     ).digest()
 
 
-def issue_customer_token(secret: SecretStr, order_id: str, now: datetime, ttl_s: int) -> str:
-    claims = {
+def issue_customer_token(
+    secret: SecretStr, order_id: str, now: datetime, ttl_s: int, *, brand: str | None = None
+) -> str:
+    """A capability token for one order; ``brand`` (the order's brand) is carried as a claim."""
+    claims: dict[str, Any] = {
         "sub": order_id,
         "aud": CUSTOMER_AUDIENCE,
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=ttl_s)).timestamp()),
     }
+    if brand is not None:
+        claims["brand"] = brand
     return jwt.encode(claims, _customer_key(secret), algorithm="HS256")
 
 

@@ -97,11 +97,35 @@ def agent(request: web.Request, needs: frozenset[str] = READ_ROLES) -> Agent:
     return agent_from_token(secret, bearer(request.headers), needs)
 
 
+async def visible_timeline(request: web.Request, who: Agent, order_id: str) -> dict[str, Any]:
+    """The order's timeline document if ``who`` may see its brand; 404 exactly as a missing
+    order otherwise (no oracle)."""
+    timeline = await timeline_document(request, order_id)
+    if not who.sees(timeline.get("brand")):
+        raise NotFound(f"order {order_id} is not known")
+    return timeline
+
+
+async def sees_order(request: web.Request, who: Agent, order_id: str | None) -> bool:
+    """Whether ``order_id`` is a stored order ``who`` may see (its brand in the agent's)."""
+    raw = None if not order_id else await request.app[STORE].timeline(order_id)
+    return raw is not None and who.sees(orjson.loads(raw).get("brand"))
+
+
+async def sees_parcel(request: web.Request, who: Agent, tracking_number: str) -> bool:
+    """Whether ``who`` may see the parcel: any parcel for an unrestricted agent, else one whose
+    order is of the agent's brands (an unmatched parcel belongs to no brand)."""
+    if who.brands is None:
+        return True
+    order_id = await request.app[STORE].order_for_tracking(tracking_number)
+    return await sees_order(request, who, order_id)
+
+
 async def order_detail(request: web.Request) -> web.Response:
     who = agent(request)
     order_id = request.match_info["order_id"]
     store = request.app[STORE]
-    timeline = await timeline_document(request, order_id)
+    timeline = await visible_timeline(request, who, order_id)
     events = await store.events(order_id)
     duplicates = await store.duplicates(order_id)
     numbers = sorted(
@@ -146,6 +170,8 @@ async def search(request: web.Request) -> web.Response:
         if raw is None:
             continue
         timeline = orjson.loads(raw)
+        if not who.sees(timeline.get("brand")):
+            continue  # another brand's order: absent, as if never found
         results.append(
             {
                 "order_id": order_id,
@@ -270,7 +296,7 @@ async def _act(request: web.Request, action: AgentAction) -> web.Response:
     if not order_id:
         raise NotFound(f"exception {exception_id} is not known; give its order_id")
     raw = await app[STORE].timeline(order_id)
-    if raw is None:
+    if raw is None or not who.sees(orjson.loads(raw).get("brand")):
         raise NotFound(f"order {order_id} is not known")
     now = app[CLOCK]()
     outcome = agent_action(
@@ -314,9 +340,9 @@ async def dead_letters(request: web.Request) -> web.Response:
     """Dead letters that mention the order or one of its tracking numbers (reads the topic)."""
     from wismo.deadletter import read_records
 
-    agent(request, SEES_PERSONAL_DATA)  # raw payloads: not for viewers (api.personal)
+    who = agent(request, SEES_PERSONAL_DATA)  # raw payloads: not for viewers (api.personal)
     order_id = request.match_info["order_id"]
-    timeline = await timeline_document(request, order_id)
+    timeline = await visible_timeline(request, who, order_id)
     needles = {order_id.encode()}
     needles |= {
         s["tracking_number"].encode() for s in timeline["shipments"] if s.get("tracking_number")

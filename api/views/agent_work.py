@@ -103,11 +103,13 @@ def _actor(request: web.Request) -> tuple[Agent, Actor]:
 # ---- the order acted on ---------------------------------------------------------------------
 
 
-async def _timeline(request: web.Request, order_id: str) -> Timeline:
+async def _timeline(request: web.Request, who: Agent, order_id: str) -> Timeline:
+    """The order acted on; another brand's order is as unknown as a missing one (404)."""
     raw = await request.app[STORE].timeline(order_id)
-    if raw is None:
+    timeline = None if raw is None else timeline_from_json(raw)
+    if timeline is None or not who.sees(timeline.brand):
         raise NotFound(f"order {order_id} is not known")
-    return timeline_from_json(raw)
+    return timeline
 
 
 async def _order_of(request: web.Request, exception_id: str, given: str | None) -> str:
@@ -169,7 +171,7 @@ async def assign_exception(request: web.Request) -> web.Response:
     order_id = await _order_of(request, exception_id, _order_id(body))
     await action_allowed(request, who)
     outcome = assign(
-        await _timeline(request, order_id),
+        await _timeline(request, who, order_id),
         exception_id,
         assignee,
         actor=actor,
@@ -197,7 +199,7 @@ async def escalate_exception(request: web.Request) -> web.Response:
     order_id = await _order_of(request, exception_id, _order_id(body))
     await action_allowed(request, who)
     outcome = escalate(
-        await _timeline(request, order_id),
+        await _timeline(request, who, order_id),
         exception_id,
         reason,
         to,
@@ -219,7 +221,7 @@ async def add_order_note(request: web.Request) -> web.Response:
     exception_id = _text(body, "exception_id", _ID_CHARS)
     await action_allowed(request, who)
     outcome = add_note(
-        await _timeline(request, order_id),
+        await _timeline(request, who, order_id),
         text,
         exception_id=exception_id,
         actor=actor,
@@ -243,7 +245,7 @@ async def message_order_customer(request: web.Request) -> web.Response:
     exception_id = _text(body, "exception_id", _ID_CHARS)
     await action_allowed(request, who)
     outcome = message_customer(
-        await _timeline(request, order_id),
+        await _timeline(request, who, order_id),
         template,
         text,
         exception_id=exception_id,
@@ -293,7 +295,8 @@ async def bulk(request: web.Request) -> web.Response:
         order_id = (row or {}).get("order_id")
         if order_id and order_id not in read:
             raw = await app[STORE].timeline(order_id)
-            read[order_id] = None if raw is None else timeline_from_json(raw)
+            seen = None if raw is None else timeline_from_json(raw)
+            read[order_id] = seen if seen is not None and who.sees(seen.brand) else None
         timelines[exception_id] = read.get(order_id) if order_id else None
     now = app[CLOCK]()
     outcomes = dict(bulk_action(timelines, action, by=who.agent_id, note=note, now=now))

@@ -4,6 +4,10 @@
 Erasure rewrites the ClickHouse log, so it runs in a process that has ClickHouse: any API process
 with a ClickHouse server; with chDB the one holding its path (``wismo up``), else 503 with the
 reason (``wismo erase`` does the same from the command line). The answer is the audit record.
+
+Brands: an admin whose token names ``brands`` may erase by ``order_id`` only an order of those
+brands (another brand's order is 404, as a missing one); erasing by e-mail or phone reaches every
+brand's orders of that person, so it needs an admin without a brand restriction (403).
 """
 
 from __future__ import annotations
@@ -12,9 +16,9 @@ from aiohttp import web
 
 from api.auth import ERASE_ROLES
 from api.clickhouse import clickhouse
-from api.errors import BadRequest, Unavailable
+from api.errors import BadRequest, Forbidden, NotFound, Unavailable
 from api.keys import CLOCK, SETTINGS, STORE
-from api.views.agent import agent
+from api.views.agent import agent, sees_order
 from api.views.body import json_object
 from api.views.respond import json
 from projections.erasure import Erasure, Subject
@@ -43,7 +47,14 @@ def subject_of(document: dict[str, object]) -> Subject:
 async def erase(request: web.Request) -> web.Response:
     who = agent(request, ERASE_ROLES)
     app = request.app
-    subject = subject_of(await json_object(request, app[SETTINGS].api.max_body_bytes))
+    document = await json_object(request, app[SETTINGS].api.max_body_bytes)
+    subject = subject_of(document)
+    if who.brands is not None:
+        order_id = document.get("order_id")
+        if not isinstance(order_id, str):
+            raise Forbidden("erasing by e-mail or phone needs an admin without a brand restriction")
+        if not await sees_order(request, who, order_id):
+            raise NotFound(f"order {order_id} is not known")
     ch = await clickhouse(app)
     try:
         report = await Erasure(ch, app[STORE]).run(subject, who.agent_id, app[CLOCK]())

@@ -18,7 +18,7 @@ from aiohttp import web
 from api.auth import ACT_ROLES
 from api.errors import BadRequest, NotFound
 from api.keys import CLOCK, REDIS, SETTINGS
-from api.views.agent import agent
+from api.views.agent import agent, sees_parcel
 from api.views.respond import json
 from projections.poll.index import PollIndex, PollInfo
 
@@ -62,10 +62,10 @@ def poll_document(info: PollInfo) -> dict[str, Any]:
 
 
 async def poll_info(request: web.Request) -> web.Response:
-    agent(request)
+    who = agent(request)
     number = _tracking_number(request)
     info = await _index(request).info(number)
-    if info is None:
+    if info is None or not await sees_parcel(request, who, number):
         raise NotFound(f"parcel {number} is not polled")
     return json(poll_document(info))
 
@@ -75,6 +75,8 @@ async def recheck(request: web.Request) -> web.Response:
     number = _tracking_number(request)
     index = _index(request)
     now = request.app[CLOCK]()
+    if not await sees_parcel(request, who, number):  # another brand's parcel: as unknown
+        raise NotFound(f"parcel {number} is not polled; there is nothing to re-check")
     if not await index.request_now(number, now):
         raise NotFound(f"parcel {number} is not polled; there is nothing to re-check")
     info = await index.info(number)
