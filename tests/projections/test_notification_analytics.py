@@ -87,7 +87,8 @@ def _panel_query() -> str:
     (template,) = re.findall(r"api\(`(/v1/analytics/sla\?[^`]*section=notify_[^`]*)`", script)
     assert isinstance(template, str)
     first, last = START.date(), START.date() + timedelta(DAYS - 1)
-    return template.replace("${from}", first.isoformat()).replace("${to}", last.isoformat())
+    filled = template.replace("${from}", first.isoformat()).replace("${to}", last.isoformat())
+    return filled.replace("${brand}", "")  # every brand: the page's default
 
 
 def _close(actual: Any, expected: Any) -> bool:

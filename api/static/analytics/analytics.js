@@ -289,18 +289,34 @@ async function loadPredictions(from, to, token) {
   }
 }
 
+/** The brand select: the brands the agent may report on (the answer's brand_options); hidden
+ * when there are none (an unbranded shop). "All brands" is every brand the agent may see. */
+function fillBrands(options) {
+  const select = $("brand");
+  if (select.options.length > 1 || !options || !options.length) return;
+  const wanted = params.get("brand") || "";
+  for (const { id, name } of options) {
+    select.append(el("option", { value: id }, name));
+  }
+  select.value = options.some((o) => o.id === wanted) ? wanted : "";
+  $("brand-field").hidden = false;
+}
+
 async function load() {
   const from = $("from").value;
   const to = $("to").value;
+  const chosen = $("brand").value || params.get("brand") || "";
+  const brand = chosen ? `&brand=${encodeURIComponent(chosen)}` : "";
   const token = agentToken.get();
   $("report-error").textContent = "";
   $("report-status").textContent = "Loading…";
   try {
     const [weekly, carriers, notifications] = await Promise.all([
-      api(`/v1/analytics/sla?from=${from}&to=${to}&by=carrier,week&section=delivery`, { token }),
-      api(`/v1/analytics/sla?from=${from}&to=${to}&by=carrier&section=delivery,exceptions`, { token }),
-      api(`/v1/analytics/sla?from=${from}&to=${to}&section=notify_delay,notify_messages,notify_suppressions,notify_webhooks,agent_response`, { token }),
+      api(`/v1/analytics/sla?from=${from}&to=${to}${brand}&by=carrier,week&section=delivery`, { token }),
+      api(`/v1/analytics/sla?from=${from}&to=${to}${brand}&by=carrier&section=delivery,exceptions`, { token }),
+      api(`/v1/analytics/sla?from=${from}&to=${to}${brand}&section=notify_delay,notify_messages,notify_suppressions,notify_webhooks,agent_response`, { token }),
     ]);
+    fillBrands(carriers.data.brand_options);
     drawOnTime(weekly.data.delivery);
     drawClickToDoor(carriers.data.delivery);
     drawExceptions(carriers.data.exceptions, carriers.data.delivery);
@@ -340,6 +356,10 @@ const params = new URLSearchParams(location.search);
 $("to").value = params.get("to") || iso(today);
 $("from").value = params.get("from") || iso(new Date(today.getTime() - 56 * 86400000));
 $("period").addEventListener("submit", (event) => { event.preventDefault(); load(); });
+$("brand").addEventListener("change", () => {
+  params.set("brand", $("brand").value);
+  load();
+});
 $("login-form").addEventListener("submit", (event) => {
   event.preventDefault();
   agentToken.set($("token").value.trim());
