@@ -93,6 +93,7 @@ def exception_rows(timeline: Mapping[str, Any]) -> list[Row]:
         row = {name: view.get(name) for name in _ROW_FIELDS}
         row["order_id"] = timeline.get("order_id")
         row["order_number"] = timeline.get("order_number")
+        row["brand"] = timeline.get("brand")  # in the row, so a brand change rewrites it
         row["carrier"] = _carrier_of(timeline, view.get("subject"))
         row["escalated"] = _escalation_stands(view)
         row["case_number"] = (view.get("case") or {}).get("case_number")
@@ -139,6 +140,13 @@ class ExceptionQuery:
     assignee: str | None = None
     """Only the exceptions of this agent (:data:`UNASSIGNED`: only those of no one)."""
     escalated: bool | None = None
+    brands: frozenset[str] | None = None
+    """Only the exceptions of orders of these brands (None: any brand, and unbranded orders)."""
+
+
+def visible(rows: Iterable[Row], brands: frozenset[str] | None) -> list[Row]:
+    """The rows of orders of ``brands`` (None: every row); an unbranded order is of no brand."""
+    return [row for row in rows if brands is None or row.get("brand") in brands]
 
 
 def _age_s(row: Row, now: datetime) -> float | None:
@@ -150,6 +158,8 @@ def _age_s(row: Row, now: datetime) -> float | None:
 
 def _matches(row: Row, query: ExceptionQuery, now: datetime) -> bool:
     if row.get("state") not in query.states:
+        return False
+    if query.brands is not None and row.get("brand") not in query.brands:
         return False
     for wanted, field in (
         (query.types, "type"),

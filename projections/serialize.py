@@ -41,6 +41,7 @@ def queue_source(timeline: Timeline) -> dict[str, Any]:
     return {
         "order_id": timeline.order_id,
         "order_number": timeline.order_number,
+        "brand": timeline.brand,
         "exceptions": orjson.loads(exceptions),
         "shipments": [
             {

@@ -4,6 +4,7 @@ queue with acknowledge/resolve, and an order's dead letters. Every route needs a
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -44,6 +45,7 @@ _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")
 SEARCH_PARAMETERS = frozenset({"q", "order_number", "tracking_number", "email"})
 QUEUE_PARAMETERS = frozenset(
     {
+        "brand",
         "status",
         "type",
         "severity",
@@ -255,10 +257,19 @@ def exception_query(request: web.Request, agent_id: str = "") -> ExceptionQuery:
     )
 
 
+def queue_brands(request: web.Request, who: Agent) -> frozenset[str] | None:
+    """The brands a listing shows: the ``brand`` filters asked for, within the agent's brands
+    (None: every brand and unbranded orders, for an unrestricted agent asking for none)."""
+    asked = _values(request, "brand")
+    if not asked:
+        return who.brands
+    return asked if who.brands is None else asked & who.brands
+
+
 async def list_exceptions(request: web.Request) -> web.Response:
     who = agent(request)
     known_parameters(request, QUEUE_PARAMETERS)
-    query = exception_query(request, who.agent_id)
+    query = replace(exception_query(request, who.agent_id), brands=queue_brands(request, who))
     rows = await request.app[AGENT_INDEX].exceptions()
     now = request.app[CLOCK]()
     selected = with_age(select_exceptions(rows, query, now), now)

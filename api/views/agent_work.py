@@ -36,7 +36,7 @@ from api.views.agent import (
 )
 from api.views.body import json_object
 from api.views.respond import json
-from projections.agent_index import team_queue
+from projections.agent_index import team_queue, visible
 from projections.agent_work import (
     Actor,
     Unchanged,
@@ -335,12 +335,12 @@ def _refused(exception_id: str, status: int, reason: str) -> dict[str, Any]:
 
 
 async def read_team_queue(request: web.Request) -> web.Response:
-    agent(request, SUPERVISOR_ROLES)
+    who = agent(request, SUPERVISOR_ROLES)
     known_parameters(request, frozenset({"sort"}))
     sort = request.query.get("sort", "age")
     if sort not in ("age", "assignee"):
         raise BadRequest("sort must be age or assignee")
-    rows = await request.app[AGENT_INDEX].exceptions()
+    rows = visible(await request.app[AGENT_INDEX].exceptions(), who.brands)
     now = request.app[CLOCK]()
     return json(team_queue(rows, now, by_assignee=sort == "assignee"))
 

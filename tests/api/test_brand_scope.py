@@ -152,3 +152,26 @@ def test_a_capability_token_carries_the_brand_and_grants_only_its_order() -> Non
     tokens.authorize(token, "ORD-A", now)
     with pytest.raises(Forbidden):
         tokens.authorize(token, "ORD-B", now)  # brand B's order: not this token's
+
+
+async def queue(client: Client, brands: list[str] | None, query: str = "") -> list[str]:
+    answer = await client.get(f"/v1/agent/exceptions{query}", headers=auth("agent", brands=brands))
+    assert answer.status == 200, await answer.text()
+    return [row["exception_id"] for row in (await answer.json())["exceptions"]]
+
+
+async def test_queues_list_only_the_agents_brands(client: Client, northwind: None) -> None:
+    assert await queue(client, ["kaffeeberg"]) == []
+    assert await queue(client, []) == []
+    assert await queue(client, ["northwind"]) == [EXCEPTION]
+    assert await queue(client, None) == [EXCEPTION]
+    # the brand filter: any brand for an unrestricted agent, only within the agent's brands
+    assert await queue(client, None, "?brand=northwind") == [EXCEPTION]
+    assert await queue(client, None, "?brand=kaffeeberg") == []
+    assert await queue(client, ["kaffeeberg"], "?brand=northwind") == []
+    rows = await client.get("/v1/agent/exceptions", headers=auth("agent"))
+    assert (await rows.json())["exceptions"][0]["brand"] == "northwind"
+    for brands, seen in ((["kaffeeberg"], 0), (["northwind"], 1), (None, 1)):
+        team = await client.get("/v1/agent/team-queue", headers=auth("supervisor", brands=brands))
+        assert team.status == 200
+        assert len((await team.json())["exceptions"]) == seen, brands
