@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import subprocess
 import sys
@@ -29,11 +30,17 @@ from typing import TYPE_CHECKING
 from cli.commands import SubParsers
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from bench.carrier_api import TrackBook
     from cli.runtime.embedded import EmbeddedServices
     from cli.runtime.journal import Journal
     from wismo.settings import Settings
 
+
+log = logging.getLogger("wismo.up")
+#: text: the banner and the status line on the terminal; json: the banner as log records
+_MODE = {"json": False}
 
 RUNNING_MARKER = "up.running"
 #: the share of simulated UPS webhooks dropped on purpose, for the poll role to heal
@@ -97,6 +104,13 @@ def register(subparsers: SubParsers) -> None:
         action="store_true",
         help="start the embedded Redis (data in <data_dir>/redis) even when one answers on 6379",
     )
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="text: a banner and one live status line, the logs in <data_dir>/logs/wismo.log; "
+        "json: every log line to stdout as JSON (production style)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -110,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
     from wismo.topics import ensure_topics
 
     requested = _with_demo_brands(_with_webhook_secrets(load_settings()))
+    log_file = _log_to_file(requested, json_to_stdout=args.log_format == "json")
     with EmbeddedServices(
         requested, use_local_redis=not args.private_redis, tie_to_process=True, dev_sinks=True
     ) as services:
@@ -120,38 +135,33 @@ def run(args: argparse.Namespace) -> int:
         journal = Journal(settings.data_dir / "journal")
         replayed = asyncio.run(_replay(settings, journal))
         if replayed:
-            print(f"wismo up: replayed {replayed} journaled payload(s)", file=sys.stderr)
+            _say(f"wismo up: replayed {replayed} journaled payload(s)", file=sys.stderr)
         # present while wismo up runs, removed once it drained: found at a start, the last run
         # ended without draining, and ClickHouse may lack what the stream derived by itself
         running = settings.data_dir / RUNNING_MARKER
         if running.exists():
             events, timelines = asyncio.run(reconcile_clickhouse(settings))
-            print(
+            _say(
                 f"wismo up: the last run did not drain; ClickHouse reconciled from Redis "
                 f"({events} events, {timelines} timelines)",
                 file=sys.stderr,
             )
         running.touch()
-        print("wismo up:", file=sys.stderr)
+        _say(f"wismo up {_version()} — data in {settings.data_dir}, logs in {log_file}")
         for line in services.started:
-            print(f"  {line}", file=sys.stderr)
-        print(f"  metrics    http://127.0.0.1:{args.web_port}/metrics", file=sys.stderr)
-        print(f"  health     http://127.0.0.1:{args.web_port}/healthz", file=sys.stderr)
-        print(f"  api        http://{settings.api.host}:{settings.api.port}/", file=sys.stderr)
-        print(
-            f"  raw topic  {settings.topic('raw')} (source in the wismo-source header)",
-            file=sys.stderr,
-        )
+            _say(f"  {line}", file=sys.stderr)
+        _say(f"  metrics    http://127.0.0.1:{args.web_port}/metrics", file=sys.stderr)
+        _say(f"  api        http://{settings.api.host}:{settings.api.port}/", file=sys.stderr)
         if args.simulate_orders > 0:
             _simulate_in_background(settings, args.simulate_orders, args.seed)
         _print_pages(settings, args.demo_orders > 0, args.seed)
         _print_outbox(settings, services, demo_subscription)
         if (oms := _with_simulated_oms(settings)) is not None:
-            print(f"  oms        {oms} (simulated OMS: answers cancel requests)", file=sys.stderr)
+            _say(f"  oms        {oms} (simulated OMS: answers cancel requests)", file=sys.stderr)
         _print_webhooks(settings)
         if carrier_book is not None:
             ups = settings.poll.carriers["ups"].base_url
-            print(
+            _say(
                 f"  carrier    {ups} (simulated UPS Track API; {DROP_SHARE:.0%} of the UPS "
                 "webhooks are dropped on purpose, healed by polling)",
                 file=sys.stderr,
@@ -161,10 +171,15 @@ def run(args: argparse.Namespace) -> int:
             _post_traffic_in_background(
                 settings, args.demo_orders, args.demo_rate, args.seed, stop, carrier_book
             )
-        print(
+        _say(
             "Ctrl-C (or SIGTERM, SIGHUP) drains and stops everything; twice stops at once.",
             file=sys.stderr,
         )
+        if not _MODE["json"]:
+            from cli.runtime.status import show_in_background
+
+            metrics = f"http://127.0.0.1:{args.web_port}/metrics"
+            show_in_background(metrics, str(log_file), stop, out=sys.stdout)
         try:
             # the worker ends the process with SystemExit once it stopped
             return run_roles(settings, ROLE_NAMES, web_port=args.web_port, journal=journal)
@@ -187,13 +202,48 @@ async def _replay(settings: Settings, journal: Journal) -> int:
         await producer.stop()
 
 
+def _say(*parts: object, file: object = None) -> None:
+    """One line of the banner: on stderr, or, with ``--log-format json``, a log record."""
+    text = " ".join(str(part) for part in parts)
+    if _MODE["json"]:
+        log.info(text.strip())
+    else:
+        print(text, file=sys.stderr, flush=True)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("wismo")
+    except PackageNotFoundError:
+        return "(source)"
+
+
+def _log_to_file(settings: Settings, *, json_to_stdout: bool) -> Path:
+    """Send this process's logs, and its children's (through the environment), to
+    ``<data_dir>/logs/wismo.log`` as JSON lines; to stdout as well with ``json_to_stdout``,
+    else nowhere else (the status line counts the warnings)."""
+    import logging.config
+
+    from streams.logs import LOG_FILE_ENV, LOG_STREAM_ENV, logging_config
+
+    path = settings.data_dir / "logs" / "wismo.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.environ[LOG_FILE_ENV] = str(path)
+    os.environ[LOG_STREAM_ENV] = "stdout" if json_to_stdout else "none"
+    _MODE["json"] = json_to_stdout
+    logging.config.dictConfig(logging_config(settings.log_level))
+    return path
+
+
 def _simulate_in_background(settings: Settings, orders: int, seed: int) -> None:
     from bench.history import generate, publish
 
     def feed() -> None:
         history = generate(orders, seed=seed)
         sent = asyncio.run(publish(settings, history.messages))
-        print(f"wismo up: published {sent} simulated payloads ({orders} orders)", file=sys.stderr)
+        log.info("published %d simulated payloads (%d orders)", sent, orders)
 
     threading.Thread(target=feed, name="simulator", daemon=True).start()
 
@@ -294,23 +344,23 @@ def _print_pages(settings: Settings, with_demo_order: bool, seed: int = 0) -> No
     from bench.simulate import DEMO_EMAIL
 
     base = f"http://{settings.api.host}:{settings.api.port}"
-    print(f"  status     {base}/track", file=sys.stderr)
+    _say(f"  status     {base}/track", file=sys.stderr)
     for brand_id, brand in settings.brands.items():
         lang = "" if brand.locale == settings.i18n.default_locale else f"&lang={brand.locale}"
-        print(f"    {brand_id:<10} {base}/track?brand={brand_id}{lang}", file=sys.stderr)
+        _say(f"    {brand_id:<10} {base}/track?brand={brand_id}{lang}", file=sys.stderr)
     if with_demo_order:
         email = DEMO_EMAIL.format(index=0)
         order = f"{base}/track?order=100000&email={quote(email)}"
         if (brand_of_demo := _demo_order_brand(settings, seed)) is not None:
             order += f"&brand={brand_of_demo}"
-        print(f"    demo     {order}", file=sys.stderr)
+        _say(f"    demo     {order}", file=sys.stderr)
     if settings.environment == "dev":
         token = demo_agent_token(settings)
-        print(f"  console    {base}/console#token={token}", file=sys.stderr)
-        print(f"  analytics  {base}/analytics#token={token}", file=sys.stderr)
+        _say(f"  console    {base}/console#token={token}", file=sys.stderr)
+        _say(f"  analytics  {base}/analytics#token={token}", file=sys.stderr)
     else:
-        print(f"  console    {base}/console", file=sys.stderr)
-        print(f"  analytics  {base}/analytics", file=sys.stderr)
+        _say(f"  console    {base}/console", file=sys.stderr)
+        _say(f"  analytics  {base}/analytics", file=sys.stderr)
 
 
 def _demo_order_brand(settings: Settings, seed: int) -> str | None:
@@ -377,16 +427,18 @@ def _print_outbox(
     if services.sinks is None:
         return
     base = f"http://{settings.api.host}:{settings.api.port}"
-    print(
+    _say(
         f"  outbox     {base}/outbox (every e-mail, text and webhook the sinks got)",
         file=sys.stderr,
     )
     if demo_subscription is not None:
         echo = services.sinks.echo_url("demo")
-        print(f"    webhooks subscription {demo_subscription} → {echo}", file=sys.stderr)
+        _say(f"    webhooks subscription {demo_subscription} → {echo}", file=sys.stderr)
 
 
 def _print_webhooks(settings: Settings) -> None:
+    """One line on the terminal; how each source signs goes to the log (docs/integrations.md)."""
+    from carriers.registry import names
     from cli.runtime.webhook_guide import guide_lines
     from wismo.settings import DEV_SECRET
 
@@ -395,8 +447,9 @@ def _print_webhooks(settings: Settings) -> None:
         hint = f"{DEV_SECRET} unless set in WISMO_WEBHOOK_SECRETS"
     else:
         hint = "per source, from WISMO_WEBHOOK_SECRETS"
-    for line in guide_lines(base, hint):
-        print(f"  {line}", file=sys.stderr)
+    sources = ", ".join(names())
+    _say(f"  webhooks   {base}/v1/webhooks/<source> ({sources}); signing: docs/integrations.md")
+    log.info("webhook signing", extra={"guide": guide_lines(base, hint)})
 
 
 def _with_simulated_oms(settings: Settings) -> str | None:
@@ -484,8 +537,6 @@ def _post_traffic_in_background(
                 )
             )
             healed = ", healed by polling" if outcome.dropped else ""
-            print(
-                f"wismo up: simulated traffic so far: {outcome.summary()}{healed}", file=sys.stderr
-            )
+            log.info("simulated traffic so far: %s%s", outcome.summary(), healed)
 
     threading.Thread(target=feed, name="webhook-traffic", daemon=True).start()

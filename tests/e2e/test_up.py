@@ -160,10 +160,19 @@ def test_every_registered_source_accepts_a_dev_signed_webhook_and_is_listed(
         up.wait(60)
         up.cleanup()
     assert statuses == dict.fromkeys(SAMPLES, 202), up.log_tail()
-    log = up.log_path.read_text()
+    terminal = up.log_path.read_text()
+    (line,) = [line for line in terminal.splitlines() if "/v1/webhooks/<source>" in line]
+    assert all(source in line for source in names()), line
+    records = _log_records(up.directory / ".wismo" / "logs" / "wismo.log")
+    (guide,) = [record["guide"] for record in records if record["msg"] == "webhook signing"]
     for source in names():
-        assert f"{up.base}/v1/webhooks/{source}" in log
-        assert SIGNING[source] in log
+        assert any(f"{up.base}/v1/webhooks/{source}" in text for text in guide)
+        assert any(SIGNING[source] in text for text in guide)
+
+
+def _log_records(path: Path) -> list[dict[str, object]]:
+    """The JSON lines of a wismo log file (every line one object)."""
+    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 REPOSITORY = Path(__file__).parents[2]
