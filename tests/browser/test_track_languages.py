@@ -3,6 +3,8 @@ words from its view, ``<html lang>``, the switcher, and the order's brand."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -27,6 +29,13 @@ def view_in(system: System, lang: str) -> dict[str, Any]:
     status, view = system.request("GET", path, token=found["token"])
     assert status == 200, view
     return dict(view)
+
+
+def until(condition: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} not within {timeout_s}s"
+        time.sleep(0.1)
 
 
 def open_order(page: Any, system: System, lang: str) -> None:
@@ -64,18 +73,46 @@ def test_the_switcher_rewords_the_order_and_is_remembered(page: Any, system: Sys
     page.evaluate("localStorage.removeItem('wismo.lang')")
     title = page.locator("#order-title").inner_text()
     page.get_by_label("Language").select_option("de")
-    page.wait_for_function("document.documentElement.lang === 'de'")
+    until(lambda: page.locator("html").get_attribute("lang") == "de", "html lang de")
     german = view_in(system, "de")
-    page.wait_for_function(
-        "text => document.getElementById('order-status').textContent === text",
-        arg=german["status_text"],
-    )
+    status = page.locator("#order-status")
+    until(lambda: status.inner_text() == german["status_text"], "the German status")
     # the same order still on the page (no new look-up), its labels in German
     assert page.locator("#order-title").inner_text() == title.replace("Order", "Bestellung")
     assert page.locator("#summary").get_by_text("Status", exact=True).count() == 1
     assert page.evaluate("localStorage.getItem('wismo.lang')") == "de"
     page.goto(f"{system.base}/track")
-    page.wait_for_function("document.documentElement.lang === 'de'")
+    until(lambda: page.locator("html").get_attribute("lang") == "de", "the remembered language")
     assert page.get_by_label("Sprache").input_value() == "de"
     assert page.get_by_role("button", name="Bestellung verfolgen").count() == 1
     page.evaluate("localStorage.removeItem('wismo.lang')")
+
+
+def test_a_brands_page_shows_the_brand_and_only_its_orders(page: Any, system: System) -> None:
+    view = view_in(system, "en")
+    brand = view["brand"]
+    assert brand is not None, "wismo up's demo orders belong to its demo brands"
+    status, other = 0, None
+    for candidate in ("northwind", "kaffeeberg"):
+        if candidate != brand["id"]:
+            status, other = system.request("GET", f"/v1/brands/{candidate}")
+    assert status == 200, other
+    assert other is not None
+    # another brand's page: its logo before any look-up, and the demo order is not found there
+    page.goto(f"{system.base}/track?brand={other['id']}&lang=en")
+    logo = page.locator("#brand-logo")
+    logo.wait_for()
+    assert logo.get_attribute("alt") == other["name"]
+    assert page.locator("html").get_attribute("lang") == "en"
+    page.get_by_label("Order number").fill(DEMO_ORDER)
+    page.get_by_label("E-mail address or delivery postcode").fill(DEMO_EMAIL)
+    page.get_by_role("button", name="Track order").click()
+    page.get_by_text("We could not find an order").wait_for()
+    assert page.locator("#order").is_hidden()
+    # the order's own brand's page finds it, and shows that brand
+    page.goto(f"{system.base}/track?brand={brand['id']}&lang=en")
+    page.get_by_label("Order number").fill(DEMO_ORDER)
+    page.get_by_label("E-mail address or delivery postcode").fill(DEMO_EMAIL)
+    page.get_by_role("button", name="Track order").click()
+    page.locator("#order-status").wait_for()
+    assert page.locator("#brand-logo").get_attribute("alt") == brand["name"]
