@@ -24,6 +24,7 @@ shutdown. A foreign Origin is refused with 403 and a client over ``api.ws_max_pe
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import jwt
@@ -200,11 +201,15 @@ async def _subscribe_agents(
     app = request.app
     agent = agent_from_token(app[SETTINGS].api.agent_jwt_secret, token, READ_ROLES)
     query, with_orders = _agent_filter(filters)
+    query = replace(query, brands=agent.brands)
 
     def wanted(document: dict[str, Any]) -> bool:
         if document["type"] == "order_changed":
-            return with_orders
+            # a change summary names no brand: a brand-restricted agent gets exception deltas only
+            return with_orders and agent.brands is None
         row = document["exception"]
+        if not agent.sees(row.get("brand")):
+            return False
         return all(
             not values or row.get(name) in values
             for name, values in (

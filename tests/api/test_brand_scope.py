@@ -175,3 +175,28 @@ async def test_queues_list_only_the_agents_brands(client: Client, northwind: Non
         team = await client.get("/v1/agent/team-queue", headers=auth("supervisor", brands=brands))
         assert team.status == 200
         assert len((await team.json())["exceptions"]) == seen, brands
+
+
+def bearer_of(brands: list[str] | None) -> str:
+    return auth("agent", brands=brands)["Authorization"].removeprefix("Bearer ")
+
+
+async def test_the_live_feed_shows_only_the_agents_brands(
+    client: Client, northwind: None, store: RedisTimelineStore
+) -> None:
+    url = "/v1/ws/agent?orders=true&token="
+    async with (
+        client.ws_connect(url + bearer_of(["northwind"])) as own,
+        client.ws_connect(url + bearer_of(["kaffeeberg"])) as other,
+    ):
+        _, own_queue = [await own.receive_json(timeout=10) for _ in range(2)]
+        _, other_queue = [await other.receive_json(timeout=10) for _ in range(2)]
+        assert [r["exception_id"] for r in own_queue["exceptions"]] == [EXCEPTION]
+        assert other_queue["exceptions"] == []
+        await store.apply(branded(example_order(), "northwind"))  # the exception resolved
+        frame = await own.receive_json(timeout=10)
+        while frame["type"] != "exception":
+            frame = await own.receive_json(timeout=10)
+        assert frame["exception"]["state"] == "resolved"
+        with pytest.raises(TimeoutError):
+            await other.receive(timeout=1.0)  # nothing of northwind's reached kaffeeberg
