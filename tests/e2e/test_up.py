@@ -20,6 +20,7 @@ import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -170,7 +171,7 @@ def test_every_registered_source_accepts_a_dev_signed_webhook_and_is_listed(
         assert any(SIGNING[source] in text for text in guide)
 
 
-def _log_records(path: Path) -> list[dict[str, object]]:
+def _log_records(path: Path) -> list[dict[str, Any]]:
     """The JSON lines of a wismo log file (every line one object)."""
     return [json.loads(line) for line in path.read_text().splitlines()]
 
