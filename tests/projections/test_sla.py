@@ -249,3 +249,35 @@ def test_the_brands_together_make_the_whole(loaded: Loaded) -> None:
     nobody = SlaQuery(START, END, ("carrier",), frozenset({"nobody"}))
     report = sla_report(loaded.client, loaded.database, nobody, ["delivery", "exceptions"])
     assert report.sections == {"delivery": [], "exceptions": []}
+
+
+def test_an_order_counts_under_its_latest_brand(chdb_client: Any) -> None:
+    from projections.clickhouse_store import COLUMNS
+
+    database = f"wismo_sla_brand_{uuid.uuid4().hex[:10]}"
+    migrate(chdb_client, database)
+    rng = random.Random(5)
+    histories = (order_history(rng, index) for index in range(0, 300, 3))  # northwind's
+    changes = (_change(history, history[0].order_id or "") for history in histories)
+    first = next(c for c in changes if orjson.loads(c.timeline)["exceptions"])
+    document = orjson.loads(first.timeline)
+    assert document["brand"] == "northwind"
+    moved = {**document, "brand": "kaffeeberg", "version": first.version + 1}
+    later = TimelineChange(
+        first.order_id, first.version + 1, "moved", first.status, orjson.dumps(moved)
+    )
+    for change in (later, first):  # the older version arrives last
+        for table, rows in change_rows([change]).items():
+            _insert(chdb_client, database, table, rows, COLUMNS[table])
+    try:
+        for table in ("timelines", "shipments", "exceptions"):
+            brands = chdb_client.query(
+                f"SELECT DISTINCT brand FROM {database}.{table} FINAL"
+            ).result_rows
+            assert brands == [("kaffeeberg",)], table
+        for brand, expected in (("northwind", 0), ("kaffeeberg", len(document["shipments"]))):
+            query = SlaQuery(date(2000, 1, 1), date(2100, 1, 1), (), frozenset({brand}))
+            report = sla_report(chdb_client, database, query, ["delivery"])
+            assert report.sections["delivery"][0]["shipments"] == expected
+    finally:
+        chdb_client.command(f"DROP DATABASE IF EXISTS {database}")
