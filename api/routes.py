@@ -23,6 +23,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/agent/orders/{order_id}", agent.order_detail)
     app.router.add_get("/v1/agent/orders/{order_id}/dead-letters", agent.dead_letters)
     app.router.add_get("/v1/agent/search", agent.search)
+    app.router.add_get("/v1/agent/brands", agent.brands)
     app.router.add_get("/v1/agent/exceptions", agent.list_exceptions)
     app.router.add_post("/v1/agent/exceptions/{exception_id}/acknowledge", agent.acknowledge)
     app.router.add_post("/v1/agent/exceptions/{exception_id}/resolve", agent.resolve)

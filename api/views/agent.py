@@ -181,6 +181,7 @@ async def search(request: web.Request) -> web.Response:
                 "status": timeline.get("status"),
                 "version": timeline.get("version"),
                 "last_event_at": timeline.get("last_event_at"),
+                "brand": timeline.get("brand"),
                 "matched_by": matched_by,
             }
         )
@@ -264,6 +265,14 @@ def queue_brands(request: web.Request, who: Agent) -> frozenset[str] | None:
     if not asked:
         return who.brands
     return asked if who.brands is None else asked & who.brands
+
+
+async def brands(request: web.Request) -> web.Response:
+    """The configured brands this agent may see (the console's brand filter)."""
+    who = agent(request)
+    configured = request.app[SETTINGS].brands
+    seen = [{"id": b, "name": c.name} for b, c in sorted(configured.items()) if who.sees(b)]
+    return json({"brands": seen, "restricted": who.brands is not None})
 
 
 async def list_exceptions(request: web.Request) -> web.Response:

@@ -14,8 +14,10 @@ from pydantic import SecretStr
 from api.auth import CUSTOMER_AUDIENCE, CapabilityTokens, _customer_key, issue_customer_token
 from api.errors import Forbidden
 from projections.redis_store import RedisTimelineStore
-from tests.api.conftest import AGENT_SECRET, Client, eventually, example_order
+from tests.api.conftest import AGENT_SECRET, Client, eventually, example_order, make_settings
 from wismo.events import Event, event_from_dict, event_to_dict
+from wismo.settings import BrandSettings, Settings
+from wismo.topics import ensure_topics
 
 ORDER = "ORD-1001"
 EXCEPTION = "exc:late-sh2"
@@ -38,6 +40,18 @@ def branded(events: list[Event], brand: str) -> list[Event]:
             data["payload"]["brand"] = brand
         out.append(event_from_dict(data))
     return out
+
+
+@pytest.fixture
+async def settings(broker: str, prefix: str) -> Settings:
+    """The API settings with two brands configured."""
+    brands = {
+        "northwind": BrandSettings(name="Northwind"),
+        "kaffeeberg": BrandSettings(name="Berg"),
+    }
+    settings = make_settings(broker, prefix).model_copy(update={"brands": brands})
+    await ensure_topics(settings)
+    return settings
 
 
 @pytest.fixture
@@ -200,3 +214,16 @@ async def test_the_live_feed_shows_only_the_agents_brands(
         assert frame["exception"]["state"] == "resolved"
         with pytest.raises(TimeoutError):
             await other.receive(timeout=1.0)  # nothing of northwind's reached kaffeeberg
+
+
+async def test_the_brands_an_agent_may_filter_by(client: Client) -> None:
+    for brands, ids, restricted in (
+        (None, ["kaffeeberg", "northwind"], False),
+        (["northwind", "elsewhere"], ["northwind"], True),
+        ([], [], True),
+    ):
+        answer = await client.get("/v1/agent/brands", headers=auth("viewer", brands=brands))
+        body = await answer.json()
+        assert [b["id"] for b in body["brands"]] == ids
+        assert body["restricted"] is restricted
+    assert (await client.get("/v1/agent/brands")).status == 401
