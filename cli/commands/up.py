@@ -179,7 +179,13 @@ def run(args: argparse.Namespace) -> int:
             from cli.runtime.status import show_in_background
 
             metrics = f"http://127.0.0.1:{args.web_port}/metrics"
-            show_in_background(metrics, str(log_file), stop, out=sys.stdout)
+            sinks = services.sinks
+            sent = (
+                (lambda: 0)
+                if sinks is None
+                else (lambda: sum(n for kind, n in sinks.counts.items() if kind != "duplicate"))
+            )
+            show_in_background(metrics, str(log_file), stop, out=sys.stdout, messages=sent)
         try:
             # the worker ends the process with SystemExit once it stopped
             return run_roles(settings, ROLE_NAMES, web_port=args.web_port, journal=journal)

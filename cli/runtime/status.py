@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -54,12 +55,15 @@ def reading(metrics_text: str) -> Reading:
     )
 
 
-def line(now: Reading, before: Reading, seconds: float, warnings: int, log_path: str) -> str:
-    """The status line: the rate between two readings and the counts of the later one."""
+def line(
+    now: Reading, before: Reading, seconds: float, messages: int, warnings: int, log_path: str
+) -> str:
+    """The status line: the rate between two readings, the counts of the later one, the
+    messages the development sinks received and the warnings logged."""
     rate = max(now.events - before.events, 0.0) / seconds if seconds > 0 else 0.0
     text = (
         f"{rate:6.1f} events/s · {now.orders:.0f} orders · {now.exceptions:.0f} exceptions opened"
-        f" · lag {now.lag:.0f}"
+        f" · {messages} messages sent · lag {now.lag:.0f}"
     )
     if warnings:
         text += f" · {warnings} warning(s): {log_path}"
@@ -75,9 +79,14 @@ def _scrape(url: str) -> Reading | None:
 
 
 def show_in_background(
-    metrics_url: str, log_path: str, stop: threading.Event, out: TextIO = sys.stderr
+    metrics_url: str,
+    log_path: str,
+    stop: threading.Event,
+    out: TextIO = sys.stderr,
+    messages: Callable[[], int] = lambda: 0,
 ) -> threading.Thread:
-    """Start the thread that keeps the status line up to date until ``stop`` is set."""
+    """Start the thread that keeps the status line up to date until ``stop`` is set;
+    ``messages`` counts the messages sent so far."""
     tty = out.isatty()
     every = TTY_EVERY_S if tty else PLAIN_EVERY_S
 
@@ -88,7 +97,7 @@ def show_in_background(
             if now is None:
                 continue
             at = time.monotonic()
-            text = line(now, before, at - then, WarningTally.count, log_path)
+            text = line(now, before, at - then, messages(), WarningTally.count, log_path)
             before, then = now, at
             if tty:
                 out.write(f"\r\x1b[2K{text}")

@@ -29,9 +29,11 @@ def test_the_reading_takes_the_busiest_agent_and_sums_the_lag() -> None:
 
 def test_the_line_says_the_rate_and_warnings_with_the_log_path() -> None:
     before, now = Reading(events=100), Reading(events=150, orders=9, exceptions=1, lag=2)
-    quiet = line(now, before, 10.0, 0, "logs/wismo.log")
-    assert quiet == "   5.0 events/s · 9 orders · 1 exceptions opened · lag 2"
-    assert line(now, before, 10.0, 3, "logs/wismo.log").endswith(" · 3 warning(s): logs/wismo.log")
+    quiet = line(now, before, 10.0, 4, 0, "logs/wismo.log")
+    assert quiet == "   5.0 events/s · 9 orders · 1 exceptions opened · 4 messages sent · lag 2"
+    assert line(now, before, 10.0, 4, 3, "logs/wismo.log").endswith(
+        " · 3 warning(s): logs/wismo.log"
+    )
 
 
 def test_logs_go_to_the_file_as_json_and_warnings_are_counted(
