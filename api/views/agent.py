@@ -99,6 +99,15 @@ def agent(request: web.Request, needs: frozenset[str] = READ_ROLES) -> Agent:
     return agent_from_token(secret, bearer(request.headers), needs)
 
 
+def unrestricted_agent(request: web.Request, needs: frozenset[str] = READ_ROLES) -> Agent:
+    """As :func:`agent`, for what spans every brand (webhook subscriptions): a token naming
+    ``brands`` is refused (403)."""
+    who = agent(request, needs)
+    if who.brands is not None:
+        raise Forbidden("this needs an agent token without a brands restriction")
+    return who
+
+
 async def visible_timeline(request: web.Request, who: Agent, order_id: str) -> dict[str, Any]:
     """The order's timeline document if ``who`` may see its brand; 404 exactly as a missing
     order otherwise (no oracle)."""

@@ -18,7 +18,7 @@ from aiohttp import web
 from api.errors import BadRequest, Conflict, NotFound
 from api.keys import CLOCK, REDIS, SETTINGS
 from api.personal import sees_personal_data
-from api.views.agent import agent, known_parameters
+from api.views.agent import agent, known_parameters, sees_order
 from api.views.notify_subscriptions import SUBSCRIPTION_READERS, SUBSCRIPTION_WRITERS, json
 from projections.notify.ledger import DEFAULT_KEEP_S, Entry, Ledger
 from projections.notify.model import MessageState, NotifyChannel
@@ -83,6 +83,8 @@ async def order_notifications(request: web.Request) -> web.Response:
     known_parameters(request, frozenset({"limit"}))
     order_id = request.match_info["order_id"]
     entries = await ledger(request).for_order(order_id, _limit(request))
+    if who.brands is not None and not await sees_order(request, who, order_id):
+        entries = []  # another brand's order: as an order with no messages
     personal = sees_personal_data(who.roles)
     return json(
         {
@@ -97,7 +99,9 @@ async def resend(request: web.Request) -> web.Response:
     message_id = request.match_info["message_id"]
     book = ledger(request)
     entry = await book.get(message_id)
-    if entry is None:
+    if entry is None or (
+        who.brands is not None and not await sees_order(request, who, entry.message.order_id)
+    ):
         raise NotFound(f"message {message_id} is not known (or has expired from the ledger)")
     if entry.state not in RESENDABLE:
         raise Conflict(

@@ -18,7 +18,7 @@ from aiohttp import web
 from api.auth import ACT_ROLES, ERASE_ROLES, READ_ROLES, Agent
 from api.errors import BadRequest, NotFound
 from api.keys import CLOCK, REDIS, SETTINGS
-from api.views.agent import agent, known_parameters
+from api.views.agent import known_parameters, unrestricted_agent
 from api.views.body import json_object, raw_body, require_json
 from api.views.notify_targets import check_target
 from api.views.respond import json as json_answer
@@ -200,7 +200,7 @@ def _found(sub: Subscription | None, sub_id: str) -> Subscription:
 
 
 async def create_subscription(request: web.Request) -> web.Response:
-    who = agent(request, SUBSCRIPTION_WRITERS)
+    who = unrestricted_agent(request, SUBSCRIPTION_WRITERS)
     fields = await _body(request)
     secret = fields.pop("secret", None)
     sub = await subscriptions(request).create(
@@ -217,21 +217,21 @@ async def create_subscription(request: web.Request) -> web.Response:
 
 
 async def list_subscriptions(request: web.Request) -> web.Response:
-    who = agent(request, SUBSCRIPTION_READERS)
+    who = unrestricted_agent(request, SUBSCRIPTION_READERS)
     known_parameters(request, frozenset())
     found = await subscriptions(request).all(now=request.app[CLOCK]())
     return json({"subscriptions": [document(sub, who) for sub in found]})
 
 
 async def read_subscription(request: web.Request) -> web.Response:
-    who = agent(request, SUBSCRIPTION_READERS)
+    who = unrestricted_agent(request, SUBSCRIPTION_READERS)
     sub_id = request.match_info["subscription_id"]
     sub = await subscriptions(request).get(sub_id, now=request.app[CLOCK]())
     return json(document(_found(sub, sub_id), who))
 
 
 async def update_subscription(request: web.Request) -> web.Response:
-    who = agent(request, SUBSCRIPTION_WRITERS)
+    who = unrestricted_agent(request, SUBSCRIPTION_WRITERS)
     sub_id = request.match_info["subscription_id"]
     store = subscriptions(request)
     now = request.app[CLOCK]()
@@ -242,7 +242,7 @@ async def update_subscription(request: web.Request) -> web.Response:
 
 
 async def delete_subscription(request: web.Request) -> web.Response:
-    agent(request, SUBSCRIPTION_WRITERS)
+    unrestricted_agent(request, SUBSCRIPTION_WRITERS)
     sub_id = request.match_info["subscription_id"]
     if not await subscriptions(request).delete(sub_id):
         raise NotFound(f"subscription {sub_id} is not known")
@@ -250,7 +250,7 @@ async def delete_subscription(request: web.Request) -> web.Response:
 
 
 async def pause_subscription(request: web.Request) -> web.Response:
-    who = agent(request, SUBSCRIPTION_WRITERS)
+    who = unrestricted_agent(request, SUBSCRIPTION_WRITERS)
     sub_id = request.match_info["subscription_id"]
     sub = await subscriptions(request).pause(sub_id, now=request.app[CLOCK]())
     return json(document(_found(sub, sub_id), who))
@@ -258,7 +258,7 @@ async def pause_subscription(request: web.Request) -> web.Response:
 
 async def resume_subscription(request: web.Request) -> web.Response:
     """Unpause, and re-enable a subscription disabled after persistent failure."""
-    who = agent(request, SUBSCRIPTION_WRITERS)
+    who = unrestricted_agent(request, SUBSCRIPTION_WRITERS)
     sub_id = request.match_info["subscription_id"]
     sub = await subscriptions(request).resume(sub_id, now=request.app[CLOCK]())
     return json(document(_found(sub, sub_id), who))
@@ -282,7 +282,7 @@ async def _keep_previous_s(request: web.Request) -> int:
 async def rotate_secret(request: web.Request) -> web.Response:
     """A fresh secret, answered once; the previous one keeps signing for ``keep_previous_s``
     (default a day; 0 stops it now) so receivers can switch without losing a delivery."""
-    who = agent(request, SUBSCRIPTION_WRITERS)
+    who = unrestricted_agent(request, SUBSCRIPTION_WRITERS)
     sub_id = request.match_info["subscription_id"]
     store = subscriptions(request)
     now = request.app[CLOCK]()
@@ -309,7 +309,7 @@ def _limit(request: web.Request) -> int:
 
 async def deliveries(request: web.Request) -> web.Response:
     """The subscription's delivery log, newest first: attempt, status, latency, error."""
-    agent(request, SUBSCRIPTION_READERS)
+    unrestricted_agent(request, SUBSCRIPTION_READERS)
     known_parameters(request, frozenset({"limit"}))
     sub_id = request.match_info["subscription_id"]
     store = subscriptions(request)

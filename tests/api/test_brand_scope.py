@@ -227,3 +227,11 @@ async def test_the_brands_an_agent_may_filter_by(client: Client) -> None:
         assert [b["id"] for b in body["brands"]] == ids
         assert body["restricted"] is restricted
     assert (await client.get("/v1/agent/brands")).status == 401
+
+
+async def test_webhook_subscriptions_need_an_unrestricted_agent(client: Client) -> None:
+    restricted = await client.get(
+        "/v1/notify/subscriptions", headers=auth("supervisor", brands=["northwind"])
+    )
+    assert restricted.status == 403
+    assert (await client.get("/v1/notify/subscriptions", headers=auth("supervisor"))).status == 200

@@ -67,6 +67,7 @@ function filters() {
     type: $("f-type").value,
     severity: $("f-severity").value,
     carrier: $("f-carrier").value,
+    brand: $("f-brand").value,
     minAgeH: Number($("f-age").value),
     state: $("f-state").value,
     who: $("f-who").value,
@@ -78,6 +79,7 @@ function visible(row, f, now) {
   if (f.type && row.type !== f.type) return false;
   if (f.severity && row.severity !== f.severity) return false;
   if (f.carrier && row.carrier !== f.carrier) return false;
+  if (f.brand && row.brand !== f.brand) return false;
   if (f.state && row.state !== f.state) return false;
   if (!shownBy(row, f.who, work.me)) return false;
   if (f.minAgeH) {
@@ -85,6 +87,28 @@ function visible(row, f, now) {
     if (Number.isNaN(opened) || now - opened < f.minAgeH * 3600000) return false;
   }
   return true;
+}
+
+/** The brands this agent may see, id → name (GET /v1/agent/brands). */
+const brandNames = new Map();
+
+function brandName(id) {
+  return brandNames.get(id) || id;
+}
+
+/** Fills the brand filter; shown only to an agent who sees more than one brand. */
+async function loadBrands() {
+  try {
+    const { data } = await api("/v1/agent/brands", { token: token() });
+    const select = $("f-brand");
+    for (const b of data.brands) {
+      if (!brandNames.has(b.id)) select.append(el("option", { value: b.id }, b.name));
+      brandNames.set(b.id, b.name);
+    }
+    $("f-brand-box").hidden = data.brands.length < 2;
+  } catch (error) {
+    failed(error, "queue-error");
+  }
 }
 
 function actionButtons(row) {
@@ -116,7 +140,8 @@ function renderQueue(freshId = null) {
   },
   el("td", {}, el("span", { class: `pill ${row.severity}` }, row.severity || "")),
   el("td", {}, words(row.type), row.reason ? el("div", { class: "muted" }, words(row.reason)) : null),
-  el("td", {}, el("a", { href: `#/order/${encodeURIComponent(row.order_id)}` }, row.order_number || row.order_id)),
+  el("td", {}, el("a", { href: `#/order/${encodeURIComponent(row.order_id)}` }, row.order_number || row.order_id),
+    row.brand ? el("div", { class: "muted", "data-brand": row.brand }, brandName(row.brand)) : null),
   el("td", {}, row.carrier || "—"),
   el("td", { title: row.opened_at || "" }, age(row.opened_at, now)),
   el("td", {}, el("span", { class: `pill ${row.state}` }, pending.has(row.exception_id) ? "saving…" : row.state)),
@@ -235,6 +260,7 @@ async function search(event) {
     fill(box, data.results.length
       ? el("ul", { class: "card", "aria-label": "Search results" }, data.results.map((r) => el("li", {},
         el("a", { href: `#/order/${encodeURIComponent(r.order_id)}` }, r.order_number || r.order_id),
+        r.brand ? ` · ${brandName(r.brand)}` : "",
         ` · ${words(r.status)} · matched by ${words(r.matched_by)}`)))
       : el("p", { class: "card", role: "status" }, `Nothing matches “${q}”.`));
   } catch (error) {
@@ -308,6 +334,7 @@ function renderOrder(detail) {
   fill($("order-body"),
     el("div", { class: "card" }, el("dl", { class: "facts" },
       el("dt", {}, "Order id"), el("dd", { class: "code" }, t.order_id),
+      t.brand ? el("dt", {}, "Brand") : null, t.brand ? el("dd", {}, brandName(t.brand)) : null,
       el("dt", {}, "Status"), el("dd", {}, el("span", { class: `pill ${t.status}` }, words(t.status))),
       el("dt", {}, "Placed"), el("dd", {}, t.placed_at ? timeEl(t.placed_at) : "—"),
       el("dt", {}, "Promised"), el("dd", {}, t.promised_delivery_date || "—"),
@@ -469,6 +496,7 @@ $("login-form").addEventListener("submit", async (event) => {
   }
   agentToken.set(candidate);
   $("token").value = "";
+  await loadBrands();
   await loadQueue();
   route();
 });
@@ -482,5 +510,5 @@ if (fromUrl) {
   agentToken.set(fromUrl);
   history.replaceState(null, "", location.pathname + location.hash);
 }
-if (token()) loadQueue();
+if (token()) loadBrands().then(loadQueue);
 route();
