@@ -235,3 +235,19 @@ async def test_webhook_subscriptions_need_an_unrestricted_agent(client: Client) 
     )
     assert restricted.status == 403
     assert (await client.get("/v1/notify/subscriptions", headers=auth("supervisor"))).status == 200
+
+
+async def test_another_brands_parcel_is_not_polled_for_the_agent(
+    client: Client, northwind: None, redis: Any, prefix: str
+) -> None:
+    from projections.poll.index import PolledParcel, PollIndex
+
+    now = datetime.now(UTC)
+    parcel = PolledParcel(NUMBER, "ups", order_id=ORDER, status="in_transit")
+    await PollIndex(redis, prefix).schedule(parcel, now)
+    path = f"/v1/agent/parcels/{NUMBER}"
+    own, other = auth("agent", brands=["northwind"]), auth("agent", brands=["kaffeeberg"])
+    assert (await client.get(f"{path}/poll", headers=own)).status == 200
+    assert (await client.get(f"{path}/poll", headers=other)).status == 404
+    assert (await client.post(f"{path}/recheck", headers=other)).status == 404
+    assert (await client.post(f"{path}/recheck", headers=own)).status == 202
