@@ -83,6 +83,17 @@ LABELS: dict[str, str] = {
     "cancel_hint": N_("Items we have not started preparing yet can still be cancelled."),
     "reason_optional": N_("Reason (optional)"),
     "request_cancel": N_("Request cancellation"),
+    "get_updates": N_("Get updates"),
+    "updates_go_to": N_("Updates go to"),
+    "updates_hint": N_(
+        "We tell you when your order ships, is out for delivery, is delivered or runs late. "
+        "Every message has a link to stop them."
+    ),
+    "send_updates_by": N_("Send updates by"),
+    "channel_email": N_("E-mail"),
+    "channel_sms": N_("Text message (SMS)"),
+    "mobile_number": N_("Mobile number"),
+    "email_address": N_("E-mail address"),
     "tracking_unknown": N_(
         "We do not know this tracking number (yet). Please check it, or look your order up."
     ),

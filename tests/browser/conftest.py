@@ -198,9 +198,18 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
+#: the reader's remembered language (api/static/track/track.js), English unless a test chose one
+ENGLISH_UNLESS_CHOSEN = (
+    "try { if (!localStorage.getItem('wismo.lang')) localStorage.setItem('wismo.lang', 'en'); }"
+    " catch (error) {}"
+)
+
+
 @pytest.fixture
 def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1200, "height": 900})
+    # the status page reads English unless a test chooses (the demo orders have their own locales)
+    context.add_init_script(ENGLISH_UNLESS_CHOSEN)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))

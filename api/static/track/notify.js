@@ -2,6 +2,7 @@
 // order's updates, see where updates go (addresses shown masked), stop or resume each one.
 // It talks to /v1/orders/{order_id}/notifications with the page's capability token.
 import { api, ApiError, el, fill } from "/static/common.js";
+import { t } from "/static/track/labels.js";
 
 const CHANNEL_WORDS = { email: "E-mail", sms: "Text message" };
 
@@ -36,13 +37,28 @@ export class OrderUpdates {
     fill(this.root,
       el("h2", { id: "updates-title" }, "Get updates"),
       form, this.error,
-      el("h3", {}, "Updates go to"), this.list, this.status);
+      el("h3", { id: "updates-to" }, "Updates go to"), this.list, this.status);
+    this.relabel();
+  }
+
+  // the labels in the page's language (again after the reader switches it); what was typed stays
+  relabel() {
+    const texts = {
+      "updates-title": t("get_updates", "Get updates"),
+      "updates-submit": t("get_updates", "Get updates"),
+      "updates-to": t("updates_go_to", "Updates go to"),
+      "updates-hint": t("updates_hint", "We tell you when your order ships, is out for delivery, is delivered or runs late. Every message has a link to stop them."),
+    };
+    for (const [id, text] of Object.entries(texts)) this.root.querySelector(`#${id}`).textContent = text;
+    this.root.querySelector('label[for="updates-channel"]').textContent = t("send_updates_by", "Send updates by");
+    this.channel.options[0].textContent = t("channel_email", "E-mail");
+    this.channel.options[1].textContent = t("channel_sms", "Text message (SMS)");
     this.placeholder();
   }
 
   placeholder() {
     const sms = this.channel.value === "sms";
-    this.root.querySelector("#updates-address-label").textContent = sms ? "Mobile number" : "E-mail address";
+    this.root.querySelector("#updates-address-label").textContent = sms ? t("mobile_number", "Mobile number") : t("email_address", "E-mail address");
     this.address.setAttribute("placeholder", sms ? "+1 555 123 4567" : "you@example.com");
     this.address.setAttribute("autocomplete", sms ? "tel" : "email");
     this.address.setAttribute("inputmode", sms ? "tel" : "email");

@@ -35,6 +35,7 @@ async function loadLabels(lang) {
     if (node.id === "brand-name" && i18n.brandBlock) continue;
     node.textContent = t(node.dataset.t, node.dataset.fallback);
   }
+  updates.relabel();
 }
 
 // only the reader's explicit choice is sent: otherwise the server picks (the order's locale, then
