@@ -35,6 +35,10 @@ PERSONAL_FIELDS = frozenset(
         "attachment",
         "escalation_reason",
         "line_reasons",
+        # proof of delivery and the (masked) delivery address
+        "signed_by",
+        "proof_of_delivery_url",
+        "address_masked",
     }
 )
 #: ``message`` is personal in a carrier scan (it may name whoever signed), not in an exception

@@ -650,7 +650,8 @@ def public_parcel(
     for parcel in timeline.shipments:
         numbers = {parcel.tracking_number} | {p.tracking_number for p in parcel.packages}
         if tracking_number in numbers:
-            return shipment(parcel, tracking_number, lang)
+            # who signed is for the order's customer, not for anyone holding the number
+            return shipment(parcel, tracking_number, lang) | {"proof": None}
     for leg in timeline.returns:
         if leg.tracking_number == tracking_number:
             return return_leg(leg, lang)

@@ -132,3 +132,20 @@ def test_a_scan_pushed_without_proof_then_polled_with_it_keeps_the_proof() -> No
     assert pushed.event_id == polled.event_id
     for history in ([*HISTORY[:4], pushed, polled], [*HISTORY[:4], polled, pushed]):
         assert fold(history, order_id=ORDER_ID).shipments[0].signed_by == "J. DOE"
+
+
+def test_the_customer_sees_the_proof_and_the_address_anyone_with_the_number_does_not() -> None:
+    from api.personal import for_roles
+    from projections.customer_order import customer_order, encode, public_parcel
+    from projections.serialize import timeline_to_dict
+
+    timeline = fold(HISTORY, order_id=ORDER_ID)
+    own = customer_order(timeline)
+    assert own["shipments"][0]["proof"] == {"signed_by": "J. DOE", "url": PHOTO}
+    assert own["address_masked"] == MASKED
+    public = encode(public_parcel(timeline, NUMBER))
+    assert b"J. DOE" not in public
+    assert PHOTO.encode() not in public
+    viewer = encode(for_roles(timeline_to_dict(timeline), frozenset({"viewer"})))
+    for personal in (b"J. DOE", PHOTO.encode(), MASKED.encode()):
+        assert personal not in viewer
