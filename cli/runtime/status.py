@@ -26,7 +26,7 @@ class Reading:
 
     events: float = 0.0  # events the busiest agent read
     orders: float = 0.0
-    exceptions: float = 0.0  # exceptions opened
+    exceptions: float = 0.0  # exceptions open: opened less resolved, as the agents read them
     lag: float = 0.0
 
 
@@ -50,7 +50,7 @@ def reading(metrics_text: str) -> Reading:
     return Reading(
         events=max(by_agent.values(), default=0.0),
         orders=most("order.placed"),
-        exceptions=most("exception.opened"),
+        exceptions=max(most("exception.opened") - most("exception.resolved"), 0.0),
         lag=lag,
     )
 
@@ -62,7 +62,7 @@ def line(
     messages the development sinks received and the warnings logged."""
     rate = max(now.events - before.events, 0.0) / seconds if seconds > 0 else 0.0
     text = (
-        f"{rate:6.1f} events/s · {now.orders:.0f} orders · {now.exceptions:.0f} exceptions opened"
+        f"{rate:6.1f} events/s · {now.orders:.0f} orders · {now.exceptions:.0f} open exceptions"
         f" · {messages} messages sent · lag {now.lag:.0f}"
     )
     if warnings:

@@ -20,7 +20,8 @@ def test_the_reading_takes_the_busiest_agent_and_sums_the_lag() -> None:
     metrics.events_in.labels("normalise", "order.placed").inc(7)
     metrics.events_in.labels("normalise", "shipment.delivered").inc(5)
     metrics.events_in.labels("timeline", "order.placed").inc(6)
-    metrics.events_in.labels("exceptions", "exception.opened").inc(2)
+    metrics.events_in.labels("exceptions", "exception.opened").inc(3)
+    metrics.events_in.labels("exceptions", "exception.resolved").inc(1)
     metrics.consumer_lag.labels("raw", "0").set(3)
     metrics.consumer_lag.labels("raw", "1").set(4)
     now = reading(generate_latest(metrics.registry).decode())
@@ -30,7 +31,7 @@ def test_the_reading_takes_the_busiest_agent_and_sums_the_lag() -> None:
 def test_the_line_says_the_rate_and_warnings_with_the_log_path() -> None:
     before, now = Reading(events=100), Reading(events=150, orders=9, exceptions=1, lag=2)
     quiet = line(now, before, 10.0, 4, 0, "logs/wismo.log")
-    assert quiet == "   5.0 events/s · 9 orders · 1 exceptions opened · 4 messages sent · lag 2"
+    assert quiet == "   5.0 events/s · 9 orders · 1 open exceptions · 4 messages sent · lag 2"
     assert line(now, before, 10.0, 4, 3, "logs/wismo.log").endswith(
         " · 3 warning(s): logs/wismo.log"
     )
