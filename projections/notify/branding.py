@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from projections.notify.model import Contacts
-from wismo.brands import brand_config, brand_locale
+from wismo.brands import brand_config, brand_locale, public_brand
 from wismo.i18n import negotiate
 from wismo.settings import Settings
 
@@ -49,20 +49,12 @@ def absolute_url(public_url: str, url: str | None) -> str | None:
 
 
 def brand_look(settings: Settings, brand: str | None) -> dict[str, Any] | None:
-    """What the layout shows of a configured brand (None: unbranded)."""
-    config = brand_config(settings, brand)
-    if config is None:
+    """What the layout shows of a configured brand (None: unbranded): the page's public brand
+    block, its logo as a link a mail client can follow."""
+    block = public_brand(settings, brand)
+    if block is None:
         return None
-    return {
-        "id": brand,
-        "name": config.name,
-        "logo_url": absolute_url(settings.notify.public_url, config.logo_url),
-        "primary_color": config.primary_color,
-        "accent_color": config.accent_color,
-        "support_email": config.support_email,
-        "support_phone": config.support_phone,
-        "support_url": config.support_url,
-    }
+    return block | {"logo_url": absolute_url(settings.notify.public_url, block["logo_url"])}
 
 
 def sender_of(settings: Settings, brand: str | None) -> str:
