@@ -83,7 +83,13 @@ class System:
         return dict(view)
 
     def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        """The end of wismo up's terminal output and of its JSON log (<data_dir>/logs)."""
+        tails = []
+        for path in (self.log, self.log.parent / "logs" / "wismo.log"):
+            if path.exists():
+                tail = path.read_text(errors="replace").splitlines()[-lines:]
+                tails.append(f"--- {path.name}\n" + "\n".join(tail))
+        return "\n".join(tails)
 
 
 def _wait(
