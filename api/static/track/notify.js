@@ -4,7 +4,11 @@
 import { api, ApiError, el, fill } from "/static/common.js";
 import { t } from "/static/track/labels.js";
 
-const CHANNEL_WORDS = { email: "E-mail", sms: "Text message" };
+function channelWord(channel) {
+  if (channel === "email") return t("channel_email", "E-mail");
+  if (channel === "sms") return t("channel_sms_short", "Text message");
+  return channel;
+}
 
 export class OrderUpdates {
   // root: the section to fill; current(): {orderId, token} of the order on the page;
@@ -14,6 +18,11 @@ export class OrderUpdates {
     this.current = current;
     this.onAuthError = onAuthError;
     this.orderId = null;
+    // what is shown, kept so that a language switch words it again: the recipients, and the
+    // error and status texts as functions of the labels
+    this.data = null;
+    this.errorText = null;
+    this.statusText = null;
     this.build();
   }
 
@@ -54,6 +63,9 @@ export class OrderUpdates {
     this.channel.options[0].textContent = t("channel_email", "E-mail");
     this.channel.options[1].textContent = t("channel_sms", "Text message (SMS)");
     this.placeholder();
+    if (this.data) this.render(this.data);
+    this.showError(this.errorText);
+    this.showStatus(this.statusText);
   }
 
   placeholder() {
@@ -68,7 +80,9 @@ export class OrderUpdates {
     if (orderId !== this.orderId) {
       this.orderId = orderId;
       this.address.value = "";
-      this.showError("");
+      this.showError(null);
+      this.showStatus(null);
+      this.data = null;
       fill(this.list);
     }
     this.root.hidden = false;
@@ -102,13 +116,23 @@ export class OrderUpdates {
     try {
       await this.call();
     } catch (error) {
-      this.showError(`Could not load your update settings: ${error.message}`);
+      const reason = error.message;
+      this.showError(() => t("updates_load_failed", "Could not load your update settings: %(reason)s", { reason }));
     }
   }
 
-  showError(message) {
+  // text: a function giving the words in the page's language, or null for none
+  showError(text) {
+    this.errorText = text;
+    const message = text ? text() : "";
     this.error.textContent = message;
     this.error.hidden = !message;
+  }
+
+  showStatus(text) {
+    this.statusText = text;
+    const message = text ? text() : "";
+    if (this.status.textContent !== message) this.status.textContent = message;
   }
 
   async subscribe(event) {
@@ -116,24 +140,25 @@ export class OrderUpdates {
     const address = this.address.value.trim();
     const channel = this.channel.value;
     if (!address) {
-      this.showError(channel === "sms" ? "Please enter your mobile number." : "Please enter your e-mail address.");
+      this.showError(() => (channel === "sms" ? t("enter_mobile", "Please enter your mobile number.") : t("enter_email", "Please enter your e-mail address.")));
       this.address.focus();
       return;
     }
     this.button.disabled = true;
-    this.showError("");
+    this.showError(null);
     try {
       const data = await this.call({ method: "POST", body: { channel, address, subscribed: true } });
       if (data) {
         this.address.value = "";
-        this.status.textContent = `${CHANNEL_WORDS[channel]} updates are on.`;
+        this.showStatus(() => (channel === "sms" ? t("updates_on_sms", "Text message updates are on.") : t("updates_on_email", "E-mail updates are on.")));
       }
     } catch (error) {
+      const reason = error.message;
       this.showError(error instanceof ApiError && error.status === 400
-        ? `Please check the ${channel === "sms" ? "number" : "address"}: ${error.message}`
+        ? () => (channel === "sms" ? t("check_number", "Please check the number: %(reason)s", { reason }) : t("check_address", "Please check the address: %(reason)s", { reason }))
         : error instanceof ApiError && error.status === 429
-          ? "Too many changes just now. Please wait a minute and try again."
-          : `Sorry, something went wrong: ${error.message}`);
+          ? () => t("too_many_changes", "Too many changes just now. Please wait a minute and try again.")
+          : () => `${t("went_wrong", "Sorry, something went wrong:")} ${reason}`);
       this.address.focus();
     } finally {
       this.button.disabled = false;
@@ -141,28 +166,33 @@ export class OrderUpdates {
   }
 
   async change(entry, subscribed) {
-    this.showError("");
+    this.showError(null);
     try {
       await this.call({ method: "POST", body: { ref: entry.ref, subscribed } });
-      this.status.textContent = `${CHANNEL_WORDS[entry.channel] || entry.channel} updates to ${entry.address} are ${subscribed ? "on" : "off"}.`;
+      const { address } = entry;
+      this.showStatus(() => (subscribed ? t("updates_to_on", "Updates to %(address)s are on.", { address }) : t("updates_to_off", "Updates to %(address)s are off.", { address })));
     } catch (error) {
-      this.showError(`Could not change that just now: ${error.message}`);
+      const reason = error.message;
+      this.showError(() => t("change_failed", "Could not change that just now: %(reason)s", { reason }));
     }
   }
 
   render(data) {
+    this.data = data;
     const recipients = data.recipients || [];
     fill(this.list, recipients.length
       ? recipients.map((entry) => el("li", { "data-ref": entry.ref, "data-channel": entry.channel, "data-subscribed": String(entry.subscribed) },
-        el("span", { class: "updates-address" }, `${CHANNEL_WORDS[entry.channel] || entry.channel}: ${entry.address}`),
-        el("span", { class: `pill ${entry.subscribed ? "delivered" : ""}` }, entry.subscribed ? "on" : "off"),
-        entry.source === "order" ? el("span", { class: "hint" }, " (from your order)") : null,
+        el("span", { class: "updates-address" }, `${channelWord(entry.channel)}: ${entry.address}`),
+        el("span", { class: `pill ${entry.subscribed ? "delivered" : ""}` }, entry.subscribed ? t("state_on", "on") : t("state_off", "off")),
+        entry.source === "order" ? el("span", { class: "hint" }, ` ${t("from_order", "(from your order)")}`) : null,
         el("button", {
           type: "button",
           class: `secondary ${entry.subscribed ? "updates-stop" : "updates-resume"}`,
-          "aria-label": `${entry.subscribed ? "Stop" : "Resume"} updates to ${entry.address}`,
+          "aria-label": entry.subscribed
+            ? t("stop_updates_to", "Stop updates to %(address)s", { address: entry.address })
+            : t("resume_updates_to", "Resume updates to %(address)s", { address: entry.address }),
           onclick: () => this.change(entry, !entry.subscribed),
-        }, entry.subscribed ? "Stop updates" : "Resume")))
-      : el("li", { class: "hint" }, "Nowhere yet: add an e-mail address or mobile number above."));
+        }, entry.subscribed ? t("stop_updates", "Stop updates") : t("resume", "Resume"))))
+      : el("li", { class: "hint" }, t("updates_nowhere", "Nowhere yet: add an e-mail address or mobile number above.")));
   }
 }
