@@ -68,6 +68,7 @@ export class OrderActions {
     this.current = current;
     this.onAuthError = onAuthError;
     this.shape = null;
+    this.lang = null;
     this.keys = {};
     this.done = null; // [key, English] of the last confirmation, worded again on a language switch
     this.requests = el("div", { id: "requests" });
@@ -79,6 +80,8 @@ export class OrderActions {
   hide() {
     this.root.hidden = true;
     this.shape = null;
+    this.lang = null;
+    this.done = null;
   }
 
   async send(path, body, form) {
@@ -105,13 +108,22 @@ export class OrderActions {
     const now = Date.now();
     const returnable = (actions.returnable || []).filter((line) => Date.parse(line.returnable_until) >= now);
     const parcels = (view.shipments || []).map((s) => s.tracking_number).filter(Boolean);
-    const shape = JSON.stringify([i18n.lang, actions.problem_types, parcels, returnable, actions.cancellable]);
-    if (shape !== this.shape) { // else keep what the customer is typing (a new language: worded anew)
+    const shape = JSON.stringify([actions.problem_types, parcels, returnable, actions.cancellable]);
+    if (shape !== this.shape || i18n.lang !== this.lang) { // else keep what the customer is typing
+      // a new language: the forms worded anew, with what was typed in them
+      const typed = i18n.lang !== this.lang && this.lang !== null
+        ? Array.from(this.forms.querySelectorAll("input:not([type=file]), textarea, select"), (field) => [field.id, field.value])
+        : [];
       this.shape = shape;
+      this.lang = i18n.lang;
       fill(this.forms,
         this.problemForm(actions.problem_types || [], parcels),
         this.returnForm(returnable),
         this.cancelForm(actions.cancellable || []));
+      for (const [id, value] of typed) {
+        const field = id && this.forms.querySelector(`#${CSS.escape(id)}`);
+        if (field && (field.tagName !== "SELECT" || Array.from(field.options).some((o) => o.value === value))) field.value = value;
+      }
     }
     this.showDone();
     // nothing asked for and nothing to ask for (yet): no section
