@@ -35,6 +35,7 @@ from bench.orders import STEADY, story
 from bench.webhooks import Post, signed_headers
 from bench.webhooks import posts as posts_of
 from carriers.registry import get
+from cli.commands.up import DEMO_BRANDS
 from cli.runtime.embedded import read_services
 from projections.exception_flow import exceptions_for_timeline
 from projections.ordering import group_by_order
@@ -42,9 +43,10 @@ from projections.timeline import fold
 from tests.e2e.up_process import UpProcess
 from tests.faults.scenario import seed
 from tests.streams.harness import WISMO
+from wismo.brands import stamp_brand
 from wismo.events import Event, event_to_dict
 from wismo.probes import kafka_metadata_ok
-from wismo.settings import DEV_SECRET, ThresholdSettings
+from wismo.settings import DEV_SECRET, BrandSettings, Settings, ThresholdSettings
 
 pytestmark = pytest.mark.slow
 
@@ -150,6 +152,12 @@ def history(rng_seed: int) -> list[Post]:
     return [post for _, post in sorted(told, key=lambda item: (item[0], item[1].delivery_id))]
 
 
+#: what the normalise agent of wismo up knows: its demo brands (an order's brand by its channel)
+UP_SETTINGS = Settings(
+    brands={brand: BrandSettings.model_validate(c) for brand, c in DEMO_BRANDS.items()}
+)
+
+
 def events_of(posts: list[Post]) -> list[Event]:
     """What the normalise agent makes of the posts (parsed here with the same parsers), and the
     exceptions the detector opens on them (the event rules, computed by the same code)."""
@@ -157,7 +165,8 @@ def events_of(posts: list[Post]) -> list[Event]:
     found: list[Event] = []
     for post in posts:
         headers = {k.lower(): v for k, v in signed_headers(post, DEV_SECRET, time.time()).items()}
-        found.extend(get(post.source).parse(post.body, headers, now).events)
+        parsed = get(post.source).parse(post.body, headers, now).events
+        found.extend(stamp_brand(UP_SETTINGS, event) for event in parsed)
     by_order, _ = group_by_order(found)
     for order_id, events in by_order.items():
         found += exceptions_for_timeline(fold(events, order_id), now, THRESHOLDS).events
