@@ -142,8 +142,6 @@ LABELS: dict[str, str] = {
     "state_on": N_("on"),
     "state_off": N_("off"),
     "from_order": N_("(from your order)"),
-    "stop_updates_to": N_("Stop updates to %(address)s"),
-    "resume_updates_to": N_("Resume updates to %(address)s"),
     "stop_updates": N_("Stop updates"),
     "resume": N_("Resume"),
     "updates_nowhere": N_("Nowhere yet: add an e-mail address or mobile number above."),

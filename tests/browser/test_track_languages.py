@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from api.page_texts import LABELS
+from tests.browser.axe import describe
 from tests.browser.conftest import DEMO_EMAIL, DEMO_ORDER, System
 from wismo.i18n import SHIPPED, translations
 
@@ -44,7 +45,9 @@ def open_order(page: Any, system: System, lang: str) -> None:
 
 
 @pytest.mark.parametrize("lang", SHIPPED)
-def test_the_status_page_in_each_language(page: Any, system: System, lang: str) -> None:
+def test_the_status_page_in_each_language(
+    page: Any, system: System, lang: str, axe: Callable[[Any], list[dict[str, Any]]]
+) -> None:
     open_order(page, system, lang)
     shipment = page.locator(".shipment").first
     views: list[dict[str, Any]] = []
@@ -59,6 +62,8 @@ def test_the_status_page_in_each_language(page: Any, system: System, lang: str) 
 
     until(shown, "the page showing the order's current view", timeout_s=20.0)
     view = views[-1]
+    violations = axe(page)  # accessible in every language, not only in English
+    assert not violations, describe(violations)
     assert view["lang"] == lang
     assert page.locator("html").get_attribute("lang") == lang
     assert page.get_by_label(label(lang, "language")).input_value() == lang

@@ -188,11 +188,11 @@ export class OrderUpdates {
         el("button", {
           type: "button",
           class: `secondary ${entry.subscribed ? "updates-stop" : "updates-resume"}`,
-          "aria-label": entry.subscribed
-            ? t("stop_updates_to", "Stop updates to %(address)s", { address: entry.address })
-            : t("resume_updates_to", "Resume updates to %(address)s", { address: entry.address }),
           onclick: () => this.change(entry, !entry.subscribed),
-        }, entry.subscribed ? t("stop_updates", "Stop updates") : t("resume", "Resume"))))
+        },
+        // the accessible name starts with the visible words in every language, then says where
+        entry.subscribed ? t("stop_updates", "Stop updates") : t("resume", "Resume"),
+        el("span", { class: "sr-only" }, ` — ${entry.address}`))))
       : el("li", { class: "hint" }, t("updates_nowhere", "Nowhere yet: add an e-mail address or mobile number above.")));
   }
 }
