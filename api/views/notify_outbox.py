@@ -40,11 +40,16 @@ async def page(request: web.Request) -> web.StreamResponse:
 
 
 async def recent(request: web.Request) -> web.Response:
-    """The newest items, newest first (``limit``, default 100)."""
+    """The newest items, newest first (``limit``, default 100; ``to``: only those sent to one
+    address or number)."""
     _dev_only(request)
-    known_parameters(request, frozenset({"limit"}))
+    known_parameters(request, frozenset({"limit", "to"}))
     raw = request.query.get("limit", "100")
     if not raw.isdigit() or not 1 <= int(raw) <= CAP:
         raise BadRequest(f"limit must be a whole number from 1 to {CAP}")
+    to = request.query.get("to")
+    if to is not None and not 1 <= len(to.strip()) <= 320:
+        raise BadRequest("to must be an e-mail address, phone number or URL of 1 to 320 characters")
     outbox = Outbox(request.app[REDIS], request.app[SETTINGS].redis.key_prefix)
-    return json({"items": await outbox.recent(int(raw))}, headers={"Cache-Control": "no-store"})
+    items = await outbox.recent(int(raw), to=to)
+    return json({"items": items}, headers={"Cache-Control": "no-store"})

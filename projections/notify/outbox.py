@@ -78,20 +78,27 @@ class Outbox:
             await self.append({**repeat, "duplicate": True})
         return first
 
-    async def recent(self, limit: int = 100, kind: str | None = None) -> list[OutboxItem]:
-        """The newest ``limit`` items (of ``kind``, or of every kind), newest first."""
+    async def recent(
+        self, limit: int = 100, kind: str | None = None, to: str | None = None
+    ) -> list[OutboxItem]:
+        """The newest ``limit`` items (of ``kind``, or of every kind), newest first; with ``to``,
+        only those sent to that address or number (compared without case or surrounding space),
+        looked for among everything kept."""
         if limit <= 0:
             return []
         keys = [self.kind_key(kind)] if kind is not None else self._keys()
+        wanted = to.strip().casefold() if to is not None else None
         async with self._client.pipeline(transaction=False) as pipe:
             for key in keys:
-                pipe.lrange(key, 0, limit - 1)
+                pipe.lrange(key, 0, -1 if wanted is not None else limit - 1)
             lists = await pipe.execute()
         items: list[OutboxItem] = []
         for raw in lists:
             for entry in raw:
                 value = json.loads(entry)
-                if isinstance(value, dict):
+                if not isinstance(value, dict):
+                    continue
+                if wanted is None or str(value.get("to") or "").strip().casefold() == wanted:
                     items.append(value)
         # each list is newest first; a stable sort keeps that order among equal times
         items.sort(key=lambda item: str(item.get("received_at") or ""), reverse=True)

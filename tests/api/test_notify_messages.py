@@ -139,6 +139,17 @@ async def test_the_outbox_in_development(
     assert answer.status == 200
     assert [i["text"] for i in (await answer.json())["items"]] == ["message 2", "message 1"]
     assert (await client.get("/v1/dev/outbox?limit=x")).status == 400
+    # one recipient's messages are found among everything kept, not only the newest page
+    await outbox.append({"kind": "email", "to": "Ada@Example.com", "subject": "old one"})
+    for n in range(5):
+        await outbox.append({"kind": "email", "to": "bob@example.com", "subject": f"news {n}"})
+    mine = await client.get("/v1/dev/outbox", params={"limit": "2", "to": " ada@example.COM "})
+    assert [i["subject"] for i in (await mine.json())["items"]] == ["old one"]
+    newest = await (await client.get("/v1/dev/outbox?limit=2")).json()
+    assert "old one" not in [i.get("subject") for i in newest["items"]]
+    blank = await client.get("/v1/dev/outbox", params={"to": "  "})
+    assert blank.status == 400
+    assert "to must be" in (await blank.json())["reason"]
     page = await client.get("/outbox")
     assert page.status == 200
     assert "'unsafe-inline'" in page.headers["Content-Security-Policy"]

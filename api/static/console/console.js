@@ -16,6 +16,7 @@ const SEVERITIES = ["critical", "high", "medium", "low"];
 const SEVERITY_RANK = { critical: 3, high: 2, medium: 1, low: 0 };
 const rows = new Map(); // exception id -> queue row
 const pending = new Set(); // exception ids with an action on its way
+const changedAt = new Map(); // exception id -> performance.now() of its last change on the feed
 let socket = null;
 let wasDown = false;
 let currentOrder = null;
@@ -43,8 +44,10 @@ function signedOut(message = "") {
 const work = new Work({
   token: () => token(),
   onError: (error, box) => failed(error, box),
-  onSent: (ids) => {
-    for (const id of ids) pending.add(id);
+  onSent: (ids, at) => {
+    // the change may already be back on the live feed before the request's answer: then it is
+    // not on its way any more
+    for (const id of ids) if (!((changedAt.get(id) ?? -Infinity) >= at)) pending.add(id);
     renderQueue();
     if (currentOrder) scheduleOrderReload();
     // the change comes back on the live feed; without it, ask again shortly
@@ -155,6 +158,7 @@ function renderQueue(freshId = null) {
 
 function upsert(row, fresh) {
   rows.set(row.exception_id, row);
+  changedAt.set(row.exception_id, performance.now());
   pending.delete(row.exception_id);
   renderQueue(fresh ? row.exception_id : null);
   if (currentOrder && row.order_id === currentOrder) scheduleOrderReload();
@@ -179,6 +183,7 @@ async function loadQueue() {
   try {
     const { data } = await api("/v1/agent/exceptions?limit=1000", { token: token() });
     rows.clear();
+    pending.clear(); // what the server holds now: a change still on its way comes on the feed
     for (const row of data.exceptions) rows.set(row.exception_id, row);
     renderQueue();
   } catch (error) {
@@ -223,6 +228,7 @@ async function confirmAction(event) {
   if (!acting) return;
   const { row, action } = acting;
   const note = $("act-note").value.trim();
+  const at = performance.now();
   try {
     await api(`/v1/agent/exceptions/${encodeURIComponent(row.exception_id)}/${action}`, {
       method: "POST", token: token(), body: { order_id: row.order_id, ...(note ? { note } : {}) },
@@ -236,13 +242,9 @@ async function confirmAction(event) {
     }
     return;
   }
-  pending.add(row.exception_id);
   $("act").close();
   acting = null;
-  renderQueue();
-  if (currentOrder) scheduleOrderReload();
-  // the change comes back on the live feed; without it, ask again shortly
-  setTimeout(() => { if (pending.has(row.exception_id)) loadQueue(); }, 4000);
+  work.onSent([row.exception_id], at);
 }
 
 $("act-form").addEventListener("submit", confirmAction);

@@ -60,7 +60,7 @@ export class Work {
   constructor({ token, onError, onSent }) {
     this.token = token; // a function: the current token
     this.onError = onError; // (error, where)
-    this.onSent = onSent; // (exception ids) the action is on its way
+    this.onSent = onSent; // (exception ids, performance.now() when it was sent) the action is on its way
     this.selected = new Set();
     this.templates = null;
     this.teamSort = "age";
@@ -141,12 +141,13 @@ export class Work {
 
   async bulk(action, note) {
     const ids = [...this.selected];
+    const at = performance.now();
     try {
       const data = await post("/v1/agent/exceptions/bulk", { action, exception_ids: ids, ...(note ? { note } : {}) }, this.token());
       const refused = data.results.filter((r) => r.status === "refused");
       this.lastBulk = `${words(action)}: ${data.accepted} accepted` + (refused.length ? `, ${refused.length} refused (${refused.map((r) => r.reason).join("; ")})` : "");
       this.selected.clear();
-      this.onSent(data.results.filter((r) => r.status === "accepted").map((r) => r.exception_id));
+      this.onSent(data.results.filter((r) => r.status === "accepted").map((r) => r.exception_id), at);
     } catch (error) {
       this.lastBulk = error.message;
       this.onError(error, "queue-error");
@@ -162,9 +163,10 @@ export class Work {
   // ---- assign / escalate ------------------------------------------------------------------------
 
   async assign(row, assignee, key) {
+    const at = performance.now();
     try {
       await post(`/v1/agent/exceptions/${encodeURIComponent(row.exception_id)}/assign`, { assignee, order_id: row.order_id }, this.token(), key);
-      this.onSent([row.exception_id]);
+      this.onSent([row.exception_id], at);
       return true;
     } catch (error) {
       this.onError(error, "queue-error");
@@ -200,8 +202,9 @@ export class Work {
       el("p", { class: "muted" }, `${words(row.type)} on order ${row.order_number || row.order_id}`),
       el("label", { for: "assign-to-agent" }, "Agent id"), input,
     ], "Assign", async (key) => {
+      const at = performance.now();
       await post(`/v1/agent/exceptions/${encodeURIComponent(row.exception_id)}/assign`, { assignee: input.value.trim(), order_id: row.order_id }, this.token(), key);
-      this.onSent([row.exception_id]);
+      this.onSent([row.exception_id], at);
     });
   }
 
@@ -215,8 +218,9 @@ export class Work {
     ], "Escalate", async (key) => {
       const body = { reason: reason.value.trim(), order_id: row.order_id };
       if (to.value.trim()) body.to = to.value.trim();
+      const at = performance.now();
       await post(`/v1/agent/exceptions/${encodeURIComponent(row.exception_id)}/escalate`, body, this.token(), key);
-      this.onSent([row.exception_id]);
+      this.onSent([row.exception_id], at);
     });
   }
 
@@ -241,11 +245,12 @@ export class Work {
       error.textContent = "";
       const body = { text: text.value.trim() };
       if (exceptionId) body.exception_id = exceptionId;
+      const at = performance.now();
       try {
         await post(`/v1/agent/orders/${encodeURIComponent(orderId)}/notes`, body, this.token(), key);
         key = idempotencyKey();
         text.value = "";
-        this.onSent(exceptionId ? [exceptionId] : []);
+        this.onSent(exceptionId ? [exceptionId] : [], at);
       } catch (problem) {
         error.textContent = problem.message;
       }
@@ -314,7 +319,7 @@ export class Work {
         key = idempotencyKey();
         text.value = "";
         status.textContent = "Sent: the customer gets it from the notification service.";
-        this.onSent([]);
+        this.onSent([], performance.now());
       } catch (error) {
         status.textContent = error.message;
         status.className = "error";

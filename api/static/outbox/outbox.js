@@ -13,6 +13,9 @@ const shown = {
   webhook: document.getElementById("show-webhook"),
 };
 const auto = document.getElementById("auto");
+// one recipient's messages (?to= in the page's address, or typed): looked for among all kept
+const recipient = document.getElementById("to");
+recipient.value = new URLSearchParams(location.search).get("to") || "";
 let last = "";
 let latest = [];
 
@@ -123,7 +126,10 @@ function render() {
 
 async function refresh() {
   try {
-    const { data } = await api("/v1/dev/outbox?limit=100");
+    const params = new URLSearchParams({ limit: "100" });
+    const to = recipient.value.trim();
+    if (to) params.set("to", to);
+    const { data } = await api(`/v1/dev/outbox?${params}`);
     problem.hidden = true;
     const key = JSON.stringify(data.items);
     status.textContent = `${data.items.length} message(s) · updated ${new Date().toLocaleTimeString()}`;
@@ -139,6 +145,13 @@ async function refresh() {
 
 for (const box of Object.values(shown)) box.addEventListener("change", render);
 document.getElementById("refresh").addEventListener("click", refresh);
+recipient.addEventListener("change", () => {
+  const url = new URL(location.href);
+  if (recipient.value.trim()) url.searchParams.set("to", recipient.value.trim());
+  else url.searchParams.delete("to");
+  history.replaceState(null, "", url);
+  refresh();
+});
 setInterval(() => {
   if (auto.checked && !document.hidden) refresh();
 }, REFRESH_MS);
