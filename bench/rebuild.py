@@ -5,9 +5,14 @@ send them) is written to a fresh chDB log, then ``rebuild --replace`` folds it i
 key prefix, once per ``workers`` count (0: in this process; else that many processes folding and
 writing while this one reads the log; the server they are forked from is started once before,
 and the time that takes reported on its own). Baseline in the same run: preparing every
-order's commit (parse, fold, encode) in this process with no Redis at all — the CPU work the
-rebuild cannot avoid — so each rebuild reads as a ratio of it. CPU per event is reported for
+order's commit (parse, fold, encode) in this process with no Redis at all — the CPU work a
+refold cannot avoid — so each rebuild reads as a ratio of it. CPU per event is reported for
 each part (this process, the folding and writing, the Redis server), as the machine is shared.
+
+The baseline's timelines are then kept in the log's ``timelines`` table, as the warehouse keeps
+them, and each workers count is run twice in a row: refolding every order
+(``rebuild_workers<n>_…``) and from the snapshots (``snapshots_workers<n>_…``, with the
+verification pass refolding its default share of them).
 """
 
 from __future__ import annotations
@@ -49,11 +54,14 @@ async def run(
         async with ClickHouseWriter(ch, batch_rows=20_000) as writer:
             await writer.add_events(logged)
         log = ClickHouseStore(ch)
-        documents = [item async for item in log.order_documents()]
+        sources = [item async for item in log.order_sources()]
         progress("baseline: preparing every order's commit without Redis")
         started, cpu = time.perf_counter(), time.process_time()
-        prepared = prepare_chunk("bench", documents)
+        prepared = prepare_chunk("bench", sources)
         prepare_s, prepare_cpu = time.perf_counter() - started, time.process_time() - cpu
+        progress("keeping each order's timeline in the log, as the warehouse does")
+        async with ClickHouseWriter(ch, batch_rows=20_000) as writer:
+            await writer.add_changes([p.change for p in prepared if p.change is not None])
         counted = sum(p.events for p in prepared)
         summary: dict[str, Any] = {"scenario": "rebuild", "events": counted, "orders": orders}
         summary["prepare_events_per_s"] = round(counted / prepare_s, 1)
@@ -65,9 +73,13 @@ async def run(
         client = aioredis.Redis.from_url(redis_url)
         try:
             for count in workers:
-                progress(f"rebuild --replace with {count} rebuilding processes")
-                measured = await _rebuild_once(log, client, redis_url, count, counted)
-                summary.update(_numbered(summary, measured))
+                for snapshots in (False, True):
+                    how = "from the snapshots" if snapshots else "refolding every order"
+                    progress(f"rebuild --replace with {count} rebuilding processes, {how}")
+                    measured = await _rebuild_once(
+                        log, client, redis_url, count, counted, snapshots=snapshots
+                    )
+                    summary.update(_numbered(summary, measured))
         finally:
             await client.aclose()
         for name, value in list(summary.items()):
@@ -100,7 +112,13 @@ async def _redis_cpu_s(client: aioredis.Redis) -> float:
 
 
 async def _rebuild_once(
-    log: ClickHouseStore, client: aioredis.Redis, redis_url: str, workers: int, events: int
+    log: ClickHouseStore,
+    client: aioredis.Redis,
+    redis_url: str,
+    workers: int,
+    events: int,
+    *,
+    snapshots: bool,
 ) -> dict[str, float]:
     """One ``rebuild --replace`` into a fresh prefix: its rate and the CPU per event of each part
     (this reading process, the folding and writing — here when ``workers`` is 0 —, Redis)."""
@@ -108,15 +126,20 @@ async def _rebuild_once(
     store = RedisTimelineStore(client, prefix)
     recipe = StoreRecipe(redis_url, prefix)
     redis_cpu, own_cpu = await _redis_cpu_s(client), time.process_time()
-    report = await rebuild(log, store, replace=True, workers=workers, recipe=recipe)
+    report = await rebuild(
+        log, store, replace=True, workers=workers, recipe=recipe, snapshots=snapshots
+    )
     own_cpu = time.process_time() - own_cpu
     redis_cpu = await _redis_cpu_s(client) - redis_cpu
     delete_prefix(redis_url, prefix)
     reading = own_cpu - (0.0 if workers else report.writing_cpu_s)
-    name = f"rebuild_workers{workers}"
+    name = f"{'snapshots' if snapshots else 'rebuild'}_workers{workers}"
     per_event = 1e6 / events
     return {
         f"{name}_events": report.events,
+        f"{name}_from_snapshots": report.from_snapshots,
+        f"{name}_checked": report.checked,
+        f"{name}_mismatches": report.mismatches,
         f"{name}_events_per_s": round(report.events_per_s, 1),
         f"{name}_reading_cpu_us_per_event": round(reading * per_event, 1),
         f"{name}_writing_cpu_us_per_event": round(report.writing_cpu_s * per_event, 1),

@@ -33,11 +33,13 @@ from projections.facts import (
     change_rows,
     event_row,
 )
+from projections.fold_fingerprint import fold_fingerprint
 from projections.merge import with_order
 from projections.notify.model import Record
 from projections.ordering import canonical_sequence, dedupe, group_by_order
 from projections.serialize import timeline_to_json
 from projections.sla_notifications import NOTIFICATION_COLUMNS, notification_row
+from projections.snapshots import LoggedEvent, OrderSource, Snapshot
 from projections.store import TimelineChange
 from projections.timeline import fold
 from wismo.events import Event, parse_event
@@ -260,16 +262,28 @@ SELECT number, any(order_id) FROM {db}.events ARRAY JOIN links AS number
 WHERE order_id != '' AND number IN {numbers:Array(String)}
 GROUP BY number
 """
-# every event with the order it belongs to (scans through the shipment naming them), by order
-_ALL_ORDER_EVENTS = """
+# every event with the order it belongs to (scans through the shipment naming them), and each
+# order's latest timeline snapshot when the fold named by {fold} wrote it, by order: per order
+# its snapshot row (kind 0) first, then its events (kind 1)
+_ALL_ORDER_SOURCES = """
 WITH owners AS (
     SELECT number, any(order_id) AS owner FROM {db}.events ARRAY JOIN links AS number
     WHERE order_id != '' GROUP BY number
 )
-SELECT if(e.order_id = '', o.owner, e.order_id) AS oid, e.event_json
-FROM {db}.events AS e LEFT JOIN owners AS o ON e.tracking_number = o.number
-WHERE oid != '' AND ({order:String} = '' OR oid = {order:String})
-ORDER BY oid
+SELECT oid, kind, id, linked, links, payload, version, status FROM (
+    SELECT if(e.order_id = '', o.owner, e.order_id) AS oid, 1 AS kind, e.event_id AS id,
+           e.order_id != '' AS linked, e.links AS links, e.event_json AS payload,
+           toUInt64(0) AS version, '' AS status
+    FROM {db}.events AS e LEFT JOIN owners AS o ON e.tracking_number = o.number
+    WHERE oid != '' AND ({order:String} = '' OR oid = {order:String})
+    UNION ALL
+    SELECT order_id AS oid, 0 AS kind, digest AS id, true AS linked, [] AS links,
+           timeline_json AS payload, version, toString(status) AS status
+    FROM {db}.timelines FINAL
+    WHERE {fold:String} != '' AND fold = {fold:String}
+      AND ({order:String} = '' OR order_id = {order:String})
+)
+ORDER BY oid, kind
 """
 
 
@@ -303,7 +317,14 @@ class ClickHouseStore:
             if document != await self.timeline(order_id):
                 status = timeline.status.value
                 changes.append(
-                    TimelineChange(order_id, timeline.version, timeline.digest, status, document)
+                    TimelineChange(
+                        order_id,
+                        timeline.version,
+                        timeline.digest,
+                        status,
+                        document,
+                        fold_fingerprint(),
+                    )
                 )
         await self.writer.add_changes(changes)
         await self.writer.flush()
@@ -328,19 +349,21 @@ class ClickHouseStore:
         rows = await self.ch.rows("SELECT uniqExact(event_id) FROM {db}.events")
         return int(rows[0][0])
 
-    async def order_documents(
-        self, order_id: str | None = None
-    ) -> AsyncIterator[tuple[str, list[str]]]:
-        """Every order (or one) with the JSON of its logged events (copies included), streamed
-        in order-id order; a tracking event is listed under the order whose shipment names it."""
-        queue: asyncio.Queue[list[tuple[str, str]] | None] = asyncio.Queue(maxsize=4)
+    async def order_sources(
+        self, order_id: str | None = None, *, fold: str = ""
+    ) -> AsyncIterator[OrderSource]:
+        """Every order (or one) with every logged copy of its events, streamed in order-id
+        order (a tracking event is listed under the order whose shipment names it), and with
+        its latest timeline snapshot when ``fold`` (a fold fingerprint; ``""``: none) wrote it.
+        An order the log holds no event of is not listed."""
+        queue: asyncio.Queue[list[tuple[Any, ...]] | None] = asyncio.Queue(maxsize=4)
         loop = asyncio.get_running_loop()
 
         def produce() -> None:
-            sql = _ALL_ORDER_EVENTS.replace("{db}", self.ch.database)
+            sql = _ALL_ORDER_SOURCES.replace("{db}", self.ch.database)
             try:
                 with self.ch.client.query_row_block_stream(
-                    sql, parameters={"order": order_id or ""}
+                    sql, parameters={"order": order_id or "", "fold": fold}
                 ) as stream:
                     for block in stream:
                         asyncio.run_coroutine_threadsafe(queue.put(block), loop).result()
@@ -348,24 +371,35 @@ class ClickHouseStore:
                 asyncio.run_coroutine_threadsafe(queue.put(None), loop).result()
 
         producer = asyncio.ensure_future(self.ch.run(produce))
-        current, documents = "", list[str]()
+        current = OrderSource("")
         finished = False
         try:
             while (block := await queue.get()) is not None:
-                for oid, document in block:
-                    if oid != current and documents:
-                        yield current, documents
-                        documents = []
-                    current = oid
-                    documents.append(document)
+                for oid, kind, id_, linked, links, payload, version, status in block:
+                    if oid != current.order_id:
+                        if current.events:
+                            yield current
+                        current = OrderSource(oid)
+                    if kind == 0:
+                        current.snapshot = Snapshot(int(version), id_, status, payload)
+                    else:
+                        current.events.append(LoggedEvent(id_, payload, bool(linked), tuple(links)))
             finished = True
-            if documents:
-                yield current, documents
+            if current.events:
+                yield current
         finally:
             # a consumer that stops early must not leave the producer blocked on a full queue
             while not finished:
                 finished = await queue.get() is None
             await producer
+
+    async def order_documents(
+        self, order_id: str | None = None
+    ) -> AsyncIterator[tuple[str, list[str]]]:
+        """Every order (or one) with the JSON of its logged events (copies included), in
+        order-id order (:meth:`order_sources` without snapshots)."""
+        async for source in self.order_sources(order_id):
+            yield source.order_id, source.documents
 
     async def order_events(
         self, order_id: str | None = None

@@ -20,7 +20,7 @@ EVENT_COLUMNS = (
     "event_id", "kind", "source", "order_id", "tracking_number", "links", "occurred_at",
     "received_at", "raw_ref", "event_json", "linked",
 )  # fmt: skip
-TIMELINE_COLUMNS = ("order_id", "version", "digest", "status", "timeline_json", "brand")
+TIMELINE_COLUMNS = ("order_id", "version", "digest", "status", "timeline_json", "brand", "fold")
 SHIPMENT_COLUMNS = (
     "order_id", "shipment_id", "tracking_number", "carrier", "service", "channel",
     "sales_channel", "origin_country", "origin_region", "origin_city", "destination_country",
@@ -68,6 +68,7 @@ def timeline_row(change: TimelineChange, document: dict[str, Any]) -> Row:
         change.status,
         change.timeline.decode(),
         brand(document),
+        change.fold,
     )
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import orjson
 
+from projections.fold_fingerprint import fold_fingerprint
 from projections.links import named_numbers
 from projections.lookup import document_matches, lookup_key, query_tokens, timeline_tokens
 from projections.merge import merge, with_order
@@ -102,7 +103,12 @@ class MemoryTimelineStore:
             return None
         self._timelines[order_id] = document
         self._changes[order_id] = change = TimelineChange(
-            order_id, timeline.version, timeline.digest, timeline.status.value, document
+            order_id,
+            timeline.version,
+            timeline.digest,
+            timeline.status.value,
+            document,
+            fold_fingerprint(),
         )
         if timeline.order_number:
             for token in timeline_tokens(timeline):

@@ -13,6 +13,7 @@ and keeps it and its event loop for every chunk it is given.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,12 +21,14 @@ from dataclasses import dataclass
 from projections.connections import redacted, redis_client
 from projections.errors import StoreError
 from projections.merge import with_order
+from projections.redis_commit import prepare_from_snapshot
 from projections.redis_store import PreparedCommit, RedisTimelineStore, prepare_new_order
+from projections.snapshots import OrderSource
 from wismo.events import parse_event
 from wismo.settings import RedisSettings, Settings
 
-Chunk = list[tuple[str, list[str]]]
-"""Whole orders: (order id, the JSON of each of its logged events, copies included)."""
+Chunk = list[OrderSource]
+"""Whole orders: every logged copy of their events, and their usable snapshots."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,18 +62,61 @@ class ChunkCounts:
     changed: int = 0
     cpu_s: float = 0.0
     """CPU time the process writing the chunk spent on it."""
+    from_snapshots: int = 0
+    """Orders written from their snapshot instead of a refold."""
+    checked: int = 0
+    """Snapshots refolded to check them (the verification sample)."""
+    mismatches: int = 0
+    """Checked snapshots that were not what the refold gives."""
 
 
-def prepare_chunk(prefix: str, chunk: Chunk) -> list[PreparedCommit]:
-    return [prepare_new_order(prefix, order_id, documents) for order_id, documents in chunk]
+def checked(order_id: str, share: float) -> bool:
+    """Whether an order's snapshot is in the verification sample: the same ``share`` of orders
+    every time, chosen by their id."""
+    if share >= 1:
+        return True
+    digest = hashlib.blake2b(order_id.encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") < share * 2**32
 
 
-async def write_chunk(redis: RedisTimelineStore, chunk: Chunk, replace: bool) -> ChunkCounts:
+def prepare_chunk(
+    prefix: str, chunk: Chunk, check_share: float = 1.0, counts: ChunkCounts | None = None
+) -> list[PreparedCommit]:
+    """Each order's commit: from its snapshot when it has one that covers its events, else
+    from a refold. The ``check_share`` sample of snapshots is refolded as well and compared;
+    one that differs makes the whole chunk refolded (and counted in ``counts``)."""
+    counts = counts if counts is not None else ChunkCounts()
+    restored = [prepare_from_snapshot(prefix, source) for source in chunk]
+    for source, commit in zip(chunk, restored, strict=True):
+        if commit is None or not checked(source.order_id, check_share):
+            continue
+        counts.checked += 1
+        refolded = prepare_new_order(prefix, source.order_id, source.documents)
+        if _document(refolded) != _document(commit):
+            counts.mismatches += 1
+    if counts.mismatches:
+        restored = [None] * len(chunk)
+    counts.from_snapshots += sum(commit is not None for commit in restored)
+    return [
+        commit or prepare_new_order(prefix, source.order_id, source.documents)
+        for source, commit in zip(chunk, restored, strict=True)
+    ]
+
+
+def _document(commit: PreparedCommit) -> bytes | None:
+    return commit.change.timeline if commit.change is not None else None
+
+
+async def write_chunk(
+    redis: RedisTimelineStore, chunk: Chunk, replace: bool, check_share: float = 1.0
+) -> ChunkCounts:
     """Create the chunk's orders; an order Redis already holds (or that changed meanwhile) is
     applied the ordinary, idempotent way instead, so what Redis holds and the log not is kept."""
     started = time.process_time()
-    prepared: Sequence[PreparedCommit] = prepare_chunk(redis.keys.prefix, chunk)
     counts = ChunkCounts(orders=len(chunk))
+    prepared: Sequence[PreparedCommit] = prepare_chunk(
+        redis.keys.prefix, chunk, check_share, counts
+    )
     existing = set(await redis.create(prepared, replace=replace))
     for commit in prepared:
         if commit.order_id not in existing:
@@ -78,10 +124,10 @@ async def write_chunk(redis: RedisTimelineStore, chunk: Chunk, replace: bool) ->
             counts.changed += commit.change is not None
     if existing:
         events = [
-            with_order(parse_event(document), order_id)
-            for order_id, documents in chunk
-            if order_id in existing
-            for document in documents
+            with_order(parse_event(event.document), source.order_id)
+            for source in chunk
+            if source.order_id in existing
+            for event in source.events
         ]
         # every logged event once more: not a duplicate delivery
         counts.changed += len(await redis.apply(events, count_duplicates=False))
@@ -94,13 +140,15 @@ async def write_chunk(redis: RedisTimelineStore, chunk: Chunk, replace: bool) ->
 _opened: dict[StoreRecipe, tuple[asyncio.AbstractEventLoop, RedisTimelineStore]] = {}
 
 
-def write_in_worker(recipe: StoreRecipe, chunk: Chunk, replace: bool) -> ChunkCounts:
+def write_in_worker(
+    recipe: StoreRecipe, chunk: Chunk, replace: bool, check_share: float = 1.0
+) -> ChunkCounts:
     """Fold and write ``chunk`` in a pool process, on the store ``recipe`` opens there once."""
     try:
         if recipe not in _opened:
             loop = asyncio.new_event_loop()
             _opened[recipe] = (loop, loop.run_until_complete(recipe.open()))
         loop, store = _opened[recipe]
-        return loop.run_until_complete(write_chunk(store, chunk, replace))
+        return loop.run_until_complete(write_chunk(store, chunk, replace, check_share))
     except StoreError as error:  # its subclasses take arguments that do not survive pickling
         raise StoreError(str(error)) from None

@@ -8,18 +8,21 @@ The script itself and the I/O are in :mod:`projections.redis_writer`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from projections.agent_index import index_entries
+from projections.fold_fingerprint import fold_fingerprint
 from projections.links import named_numbers
-from projections.lookup import lookup_key, timeline_tokens
+from projections.lookup import document_tokens, lookup_key, timeline_tokens
 from projections.merge import OrderMerge, merge, with_order
 from projections.redis_keys import RedisKeys
 from projections.serialize import queue_source, timeline_to_json
+from projections.snapshots import OrderSource, covers, stored_copies
+from projections.snapshots import named_numbers as snap_numbers
 from projections.store import TimelineChange
 from projections.timeline import OrderFold
 from wismo.events import Event, dump_event, parse_event
@@ -76,6 +79,22 @@ class PreparedCommit:
     """Index entries that changed (none: the index already holds the timeline's)."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Folded:
+    """What a commit reads of the timeline it writes, from the fold or from a snapshot."""
+
+    document: bytes
+    version: int
+    digest: str
+    status: str
+    number: str | None
+    email: str | None
+    tokens: Callable[[], list[str]]
+    """The customer lookup tokens (computed only when the timeline changed)."""
+    queue: Callable[[], dict[str, Any] | None]
+    """What the exception queue reads of it (None: no exceptions)."""
+
+
 def prepare_commit(keys: RedisKeys, plan: OrderMerge, before: OrderState) -> PreparedCommit:
     """Fold the order as it will be after ``plan`` and build the commit script's arguments.
 
@@ -85,33 +104,66 @@ def prepare_commit(keys: RedisKeys, plan: OrderMerge, before: OrderState) -> Pre
     merged = {**plan.stored, **plan.writes}
     folded = _continued(before.fold, plan) or OrderFold.of(merged.values(), order_id)
     timeline = folded.timeline
-    document = timeline_to_json(timeline)
-    after = OrderState(before.rev, sha(document), before.lookups, before.index, merged, folded)
+    view = _Folded(
+        timeline_to_json(timeline),
+        timeline.version,
+        timeline.digest,
+        timeline.status.value,
+        timeline.order_number,
+        timeline.customer_email_sha256,
+        lambda: timeline_tokens(timeline),
+        lambda: queue_source(timeline) if timeline.exceptions else None,
+    )
+    after = OrderState(before.rev, sha(view.document), before.lookups, before.index, merged, folded)
+    writes = [x for event_id, e in plan.writes.items() for x in (event_id, dump_event(e))]
+    changed = bool(plan.new_ids) or after.sha != before.sha
+    numbers = named_numbers(plan.writes.values())
+    return _commit(
+        keys,
+        order_id,
+        view,
+        (before, after, changed),
+        (plan.duplicates, writes, numbers, len(plan.new_ids)),
+    )
+
+
+def _commit(
+    keys: RedisKeys,
+    order_id: str,
+    view: _Folded,
+    states: tuple[OrderState, OrderState, bool],
+    events: tuple[Mapping[str, int], list[Any], list[str], int],
+) -> PreparedCommit:
+    """The commit script's arguments, the change and the index entries of a timeline.
+
+    ``states``: the order's state before and after, and whether the timeline changed;
+    ``events``: duplicates per event id, the (event id, JSON) pairs to store, the tracking
+    numbers the stored events name, and how many of them are new to the order.
+    """
+    before, after, changed = states
+    duplicates, writes, numbers, new = events
     change: TimelineChange | None = None
     lookup_keys: list[str] = []
-    number = timeline.order_number
-    email = timeline.customer_email_sha256
+    number, email = view.number, view.email
     index: IndexWrite | None = None
     head: list[Any]
-    if plan.new_ids or after.sha != before.sha:
-        status = timeline.status.value
-        change = TimelineChange(order_id, timeline.version, timeline.digest, status, document)
+    if changed:
+        change = TimelineChange(
+            order_id, view.version, view.digest, view.status, view.document, fold_fingerprint()
+        )
         summary = orjson.dumps(
             {
                 "order_id": order_id,
-                "version": timeline.version,
-                "digest": timeline.digest,
-                "status": status,
+                "version": view.version,
+                "digest": view.digest,
+                "status": view.status,
             }
         )
-        lookup_keys = (
-            sorted(lookup_key(number, t) for t in timeline_tokens(timeline)) if number else []
-        )
+        lookup_keys = sorted(lookup_key(number, t) for t in view.tokens()) if number else []
         after.lookups = sha("\n".join(lookup_keys).encode()) if lookup_keys else b""
         if after.lookups == before.lookups:
             lookup_keys = []
-        queue = queue_source(timeline) if timeline.exceptions else None
-        entries = index_entries(number, email, queue)
+        entries = index_entries(number, email, view.queue())
         after.index = sha(
             b"\x1f".join(
                 [
@@ -127,24 +179,23 @@ def prepare_commit(keys: RedisKeys, plan: OrderMerge, before: OrderState) -> Pre
             rows = [x for row in entries.rows for x in row]
             index = IndexWrite(sets, rows, summary, after.index)
         head = [
-            before.rev, document, timeline.version, timeline.digest, status, after.sha,
+            before.rev, view.document, view.version, view.digest, view.status, after.sha,
             after.lookups if lookup_keys else b"",
             keys.order_channel(order_id), keys.agents_channel,
             b"" if index is not None and index.rows else summary,
         ]  # fmt: skip
     else:
         head = [before.rev, b"", 0, "", "", "", b"", "", "", b""]
-    dups = [x for event_id, n in plan.duplicates.items() for x in (event_id, n)]
-    writes = [x for event_id, e in plan.writes.items() for x in (event_id, dump_event(e))]
+    dups = [x for event_id, n in duplicates.items() for x in (event_id, n)]
     return PreparedCommit(
         order_id,
         [keys.events(order_id), keys.state(order_id), keys.dups(order_id)],
-        [*head, len(plan.duplicates), *dups, *writes],
+        [*head, len(duplicates), *dups, *writes],
         change,
         after,
         lookup_keys,
-        named_numbers(plan.writes.values()),
-        len(plan.new_ids),
+        numbers,
+        new,
         index,
     )
 
@@ -157,6 +208,34 @@ def _continued(folded: OrderFold | None, plan: OrderMerge) -> OrderFold | None:
     if folded is None or not plan.writes or not plan.writes.keys().isdisjoint(plan.stored):
         return None
     return folded if folded.extend(plan.writes.values()) else None
+
+
+def prepare_from_snapshot(prefix: str, source: OrderSource) -> PreparedCommit | None:
+    """The commit that creates an order from its snapshot instead of a refold: the events as
+    logged, the snapshot's document (None: the snapshot does not cover the logged events, see
+    :func:`projections.snapshots.covers`). Like :func:`prepare_new_order`, for an order Redis
+    does not hold."""
+    snapshot = source.snapshot
+    if snapshot is None or not covers(source):
+        return None
+    document = snapshot.document.encode()
+    decoded: dict[str, Any] = orjson.loads(document)
+    view = _Folded(
+        document,
+        snapshot.version,
+        snapshot.digest,
+        snapshot.status,
+        decoded.get("order_number"),
+        decoded.get("customer_email_sha256"),
+        lambda: document_tokens(decoded),
+        lambda: decoded if decoded.get("exceptions") else None,
+    )
+    kept, duplicates = stored_copies(source)
+    writes = [x for item in kept.items() for x in item]
+    after = OrderState(sha=sha(document))
+    states = (OrderState(), after, True)
+    events = (duplicates, writes, snap_numbers(source), len(kept))
+    return _commit(RedisKeys(prefix), source.order_id, view, states, events)
 
 
 def prepare_new_order(prefix: str, order_id: str, documents: Sequence[str]) -> PreparedCommit:

@@ -22,7 +22,7 @@ writes the agent console's index with each commit (:mod:`projections.agent_index
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from wismo.events import Event
@@ -34,6 +34,9 @@ class TimelineChange:
 
     ``version`` is the fold's version (the number of distinct events); ``timeline`` is the
     canonical JSON of the new timeline, exactly what :func:`projections.timeline_to_json` gives.
+    ``fold`` names the code that folded it (:func:`projections.fold_fingerprint.fold_fingerprint`;
+    ``""``: not known, as for a timeline read back from a store): where it came from, not what
+    it holds, so two changes of equal content are equal whatever their ``fold``.
     """
 
     order_id: str
@@ -41,6 +44,7 @@ class TimelineChange:
     digest: str
     status: str
     timeline: bytes
+    fold: str = field(default="", compare=False)
 
 
 @runtime_checkable

@@ -19,6 +19,7 @@ def encode_change(change: TimelineChange) -> bytes:
             "version": change.version,
             "digest": change.digest,
             "status": change.status,
+            "fold": change.fold,
             "timeline": orjson.Fragment(change.timeline),
         }
     )
@@ -30,8 +31,9 @@ def decode_change(value: bytes) -> TimelineChange:
     if not isinstance(document, dict):
         raise ValueError(f"a timeline change is a JSON object, not {type(document).__name__}")
     fields = (document["order_id"], document["digest"], document["status"])
-    if not all(isinstance(field, str) for field in fields):
-        raise ValueError("order_id, digest and status of a timeline change are strings")
+    fold = document.get("fold", "")  # absent from changes written before it was recorded
+    if not all(isinstance(field, str) for field in (*fields, fold)):
+        raise ValueError("order_id, digest, status and fold of a timeline change are strings")
     try:
         version = int(document["version"])
         timeline = orjson.dumps(document["timeline"])
@@ -43,6 +45,7 @@ def decode_change(value: bytes) -> TimelineChange:
         digest=document["digest"],
         status=document["status"],
         timeline=timeline,
+        fold=fold,
     )
 
 

@@ -1,4 +1,5 @@
-"""``wismo rebuild [--order ID] [--replace]``: Redis timelines recomputed from the event log."""
+"""``wismo rebuild [--order ID] [--replace] [--refold]``: Redis timelines recomputed from the event
+log (with ``--replace``, from the timeline snapshots where they stand in for a refold)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,24 @@ def register(subparsers: SubParsers) -> None:
         help="recompute Redis timelines from the ClickHouse event log",
         description="Folds every order's events from the ClickHouse log into Redis with the "
         "same fold the live path uses. By default merges (safe while workers run); with "
-        "--replace first drops each order's Redis state.",
+        "--replace first drops each order's Redis state, and writes an order from its latest "
+        "ClickHouse timeline snapshot instead of refolding it when the running fold wrote "
+        "that snapshot from exactly the order's logged events (a share of them refolded to "
+        "check; a difference refolds everything).",
     )
     parser.add_argument("--order", help="rebuild only this order")
     parser.add_argument(
         "--replace", action="store_true", help="drop each order's Redis state before refolding"
+    )
+    parser.add_argument(
+        "--refold", action="store_true", help="with --replace: refold every order, no snapshots"
+    )
+    parser.add_argument(
+        "--check-share",
+        type=_share,
+        default=0.02,
+        help="share of the orders written from snapshots that are refolded to check them "
+        "(0 to 1, default 0.02)",
     )
     parser.add_argument("--batch", type=int, default=5000, help="events per Redis batch")
     parser.add_argument(
@@ -31,6 +45,16 @@ def register(subparsers: SubParsers) -> None:
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run)
+
+
+def _share(value: str) -> float:
+    try:
+        share = float(value)
+    except ValueError:
+        share = -1.0
+    if not 0 <= share <= 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a share from 0 to 1")
+    return share
 
 
 class ProgressBar:
@@ -80,7 +104,7 @@ async def _rebuild(args: argparse.Namespace) -> str:
             report = await rebuild(
                 log, redis, order_id=args.order, replace=args.replace,
                 batch_events=args.batch, workers=args.workers, recipe=recipe,
-                progress=progress,
+                progress=progress, snapshots=not args.refold, check_share=args.check_share,
             )  # fmt: skip
         finally:
             await ch.close()
@@ -88,11 +112,23 @@ async def _rebuild(args: argparse.Namespace) -> str:
         await client.aclose()
     if progress is not None:
         print(file=sys.stderr)
-    return (
+    summary = (
         f"rebuilt {report.orders:,} orders from {report.events:,} events in "
         f"{report.seconds:.2f}s ({report.events_per_s:,.0f} events/s); "
         f"{report.changed:,} timelines changed"
     )
+    if report.refolded_again:
+        return (
+            f"{summary}; {report.mismatches:,} of {report.checked:,} checked snapshots differed "
+            "from a refold (the fold changed without its fingerprint), so every order was "
+            "refolded again"
+        )
+    if report.from_snapshots:
+        summary += (
+            f"; {report.from_snapshots:,} orders written from their snapshot, "
+            f"{report.checked:,} of them checked against a refold"
+        )
+    return summary
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -28,8 +29,9 @@ from bench.history import generate
 from carriers.base import ParseResult
 from carriers.canonical import parse_feed
 from carriers.registry import names
+from projections.store import TimelineChange
 from streams.routing import Where, normalise
-from streams.updates import decode_change
+from streams.updates import decode_change, encode_change
 from wismo.event_lines import read_event_lines
 from wismo.events import Event, dump_event, parse_event
 from wismo.topics import Header, decode_headers, received_at_of
@@ -176,3 +178,15 @@ def test_received_at_is_always_an_aware_time(text: str) -> None:
 def test_timeline_change_decoder_raises_only_what_the_warehouse_catches(raw: bytes) -> None:
     with contextlib.suppress(ValueError, KeyError):
         decode_change(raw)
+
+
+def test_a_timeline_change_keeps_the_fold_that_made_it_and_older_ones_decode_without() -> None:
+    change = TimelineChange("ORD-1", 3, "abc", "shipped", b'{"order_id":"ORD-1"}', "f" * 16)
+    decoded = decode_change(encode_change(change))
+    assert (decoded, decoded.fold) == (change, "f" * 16)
+    older = orjson.loads(encode_change(change))
+    del older["fold"]  # written by a release before the fold was recorded
+    assert decode_change(orjson.dumps(older)).fold == ""
+    older["fold"] = 7
+    with pytest.raises(ValueError, match="fold"):
+        decode_change(orjson.dumps(older))
