@@ -363,7 +363,9 @@ class ClickHouseStore:
             sql = _ALL_ORDER_SOURCES.replace("{db}", self.ch.database)
             try:
                 with self.ch.client.query_row_block_stream(
-                    sql, parameters={"order": order_id or "", "fold": fold}
+                    sql,
+                    parameters={"order": order_id or "", "fold": fold},
+                    column_formats={"payload": "bytes"},  # the JSON goes on as it is
                 ) as stream:
                     for block in stream:
                         asyncio.run_coroutine_threadsafe(queue.put(block), loop).result()
@@ -395,7 +397,7 @@ class ClickHouseStore:
 
     async def order_documents(
         self, order_id: str | None = None
-    ) -> AsyncIterator[tuple[str, list[str]]]:
+    ) -> AsyncIterator[tuple[str, list[bytes]]]:
         """Every order (or one) with the JSON of its logged events (copies included), in
         order-id order (:meth:`order_sources` without snapshots)."""
         async for source in self.order_sources(order_id):

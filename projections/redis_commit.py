@@ -218,7 +218,7 @@ def prepare_from_snapshot(prefix: str, source: OrderSource) -> PreparedCommit | 
     snapshot = source.snapshot
     if snapshot is None or not covers(source):
         return None
-    document = snapshot.document.encode()
+    document = snapshot.document
     decoded: dict[str, Any] = orjson.loads(document)
     view = _Folded(
         document,
@@ -238,7 +238,9 @@ def prepare_from_snapshot(prefix: str, source: OrderSource) -> PreparedCommit | 
     return _commit(RedisKeys(prefix), source.order_id, view, states, events)
 
 
-def prepare_new_order(prefix: str, order_id: str, documents: Sequence[str]) -> PreparedCommit:
+def prepare_new_order(
+    prefix: str, order_id: str, documents: Sequence[str | bytes]
+) -> PreparedCommit:
     """The commit that creates an order from its logged events (a bulk rebuild's unit of work).
 
     Pure and picklable in and out, so a process pool can run it; the result carries no events.

@@ -26,7 +26,7 @@ class LoggedEvent:
     """One logged copy of an event, as the rebuild reads it."""
 
     event_id: str
-    document: str
+    document: bytes
     """Its canonical JSON (:func:`wismo.events.dump_event`)."""
     linked: bool
     """Logged with its order id (else a scan logged before its shipment named its number)."""
@@ -42,7 +42,7 @@ class Snapshot:
     version: int
     digest: str
     status: str
-    document: str
+    document: bytes
 
 
 @dataclass(slots=True)
@@ -55,7 +55,7 @@ class OrderSource:
     snapshot: Snapshot | None = None
 
     @property
-    def documents(self) -> list[str]:
+    def documents(self) -> list[bytes]:
         return [e.document for e in self.events]
 
 
@@ -80,7 +80,7 @@ def stored_copies(source: OrderSource) -> tuple[dict[str, bytes], Counter[str]]:
     for event_id, logged in copies.items():
         if len(logged) == 1:
             one = logged[0]
-            copy = one.document.encode() if one.linked else linked_copy(one, source.order_id)
+            copy = one.document if one.linked else linked_copy(one, source.order_id)
             if copy is not None:
                 kept[event_id] = copy
                 continue
@@ -100,14 +100,14 @@ def linked_copy(event: LoggedEvent, order_id: str) -> bytes | None:
     written without parsing it: ``order_id`` is the envelope's third field, after ``event_id``
     and ``source``, whose values need no escaping (their patterns in :mod:`wismo.events`).
     None when the document or the order id is not of that plain shape (then it is parsed)."""
-    head = f'{{"event_id":"{event.event_id}","source":"'
+    if not _PLAIN.fullmatch(order_id):
+        return None
+    head = f'{{"event_id":"{event.event_id}","source":"'.encode()
     document = event.document
-    end = document.find('"', len(head))
-    if not document.startswith(head) or end < 0 or not _PLAIN.fullmatch(order_id):
-        return None
-    if document.startswith('","order_id":', end):  # linked after all
-        return None
-    return f'{document[: end + 1]},"order_id":"{order_id}"{document[end + 1 :]}'.encode()
+    end = document.find(b'"', len(head))
+    if not document.startswith(head) or end < 0 or document.startswith(b'","order_id":', end):
+        return None  # not of the plain shape, or linked after all
+    return b'%s,"order_id":"%s"%s' % (document[: end + 1], order_id.encode(), document[end + 1 :])
 
 
 def named_numbers(source: OrderSource) -> list[str]:
