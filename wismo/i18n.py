@@ -49,8 +49,12 @@ def language(tag: str | None) -> str | None:
     return re.split(r"[-_]", tag.strip(), maxsplit=1)[0].lower()
 
 
-def accept_language(header: str | None) -> list[str]:
-    """The languages of an ``Accept-Language`` header, most wanted first (q=0 dropped)."""
+@functools.lru_cache(maxsize=1024)
+def accept_language(header: str | None) -> tuple[str, ...]:
+    """The languages of an ``Accept-Language`` header, most wanted first (q=0 dropped).
+
+    Remembered per header value: a site's readers send few distinct ones, and every read of
+    an order asks (the answer is a tuple, so no caller can change what is remembered)."""
     ranked: list[tuple[float, int, str]] = []
     for position, part in enumerate((header or "").split(",")[:32]):
         tag, _, params = part.strip().partition(";")
@@ -65,7 +69,7 @@ def accept_language(header: str | None) -> list[str]:
         lang = language(tag) if tag.strip() != "*" else None
         if lang and quality > 0:
             ranked.append((-quality, position, lang))
-    return [lang for _, _, lang in sorted(ranked)]
+    return tuple(lang for _, _, lang in sorted(ranked))
 
 
 def negotiate(preferred: Iterable[str | None], offered: Iterable[str], default: str) -> str:
