@@ -6,8 +6,11 @@ the raw, tracking, events and timeline topics back and finds each scan there by 
 Every record carries the time its producer created it (the API for raw, the normalise agent
 for tracking, the link agent for events, the timeline agent — after the Redis commit — for
 timeline), all on this host's clock, so the differences are the hops: POST → raw, normalise,
-link, timeline. What follows the commit (Redis publish → API → websocket) is what ``wismo bench
-latency`` adds on top.
+link, timeline. The scans' numbers are linked (the orders are shipped first), so by default the
+normalise agent sends them straight to the events topic (``kafka.direct_linked_scans``) and
+``raw_to_events`` is the one hop before the timeline; ``--via-link-agent`` sends them through
+the tracking topic and the link agent, as before that setting. What follows the commit (Redis
+publish → API → websocket) is what ``wismo bench latency`` adds on top.
 
 Inside each hop the worker records spans (:class:`streams.batching.HopSpans`, switched on for
 this run only): per agent, the time from the record's creation by its producer to its fetch by
@@ -48,6 +51,8 @@ HOPS: tuple[tuple[str, str | None, str], ...] = (
     ("post_to_raw", None, RAW),
     ("normalise", RAW, TRACKING),
     ("link", TRACKING, EVENTS),
+    # either way: through normalise and link, or (a linked number) normalise straight to events
+    ("raw_to_events", RAW, EVENTS),
     ("timeline", EVENTS, TIMELINE),
     ("post_to_commit", None, TIMELINE),
 )
@@ -71,6 +76,7 @@ class HopsOptions:
     rate: float = 20.0
     events: int = 200
     batch_timeout_s: float | None = None
+    direct_linked_scans: bool = True
 
 
 def hop_summary(
@@ -175,7 +181,9 @@ async def _stamps(settings: Settings, run: str) -> dict[str, dict[int, float]]:
 
 
 def run(options: HopsOptions, progress: Progress) -> dict[str, Any]:
-    with stack.embedded(batch_timeout_s=options.batch_timeout_s) as bench:
+    with stack.embedded(
+        batch_timeout_s=options.batch_timeout_s, direct_linked_scans=options.direct_linked_scans
+    ) as bench:
         spans_file = bench.scratch / "spans.jsonl"
         with stack.running(
             bench, ("normalise", "timeline", "api"), worker_env={SPANS_ENV: str(spans_file)}
@@ -197,6 +205,7 @@ def run(options: HopsOptions, progress: Progress) -> dict[str, Any]:
         "orders": options.orders,
         "target_rate": options.rate,
         "batch_timeout_s": settings.kafka.batch_timeout_s,
+        "direct_linked_scans": settings.kafka.direct_linked_scans,
         **hop_summary(posted, stamps),
         **spans,
     }

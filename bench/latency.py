@@ -50,6 +50,7 @@ class LatencyOptions:
     drain_s: float = 15.0
     pool: int = 64
     batch_timeout_s: float | None = None  # the workers' batch wait; None: the setting's default
+    direct_linked_scans: bool = True  # False: every scan through the link agent
 
     @property
     def total(self) -> int:
@@ -243,6 +244,7 @@ async def _load(
         "websockets": len(sockets),
         "target_rate": options.rate,
         "batch_timeout_s": settings.kafka.batch_timeout_s,
+        "direct_linked_scans": settings.kafka.direct_linked_scans,
         "posted": tally.posted,
         "accepted": accepted,
         "rejected": tally.posted - accepted,
@@ -258,7 +260,10 @@ def run(options: LatencyOptions, progress: Progress) -> dict[str, Any]:
     import uvloop
 
     with (
-        stack.embedded(batch_timeout_s=options.batch_timeout_s) as bench,
+        stack.embedded(
+            batch_timeout_s=options.batch_timeout_s,
+            direct_linked_scans=options.direct_linked_scans,
+        ) as bench,
         stack.running(bench, ("normalise", "timeline", "api")),
     ):
         progress(f"folding {options.orders} orders through the worker")

@@ -43,7 +43,11 @@ class Stack:
 
 
 def bench_settings(
-    data_dir: Path, *, partitions: int = 4, batch_timeout_s: float | None = None
+    data_dir: Path,
+    *,
+    partitions: int = 4,
+    batch_timeout_s: float | None = None,
+    direct_linked_scans: bool = True,
 ) -> Settings:
     unique = uuid.uuid4().hex[:8]
     secret = SecretStr("whsec_" + base64.b64encode(uuid.uuid4().bytes).decode())
@@ -56,6 +60,7 @@ def bench_settings(
             session_timeout_s=6.0,
             rebalance_timeout_s=3.0,
             heartbeat_interval_s=0.5,
+            direct_linked_scans=direct_linked_scans,
             **({} if batch_timeout_s is None else {"batch_timeout_s": batch_timeout_s}),
         ),
         redis=RedisSettings(key_prefix=f"wismo-bench-{unique}"),
@@ -73,11 +78,17 @@ def bench_settings(
 
 
 @contextmanager
-def embedded(partitions: int = 4, batch_timeout_s: float | None = None) -> Iterator[Stack]:
-    """Services for one run; ``batch_timeout_s`` overrides the workers' batch wait."""
+def embedded(
+    partitions: int = 4, batch_timeout_s: float | None = None, direct_linked_scans: bool = True
+) -> Iterator[Stack]:
+    """Services for one run; ``batch_timeout_s`` overrides the workers' batch wait, and
+    ``direct_linked_scans`` off sends every scan through the link agent."""
     with tempfile.TemporaryDirectory(prefix="wismo-bench-") as scratch:
         requested = bench_settings(
-            Path(scratch), partitions=partitions, batch_timeout_s=batch_timeout_s
+            Path(scratch),
+            partitions=partitions,
+            batch_timeout_s=batch_timeout_s,
+            direct_linked_scans=direct_linked_scans,
         )
         with EmbeddedServices(requested) as services:
             settings = services.settings

@@ -1,10 +1,11 @@
 """Rebuilding processes: each folds whole orders *and writes them to Redis itself*.
 
 The reading process only streams the log (with chDB it is the one process that may open it) and
-hands out chunks of whole orders; a worker parses, folds, encodes and commits them on a Redis
-connection of its own and sends back nothing but counts. So the parent neither re-encodes nor
-writes, and no prepared commit crosses a process boundary. An order is in exactly one chunk, so
-workers never write the same order's keys.
+hands out chunks of whole orders; a worker prepares each order's commit (from its snapshot where
+one stands in for a refold, see :func:`prepare_chunk`; else parsing, folding and encoding) and
+commits them on a Redis connection of its own, sending back nothing but counts. So the parent
+neither re-encodes nor writes, and no prepared commit crosses a process boundary. An order is in
+exactly one chunk, so workers never write the same order's keys.
 
 A worker opens its store once, from the picklable :class:`StoreRecipe` each chunk comes with,
 and keeps it and its event loop for every chunk it is given.

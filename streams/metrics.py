@@ -47,6 +47,11 @@ class StreamMetrics:
         self.released = Counter(
             "wismo_scans_released", "Parked tracking events released to their order", registry=r
         )
+        self.direct_scans = Counter(
+            "wismo_scans_direct",
+            "Tracking events of a linked number sent by normalise straight to their order",
+            registry=r,
+        )
         self.batch_size = Histogram(
             "wismo_batch_size", "Events per batch", ["agent"], buckets=_BATCH_BUCKETS, registry=r
         )

@@ -10,19 +10,23 @@ Routing of a canonical event:
 - a shipment or return naming tracking numbers *also* goes to ``tracking`` once per number, so
   the link agent learns the link on the same partition, after any scan that came before it, and
   releases what it parked.
+
+A scan whose number is already linked need not wait for the link agent: :func:`direct` sends it
+from the normalise agent straight to ``events`` with its order id (one hop fewer), unless its
+batch also holds an event naming that number (then the link agent, in partition order, decides).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from carriers.base import ParseResult
 from carriers.errors import UnknownSource
 from wismo.deadletter import DeadLetter
-from wismo.events import Event
-from wismo.topics import Header, http_headers_of, received_at_of
+from wismo.events import Event, dump_event, tracking_numbers_named
+from wismo.topics import EVENTS, Header, Outgoing, http_headers_of, received_at_of, route
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,3 +112,28 @@ def _stamp(event: Event, received_at: datetime, raw_ref: str) -> Event:
 def linked(event: Event, order_id: str) -> Event:
     """A tracking event joined to its order."""
     return event.model_copy(update={"order_id": order_id})
+
+
+def scan_numbers(events: Iterable[Event]) -> list[str]:
+    """The numbers of a batch's scans (events without an order) that :func:`direct` could send
+    straight to their order: not named by an order-side event of the same batch."""
+    events = list(events)
+    named = {n for e in events if e.order_id is not None for n in tracking_numbers_named(e)}
+    numbers = (e.tracking_number for e in events if e.order_id is None and e.tracking_number)
+    return list(dict.fromkeys(n for n in numbers if n not in named))
+
+
+def direct(events: Sequence[Event], links: Mapping[str, str]) -> list[Outgoing]:
+    """Where a batch's events go, in order: as :func:`wismo.topics.route` says, except a scan of
+    a number ``links`` knows (and :func:`scan_numbers` offered), which goes to ``events`` keyed
+    by its order, joined to it, as the link agent would have sent it."""
+    offered = set(scan_numbers(events))
+    outgoing: list[Outgoing] = []
+    for event in events:
+        number = event.tracking_number
+        order_id = links.get(number) if number in offered and number is not None else None
+        if order_id is None:
+            outgoing += route(event)
+        else:
+            outgoing.append(Outgoing(EVENTS, order_id, dump_event(linked(event, order_id))))
+    return outgoing

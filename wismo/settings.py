@@ -43,6 +43,11 @@ class KafkaSettings(Section):
     # each agent hop waits up to this for its batch: 10 ms kept throughput (wismo bench) while
     # 50 ms tripled the webhook-to-websocket latency across the three hops
     batch_timeout_s: float = Field(default=0.01, gt=0)
+    direct_linked_scans: bool = Field(
+        default=True,
+        description="normalise sends a scan of an already linked number straight to its order "
+        "(one hop fewer); off: every scan goes through the link agent",
+    )
 
 
 class RedisSettings(Section):

@@ -69,6 +69,7 @@ def register(subparsers: SubParsers) -> None:
     latency.add_argument(
         "--batch-timeout", type=float, help="the worker's batch wait (default: the setting's)"
     )
+    _via_link_agent(latency)
     latency.set_defaults(handler=run_latency)
 
     rebuilding = scenarios.add_parser(
@@ -91,6 +92,7 @@ def register(subparsers: SubParsers) -> None:
     hops.add_argument(
         "--batch-timeout", type=float, help="the worker's batch wait (default: the setting's)"
     )
+    _via_link_agent(hops)
     hops.set_defaults(handler=run_hops)
 
     reads = scenarios.add_parser("reads", help="order reads at a fixed rate and at saturation")
@@ -205,6 +207,15 @@ def run_throughput(args: argparse.Namespace) -> int:
     return _report(summary, load, args.json)
 
 
+def _via_link_agent(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--via-link-agent",
+        action="store_true",
+        help="every scan through the tracking topic and the link agent "
+        "(kafka.direct_linked_scans off), to compare",
+    )
+
+
 def run_latency(args: argparse.Namespace) -> int:
     from bench.latency import LatencyOptions, run
 
@@ -215,6 +226,7 @@ def run_latency(args: argparse.Namespace) -> int:
         duration_s=args.duration,
         events=args.events,
         batch_timeout_s=args.batch_timeout,
+        direct_linked_scans=not args.via_link_agent,
     )
     return _report(run(options, _progress), load, args.json)
 
@@ -239,7 +251,11 @@ def run_hops(args: argparse.Namespace) -> int:
 
     load = os.getloadavg()[0]
     options = HopsOptions(
-        orders=args.orders, rate=args.rate, events=args.events, batch_timeout_s=args.batch_timeout
+        orders=args.orders,
+        rate=args.rate,
+        events=args.events,
+        batch_timeout_s=args.batch_timeout,
+        direct_linked_scans=not args.via_link_agent,
     )
     return _report(run(options, _progress), load, args.json)
 

@@ -8,8 +8,8 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.routing import Where, linked, normalise
-from wismo.events import event_from_dict, parse_event
+from streams.routing import Where, direct, linked, normalise, scan_numbers
+from wismo.events import Event, dump_event, event_from_dict, parse_event
 from wismo.topics import EVENTS, TRACKING, RawPayload, decode_headers, route
 
 NOW = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)
@@ -124,3 +124,66 @@ def test_a_linked_scan_carries_its_order_and_nothing_else_changes() -> None:
     assert joined.model_dump(exclude={"order_id"}) == scan.model_dump(exclude={"order_id"})
     (out,) = route(joined)
     assert (out.topic, out.key) == (EVENTS, "O1")
+
+
+# ---- scans of a linked number, straight to their order (the normalise agent) -----------------
+
+
+def _scan(event_id: str, number: str) -> Event:
+    return event_from_dict({**SCAN, "event_id": event_id, "tracking_number": number})
+
+
+def test_a_scan_of_a_linked_number_goes_straight_to_its_order_as_the_link_agent_sends_it() -> None:
+    scan, other = _scan("ups:s1", "1Z999AA1"), _scan("ups:s2", "1Z000BB2")
+    placed = event_from_dict({**PLACED, "source": "oms"})
+    outs = direct([placed, scan, other], {"1Z999AA1": "O1"})
+    assert [(o.topic, o.key) for o in outs] == [
+        (EVENTS, "O1"),  # the order event, as routed
+        (EVENTS, "O1"),  # the linked scan, joined to its order
+        (TRACKING, "1Z000BB2"),  # not linked: the link agent parks it
+    ]
+    assert outs[1].value == dump_event(linked(scan, "O1"))
+
+
+def test_a_scan_whose_number_its_batch_also_names_waits_for_the_link_agent() -> None:
+    """A shipment in the same batch may (re)link the number: partition order decides, so the
+    scan takes the tracking topic behind it, even though Redis knows a link."""
+    shipped, scan = event_from_dict(SHIPPED), _scan("ups:s1", "1Z999AA2")
+    assert scan_numbers([shipped, scan]) == []
+    outs = direct([shipped, scan], {"1Z999AA2": "O-OLD"})
+    assert outs == [*route(shipped), *route(scan)]
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["scan", "placed", "shipped"]), st.sampled_from("ABC")),
+        max_size=8,
+    ),
+    st.dictionaries(st.sampled_from(["1ZA0001", "1ZB0001", "1ZC0001"]), st.just("O9")),
+)
+def test_only_offered_scans_of_known_numbers_change_their_way(
+    kinds: list[tuple[str, str]], links: dict[str, str]
+) -> None:
+    events: list[Event] = []
+    for n, (kind, letter) in enumerate(kinds):
+        number = f"1Z{letter}0001"
+        if kind == "scan":
+            events.append(_scan(f"ups:{n}", number))
+        elif kind == "placed":
+            events.append(event_from_dict({**PLACED, "source": "oms", "event_id": f"oms:{n}"}))
+        else:
+            payload = {"tracking_number": number}
+            shipped = {**SHIPPED, "event_id": f"wms:{n}", "payload": payload}
+            events.append(event_from_dict(shipped))
+    offered = set(scan_numbers(events))
+    expected = []
+    for event in events:
+        number = event.tracking_number or ""
+        if event.order_id is None and number in offered and number in links:
+            expected.append((EVENTS, links[number], dump_event(linked(event, links[number]))))
+        else:
+            expected += [(o.topic, o.key, o.value) for o in route(event)]
+    assert [(o.topic, o.key, o.value) for o in direct(events, links)] == expected
+    assert [(o.topic, o.key, o.value) for o in direct(events, {})] == [
+        (o.topic, o.key, o.value) for e in events for o in route(e)
+    ]
