@@ -95,12 +95,20 @@ def test_fanout_reaches_every_connection_and_the_slow_client_catches_up(
     assert summary["slow_client_kb_held"] > 500
 
 
-def test_hops_finds_every_scan_on_every_topic(capsys: pytest.CaptureFixture[str]) -> None:
-    summary = bench(capsys, "hops", "--orders", "5", "--rate", "20", "--events", "10")
+@pytest.mark.parametrize("via_link_agent", [False, True])
+def test_hops_finds_every_scan_on_every_topic_it_takes(
+    capsys: pytest.CaptureFixture[str], via_link_agent: bool
+) -> None:
+    flags = ["--via-link-agent"] if via_link_agent else []
+    summary = bench(capsys, "hops", "--orders", "5", "--rate", "20", "--events", "10", *flags)
     assert summary["posted"] == 10
-    for topic in ("raw", "tracking", "events", "timeline"):
+    assert summary["direct_linked_scans"] is not via_link_agent
+    for topic in ("raw", "events", "timeline"):
         assert summary[f"seen_{topic}"] == 10
-    for hop in ("post_to_raw", "normalise", "link", "timeline", "post_to_commit"):
+    # the orders are shipped first: their scans skip the tracking topic unless told not to
+    assert summary["seen_tracking"] == (10 if via_link_agent else 0)
+    hops = ["post_to_raw", "raw_to_events", "timeline", "post_to_commit"]
+    for hop in hops + (["normalise", "link"] if via_link_agent else []):
         assert summary[f"{hop}_p50_ms"] is not None
     assert summary["post_to_commit_p50_ms"] >= summary["post_to_raw_p50_ms"]
 
