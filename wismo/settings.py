@@ -448,6 +448,11 @@ class BrandSettings(Section):
     )
     sender: str | None = Field(default=None, description="e-mail From; None: notify.sender")
     sms_from: str | None = Field(default=None, description="None: notify.sms_from")
+    warn_trending_late: bool | None = Field(
+        default=None,
+        description="warn this brand's customers of a parcel trending late; "
+        "None: notify.warn_trending_late",
+    )
     templates_dir: Path | None = Field(
         default=None, description="message templates over notify.templates_dir and the packaged"
     )

@@ -18,7 +18,7 @@ from typing import Any
 from projections.notify.model import Contacts
 from wismo.brands import brand_config, brand_locale, public_brand
 from wismo.i18n import negotiate
-from wismo.settings import Settings
+from wismo.settings import NotifySettings, Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +67,15 @@ def sms_from_of(settings: Settings, brand: str | None) -> str:
     """The SMS sender number of a brand's messages (``notify.sms_from`` when it names none)."""
     config = brand_config(settings, brand)
     return (config.sms_from if config is not None else None) or settings.notify.sms_from
+
+
+def notify_settings_of(settings: Settings, brand: str | None) -> NotifySettings:
+    """The message settings an order of ``brand`` is planned with: ``notify``, with the brand's
+    own choice of warning customers of a parcel trending late when it makes one."""
+    config = brand_config(settings, brand)
+    if config is None or config.warn_trending_late is None:
+        return settings.notify
+    return settings.notify.model_copy(update={"warn_trending_late": config.warn_trending_late})
 
 
 def with_brand_zone(settings: Settings, contacts: Contacts, brand: str | None) -> Contacts:

@@ -41,7 +41,7 @@ from pydantic import ValidationError
 from projections.exception_flow import timeline_from_json
 from projections.notify.agent_messages import is_agent_entry
 from projections.notify.alerts import plan_alert
-from projections.notify.branding import sms_from_of, with_brand_zone
+from projections.notify.branding import notify_settings_of, sms_from_of, with_brand_zone
 from projections.notify.contacts import ContactStore
 from projections.notify.ledger import Committed, Ledger, PlanLike, SimplePlan
 from projections.notify.model import (
@@ -165,7 +165,7 @@ class NotifyPlanner:
         prefs: Preferences = await self.preferences.get(order_id)
         handled = await self.ledger.handled(order_id)
         subscriptions = await self.active_subscriptions(now)
-        notify = self.settings.notify
+        notify = notify_settings_of(self.settings, timeline.brand)
         stale = timedelta(seconds=notify.stale_after_s) if notify.stale_after_s else None
         plan: PlanLike = plan_order(
             timeline, contacts, prefs, handled, subscriptions, notify, now, stale_after=stale

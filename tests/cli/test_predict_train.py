@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,43 @@ def test_train_on_a_simulated_history_writes_the_model_file(
     assert model.parcels > 100
     assert model.samples >= 30
     assert not (tmp_path / "chdb").exists()  # a scratch chDB, not the deployment's
+
+
+def test_scheduled_training_trains_again_every_interval(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """`--schedule` (a long-running trainer): one training, then another each interval, each
+    said on stderr, until the process is stopped."""
+    subprocess.run(
+        [sys.executable, "-c", LOADER, str(tmp_path / "chdb"), "200"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        timeout=300,
+    )
+    args = ["predict", "train", "--until", "2026-08-01", "--window-days", "200", "--schedule"]
+    trainer = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", *args],
+        env={**env, "WISMO_PREDICT__REFRESH_INTERVAL_S": "1"},
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    said: list[str] = []
+    try:
+        assert trainer.stderr is not None
+        deadline = time.monotonic() + 240
+        while sum(line.startswith("model ") for line in said) < 2:
+            assert time.monotonic() < deadline, "".join(said)
+            line = trainer.stderr.readline()
+            assert line or trainer.poll() is None, "".join(said)
+            said.append(line)
+    finally:
+        trainer.terminate()
+        trainer.wait(timeout=30)
+        if trainer.stderr is not None:
+            trainer.stderr.close()
+    trained = [line for line in said if line.startswith("model ")]
+    assert len(trained) == 2
+    assert all("groups, deliveries 2026-01-13 00:00 to 2026-08-01 00:00 UTC" in t for t in trained)
+    assert (tmp_path / "predict" / "model.json").exists()

@@ -887,3 +887,27 @@ def test_replicated_clickhouse_gets_keeper_and_a_replicated_database(
         "initContainers"
         not in one(single, "Job", f"{RELEASE}-wismo-migrate")["spec"]["template"]["spec"]
     )
+
+
+def test_the_delivery_model_is_retrained_on_a_schedule_with_a_clickhouse_server(
+    chart: helm_python.Chart,
+) -> None:
+    docs = render(chart, EXTERNAL)
+    cron = one(docs, "CronJob", f"{RELEASE}-wismo-predict-train")
+    assert cron["spec"]["schedule"] == "30 3 * * *"
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["args"] == ["predict", "train"]
+    env = container_env(docs, container)
+    assert env["WISMO_CLICKHOUSE__URL"]  # it trains from the ClickHouse server's history
+    moved = render(chart, merge(EXTERNAL, {"predictTraining": {"schedule": "0 1 * * 0"}}))
+    assert one(moved, "CronJob", f"{RELEASE}-wismo-predict-train")["spec"]["schedule"] == (
+        "0 1 * * 0"
+    )
+    # chDB: only the pod holding the files can read the history; off: none
+    assert by_kind(render(chart, CHDB), "CronJob") == []
+    assert (
+        by_kind(render(chart, merge(EXTERNAL, {"predictTraining": {"enabled": False}})), "CronJob")
+        == []
+    )

@@ -7,10 +7,12 @@ from typing import Any
 from projections.customer_order import banner, customer_order, public_parcel
 from projections.exception_flow import reconcile
 from projections.exceptions import detect
+from projections.notify.branding import notify_settings_of
 from projections.notify.milestones import journey
 from projections.notify.model import Milestone
 from tests.projections.predict.test_live import PREDICT, predicted
 from tests.projections.test_exceptions import THRESHOLDS, TRACKING, Story, hours
+from wismo.settings import BrandSettings, NotifySettings, Settings
 
 
 def _estimate(story: Story) -> Any:
@@ -65,3 +67,29 @@ def test_the_customer_hears_of_it_only_when_the_setting_says_so() -> None:
         f for f in journey(timeline, warn_trending_late=True) if f.milestone is Milestone.DELAYED
     ]
     assert "may arrive later than promised" in fact.context["reason"]
+
+
+def test_each_brand_may_choose_for_its_own_customers() -> None:
+    """``notify.warn_trending_late`` is the default; a brand's own ``warn_trending_late``
+    overrides it for its orders, either way (docs/brands.md)."""
+    brands = {
+        "north": BrandSettings(name="North", warn_trending_late=True),
+        "south": BrandSettings(name="South", warn_trending_late=False),
+        "plain": BrandSettings(name="Plain"),
+    }
+    timeline = _trending(predicted(Story().moving(), 0.8, at=hours(4))).timeline()
+
+    def warned(settings: Settings, brand: str | None) -> bool:
+        chosen = notify_settings_of(settings, brand).warn_trending_late
+        return any(
+            f.milestone is Milestone.DELAYED for f in journey(timeline, warn_trending_late=chosen)
+        )
+
+    off = Settings(brands=brands)
+    on = off.model_copy(update={"notify": NotifySettings(warn_trending_late=True)})
+    assert [warned(off, b) for b in ("north", "south", "plain", None, "unknown")] == [
+        True, False, False, False, False,
+    ]  # fmt: skip
+    assert [warned(on, b) for b in ("north", "south", "plain", None, "unknown")] == [
+        True, False, True, True, True,
+    ]  # fmt: skip
