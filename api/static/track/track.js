@@ -421,11 +421,12 @@ $("lang").addEventListener("change", async () => {
   }
 });
 
+// a link's order number and e-mail are in the form at once, before the labels arrive
+if (params.get("order")) $("order-number").value = params.get("order");
+if (params.get("email")) $("secret").value = params.get("email");
 const startLang = chosenLanguage() || (navigator.languages || [navigator.language]).map((l) => (l || "").slice(0, 2)).find((l) => LANGS.includes(l)) || "en";
 await loadLabels(startLang);
 if (i18n.brand) await loadBrand(i18n.brand);
-if (params.get("order")) $("order-number").value = params.get("order");
-if (params.get("email")) $("secret").value = params.get("email");
 const saved = JSON.parse(sessionStorage.getItem("wismo.order") || "null");
 if (params.get("tracking")) showParcel(params.get("tracking").trim());
 else if (saved && saved.orderId && saved.token) startTracking(saved.orderId, saved.token);
