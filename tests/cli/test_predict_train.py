@@ -35,19 +35,24 @@ def wismo(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def load_history(env: dict[str, str], tmp_path: Path, orders: int) -> None:
+    """``orders`` simulated orders in the chDB under ``tmp_path``, loaded by another process."""
+    subprocess.run(
+        [sys.executable, "-c", LOADER, str(tmp_path / "chdb"), str(orders)],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        timeout=300,
+    )
+
+
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "WISMO_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
 
 
 def test_train_stores_the_model_and_the_file(env: dict[str, str], tmp_path: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-c", LOADER, str(tmp_path / "chdb"), "300"],
-        env=env,
-        cwd=ROOT,
-        check=True,
-        timeout=300,
-    )
+    load_history(env, tmp_path, 300)
     out = tmp_path / "copy.json"
     result = wismo(
         env, "predict", "train", "--until", "2026-08-01", "--window-days", "200", "--out", str(out)
@@ -87,13 +92,7 @@ def test_scheduled_training_trains_again_every_interval(
 ) -> None:
     """`--schedule` (a long-running trainer): one training, then another each interval, each
     said on stderr, until the process is stopped."""
-    subprocess.run(
-        [sys.executable, "-c", LOADER, str(tmp_path / "chdb"), "200"],
-        env=env,
-        cwd=ROOT,
-        check=True,
-        timeout=300,
-    )
+    load_history(env, tmp_path, 200)
     args = ["predict", "train", "--until", "2026-08-01", "--window-days", "200", "--schedule"]
     trainer = subprocess.Popen(
         [sys.executable, "-m", "cli.main", *args],
