@@ -12,11 +12,12 @@ import base64
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import aiohttp
 
 from carriers.errors import TrackingApiError
-from carriers.http import request_json
+from carriers.http import DEFAULT_TIMEOUT_S, request_json
 
 #: Renew this long before the stated expiry, so a token never dies in flight.
 REFRESH_MARGIN_S = 60.0
@@ -33,6 +34,29 @@ class TokenRequest:
     basic_auth: bool  # credentials in an Authorization: Basic header (UPS) or in the form body
     extra_form: Mapping[str, str]
     extra_headers: Mapping[str, str]
+
+
+class BearerTokens(Protocol):
+    """Where a client gets its bearer token."""
+
+    async def token(self) -> str: ...
+
+    def invalidate(self) -> bool:
+        """Forget the token (the API answered 401 with it); whether another can be had."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class FixedToken:
+    """A token given once (an access token from settings): a 401 with it is final."""
+
+    value: str
+
+    async def token(self) -> str:
+        return self.value
+
+    def invalidate(self) -> bool:
+        return False
 
 
 class ClientCredentials:
@@ -56,9 +80,10 @@ class ClientCredentials:
                 self._expires_at = self._clock() + max(lifetime - REFRESH_MARGIN_S, 0.0)
             return self._token
 
-    def invalidate(self) -> None:
-        """Forget the token (the API answered 401 with it)."""
+    def invalidate(self) -> bool:
+        """Forget the token (the API answered 401 with it); the next call fetches another."""
         self._token = None
+        return True
 
     async def _fetch(self) -> tuple[str, float]:
         request = self._request
@@ -78,25 +103,28 @@ class ClientCredentials:
 
 async def authorized_json(
     session: aiohttp.ClientSession,
-    tokens: ClientCredentials,
+    tokens: BearerTokens,
     method: str,
     url: str,
     *,
     headers: Mapping[str, str],
     body: object = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> object:
-    """One API call with a bearer token; a 401 renews the token and tries once more."""
+    """One API call with a bearer token; a 401 renews the token (when it can be) and tries once
+    more."""
 
     async def call() -> object:
         bearer = {"authorization": f"Bearer {await tokens.token()}", **headers}
-        return await request_json(session, method, url, headers=bearer, body=body)
+        return await request_json(
+            session, method, url, headers=bearer, body=body, timeout_s=timeout_s
+        )
 
     try:
         return await call()
     except TrackingApiError as error:
-        if error.status != 401:
+        if error.status != 401 or not tokens.invalidate():
             raise
-    tokens.invalidate()
     return await call()
 
 

@@ -90,15 +90,8 @@ async def _sync(settings: Settings, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from api.kafka import open_producer
-    from cli.runtime.sync import (
-        SOURCES,
-        Fetcher,
-        KafkaRawSink,
-        Page,
-        SyncCursor,
-        platform_for,
-        sync_once,
-    )
+    from carriers.listing import ListedPage
+    from cli.runtime.sync import SOURCES, KafkaRawSink, SyncCursor, platform_for, sync_once
     from projections.connections import redis_client
     from wismo.settings import CarrierCredentials
 
@@ -109,8 +102,9 @@ async def _sync(settings: Settings, args: argparse.Namespace) -> int:
     producer = await open_producer(settings)
     try:
         async with aiohttp.ClientSession(timeout=timeout) as session:
-            fetcher = Fetcher(session, timeout_s=settings.poll.request_timeout_s)
-            platform = platform_for(args.platform, credentials, fetcher, session)
+            platform = platform_for(
+                args.platform, credentials, session, timeout_s=settings.poll.request_timeout_s
+            )
             cursor = SyncCursor(redis, settings.redis.key_prefix, source)
             sink = KafkaRawSink(producer, settings.topic("raw"))
             while True:
@@ -119,7 +113,7 @@ async def _sync(settings: Settings, args: argparse.Namespace) -> int:
                 ) as bar:
                     pages = 0
 
-                    def shown(page: Page) -> None:
+                    def shown(page: ListedPage) -> None:
                         nonlocal pages
                         pages += 1
                         bar.update(len(page.objects))

@@ -39,13 +39,13 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from email.header import Header
 from typing import Any, Protocol
 
 import aiohttp
 import aiosmtplib
 
+from carriers.http import retry_after_seconds
 from carriers.standard_webhooks import secret_key
 from projections.notify.model import Message, Subscription
 from wismo.settings import NotifySettings
@@ -90,25 +90,6 @@ def _elapsed_ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
 
 
-def retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds from ``now`` that a ``Retry-After`` header asks for (delay-seconds or an HTTP
-    date); ``None`` when absent or unreadable. A date in the past is 0."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
 def http_outcome(status: int, headers: Mapping[str, str], text: str, started: float) -> SendResult:
     """The result of an HTTP answer (see the module's docstring for what is permanent)."""
     latency = _elapsed_ms(started)
@@ -116,7 +97,7 @@ def http_outcome(status: int, headers: Mapping[str, str], text: str, started: fl
         return SendResult(True, status, False, None, None, latency)
     permanent = 400 <= status < 500 and status not in (408, 429)
     error = f"HTTP {status}" + (f": {text[:ERROR_TEXT_LIMIT]}" if text else "")
-    wait = None if permanent else retry_after(headers.get("Retry-After"))
+    wait = None if permanent else retry_after_seconds(headers.get("Retry-After"))
     return SendResult(False, status, permanent, wait, error, latency)
 
 

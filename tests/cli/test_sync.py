@@ -22,18 +22,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import SecretStr
 
 from api.kafka import open_producer
+from carriers.retry import Retry
+from carriers.salesforce_om.client import SalesforceOmClient
+from carriers.shopify.client import ShopifyClient
 from cli.main import main
 from cli.runtime.embedded import start_tansu, stop_process
-from cli.runtime.sync import (
-    Fetcher,
-    KafkaRawSink,
-    SalesforceOm,
-    Shopify,
-    SyncCursor,
-    SyncError,
-    platform_for,
-    sync_once,
-)
+from cli.runtime.sync import KafkaRawSink, SyncCursor, SyncError, platform_for, sync_once
 from streams.routing import Where, normalise
 from wismo.settings import CarrierCredentials, KafkaSettings, RedisSettings, Settings
 from wismo.topics import Header, decode_headers, ensure_topics
@@ -188,9 +182,15 @@ def headers_of(record: Any) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def session_fetcher(**options: Any) -> AsyncIterator[tuple[aiohttp.ClientSession, Fetcher]]:
+async def session_retry(**options: Any) -> AsyncIterator[tuple[aiohttp.ClientSession, Retry]]:
     async with aiohttp.ClientSession() as session:
-        yield session, Fetcher(session, **options)
+        yield session, Retry(**options)
+
+
+def shop(
+    session: aiohttp.ClientSession, server: Platform, token: str, retry: Retry
+) -> ShopifyClient:
+    return ShopifyClient(session, "", token, base_url=server.base_url, retry=retry)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,12 +200,10 @@ async def session_fetcher(**options: Any) -> AsyncIterator[tuple[aiohttp.ClientS
 async def test_two_pages_go_to_the_raw_topic_and_move_the_cursor(
     settings: Settings, redis: aioredis.Redis, sink: KafkaRawSink
 ) -> None:
-    async with platform() as server, session_fetcher() as (_, fetcher):
+    async with platform() as server, session_retry() as (session, retry):
         shopify_pages(server)
         cursor = SyncCursor(redis, settings.redis.key_prefix, "shopify")
-        run = await sync_once(
-            Shopify(fetcher, server.base_url, "shpat_x"), cursor, sink, since=SINCE
-        )
+        run = await sync_once(shop(session, server, "shpat_x", retry), cursor, sink, since=SINCE)
 
     assert (run.pages, run.fed) == (2, 4)  # three orders and one fulfilment
     first, second = server.queries
@@ -238,12 +236,12 @@ async def test_a_sync_again_gives_the_same_delivery_ids(
     settings: Settings, redis: aioredis.Redis, sink: KafkaRawSink
 ) -> None:
     cursor = SyncCursor(redis, settings.redis.key_prefix, "shopify")
-    async with platform() as server, session_fetcher() as (_, fetcher):
+    async with platform() as server, session_retry() as (session, retry):
         shopify_pages(server)
-        await sync_once(Shopify(fetcher, server.base_url, "t"), cursor, sink, since=SINCE)
+        await sync_once(shop(session, server, "t", retry), cursor, sink, since=SINCE)
         await redis.delete(cursor.cursor_key)  # as if synced from scratch
         shopify_pages(server)
-        await sync_once(Shopify(fetcher, server.base_url, "t"), cursor, sink, since=SINCE)
+        await sync_once(shop(session, server, "t", retry), cursor, sink, since=SINCE)
     keys = [r.key for r in await raw_records(settings)]
     assert len(keys) == 8
     assert keys[:4] == keys[4:]
@@ -253,22 +251,22 @@ async def test_a_stopped_sync_resumes_from_its_stored_progress(
     settings: Settings, redis: aioredis.Redis, sink: KafkaRawSink
 ) -> None:
     cursor = SyncCursor(redis, settings.redis.key_prefix, "shopify")
-    async with platform() as server, session_fetcher(max_attempts=2) as (_, fetcher):
+    async with platform() as server, session_retry(max_attempts=2) as (session, retry):
         nxt = f'<{server.base_url}{ORDERS}?page_info=p2>; rel="next"'
         server.script(
             ORDERS,
             Reply({"orders": [fixture("shopify", "order_create")]}, headers={"Link": nxt}),
             Reply({"errors": "Internal Server Error"}, status=503),
         )
-        with pytest.raises(SyncError, match="HTTP 503 after 2 attempts"):
-            await sync_once(Shopify(fetcher, server.base_url, "t"), cursor, sink, since=SINCE)
+        with pytest.raises(SyncError, match=r"HTTP 503.*\(after 2 attempts\)"):
+            await sync_once(shop(session, server, "t", retry), cursor, sink, since=SINCE)
         page_one = datetime(2024, 5, 2, 9, 14, 7, tzinfo=UTC)
         assert await cursor.progress() == {"orders": page_one}
         assert await cursor.cursor() is None  # the run did not finish
 
         shopify_pages(server)
         server.queries.clear()
-        run = await sync_once(Shopify(fetcher, server.base_url, "t"), cursor, sink, since=SINCE)
+        run = await sync_once(shop(session, server, "t", retry), cursor, sink, since=SINCE)
     assert server.queries[0]["updated_at_min"] == page_one.isoformat()
     assert run.started_from == {"orders": page_one}
     assert await cursor.cursor() == datetime(2024, 5, 5, 8, 3, 53, tzinfo=UTC)
@@ -278,7 +276,7 @@ async def test_a_stopped_sync_resumes_from_its_stored_progress(
 async def test_429_waits_for_retry_after(
     settings: Settings, redis: aioredis.Redis, sink: KafkaRawSink
 ) -> None:
-    async with platform() as server, session_fetcher() as (_, fetcher):
+    async with platform() as server, session_retry() as (session, retry):
         server.script(
             ORDERS,
             Reply({"errors": "Exceeded 2 calls per second"}, 429, {"Retry-After": "1.0"}),
@@ -286,7 +284,7 @@ async def test_429_waits_for_retry_after(
         )
         cursor = SyncCursor(redis, settings.redis.key_prefix, "shopify")
         started = time.monotonic()
-        run = await sync_once(Shopify(fetcher, server.base_url, "t"), cursor, sink, since=SINCE)
+        run = await sync_once(shop(session, server, "t", retry), cursor, sink, since=SINCE)
         waited = time.monotonic() - started
     assert run.fed == 1
     assert len(server.queries) == 2
@@ -297,19 +295,19 @@ async def test_a_malformed_page_stops_with_a_clear_error_and_keeps_the_cursor(
     settings: Settings, redis: aioredis.Redis, sink: KafkaRawSink
 ) -> None:
     cursor = SyncCursor(redis, settings.redis.key_prefix, "shopify")
-    async with platform() as server, session_fetcher() as (_, fetcher):
+    async with platform() as server, session_retry() as (session, retry):
         shopify_pages(server)
-        await sync_once(Shopify(fetcher, server.base_url, "t"), cursor, sink, since=SINCE)
+        await sync_once(shop(session, server, "t", retry), cursor, sink, since=SINCE)
         before = await cursor.cursor()
         server.script(ORDERS, Reply({"order": "not a list"}))
         with pytest.raises(SyncError, match=r"page 1\): the answer has no 'orders' list"):
-            await sync_once(Shopify(fetcher, server.base_url, "t"), cursor, sink, since=SINCE)
+            await sync_once(shop(session, server, "t", retry), cursor, sink, since=SINCE)
         server.script(ORDERS, Reply({"orders": [{"id": 1, "updated_at": "yesterday"}]}))
         with pytest.raises(SyncError, match=r"orders\[0\]: unreadable update time 'yesterday'"):
-            await sync_once(Shopify(fetcher, server.base_url, "t"), cursor, sink, since=SINCE)
+            await sync_once(shop(session, server, "t", retry), cursor, sink, since=SINCE)
         server.script(ORDERS, Reply(b"<html>maintenance</html>"))
         with pytest.raises(SyncError, match="not JSON"):
-            await sync_once(Shopify(fetcher, server.base_url, "t"), cursor, sink, since=SINCE)
+            await sync_once(shop(session, server, "t", retry), cursor, sink, since=SINCE)
     assert await cursor.cursor() == before
 
 
@@ -318,13 +316,13 @@ async def test_until_bounds_the_range_and_a_finished_range_asks_nothing(
 ) -> None:
     cursor = SyncCursor(redis, settings.redis.key_prefix, "shopify")
     until = datetime(2024, 5, 10, tzinfo=UTC)
-    async with platform() as server, session_fetcher() as (_, fetcher):
+    async with platform() as server, session_retry() as (session, retry):
         shopify_pages(server)
-        shop = Shopify(fetcher, server.base_url, "t")
-        await sync_once(shop, cursor, sink, since=SINCE, until=until)
+        client = shop(session, server, "t", retry)
+        await sync_once(client, cursor, sink, since=SINCE, until=until)
         assert server.queries[0]["updated_at_max"] == until.isoformat()
         asked = len(server.queries)
-        await sync_once(shop, cursor, sink, since=SINCE, until=datetime(2024, 5, 3, tzinfo=UTC))
+        await sync_once(client, cursor, sink, since=SINCE, until=datetime(2024, 5, 3, tzinfo=UTC))
     assert len(server.queries) == asked  # the cursor is past --until already
 
 
@@ -355,7 +353,7 @@ async def test_salesforce_pages_each_record_type_with_client_credentials(
     settings: Settings, redis: aioredis.Redis, sink: KafkaRawSink
 ) -> None:
     cursor = SyncCursor(redis, settings.redis.key_prefix, "salesforce_om")
-    async with platform() as server, session_fetcher() as (session, fetcher):
+    async with platform() as server, session_retry() as (session, retry):
         server.script(
             TOKEN,
             Reply({"access_token": "first", "expires_in": 3600}),
@@ -367,8 +365,8 @@ async def test_salesforce_pages_each_record_type_with_client_credentials(
         credentials = CarrierCredentials(
             base_url=server.base_url, client_id="cid", client_secret=SecretStr("cs")
         )
-        om = platform_for("salesforce-om", credentials, fetcher, session)
-        assert isinstance(om, SalesforceOm)
+        om = platform_for("salesforce-om", credentials, session, retry=retry)
+        assert isinstance(om, SalesforceOmClient)
         run = await sync_once(om, cursor, sink, since=SINCE)
 
     assert run.fed == 3
@@ -395,11 +393,11 @@ async def test_salesforce_pages_each_record_type_with_client_credentials(
 
 
 async def test_missing_credentials_are_named() -> None:
-    async with session_fetcher() as (session, fetcher):
+    async with aiohttp.ClientSession() as session:
         with pytest.raises(SyncError, match="WISMO_POLL__CARRIERS__SHOPIFY__BASE_URL"):
-            platform_for("shopify", CarrierCredentials(), fetcher, session)
+            platform_for("shopify", CarrierCredentials(), session)
         with pytest.raises(SyncError, match="__CLIENT_ID and"):
-            platform_for("salesforce-om", CarrierCredentials(base_url="http://x"), fetcher, session)
+            platform_for("salesforce-om", CarrierCredentials(base_url="http://x"), session)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -33,7 +33,6 @@ from streams.notify.senders import (
     SmsSender,
     WebhookSender,
     compose_email,
-    retry_after,
     signature,
 )
 from wismo.settings import NotifySettings
@@ -388,16 +387,6 @@ async def test_a_timeout_is_retried_and_a_refused_connection_too(
     closed = "http://127.0.0.1:9/nothing-listens"
     refused = await sender.send(message, _subscription(closed, (new_secret(),)), b"{}")
     assert (refused.ok, refused.permanent) == (False, False)
-
-
-def test_retry_after_reads_seconds_and_dates() -> None:
-    now = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
-    assert retry_after("120", now) == 120.0
-    assert retry_after(" 1.5 ", now) == 1.5
-    assert retry_after("Mon, 02 Mar 2026 08:01:00 GMT", now) == 60.0
-    assert retry_after("Mon, 02 Mar 2026 07:00:00 GMT", now) == 0.0
-    assert retry_after("soon", now) is None
-    assert retry_after(None, now) is None
 
 
 async def test_sms_posts_a_twilio_form_with_the_idempotency_token(
