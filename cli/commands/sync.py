@@ -1,4 +1,4 @@
-"""``wismo sync shopify|salesforce-om --since T [--until T] [--schedule SECONDS]``: commerce
+"""``wismo sync shopify|salesforce-om --since T|AGE [--until T] [--schedule SECONDS]``: commerce
 catch-up, the platform's orders and fulfilments fed to the raw topic as if pushed.
 
 The paging, retries, cursor and payloads are :mod:`cli.runtime.sync`; this module parses the
@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from cli.commands import SubParsers
@@ -21,8 +22,17 @@ if TYPE_CHECKING:
     from wismo.settings import Settings
 
 
-def when(text: str) -> datetime:
-    """An ISO 8601 time or date on the command line; without a zone it is UTC."""
+_AGE = re.compile(r"^(\d+)([dhm])$")
+_AGE_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+
+
+def when(text: str, now: datetime | None = None) -> datetime:
+    """An ISO 8601 time or date on the command line (without a zone it is UTC), or an age before
+    ``now`` (``2d``, ``12h``, ``30m``: what a schedule passes)."""
+    age = _AGE.match(text.strip())
+    if age is not None:
+        delta = timedelta(**{_AGE_UNITS[age[2]]: int(age[1])})
+        return (now or datetime.now(UTC)) - delta
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
@@ -30,7 +40,8 @@ def when(text: str) -> datetime:
             day = date.fromisoformat(text.strip())
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"not an ISO 8601 time or date: {text!r} (e.g. 2026-11-30T08:00:00Z)"
+                f"not an ISO 8601 time or date, nor an age: {text!r} "
+                "(e.g. 2026-11-30T08:00:00Z, 2026-11-30, 2d, 12h)"
             ) from None
         moment = datetime(day.year, day.month, day.day)
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
@@ -46,7 +57,10 @@ def register(subparsers: SubParsers) -> None:
     )
     parser.add_argument("platform", choices=("shopify", "salesforce-om"))
     parser.add_argument(
-        "--since", type=when, required=True, help="changed at or after this time (ISO 8601)"
+        "--since",
+        type=when,
+        required=True,
+        help="changed at or after this time (ISO 8601), or this long ago (2d, 12h, 30m)",
     )
     parser.add_argument("--until", type=when, default=None, help="changed at or before this time")
     parser.add_argument(

@@ -453,6 +453,18 @@ def test_the_command_refuses_bad_arguments(capsys: pytest.CaptureFixture[str]) -
     assert "--until is before --since" in capsys.readouterr().err
 
 
+def test_since_is_a_time_a_date_or_an_age() -> None:
+    from cli.commands.sync import when
+
+    now = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+    assert when("2026-11-30T08:00:00Z", now) == datetime(2026, 11, 30, 8, tzinfo=UTC)
+    assert when("2026-11-30T08:00:00+01:00", now) == datetime(2026, 11, 30, 7, tzinfo=UTC)
+    assert when("2026-11-30", now) == datetime(2026, 11, 30, tzinfo=UTC)
+    assert when("2d", now) == datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    assert when(" 12h ", now) == datetime(2026, 12, 4, 0, 0, tzinfo=UTC)
+    assert when("30m", now) == datetime(2026, 12, 4, 11, 30, tzinfo=UTC)
+
+
 async def test_schedule_runs_again_from_the_cursor(
     settings: Settings, redis: aioredis.Redis
 ) -> None:

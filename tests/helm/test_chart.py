@@ -889,6 +889,38 @@ def test_replicated_clickhouse_gets_keeper_and_a_replicated_database(
     )
 
 
+def test_commerce_platforms_are_caught_up_on_a_schedule_when_switched_on(
+    chart: helm_python.Chart,
+) -> None:
+    assert [
+        c for c in by_kind(render(chart, {}), "CronJob") if "-sync-" in c["metadata"]["name"]
+    ] == []
+    shop = "https://atelier.myshopify.com"
+    values = {
+        "commerceSync": {"shopify": {"enabled": True, "since": "12h"}},
+        "settings": {"poll": {"carriers": {"shopify": {"base_url": shop}}}},
+        "secrets": {"carriers": {"shopify": {"apiKey": "shpat_0123"}}},
+    }
+    for mode in ({}, CHDB):  # it reads the platform and writes Kafka and Redis: any warehouse
+        docs = render(chart, merge(mode, values))
+        cron = one(docs, "CronJob", f"{RELEASE}-wismo-sync-shopify")
+        assert cron["spec"]["schedule"] == "*/15 * * * *"
+        assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+        (container,) = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+        assert container["args"] == ["sync", "shopify", "--since", "12h"]
+        env = container_env(docs, container)
+        assert env["WISMO_POLL__CARRIERS__SHOPIFY__API_KEY"]
+        assert shop in env["WISMO_POLL__CARRIERS"]  # one JSON map of every source
+        names = [c["metadata"]["name"] for c in by_kind(docs, "CronJob")]
+        assert f"{RELEASE}-wismo-sync-salesforce-om" not in names
+    both = merge(values, {"commerceSync": {"salesforceOm": {"enabled": True}}})
+    om = one(render(chart, both), "CronJob", f"{RELEASE}-wismo-sync-salesforce-om")
+    (container,) = om["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["sync", "salesforce-om", "--since", "2d"]
+    with pytest.raises(Exception, match="since"):
+        render(chart, {"commerceSync": {"shopify": {"enabled": True, "since": "yesterday"}}})
+
+
 def test_the_delivery_model_is_retrained_on_a_schedule_with_a_clickhouse_server(
     chart: helm_python.Chart,
 ) -> None:
