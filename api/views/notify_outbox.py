@@ -17,7 +17,7 @@ from api.keys import REDIS, SETTINGS
 from api.views.agent import known_parameters
 from api.views.respond import json
 from api.views.ui import POLICY, STATIC
-from projections.notify.outbox import CAP, Outbox
+from projections.notify.outbox import CAP, KINDS, Outbox
 
 PAGE = STATIC / "outbox" / "index.html"
 OUTBOX_POLICY = POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
@@ -40,16 +40,19 @@ async def page(request: web.Request) -> web.StreamResponse:
 
 
 async def recent(request: web.Request) -> web.Response:
-    """The newest items, newest first (``limit``, default 100; ``to``: only those sent to one
-    address or number)."""
+    """The newest items, newest first (``limit``, default 100; ``kind``: only e-mails, texts or
+    webhook deliveries; ``to``: only those sent to one address or number)."""
     _dev_only(request)
-    known_parameters(request, frozenset({"limit", "to"}))
+    known_parameters(request, frozenset({"limit", "kind", "to"}))
     raw = request.query.get("limit", "100")
     if not raw.isdigit() or not 1 <= int(raw) <= CAP:
         raise BadRequest(f"limit must be a whole number from 1 to {CAP}")
+    kind = request.query.get("kind")
+    if kind is not None and kind not in KINDS:
+        raise BadRequest(f"kind must be one of {', '.join(KINDS)}")
     to = request.query.get("to")
     if to is not None and not 1 <= len(to.strip()) <= 320:
         raise BadRequest("to must be an e-mail address, phone number or URL of 1 to 320 characters")
     outbox = Outbox(request.app[REDIS], request.app[SETTINGS].redis.key_prefix)
-    items = await outbox.recent(int(raw), to=to)
+    items = await outbox.recent(int(raw), kind=kind, to=to)
     return json({"items": items}, headers={"Cache-Control": "no-store"})

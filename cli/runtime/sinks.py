@@ -11,7 +11,10 @@
 
 Each sink flags a repeat of a message id (the e-mail's ``Message-ID``, the idempotency token,
 ``webhook-id``) as a duplicate instead of storing it twice, so the outbox shows whether anything
-was sent twice. Without an outbox (the benchmark) the sinks only count.
+was sent twice. Given a way to look message ids up (``planned_for``; under ``wismo up``, the
+notification ledger), each item also says what was planned under its id: order, milestone,
+channel and recipient (``planned``), so that one milestone sent to one recipient under two ids
+shows too. Without an outbox (the benchmark) the sinks only count.
 
 :class:`Sinks` runs on the caller's event loop (tests, the benchmark's sink process);
 :class:`SinksThread` runs it on a loop of its own in a daemon thread for ``wismo up``, whose
@@ -25,6 +28,7 @@ import email
 import email.policy
 import hashlib
 import logging
+import re
 import threading
 import uuid
 from collections import Counter
@@ -37,7 +41,7 @@ import orjson
 from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from projections.notify.outbox import Outbox, OutboxItem
+from projections.notify.outbox import Outbox, OutboxItem, planned
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +59,11 @@ START_TIMEOUT_S = 10.0
 
 #: the secrets of the subscriptions that target an echo URL
 SecretsFor = Callable[[str], Awaitable[Sequence[str]]]
+#: what was planned under a message id (an item's ``planned``), None when nothing is known
+PlannedFor = Callable[[str], Awaitable[Mapping[str, str] | None]]
+#: a message id as the senders put it in ``Message-ID`` (``<msg_…@domain>``), the SMS
+#: idempotency token and ``webhook-id``
+_MESSAGE_ID = re.compile(r"msg_[0-9a-f]{32}")
 
 
 def _now() -> str:
@@ -74,9 +83,16 @@ def _item(kind: str, message_id: str | None, to: str, **fields: Any) -> OutboxIt
         "body": None,
         "verified": None,
         "duplicate": False,
+        "planned": None,
     }
     item.update(fields)
     return item
+
+
+def message_id_in(value: str | None) -> str | None:
+    """The message id in a received ``Message-ID``, idempotency token or ``webhook-id``."""
+    found = _MESSAGE_ID.search(value) if value else None
+    return found.group(0) if found else None
 
 
 def email_item(content: bytes, recipients: Sequence[str]) -> OutboxItem:
@@ -143,7 +159,8 @@ class Sinks:
 
     ``outbox`` None: nothing is stored, the sinks only count (``counts``). ``secrets`` names
     the secrets of echo endpoints by name; ``secrets_for`` looks up those of an echo URL (the
-    subscriptions that target it) when ``secrets`` does not name it.
+    subscriptions that target it) when ``secrets`` does not name it; ``planned_for`` looks up
+    what was planned under a message id (each item's ``planned``).
     """
 
     def __init__(
@@ -154,12 +171,14 @@ class Sinks:
         http_port: int = 0,
         secrets: Mapping[str, Sequence[str]] | None = None,
         secrets_for: SecretsFor | None = None,
+        planned_for: PlannedFor | None = None,
     ) -> None:
         self.outbox = outbox
         self.counts: Counter[str] = Counter()
         self._ports = (smtp_port, http_port)
         self._secrets = {name: tuple(values) for name, values in (secrets or {}).items()}
         self._secrets_for = secrets_for
+        self._planned_for = planned_for
         self._sms_sids: dict[str, str] = {}
         self._smtp: asyncio.Server | None = None
         self._runner: web.AppRunner | None = None
@@ -217,9 +236,23 @@ class Sinks:
         if self.outbox is None:
             self.counts[kind] += 1
             return True
-        first = await self.outbox.record(item_of(), dedup)
+        item = item_of()
+        item["planned"] = await self._planned(item.get("message_id"))
+        first = await self.outbox.record(item, dedup)
         self.counts[kind if first else "duplicate"] += 1
         return first
+
+    async def _planned(self, received: str | None) -> dict[str, str] | None:
+        """What was planned under the received message id (None: not known, or no lookup)."""
+        message_id = message_id_in(received)
+        if message_id is None or self._planned_for is None:
+            return None
+        try:
+            found = await self._planned_for(message_id)
+        except Exception:  # the outbox still keeps the message, without what it is about
+            log.warning("could not look up message %s for the outbox", message_id, exc_info=True)
+            return None
+        return dict(found) if found is not None else None
 
     async def _received_email(self, content: bytes, recipients: list[str]) -> None:
         if self.outbox is None:
@@ -348,6 +381,7 @@ class SinksThread:
     async def _serve(self) -> None:
         import redis.asyncio as aioredis
 
+        from projections.notify.ledger import Ledger
         from projections.notify.subscriptions import SubscriptionStore
 
         self._loop = asyncio.get_running_loop()
@@ -360,8 +394,14 @@ class SinksThread:
             found = [s for s in await subscriptions.all(now=now) if s.url == url]
             return [secret for s in found for secret in s.secrets]
 
+        ledger = Ledger(client, self.prefix)
+
+        async def planned_for(message_id: str) -> Mapping[str, str] | None:
+            entry = await ledger.get(message_id)
+            return planned(entry.message) if entry is not None else None
+
         try:
-            sinks = await self._started(Outbox(client, self.prefix), secrets_for)
+            sinks = await self._started(Outbox(client, self.prefix), secrets_for, planned_for)
             self.sinks = sinks
             self._ready.set()
             try:
@@ -371,16 +411,22 @@ class SinksThread:
         finally:
             await client.aclose()
 
-    async def _started(self, outbox: Outbox, secrets_for: SecretsFor) -> Sinks:
+    async def _started(
+        self, outbox: Outbox, secrets_for: SecretsFor, planned_for: PlannedFor
+    ) -> Sinks:
         """The sinks on the requested ports, or on free ones when those are taken."""
         sinks = Sinks(
-            outbox, smtp_port=self._ports[0], http_port=self._ports[1], secrets_for=secrets_for
+            outbox,
+            smtp_port=self._ports[0],
+            http_port=self._ports[1],
+            secrets_for=secrets_for,
+            planned_for=planned_for,
         )
         try:
             await sinks.start()
         except OSError:
             await sinks.stop()
             log.info("development sink ports %s taken; picking free ones", self._ports)
-            sinks = Sinks(outbox, secrets_for=secrets_for)
+            sinks = Sinks(outbox, secrets_for=secrets_for, planned_for=planned_for)
             await sinks.start()
         return sinks

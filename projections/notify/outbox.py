@@ -11,13 +11,21 @@ An item is a JSON object::
 
     {"kind": "email" | "sms" | "webhook", "received_at": ISO-8601, "message_id": str | None,
      "to": str, "subject": str | None, "text": str | None, "html": str | None,
-     "headers": {name: value}, "body": str | None, "verified": bool | None, "duplicate": bool}
+     "headers": {name: value}, "body": str | None, "verified": bool | None, "duplicate": bool,
+     "planned": {"order_id": str, "milestone": str, "channel": str, "recipient": str} | None}
 
 ``verified`` is the webhook signature check (None: not a webhook, or no secret known);
 ``duplicate`` marks a repeat of a message id the sink had already received (:meth:`Outbox.record`
 keeps the newest :data:`SEEN_CAP` ids per kind in ``P:{notify}:outbox:seen``): the repeat is
 listed without its content, so the page shows that a re-send happened while the first copy stays
 the one that counts.
+
+``planned`` is what the notification ledger planned under the item's message id
+(:func:`planned`): the order, the milestone key (``shipped:SH-1``, ``delayed:<exception id>``, an
+integrator event's ``evt_…``, ``agent:<message id>``), the channel, and the recipient as planned
+(an address, a number, or a webhook subscription id); None when the ledger does not know the id.
+A message id says whether the same message arrived twice; ``planned`` says whether one milestone
+reached one recipient under two different ids.
 """
 
 from __future__ import annotations
@@ -27,6 +35,8 @@ import time
 from typing import Any
 
 import redis.asyncio as aioredis
+
+from projections.notify.model import Message
 
 #: how many items of each kind the outbox keeps (the oldest fall off)
 CAP = 500
@@ -38,6 +48,21 @@ SEEN_CAP = 20_000
 _CONTENT = ("text", "html", "body")
 
 OutboxItem = dict[str, Any]
+
+
+def planned(message: Message) -> dict[str, str]:
+    """An item's ``planned`` field: what ``message`` is about, from its idempotency key
+    (``order|milestone key|channel|recipient``)."""
+    channel = message.channel.value
+    head, tail = f"{message.order_id}|", f"|{channel}|{message.recipient}"
+    key = message.key
+    fits = key.startswith(head) and key.endswith(tail) and len(key) > len(head) + len(tail)
+    return {
+        "order_id": message.order_id,
+        "milestone": key[len(head) : len(key) - len(tail)] if fits else key,
+        "channel": channel,
+        "recipient": message.recipient,
+    }
 
 
 class Outbox:

@@ -150,6 +150,12 @@ async def test_the_outbox_in_development(
     blank = await client.get("/v1/dev/outbox", params={"to": "  "})
     assert blank.status == 400
     assert "to must be" in (await blank.json())["reason"]
+    # one kind's messages, however many of the others came since
+    texts = await (await client.get("/v1/dev/outbox?kind=sms&limit=5")).json()
+    assert [i["text"] for i in texts["items"]] == ["message 2", "message 1", "message 0"]
+    kinds = await client.get("/v1/dev/outbox?kind=fax")
+    assert kinds.status == 400
+    assert "kind must be one of email, sms, webhook" in (await kinds.json())["reason"]
     page = await client.get("/outbox")
     assert page.status == 200
     assert "'unsafe-inline'" in page.headers["Content-Security-Policy"]

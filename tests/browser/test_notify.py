@@ -9,18 +9,21 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
+import orjson
 import pytest
 import redis.asyncio as aioredis
 
+from bench.webhooks import Post, ups_alert
+from cli.runtime.sinks import message_id_in
 from projections.notify.ledger import Ledger, SimplePlan
 from projections.notify.model import Message, NotifyChannel
-from projections.notify.subscriptions import SubscriptionStore
-from projections.notify.unsubscribe import unsubscribe_token
-from tests.browser.conftest import DEMO_EMAIL, DEMO_ORDER, System
+from projections.notify.subscriptions import SubscriptionStore, mask_recipient
+from projections.notify.unsubscribe import read_unsubscribe_token, unsubscribe_token
+from tests.browser.conftest import DEMO_EMAIL, DEMO_ORDER, System, post_webhooks
 from wismo.settings import NotifySettings
 
 pytestmark = pytest.mark.browser
@@ -103,56 +106,216 @@ def test_a_parcel_link_opens_the_public_parcel_view(page: Any, system: System) -
     assert DEMO_EMAIL not in page.locator("#parcel").inner_text()
 
 
-def outbox_email(system: System, to: str, within_s: float) -> dict[str, Any] | None:
-    """The newest e-mail to ``to`` in the development outbox with an unsubscribe link."""
+# the journey: subscribe on /track, find the e-mail in the outbox, unsubscribe from its link --
+
+#: how long a scan may take to become a message in the outbox on a loaded machine
+MESSAGE_WITHIN_S = 60.0
+
+
+def new_order(system: System, tag: str, customer: str) -> dict[str, str]:
+    """An order of its own (the shop's and the warehouse's signed webhooks): one UPS parcel,
+    shipped an hour ago, whose customer the notify role has told so (the outbox holds the
+    e-mail). Its journey is this test's alone: the simulator and the other tests do not move
+    it, so each scan the test sends is the one milestone it names."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    order = {
+        "order_id": f"NOTIFY-{tag}",
+        "number": f"N{tag}",
+        "shipment_id": f"SH-{tag}",
+        "tracking": f"1Z999NT1{tag}",
+        "customer": customer,
+    }
+    placed = {
+        "event_id": f"oms:{order['order_id']}:placed",
+        "kind": "order.placed",
+        "order_id": order["order_id"],
+        "occurred_at": (now - timedelta(hours=3)).isoformat(),
+        "payload": {
+            "order_number": order["number"],
+            "customer_email": customer,
+            "lines": [{"line_id": "L1", "name": "Tent", "quantity": 1}],
+        },
+    }
+    shipped = {
+        "event_id": f"wms:{order['order_id']}:shipped",
+        "kind": "fulfilment.shipped",
+        "order_id": order["order_id"],
+        "occurred_at": (now - timedelta(hours=1)).isoformat(),
+        "payload": {
+            "shipment_id": order["shipment_id"],
+            "fulfilment_order_id": f"FO-{tag}",
+            "carrier": "ups",
+            "tracking_number": order["tracking"],
+            "lines": [{"line_id": "L1", "quantity": 1}],
+        },
+    }
+    post_webhooks(
+        system,
+        [
+            Post("oms", orjson.dumps(placed), f"notify-{tag}-placed", 0),
+            Post("wms", orjson.dumps(shipped), f"notify-{tag}-shipped", 0),
+        ],
+    )
+    told = outbox_emails(system, customer, order["order_id"], "shipped:")
+    assert told, f"the order's customer was never told it shipped\n{system.log_tail()}"
+    return order
+
+
+def scan(system: System, order: dict[str, str], status: str) -> None:
+    """The carrier's webhook: the order's parcel reached ``status`` just now."""
+    at = datetime.now(UTC).replace(microsecond=0)
+    alert = ups_alert(order["tracking"], at, status, None, date.today())
+    post_webhooks(system, [Post("ups", alert, f"notify-{order['order_id']}-{status}", 0)])
+
+
+def outbox_emails(
+    system: System, to: str, order_id: str, milestone: str, within_s: float = MESSAGE_WITHIN_S
+) -> list[dict[str, Any]]:
+    """The e-mails to ``to`` in the development outbox that the ledger planned for ``order_id``
+    under a milestone key starting with ``milestone``, waiting up to ``within_s`` for one."""
     deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        status, found = system.request("GET", f"/v1/dev/outbox?limit=500&to={quote(to)}")
+    while True:
+        query = urlencode({"limit": 500, "kind": "email", "to": to})
+        status, found = system.request("GET", f"/v1/dev/outbox?{query}")
         assert status == 200, found
-        for item in found["items"]:
-            headers = {k.lower(): v for k, v in (item.get("headers") or {}).items()}
-            if item["kind"] == "email" and item["to"] == to and "list-unsubscribe" in headers:
-                return dict(item)
+        emails = [
+            item
+            for item in found["items"]
+            if (item.get("planned") or {}).get("order_id") == order_id
+            and str(item["planned"]["milestone"]).startswith(milestone)
+        ]
+        if emails or time.monotonic() > deadline:
+            return emails
         time.sleep(1.0)
-    return None
+
+
+def order_messages(
+    system: System, order_id: str, kind: str, sent_to: str
+) -> dict[str, dict[str, Any]]:
+    """The order's ``kind`` e-mails in the ledger, by recipient (an agent sees them whole), once
+    the one to ``sent_to`` is marked sent (the sink may hold it a moment before)."""
+    token = system.agent_token()
+    deadline = time.monotonic() + MESSAGE_WITHIN_S
+    while True:
+        path = f"/v1/agent/orders/{order_id}/notifications"
+        status, found = system.request("GET", path, token=token)
+        assert status == 200, found
+        messages = {
+            n["recipient"]: n
+            for n in found["notifications"]
+            if n["kind"] == kind and n["channel"] == "email"
+        }
+        if messages.get(sent_to, {}).get("state") == "sent" or time.monotonic() > deadline:
+            return messages
+        time.sleep(0.5)
+
+
+def recipients(system: System, order: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """The order's e-mail recipients as its customer sees them (masked), by masked address."""
+    status, found = system.request(
+        "POST", "/v1/lookup", {"order_number": order["number"], "email": order["customer"]}
+    )
+    assert status == 200, found
+    path = f"/v1/orders/{found['order_id']}/notifications"
+    status, state = system.request("GET", path, token=found["token"])
+    assert status == 200, state
+    return {r["address"]: r for r in state["recipients"] if r["channel"] == "email"}
 
 
 def test_subscribe_find_the_email_in_the_outbox_and_unsubscribe_from_its_link(
     page: Any, system: System
 ) -> None:
-    """The whole journey: subscribe on /track; the running notify role e-mails the order's
-    customer (the embedded SMTP sink keeps it in the outbox); its unsubscribe link, followed
-    from the outbox page, asks first and then turns those e-mails off."""
-    look_up(page, system)
-    address = f"o{uuid.uuid4().hex[:8]}@example.com"
+    """The whole journey, tied to one address: subscribed on /track, sent the next milestone
+    (its own e-mail in the outbox, found under that address), unsubscribed from that e-mail's
+    signed link after a confirmation — and then left out of the milestone after, which the
+    order's own customer still gets."""
+    tag = f"{uuid.uuid4().int % 10**10:010d}"
+    customer, address = f"buyer{tag}@example.com", f"updates{tag}@example.com"
+    masked, customer_masked = mask_recipient("email", address), mask_recipient("email", customer)
+    order = new_order(system, tag, customer)
+
+    # subscribe on the status page
+    page.goto(f"{system.base}/track?order={order['number']}")
+    assert page.get_by_label("Order number").input_value() == order["number"]  # prefilled
+    page.get_by_label("E-mail address or delivery postcode").fill(customer)
+    page.get_by_role("button", name="Track order").click()
+    page.wait_for_selector("#updates:not([hidden]) #updates-list li")
+    page.get_by_label("Send updates by").select_option("email")
     page.locator("#updates-address").fill(address)
     page.get_by_role("button", name="Get updates").click()
-    page.locator("#updates-list li[data-subscribed='true']", has_text="o***@").wait_for()
-    # the demo order's milestones e-mail its customer (and, from now on, the new address)
-    email = outbox_email(system, DEMO_EMAIL, within_s=60)
-    assert email is not None, "no e-mail with an unsubscribe link reached the outbox"
-    # the outbox page shows one recipient's messages, however many others came since
-    page.goto(f"{system.base}/outbox?to={quote(DEMO_EMAIL)}")
-    assert page.get_by_label("Sent to").input_value() == DEMO_EMAIL
-    card = page.locator(".outbox-item.email", has_text=email["subject"] or "").first
+    page.locator("#updates-list li[data-subscribed='true']", has_text=masked).wait_for()
+    before = recipients(system, order)
+    assert before[masked]["subscribed"] is True
+    assert (before[customer_masked]["source"], before[customer_masked]["subscribed"]) == (
+        "order",
+        True,
+    )
+
+    # the next milestone e-mails the new address too: that e-mail, and only it, is in its outbox
+    scan(system, order, "out_for_delivery")
+    emails = outbox_emails(system, address, order["order_id"], "out_for_delivery:")
+    assert len(emails) == 1, f"{emails}\n{system.log_tail()}"
+    email = emails[0]
+    assert email["to"] == address
+    assert email["duplicate"] is False
+    assert email["planned"]["recipient"] == address
+    status, everything = system.request(
+        "GET", f"/v1/dev/outbox?{urlencode({'limit': 500, 'to': address})}"
+    )
+    assert status == 200, everything
+    assert [item["message_id"] for item in everything["items"]] == [email["message_id"]]
+    assert outbox_emails(system, customer, order["order_id"], "out_for_delivery:")
+
+    # the outbox page, for that address: its one e-mail, with its unsubscribe link
+    page.goto(f"{system.base}/outbox?{urlencode({'to': address})}")
+    assert page.get_by_label("Sent to").input_value() == address
+    card = page.locator(".outbox-item.email", has_text=email["message_id"])
     card.wait_for()
     cards = page.locator(".outbox-item")
-    assert cards.count() == cards.filter(has_text=f"to {DEMO_EMAIL}").count()
+    assert cards.count() == 1
+    assert f"to {address}" in card.inner_text()
+    assert card.locator(".subject").inner_text() == email["subject"]
     assert card.locator("iframe[sandbox]").count() == (1 if email.get("html") else 0)
     link = card.locator("a.unsubscribe-link")
     href = link.get_attribute("href")
     assert href is not None
-    assert href.startswith(system.base), f"{href} does not lead to this API"
+    assert href.startswith(f"{system.base}/v1/notify/unsubscribe?"), href
+    # the signed one-click link of this e-mail names this order and this address, nothing else
+    (token,) = parse_qs(urlsplit(href).query)["token"]
+    secret = NotifySettings().unsubscribe_secret.get_secret_value()  # wismo up's development one
+    assert read_unsubscribe_token(secret, token) == (order["order_id"], "email", address)
+    headers = {name.lower(): value for name, value in email["headers"].items()}
+    assert headers["list-unsubscribe"] == f"<{href}>"
+    assert headers["list-unsubscribe-post"] == "List-Unsubscribe=One-Click"
+
+    # following it asks first (a mail scanner follows links), then turns that address off
     link.click()
     button = page.get_by_role("button", name="Unsubscribe")
     button.wait_for()
-    masked = f"{DEMO_EMAIL[0]}***@example.com"
-    before = {r["address"]: r["subscribed"] for r in preferences(system)}
-    assert before.get(masked) is not False  # following the link changed nothing
+    assert f"e-mails to {masked} about order {order['number']}" in page.locator("main").inner_text()
+    assert recipients(system, order)[masked]["subscribed"] is True  # nothing changed yet
     button.click()
     page.locator("#done").wait_for()
-    after = {r["address"]: r["subscribed"] for r in preferences(system)}
-    assert after[masked] is False
+    assert masked in page.locator("#done").inner_text()
+    after = recipients(system, order)
+    assert after[masked]["subscribed"] is False
+    assert after[customer_masked] == before[customer_masked]  # the order's own is untouched
+
+    # the milestone after: the order's customer is e-mailed, the address is not
+    scan(system, order, "delivered")
+    delivered = outbox_emails(system, customer, order["order_id"], "delivered:")
+    assert len(delivered) == 1, delivered
+    ledger = order_messages(system, order["order_id"], "delivered", sent_to=customer)
+    assert (ledger[customer]["state"], ledger[customer]["message_id"]) == (
+        "sent",
+        message_id_in(delivered[0]["message_id"]),
+    )
+    assert (ledger[address]["state"], ledger[address]["reason"]) == ("suppressed", "opted_out")
+    status, everything = system.request(
+        "GET", f"/v1/dev/outbox?{urlencode({'limit': 500, 'to': address})}"
+    )
+    assert status == 200, everything
+    assert [item["message_id"] for item in everything["items"]] == [email["message_id"]]
 
 
 def test_the_outbox_page_shows_what_the_sinks_received(page: Any, system: System) -> None:

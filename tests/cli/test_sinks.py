@@ -19,9 +19,10 @@ import redis.asyncio as aioredis
 from pydantic import SecretStr
 
 from cli.runtime.embedded import EmbeddedServices, delete_prefix, read_services
-from cli.runtime.sinks import DEV_SMS_ACCOUNT, DEV_SMS_TOKEN, Sinks, SinksThread
+from cli.runtime.sinks import DEV_SMS_ACCOUNT, DEV_SMS_TOKEN, Sinks, SinksThread, message_id_in
+from projections.notify.ledger import Ledger, SimplePlan
 from projections.notify.model import EVENT_TYPES, Message, NotifyChannel, Subscription
-from projections.notify.outbox import Outbox
+from projections.notify.outbox import Outbox, planned
 from projections.notify.subscriptions import SubscriptionStore, new_secret
 from streams.notify.senders import EmailSender, SmsSender, WebhookSender
 from tests.projections.conftest import REDIS_URL, drop_prefix
@@ -214,6 +215,81 @@ async def test_the_threaded_sinks_find_secrets_on_subscriptions(
         assert (restarted.smtp_port, restarted.http_port) == (running.smtp_port, running.http_port)
     finally:
         await asyncio.to_thread(again.stop)
+
+
+async def test_each_item_says_what_the_ledger_planned_under_its_id(
+    client: aioredis.Redis, prefix: str
+) -> None:
+    """The threaded sinks (``wismo up``'s) look each received message id up in the ledger: the
+    outbox then tells one milestone sent twice under two ids, not only one id sent twice."""
+    sub = await SubscriptionStore(client, prefix).create(
+        "http://127.0.0.1:9/echo/demo", EVENT_TYPES, now=datetime.now(UTC)
+    )
+    mail = _message(
+        NotifyChannel.EMAIL, "C7@example.com", "ORD-7|shipped:SH-1|email|C7@example.com"
+    )
+    text = _message(NotifyChannel.SMS, "+447700900123", "ORD-7|delayed:exc_9|sms|+447700900123")
+    hook = _message(NotifyChannel.WEBHOOK, sub.id, f"ORD-7|evt_0a1b|webhook|{sub.id}")
+    unplanned = _message(NotifyChannel.EMAIL, "c7@example.com", "ORD-7|shipped:SH-2|email|c7")
+    await Ledger(client, prefix).commit_plan("ORD-7", SimplePlan(messages=[mail, text, hook]), T)
+    thread = SinksThread(REDIS_URL, prefix)
+    running = await asyncio.to_thread(thread.start)
+    try:
+        settings = _settings(running)
+        email_sender = EmailSender(settings)
+        rendered = Rendered("Shipped", "On its way.", "<p>On its way.</p>")
+        try:
+            for message in (mail, unplanned, mail):
+                assert (await email_sender.send(message, rendered, {})).ok
+        finally:
+            await email_sender.close()
+        async with aiohttp.ClientSession() as session:
+            assert (await SmsSender(settings, session).send(text, "Running late.")).ok
+            target = sub.model_copy(update={"url": running.echo_url("demo")})
+            assert (await WebhookSender(settings, session).send(hook, target, b"{}")).ok
+    finally:
+        await asyncio.to_thread(thread.stop)
+    outbox = Outbox(client, prefix)
+    (webhook,) = await outbox.recent(5, kind="webhook")
+    (sms,) = await outbox.recent(5, kind="sms")
+    again, other, first = await outbox.recent(5, kind="email")
+    assert first["planned"] == {
+        "order_id": "ORD-7",
+        "milestone": "shipped:SH-1",
+        "channel": "email",
+        "recipient": "C7@example.com",
+    }
+    assert (again["duplicate"], again["planned"]) == (True, first["planned"])
+    assert other["planned"] is None  # the ledger never planned it
+    assert sms["planned"] == {
+        "order_id": "ORD-7",
+        "milestone": "delayed:exc_9",
+        "channel": "sms",
+        "recipient": "+447700900123",
+    }
+    assert webhook["planned"] == {
+        "order_id": "ORD-7",
+        "milestone": "evt_0a1b",
+        "channel": "webhook",
+        "recipient": sub.id,
+    }
+
+
+def test_planned_names_the_milestone_of_an_idempotency_key() -> None:
+    assert planned(_message(NotifyChannel.SMS, "+1555", "ORD-7|agent:am_1|sms|+1555")) == {
+        "order_id": "ORD-7",
+        "milestone": "agent:am_1",
+        "channel": "sms",
+        "recipient": "+1555",
+    }
+    # a key of another shape is kept whole rather than cut wrongly
+    odd = planned(_message(NotifyChannel.EMAIL, "c7@example.com", "ORD-7:shipped:email"))
+    assert odd["milestone"] == "ORD-7:shipped:email"
+    assert message_id_in("<msg_0123456789abcdef0123456789abcdef@shop.example>") == (
+        "msg_0123456789abcdef0123456789abcdef"
+    )
+    assert message_id_in("a token of another sender") is None
+    assert message_id_in(None) is None
 
 
 def test_the_embedded_launcher_points_notify_at_the_sinks(tmp_path: Path, prefix: str) -> None:
