@@ -14,6 +14,9 @@ answers with the scans whose time has come. Each activity says exactly what the 
 the same scan says (status type and codes, GMT time, place), so the parser gives a polled scan the
 same event id as the pushed one: polling heals a dropped webhook and duplicates nothing.
 
+Beside the carrier's own paths, ``GET /simulation/drops`` answers what the simulator dropped and
+whether polling healed it (:meth:`bench.healing.Ledger.report`), when ``wismo up`` hands one over.
+
 The server runs on its own event loop in a daemon thread (:func:`start_carrier_api`), beside
 the roles ``wismo up`` runs in the main thread.
 """
@@ -40,6 +43,8 @@ DEV_CLIENT_SECRET = "wismo-dev-ups-secret"  # a development value only
 TOKEN_LIFETIME_S = 14399
 TOKEN_PATH = "/security/v1/oauth/token"
 TRACK_PATH = "/api/track/v1/details/{number}"
+#: the simulator's report of its dropped webhooks (not a carrier path)
+DROPS_PATH = "/simulation/drops"
 
 Clock = Callable[[], datetime]
 
@@ -172,12 +177,20 @@ class CarrierApi:
     client_secret: str = DEV_CLIENT_SECRET
     tokens: set[str] = field(default_factory=set)
     tracked: int = 0
+    #: the document ``GET /simulation/drops`` answers (``None``: the path is not served)
+    drops: Callable[[], dict[str, Any]] | None = None
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post(TOKEN_PATH, self.token)
         app.router.add_get(TRACK_PATH, self.track)
+        if self.drops is not None:
+            app.router.add_get(DROPS_PATH, self.dropped)
         return app
+
+    async def dropped(self, _: web.Request) -> web.Response:
+        assert self.drops is not None
+        return web.json_response(self.drops())
 
     async def token(self, request: web.Request) -> web.Response:
         form = await request.post()
@@ -237,10 +250,15 @@ class CarrierApiServer:
 
 
 def start_carrier_api(
-    book: TrackBook, *, host: str = "127.0.0.1", port: int = 0
+    book: TrackBook,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    drops: Callable[[], dict[str, Any]] | None = None,
 ) -> CarrierApiServer:
-    """Serve :class:`CarrierApi` on ``host:port`` (0: any free port) in a daemon thread."""
-    api = CarrierApi(book)
+    """Serve :class:`CarrierApi` on ``host:port`` (0: any free port) in a daemon thread;
+    ``drops``: the document of ``GET /simulation/drops``."""
+    api = CarrierApi(book, drops=drops)
     loop = asyncio.new_event_loop()
     runner = web.AppRunner(api.app(), access_log=None)
     ready: dict[str, Any] = {}

@@ -31,7 +31,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -185,10 +185,11 @@ async def send(
     stop: threading.Event | None = None,
     drop_share: float = 0.0,
     seed: int = 0,
+    on_drop: Callable[[Post], None] | None = None,
 ) -> Outcome:
     """POST each delivery to ``url``/v1/webhooks/<source> at about ``rate`` per second (until
     ``stop`` is set), leaving out the carrier webhooks :func:`dropped` picks for ``seed`` and
-    ``drop_share``."""
+    ``drop_share`` (each handed to ``on_drop`` when its turn comes)."""
     import aiohttp
 
     outcome = outcome or Outcome()
@@ -226,6 +227,8 @@ async def send(
                 break
             if dropped(post, seed, drop_share):
                 outcome.dropped += 1
+                if on_drop is not None:
+                    on_drop(post)
                 continue
             delay = started + n * interval - time.monotonic()
             if delay > 0:

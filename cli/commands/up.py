@@ -12,8 +12,11 @@ Once the API answers, ``wismo simulate`` traffic (``--demo-orders``, ``--demo-ra
 its webhooks for as long as the system runs, so the status page, the console and the SLA page
 have something to show; the URLs printed include a demo order and a demo agent token.
 In development the demo traffic also starts a simulated UPS Track API (:mod:`bench.carrier_api`),
-points UPS polling at it on a cadence of minutes and drops 5% of the UPS webhooks on purpose, so
-the poll role visibly heals them.
+points UPS polling at it on a cadence of seconds to minutes and drops 5% of the UPS webhooks on
+purpose, so the poll role visibly heals them: every few seconds ``wismo up`` looks whether a
+dropped scan's event is now in its order's timeline, applied from a polled payload
+(:mod:`bench.healing`), says so on the terminal when one is, and the simulated carrier answers
+``GET /simulation/drops`` with every dropped scan and its fate.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from bench.carrier_api import TrackBook
+    from bench.healing import Drop, Ledger
     from cli.runtime.embedded import EmbeddedServices
     from cli.runtime.journal import Journal
     from wismo.settings import Settings
@@ -45,10 +49,14 @@ _MODE = {"json": False}
 RUNNING_MARKER = "up.running"
 #: the share of simulated UPS webhooks dropped on purpose, for the poll role to heal
 DROP_SHARE = 0.05
-#: the poll cadence against the simulated carrier (unless configured): minutes, not hours, so
-#: the healing shows while one watches
-DEMO_CADENCE = {"in_transit_s": 60.0, "edd_day_s": 30.0, "out_for_delivery_s": 30.0}
+#: the poll cadence against the simulated carrier (unless configured): seconds, not hours, so
+#: the healing shows while one watches (a quiet parcel slows down to the maximum interval)
+DEMO_CADENCE = {"in_transit_s": 30.0, "edd_day_s": 30.0, "out_for_delivery_s": 30.0}
 DEMO_MAX_INTERVAL_S = 900.0
+#: how often wismo up looks whether polling healed a dropped scan
+HEALING_CHECK_S = 3.0
+#: how long reading one raw-topic record may take
+RAW_READ_S = 5.0
 #: the brands ``wismo up`` shows when none are configured (their orders: bench.orders.DEMO_BRANDS)
 DEMO_BRANDS: dict[str, dict[str, object]] = {
     "northwind": {
@@ -115,6 +123,7 @@ def register(subparsers: SubParsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bench.healing import Ledger
     from cli.runtime.embedded import EmbeddedServices
     from cli.runtime.journal import Journal
     from cli.runtime.reconcile import reconcile_clickhouse
@@ -129,7 +138,10 @@ def run(args: argparse.Namespace) -> int:
         requested, use_local_redis=not args.private_redis, tie_to_process=True, dev_sinks=True
     ) as services:
         settings, demo_subscription = _with_dev_notify(services.settings, services)
-        settings, carrier_book = _with_simulated_carrier(settings, args.demo_orders > 0)
+        ledger = Ledger()
+        settings, carrier_book = _with_simulated_carrier(
+            settings, args.demo_orders > 0, ledger=ledger
+        )
         settings, trainer = _with_first_model(settings)
         asyncio.run(ensure_topics(settings))
         journal = Journal(settings.data_dir / "journal")
@@ -166,11 +178,20 @@ def run(args: argparse.Namespace) -> int:
                 "webhooks are dropped on purpose, healed by polling)",
                 file=sys.stderr,
             )
+            _say(f"    dropped  {ups}/simulation/drops (each dropped scan, healed or not)")
         stop = threading.Event()
         if args.demo_orders > 0:
             _post_traffic_in_background(
-                settings, args.demo_orders, args.demo_rate, args.seed, stop, carrier_book
+                settings,
+                args.demo_orders,
+                args.demo_rate,
+                args.seed,
+                stop,
+                carrier_book,
+                ledger if carrier_book is not None else None,
             )
+        if carrier_book is not None:
+            _watch_healing(settings, ledger, stop)
         _say(
             "Ctrl-C (or SIGTERM, SIGHUP) drains and stops everything; twice stops at once.",
             file=sys.stderr,
@@ -468,11 +489,14 @@ def _with_simulated_oms(settings: Settings) -> str | None:
     return run_beside_wismo_up(settings).url
 
 
-def _with_simulated_carrier(settings: Settings, wanted: bool) -> tuple[Settings, TrackBook | None]:
+def _with_simulated_carrier(
+    settings: Settings, wanted: bool, ledger: Ledger | None = None
+) -> tuple[Settings, TrackBook | None]:
     """In development with demo traffic and no UPS API configured: the simulated carrier Track
     API (:mod:`bench.carrier_api`) on 127.0.0.1, UPS polling pointed at it with its development
     client credentials on the demo cadence (the cadence settings given stay), and the book of
-    scans the traffic fills (``None``: not started)."""
+    scans the traffic fills (``None``: not started). With ``ledger``, the carrier also answers
+    ``GET /simulation/drops`` with its report."""
     if not wanted or settings.environment != "dev" or "ups" in settings.poll.carriers:
         return settings, None
     from pydantic import SecretStr
@@ -481,7 +505,8 @@ def _with_simulated_carrier(settings: Settings, wanted: bool) -> tuple[Settings,
     from wismo.settings import CarrierCredentials
 
     book = TrackBook()
-    server = start_carrier_api(book)  # a daemon thread: it ends with the process
+    # a daemon thread: it ends with the process
+    server = start_carrier_api(book, drops=ledger.report if ledger is not None else None)
     ups = CarrierCredentials(
         base_url=server.base_url,
         client_id=DEV_CLIENT_ID,
@@ -507,13 +532,27 @@ def _post_traffic_in_background(
     seed: int,
     stop: threading.Event,
     carrier_book: TrackBook | None = None,
+    ledger: Ledger | None = None,
 ) -> None:
     from datetime import UTC, datetime
 
+    from bench.healing import drops_of
     from bench.orders import DEMO_BRANDS
-    from bench.simulate import Outcome, batches, send, source_secrets, stray_scans, wait_for_api
+    from bench.simulate import (
+        Outcome,
+        Post,
+        batches,
+        send,
+        source_secrets,
+        stray_scans,
+        wait_for_api,
+    )
 
     base = f"http://{settings.api.host}:{settings.api.port}"
+
+    def lost(post: Post) -> None:
+        if ledger is not None:
+            ledger.add(drops_of(post, seed, datetime.now(UTC)))
 
     def feed() -> None:
         if not wait_for_api(base, stop):
@@ -540,9 +579,125 @@ def _post_traffic_in_background(
                     stop=stop,
                     drop_share=DROP_SHARE if carrier_book is not None else 0.0,
                     seed=seed,
+                    on_drop=lost,
                 )
             )
-            healed = ", healed by polling" if outcome.dropped else ""
-            log.info("simulated traffic so far: %s%s", outcome.summary(), healed)
+            scans = f"; dropped scans: {ledger.summary()}" if ledger is not None else ""
+            log.info("simulated traffic so far: %s%s", outcome.summary(), scans)
 
     threading.Thread(target=feed, name="webhook-traffic", daemon=True).start()
+
+
+def _watch_healing(settings: Settings, ledger: Ledger, stop: threading.Event) -> None:
+    """Every :data:`HEALING_CHECK_S`, settle the dropped scans still waiting (:func:`_settle`)
+    and say on the terminal (and in the log) each one polling healed."""
+    from aiokafka.errors import KafkaError
+    from redis.exceptions import RedisError
+
+    def watch() -> None:
+        while not stop.wait(HEALING_CHECK_S):
+            if not ledger.waiting():
+                continue
+            try:
+                healed = asyncio.run(_settle(settings, ledger))
+            except (OSError, RedisError, KafkaError, TimeoutError) as error:
+                # stopping, or too busy to answer: the next round asks again
+                log.debug("looking for healed scans failed: %s", error)
+                continue
+            for drop in healed:
+                log.info(
+                    "a dropped webhook healed by polling: order %s, parcel %s, %s scan of %s; %s",
+                    drop.order_id,
+                    drop.tracking_number,
+                    drop.status,
+                    drop.occurred_at.isoformat(),
+                    ledger.summary(),
+                )
+                _announce(
+                    f"  healed     order {drop.order_id} parcel {drop.tracking_number}: its "
+                    f"dropped {drop.status.replace('_', ' ')} scan came back by polling "
+                    f"({ledger.summary()})"
+                )
+
+    threading.Thread(target=watch, name="healing-watch", daemon=True).start()
+
+
+def _announce(text: str) -> None:
+    """A line on the terminal while the status line runs: that line is cleared first (it is
+    drawn again on its next tick). Nothing with ``--log-format json`` (the log has it)."""
+    if _MODE["json"]:
+        return
+    if sys.stdout.isatty() and sys.stderr.isatty():
+        text = "\r\x1b[2K" + text
+    print(text, file=sys.stderr, flush=True)
+
+
+async def _settle(settings: Settings, ledger: Ledger) -> list[Drop]:
+    """Look up each waiting dropped scan in its order's timeline (the events hash in Redis) and,
+    when it is there, the headers of the raw payload it was applied from (its ``raw_ref`` on the
+    raw topic); record the fates :func:`bench.healing.fate` gives. The scans healed now."""
+    from datetime import UTC, datetime
+
+    import orjson
+    import redis.asyncio as aioredis
+
+    from bench.healing import Fate, fate, raw_location
+    from projections.redis_keys import RedisKeys
+
+    waiting = ledger.waiting()
+    keys = RedisKeys(settings.redis.key_prefix)
+    assert settings.redis.url is not None
+    client = aioredis.Redis.from_url(settings.redis.url)
+    try:
+        async with client.pipeline(transaction=False) as pipe:
+            for drop in waiting:
+                pipe.hget(keys.events(drop.order_id), drop.event_id)
+            stored = await pipe.execute()
+    finally:
+        await client.aclose()
+    held = {d.event_id: orjson.loads(v) for d, v in zip(waiting, stored, strict=True) if v}
+    places = {i: raw_location(event.get("raw_ref")) for i, event in held.items()}
+    headers = await _raw_headers(settings, {p for p in places.values() if p is not None})
+    healed: list[Drop] = []
+    for drop in waiting:
+        event = held.get(drop.event_id)
+        place = places.get(drop.event_id)
+        verdict = fate(event, headers.get(place) if place is not None else None)
+        if event is None or verdict is None:
+            continue
+        received = event.get("received_at")
+        at = datetime.fromisoformat(received) if received else datetime.now(UTC)
+        if ledger.settle(drop.event_id, verdict, at) and verdict is Fate.HEALED:
+            healed.append(drop)
+    return healed
+
+
+async def _raw_headers(
+    settings: Settings, places: set[tuple[str, int, int]]
+) -> dict[tuple[str, int, int], dict[str, str]]:
+    """The headers of the raw-topic records at ``places`` (topic, partition, offset) that could
+    be read (no consumer group: nothing is committed)."""
+    if not places:
+        return {}
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka.bootstrap, enable_auto_commit=False, group_id=None
+    )
+    await consumer.start()
+    found: dict[tuple[str, int, int], dict[str, str]] = {}
+    try:
+        for topic, partition, offset in sorted(places):
+            where = TopicPartition(topic, partition)
+            consumer.assign([where])
+            consumer.seek(where, offset)
+            batch = await consumer.getmany(where, timeout_ms=int(RAW_READ_S * 1000), max_records=1)
+            for record in batch.get(where, []):
+                if record.offset == offset:
+                    found[topic, partition, offset] = {
+                        name: bytes(value or b"").decode(errors="replace")
+                        for name, value in record.headers
+                    }
+    finally:
+        await consumer.stop()
+    return found

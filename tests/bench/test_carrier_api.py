@@ -153,8 +153,8 @@ async def test_wismo_up_points_ups_polling_at_the_simulated_carrier(posts: list[
         )
         assert (await client.track(number)).events
 
-    # polled on the demo cadence (minutes), unless the cadence is configured
-    assert settings.poll.in_transit_s == 60.0
+    # polled on the demo cadence (seconds, slowing to minutes), unless the cadence is configured
+    assert settings.poll.in_transit_s == 30.0
     assert settings.poll.max_interval_s == 900.0
     slow = Settings(poll=PollSettings(in_transit_s=7200.0))
     assert _with_simulated_carrier(slow, True)[0].poll.in_transit_s == 7200.0
