@@ -469,10 +469,15 @@ class Ledger:
             message_id, "suppressed", now, due="-", fields=fields, record=record
         )
 
-    async def reschedule(self, message_id: str, due: datetime, now: datetime) -> bool:
+    async def reschedule(
+        self, message_id: str, due: datetime, now: datetime, *, lease: int | None = None
+    ) -> bool:
         """Try again at ``due`` without counting an attempt (breaker open, endpoint paused, an
-        earlier message of its lane still pending)."""
-        return await self._transition(message_id, "reschedule", now, due=str(to_score(due)))
+        earlier message of its lane still pending, its dispatcher stopping). With ``lease`` (the
+        :attr:`Entry.lease` it was taken with) only if that lease still holds."""
+        return await self._transition(
+            message_id, "reschedule", now, due=str(to_score(due)), lease=lease
+        )
 
     async def requeue(self, message_id: str, now: datetime) -> bool:
         """Manual re-send: queued, due now, attempts kept, the same message id (so a receiver

@@ -375,6 +375,9 @@ def register(ctx: StreamContext, renderer: Renderer | None = None) -> None:
 
     async def close(*_: Any, **__: Any) -> None:
         for current in built:
+            # sends in flight finish before their connections close: cut off, they would count
+            # against their endpoints and be retried, perhaps repeated, by another worker
+            await current.dispatcher.stop()
             senders = current.dispatcher.senders
             for sender in (senders.email, senders.chat):
                 closing = getattr(sender, "close", None)

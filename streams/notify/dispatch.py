@@ -36,6 +36,13 @@ with the *same* message id — the ``webhook-id`` (Standard Webhooks receivers d
 it), the e-mail's ``Message-ID``, the SMS provider's idempotency token. See
 docs/guarantees.md, "Notifications: exactly once".
 
+**Stopping.** :meth:`Dispatcher.stop` (the role calls it when its worker shuts down, before the
+senders' connections close) starts no more sends: a message of the round under way that has not
+started goes back to the ledger due at once, and the sends in flight finish and have their
+outcomes written. Only a worker that dies leaves a message ``sending``; one that stops cuts no
+send off — which would be counted against the endpoint (its breaker, its delivery log) and
+retried, perhaps repeated, by another worker.
+
 Outcome records are written by the ledger in the same step as the final state (its record
 outbox); :meth:`Dispatcher.publish_records` moves them to the notifications topic.
 """
@@ -235,13 +242,43 @@ class Dispatcher:
         self._round_subscriptions: dict[str, asyncio.Future[Subscription | None]] = {}
         self._holds: dict[str, str] = {}  # lane -> its head, as the round began
         self._failing: set[str] = set()  # subscriptions failing as the round began
+        self._stopping = False
+        self._rounds = 0  # rounds under way
+        self._idle = asyncio.Event()  # set while no round is under way
+        self._idle.set()
 
     # rounds -----------------------------------------------------------------------------------
 
     async def dispatch(self, now: datetime | None = None) -> Report:
         """One round: take the due messages and settle each (sent, failed, suppressed, or
-        rescheduled)."""
-        now = now or self.clock()
+        rescheduled). Once :meth:`stop` was called, takes nothing."""
+        if self._stopping:
+            return Report()
+        self._rounds += 1
+        self._idle.clear()
+        try:
+            return await self._round(now or self.clock())
+        finally:
+            self._rounds -= 1
+            if not self._rounds:
+                self._idle.set()
+
+    async def stop(self, timeout_s: float | None = None) -> bool:
+        """Send nothing more, and wait for the round under way: its messages not started yet go
+        back to the ledger, due at once (another dispatcher takes them), and the sends in flight
+        finish and have their outcomes written. Call it before closing the senders. Returns
+        whether the round ended within ``timeout_s`` (default: twice ``request_timeout_s``);
+        if not, what is still in flight is left ``sending``, as by a worker that died."""
+        self._stopping = True
+        wait = 2 * self.settings.request_timeout_s if timeout_s is None else timeout_s
+        try:
+            await asyncio.wait_for(self._idle.wait(), wait)
+        except TimeoutError:
+            log.warning("stopping with sends still in flight after %.1f s", wait)
+            return False
+        return True
+
+    async def _round(self, now: datetime) -> Report:
         limits = self.settings
         entries = await self.ledger.take(now, limits.batch, limits.lease_s)
         self._round_subscriptions = {}
@@ -370,6 +407,9 @@ class Dispatcher:
         async with self._limit(endpoint, subscription):
             # asked once a slot is free, so sends queued behind failing ones do not go out
             started = self.clock()
+            if self._stopping:  # stopped while it waited for a slot: another dispatcher sends it
+                await self.ledger.reschedule(entry.message_id, started, started, lease=entry.lease)
+                return Outcome.SKIPPED
             if not breaker.allow(started):
                 return await self._wait(entry, started + self._cooldown, started)
             held = await self.ledger.mark_sending(

@@ -2,7 +2,9 @@
 
     python -m tests.streams.notify.dispatch_worker REDIS_URL PREFIX NOTIFY_SETTINGS_JSON
 
-Sends due messages with the real e-mail and webhook senders until it is killed.
+Sends due messages with the real e-mail and webhook senders until it is killed: the dispatcher
+alone, without the ``notify`` role's Kafka consumers (``wismo run --roles notify`` is what
+tests/streams/notify/test_workers_broker.py kills).
 """
 
 from __future__ import annotations

@@ -2,66 +2,45 @@
 those whose attempt was in flight at the kill (state ``sending``) — re-sent under the same id
 (``webhook-id``, ``Message-ID``), which the receiver deduplicates.
 
-The dispatcher runs in a subprocess (``dispatch_worker.py``) against a real Redis, a real local
-webhook receiver and a real SMTP server (aiosmtpd), both slowed down so that sends are in flight
-when the first process is killed; a second process finishes the work.
+The dispatcher alone runs in a subprocess (``dispatch_worker.py``: no broker, no planning, the
+messages committed to the ledger by the test) against a real Redis, a real local webhook
+receiver and a real SMTP server (aiosmtpd), both slowed down so that sends are in flight when
+the first process is killed; a second process finishes the work. Being small and quick (a few
+seconds, not ``slow``), it pins down the in-flight ``sending`` state exactly: the kill is
+checked to catch sends in flight and queued messages, and the repeats to be among the first.
+``test_workers_broker.py`` kills a whole ``notify`` worker — Kafka consumers, planning and
+dispatcher — the same way, and rebalances two of them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import os
 import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 import redis.asyncio as aioredis
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP
 
 from projections.notify.ledger import Ledger, SimplePlan
 from projections.notify.model import Message, MessageState
 from projections.notify.subscriptions import SubscriptionStore
 from streams.notify.senders import message_id_header, sender_domain
-from tests.projections.conftest import REDIS_URL, drop_prefix
-from tests.streams.notify.harness import SECRET, Receiver, email_message, webhook_message
+from tests.projections.conftest import REDIS_URL
+from tests.streams.notify.harness import (
+    SECRET,
+    Receiver,
+    Sink,
+    email_message,
+    webhook_message,
+)
 from wismo.settings import NotifySettings
 
 ROOT = Path(__file__).parents[3]
-
-
-class SlowSink:
-    """An SMTP sink that takes a moment per message and counts them by ``Message-ID``."""
-
-    def __init__(self, delay_s: float) -> None:
-        self.delay_s = delay_s
-        self.seen: Counter[str] = Counter()
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        await asyncio.sleep(self.delay_s)
-        assert isinstance(envelope.content, bytes)
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.seen[str(parsed["Message-ID"])] += 1
-        return "250 Message accepted"
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[tuple[aioredis.Redis, str]]:
-    prefix = f"wismo-test-{uuid.uuid4().hex[:12]}"
-    client = aioredis.Redis.from_url(REDIS_URL)
-    try:
-        yield client, prefix
-    finally:
-        await drop_prefix(client, prefix)
-        await client.aclose()
 
 
 def start_worker(prefix: str, settings: NotifySettings) -> subprocess.Popen[str]:
@@ -97,7 +76,7 @@ async def test_kill_9_mid_batch_loses_nothing_and_repeats_only_what_was_in_fligh
     ledger = Ledger(client, prefix)
     subscriptions = SubscriptionStore(client, prefix)
     receiver = await Receiver(delay_s=0.04).start()
-    sink = SlowSink(delay_s=0.04)
+    sink = Sink(delay_s=0.04)
     loop = asyncio.get_running_loop()
     smtp = await loop.create_server(lambda: SMTP(sink, hostname="sink", loop=loop), "127.0.0.1", 0)
     port = smtp.sockets[0].getsockname()[1]
