@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,7 +26,6 @@ from carriers.retry import Retry
 from carriers.salesforce_om.client import SalesforceOmClient
 from carriers.shopify.client import ShopifyClient
 from cli.main import main
-from cli.runtime.embedded import start_tansu, stop_process
 from cli.runtime.sync import KafkaRawSink, SyncCursor, SyncError, platform_for, sync_once
 from streams.routing import Where, normalise
 from wismo.settings import CarrierCredentials, KafkaSettings, RedisSettings, Settings
@@ -115,15 +114,6 @@ def shopify_pages(server: Platform) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # Fixtures: the real broker and Redis
-
-
-@pytest.fixture(scope="module")
-def broker() -> Iterator[str]:
-    process, bootstrap = start_tansu()
-    try:
-        yield bootstrap
-    finally:
-        stop_process(process, "tansu")
 
 
 @pytest.fixture

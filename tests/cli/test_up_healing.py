@@ -5,9 +5,8 @@ otherwise; one not applied waits."""
 
 from __future__ import annotations
 
-import subprocess
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -17,7 +16,6 @@ from aiokafka import AIOKafkaProducer
 
 from bench.healing import Drop, Fate, Ledger
 from cli.commands.up import _settle
-from cli.runtime.embedded import start_tansu
 from projections.redis_keys import RedisKeys
 from streams.poll.poller import raw_message
 from tests.projections.conftest import REDIS_URL, drop_prefix
@@ -27,20 +25,6 @@ from wismo.topics import RAW, RawPayload, ensure_topics
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 ORDER = "SIM0-000009"
 NUMBER = "1Z999AA1300000957"
-
-
-@pytest.fixture(scope="module")
-def broker() -> Iterator[str]:
-    process, bootstrap = start_tansu()
-    try:
-        yield bootstrap
-    finally:
-        process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture

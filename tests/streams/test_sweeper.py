@@ -8,11 +8,9 @@ resulting changes to the event path again (which must then find nothing more to 
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-import pytest
 import redis.asyncio as aioredis
 
 from projections.due_index import DueIndex
@@ -21,24 +19,12 @@ from projections.redis_store import RedisTimelineStore
 from projections.store import TimelineChange
 from projections.timeline_model import Timeline
 from streams.agents.sweeper import ExceptionSweeper, latest_per_order
-from tests.projections.conftest import REDIS_URL, drop_prefix
 from tests.projections.test_exceptions import MICRO, STALL, THRESHOLDS, Story, hours
 from wismo.events import Event, EventKind
 from wismo.settings import Settings, SweeperSettings
 from wismo.vocab import ExceptionState, ExceptionType
 
 SETTINGS = Settings(thresholds=THRESHOLDS, sweeper=SweeperSettings(batch=20, lease_s=60))
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[tuple[aioredis.Redis, str]]:
-    prefix = f"wismo-test-{uuid.uuid4().hex[:12]}"
-    client = aioredis.Redis.from_url(REDIS_URL)
-    try:
-        yield client, prefix
-    finally:
-        await drop_prefix(client, prefix)
-        await client.aclose()
 
 
 class Loop:

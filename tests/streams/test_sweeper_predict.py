@@ -7,12 +7,10 @@ that publishes more (an estimate, then the exception it opens).
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 import redis.asyncio as aioredis
 
 from projections.due_index import DueIndex
@@ -23,7 +21,6 @@ from projections.redis_store import RedisTimelineStore
 from projections.timeline_model import Timeline
 from streams.agents.sweeper import ExceptionSweeper, latest_per_order
 from streams.predict_models import latest_model_loader, model_file
-from tests.projections.conftest import REDIS_URL, drop_prefix
 from tests.projections.predict.test_live import MODEL
 from tests.projections.test_exceptions import Story, hours
 from wismo.events import Event, EventKind
@@ -34,17 +31,6 @@ PREDICT = PredictSettings(threshold=0.6, clear_threshold=0.4, recheck_s=6 * 3600
 #: no stall before the promised day, so the clock path has only estimates to do
 QUIET = ThresholdSettings(stalled_hours=200)
 SETTINGS = Settings(thresholds=QUIET, sweeper=SweeperSettings(batch=20), predict=PREDICT)
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[tuple[aioredis.Redis, str]]:
-    prefix = f"wismo-test-{uuid.uuid4().hex[:12]}"
-    client = aioredis.Redis.from_url(REDIS_URL)
-    try:
-        yield client, prefix
-    finally:
-        await drop_prefix(client, prefix)
-        await client.aclose()
 
 
 class Loop:
