@@ -64,7 +64,9 @@ class Context:
 
 def whole(quantity: Decimal | None) -> int | None:
     """Salesforce quantities are doubles (``2.0``); only whole, non-negative ones are counts."""
-    if quantity is None or not quantity.is_finite() or quantity < 0 or quantity % 1:
+    if quantity is None or not quantity.is_finite() or quantity < 0:
+        return None
+    if quantity != quantity.to_integral_value():  # not ``% 1``: it cannot divide 1E+28
         return None
     return int(quantity)
 

@@ -173,3 +173,18 @@ def test_api_shapes_around_any_part_never_raise(name: str, index: int, data: Any
         inner = _node(document, data.draw(st.sampled_from(_paths(document))))
         inner = _replace(inner, data.draw(st.sampled_from(_paths(inner))), data.draw(JSON))
     _check(_source(name).parse(orjson.dumps(wrap(inner)), {}, RECEIVED_AT))
+
+
+@pytest.mark.parametrize("quantity", [1e28, 1e300, 1_000_001])
+def test_a_salesforce_count_too_large_is_a_problem(quantity: float) -> None:
+    """Found by the test above: ``Decimal('1E+28') % 1`` raised; such a count is reported."""
+    record = {
+        "attributes": {"type": "OrderItemSummary"},
+        "Id": "10u5g000000Zz01AAC",
+        "OrderSummaryId": "1Os5g000000Ab77CAC",
+        "QuantityCanceled": quantity,
+        "LastModifiedDate": "2024-05-08T10:02:00.000Z",
+    }
+    result = _source("salesforce_om").parse(orjson.dumps(record), {}, RECEIVED_AT)
+    assert result.events == ()
+    assert [p.path for p in result.problems] == ["QuantityCanceled"]
