@@ -333,6 +333,12 @@ def test_the_outbox_page_shows_what_the_sinks_received(page: Any, system: System
         card = page.locator(".outbox-item.email").first
         assert card.locator(".meta.lang").inner_text().startswith("language ")
         assert card.locator(".meta", has_text="from ").count() == 1
+    # a card names what the ledger planned under its id: the order and the milestone
+    shown = page.locator(".outbox-item .meta.planned").first.inner_text()
+    status, found = system.request("GET", "/v1/dev/outbox?limit=500")  # what the card may show
+    assert status == 200, found
+    plans = [item["planned"] for item in found["items"] if item.get("planned")]
+    assert shown in {f"order {plan['order_id']} · {plan['milestone']}" for plan in plans}
 
 
 def local(url: str, system: System) -> str:

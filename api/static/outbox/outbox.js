@@ -54,6 +54,10 @@ function meta(item) {
     lang ? el("span", { class: "meta lang", text: `language ${lang}` }) : null,
     el("span", { class: "meta", text: when(item.received_at) }),
     item.message_id ? el("span", { class: "meta", text: item.message_id }) : null,
+    // what the ledger planned under that id: one milestone under two ids would show twice
+    item.planned
+      ? el("span", { class: "meta planned", title: "what the notification ledger planned under this id", text: `order ${item.planned.order_id} · ${item.planned.milestone}` })
+      : null,
     item.duplicate ? el("span", { class: "duplicate", text: "repeat of a message already received" }) : null,
   ];
 }
