@@ -66,17 +66,6 @@ def drops_of(post: Post, seed: int, at: datetime) -> list[Drop]:
     ]
 
 
-def raw_location(raw_ref: object) -> tuple[str, int, int] | None:
-    """``topic/partition/offset`` (an event's ``raw_ref``) as a triple, or ``None``."""
-    if not isinstance(raw_ref, str):
-        return None
-    topic, _, rest = raw_ref.rpartition("/")
-    topic, _, partition = topic.rpartition("/")
-    if not topic or not partition.isdigit() or not rest.isdigit():
-        return None
-    return topic, int(partition), int(rest)
-
-
 def origin_of(headers: Mapping[str, str]) -> str:
     """How a raw payload arrived: ``poll``, ``sync``, or ``webhook`` (no origin header)."""
     return headers.get(Header.ORIGIN.value) or PUSHED

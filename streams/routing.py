@@ -40,6 +40,17 @@ class Where:
     def __str__(self) -> str:
         return f"{self.topic}/{self.partition}/{self.offset}"
 
+    @classmethod
+    def parse(cls, raw_ref: object) -> Where | None:
+        """An event's ``raw_ref`` (``topic/partition/offset``) read back; ``None`` if not one."""
+        if not isinstance(raw_ref, str):
+            return None
+        rest, _, offset = raw_ref.rpartition("/")
+        topic, _, partition = rest.rpartition("/")
+        if not topic or not partition.isdigit() or not offset.isdigit():
+            return None
+        return cls(topic, int(partition), int(offset))
+
 
 @dataclass(frozen=True, slots=True)
 class Normalised:

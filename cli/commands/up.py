@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from bench.healing import Drop, Ledger
     from cli.runtime.embedded import EmbeddedServices
     from cli.runtime.journal import Journal
+    from streams.routing import Where
     from wismo.settings import Settings
 
 
@@ -641,8 +642,9 @@ async def _settle(settings: Settings, ledger: Ledger) -> list[Drop]:
     import orjson
     import redis.asyncio as aioredis
 
-    from bench.healing import Fate, fate, raw_location
+    from bench.healing import Fate, fate
     from projections.redis_keys import RedisKeys
+    from streams.routing import Where
 
     waiting = ledger.waiting()
     keys = RedisKeys(settings.redis.key_prefix)
@@ -656,7 +658,7 @@ async def _settle(settings: Settings, ledger: Ledger) -> list[Drop]:
     finally:
         await client.aclose()
     held = {d.event_id: orjson.loads(v) for d, v in zip(waiting, stored, strict=True) if v}
-    places = {i: raw_location(event.get("raw_ref")) for i, event in held.items()}
+    places = {i: Where.parse(event.get("raw_ref")) for i, event in held.items()}
     headers = await _raw_headers(settings, {p for p in places.values() if p is not None})
     healed: list[Drop] = []
     for drop in waiting:
@@ -672,11 +674,9 @@ async def _settle(settings: Settings, ledger: Ledger) -> list[Drop]:
     return healed
 
 
-async def _raw_headers(
-    settings: Settings, places: set[tuple[str, int, int]]
-) -> dict[tuple[str, int, int], dict[str, str]]:
-    """The headers of the raw-topic records at ``places`` (topic, partition, offset) that could
-    be read (no consumer group: nothing is committed)."""
+async def _raw_headers(settings: Settings, places: set[Where]) -> dict[Where, dict[str, str]]:
+    """The headers of the raw-topic records at ``places`` that could be read (no consumer group:
+    nothing is committed)."""
     if not places:
         return {}
     from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -685,16 +685,16 @@ async def _raw_headers(
         bootstrap_servers=settings.kafka.bootstrap, enable_auto_commit=False, group_id=None
     )
     await consumer.start()
-    found: dict[tuple[str, int, int], dict[str, str]] = {}
+    found: dict[Where, dict[str, str]] = {}
     try:
-        for topic, partition, offset in sorted(places):
-            where = TopicPartition(topic, partition)
+        for place in sorted(places, key=lambda p: (p.topic, p.partition, p.offset)):
+            where = TopicPartition(place.topic, place.partition)
             consumer.assign([where])
-            consumer.seek(where, offset)
+            consumer.seek(where, place.offset)
             batch = await consumer.getmany(where, timeout_ms=int(RAW_READ_S * 1000), max_records=1)
             for record in batch.get(where, []):
-                if record.offset == offset:
-                    found[topic, partition, offset] = {
+                if record.offset == place.offset:
+                    found[place] = {
                         name: bytes(value or b"").decode(errors="replace")
                         for name, value in record.headers
                     }

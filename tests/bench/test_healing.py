@@ -12,9 +12,10 @@ import orjson
 import pytest
 
 from bench.carrier_api import DROPS_PATH, TrackBook, start_carrier_api
-from bench.healing import Drop, Fate, Ledger, drops_of, fate, origin_of, raw_location
+from bench.healing import Drop, Fate, Ledger, drops_of, fate, origin_of
 from bench.simulate import Post, dropped, send, traffic
 from carriers.ups.parse import parse as parse_ups
+from streams.routing import Where
 from wismo.events import TrackingCheckpointEvent
 from wismo.topics import Header
 
@@ -53,10 +54,11 @@ def test_a_dropped_webhook_is_the_scan_its_order_misses(posts: list[Post]) -> No
 
 
 def test_where_an_event_was_read_and_how_its_payload_came() -> None:
-    assert raw_location("wismo.raw/1/2044") == ("wismo.raw", 1, 2044)
-    assert raw_location("a/b.raw/0/7") == ("a/b.raw", 0, 7)
+    assert Where.parse("wismo.raw/1/2044") == Where("wismo.raw", 1, 2044)
+    assert Where.parse("a/b.raw/0/7") == Where("a/b.raw", 0, 7)
+    assert Where.parse(str(Where("wismo.raw", 3, 9))) == Where("wismo.raw", 3, 9)
     for broken in (None, 3, "", "wismo.raw", "wismo.raw/1", "wismo.raw/x/2", "/1/2"):
-        assert raw_location(broken) is None
+        assert Where.parse(broken) is None
     assert origin_of({Header.ORIGIN.value: "poll"}) == "poll"
     assert origin_of({Header.ORIGIN.value: "sync"}) == "sync"
     assert origin_of({Header.SOURCE.value: "ups"}) == "webhook"

@@ -187,3 +187,13 @@ def test_only_offered_scans_of_known_numbers_change_their_way(
     assert [(o.topic, o.key, o.value) for o in direct(events, {})] == [
         (o.topic, o.key, o.value) for e in events for o in route(e)
     ]
+
+
+@given(
+    st.from_regex(r"[A-Za-z0-9._-]{1,40}", fullmatch=True),
+    st.integers(min_value=0, max_value=10_000),
+    st.integers(min_value=0, max_value=2**62),
+)
+def test_a_raw_ref_reads_back_as_where_it_was_read(topic: str, partition: int, offset: int) -> None:
+    where = Where(topic, partition, offset)
+    assert Where.parse(str(where)) == where
