@@ -28,7 +28,6 @@ import email
 import email.policy
 import hashlib
 import logging
-import re
 import threading
 import uuid
 from collections import Counter
@@ -41,6 +40,7 @@ import orjson
 from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from projections.notify.model import MESSAGE_ID
 from projections.notify.outbox import Outbox, OutboxItem, planned
 
 log = logging.getLogger(__name__)
@@ -61,9 +61,6 @@ START_TIMEOUT_S = 10.0
 SecretsFor = Callable[[str], Awaitable[Sequence[str]]]
 #: what was planned under a message id (an item's ``planned``), None when nothing is known
 PlannedFor = Callable[[str], Awaitable[Mapping[str, str] | None]]
-#: a message id as the senders put it in ``Message-ID`` (``<msg_…@domain>``), the SMS
-#: idempotency token and ``webhook-id``
-_MESSAGE_ID = re.compile(r"msg_[0-9a-f]{32}")
 
 
 def _now() -> str:
@@ -90,8 +87,9 @@ def _item(kind: str, message_id: str | None, to: str, **fields: Any) -> OutboxIt
 
 
 def message_id_in(value: str | None) -> str | None:
-    """The message id in a received ``Message-ID``, idempotency token or ``webhook-id``."""
-    found = _MESSAGE_ID.search(value) if value else None
+    """The message id in a received ``Message-ID`` (``<msg_…@domain>``), SMS idempotency token or
+    ``webhook-id``."""
+    found = MESSAGE_ID.search(value) if value else None
     return found.group(0) if found else None
 
 

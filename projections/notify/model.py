@@ -9,6 +9,7 @@ rebalance, a restarted worker) yields the same id, and the ledger keeps the firs
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -64,6 +65,10 @@ class MessageState(StrEnum):
     SENT = "sent"
     FAILED = "failed"  # gave up: retry horizon passed, endpoint disabled, permanent error
     SUPPRESSED = "suppressed"  # not sent on purpose (reason says why)
+
+
+#: how a message id looks (:func:`message_id_for`), e.g. to find it inside a ``Message-ID``
+MESSAGE_ID = re.compile(r"msg_[0-9a-f]{32}")
 
 
 def message_id_for(key: str) -> str:
