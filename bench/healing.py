@@ -127,6 +127,15 @@ class Ledger:
             text += f", {counts[Fate.OTHERWISE]} arrived otherwise"
         return text
 
+    def status(self) -> str:
+        """The status line's part: ``M/N dropped webhooks healed by polling`` (empty until one
+        was dropped)."""
+        counts = self.counts()
+        dropped = sum(counts.values())
+        if not dropped:
+            return ""
+        return f"{counts[Fate.HEALED]}/{dropped} dropped webhooks healed by polling"
+
     def report(self) -> dict[str, Any]:
         """The JSON document of ``GET /simulation/drops``: counts, then every dropped scan."""
         counts = self.counts()

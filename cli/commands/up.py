@@ -207,7 +207,10 @@ def run(args: argparse.Namespace) -> int:
                 if sinks is None
                 else (lambda: sum(n for kind, n in sinks.counts.items() if kind != "duplicate"))
             )
-            show_in_background(metrics, str(log_file), stop, out=sys.stdout, messages=sent)
+            healing = (lambda: "") if carrier_book is None else ledger.status
+            show_in_background(
+                metrics, str(log_file), stop, out=sys.stdout, messages=sent, extra=healing
+            )
         try:
             # the worker ends the process with SystemExit once it stopped
             return run_roles(settings, ROLE_NAMES, web_port=args.web_port, journal=journal)

@@ -56,15 +56,24 @@ def reading(metrics_text: str) -> Reading:
 
 
 def line(
-    now: Reading, before: Reading, seconds: float, messages: int, warnings: int, log_path: str
+    now: Reading,
+    before: Reading,
+    seconds: float,
+    messages: int,
+    warnings: int,
+    log_path: str,
+    extra: str = "",
 ) -> str:
     """The status line: the rate between two readings, the counts of the later one, the
-    messages the development sinks received and the warnings logged."""
+    messages the development sinks received, ``extra`` (e.g. the dropped webhooks healed) and
+    the warnings logged."""
     rate = max(now.events - before.events, 0.0) / seconds if seconds > 0 else 0.0
     text = (
         f"{rate:6.1f} events/s · {now.orders:.0f} orders · {now.exceptions:.0f} open exceptions"
         f" · {messages} messages sent · lag {now.lag:.0f}"
     )
+    if extra:
+        text += f" · {extra}"
     if warnings:
         text += f" · {warnings} warning(s): {log_path}"
     return text
@@ -84,9 +93,10 @@ def show_in_background(
     stop: threading.Event,
     out: TextIO = sys.stderr,
     messages: Callable[[], int] = lambda: 0,
+    extra: Callable[[], str] = lambda: "",
 ) -> threading.Thread:
     """Start the thread that keeps the status line up to date until ``stop`` is set;
-    ``messages`` counts the messages sent so far."""
+    ``messages`` counts the messages sent so far, ``extra`` says anything else worth a glance."""
     tty = out.isatty()
     every = TTY_EVERY_S if tty else PLAIN_EVERY_S
 
@@ -97,7 +107,7 @@ def show_in_background(
             if now is None:
                 continue
             at = time.monotonic()
-            text = line(now, before, at - then, messages(), WarningTally.count, log_path)
+            text = line(now, before, at - then, messages(), WarningTally.count, log_path, extra())
             before, then = now, at
             if tty:
                 out.write(f"\r\x1b[2K{text}")

@@ -79,6 +79,7 @@ def test_healed_only_when_the_timeline_holds_it_from_a_polled_payload() -> None:
 def test_the_ledger_counts_each_dropped_scan_once_and_settles_it_once() -> None:
     ledger = Ledger()
     assert ledger.summary() == "0 dropped, 0 healed by polling"
+    assert ledger.status() == ""  # the status line says nothing until something was dropped
     one, two, three = drop("ups:a"), drop("ups:b"), drop("ups:c")
     ledger.add([one, two])
     ledger.add([drop("ups:a", order_id="other")])  # the same delivery dropped again
@@ -89,6 +90,7 @@ def test_the_ledger_counts_each_dropped_scan_once_and_settles_it_once() -> None:
     assert not ledger.settle("ups:a", Fate.OTHERWISE, NOW)  # settled for good
     assert not ledger.settle("ups:unknown", Fate.HEALED, NOW)
     assert ledger.summary() == "3 dropped, 1 healed by polling"
+    assert ledger.status() == "1/3 dropped webhooks healed by polling"
     assert ledger.settle("ups:b", Fate.OTHERWISE, NOW)
     assert ledger.summary() == "3 dropped, 1 healed by polling, 1 arrived otherwise"
     assert ledger.waiting() == [three]

@@ -35,6 +35,10 @@ def test_the_line_says_the_rate_and_warnings_with_the_log_path() -> None:
     assert line(now, before, 10.0, 4, 3, "logs/wismo.log").endswith(
         " · 3 warning(s): logs/wismo.log"
     )
+    healing = "1/2 dropped webhooks healed by polling"
+    assert line(now, before, 10.0, 4, 3, "logs/wismo.log", healing).endswith(
+        f" · lag 2 · {healing} · 3 warning(s): logs/wismo.log"
+    )
 
 
 def test_logs_go_to_the_file_as_json_and_warnings_are_counted(
