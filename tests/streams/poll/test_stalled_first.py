@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from projections.poll.index import PolledParcel, PollIndex
 from streams.agents.sweeper import ExceptionSweeper, recheck_grace_s
 from tests.projections.test_exceptions import MICRO, STALL, Story, hours
-from tests.streams.test_sweeper import SETTINGS, Loop, redis, stalled_state
+from tests.streams.test_sweeper import SETTINGS, Loop, stalled_state
 from wismo.events import EventKind
 from wismo.vocab import ExceptionState
 
@@ -24,9 +24,6 @@ class PolledLoop(Loop):
 
     def sweeper(self) -> ExceptionSweeper:
         return ExceptionSweeper(self.store, self.index, SETTINGS, self.publish, self.polls)
-
-
-__all__ = ["redis"]  # the Redis fixture of the sweeper's tests
 
 
 @pytest.fixture
