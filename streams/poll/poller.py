@@ -166,7 +166,10 @@ class Poller:
             hold = status == 429  # the source is throttling this worker, not just this parcel
             return await self._transient(lease, now, what, error.retry_after_s, hold)
         what = f"HTTP {status}" if not 200 <= status < 300 else "answer is not JSON"
-        log.warning("polling %s failed: %s", lease.parcel.tracking_number, error)
+        if status == 404:  # no scans of it yet (a label just made): asked again on its cadence
+            log.info("polling %s: not known to the carrier yet", lease.parcel.tracking_number)
+        else:
+            log.warning("polling %s failed: %s", lease.parcel.tracking_number, error)
         await self._record(lease, now, ERROR_PREFIX + what, lease.info.quiet_polls)
         return "error"
 

@@ -6,6 +6,7 @@ step's own function, so the test sees what the pipeline would make of it.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -170,6 +171,24 @@ async def test_5xx_polls_again_soon_and_loses_nothing(rig: Rig, status: int) -> 
     assert info.last_result == f"error: HTTP {status}"
     assert info.next_poll_at == NOW + timedelta(seconds=60)
     assert await rig.round(NOW + timedelta(seconds=60)) == {NEW: 1}
+
+
+async def test_a_number_the_carrier_does_not_know_yet_is_asked_again_on_its_cadence(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    unknown = {"response": {"errors": [{"code": "151044", "message": "No tracking information"}]}}
+    rig.server.answer("POST", UPS_TOKEN, _token("tok-1"))
+    rig.server.answer("GET", UPS_TRACK, unknown, 404)
+    await rig.index.schedule(_ups_parcel(), NOW)
+    with caplog.at_level(logging.INFO, logger="streams.poll.poller"):
+        assert await rig.round() == {"error": 1}
+    info = await rig.info(UPS_NUMBER)
+    assert info.last_result == "error: HTTP 404"
+    assert info.next_poll_at == NOW + timedelta(seconds=SETTINGS.in_transit_s)
+    assert not rig.published
+    # a label with no scans yet is no fault worth a warning; other refusals are
+    assert [r.levelname for r in caplog.records] == ["INFO"]
+    assert "not known to the carrier yet" in caplog.records[0].getMessage()
 
 
 async def test_a_timeout_polls_again_soon(rig: Rig) -> None:
