@@ -95,7 +95,8 @@ def test_scale_counts_every_event_across_the_members_of_one_group(
         if summary[f"workers_{workers}_events_in_window"]:
             assert summary[f"workers_{workers}_events_per_s"] > 0
             assert summary[f"workers_{workers}_worker_cpu_us_per_event"] > 0
-    assert summary["workers_1_to_one_worker"] == 1.0
+    if summary["workers_1_events_in_window"]:  # a ratio to one worker needs its rate
+        assert summary["workers_1_to_one_worker"] == 1.0
 
 
 @pytest.mark.slow
